@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs everything this repository needs on a fresh machine: Debian packages
+# (scripts/system-packages.txt), a Python virtualenv in .venv with the pinned
+# requirements, and the pinned CDK CLI from package.json (node_modules/).
+# Idempotent and quick when nothing changed (a stamp of the inputs' hashes).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+
+missing=()
+while read -r pkg; do
+  [[ -z "$pkg" || "$pkg" == \#* ]] && continue
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done < scripts/system-packages.txt
+if ((${#missing[@]})); then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "setup: need root to apt-get install ${missing[*]} (or install them yourself)" >&2
+    exit 1
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+inputs=$(cat requirements*.txt game_service/requirements*.txt topology_report/requirements*.txt \
+  tests/*/requirements*.txt package.json package-lock.json 2>/dev/null | sha256sum | cut -d' ' -f1)
+if [[ -f .setup-stamp && "$(cat .setup-stamp)" == "$inputs" && -x .venv/bin/python && -d node_modules ]]; then
+  exit 0
+fi
+
+if [[ ! -x .venv/bin/python ]]; then
+  echo "setup: creating .venv with $($PYTHON --version)"
+  "$PYTHON" -m venv .venv
+fi
+echo "setup: installing Python requirements into .venv"
+.venv/bin/python -m pip install -q -r requirements-dev.txt
+echo "setup: installing the pinned CDK CLI (npm ci)"
+npm ci --no-audit --no-fund --loglevel=error >/dev/null
+echo "$inputs" > .setup-stamp
