@@ -19,8 +19,8 @@ diff: setup     ## `cdk diff --template` of a fresh synth against the committed 
 bench-synth: setup ## wall time of synthesizing all stages vs an empty CDK app
 	.venv/bin/python bench/synth_bench.py
 
-report: setup   ## "is it distributed?" report of every stage
-	.venv/bin/python -m topology_report stage --all
+report: setup   ## "is it distributed?" report of every stage (synthesizes first)
+	scripts/report.sh
 
 play: setup     ## run the game locally on embedded defaults (SQLite, local files)
 	.venv/bin/python -m game_service
