@@ -1,0 +1,228 @@
+"""Every single-point-of-failure rule, present and absent, on hand-written YAML templates."""
+
+import pytest
+
+from .conftest import analysis_of, spof_ids
+
+NAT_PER_AZ = """
+NatEipA: {Type: AWS::EC2::EIP}
+NatEipB: {Type: AWS::EC2::EIP}
+NatA:
+  Type: AWS::EC2::NatGateway
+  Properties: {SubnetId: !Ref PubA, AllocationId: !GetAtt NatEipA.AllocationId}
+NatB:
+  Type: AWS::EC2::NatGateway
+  Properties: {SubnetId: !Ref PubB, AllocationId: !GetAtt NatEipB.AllocationId}
+RouteA:
+  Type: AWS::EC2::Route
+  Properties: {RouteTableId: !Ref PrivRtA, DestinationCidrBlock: 0.0.0.0/0, NatGatewayId: !Ref NatA}
+RouteB:
+  Type: AWS::EC2::Route
+  Properties: {RouteTableId: !Ref PrivRtB, DestinationCidrBlock: 0.0.0.0/0, NatGatewayId: !Ref NatB}
+"""
+
+ONE_NAT_FOR_TWO_AZS = """
+NatEipA: {Type: AWS::EC2::EIP}
+NatA:
+  Type: AWS::EC2::NatGateway
+  Properties: {SubnetId: !Ref PubA, AllocationId: !GetAtt NatEipA.AllocationId}
+RouteA:
+  Type: AWS::EC2::Route
+  Properties: {RouteTableId: !Ref PrivRtA, DestinationCidrBlock: 0.0.0.0/0, NatGatewayId: !Ref NatA}
+RouteB:
+  Type: AWS::EC2::Route
+  Properties: {RouteTableId: !Ref PrivRtB, DestinationCidrBlock: 0.0.0.0/0, NatGatewayId: !Ref NatA}
+"""
+
+NAT_INSTANCE = """
+NatBox:
+  Type: AWS::EC2::Instance
+  Properties: {InstanceType: t4g.nano, ImageId: ami-1, SubnetId: !Ref PubA, SourceDestCheck: false}
+RouteA:
+  Type: AWS::EC2::Route
+  Properties: {RouteTableId: !Ref PrivRtA, DestinationCidrBlock: 0.0.0.0/0, InstanceId: !Ref NatBox}
+RouteB:
+  Type: AWS::EC2::Route
+  Properties: {RouteTableId: !Ref PrivRtB, DestinationCidrBlock: 0.0.0.0/0, InstanceId: !Ref NatBox}
+"""
+
+
+def asg(min_size, subnets, max_size=4):
+    return f"""
+Lt:
+  Type: AWS::EC2::LaunchTemplate
+  Properties: {{LaunchTemplateData: {{InstanceType: t4g.small, ImageId: ami-1}}}}
+Group:
+  Type: AWS::AutoScaling::AutoScalingGroup
+  Properties:
+    MinSize: '{min_size}'
+    MaxSize: '{max_size}'
+    VPCZoneIdentifier: [{', '.join('!Ref ' + s for s in subnets)}]
+    LaunchTemplate: {{LaunchTemplateId: !Ref Lt, Version: !GetAtt Lt.LatestVersionNumber}}
+"""
+
+
+def test_one_nat_gateway_for_private_subnets_in_two_azs_is_named(template):
+    a = analysis_of(template(ONE_NAT_FOR_TWO_AZS))
+    assert spof_ids(a) == {("NatA", "nat-gateway-shared")}
+    (spof,) = a.open_spofs
+    assert "eu-west-1b" in spof.reason and "lose internet egress" in spof.reason
+
+
+def test_a_nat_gateway_per_az_is_no_single_point_of_failure(template):
+    a = analysis_of(template(NAT_PER_AZ))
+    assert spof_ids(a) == set()
+    assert "one per AZ" in " ".join(a.tiers["network egress"].lines)
+
+
+def test_a_nat_instance_is_named(template):
+    a = analysis_of(template(NAT_INSTANCE))
+    assert spof_ids(a) == {("NatBox", "nat-instance")}
+    # The NAT instance is egress, not the app tier.
+    assert not a.tiers["compute"].present
+
+
+def test_lone_instance_is_named(template):
+    a = analysis_of(template(NAT_PER_AZ + """
+App:
+  Type: AWS::EC2::Instance
+  Properties: {InstanceType: t4g.small, ImageId: ami-1, SubnetId: !Ref PrivA}
+"""))
+    assert spof_ids(a) == {("App", "lone-instance")}
+    assert a.verdict["kind"] == "single machine"
+
+
+def test_two_load_balanced_instances_in_two_azs_are_not_lone(template):
+    a = analysis_of(template(NAT_PER_AZ + """
+AppA:
+  Type: AWS::EC2::Instance
+  Properties: {InstanceType: t4g.small, ImageId: ami-1, SubnetId: !Ref PrivA}
+AppB:
+  Type: AWS::EC2::Instance
+  Properties: {InstanceType: t4g.small, ImageId: ami-1, SubnetId: !Ref PrivB}
+Tg:
+  Type: AWS::ElasticLoadBalancingV2::TargetGroup
+  Properties: {Port: 80, Protocol: HTTP, Targets: [{Id: !Ref AppA}, {Id: !Ref AppB}]}
+"""))
+    assert spof_ids(a) == set()
+
+
+def test_auto_scaling_group_with_a_minimum_of_one_is_named(template):
+    a = analysis_of(template(NAT_PER_AZ + asg(1, ["PrivA", "PrivB"])))
+    assert spof_ids(a) == {("Group", "asg-min-one")}
+
+
+def test_auto_scaling_group_in_one_az_is_named(template):
+    a = analysis_of(template(NAT_PER_AZ + asg(2, ["PrivA"])))
+    assert spof_ids(a) == {("Group", "asg-one-az")}
+
+
+def test_auto_scaling_group_min_two_over_two_azs_has_no_single_point_of_failure(template):
+    a = analysis_of(template(NAT_PER_AZ + asg(2, ["PrivA", "PrivB"])))
+    assert spof_ids(a) == set()
+    (line,) = a.tiers["compute"].lines
+    assert "min 2 / desired - / max 4" in line and "2 AZs" in line
+
+
+@pytest.mark.parametrize("subnets,expected", [
+    (["PubA"], {("Nlb", "lb-one-az")}),
+    (["PubA", "PubB"], set()),
+])
+def test_load_balancer_with_one_subnet(template, subnets, expected):
+    a = analysis_of(template(NAT_PER_AZ + f"""
+Nlb:
+  Type: AWS::ElasticLoadBalancingV2::LoadBalancer
+  Properties: {{Type: network, Subnets: [{', '.join('!Ref ' + s for s in subnets)}]}}
+"""))
+    assert spof_ids(a) == expected
+
+
+@pytest.mark.parametrize("multi_az,expected", [
+    ("false", {("Db", "db-single-az")}),
+    (None, {("Db", "db-single-az")}),  # MultiAZ left out defaults to Single-AZ
+    ("true", set()),
+    ("'true'", set()),  # a string, as CDK sometimes writes it
+])
+def test_single_az_database(template, multi_az, expected):
+    prop = f", MultiAZ: {multi_az}" if multi_az else ""
+    a = analysis_of(template(NAT_PER_AZ + f"""
+Db:
+  Type: AWS::RDS::DBInstance
+  Properties: {{Engine: postgres, DBInstanceClass: db.t4g.micro, AllocatedStorage: '20'{prop}}}
+"""))
+    assert spof_ids(a) == expected
+
+
+@pytest.mark.parametrize("members,expected", [
+    (1, {("Cluster", "db-cluster-one-instance")}),
+    (2, set()),
+])
+def test_database_cluster_with_a_single_instance(template, members, expected):
+    instances = "".join(f"""
+Member{i}:
+  Type: AWS::RDS::DBInstance
+  Properties: {{Engine: aurora-postgresql, DBInstanceClass: db.r7g.large, DBClusterIdentifier: !Ref Cluster}}
+""" for i in range(members))
+    a = analysis_of(template(NAT_PER_AZ + """
+Cluster:
+  Type: AWS::RDS::DBCluster
+  Properties: {Engine: aurora-postgresql}
+""" + instances))
+    assert spof_ids(a) == expected
+
+
+def test_cache_without_replica_and_one_zone_file_system(template):
+    a = analysis_of(template("""
+Cache:
+  Type: AWS::ElastiCache::CacheCluster
+  Properties: {Engine: redis, CacheNodeType: cache.t4g.micro, NumCacheNodes: 1}
+Group:
+  Type: AWS::ElastiCache::ReplicationGroup
+  Properties: {ReplicationGroupDescription: g, NumCacheClusters: 2, AutomaticFailoverEnabled: true}
+OneZone:
+  Type: AWS::EFS::FileSystem
+  Properties: {AvailabilityZoneName: eu-west-1a}
+Regional:
+  Type: AWS::EFS::FileSystem
+"""))
+    assert spof_ids(a) == {("Cache", "cache-single-node"), ("OneZone", "efs-one-zone")}
+
+
+def test_managed_services_are_distributed_by_nature_and_missing_tiers_are_said(template):
+    a = analysis_of(template("""
+Resources:
+  Media:
+    Type: AWS::S3::Bucket
+  Cdn:
+    Type: AWS::CloudFront::Distribution
+    Properties:
+      DistributionConfig:
+        Enabled: true
+        Origins:
+          - {Id: media, DomainName: !GetAtt Media.RegionalDomainName, S3OriginConfig: {}}
+""", standalone=True))
+    assert a.spofs == []
+    assert "distributed by nature" in a.tiers["storage"].lines[0]
+    assert "S3 origin -> Media" in a.tiers["edge"].lines[0]
+    assert a.tiers["compute"].lines == [
+        "none: no Auto Scaling group or EC2 instance in these templates"]
+    assert not a.tiers["data"].present and not a.tiers["load balancing"].present
+    assert a.verdict["kind"] == "no app tier"
+
+
+def test_a_single_point_of_failure_can_be_accepted_in_metadata_or_on_the_command_line(template):
+    path = template(NAT_PER_AZ + """
+Bastion:
+  Type: AWS::EC2::Instance
+  Metadata:
+    TopologyReport: {AcceptedSinglePointOfFailure: admin access only, not on the serving path}
+  Properties: {InstanceType: t4g.nano, ImageId: ami-1, SubnetId: !Ref PubA}
+Db:
+  Type: AWS::RDS::DBInstance
+  Properties: {Engine: postgres, DBInstanceClass: db.t4g.micro}
+""")
+    a = analysis_of(path)
+    assert spof_ids(a) == {("Db", "db-single-az")}
+    assert spof_ids(a, open_only=False) == {("Db", "db-single-az"), ("Bastion", "lone-instance")}
+    a = analysis_of(path, accept={"Db": "dev database"})
+    assert spof_ids(a) == set()

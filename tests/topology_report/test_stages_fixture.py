@@ -1,0 +1,116 @@
+"""The report on a hand-written cloud assembly shaped like ours: a starter stage and a
+scale-out stage, four stacks each, joined by cross-stack exports."""
+
+import json
+
+import pytest
+
+from topology_report.capacity import Params
+from topology_report.cli import main
+from topology_report.loader import load
+
+from .conftest import ASSEMBLY, report_of, spof_ids
+
+
+@pytest.fixture(scope="module")
+def reports(prices):
+    return {s.name: report_of(s, prices) for s in load(str(ASSEMBLY))}
+
+
+def test_the_assembly_manifest_gives_both_stages_with_all_their_stacks(reports):
+    assert set(reports) == {"starter", "scale-out"}
+    assert reports["starter"]["stacks"] == [
+        "starter-Network", "starter-Data", "starter-App", "starter-Edge"]
+
+
+def test_starter_names_exactly_its_by_design_single_points_of_failure(reports):
+    r = reports["starter"]
+    assert spof_ids(r) == {("AppInstance", "lone-instance"), ("Database", "db-single-az"),
+                           ("NatInstance", "nat-instance")}
+    assert r["verdict"]["kind"] == "functionally decomposed"
+    assert r["verdict"]["headline"].startswith(
+        "FUNCTIONALLY DECOMPOSED (delegation), NOT DISTRIBUTED")
+    lacks = " ".join(r["verdict"]["lacks"])
+    assert "Multi-AZ" in lacks and "load balancer" in lacks and "Auto Scaling group" in lacks
+
+
+def test_starter_tiers_follow_cross_stack_references(reports):
+    tiers = reports["starter"]["tiers"]
+    # The VPC origin's ARN is built from another stack's export of the instance.
+    assert "VPC origin -> AppInstance" in tiers["edge"]["summary"][0]
+    assert "auto-recovery alarm AppRecoveryAlarm" in tiers["compute"]["summary"][0]
+    assert tiers["load balancing"]["summary"] == ["none: no load balancer in these templates"]
+    assert "2 AZs" in tiers["data"]["summary"][0]  # subnet group from imported subnets
+
+
+def test_scale_out_is_distributed_without_single_points_of_failure(reports):
+    r = reports["scale-out"]
+    assert r["single_points_of_failure"] == []
+    assert r["verdict"]["kind"] == "distributed"
+    compute = r["tiers"]["compute"]["summary"][0]
+    assert "min 2 / desired - / max 6" in compute and "3 AZs" in compute
+    assert "target tracking ASGAverageCPUUtilization at 50" in compute
+    assert "3 subnets in 3 AZs" in r["tiers"]["load balancing"]["summary"][0]
+    assert "VPC origin -> Alb" in r["tiers"]["edge"]["summary"][0]
+
+
+def test_connection_budget_uses_metadata_and_the_rds_default_formula(reports):
+    c = reports["scale-out"]["capacity"]
+    # 6 instances x 2 workers x (5 + 5); db.t4g.medium: 4 GiB / 9531392 = 450.
+    assert c["peak_connections"] == 120
+    assert c["database"]["max_connections"] == 450
+    assert c["budget_ok"] is True
+    assert c["binding"] == "app fleet at its max size"
+
+
+def test_a_bigger_fleet_exceeds_the_budget_and_the_connections_bind_first(prices):
+    (stage,) = load(str(ASSEMBLY / "assembly-scale-out"))
+    r = report_of(stage, prices, Params(db_pool_size=20, db_max_overflow=20))
+    c = r["capacity"]
+    # Metadata wins over command-line defaults: still 20 per instance.
+    assert c["peak_connections"] == 120
+    asg = stage.stacks[2].template["Resources"]["LaunchTemplate"]
+    asg["Metadata"]["GameService"]["DbPoolSizePerWorker"] = 40
+    c = report_of(stage, prices)["capacity"]
+    assert c["peak_connections"] == 6 * 2 * 45
+    assert c["budget_ok"] is False
+    assert c["binding"] == "DB connections"
+
+
+def test_growth_names_what_10x_and_100x_would_need(reports):
+    growth = {g["factor"]: g for g in reports["scale-out"]["capacity"]["growth"]}
+    assert growth[10]["instances"] == 60
+    needs10 = " ".join(growth[10]["needs"])
+    assert "raise the Auto Scaling group's max from 6 to 60" in needs10
+    assert "RDS Proxy" in needs10
+    needs100 = " ".join(growth[100]["needs"])
+    assert "partitioning" in needs100 and "RDS Proxy" in needs100
+    starter = {g["factor"]: g for g in reports["starter"]["capacity"]["growth"]}
+    assert "an Auto Scaling group of up to 10 instances behind a load balancer" in \
+        starter[10]["needs"][0]
+
+
+def test_cost_side_by_side_prices_multi_az_twice_and_prints_its_date(reports, prices):
+    starter, scale = reports["starter"]["cost"], reports["scale-out"]["cost"]
+    db = {x["item"]: x for x in scale["lines"]}["RDS Database (db.t4g.medium, Multi-AZ)"]
+    assert db["monthly"] == round(2 * 0.065 * 730, 2)
+    assert starter["total"] < scale["total"] < scale["total_at_max"]
+    assert starter["as_of"] == prices["as_of"]
+
+
+def test_text_report_prints_verdicts_spofs_and_the_side_by_side_table(capsys):
+    assert main([str(ASSEMBLY)]) == 0
+    out = capsys.readouterr().out
+    assert "Verdict: FUNCTIONALLY DECOMPOSED (delegation), NOT DISTRIBUTED" in out
+    assert "Verdict: DISTRIBUTED" in out
+    assert "- [data] Database (starter-Data): a single-AZ database" in out
+    assert "| single points of failure | AppInstance, Database, NatInstance | none |" in out
+    assert "prices as of 2026-11-01" in out
+
+
+def test_json_report_and_stage_selection(capsys):
+    assert main(["report", str(ASSEMBLY), "--json", "--stage", "scale-out"]) == 0
+    (r,) = json.loads(capsys.readouterr().out)
+    assert r["stage"] == "scale-out"
+    assert r["verdict"]["kind"] == "distributed"
+    assert r["capacity"]["database"]["max_connections"] == 450

@@ -1,0 +1,158 @@
+"""Monthly cost estimate of a stage from the dated price table (prices.json)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .analyze import Analysis
+from .loader import ReportError
+
+PRICE_FILE = Path(__file__).with_name("prices.json")
+
+
+def load_prices(path: str | None = None) -> dict:
+    file = Path(path) if path else PRICE_FILE
+    try:
+        prices = json.loads(file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ReportError(f"{file}: cannot read the price table: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise ReportError(f"{file}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+    for key in ("as_of", "region", "hours_per_month", "ec2", "rds_postgresql", "usage"):
+        if key not in prices:
+            raise ReportError(f"{file}: the price table has no {key!r}")
+    return prices
+
+
+def _volume_gb(model, res, default: int) -> int:
+    data = res.props.get("LaunchTemplateData") or res.props
+    total = 0
+    for mapping in data.get("BlockDeviceMappings") or []:
+        ebs = mapping.get("Ebs") if isinstance(mapping, dict) else None
+        if isinstance(ebs, dict):
+            total += model.number(res.stack, ebs.get("VolumeSize")) or default
+    return total or default
+
+
+def estimate(a: Analysis, prices: dict) -> dict:
+    m = a.model
+    hours = prices["hours_per_month"]
+    usage = prices["usage"]
+    lines: list[dict] = []
+    notes: list[str] = []
+
+    def add(item: str, baseline: float, at_max: float | None = None, basis: str = "") -> None:
+        lines.append({"item": item, "monthly": round(baseline, 2),
+                      "monthly_at_max": round(at_max if at_max is not None else baseline, 2),
+                      "basis": basis})
+
+    def ec2_hourly(itype: str | None) -> float | None:
+        entry = prices["ec2"].get(itype or "")
+        return entry["hourly"] if entry else None
+
+    root_default = usage["root_volume_gb_default"]
+    for u in a.app_units:
+        hourly = ec2_hourly(u.instance_type)
+        lo = u.min if u.kind == "asg" else 1
+        hi = u.max if u.kind == "asg" else 1
+        if hourly is None:
+            notes.append(f"{u.resource.logical_id}: instance type {u.instance_type or 'unknown'}"
+                         f" is not in the price table: not priced")
+            continue
+        add(f"EC2 {u.resource.logical_id} ({u.instance_type})", (lo or 0) * hourly * hours,
+            (hi or 0) * hourly * hours,
+            f"{lo}..{hi} x ${hourly}/h x {hours} h" if u.kind == "asg" else
+            f"1 x ${hourly}/h x {hours} h")
+        template = m.ref_one(u.resource, "LaunchTemplate", "AWS::EC2::LaunchTemplate")
+        gb = _volume_gb(m, template or u.resource, root_default)
+        add(f"EBS gp3 root volumes of {u.resource.logical_id}",
+            (lo or 0) * gb * prices["ebs_gp3_gb_month"], (hi or 0) * gb * prices["ebs_gp3_gb_month"],
+            f"{gb} GB each x ${prices['ebs_gp3_gb_month']}/GB-month")
+    nat_instances = [c for c in a.tiers["network egress"].components if c["type"] == "nat-instance"]
+    for c in nat_instances:
+        hourly = ec2_hourly(c.get("instance_type"))
+        if hourly is None:
+            notes.append(f"NAT instance {c['logical_id']}: type not in the price table")
+            continue
+        add(f"NAT instance {c['logical_id']} ({c['instance_type']})", hourly * hours, None,
+            f"${hourly}/h x {hours} h")
+        ip = prices["public_ipv4_hourly"] * hours
+        add(f"public IPv4 address of {c['logical_id']}", ip, None,
+            f"${prices['public_ipv4_hourly']}/h")
+    gateways = [c for c in a.tiers["network egress"].components if c["type"] == "nat-gateway"]
+    if gateways:
+        n = len(gateways)
+        gb = usage["nat_gb_processed_month_per_nat"]
+        add(f"{n} NAT gateway(s)", n * (prices["nat_gateway_hourly"] * hours
+                                        + gb * prices["nat_gateway_gb_processed"]
+                                        + prices["public_ipv4_hourly"] * hours), None,
+            f"${prices['nat_gateway_hourly']}/h + {gb} GB x ${prices['nat_gateway_gb_processed']}"
+            f"/GB + an Elastic IP at ${prices['public_ipv4_hourly']}/h, each")
+    interface = [c for c in a.tiers["network egress"].components
+                 if c["type"] == "vpc-endpoint" and c.get("kind") == "Interface"]
+    if interface:
+        azs = max(1, len({az for u in a.app_units for az in u.azs}))
+        add(f"{len(interface)} interface VPC endpoint(s)",
+            len(interface) * azs * prices["interface_endpoint_hourly_per_az"] * hours, None,
+            f"${prices['interface_endpoint_hourly_per_az']}/h per AZ x {azs} AZ(s)")
+    for c in a.tiers["load balancing"].components:
+        kind = "nlb" if c["type"].startswith("network") else "alb"
+        hourly, lcu = prices[f"{kind}_hourly"], prices[f"{kind}_lcu_hourly"]
+        n_lcu = usage["alb_average_lcu"]
+        add(f"load balancer {c['logical_id']}", (hourly + n_lcu * lcu) * hours, None,
+            f"${hourly}/h + {n_lcu} LCU x ${lcu}/h")
+    storage_prices = prices["rds_storage_gb_month"]
+    for db in a.databases:
+        if db.cluster:
+            notes.append(f"{db.resource.logical_id}: Aurora cluster members are not priced")
+            continue
+        entry = prices["rds_postgresql"].get(db.instance_class or "")
+        if not entry:
+            notes.append(f"{db.resource.logical_id}: DB class {db.instance_class} is not in the "
+                         f"price table: not priced")
+            continue
+        factor = 2 if db.multi_az else 1
+        add(f"RDS {db.resource.logical_id} ({db.instance_class}, "
+            f"{'Multi-AZ' if db.multi_az else 'Single-AZ'})",
+            factor * entry["hourly"] * hours, None,
+            f"{factor} x ${entry['hourly']}/h x {hours} h")
+        gb = db.storage_gb or 20
+        per_gb = storage_prices.get(db.storage_type or "gp2", storage_prices["gp2"])
+        add(f"RDS storage of {db.resource.logical_id} ({db.storage_type or 'gp2'})",
+            factor * gb * per_gb, None, f"{factor} x {gb} GB x ${per_gb}/GB-month")
+    buckets = [c for c in a.tiers["storage"].components if c["type"] == "s3-bucket"]
+    if buckets:
+        gb = usage["s3_gb_stored"]
+        requests = (usage["s3_put_requests_month"] / 1000 * prices["s3_put_per_1000"]
+                    + usage["s3_get_requests_month"] / 1000 * prices["s3_get_per_1000"])
+        add(f"S3 ({len(buckets)} bucket(s))", gb * prices["s3_standard_gb_month"] + requests,
+            None, f"{gb} GB in all x ${prices['s3_standard_gb_month']}/GB-month + "
+            f"{usage['s3_put_requests_month']} PUT + {usage['s3_get_requests_month']} GET")
+    dists = [c for c in a.tiers["edge"].components if c["type"] == "cloudfront-distribution"]
+    if dists:
+        gb, req = usage["cloudfront_gb_out_month"], usage["cloudfront_requests_month"]
+        add(f"CloudFront ({len(dists)} distribution(s))",
+            gb * prices["cloudfront_gb_out"] + req / 10000 * prices["cloudfront_https_per_10000"],
+            None, f"{gb} GB out x ${prices['cloudfront_gb_out']}/GB + {req} HTTPS requests x "
+            f"${prices['cloudfront_https_per_10000']}/10k (free tier not counted)")
+    small = [("AWS::CloudWatch::Alarm", "cloudwatch_alarm_month", "CloudWatch alarm"),
+             ("AWS::CloudWatch::Dashboard", "cloudwatch_dashboard_month", "CloudWatch dashboard"),
+             ("AWS::SecretsManager::Secret", "secrets_manager_secret_month", "Secrets Manager secret"),
+             ("AWS::KMS::Key", "kms_key_month", "KMS key")]
+    for rtype, key, label in small:
+        n = len(m.of_type(rtype))
+        if n:
+            add(f"{n} {label}(s)", n * prices[key], None, f"${prices[key]}/month each")
+    total = round(sum(x["monthly"] for x in lines), 2)
+    total_max = round(sum(x["monthly_at_max"] for x in lines), 2)
+    assumptions = [
+        f"prices: {prices['region']} on-demand, as of {prices['as_of']} ({PRICE_FILE.name}); "
+        f"{hours} hours a month",
+        f"app instances: {usage['app_instances']}",
+        "not counted: data transfer between AZs and to the internet from EC2, backups beyond "
+        "the free allowance, CloudWatch Logs and metrics, VPC flow logs, Route 53, taxes",
+    ]
+    return {"currency": prices["currency"], "as_of": prices["as_of"], "region": prices["region"],
+            "lines": lines, "total": total, "total_at_max": total_max,
+            "assumptions": assumptions, "not_priced": notes}

@@ -1,0 +1,124 @@
+"""Readable text of reports."""
+
+from __future__ import annotations
+
+from .analyze import TIERS
+
+
+def _n(value: float | int | None) -> str:
+    if value is None:
+        return "unknown"
+    return f"{value:,.0f}" if isinstance(value, (int, float)) else str(value)
+
+
+def verdict_line(report: dict) -> str:
+    return f"{report['stage']}: {report['verdict']['headline']}"
+
+
+def render_stage(r: dict) -> str:
+    out: list[str] = []
+    out.append(f"=== Stage {r['stage']} ({len(r['stacks'])} stack"
+               f"{'s' if len(r['stacks']) != 1 else ''}: {', '.join(r['stacks'])}) ===")
+    v = r["verdict"]
+    out.append(f"Verdict: {v['headline']}")
+    if v["lacks"]:
+        out.append("  To be distributed it lacks:")
+        out.extend(f"  - {item}" for item in v["lacks"])
+    out.append("")
+    out.append("Tiers")
+    for name in TIERS:
+        tier = r["tiers"][name]
+        out.append(f"  {name}{'' if tier['present'] else ' (absent)'}")
+        out.extend(f"    {line}" for line in tier["summary"])
+    spofs = r["single_points_of_failure"]
+    open_ = [s for s in spofs if not s["accepted"]]
+    accepted = [s for s in spofs if s["accepted"]]
+    out.append("")
+    out.append(f"Single points of failure: {len(open_)}"
+               + (f" (+ {len(accepted)} accepted)" if accepted else ""))
+    for s in open_:
+        out.append(f"  - [{s['tier']}] {s['resource']}: {s['reason']}")
+    for s in accepted:
+        out.append(f"  - accepted [{s['tier']}] {s['resource']}: {s['reason']} "
+                   f"(accepted: {s['accepted']})")
+    out.append("")
+    out.extend(render_capacity(r["capacity"]))
+    out.append("")
+    out.extend(render_cost(r["cost"]))
+    return "\n".join(out)
+
+
+def render_capacity(c: dict) -> list[str]:
+    out = ["Scale headroom"]
+    if not c.get("applicable"):
+        out.append(f"  not applicable: {c.get('reason')}")
+        return out
+    db = c.get("database")
+    if db:
+        usable = db["usable_connections"]
+        if db["proxy"]:
+            state = "through RDS Proxy (app connections are pooled)"
+        elif usable is None:
+            state = "max_connections unknown"
+        elif c["budget_ok"]:
+            state = f"OK, {usable - c['peak_connections']:,} spare"
+        else:
+            state = (f"EXCEEDED by {c['peak_connections'] - usable:,}: at most "
+                     f"{c['instances_the_budget_allows']} instances fit")
+        out.append(f"  connection budget: {c['max_instances']} instance(s) at max -> "
+                   f"{c['peak_connections']:,} DB connections of {_n(usable)} usable "
+                   f"(max_connections {_n(db['max_connections'])} on {db['logical_id']}, "
+                   f"{db['class']}): {state}")
+    out.append(f"  max players: {c['max_players']:,} ({c['fleet_rps']:,.0f} req/s at max size)")
+    out.append("  limits, the one that binds first on top:")
+    for i, lim in enumerate(c["limits"], 1):
+        out.append(f"    {i}. {lim['name']}: {lim['players']:,} players ({lim['detail']})")
+    out.append(f"  binds first: {c['binding']}")
+    for g in c.get("growth", []):
+        out.append(f"  {g['factor']}x ({g['players']:,} players, {g['rps']:,.0f} req/s): "
+                   f"{g['instances']:,} instances, {g['connections']:,} DB connections; "
+                   f"binds first: {g['binds_first'] or 'nothing'}")
+        out.extend(f"    needs: {n}" for n in g["needs"])
+    out.append("  assumptions:")
+    out.extend(f"    - {x}" for x in c["assumptions"])
+    return out
+
+
+def render_cost(c: dict) -> list[str]:
+    out = [f"Monthly cost estimate ({c['currency']}, {c['region']}, prices as of {c['as_of']})"]
+    width = max([len(x["item"]) for x in c["lines"]] + [10])
+    out.append(f"  {'item':<{width}}  {'baseline':>9}  {'at max':>9}  basis")
+    for x in c["lines"]:
+        out.append(f"  {x['item']:<{width}}  {x['monthly']:>9.2f}  {x['monthly_at_max']:>9.2f}"
+                   f"  {x['basis']}")
+    out.append(f"  {'total':<{width}}  {c['total']:>9.2f}  {c['total_at_max']:>9.2f}")
+    out.append("  assumptions:")
+    out.extend(f"    - {x}" for x in c["assumptions"] + c["not_priced"])
+    return out
+
+
+def render_side_by_side(reports: list[dict]) -> str:
+    """Stages' verdicts and cost side by side (for the README)."""
+    names = [r["stage"] for r in reports]
+    out = ["Stages side by side", ""]
+    out.append("| | " + " | ".join(names) + " |")
+    out.append("|---|" + "---|" * len(names))
+
+    def row(label: str, values: list[str]) -> None:
+        out.append(f"| {label} | " + " | ".join(values) + " |")
+
+    row("verdict", [r["verdict"]["kind"] for r in reports])
+    row("single points of failure", [
+        ", ".join(s["logical_id"] for s in r["single_points_of_failure"] if not s["accepted"])
+        or "none" for r in reports])
+    row("app instances (min..max)", [
+        ", ".join(f"{u['min']}..{u['max']}" for u in r["capacity"].get("units", [])) or "-"
+        for r in reports])
+    row("max players (est.)", [_n(r["capacity"].get("max_players")) for r in reports])
+    row("binds first", [r["capacity"].get("binding", "-") for r in reports])
+    row("cost / month, baseline", [f"${r['cost']['total']:,.2f}" for r in reports])
+    row("cost / month, at max size", [f"${r['cost']['total_at_max']:,.2f}" for r in reports])
+    out.append("")
+    out.append(f"Prices: {reports[0]['cost']['region']} on-demand as of "
+               f"{reports[0]['cost']['as_of']}; assumptions printed per stage.")
+    return "\n".join(out)
