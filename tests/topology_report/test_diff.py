@@ -1,0 +1,120 @@
+"""Diff mode: what changed in distribution terms, and the exit code CI relies on."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from topology_report.cli import main
+
+from .conftest import ASSEMBLY, REPO
+
+BEFORE_YAML = """\
+Resources:
+  Db:
+    Type: AWS::RDS::DBInstance
+    Properties: {Engine: postgres, DBInstanceClass: db.t4g.medium, MultiAZ: true}
+  Media:
+    Type: AWS::S3::Bucket
+"""
+
+
+@pytest.fixture
+def scale_out_copy(tmp_path):
+    """A copy of the fixture's scale-out stage to change, and a way to edit a stack."""
+    after = tmp_path / "after"
+    shutil.copytree(ASSEMBLY / "assembly-scale-out", after)
+
+    def edit(stack: str, fn):
+        path = after / f"scale-out-{stack}.template.json"
+        template = json.loads(path.read_text())
+        fn(template["Resources"])
+        path.write_text(json.dumps(template))
+
+    return after, edit
+
+
+def run(capsys, *args):
+    code = main(["diff", *map(str, args)])
+    return code, capsys.readouterr().out
+
+
+def test_unchanged_stage_passes(capsys):
+    code, out = run(capsys, ASSEMBLY, ASSEMBLY)
+    assert code == 0
+    assert "no change in distribution terms" in out and "Result: ok" in out
+
+
+def test_db_losing_multi_az_is_a_new_single_point_of_failure_and_fails(capsys, scale_out_copy):
+    after, edit = scale_out_copy
+    edit("Data", lambda r: r["Database"]["Properties"].update(MultiAZ=False))
+    code, out = run(capsys, ASSEMBLY / "assembly-scale-out", after)
+    assert code == 1
+    assert "DB Database Multi-AZ: true -> false: new single point of failure" in out
+    assert "FAIL: new single point of failure: Database (scale-out-Data)" in out
+
+
+def test_more_instances_than_the_budget_fails(capsys, scale_out_copy):
+    after, edit = scale_out_copy
+    edit("App", lambda r: r["Asg"]["Properties"].update(MaxSize="30"))
+    code, out = run(capsys, ASSEMBLY / "assembly-scale-out", after)
+    assert code == 1
+    assert "ASG Asg max instances: 6 -> 30: connection budget now exceeded" in out
+    assert "connection budget: 120 of 447 usable -> 600 of 447 usable" in out
+    assert "FAIL: connection budget exceeded: 600 connections at max size > 447 usable" in out
+
+
+def test_a_change_that_helps_passes_and_says_what_was_resolved(capsys, scale_out_copy, tmp_path):
+    after, edit = scale_out_copy
+    edit("Data", lambda r: r["Database"]["Properties"].update(MultiAZ=False))
+    code, out = run(capsys, after, ASSEMBLY / "assembly-scale-out")
+    assert code == 0
+    assert "resolved single point of failure: Database" in out
+
+
+def test_starter_rules_report_without_failing(capsys, scale_out_copy):
+    after, edit = scale_out_copy
+    edit("Data", lambda r: r["Database"]["Properties"].update(MultiAZ=False))
+    code, out = run(capsys, ASSEMBLY / "assembly-scale-out", after, "--stage-kind", "starter")
+    assert code == 0
+    assert "NEW single point of failure: Database" in out
+
+
+def test_two_hand_written_templates_on_the_command_line(tmp_path):
+    before, after = tmp_path / "before.yaml", tmp_path / "after.yaml"
+    before.write_text(BEFORE_YAML)
+    after.write_text(BEFORE_YAML.replace("MultiAZ: true", "MultiAZ: false"))
+    cmd = [sys.executable, "-m", "topology_report", "diff", str(before), str(after),
+           "--stage-kind", "scale-out", "--markdown"]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    assert "## Is it distributed? Topology diff" in proc.stdout
+    assert "DB Db Multi-AZ: true -> false: new single point of failure" in proc.stdout
+    proc = subprocess.run(cmd[:4] + [str(before), str(before)], cwd=REPO, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0
+
+
+def test_whole_assemblies_pair_stages_by_name_and_gate_only_scale_out(capsys, tmp_path):
+    after = tmp_path / "assembly"
+    shutil.copytree(ASSEMBLY, after)
+    for stage in ("starter", "scale-out"):
+        path = after / f"assembly-{stage}" / f"{stage}-App.template.json"
+        template = json.loads(path.read_text())
+        template["Resources"]["Extra"] = {"Type": "AWS::EC2::Instance",
+                                          "Properties": {"InstanceType": "t4g.nano"}}
+        path.write_text(json.dumps(template))
+    code, out = run(capsys, ASSEMBLY, after, "--json")
+    assert code == 1
+    results = {r["stage"]: r for r in json.loads(out)}
+    assert results["starter"]["failures"] == []
+    assert [s["logical_id"] for s in results["starter"]["new_single_points_of_failure"]] == \
+        ["Extra"]
+    assert len(results["scale-out"]["failures"]) == 1
+
+
+def test_diff_bad_input_exits_2(capsys, tmp_path):
+    assert main(["diff", str(ASSEMBLY), str(tmp_path / "missing")]) == 2
+    assert "no such file or folder" in capsys.readouterr().err

@@ -1,0 +1,203 @@
+"""Before/after in distribution terms, for reviewers and CI.
+
+Exit code 1 when a stage held to scale-out rules gains an unaccepted single point of
+failure or its connection budget is exceeded after the change; 0 otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+
+from .loader import ReportError, load, select_stages
+from .report import build, public
+
+
+def facts(r: dict) -> dict[str, tuple[str | None, object]]:
+    """label -> (logical ID it is about, value): what the diff compares."""
+    out: dict[str, tuple[str | None, object]] = {"verdict": (None, r["verdict"]["kind"])}
+    for tier in r["tiers"].values():
+        for c in tier["components"]:
+            lid, kind = c["logical_id"], c["type"]
+            if kind == "auto-scaling-group":
+                for key, label in (("min", "min instances"), ("desired", "desired instances"),
+                                   ("max", "max instances"), ("instance_type", "instance type"),
+                                   ("health_check", "health check"),
+                                   ("update_policy", "update policy")):
+                    out[f"ASG {lid} {label}"] = (lid, c[key])
+                out[f"ASG {lid} AZs"] = (lid, len(c["azs"]))
+                out[f"ASG {lid} scaling"] = (lid, ", ".join(c["scaling"]) or "none")
+            elif kind == "ec2-instance":
+                out[f"EC2 instance {lid}"] = (lid, c["instance_type"] or "present")
+                out[f"EC2 instance {lid} auto-recovery"] = (lid, c["auto_recovery"])
+            elif kind.endswith("load-balancer"):
+                out[f"load balancer {lid} subnets"] = (lid, c["subnets"])
+                out[f"load balancer {lid} AZs"] = (lid, len(c["azs"]))
+                out[f"load balancer {lid} scheme"] = (lid, c["scheme"])
+            elif kind == "db-instance":
+                out[f"DB {lid} Multi-AZ"] = (lid, c["multi_az"])
+                out[f"DB {lid} class"] = (lid, c["class"])
+                out[f"DB {lid} read replicas"] = (lid, len(c["read_replicas"]))
+                out[f"DB {lid} max_connections parameter"] = (
+                    lid, c["max_connections_parameter"] or "RDS default")
+            elif kind == "db-cluster":
+                out[f"DB cluster {lid} instances"] = (lid, c["instances"])
+            elif kind == "nat-gateway":
+                out[f"NAT gateway {lid} AZs served"] = (lid, ", ".join(c["serves_azs"]))
+            elif kind == "nat-instance":
+                out[f"NAT instance {lid}"] = (lid, c.get("instance_type") or "present")
+            elif kind == "cloudfront-distribution":
+                out[f"CloudFront {lid} origins"] = (lid, len(c["origins"]))
+            elif kind == "s3-bucket":
+                out[f"S3 bucket {lid} versioned"] = (lid, c["versioned"])
+    gateways = sum(1 for c in r["tiers"]["network egress"]["components"]
+                   if c["type"] == "nat-gateway")
+    out["NAT gateways"] = (None, gateways)
+    cap = r["capacity"]
+    if cap.get("applicable"):
+        db = cap.get("database") or {}
+        out["max instances (all app tiers)"] = (None, cap["max_instances"])
+        if db:
+            out["DB max_connections"] = (db["logical_id"], db["max_connections"])
+            out["connection budget"] = (None, f"{cap['peak_connections']} of "
+                                              f"{db['usable_connections']} usable")
+        out["limit that binds first"] = (None, cap["binding"])
+        out["max players (est.)"] = (None, cap["max_players"])
+    out["cost per month, baseline"] = (None, f"${r['cost']['total']:,.2f}")
+    return out
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "none" if value is None else str(value)
+
+
+def compare(before: dict | None, after: dict | None, kind: str) -> dict:
+    """The changes between two reports of one stage, and whether they fail the gate."""
+    b_facts = facts(before) if before else {}
+    a_facts = facts(after) if after else {}
+
+    def keyed(r: dict | None) -> dict[tuple[str, str], dict]:
+        if not r:
+            return {}
+        return {(s["logical_id"], s["rule"]): s for s in r["single_points_of_failure"]
+                if not s["accepted"]}
+
+    b_spofs, a_spofs = keyed(before), keyed(after)
+    new = [a_spofs[k] for k in a_spofs if k not in b_spofs]
+    resolved = [b_spofs[k] for k in b_spofs if k not in a_spofs]
+    new_ids = {s["logical_id"] for s in new}
+    resolved_ids = {s["logical_id"] for s in resolved}
+    b_cap = (before or {}).get("capacity", {})
+    a_cap = (after or {}).get("capacity", {})
+    budget_before = b_cap.get("budget_ok", True)
+    budget_after = a_cap.get("budget_ok", True)
+
+    changes = []
+    for label in list(b_facts) + [k for k in a_facts if k not in b_facts]:
+        lid, old = b_facts.get(label, (None, None))
+        lid2, value = a_facts.get(label, (None, None))
+        lid = lid or lid2
+        if label in b_facts and label in a_facts and old == value:
+            continue
+        if label not in a_facts:
+            text = f"{label}: {_fmt(old)} -> removed"
+        elif label not in b_facts:
+            text = f"{label}: added ({_fmt(value)})"
+        else:
+            text = f"{label}: {_fmt(old)} -> {_fmt(value)}"
+        notes = []
+        if lid and lid in new_ids:
+            notes.append("new single point of failure")
+        if lid and lid in resolved_ids:
+            notes.append("single point of failure resolved")
+        if label in ("connection budget", "max instances (all app tiers)") or \
+                label.endswith("max instances") or label.startswith("DB max_connections") \
+                or label.endswith(" class"):
+            if budget_before and not budget_after:
+                notes.append("connection budget now exceeded")
+            elif not budget_before and budget_after:
+                notes.append("connection budget back within max_connections")
+        changes.append(text + (": " + "; ".join(notes) if notes else ""))
+
+    failures = []
+    if kind == "scale-out":
+        failures += [f"new single point of failure: {s['resource']}: {s['reason']}" for s in new]
+        if after and not budget_after:
+            db = a_cap.get("database") or {}
+            failures.append(f"connection budget exceeded: {a_cap.get('peak_connections')} "
+                            f"connections at max size > {db.get('usable_connections')} usable")
+    return {"kind": kind, "changes": changes,
+            "new_single_points_of_failure": new, "resolved_single_points_of_failure": resolved,
+            "failures": failures}
+
+
+def _stage_kind(requested: str, name: str) -> str:
+    if requested != "auto":
+        return requested
+    return "starter" if name == "starter" else "scale-out"
+
+
+def run_diff(args, prices: dict, params, accept: dict[str, str]) -> int:
+    before = select_stages(load(args.before), args.stage)
+    after = select_stages(load(args.after), args.stage)
+    if len(before) == 1 and len(after) == 1:
+        pairs = [(after[0].name, before[0], after[0])]
+    else:
+        b_by, a_by = {s.name: s for s in before}, {s.name: s for s in after}
+        names = list(b_by) + [n for n in a_by if n not in b_by]
+        pairs = [(n, b_by.get(n), a_by.get(n)) for n in names]
+    if not pairs:
+        raise ReportError("nothing to compare")
+    results = []
+    for name, b, a in pairs:
+        rb = build(b, prices, params, accept) if b else None
+        ra = build(a, prices, params, accept) if a else None
+        result = compare(rb, ra, _stage_kind(args.stage_kind, name))
+        result["stage"] = name
+        result["before"] = rb["verdict"]["headline"] if rb else "(stage absent)"
+        result["after"] = ra["verdict"]["headline"] if ra else "(stage absent)"
+        result["_after_report"] = ra
+        results.append(result)
+    failed = any(r["failures"] for r in results)
+    if args.json:
+        print(json.dumps([{k: v for k, v in r.items() if not k.startswith("_")}
+                          | {"after_report": public(r["_after_report"]) if r["_after_report"]
+                             else None} for r in results], indent=2, default=str))
+    else:
+        print(render(results, markdown=args.markdown))
+    return 1 if failed else 0
+
+
+def render(results: list[dict], markdown: bool = False) -> str:
+    out = []
+    h = "### " if markdown else "== "
+    bullet = "- "
+    if markdown:
+        out.append("## Is it distributed? Topology diff")
+        out.append("")
+    for r in results:
+        status = "FAIL" if r["failures"] else "ok"
+        out.append(f"{h}Stage {r['stage']} ({r['kind']} rules): {status}")
+        if markdown:
+            out.append("")
+        if r["before"] != r["after"]:
+            out.append(f"{bullet}verdict before: {r['before']}")
+            out.append(f"{bullet}verdict after: {r['after']}")
+        else:
+            out.append(f"{bullet}verdict (unchanged): {r['after']}")
+        if r["changes"]:
+            out.append(f"{bullet}changes in distribution terms:")
+            out.extend(f"  {bullet}{c}" for c in r["changes"] if not c.startswith("verdict:"))
+        else:
+            out.append(f"{bullet}no change in distribution terms")
+        for s in r["new_single_points_of_failure"]:
+            out.append(f"{bullet}NEW single point of failure: {s['resource']}: {s['reason']}")
+        for s in r["resolved_single_points_of_failure"]:
+            out.append(f"{bullet}resolved single point of failure: {s['resource']}")
+        for f in r["failures"]:
+            out.append(f"{bullet}FAIL: {f}")
+        out.append("")
+    failed = [r["stage"] for r in results if r["failures"]]
+    out.append(("Result: FAIL (" + ", ".join(failed) + ")") if failed else "Result: ok")
+    return "\n".join(out)
