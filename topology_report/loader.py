@@ -170,7 +170,8 @@ def load_assembly(directory: Path) -> list[Stage]:
     stages = []
     top = _assembly_stacks(directory, manifest)
     if top:
-        stages.append(Stage(name=directory.name, stacks=top, source=str(directory)))
+        name = directory.resolve().name.removeprefix("assembly-")
+        stages.append(Stage(name=name, stacks=top, source=str(directory)))
     for artifact_id, artifact in manifest.get("artifacts", {}).items():
         if not isinstance(artifact, dict) or artifact.get("type") != "cdk:cloud-assembly":
             continue

@@ -1,0 +1,125 @@
+"""A Mermaid flowchart of each stage's topology, drawn from its templates. Single points
+of failure are drawn red; managed services that are distributed by nature, green."""
+
+from __future__ import annotations
+
+import re
+
+from .analyze import analyze
+from .loader import Stage
+from .model import Model
+
+
+def _id(prefix: str, logical_id: str) -> str:
+    return prefix + "_" + re.sub(r"[^A-Za-z0-9_]", "_", logical_id)
+
+
+def _label(*parts: str) -> str:
+    text = "<br/>".join(p for p in parts if p)
+    return '"' + text.replace('"', "'") + '"'
+
+
+def stage_diagram(stage: Stage) -> str:
+    a = analyze(Model(stage))
+    spof_ids = {s.logical_id for s in a.open_spofs}
+    lines = ["flowchart LR", '  players(("players"))']
+    nodes: dict[str, str] = {}  # logical id -> node id
+    managed, spofs = [], []
+
+    def node(prefix: str, logical_id: str, shape: tuple[str, str], *label: str,
+             is_managed: bool = False) -> str:
+        nid = _id(prefix, logical_id)
+        lines.append(f"  {nid}{shape[0]}{_label(*label)}{shape[1]}")
+        nodes[logical_id] = nid
+        if logical_id in spof_ids:
+            spofs.append(nid)
+        elif is_managed:
+            managed.append(nid)
+        return nid
+
+    box, cyl, stadium = ("[", "]"), ("[(", ")]"), ("([", "])")
+    for c in a.tiers["storage"].components:
+        if c["type"] == "s3-bucket":
+            node("s3", c["logical_id"], cyl, f"S3 {c['logical_id']}", "managed, multi-AZ",
+                 is_managed=True)
+        else:
+            node("fs", c["logical_id"], cyl, f"EFS {c['logical_id']}",
+                 "One Zone" if c.get("one_zone") else "Regional")
+    for c in a.tiers["load balancing"].components:
+        node("lb", c["logical_id"], box, f"{c['type'].replace('-', ' ')} {c['logical_id']}",
+             f"{c['scheme']}, {c['subnets']} subnets in {len(c['azs'])} AZs")
+    compute = []
+    for c in a.tiers["compute"].components:
+        if c["type"] == "auto-scaling-group":
+            compute.append(node("asg", c["logical_id"], box, f"Auto Scaling group {c['logical_id']}",
+                                f"{c['min']}..{c['max']} x {c['instance_type'] or '?'}",
+                                f"{len(c['azs'])} AZs, self-healing"
+                                + (", scales out" if c["scaling"] else "")))
+        else:
+            compute.append(node("ec2", c["logical_id"], box, f"EC2 {c['logical_id']}",
+                                f"1 x {c['instance_type'] or '?'} in {c['az'] or '?'}",
+                                "auto-recovery" if c["auto_recovery"] else ""))
+    dbs = []
+    for c in a.tiers["data"].components:
+        if c["type"] == "db-instance" and not c["cluster"]:
+            detail = "Multi-AZ: standby in another AZ" if c["multi_az"] else "Single-AZ"
+            if c["replica_of"]:
+                detail = f"read replica of {c['replica_of']}"
+            dbs.append(node("db", c["logical_id"], cyl, f"RDS {c['engine'] or ''} {c['logical_id']}",
+                            f"{c['class']}", detail))
+        elif c["type"] == "db-cluster":
+            dbs.append(node("db", c["logical_id"], cyl, f"DB cluster {c['logical_id']}",
+                            f"{c['instances']} instance(s)"))
+        elif c["type"] == "dynamodb-table":
+            dbs.append(node("ddb", c["logical_id"], cyl, f"DynamoDB {c['logical_id']}",
+                            "managed", is_managed=True))
+        elif c["type"].startswith("cache"):
+            dbs.append(node("cache", c["logical_id"], cyl, f"ElastiCache {c['logical_id']}"))
+    egress = []
+    for c in a.tiers["network egress"].components:
+        if c["type"] == "nat-gateway":
+            egress.append(node("nat", c["logical_id"], stadium, f"NAT gateway {c['logical_id']}",
+                               f"in {c['az'] or '?'}"))
+        elif c["type"] == "nat-instance":
+            egress.append(node("nat", c["logical_id"], stadium, f"NAT instance {c['logical_id']}",
+                               c.get("instance_type") or ""))
+    entry = []
+    for c in a.tiers["edge"].components:
+        nid = node("cf", c["logical_id"], box, f"CloudFront {c['logical_id']}",
+                   "managed, global edge", is_managed=True)
+        entry.append(nid)
+        for o in c["origins"]:
+            target = nodes.get(o["target"] or "")
+            if target:
+                lines.append(f"  {nid} -->|{o['kind']}| {target}")
+    if not entry:
+        entry = [nodes[c["logical_id"]] for c in a.tiers["load balancing"].components] or compute
+    for nid in entry:
+        lines.append(f"  players --> {nid}")
+    for c in a.tiers["load balancing"].components:
+        for target in compute:
+            lines.append(f"  {nodes[c['logical_id']]} --> {target}")
+    for source in compute:
+        for db in dbs:
+            lines.append(f"  {source} --> {db}")
+        for nat in egress:
+            lines.append(f"  {source} -.->|egress| {nat}")
+    lines.append("  classDef spof fill:#fdd,stroke:#c00,stroke-width:2px")
+    lines.append("  classDef managed fill:#dfd,stroke:#393")
+    if spofs:
+        lines.append(f"  class {','.join(spofs)} spof")
+    if managed:
+        lines.append(f"  class {','.join(managed)} managed")
+    return "\n".join(lines)
+
+
+def mermaid(stages: list[Stage], markdown: bool = False) -> str:
+    parts = []
+    for stage in stages:
+        diagram = stage_diagram(stage)
+        if markdown:
+            parts.append(f"### Stage `{stage.name}`\n\n```mermaid\n{diagram}\n```\n\n"
+                         "Red: single point of failure. Green: managed, distributed by nature.")
+        else:
+            parts.append(f"%% stage {stage.name}\n{diagram}")
+    return "\n\n".join(parts)
