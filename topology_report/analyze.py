@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from .model import Model, Resource
@@ -77,6 +78,7 @@ class Analysis:
     databases: list[Database]
     has_proxy: bool
     verdict: dict
+    region: str | None = None
 
     @property
     def spofs(self) -> list[Spof]:
@@ -630,9 +632,21 @@ def analyze(model: Model, accept: dict[str, str] | None = None) -> Analysis:
     if not t.present:
         t.lines.append("none: no CloudFront distribution in these templates")
 
-    analysis = Analysis(model, tiers, app_units, databases, bool(proxies), {})
+    analysis = Analysis(model, tiers, app_units, databases, bool(proxies), {},
+                        _region(model, net))
     analysis.verdict = _verdict(analysis)
     return analysis
+
+
+def _region(model: Model, net: _Network) -> str | None:
+    """The region the templates deploy to, read off literal AZ names (eu-west-1a)."""
+    regions = set()
+    for subnet in net.subnets:
+        az = _az_of_subnet(model, subnet) or ""
+        m = re.fullmatch(r"([a-z]{2}(?:-[a-z]+)+-\d)[a-z]", az)
+        if m:
+            regions.add(m.group(1))
+    return regions.pop() if len(regions) == 1 else None
 
 
 def _game_service_metadata(*resources: Resource | None) -> dict:

@@ -144,6 +144,10 @@ def estimate(a: Analysis, prices: dict) -> dict:
         n = len(m.of_type(rtype))
         if n:
             add(f"{n} {label}(s)", n * prices[key], None, f"${prices[key]}/month each")
+    if a.region and a.region != prices["region"]:
+        notes.append(f"the templates deploy to {a.region}, but the price table is "
+                     f"{prices['region']}'s: prices in {a.region} differ; pass --prices with a "
+                     f"table for {a.region} for its own figures")
     total = round(sum(x["monthly"] for x in lines), 2)
     total_max = round(sum(x["monthly_at_max"] for x in lines), 2)
     assumptions = [
@@ -154,5 +158,6 @@ def estimate(a: Analysis, prices: dict) -> dict:
         "the free allowance, CloudWatch Logs and metrics, VPC flow logs, Route 53, taxes",
     ]
     return {"currency": prices["currency"], "as_of": prices["as_of"], "region": prices["region"],
+            "deploys_to": a.region,
             "lines": lines, "total": total, "total_at_max": total_max,
             "assumptions": assumptions, "not_priced": notes}

@@ -196,8 +196,8 @@ def _template_files(directory: Path) -> list[Path]:
     for entry in sorted(directory.iterdir()):
         if entry.is_file() and entry.name.endswith(TEMPLATE_SUFFIXES):
             if entry.name in ("manifest.json", "tree.json", "cdk.out") or entry.name.endswith(
-                ".assets.json"
-            ):
+                (".assets.json", ".metadata.json", ".context.json")
+            ) or entry.name in ("cdk.json", "package.json", "package-lock.json"):
                 continue
             files.append(entry)
     return files

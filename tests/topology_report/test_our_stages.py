@@ -1,0 +1,84 @@
+"""The report on our own stages, from the committed snapshots tests/snapshots/<stage>/.
+
+The starter stage must report exactly its by-design single points of failure (the lone app
+instance, the single-AZ database, the NAT instance); the scale-out stage none that is not
+explicitly accepted.
+"""
+
+from collections import Counter
+
+import pytest
+
+from topology_report.cli import main
+from topology_report.loader import load
+
+from .conftest import SNAPSHOTS, report_of
+
+
+def _stage(name):
+    folder = SNAPSHOTS / name
+    if not folder.is_dir() or not any(folder.glob("*.json")):
+        pytest.skip(f"tests/snapshots/{name}/ is not committed yet (make snapshots records it)")
+    (stage,) = load(str(folder))
+    return stage
+
+
+@pytest.fixture(scope="module")
+def starter(prices):
+    return report_of(_stage("starter"), prices)
+
+
+@pytest.fixture(scope="module")
+def scale_out(prices):
+    return report_of(_stage("scale-out"), prices)
+
+
+def _types(report):
+    stage = report["_analysis"].model
+    out = Counter()
+    for s in report["single_points_of_failure"]:
+        if s["accepted"]:
+            continue
+        res = next(r for r in stage.resources if r.logical_id == s["logical_id"]
+                   and r.stack.name == s["stack"])
+        out[(s["rule"], res.type)] += 1
+    return out
+
+
+def test_starter_reports_exactly_its_by_design_single_points_of_failure(starter):
+    assert _types(starter) == Counter({
+        ("lone-instance", "AWS::EC2::Instance"): 1,
+        ("db-single-az", "AWS::RDS::DBInstance"): 1,
+        ("nat-instance", "AWS::EC2::Instance"): 1,
+    })
+    assert starter["verdict"]["kind"] == "functionally decomposed"
+
+
+def test_starter_is_reached_through_a_vpc_origin_without_a_load_balancer(starter):
+    assert not starter["tiers"]["load balancing"]["present"]
+    assert any("VPC origin -> " in line for line in starter["tiers"]["edge"]["summary"])
+    compute = starter["tiers"]["compute"]["components"]
+    assert [c["auto_recovery"] for c in compute if c["type"] == "ec2-instance"] == [True]
+
+
+def test_scale_out_has_no_unaccepted_single_point_of_failure(scale_out):
+    open_spofs = [s for s in scale_out["single_points_of_failure"] if not s["accepted"]]
+    assert open_spofs == []
+    assert scale_out["verdict"]["kind"] == "distributed"
+    assert all(s["accepted"] for s in scale_out["single_points_of_failure"])
+
+
+def test_scale_out_spans_its_azs_and_stays_within_its_connection_budget(scale_out):
+    (asg,) = [c for c in scale_out["tiers"]["compute"]["components"]
+              if c["type"] == "auto-scaling-group"]
+    assert asg["min"] >= 2 and len(asg["azs"]) >= 2 and asg["scaling"]
+    (db,) = [c for c in scale_out["tiers"]["data"]["components"] if c["type"] == "db-instance"]
+    assert db["multi_az"] is True
+    assert scale_out["capacity"]["budget_ok"] is True
+    assert asg["game_service"], "the launch template should carry GameService metadata"
+
+
+def test_snapshots_diff_against_themselves_cleanly(capsys):
+    _stage("scale-out")
+    assert main(["diff", str(SNAPSHOTS), str(SNAPSHOTS)]) == 0
+    assert "Result: ok" in capsys.readouterr().out
