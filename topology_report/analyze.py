@@ -379,7 +379,7 @@ def analyze(model: Model, accept: dict[str, str] | None = None) -> Analysis:
             update_kind = "instance refresh"
         app_units.append(AppUnit("asg", asg, mn, mx, desired, itype, azs, meta))
         heals = (f"heals itself (replaces instances failing {health} health checks"
-                 + (" of its load balancer" if health == "ELB" else
+                 + (" of its load balancer" if "ELB" in health.split(",") else
                     "; EC2 status only, not the app's health") + ")")
         scales = (f"scales out: {', '.join(scaling)}" if scaling and (mx or 0) > (mn or 0)
                   else "does not scale by itself (no scaling policy)" if not scaling

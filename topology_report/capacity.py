@@ -86,7 +86,11 @@ def capacity(a: Analysis, prices: dict, p: Params) -> dict:
         return {"applicable": False, "reason": "no app tier in these templates"}
     assumptions = []
     units = []
-    for u in a.app_units:
+    app_units = a.app_units
+    if any(u.game_service for u in app_units):
+        # Only the units that say they run the game service count; a bastion does not.
+        app_units = [u for u in app_units if u.game_service]
+    for u in app_units:
         meta = u.game_service
         workers = int(meta.get("WorkersPerInstance", p.workers_per_instance))
         pool = int(meta.get("DbPoolSizePerWorker", p.db_pool_size))
