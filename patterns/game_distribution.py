@@ -114,7 +114,7 @@ class GameDistribution(Construct):
             },
             http_version=cloudfront.HttpVersion.HTTP2_AND_3,
             price_class=cloudfront.PriceClass.PRICE_CLASS_100,
-            minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
+            minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021 if certificate_arn else None,
             domain_names=[domain_name] if domain_name else None,
             certificate=(
                 acm.Certificate.from_certificate_arn(self, "Certificate", certificate_arn) if certificate_arn else None

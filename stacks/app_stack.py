@@ -203,7 +203,7 @@ class AppStack(Stack):
         # BucketDeployment's handler is a singleton Lambda at stack level, created and
         # granted by aws-cdk-lib; its findings are acknowledged on it, one by one.
         handlers = [c for c in self.node.children if c.node.id.startswith("Custom::CDKBucketDeployment")]
-        assets = f"arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-{config.account}-{config.region}/*"
+        assets = f"arn:{self.partition}:s3:::cdk-hnb659fds-assets-{config.account}-{config.region}/*"
         for handler in handlers:
             acknowledge(
                 handler,

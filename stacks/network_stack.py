@@ -18,8 +18,15 @@ APP_PORT = 8000
 
 
 class NetworkStack(Stack):
+    @property
+    def availability_zones(self) -> list[str]:
+        # The stage names its zones; without this CDK asks AWS for the region's
+        # zones at synth time (a context lookup that needs credentials).
+        return self._zones
+
     def __init__(self, scope: Construct, id_: str, *, config: StageConfig, **kwargs) -> None:
         super().__init__(scope, id_, **kwargs)
+        self._zones = list(config.availability_zones)
 
         if config.nat == "gateway-per-az":
             nat_provider = ec2.NatProvider.gateway()

@@ -5,7 +5,7 @@ Monitoring is a required choice in the stage config: ``alarms`` (subscribers fro
 
 from __future__ import annotations
 
-from aws_cdk import Annotations, CfnOutput, Duration, Stack
+from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
@@ -48,11 +48,6 @@ class ObservabilityStack(Stack):
             )
             for email in config.alarm_emails:
                 self.topic.add_subscription(subscriptions.EmailSubscription(email))
-            if not config.alarm_emails:
-                Annotations.of(self).add_warning_v2(
-                    "game:alarmsWithoutSubscribers",
-                    f"stage '{config.name}': alarms have no subscribers; deploy with -c alarm_emails=you@example.com",
-                )
             CfnOutput(self, "AlarmTopicArn", value=self.topic.topic_arn, description="Subscribe here for alarms")
 
         # --- app tier ---
