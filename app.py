@@ -1,0 +1,39 @@
+#!/usr/bin/env python3
+"""CDK entry point: one GameStage per selected stage (all of them without `-c stage=`).
+
+Offline and deterministic: every stage carries its account, region and AZs, so
+synth asks AWS nothing. cdk-nag (AwsSolutions) checks every stage.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from aws_cdk import App, Validations
+from cdk_nag import AwsSolutionsChecks
+
+from stacks.config import StageConfigError, select_stages
+from stacks.stage import GameStage
+
+
+def build_app(context: dict | None = None) -> App:
+    app = App(context=context) if context is not None else App()
+    ctx = {key: app.node.try_get_context(key) for key in ("stage", "account", "alarm_emails", "domain_name",
+                                                         "certificate_arn", "max_instances", "instance_type")}
+    for config in select_stages({k: v for k, v in ctx.items() if v is not None}):
+        stage = GameStage(app, config=config)
+        Validations.of(stage).add_plugins(AwsSolutionsChecks(stage, verbose=True))
+    return app
+
+
+def main() -> None:
+    try:
+        app = build_app()
+    except StageConfigError as error:
+        print(f"config error: {error}", file=sys.stderr)
+        sys.exit(1)
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

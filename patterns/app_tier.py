@@ -1,0 +1,272 @@
+"""The EC2 application tier in its two shapes, each exposing a CloudFront VPC origin.
+
+* ``SingleInstanceAppTier``: one instance, healed by EC2 auto recovery (the classic setup).
+* ``ScalingAppTier``: an Auto Scaling group over every AZ's private subnet behind an
+  internal Application Load Balancer, target-tracking scaling, rolling updates that
+  wait for instances healthy in the target group.
+
+Neither is reachable from the internet: CloudFront reaches them through a VPC origin
+(ENIs inside the VPC). The VPC origin lives here, with its target, so that replacing
+an instance updates the origin in place instead of changing a cross-stack export.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_autoscaling as autoscaling
+from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_assets as s3_assets
+from constructs import Construct
+
+from patterns.game_service_host import LIVENESS_PATH, game_service_user_data
+from patterns.nag import acknowledge
+
+SIGNAL_TIMEOUT = Duration.minutes(20)
+
+
+def _root_volume() -> ec2.BlockDevice:
+    return ec2.BlockDevice(
+        device_name="/dev/xvda",
+        volume=ec2.BlockDeviceVolume.ebs(20, encrypted=True, volume_type=ec2.EbsDeviceVolumeType.GP3),
+    )
+
+
+def _service_metadata(resource: ec2.CfnInstance | ec2.CfnLaunchTemplate, *, workers: int, pool: int, overflow: int) -> None:
+    # Read by the topology report: the connection budget of one instance.
+    resource.add_metadata(
+        "GameService",
+        {"WorkersPerInstance": workers, "DbPoolSizePerWorker": pool, "DbMaxOverflowPerWorker": overflow},
+    )
+
+
+class SingleInstanceAppTier(Construct):
+    """One instance in a private subnet, recovered by EC2 when its host fails.
+
+    A code or image change replaces the instance (the user data causes replacement):
+    the new one must signal healthy before the old one is deleted.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        vpc: ec2.IVpc,
+        security_group: ec2.ISecurityGroup,
+        role: iam.IRole,
+        service_bundle: s3_assets.Asset,
+        service_environment: dict[str, str],
+        instance_type: str,
+        machine_image: ec2.IMachineImage,
+        port: int,
+        workers: int,
+        db_pool_size: int,
+        db_max_overflow: int,
+    ) -> None:
+        super().__init__(scope, id_)
+        user_data = game_service_user_data(
+            bundle=service_bundle, environment=service_environment, port=port, region=Stack.of(self).region
+        )
+        self.instance = ec2.Instance(
+            self,
+            "Instance",
+            vpc=vpc,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            instance_type=ec2.InstanceType(instance_type),
+            machine_image=machine_image,
+            role=role,
+            security_group=security_group,
+            user_data=user_data,
+            user_data_causes_replacement=True,
+            require_imdsv2=True,
+            detailed_monitoring=True,
+            block_devices=[_root_volume()],
+            resource_signal_timeout=SIGNAL_TIMEOUT,
+        )
+        user_data.add_signal_on_exit_command(self.instance)
+        # The subnet already fixes the zone; a literal AZ in the template is what
+        # linters warn about (W3010) and adds nothing.
+        self.instance.instance.add_property_deletion_override("AvailabilityZone")
+        _service_metadata(self.instance.instance, workers=workers, pool=db_pool_size, overflow=db_max_overflow)
+
+        region = Stack.of(self).region
+        # Self-healing within the budget: EC2 auto recovery moves the instance to new
+        # hardware when the host fails (same id, IP and volumes); a failed instance
+        # check reboots it. Free, unlike a load balancer in front of a group of one.
+        for metric_name, action, description in (
+            ("StatusCheckFailed_System", cw_actions.Ec2InstanceAction.RECOVER, "host failed: recover the instance"),
+            ("StatusCheckFailed_Instance", cw_actions.Ec2InstanceAction.REBOOT, "instance failed: reboot it"),
+        ):
+            alarm = cloudwatch.Alarm(
+                self,
+                metric_name.replace("StatusCheckFailed_", "") + "CheckAlarm",
+                alarm_description=f"Game instance {description}",
+                metric=cloudwatch.Metric(
+                    namespace="AWS/EC2",
+                    metric_name=metric_name,
+                    dimensions_map={"InstanceId": self.instance.instance_id},
+                    statistic="Maximum",
+                    period=Duration.minutes(1),
+                    region=region,
+                ),
+                threshold=1,
+                evaluation_periods=2,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.MISSING,
+            )
+            alarm.add_alarm_action(cw_actions.Ec2Action(action))
+
+        acknowledge(
+            self.instance,
+            "AwsSolutions-EC29",
+            "The starter stage's single app instance is stateless and replaced on every code or "
+            "image change; termination protection would block that, and EC2 auto recovery heals it.",
+        )
+
+        self.vpc_origin = cloudfront.VpcOrigin(
+            self,
+            "VpcOrigin",
+            endpoint=cloudfront.VpcOriginEndpoint.ec2_instance(self.instance),
+            http_port=port,
+            protocol_policy=cloudfront.OriginProtocolPolicy.HTTP_ONLY,
+        )
+
+
+class ScalingAppTier(Construct):
+    """An Auto Scaling group across every AZ behind an internal Application Load Balancer.
+
+    Desired capacity is left unset so a deploy never resets a scaled-out group; a new
+    launch template rolls through the group one instance at a time, each one signalling
+    only once healthy in the target group.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        vpc: ec2.IVpc,
+        security_group: ec2.ISecurityGroup,
+        load_balancer_security_group: ec2.ISecurityGroup,
+        role: iam.IRole,
+        service_bundle: s3_assets.Asset,
+        service_environment: dict[str, str],
+        instance_type: str,
+        machine_image: ec2.IMachineImage,
+        port: int,
+        min_instances: int,
+        max_instances: int,
+        target_cpu_percent: int,
+        workers: int,
+        db_pool_size: int,
+        db_max_overflow: int,
+        access_logs_bucket: s3.IBucket,
+    ) -> None:
+        super().__init__(scope, id_)
+        if min_instances < 2:
+            raise ValueError(f"{id_}: min_instances must be >= 2 for a replicated tier, got {min_instances}")
+        if max_instances < min_instances:
+            raise ValueError(f"{id_}: max_instances ({max_instances}) must be >= min_instances ({min_instances})")
+        private = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
+
+        self.load_balancer = elbv2.ApplicationLoadBalancer(
+            self,
+            "LoadBalancer",
+            vpc=vpc,
+            internet_facing=False,
+            vpc_subnets=private,
+            security_group=load_balancer_security_group,
+            drop_invalid_header_fields=True,
+            idle_timeout=Duration.seconds(60),
+        )
+        self.load_balancer.log_access_logs(access_logs_bucket, prefix="alb")
+        listener = self.load_balancer.add_listener("Http", port=80, open=False)
+        self.target_group = elbv2.ApplicationTargetGroup(
+            self,
+            "Targets",
+            vpc=vpc,
+            port=port,
+            protocol=elbv2.ApplicationProtocol.HTTP,
+            target_type=elbv2.TargetType.INSTANCE,
+            deregistration_delay=Duration.seconds(30),
+            health_check=elbv2.HealthCheck(
+                path=LIVENESS_PATH,
+                interval=Duration.seconds(15),
+                timeout=Duration.seconds(5),
+                healthy_threshold_count=2,
+                unhealthy_threshold_count=3,
+                healthy_http_codes="200",
+            ),
+        )
+        listener.add_target_groups("Default", target_groups=[self.target_group])
+
+        self.user_data = game_service_user_data(
+            bundle=service_bundle,
+            environment=service_environment,
+            port=port,
+            region=Stack.of(self).region,
+            target_group_arn=self.target_group.target_group_arn,
+        )
+        self.launch_template = ec2.LaunchTemplate(
+            self,
+            "LaunchTemplate",
+            instance_type=ec2.InstanceType(instance_type),
+            machine_image=machine_image,
+            role=role,
+            security_group=security_group,
+            user_data=self.user_data,
+            require_imdsv2=True,
+            detailed_monitoring=True,
+            block_devices=[_root_volume()],
+        )
+        _service_metadata(
+            self.launch_template.node.default_child, workers=workers, pool=db_pool_size, overflow=db_max_overflow
+        )
+
+        self.group = autoscaling.AutoScalingGroup(
+            self,
+            "Group",
+            vpc=vpc,
+            vpc_subnets=private,
+            launch_template=self.launch_template,
+            min_capacity=min_instances,
+            max_capacity=max_instances,
+            cooldown=Duration.minutes(5),
+            default_instance_warmup=Duration.minutes(3),
+            health_checks=autoscaling.HealthChecks.with_additional_checks(
+                additional_types=[autoscaling.AdditionalHealthCheckType.ELB],
+                grace_period=Duration.minutes(10),
+            ),
+            signals=autoscaling.Signals.wait_for_min_capacity(timeout=SIGNAL_TIMEOUT),
+            update_policy=autoscaling.UpdatePolicy.rolling_update(
+                max_batch_size=1,
+                min_instances_in_service=min_instances,
+                pause_time=SIGNAL_TIMEOUT,
+                wait_on_resource_signals=True,
+            ),
+            group_metrics=[autoscaling.GroupMetrics.all()],
+        )
+        self.group.attach_to_application_target_group(self.target_group)
+        self.group.scale_on_cpu_utilization("CpuTarget", target_utilization_percent=target_cpu_percent)
+        self.user_data.add_signal_on_exit_command(self.group)
+
+        acknowledge(
+            self.group,
+            "AwsSolutions-AS3",
+            "Scaling activity is in the group's activity history and its group metrics on the "
+            "dashboard; what needs a human (unhealthy hosts, 5xx, latency) alarms to the stage's topic.",
+        )
+
+        self.vpc_origin = cloudfront.VpcOrigin(
+            self,
+            "VpcOrigin",
+            endpoint=cloudfront.VpcOriginEndpoint.application_load_balancer(self.load_balancer),
+            http_port=80,
+            protocol_policy=cloudfront.OriginProtocolPolicy.HTTP_ONLY,
+        )

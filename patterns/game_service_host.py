@@ -1,0 +1,86 @@
+"""How an EC2 instance becomes a game-service host: the user data.
+
+The service (``game_service/``) ships as a CDK asset; the instance downloads it,
+installs its pinned requirements into a virtualenv, runs it under systemd with
+its configuration in the environment, waits until it answers its liveness path
+(and, behind a load balancer, until the target group calls it healthy), and only
+then signals CloudFormation. A deploy that breaks the service therefore rolls back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_s3_assets as s3_assets
+
+LIVENESS_PATH = "/api/health/live"
+READINESS_PATH = "/api/health/ready"
+
+
+def game_service_user_data(
+    *,
+    bundle: s3_assets.Asset,
+    environment: Mapping[str, str],
+    port: int,
+    region: str,
+    target_group_arn: str | None = None,
+) -> ec2.UserData:
+    """User data that installs and starts the service; signals are added by the caller."""
+    env_lines = [f"{key}={value}" for key, value in sorted(environment.items())]
+    user_data = ec2.UserData.for_linux()
+    user_data.add_commands(
+        "set -euo pipefail",
+        "exec > >(tee -a /var/log/game-bootstrap.log) 2>&1",
+        "dnf install -y -q python3.11 python3.11-pip unzip aws-cfn-bootstrap amazon-cloudwatch-agent",
+        "id game >/dev/null 2>&1 || useradd --system --home-dir /opt/game --shell /sbin/nologin game",
+        "install -d -o game -g game /opt/game /opt/game/app",
+        f"aws s3 cp --region {region} s3://{bundle.s3_bucket_name}/{bundle.s3_object_key} /tmp/game_service.zip",
+        "rm -rf /opt/game/app/game_service && mkdir -p /opt/game/app/game_service",
+        "unzip -q /tmp/game_service.zip -d /opt/game/app/game_service",
+        "python3.11 -m venv /opt/game/venv",
+        "/opt/game/venv/bin/pip install -q --no-cache-dir -r /opt/game/app/game_service/requirements.txt",
+        "cat > /etc/game.env <<'GAME_ENV_EOF'",
+        *env_lines,
+        "GAME_ENV_EOF",
+        "chmod 0640 /etc/game.env && chgrp game /etc/game.env",
+        "cat > /etc/systemd/system/game.service <<'GAME_UNIT_EOF'",
+        "[Unit]",
+        "Description=Game service",
+        "After=network-online.target",
+        "Wants=network-online.target",
+        "[Service]",
+        "User=game",
+        "EnvironmentFile=/etc/game.env",
+        "WorkingDirectory=/opt/game/app",
+        "ExecStartPre=/opt/game/venv/bin/python -m game_service migrate",
+        "ExecStart=/opt/game/venv/bin/python -m game_service serve",
+        "Restart=always",
+        "RestartSec=2",
+        "KillSignal=SIGTERM",
+        "TimeoutStopSec=35",
+        "[Install]",
+        "WantedBy=multi-user.target",
+        "GAME_UNIT_EOF",
+        "systemctl daemon-reload",
+        "systemctl enable --now game.service",
+        # Healthy locally first...
+        f"for i in $(seq 1 60); do curl -fsS http://127.0.0.1:{port}{LIVENESS_PATH} && break; sleep 5; done",
+        f"curl -fsS http://127.0.0.1:{port}{LIVENESS_PATH}",
+    )
+    if target_group_arn is not None:
+        # ...then healthy in the load balancer's eyes, before the signal lets the
+        # rolling update go on to the next instance.
+        user_data.add_commands(
+            "IMDS_TOKEN=$(curl -fsS -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')",
+            "INSTANCE_ID=$(curl -fsS -H \"X-aws-ec2-metadata-token: $IMDS_TOKEN\" http://169.254.169.254/latest/meta-data/instance-id)",
+            "state=unknown",
+            "for i in $(seq 1 60); do",
+            f"  state=$(aws elbv2 describe-target-health --region {region} --target-group-arn {target_group_arn} "
+            "--targets Id=$INSTANCE_ID --query 'TargetHealthDescriptions[0].TargetHealth.State' --output text)",
+            "  [ \"$state\" = healthy ] && break",
+            "  sleep 10",
+            "done",
+            "[ \"$state\" = healthy ]",
+        )
+    return user_data

@@ -1,0 +1,1 @@
+"""One stack per concern; stateful stacks (data, storage) apart from stateless ones."""

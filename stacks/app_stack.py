@@ -1,0 +1,232 @@
+"""App (stateless): the EC2 tier that runs the game service, in the stage's shape,
+and the CloudFront edge in front of it.
+
+The edge lives in this stack, beside its app origin, on purpose: the starter stage's
+instance is replaced by every code or image change, and a CloudFront origin in
+another stack would import its changing address through a CloudFormation export,
+which CloudFormation refuses to change while it is imported ("export in use").
+The edge is still its own pattern (patterns.game_distribution)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_s3_deployment as s3_deployment
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from patterns.app_tier import ScalingAppTier, SingleInstanceAppTier
+from patterns.game_distribution import GameDistribution
+from patterns.nag import acknowledge
+from stacks.config import StageConfig
+from stacks.network_stack import APP_PORT
+from stacks.storage_stack import MEDIA_PREFIX, UPLOAD_PREFIX
+
+SERVICE_DIR = Path(__file__).resolve().parent.parent / "game_service"
+STATIC_DIR = SERVICE_DIR / "static"
+BUNDLE_EXCLUDES = ["__pycache__", "*.pyc", "var", ".pytest_cache", "*.egg-info"]
+
+
+class AppStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        config: StageConfig,
+        vpc: ec2.IVpc,
+        app_security_group: ec2.ISecurityGroup,
+        load_balancer_security_group: ec2.ISecurityGroup,
+        database_secret: secretsmanager.ISecret,
+        app_secret: secretsmanager.ISecret,
+        media_bucket_arn: str,
+        static_bucket_arn: str,
+        logs_bucket: s3.IBucket,
+        **kwargs,
+    ) -> None:
+        super().__init__(scope, id_, **kwargs)
+        # The stateful buckets come in by ARN (named exports of the storage stack),
+        # as references this stack cannot attach policies to: nothing here writes
+        # back into the storage stack.
+        media_bucket = s3.Bucket.from_bucket_arn(self, "MediaBucket", media_bucket_arn)
+        static_bucket = s3.Bucket.from_bucket_arn(self, "StaticBucket", static_bucket_arn)
+
+        bundle = s3_assets.Asset(self, "ServiceBundle", path=str(SERVICE_DIR), exclude=BUNDLE_EXCLUDES)
+        role = self._instance_role(bundle, database_secret, app_secret, media_bucket_arn, config)
+
+        environment = {
+            "GAME_ENV": "production",
+            "GAME_DB_SECRET_ID": database_secret.secret_arn,
+            "GAME_APP_SECRET_ID": app_secret.secret_arn,
+            "GAME_MEDIA_BUCKET": media_bucket.bucket_name,
+            "AWS_REGION": self.region,
+            "GAME_BIND": "0.0.0.0",
+            "GAME_PORT": str(APP_PORT),
+            "GAME_WORKERS": str(config.workers_per_instance),
+            "GAME_DB_POOL_SIZE": str(config.db_pool_size),
+            "GAME_DB_MAX_OVERFLOW": str(config.db_max_overflow),
+        }
+        if config.domain_name:
+            environment["GAME_PUBLIC_BASE_URL"] = f"https://{config.domain_name}"
+
+        # The image resolves at deploy time from AWS's public SSM parameter: a new
+        # Amazon Linux release replaces the starter instance / rolls through the group
+        # on the next deploy, through the same health-gated path as new code.
+        machine_image = ec2.MachineImage.latest_amazon_linux2023(cpu_type=ec2.AmazonLinuxCpuType.ARM_64)
+        common = dict(
+            vpc=vpc,
+            security_group=app_security_group,
+            role=role,
+            service_bundle=bundle,
+            service_environment=environment,
+            instance_type=config.instance_type,
+            machine_image=machine_image,
+            port=APP_PORT,
+            workers=config.workers_per_instance,
+            db_pool_size=config.db_pool_size,
+            db_max_overflow=config.db_max_overflow,
+        )
+        if config.app_tier == "auto-scaling":
+            self.tier: ScalingAppTier | SingleInstanceAppTier = ScalingAppTier(
+                self,
+                "Tier",
+                load_balancer_security_group=load_balancer_security_group,
+                min_instances=config.min_instances,
+                max_instances=config.max_instances,
+                target_cpu_percent=config.target_cpu_percent,
+                access_logs_bucket=logs_bucket,
+                **common,
+            )
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="ReadOwnTargetHealthBeforeSignalling",
+                    actions=["elasticloadbalancing:DescribeTargetHealth"],
+                    resources=["*"],
+                )
+            )
+            acknowledge(
+                role,
+                "AwsSolutions-IAM5",
+                "elasticloadbalancing:DescribeTargetHealth supports no resource-level permissions; the "
+                "instance reads its own health before signalling CloudFormation.",
+                applies_to=["Resource::*"],
+            )
+        else:
+            self.tier = SingleInstanceAppTier(self, "Tier", **common)
+        self.edge = GameDistribution(
+            self,
+            "Edge",
+            api_origin=self.tier.vpc_origin,
+            static_bucket=static_bucket,
+            media_bucket=media_bucket,
+            logs_bucket=logs_bucket,
+            domain_name=config.domain_name,
+            certificate_arn=config.certificate_arn,
+            comment=f"Game ({config.name})",
+        )
+        # The web page, from game_service/static, published with the stack and the
+        # CDN cache invalidated so players get the new page at once.
+        self.static_content = s3_deployment.BucketDeployment(
+            self,
+            "StaticContent",
+            sources=[s3_deployment.Source.asset(str(STATIC_DIR), exclude=[".gitkeep"])],
+            destination_bucket=static_bucket,
+            distribution=self.edge.distribution,
+            distribution_paths=["/*"],
+            prune=True,
+            memory_limit=256,
+        )
+        self._acknowledge_bucket_deployment_handler(config, static_bucket_arn_export=f"{config.name}-static-bucket-arn")
+        CfnOutput(self, "SiteUrl", value=self.edge.site_url, description="The game, for players")
+
+
+    def _instance_role(
+        self,
+        bundle: s3_assets.Asset,
+        database_secret: secretsmanager.ISecret,
+        app_secret: secretsmanager.ISecret,
+        media_bucket_arn: str,
+        config: StageConfig,
+    ) -> iam.Role:
+        role = iam.Role(
+            self,
+            "InstanceRole",
+            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+            description=f"Game service instances ({config.name}): least privilege",
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore"),
+                iam.ManagedPolicy.from_aws_managed_policy_name("CloudWatchAgentServerPolicy"),
+            ],
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM4",
+            "AWS-maintained policies for Session Manager (instead of SSH) and the CloudWatch agent; "
+            "AWS keeps their action lists current as the agents change.",
+            applies_to=[
+                "Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore",
+                "Policy::arn:<AWS::Partition>:iam::aws:policy/CloudWatchAgentServerPolicy",
+            ],
+        )
+        database_secret.grant_read(role)
+        app_secret.grant_read(role)
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadServiceBundle",
+                actions=["s3:GetObject"],
+                resources=[f"arn:{self.partition}:s3:::{bundle.s3_bucket_name}/{bundle.s3_object_key}"],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="MediaUploadsAndVerifiedMedia",
+                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                resources=[f"{media_bucket_arn}/{UPLOAD_PREFIX}*", f"{media_bucket_arn}/{MEDIA_PREFIX}*"],
+            )
+        )
+        export = f"{config.name}-media-bucket-arn"
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            "Players' uploads and verified media have keys the service chooses per player; the "
+            "role is limited to these two prefixes of the media bucket and to object actions.",
+            applies_to=[f"Resource::{export}/{UPLOAD_PREFIX}*", f"Resource::{export}/{MEDIA_PREFIX}*"],
+        )
+        return role
+
+    def _acknowledge_bucket_deployment_handler(self, config: StageConfig, *, static_bucket_arn_export: str) -> None:
+        # BucketDeployment's handler is a singleton Lambda at stack level, created and
+        # granted by aws-cdk-lib; its findings are acknowledged on it, one by one.
+        handlers = [c for c in self.node.children if c.node.id.startswith("Custom::CDKBucketDeployment")]
+        assets = f"arn:{self.partition}:s3:::cdk-hnb659fds-assets-{config.account}-{config.region}/*"
+        for handler in handlers:
+            acknowledge(
+                handler,
+                "AwsSolutions-IAM4",
+                "aws-cdk-lib's BucketDeployment handler logs through the AWS-managed basic "
+                "execution policy; it runs only during deploys.",
+                applies_to=["Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"],
+            )
+            acknowledge(
+                handler,
+                "AwsSolutions-IAM5",
+                "aws-cdk-lib's BucketDeployment grants: read the CDK asset bucket, replace the "
+                "static bucket's objects, invalidate the distribution (CloudFront invalidations "
+                "have no resource-level permissions).",
+                applies_to=[
+                    "Action::s3:GetObject*", "Action::s3:GetBucket*", "Action::s3:List*",
+                    "Action::s3:DeleteObject*", "Action::s3:Abort*",
+                    f"Resource::{assets}", f"Resource::{static_bucket_arn_export}/*", "Resource::*",
+                ],
+            )
+            acknowledge(
+                handler,
+                "AwsSolutions-L1",
+                "The runtime of BucketDeployment's handler is chosen by aws-cdk-lib (pinned in "
+                "requirements.txt); upgrading aws-cdk-lib moves it forward.",
+            )

@@ -1,0 +1,307 @@
+"""Typed, validated stage configuration.
+
+A stage is data, not a fork of the code: the same stacks and patterns build every
+stage from one of these objects. Every value is checked up front; a bad value
+raises ``StageConfigError`` naming the stage, the key, the value and what is allowed,
+and ``app.py`` turns that into a one-line synth failure instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Literal, Mapping, get_args
+
+NatMode = Literal["instance", "gateway-per-az"]
+AppTierMode = Literal["single-instance", "auto-scaling"]
+MonitoringMode = Literal["alarms", "none"]
+
+PLACEHOLDER_ACCOUNT = "000000000000"
+"""Embedded default so synth needs no AWS account; `-c account=...` sets the real one."""
+
+_ACCOUNT_RE = re.compile(r"^\d{12}$")
+_REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+_INSTANCE_TYPE_RE = re.compile(r"^[a-z][a-z0-9-]*\d[a-z0-9-]*\.[a-z0-9]+$")
+_GRAVITON_RE = re.compile(r"^[a-z]+\d+g[a-z]*\.")
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_CERT_ARN_RE = re.compile(r"^arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/[0-9a-f-]+$")
+_DOMAIN_RE = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_CIDR_RE = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})/(\d{1,2})$")
+_STAGE_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{1,20}$")
+
+# Engine versions this project has tested; pinned to the minor version, with
+# automatic minor upgrades turned off (see DESIGN.md, aws-cdk#15475).
+POSTGRES_VERSIONS = ("16.10", "17.6")
+
+
+class StageConfigError(ValueError):
+    """A stage configuration value is missing or not allowed."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageConfig:
+    """Everything that differs between stages. Field names are the config keys."""
+
+    name: str
+    account: str = PLACEHOLDER_ACCOUNT
+    region: str
+    availability_zones: tuple[str, ...]
+    vpc_cidr: str = "10.0.0.0/16"
+    nat: NatMode
+
+    # App tier
+    app_tier: AppTierMode
+    instance_type: str
+    min_instances: int = 1
+    max_instances: int = 1
+    target_cpu_percent: int = 60
+    workers_per_instance: int = 2
+    db_pool_size: int = 5
+    db_max_overflow: int = 5
+
+    # Data tier
+    postgres_version: str = "17.6"
+    db_instance_class: str
+    db_multi_az: bool
+    db_allocated_storage_gib: int = 20
+    db_max_allocated_storage_gib: int = 100
+    db_backup_retention_days: int
+    db_deletion_protection: bool
+    db_secret_rotation_days: int | None = None
+    db_performance_insights: bool = False
+
+    # Storage and logs
+    media_noncurrent_version_expiry_days: int = 30
+    log_retention_days: int = 30
+
+    # Edge
+    domain_name: str | None = None
+    certificate_arn: str | None = None
+
+    # Observability: a required choice, alarms with subscribers or an explicit "none".
+    monitoring: MonitoringMode
+    alarm_emails: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    @property
+    def is_distributed(self) -> bool:
+        return self.app_tier == "auto-scaling"
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> "StageConfig":
+        """A copy with values from CDK context (strings) coerced to the field types."""
+        known = {f.name: f for f in fields(self)}
+        changes: dict[str, Any] = {}
+        for key, raw in overrides.items():
+            if key not in known:
+                raise StageConfigError(
+                    f"stage '{self.name}': unknown config key '{key}'; "
+                    f"allowed: {', '.join(sorted(OVERRIDABLE_KEYS))}"
+                )
+            if key not in OVERRIDABLE_KEYS:
+                raise StageConfigError(
+                    f"stage '{self.name}': key '{key}' cannot be set from context; "
+                    f"allowed: {', '.join(sorted(OVERRIDABLE_KEYS))}"
+                )
+            changes[key] = _coerce(self.name, key, raw, getattr(self, key))
+        return replace(self, **changes)
+
+
+# Keys an engineer may set at synth/deploy time with `-c KEY=VALUE`
+# (deploy-specific values; the shape of a stage stays in code).
+OVERRIDABLE_KEYS = frozenset(
+    {"account", "alarm_emails", "domain_name", "certificate_arn", "max_instances", "instance_type"}
+)
+
+
+def _coerce(stage: str, key: str, raw: Any, current: Any) -> Any:
+    if not isinstance(raw, str):
+        return tuple(raw) if isinstance(raw, list) else raw
+    if isinstance(current, bool):
+        if raw.lower() in ("true", "false"):
+            return raw.lower() == "true"
+        raise StageConfigError(f"stage '{stage}': key '{key}' must be true or false, got '{raw}'")
+    if isinstance(current, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise StageConfigError(
+                f"stage '{stage}': key '{key}' must be an integer, got '{raw}'"
+            ) from None
+    if isinstance(current, tuple):
+        return tuple(item.strip() for item in raw.split(",") if item.strip())
+    return raw or None
+
+
+def _fail(cfg: StageConfig, key: str, message: str) -> None:
+    raise StageConfigError(f"stage '{cfg.name}': key '{key}' {message}")
+
+
+def _check_literal(cfg: StageConfig, key: str, literal: Any) -> None:
+    allowed = get_args(literal)
+    value = getattr(cfg, key)
+    if value not in allowed:
+        _fail(cfg, key, f"must be one of {', '.join(repr(a) for a in allowed)}, got {value!r}")
+
+
+def _check_range(cfg: StageConfig, key: str, low: int, high: int) -> None:
+    value = getattr(cfg, key)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        _fail(cfg, key, f"must be an integer from {low} to {high}, got {value!r}")
+
+
+def _validate(cfg: StageConfig) -> None:  # noqa: C901 - a flat list of checks reads best
+    if not isinstance(cfg.name, str) or not _STAGE_NAME_RE.match(cfg.name):
+        raise StageConfigError(
+            f"key 'name' must be lowercase letters, digits and '-', 2-21 chars, got {cfg.name!r}"
+        )
+    if not _ACCOUNT_RE.match(str(cfg.account)):
+        _fail(cfg, "account", f"must be a 12-digit AWS account id, got {cfg.account!r}")
+    if not _REGION_RE.match(str(cfg.region)):
+        _fail(cfg, "region", f"must be an AWS region name like 'eu-west-1', got {cfg.region!r}")
+    azs = cfg.availability_zones
+    if not isinstance(azs, tuple) or len(azs) < 2 or len(set(azs)) != len(azs):
+        _fail(cfg, "availability_zones", f"must list at least 2 distinct zones, got {azs!r}")
+    for az in azs:
+        if not (isinstance(az, str) and az.startswith(cfg.region) and len(az) == len(cfg.region) + 1):
+            _fail(cfg, "availability_zones", f"must be zones of region {cfg.region}, got {az!r}")
+    match = _CIDR_RE.match(str(cfg.vpc_cidr))
+    if not match or any(int(o) > 255 for o in match.groups()[:4]) or not 16 <= int(match[5]) <= 22:
+        _fail(cfg, "vpc_cidr", f"must be an IPv4 CIDR with a /16 to /22 prefix, got {cfg.vpc_cidr!r}")
+    _check_literal(cfg, "nat", NatMode)
+    _check_literal(cfg, "app_tier", AppTierMode)
+    _check_literal(cfg, "monitoring", MonitoringMode)
+
+    if not _INSTANCE_TYPE_RE.match(str(cfg.instance_type)):
+        _fail(cfg, "instance_type", f"must be an EC2 instance type like 't4g.small', got {cfg.instance_type!r}")
+    if not _GRAVITON_RE.match(str(cfg.instance_type)):
+        _fail(cfg, "instance_type", f"must be a Graviton (arm64) type such as t4g/m7g/c7g, got {cfg.instance_type!r}")
+    _check_range(cfg, "min_instances", 1, 100)
+    _check_range(cfg, "max_instances", 1, 100)
+    _check_range(cfg, "target_cpu_percent", 10, 90)
+    _check_range(cfg, "workers_per_instance", 1, 64)
+    _check_range(cfg, "db_pool_size", 1, 100)
+    _check_range(cfg, "db_max_overflow", 0, 100)
+    if cfg.app_tier == "single-instance":
+        if cfg.min_instances != 1 or cfg.max_instances != 1:
+            _fail(cfg, "max_instances", "must be 1 (and min_instances 1) when app_tier is 'single-instance'")
+    else:
+        if cfg.min_instances < 2:
+            _fail(cfg, "min_instances", f"must be >= 2 when app_tier is 'auto-scaling' (one instance is a single point of failure), got {cfg.min_instances}")
+        if cfg.max_instances < cfg.min_instances:
+            _fail(cfg, "max_instances", f"must be >= min_instances ({cfg.min_instances}), got {cfg.max_instances}")
+        if cfg.nat != "gateway-per-az":
+            _fail(cfg, "nat", "must be 'gateway-per-az' when app_tier is 'auto-scaling' (shared egress is a single point of failure)")
+        if not cfg.db_multi_az:
+            _fail(cfg, "db_multi_az", "must be true when app_tier is 'auto-scaling' (a single-AZ database is a single point of failure)")
+
+    if cfg.postgres_version not in POSTGRES_VERSIONS:
+        _fail(cfg, "postgres_version", f"must be one of {', '.join(POSTGRES_VERSIONS)}, got {cfg.postgres_version!r}")
+    if not re.match(r"^[a-z][a-z0-9]*\.[a-z0-9]+$", str(cfg.db_instance_class)) or str(cfg.db_instance_class).startswith("db."):
+        _fail(cfg, "db_instance_class", f"must be a class without the 'db.' prefix, like 't4g.micro', got {cfg.db_instance_class!r}")
+    if not isinstance(cfg.db_multi_az, bool):
+        _fail(cfg, "db_multi_az", f"must be true or false, got {cfg.db_multi_az!r}")
+    if not isinstance(cfg.db_deletion_protection, bool):
+        _fail(cfg, "db_deletion_protection", f"must be true or false, got {cfg.db_deletion_protection!r}")
+    _check_range(cfg, "db_allocated_storage_gib", 20, 65536)
+    _check_range(cfg, "db_max_allocated_storage_gib", cfg.db_allocated_storage_gib, 65536)
+    _check_range(cfg, "db_backup_retention_days", 1, 35)
+    if cfg.db_secret_rotation_days is not None:
+        _check_range(cfg, "db_secret_rotation_days", 1, 365)
+    if cfg.db_performance_insights and cfg.db_instance_class.split(".")[1] in ("micro", "small"):
+        _fail(cfg, "db_performance_insights", f"needs a db class of size medium or larger, got {cfg.db_instance_class!r}")
+    _check_range(cfg, "media_noncurrent_version_expiry_days", 1, 3650)
+    allowed_retention = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
+    if cfg.log_retention_days not in allowed_retention:
+        _fail(cfg, "log_retention_days", f"must be one of {allowed_retention}, got {cfg.log_retention_days!r}")
+
+    if (cfg.domain_name is None) != (cfg.certificate_arn is None):
+        _fail(cfg, "certificate_arn" if cfg.domain_name else "domain_name",
+              "must be set together with 'domain_name'/'certificate_arn' (a custom domain needs its certificate)")
+    if cfg.domain_name is not None and not _DOMAIN_RE.match(cfg.domain_name):
+        _fail(cfg, "domain_name", f"must be a lowercase DNS name like 'game.example.com', got {cfg.domain_name!r}")
+    if cfg.certificate_arn is not None and not _CERT_ARN_RE.match(cfg.certificate_arn):
+        _fail(cfg, "certificate_arn", f"must be an ACM certificate ARN in us-east-1 (CloudFront requires it), got {cfg.certificate_arn!r}")
+
+    if not isinstance(cfg.alarm_emails, tuple):
+        _fail(cfg, "alarm_emails", f"must be a list of e-mail addresses, got {cfg.alarm_emails!r}")
+    for email in cfg.alarm_emails:
+        if not _EMAIL_RE.match(email):
+            _fail(cfg, "alarm_emails", f"must contain e-mail addresses, got {email!r}")
+    if cfg.monitoring == "none" and cfg.alarm_emails:
+        _fail(cfg, "alarm_emails", "must be empty when monitoring is 'none'")
+
+
+STAGES: dict[str, StageConfig] = {
+    cfg.name: cfg
+    for cfg in (
+        # The classic setup, as cheap as it can honestly be: one app instance
+        # (auto-recovered by EC2), one NAT instance instead of NAT gateways,
+        # a Single-AZ burstable database. Functionally decomposed, not distributed.
+        StageConfig(
+            name="starter",
+            region="eu-west-1",
+            availability_zones=("eu-west-1a", "eu-west-1b"),
+            vpc_cidr="10.10.0.0/16",
+            nat="instance",
+            app_tier="single-instance",
+            instance_type="t4g.small",
+            workers_per_instance=2,
+            db_instance_class="t4g.micro",
+            db_multi_az=False,
+            db_backup_retention_days=7,
+            db_deletion_protection=False,
+            monitoring="alarms",
+        ),
+        # Replicated app tier across three AZs behind an internal ALB reached by
+        # CloudFront through a VPC origin; Multi-AZ database; one NAT gateway per AZ.
+        StageConfig(
+            name="scale-out",
+            region="eu-west-1",
+            availability_zones=("eu-west-1a", "eu-west-1b", "eu-west-1c"),
+            vpc_cidr="10.20.0.0/16",
+            nat="gateway-per-az",
+            app_tier="auto-scaling",
+            instance_type="c7g.large",
+            min_instances=3,
+            max_instances=12,
+            workers_per_instance=2,
+            db_pool_size=5,
+            db_max_overflow=5,
+            db_instance_class="m7g.large",
+            db_multi_az=True,
+            db_allocated_storage_gib=100,
+            db_max_allocated_storage_gib=1000,
+            db_backup_retention_days=14,
+            db_deletion_protection=True,
+            db_secret_rotation_days=30,
+            db_performance_insights=True,
+            media_noncurrent_version_expiry_days=90,
+            log_retention_days=90,
+            monitoring="alarms",
+        ),
+    )
+}
+
+
+def select_stages(context: Mapping[str, Any]) -> list[StageConfig]:
+    """The stages to synthesize, from CDK context.
+
+    ``stage`` picks one stage (all when absent); the keys in ``OVERRIDABLE_KEYS``
+    override that stage's values (``alarm_emails`` as a comma-separated list).
+    """
+    name = context.get("stage")
+    overrides = {k: v for k, v in context.items() if k in OVERRIDABLE_KEYS and v is not None}
+    if name is None:
+        if overrides:
+            raise StageConfigError(
+                f"context key 'stage' is required with {', '.join(sorted(overrides))}: "
+                f"choose one of {', '.join(STAGES)}"
+            )
+        return list(STAGES.values())
+    if name not in STAGES:
+        raise StageConfigError(
+            f"context key 'stage': unknown stage {name!r}; allowed: {', '.join(STAGES)}"
+        )
+    return [STAGES[name].with_overrides(overrides)]

@@ -1,0 +1,159 @@
+"""Observability: one dashboard per stage and alarms to an SNS topic.
+
+Monitoring is a required choice in the stage config: ``alarms`` (subscribers from
+``alarm_emails``) or an explicit ``none``. The dashboard is always there."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_elasticloadbalancingv2 as elbv2
+from aws_cdk import aws_rds as rds
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+from patterns.app_tier import ScalingAppTier, SingleInstanceAppTier
+from patterns.nag import acknowledge
+from stacks.config import StageConfig
+
+PERIOD = Duration.minutes(1)
+
+
+class ObservabilityStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        config: StageConfig,
+        app_tier: ScalingAppTier | SingleInstanceAppTier,
+        database: rds.DatabaseInstance,
+        distribution: cloudfront.Distribution,
+        **kwargs,
+    ) -> None:
+        super().__init__(scope, id_, **kwargs)
+        self.alarms: list[cloudwatch.Alarm] = []
+        self.topic: sns.Topic | None = None
+        if config.monitoring == "alarms":
+            self.topic = sns.Topic(self, "AlarmTopic", display_name=f"Game alarms ({config.name})", enforce_ssl=True)
+            acknowledge(
+                self.topic,
+                "AwsSolutions-SNS2",
+                "Alarm notifications carry metric names and thresholds, nothing sensitive; "
+                "CloudWatch cannot publish to a topic under the AWS-managed SNS key, and a "
+                "customer-managed key for this alone is not worth its cost.",
+            )
+            for email in config.alarm_emails:
+                self.topic.add_subscription(subscriptions.EmailSubscription(email))
+            CfnOutput(self, "AlarmTopicArn", value=self.topic.topic_arn, description="Subscribe here for alarms")
+
+        # --- app tier ---
+        if isinstance(app_tier, ScalingAppTier):
+            lb_metrics = app_tier.load_balancer.metrics
+            tg_metrics = app_tier.target_group.metrics
+            requests = lb_metrics.request_count(period=PERIOD, label="Requests")
+            latency_p50 = lb_metrics.target_response_time(period=PERIOD, statistic="p50", label="p50")
+            latency_p99 = lb_metrics.target_response_time(period=PERIOD, statistic="p99", label="p99")
+            errors_5xx = lb_metrics.http_code_target(
+                elbv2.HttpCodeTarget.TARGET_5XX_COUNT,
+                period=PERIOD, label="Target 5xx",
+            )
+            healthy = tg_metrics.healthy_host_count(period=PERIOD, statistic="Minimum", label="Healthy hosts")
+            unhealthy = tg_metrics.unhealthy_host_count(period=PERIOD, statistic="Maximum", label="Unhealthy hosts")
+            self._alarm("AppErrors", errors_5xx, 10, 5, "More than 10 5xx answers a minute from the game service")
+            self._alarm("AppLatency", latency_p99, 1.5, 5, "p99 latency of the game service above 1.5 s")
+            self._alarm("UnhealthyHosts", unhealthy, 1, 3, "An app instance failed its load-balancer health check")
+            self._alarm(
+                "TooFewHealthyHosts", healthy, config.min_instances, 3,
+                f"Fewer than {config.min_instances} healthy app instances",
+                comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                missing=cloudwatch.TreatMissingData.BREACHING,
+            )
+            app_widgets = [
+                cloudwatch.GraphWidget(title="Requests", left=[requests], width=8),
+                cloudwatch.GraphWidget(title="Latency (s)", left=[latency_p50, latency_p99], width=8),
+                cloudwatch.GraphWidget(title="5xx", left=[errors_5xx], width=8),
+                cloudwatch.GraphWidget(title="Hosts", left=[healthy, unhealthy], width=8),
+            ]
+            cpu = cloudwatch.Metric(
+                namespace="AWS/EC2", metric_name="CPUUtilization",
+                dimensions_map={"AutoScalingGroupName": app_tier.group.auto_scaling_group_name},
+                period=PERIOD, statistic="Average", label="App CPU %",
+            )
+        else:
+            instance_id = app_tier.instance.instance_id
+            status = cloudwatch.Metric(
+                namespace="AWS/EC2", metric_name="StatusCheckFailed", dimensions_map={"InstanceId": instance_id},
+                period=PERIOD, statistic="Maximum", label="Status check failed",
+            )
+            cpu = cloudwatch.Metric(
+                namespace="AWS/EC2", metric_name="CPUUtilization", dimensions_map={"InstanceId": instance_id},
+                period=PERIOD, statistic="Average", label="App CPU %",
+            )
+            self._alarm("AppInstanceStatus", status, 1, 3, "The app instance fails its EC2 status checks")
+            app_widgets = [cloudwatch.GraphWidget(title="App instance status", left=[status], width=8)]
+        self._alarm("AppCpu", cpu, 85, 10, "App tier CPU above 85% for 10 minutes")
+        app_widgets.append(cloudwatch.GraphWidget(title="App CPU %", left=[cpu], width=8))
+
+        # --- database ---
+        db_cpu = database.metric_cpu_utilization(period=PERIOD, label="DB CPU %")
+        db_connections = database.metric_database_connections(period=PERIOD, label="Connections")
+        db_free_storage = database.metric_free_storage_space(period=PERIOD, statistic="Minimum", label="Free storage (bytes)")
+        db_free_memory = database.metric_freeable_memory(period=PERIOD, statistic="Minimum", label="Freeable memory (bytes)")
+        self._alarm("DatabaseCpu", db_cpu, 80, 10, "Database CPU above 80% for 10 minutes")
+        self._alarm(
+            "DatabaseStorage", db_free_storage, config.db_allocated_storage_gib * 1024**3 * 0.1, 5,
+            "Database free storage below 10% of the allocated size",
+            comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        )
+
+        # --- edge (CloudFront publishes its metrics in us-east-1: dashboard only) ---
+        cdn_requests = distribution.metric_requests(period=PERIOD, statistic="Sum", label="CDN requests")
+        cdn_4xx = distribution.metric4xx_error_rate(period=PERIOD, label="CDN 4xx %")
+        cdn_5xx = distribution.metric5xx_error_rate(period=PERIOD, label="CDN 5xx %")
+
+        cloudwatch.Dashboard(
+            self,
+            "Dashboard",
+            dashboard_name=f"game-{config.name}",
+            default_interval=Duration.hours(3),
+            widgets=[
+                [cloudwatch.TextWidget(markdown=f"# Game, stage `{config.name}`", width=24, height=1)],
+                app_widgets,
+                [
+                    cloudwatch.GraphWidget(title="DB CPU %", left=[db_cpu], width=6),
+                    cloudwatch.GraphWidget(title="DB connections", left=[db_connections], width=6),
+                    cloudwatch.GraphWidget(title="DB free storage", left=[db_free_storage], width=6),
+                    cloudwatch.GraphWidget(title="DB freeable memory", left=[db_free_memory], width=6),
+                ],
+                [
+                    cloudwatch.GraphWidget(title="CDN requests", left=[cdn_requests], width=12),
+                    cloudwatch.GraphWidget(title="CDN error rates", left=[cdn_4xx, cdn_5xx], width=12),
+                ],
+                [cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24)] if self.alarms else [],
+            ],
+        )
+
+    def _alarm(
+        self,
+        id_: str,
+        metric: cloudwatch.IMetric,
+        threshold: float,
+        periods: int,
+        description: str,
+        *,
+        comparison: cloudwatch.ComparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
+    ) -> None:
+        if self.topic is None:
+            return
+        alarm = cloudwatch.Alarm(
+            self, id_, metric=metric, threshold=threshold, evaluation_periods=periods,
+            comparison_operator=comparison, treat_missing_data=missing, alarm_description=description,
+        )
+        alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
+        alarm.add_ok_action(cw_actions.SnsAction(self.topic))
+        self.alarms.append(alarm)

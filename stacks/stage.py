@@ -1,0 +1,56 @@
+"""One deployable stage: the same stacks, built from the stage's config.
+
+Dependencies run one way: network -> data, storage -> app (with its edge) -> observability.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Environment, Stage, Tags
+from constructs import Construct
+
+from stacks.app_stack import AppStack
+from stacks.config import StageConfig
+from stacks.data_stack import DataStack
+from stacks.network_stack import NetworkStack
+from stacks.observability_stack import ObservabilityStack
+from stacks.storage_stack import StorageStack
+
+
+class GameStage(Stage):
+    def __init__(self, scope: Construct, *, config: StageConfig) -> None:
+        env = Environment(account=config.account, region=config.region)
+        super().__init__(scope, config.name, env=env)
+        Tags.of(self).add("project", "game")
+        Tags.of(self).add("stage", config.name)
+        name = config.name
+
+        self.network = NetworkStack(
+            self, "Network", config=config, stack_name=f"{name}-network",
+            description=f"Game ({name}): VPC, subnets, NAT, endpoints, flow logs, security groups",
+        )
+        self.data = DataStack(
+            self, "Data", config=config, vpc=self.network.vpc,
+            app_security_group=self.network.app_security_group,
+            stack_name=f"{name}-data", termination_protection=config.db_deletion_protection,
+            description=f"Game ({name}), stateful: PostgreSQL and the service's secrets",
+        )
+        self.storage = StorageStack(
+            self, "Storage", config=config, stack_name=f"{name}-storage",
+            termination_protection=config.db_deletion_protection,
+            description=f"Game ({name}), stateful: media, static and logs buckets",
+        )
+        self.app = AppStack(
+            self, "App", config=config, vpc=self.network.vpc,
+            app_security_group=self.network.app_security_group,
+            load_balancer_security_group=self.network.load_balancer_security_group,
+            database_secret=self.data.database.secret, app_secret=self.data.app_secret,
+            media_bucket_arn=self.storage.media_bucket_arn, static_bucket_arn=self.storage.static_bucket_arn,
+            logs_bucket=self.storage.logs_bucket, stack_name=f"{name}-app",
+            description=f"Game ({name}), stateless: EC2 app tier and the CloudFront edge",
+        )
+        self.observability = ObservabilityStack(
+            self, "Observability", config=config, app_tier=self.app.tier,
+            database=self.data.database.instance, distribution=self.app.edge.distribution,
+            stack_name=f"{name}-observability",
+            description=f"Game ({name}): dashboard and alarms",
+        )

@@ -1,0 +1,88 @@
+"""Storage (stateful): the media bucket (player uploads), the static-assets bucket
+and the access-logs bucket. Logical IDs are pinned by a test."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from patterns.nag import acknowledge
+from patterns.secure_bucket import SecureBucket
+from stacks.config import StageConfig
+
+UPLOAD_PREFIX = "incoming/"
+"""Browsers upload here (presigned POST); never served."""
+MEDIA_PREFIX = "media/"
+"""Verified media; served by CloudFront at the same path (/media/...)."""
+
+
+class StorageStack(Stack):
+    def __init__(self, scope: Construct, id_: str, *, config: StageConfig, **kwargs) -> None:
+        super().__init__(scope, id_, **kwargs)
+
+        # CloudFront standard logs need ACLs on their bucket, so this bucket keeps
+        # object ownership "bucket owner preferred"; the other buckets enforce it.
+        self.logs_bucket = s3.Bucket(
+            self,
+            "LogsBucket",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+            lifecycle_rules=[
+                s3.LifecycleRule(id="expire-logs", expiration=Duration.days(config.log_retention_days)),
+                s3.LifecycleRule(id="abort-incomplete-uploads", abort_incomplete_multipart_upload_after=Duration.days(1)),
+            ],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        acknowledge(
+            self.logs_bucket,
+            "AwsSolutions-S1",
+            "This is the access-log destination of the other buckets, the load balancer and "
+            "CloudFront; logging its own access into itself would loop.",
+        )
+
+        allowed_origins = (
+            [f"https://{config.domain_name}"] if config.domain_name else ["https://*.cloudfront.net"]
+        )
+        self.media_bucket = SecureBucket(
+            self,
+            "MediaBucket",
+            access_logs_bucket=self.logs_bucket,
+            access_logs_prefix="s3/media/",
+            versioned=True,
+            noncurrent_version_expiry_days=config.media_noncurrent_version_expiry_days,
+            expire_prefixes={UPLOAD_PREFIX: 1},
+            cors=[
+                s3.CorsRule(
+                    allowed_methods=[s3.HttpMethods.POST],
+                    allowed_origins=allowed_origins,
+                    allowed_headers=["*"],
+                    max_age=3000,
+                )
+            ],
+            cloudfront_read_prefix=MEDIA_PREFIX,
+        ).bucket
+        self.static_bucket = SecureBucket(
+            self,
+            "StaticBucket",
+            access_logs_bucket=self.logs_bucket,
+            access_logs_prefix="s3/static/",
+            cloudfront_read_prefix="",
+        ).bucket
+
+        # Named exports (instead of CDK's generated ones) for the ARNs the app stack
+        # scopes IAM policies to: stable names that reviewers and cdk-nag
+        # acknowledgements can refer to, and that `export_value` can keep alive
+        # during a two-step removal.
+        self.media_bucket_arn = self.export_value(self.media_bucket.bucket_arn, name=f"{config.name}-media-bucket-arn")
+        self.static_bucket_arn = self.export_value(self.static_bucket.bucket_arn, name=f"{config.name}-static-bucket-arn")
+
+        CfnOutput(self, "MediaBucketName", value=self.media_bucket.bucket_name,
+                  description="Player uploads (incoming/) and verified media (media/)")
+        CfnOutput(self, "StaticBucketName", value=self.static_bucket.bucket_name,
+                  description="The game's web page, served by CloudFront at /")
+        CfnOutput(self, "LogsBucketName", value=self.logs_bucket.bucket_name,
+                  description="Access logs of the buckets, the load balancer and CloudFront")
