@@ -118,6 +118,8 @@ def _azs(model: Model, subnets: list[Resource]) -> tuple[list[str], int]:
 
 
 def _az_text(azs: list[str], unknown: int) -> str:
+    if not azs and not unknown:
+        return "AZs not known (its subnets come from outside these templates)"
     if not azs and unknown:
         return f"{unknown} subnet(s) whose AZ the template does not fix"
     text = f"{len(azs)} AZ{'s' if len(azs) != 1 else ''} ({', '.join(azs)})" if azs else "no AZ"
@@ -316,7 +318,7 @@ def analyze(model: Model, accept: dict[str, str] | None = None) -> Analysis:
         t.lines.append(f"{kind} load balancer {model.display(lb)} ({scheme}): "
                        f"{_plural(len(subnets), 'subnet')} in {_az_text(azs, unknown)} "
                        f"(managed, one node per AZ)")
-        if len(subnets) == 1 or (len(azs) < 2 and not unknown):
+        if len(subnets) == 1 or (len(azs) == 1 and not unknown):
             spof("load balancing", lb, "lb-one-az",
                  f"the load balancer has {_plural(len(subnets), 'subnet')} in "
                  f"{_plural(len(azs), 'AZ')}: if that AZ fails, nothing receives traffic")
@@ -400,7 +402,7 @@ def analyze(model: Model, accept: dict[str, str] | None = None) -> Analysis:
             spof("compute", asg, "asg-min-one",
                  f"the Auto Scaling group's minimum is {mn}: scaled in, the tier is a lone "
                  f"instance")
-        if (len(azs) < 2 and not unknown) or (len(subnets) == 1):
+        if (len(azs) == 1 and not unknown) or (len(subnets) == 1):
             spof("compute", asg, "asg-one-az",
                  f"the Auto Scaling group is confined to {_az_text(azs, unknown)}: if it "
                  f"fails, every instance goes with it")

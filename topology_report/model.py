@@ -1,5 +1,6 @@
 """All resources of a stage's stacks in one place, with the references between them
-resolved: Ref, Fn::GetAtt, Fn::Sub and Fn::ImportValue of another stack's export."""
+resolved: Ref, Fn::GetAtt, Fn::Sub, Fn::ImportValue of another stack's export and
+Fn::GetStackOutput of another stack's output."""
 
 from __future__ import annotations
 
@@ -47,6 +48,7 @@ class Model:
                                raw.get("Metadata") or {}, raw)
                 table[logical_id] = res
                 self.resources.append(res)
+        self._stacks_by_name = {s.name: s for s in stage.stacks}
         for stack in stage.stacks:
             for output in (stack.template.get("Outputs") or {}).values():
                 if not isinstance(output, dict):
@@ -113,8 +115,9 @@ class Model:
 
             out = _SUB_VAR.sub(repl, text)
             return None if missing else out
-        if fn == "Fn::ImportValue":
-            target = self.export(stack, arg)
+        if fn in ("Fn::ImportValue", "Fn::GetStackOutput"):
+            target = (self.export(stack, arg) if fn == "Fn::ImportValue"
+                      else self.stack_output(stack, arg))
             if target is not None:
                 return self.literal(target[0], target[1], depth + 1)
         return None
@@ -139,6 +142,18 @@ class Model:
         if isinstance(v, str) and v.lower() in ("true", "false"):
             return v.lower() == "true"
         return None
+
+    def stack_output(self, stack: Stack, arg: object) -> tuple[Stack, object] | None:
+        """Fn::GetStackOutput {StackName, OutputName[, Region]}: another stack's output."""
+        if not isinstance(arg, dict):
+            return None
+        name = self.literal(stack, arg.get("StackName"))
+        output = self.literal(stack, arg.get("OutputName"))
+        target = self._stacks_by_name.get(name) if isinstance(name, str) else None
+        if target is None or not isinstance(output, str):
+            return None
+        value = (target.template.get("Outputs") or {}).get(output)
+        return (target, value.get("Value")) if isinstance(value, dict) else None
 
     def export(self, stack: Stack, name_value: object) -> tuple[Stack, object] | None:
         name = self.literal(stack, name_value)
@@ -180,8 +195,9 @@ class Model:
                 if r:
                     found.append(r)
                 return
-            if fn == "Fn::ImportValue":
-                target = self.export(stack, arg)
+            if fn in ("Fn::ImportValue", "Fn::GetStackOutput"):
+                target = (self.export(stack, arg) if fn == "Fn::ImportValue"
+                          else self.stack_output(stack, arg))
                 if target is not None:
                     self._walk(target[0], target[1], found, depth + 1)
                 return

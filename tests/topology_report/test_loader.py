@@ -83,3 +83,37 @@ def test_a_folder_of_stage_folders_gives_one_stage_each(tmp_path):
         (tmp_path / name / "s.template.json").write_text(
             '{"Resources": {"B": {"Type": "AWS::S3::Bucket"}}}')
     assert [s.name for s in load(str(tmp_path))] == ["one", "two"]
+
+
+def test_fn_get_stack_output_joins_stacks_like_exports(tmp_path):
+    (tmp_path / "net.yaml").write_text(NETWORK_YAML + """\
+Outputs:
+  OutA: {Value: !Ref PrivA}
+  OutB: {Value: !Ref PrivB}
+""")
+    ref = '{{"Fn::GetStackOutput": {{"StackName": "net", "Region": "eu-west-1", ' \
+          '"OutputName": "{}"}}}}'
+    (tmp_path / "app.json").write_text('{"Resources": {"Lb": {"Type": '
+                                       '"AWS::ElasticLoadBalancingV2::LoadBalancer", '
+                                       '"Properties": {"Subnets": ['
+                                       + ref.format("OutA") + ", " + ref.format("OutB")
+                                       + "]}}}}")
+    a = analysis_of(tmp_path)
+    (lb,) = a.tiers["load balancing"].components
+    assert lb["azs"] == ["eu-west-1a", "eu-west-1b"]
+    assert spof_ids(a) == set()
+
+
+def test_subnets_from_outside_the_templates_are_unknown_not_a_single_point_of_failure(tmp_path):
+    (tmp_path / "app.yaml").write_text("""\
+Parameters:
+  Subnets: {Type: "List<AWS::EC2::Subnet::Id>"}
+Resources:
+  Lb:
+    Type: AWS::ElasticLoadBalancingV2::LoadBalancer
+    Properties: {Subnets: !Ref Subnets}
+""")
+    a = analysis_of(tmp_path / "app.yaml")
+    assert spof_ids(a) == set()
+    assert "AZs not known (its subnets come from outside these templates)" in \
+        a.tiers["load balancing"].lines[0]
