@@ -51,8 +51,8 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prices", metavar="FILE", help="price table (default: the dated "
                    "topology_report/prices.json)")
     d = Params()
-    g = p.add_argument_group("capacity model (used when a template carries no GameService "
-                             "metadata; all are printed with the result)")
+    g = p.add_argument_group("capacity model (all printed with the result; worker and pool "
+                             "sizes only where a template carries no GameService metadata)")
     g.add_argument("--rps-per-instance", type=float, default=d.rps_per_instance,
                    help="requests/s one 2-vCPU app instance serves (default %(default)s, "
                         "until the service benchmark measures it; scaled by vCPU)")
