@@ -86,6 +86,16 @@ def compare(before: dict | None, after: dict | None, kind: str) -> dict:
     b_spofs, a_spofs = keyed(before), keyed(after)
     new = [a_spofs[k] for k in a_spofs if k not in b_spofs]
     resolved = [b_spofs[k] for k in b_spofs if k not in a_spofs]
+    # The same single point of failure under a new logical ID (CDK renames an instance
+    # when its user data changes, for example) is not a new one.
+    renamed = []
+    for s in list(new):
+        twin = next((r for r in resolved if r["rule"] == s["rule"] and
+                     r["stack"] == s["stack"]), None)
+        if twin:
+            new.remove(s)
+            resolved.remove(twin)
+            renamed.append((twin, s))
     new_ids = {s["logical_id"] for s in new}
     resolved_ids = {s["logical_id"] for s in resolved}
     b_cap = (before or {}).get("capacity", {})
@@ -129,6 +139,9 @@ def compare(before: dict | None, after: dict | None, kind: str) -> dict:
                             f"connections at max size > {db.get('usable_connections')} usable")
     return {"kind": kind, "changes": changes,
             "new_single_points_of_failure": new, "resolved_single_points_of_failure": resolved,
+            "renamed_single_points_of_failure": [
+                {"before": b["logical_id"], "after": a["logical_id"], "rule": a["rule"]}
+                for b, a in renamed],
             "failures": failures}
 
 
@@ -195,6 +208,9 @@ def render(results: list[dict], markdown: bool = False) -> str:
             out.append(f"{bullet}NEW single point of failure: {s['resource']}: {s['reason']}")
         for s in r["resolved_single_points_of_failure"]:
             out.append(f"{bullet}resolved single point of failure: {s['resource']}")
+        for s in r["renamed_single_points_of_failure"]:
+            out.append(f"{bullet}same single point of failure ({s['rule']}) under a new "
+                       f"logical ID: {s['before']} -> {s['after']}")
         for f in r["failures"]:
             out.append(f"{bullet}FAIL: {f}")
         out.append("")

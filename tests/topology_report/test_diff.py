@@ -118,3 +118,16 @@ def test_whole_assemblies_pair_stages_by_name_and_gate_only_scale_out(capsys, tm
 def test_diff_bad_input_exits_2(capsys, tmp_path):
     assert main(["diff", str(ASSEMBLY), str(tmp_path / "missing")]) == 2
     assert "no such file or folder" in capsys.readouterr().err
+
+
+def test_a_renamed_single_point_of_failure_is_not_new(capsys, tmp_path):
+    before = tmp_path / "before"
+    shutil.copytree(ASSEMBLY / "assembly-starter", before)
+    after = tmp_path / "after"
+    shutil.copytree(ASSEMBLY / "assembly-starter", after)
+    path = after / "starter-App.template.json"
+    path.write_text(path.read_text().replace("AppInstance", "AppInstanceB2C4"))
+    code, out = run(capsys, before, after, "--stage-kind", "scale-out")
+    assert code == 0, out
+    assert "same single point of failure (lone-instance) under a new logical ID: " \
+           "AppInstance -> AppInstanceB2C4" in out
