@@ -17,7 +17,8 @@ from stacks.stage import GameStage
 
 
 def build_app(context: dict | None = None) -> App:
-    app = App(context=context) if context is not None else App()
+    # No CDK analytics metadata: templates stay free of version-specific blobs.
+    app = App(context=context, analytics_reporting=False) if context is not None else App(analytics_reporting=False)
     ctx = {key: app.node.try_get_context(key) for key in ("stage", "account", "alarm_emails", "domain_name",
                                                          "certificate_arn", "max_instances", "instance_type")}
     for config in select_stages({k: v for k, v in ctx.items() if v is not None}):

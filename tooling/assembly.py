@@ -1,0 +1,72 @@
+"""Synthesize the app in-process and read a cloud assembly back."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NODE_BIN = ROOT / "node_modules" / ".bin"
+
+
+def use_pinned_node() -> None:
+    """Put the Node from package.json (a supported release) first on PATH for jsii."""
+    if NODE_BIN.is_dir() and str(NODE_BIN) not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = f"{NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+def synth(outdir: Path, context: dict | None = None) -> Path:
+    """Synthesize every stage (or the one in ``context``) into ``outdir``."""
+    use_pinned_node()
+    from app import build_app  # imports aws_cdk: slow, so only when needed
+
+    if outdir.exists():
+        shutil.rmtree(outdir)
+    os.environ["CDK_OUTDIR"] = str(outdir)
+    try:
+        build_app(context).synth()
+    finally:
+        os.environ.pop("CDK_OUTDIR", None)
+    return outdir
+
+
+def stage_templates(outdir: Path) -> dict[str, dict[str, Path]]:
+    """{stage: {stack name: template path}} from the assembly's manifests."""
+    result: dict[str, dict[str, Path]] = {}
+    top = json.loads((outdir / "manifest.json").read_text())
+    for artifact_id, artifact in sorted(top.get("artifacts", {}).items()):
+        if artifact.get("type") != "cdk:cloud-assembly":
+            continue
+        stage_dir = outdir / artifact["properties"]["directoryName"]
+        stage = artifact_id.removeprefix("assembly-")
+        manifest = json.loads((stage_dir / "manifest.json").read_text())
+        stacks = {}
+        for art in manifest.get("artifacts", {}).values():
+            if art.get("type") == "aws:cloudformation:stack":
+                props = art["properties"]
+                stacks[props.get("stackName", art.get("displayName"))] = stage_dir / props["templateFile"]
+        result[stage] = dict(sorted(stacks.items()))
+    return result
+
+
+def validation_findings(outdir: Path) -> list[dict]:
+    """Findings CDK's validation (cdk-nag, annotations) wrote, one dict a finding."""
+    report = outdir / "validation-report.json"
+    if not report.exists():
+        return []
+    findings = []
+    for plugin in json.loads(report.read_text()).get("pluginReports", []):
+        for violation in plugin.get("violations", []):
+            constructs = violation.get("violatingConstructs") or violation.get("violatingResources") or []
+            findings.append(
+                {
+                    "plugin": plugin.get("pluginName"),
+                    "rule": violation.get("ruleName"),
+                    "severity": violation.get("severity"),
+                    "description": violation.get("description", ""),
+                    "paths": [c.get("constructPath") or c.get("resourceLogicalId") for c in constructs],
+                }
+            )
+    return findings

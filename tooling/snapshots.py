@@ -1,0 +1,82 @@
+"""Committed template snapshots: tests/snapshots/<stage>/<stack name>.template.json.
+
+Asset hashes (64 hex digits: code bundles, the web page) are masked so that a
+service change does not churn infrastructure snapshots; everything else is the
+template as synthesized. ``python -m tooling.snapshots record`` (``make snapshots``)
+re-records them on purpose; the tests fail while they differ from a fresh synth.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+from tooling.assembly import ROOT, stage_templates, synth
+
+SNAPSHOT_DIR = ROOT / "tests" / "snapshots"
+_ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
+
+
+def masked(template_path: Path) -> str:
+    """The template as stable, masked JSON text."""
+    text = json.dumps(json.loads(template_path.read_text()), indent=1, sort_keys=True) + "\n"
+    return _ASSET_HASH.sub("<asset-hash>", text)
+
+
+def snapshot_path(stage: str, stack_name: str) -> Path:
+    return SNAPSHOT_DIR / stage / f"{stack_name}.template.json"
+
+
+def record(outdir: Path) -> list[Path]:
+    written = []
+    for stage, stacks in stage_templates(outdir).items():
+        (SNAPSHOT_DIR / stage).mkdir(parents=True, exist_ok=True)
+        for old in (SNAPSHOT_DIR / stage).glob("*.template.json"):
+            old.unlink()
+        for stack_name, path in stacks.items():
+            target = snapshot_path(stage, stack_name)
+            target.write_text(masked(path))
+            written.append(target)
+    return written
+
+
+def differences(outdir: Path) -> list[str]:
+    """Stacks whose fresh template differs from its snapshot (or has none, or vanished)."""
+    problems = []
+    fresh = stage_templates(outdir)
+    for stage, stacks in fresh.items():
+        for stack_name, path in stacks.items():
+            snap = snapshot_path(stage, stack_name)
+            if not snap.exists():
+                problems.append(f"{snap.relative_to(ROOT)}: no snapshot for stack {stack_name}")
+            elif snap.read_text() != masked(path):
+                problems.append(f"{snap.relative_to(ROOT)}: differs from a fresh synth of {stack_name}")
+        for snap in sorted((SNAPSHOT_DIR / stage).glob("*.template.json")):
+            if snap.name.removesuffix(".template.json") not in stacks:
+                problems.append(f"{snap.relative_to(ROOT)}: snapshot of a stack the app no longer has")
+    return problems
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] not in (["record"], ["check"]):
+        print("usage: python -m tooling.snapshots record|check", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory() as tmp:
+        outdir = synth(Path(tmp) / "cdk.out")
+        if argv[0] == "record":
+            for path in record(outdir):
+                print(f"recorded {path.relative_to(ROOT)}")
+            return 0
+        problems = differences(outdir)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print("snapshots differ: review `make diff`, then `make snapshots` to record them on purpose")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
