@@ -92,6 +92,15 @@ class Analysis:
 # --- helpers -------------------------------------------------------------------------------
 
 
+def _d(value: object) -> dict:
+    """A mapping, or {} when the template has something else there."""
+    return value if isinstance(value, dict) else {}
+
+
+def _l(value: object) -> list:
+    return value if isinstance(value, list) else []
+
+
 def _az_of_subnet(model: Model, subnet: Resource) -> str | None:
     value = subnet.props.get("AvailabilityZone")
     lit = model.literal(subnet.stack, value)
@@ -345,14 +354,14 @@ def analyze(model: Model, accept: dict[str, str] | None = None) -> Analysis:
                                "AWS::AutoScaling::LaunchConfiguration")
         itype = None
         if template:
-            data = template.props.get("LaunchTemplateData") or {}
+            data = _d(template.props.get("LaunchTemplateData"))
             itype = model.literal(template.stack, data.get("InstanceType"))
         elif config:
             itype = model.literal(config.stack, config.props.get("InstanceType"))
-        overrides = ((p.get("MixedInstancesPolicy") or {}).get("LaunchTemplate") or {}).get(
+        overrides = _d(_d(p.get("MixedInstancesPolicy")).get("LaunchTemplate")).get(
             "Overrides")
         if not itype and isinstance(overrides, list) and overrides:
-            itype = model.literal(asg.stack, overrides[0].get("InstanceType"))
+            itype = model.literal(asg.stack, _d(overrides[0]).get("InstanceType"))
         health = str(model.literal(asg.stack, p.get("HealthCheckType")) or "EC2")
         tgs = [r for r in model.refs(asg.stack, p.get("TargetGroupARNs"))
                if r.type == "AWS::ElasticLoadBalancingV2::TargetGroup"]
@@ -364,16 +373,16 @@ def analyze(model: Model, accept: dict[str, str] | None = None) -> Analysis:
                 scaling.append("scheduled action")
                 continue
             ptype = str(model.literal(pol.stack, pol.props.get("PolicyType")) or "SimpleScaling")
-            tt = pol.props.get("TargetTrackingConfiguration") or {}
+            tt = _d(pol.props.get("TargetTrackingConfiguration"))
             if ptype == "TargetTrackingScaling":
-                metric = (tt.get("PredefinedMetricSpecification") or {}).get(
+                metric = _d(tt.get("PredefinedMetricSpecification")).get(
                     "PredefinedMetricType") or "custom metric"
                 scaling.append(f"target tracking {metric} at "
                                f"{model.literal(pol.stack, tt.get('TargetValue'))}")
             else:
                 scaling.append(ptype.replace("Scaling", " scaling").lower())
         meta = _game_service_metadata(template or config, asg)
-        update = (asg.raw.get("UpdatePolicy") or {})
+        update = _d(asg.raw.get("UpdatePolicy"))
         update_kind = ("rolling update" if "AutoScalingRollingUpdate" in update else
                        "replacing update" if "AutoScalingReplacingUpdate" in update else
                        None)
@@ -393,8 +402,9 @@ def analyze(model: Model, accept: dict[str, str] | None = None) -> Analysis:
                              "scaling": scaling, "update_policy": update_kind,
                              "game_service": meta})
         t.lines.append(
-            f"Auto Scaling group {model.display(asg)}: min {mn} / desired "
-            f"{desired if desired is not None else '-'} / max {mx} x {itype or 'type not fixed'}"
+            f"Auto Scaling group {model.display(asg)}: min {'?' if mn is None else mn} / desired "
+            f"{desired if desired is not None else '-'} / max {'?' if mx is None else mx} x "
+            f"{itype or 'type not fixed'}"
             f", {_az_text(azs, unknown)}; {heals}; {scales}"
             + (f"; deploys by {update_kind}" if update_kind else
                "; no update policy (a new launch template does not reach running instances)"))
@@ -426,7 +436,7 @@ def analyze(model: Model, accept: dict[str, str] | None = None) -> Analysis:
         template = model.ref_one(inst, "LaunchTemplate", "AWS::EC2::LaunchTemplate")
         if not itype and template:
             itype = model.literal(template.stack,
-                                  (template.props.get("LaunchTemplateData") or {}).get(
+                                  _d(template.props.get("LaunchTemplateData")).get(
                                       "InstanceType"))
         meta = _game_service_metadata(inst, template)
         peers = tg_members.get(inst, [])
@@ -575,7 +585,7 @@ def analyze(model: Model, accept: dict[str, str] | None = None) -> Analysis:
     t = tiers["storage"]
     for bucket in model.of_type("AWS::S3::Bucket"):
         t.present = True
-        versioning = ((bucket.props.get("VersioningConfiguration") or {}).get("Status")
+        versioning = (_d(bucket.props.get("VersioningConfiguration")).get("Status")
                       == "Enabled")
         replication = "ReplicationConfiguration" in bucket.props
         t.components.append({"type": "s3-bucket", "logical_id": bucket.logical_id,
@@ -600,9 +610,9 @@ def analyze(model: Model, accept: dict[str, str] | None = None) -> Analysis:
     t = tiers["edge"]
     for dist in model.of_type("AWS::CloudFront::Distribution"):
         t.present = True
-        config = dist.props.get("DistributionConfig") or {}
+        config = _d(dist.props.get("DistributionConfig"))
         origins = []
-        for origin in config.get("Origins") or []:
+        for origin in _l(config.get("Origins")):
             if not isinstance(origin, dict):
                 continue
             target = None
@@ -623,7 +633,7 @@ def analyze(model: Model, accept: dict[str, str] | None = None) -> Analysis:
             origins.append({"id": origin.get("Id"), "kind": kind,
                             "target": target.logical_id if target else None,
                             "target_type": target.type if target else None})
-        groups = ((config.get("OriginGroups") or {}).get("Quantity") or 0)
+        groups = _d(config.get("OriginGroups")).get("Quantity") or 0
         t.components.append({"type": "cloudfront-distribution", "logical_id": dist.logical_id,
                              "origins": origins, "origin_groups": groups})
         described = ", ".join(

@@ -77,6 +77,16 @@ def _db_max_connections(db: Database, prices: dict) -> tuple[int | None, str]:
                             f"{entry['memory_gib']} GiB")
 
 
+def _meta_int(meta: dict, key: str, default: int, notes: list[str]) -> int:
+    value = meta.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or \
+            not str(value).strip().isdigit():
+        notes.append(f"GameService metadata {key}={value!r} is not a whole number; "
+                     f"used {default}")
+        return default
+    return int(value)
+
+
 def _players(rps: float, p: Params) -> int:
     return int(rps / p.requests_per_player)
 
@@ -92,9 +102,9 @@ def capacity(a: Analysis, prices: dict, p: Params) -> dict:
         app_units = [u for u in app_units if u.game_service]
     for u in app_units:
         meta = u.game_service
-        workers = int(meta.get("WorkersPerInstance", p.workers_per_instance))
-        pool = int(meta.get("DbPoolSizePerWorker", p.db_pool_size))
-        overflow = int(meta.get("DbMaxOverflowPerWorker", p.db_max_overflow))
+        workers = _meta_int(meta, "WorkersPerInstance", p.workers_per_instance, assumptions)
+        pool = _meta_int(meta, "DbPoolSizePerWorker", p.db_pool_size, assumptions)
+        overflow = _meta_int(meta, "DbMaxOverflowPerWorker", p.db_max_overflow, assumptions)
         source = "template metadata (GameService)" if meta else "command-line defaults"
         vcpu = _instance_vcpu(prices, u.instance_type)
         rps = p.rps_per_instance * (vcpu / 2 if vcpu else 1)
@@ -142,8 +152,9 @@ def capacity(a: Analysis, prices: dict, p: Params) -> dict:
         entry = _db_entry(prices, db.instance_class)
         db_vcpu = entry["vcpu"] if entry else None
         budget_ok = usable is None or a.has_proxy or peak_connections <= usable
-        allowed = (usable // conn_per_instance) if usable is not None else None
-        if usable is not None and not a.has_proxy:
+        allowed = (usable // conn_per_instance) if usable is not None and conn_per_instance \
+            else None
+        if allowed is not None and not a.has_proxy:
             limits.append({"name": "DB connections", "players": _players(
                 allowed * rps_per_instance, p),
                 "detail": f"{usable} usable connections / {conn_per_instance} per instance = "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from .capacity import Params
@@ -177,3 +178,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+    except Exception as exc:  # noqa: BLE001 - one clear line instead of a traceback
+        if os.environ.get("TOPOLOGY_REPORT_DEBUG"):
+            raise
+        print(f"topology_report: error: could not analyse the templates "
+              f"({type(exc).__name__}: {exc}); set TOPOLOGY_REPORT_DEBUG=1 for the traceback",
+              file=sys.stderr)
+        return 2

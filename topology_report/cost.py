@@ -27,8 +27,9 @@ def load_prices(path: str | None = None) -> dict:
 
 def _volume_gb(model, res, default: int) -> int:
     data = res.props.get("LaunchTemplateData") or res.props
+    mappings = data.get("BlockDeviceMappings") if isinstance(data, dict) else None
     total = 0
-    for mapping in data.get("BlockDeviceMappings") or []:
+    for mapping in mappings if isinstance(mappings, list) else []:
         ebs = mapping.get("Ebs") if isinstance(mapping, dict) else None
         if isinstance(ebs, dict):
             total += model.number(res.stack, ebs.get("VolumeSize")) or default

@@ -44,8 +44,10 @@ class Model:
         for stack in stage.stacks:
             table = self._by_stack.setdefault(stack.name, {})
             for logical_id, raw in (stack.template.get("Resources") or {}).items():
-                res = Resource(stack, logical_id, raw["Type"], raw.get("Properties") or {},
-                               raw.get("Metadata") or {}, raw)
+                props, meta = raw.get("Properties"), raw.get("Metadata")
+                res = Resource(stack, logical_id, raw["Type"],
+                               props if isinstance(props, dict) else {},
+                               meta if isinstance(meta, dict) else {}, raw)
                 table[logical_id] = res
                 self.resources.append(res)
         self._stacks_by_name = {s.name: s for s in stage.stacks}

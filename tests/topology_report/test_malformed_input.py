@@ -65,3 +65,38 @@ def test_no_traceback_from_the_command_line(tmp_path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert "invalid YAML" in proc.stderr
+
+
+ODD_SHAPES = """\
+Resources:
+  Lt:
+    Type: AWS::EC2::LaunchTemplate
+    Metadata: 5
+    Properties: {LaunchTemplateData: [not, a, mapping]}
+  Group:
+    Type: AWS::AutoScaling::AutoScalingGroup
+    UpdatePolicy: yes
+    Metadata: {GameService: {WorkersPerInstance: two, DbPoolSizePerWorker: 0}}
+    Properties:
+      MinSize: {Ref: NoSuchParameter}
+      MaxSize: '4'
+      VPCZoneIdentifier: subnet-123
+      LaunchTemplate: {LaunchTemplateId: !Ref Lt}
+  Cdn:
+    Type: AWS::CloudFront::Distribution
+    Properties: {DistributionConfig: {Origins: not-a-list, OriginGroups: 3}}
+  Db:
+    Type: AWS::RDS::DBInstance
+    Properties: {DBInstanceClass: db.unknown.size, MultiAZ: maybe}
+"""
+
+
+def test_odd_property_shapes_give_a_report_not_a_crash(tmp_path, capsys):
+    path = tmp_path / "odd.yaml"
+    path.write_text(ODD_SHAPES)
+    assert main([str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "min ? / desired - / max 4" in out
+    assert "GameService metadata WorkersPerInstance='two' is not a whole number; used 2" in out
+    assert "- [data] Db: a single-AZ database" in out
+    assert "DB class db.unknown.size is not in the price table: not priced" in out
