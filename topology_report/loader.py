@@ -72,6 +72,15 @@ def parse_template_text(text: str, path: str) -> dict:
     stripped = text.lstrip()
     if not stripped:
         raise ReportError(f"{path}: the file is empty, not a CloudFormation template")
+    try:
+        data = _parse(text, stripped, path)
+    except RecursionError:
+        raise ReportError(f"{path}: nested too deeply to be a CloudFormation template") from None
+    validate_template(data, path)
+    return data
+
+
+def _parse(text: str, stripped: str, path: str) -> object:
     if stripped.startswith("{"):
         try:
             data = json.loads(text)
@@ -87,7 +96,6 @@ def parse_template_text(text: str, path: str) -> dict:
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
             problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
             raise ReportError(f"{path}: invalid YAML{where}: {problem}") from None
-    validate_template(data, path)
     return data
 
 
@@ -116,7 +124,7 @@ def validate_template(data: object, path: str) -> None:
 
 def read_template(path: Path) -> dict:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise ReportError(f"{path}: not a text file (expected a JSON or YAML template)") from None
     except OSError as exc:

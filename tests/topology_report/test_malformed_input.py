@@ -18,6 +18,8 @@ from .conftest import REPO
     ('{"AWSTemplateFormatVersion": "2010-09-09"}', "no Resources section"),
     ('{"Resources": {"Db": {"Properties": {}}}}', "resource 'Db' has no Type"),
     ('{"Resources": ["x"]}', "Resources must be a mapping"),
+    ("[" * 5000 + "]" * 5000, "nested too deeply"),
+    ("\x00\x01binary", "invalid YAML"),
 ])
 def test_malformed_templates(tmp_path, capsys, content, message):
     path = tmp_path / "bad.json"
