@@ -17,18 +17,20 @@ def use_pinned_node() -> None:
         os.environ["PATH"] = f"{NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
+def cdk_json_context() -> dict:
+    """The context (feature flags) in cdk.json, which the CDK CLI passes to the app."""
+    return dict(json.loads((ROOT / "cdk.json").read_text()).get("context", {}))
+
+
 def synth(outdir: Path, context: dict | None = None) -> Path:
-    """Synthesize every stage (or the one in ``context``) into ``outdir``."""
+    """Synthesize every stage (or the one in ``context``) into ``outdir``, exactly
+    as `cdk synth` would (same cdk.json context), in this process."""
     use_pinned_node()
     from app import build_app  # imports aws_cdk: slow, so only when needed
 
     if outdir.exists():
         shutil.rmtree(outdir)
-    os.environ["CDK_OUTDIR"] = str(outdir)
-    try:
-        build_app(context).synth()
-    finally:
-        os.environ.pop("CDK_OUTDIR", None)
+    build_app({**cdk_json_context(), **(context or {})}, outdir=str(outdir)).synth()
     return outdir
 
 
