@@ -67,7 +67,8 @@ def test_least_privilege_role(templates, stage):
     secret_reads = [s for s in all_statements if "secretsmanager:GetSecretValue" in json.dumps(s["Action"])]
     (secret_read,) = secret_reads
     assert len(secret_read["Resource"]) == 2, "the database secret and the app secret, nothing else"
-    assert "SecretAttachment" in json.dumps(secret_read["Resource"]) and "AppSecret" in json.dumps(secret_read["Resource"])
+    assert "DatabaseInstanceSecretAttachment" in json.dumps(secret_read["Resource"])
+    assert "GameAppSecret" in json.dumps(secret_read["Resource"])
     assert "ReadServiceBundle" in statements and "*" not in json.dumps(statements["ReadServiceBundle"]["Resource"])
 
 
