@@ -18,8 +18,15 @@ def use_pinned_node() -> None:
 
 
 def cdk_json_context() -> dict:
-    """The context (feature flags) in cdk.json, which the CDK CLI passes to the app."""
-    return dict(json.loads((ROOT / "cdk.json").read_text()).get("context", {}))
+    """The context the CDK CLI passes to the app: cdk.json's (feature flags) plus the
+    CLI's own defaults, so an in-process synth writes the same templates as `cdk synth`."""
+    cli_defaults = {
+        "aws:cdk:enable-path-metadata": True,
+        "aws:cdk:enable-asset-metadata": True,
+        "aws:cdk:version-reporting": False,
+        "aws:cdk:bundling-stacks": ["**"],
+    }
+    return {**cli_defaults, **json.loads((ROOT / "cdk.json").read_text()).get("context", {})}
 
 
 def synth(outdir: Path, context: dict | None = None) -> Path:
