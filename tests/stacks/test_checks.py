@@ -71,3 +71,9 @@ def test_feature_flags_are_the_recommended_ones():
                             capture_output=True, text=True, timeout=300)
     output = result.stdout + result.stderr
     assert "All feature flags are already set to their recommended values" in output, output[-2000:]
+
+
+def test_readme_lists_every_acknowledged_finding_with_its_reason(assembly_dir: Path):
+    from tooling.acknowledgements import readme_block, table
+
+    assert readme_block() == table(assembly_dir), "run: python -m tooling.acknowledgements --update-readme"
