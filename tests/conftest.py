@@ -55,3 +55,18 @@ def synth_config(tmp_path_factory: pytest.TempPathFactory):
         return _load(outdir)[base]
 
     return _synth
+
+
+@pytest.fixture(scope="session")
+def template(templates):
+    """template(stage, stack) -> aws_cdk.assertions.Template of a synthesized stack."""
+    from aws_cdk.assertions import Template
+
+    cache: dict[tuple[str, str], Template] = {}
+
+    def _get(stage: str, stack: str) -> Template:
+        if (stage, stack) not in cache:
+            cache[(stage, stack)] = Template.from_json(templates[stage][stack])
+        return cache[(stage, stack)]
+
+    return _get

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from aws_cdk.assertions import Match
 
 from stacks.config import STAGES
 from tests.stacks.helpers import only, props, resources
@@ -146,3 +147,26 @@ def test_origin_reached_only_through_a_cloudfront_vpc_origin(templates, stage, e
     origin = only(app, "AWS::CloudFront::VpcOrigin")["VpcOriginEndpointConfig"]
     assert endpoint in json.dumps(origin["Arn"])
     assert origin["OriginProtocolPolicy"] == "http-only"
+
+
+def test_scale_out_group_with_assertions_api(template):
+    t = template("scale-out", "app")
+    t.resource_count_is("AWS::AutoScaling::AutoScalingGroup", 1)
+    t.has_resource(
+        "AWS::AutoScaling::AutoScalingGroup",
+        {
+            "Properties": Match.object_like({"MinSize": "3", "MaxSize": "12", "DesiredCapacity": Match.absent(),
+                                             "HealthCheckType": "ELB"}),
+            "UpdatePolicy": {"AutoScalingRollingUpdate": Match.object_like({"WaitOnResourceSignals": True})},
+            "CreationPolicy": {"ResourceSignal": {"Count": 3, "Timeout": "PT20M"}},
+        },
+    )
+    t.has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::LoadBalancer",
+        {"Scheme": "internal", "LoadBalancerAttributes": Match.array_with(
+            [{"Key": "access_logs.s3.enabled", "Value": "true"}])},
+    )
+    t.has_resource_properties(
+        "AWS::EC2::LaunchTemplate",
+        {"LaunchTemplateData": Match.object_like({"MetadataOptions": {"HttpTokens": "required"}, "KeyName": Match.absent()})},
+    )

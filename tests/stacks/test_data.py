@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from aws_cdk.assertions import Capture, Match
 
 from stacks.config import STAGES
 from tests.stacks.helpers import only, props, resources
@@ -13,11 +14,35 @@ def _db(templates, stage):
 
 
 @pytest.mark.parametrize("stage", ["starter", "scale-out"])
-def test_postgres_pinned_minor_version_without_auto_upgrade(templates, stage):
-    db = _db(templates, stage)
-    assert db["Engine"] == "postgres"
-    assert db["EngineVersion"] == STAGES[stage].postgres_version and db["EngineVersion"].count(".") == 1
-    assert db["AutoMinorVersionUpgrade"] is False
+def test_postgres_pinned_minor_version_without_auto_upgrade(template, stage):
+    version = Capture()
+    template(stage, "data").has_resource_properties(
+        "AWS::RDS::DBInstance",
+        {"Engine": "postgres", "EngineVersion": version, "AutoMinorVersionUpgrade": False},
+    )
+    assert version.as_string() == STAGES[stage].postgres_version and version.as_string().count(".") == 1
+
+
+@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+def test_stage_shape_of_the_database(template, stage):
+    config = STAGES[stage]
+    template(stage, "data").has_resource(
+        "AWS::RDS::DBInstance",
+        {
+            "Properties": Match.object_like(
+                {
+                    "DBInstanceClass": f"db.{config.db_instance_class}",
+                    "MultiAZ": config.db_multi_az,
+                    "DeletionProtection": config.db_deletion_protection,
+                    "StorageType": "gp3",
+                    "AllocatedStorage": str(config.db_allocated_storage_gib),
+                    "MaxAllocatedStorage": config.db_max_allocated_storage_gib,
+                    "CopyTagsToSnapshot": True,
+                }
+            ),
+            "DeletionPolicy": "Snapshot",
+        },
+    )
 
 
 @pytest.mark.parametrize("stage", ["starter", "scale-out"])

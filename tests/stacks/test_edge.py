@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from aws_cdk.assertions import Match
 
 from tests.stacks.helpers import only, props
 
@@ -74,3 +75,21 @@ def test_web_page_published_from_the_service_folder_and_cache_invalidated(templa
 @pytest.mark.parametrize("stage", ["starter", "scale-out"])
 def test_site_url_output(templates, stage):
     assert "SiteUrl" in templates[stage]["app"]["Outputs"]
+
+
+@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+def test_api_behaviour_with_assertions_api(template, stage):
+    template(stage, "app").has_resource_properties(
+        "AWS::CloudFront::Distribution",
+        {
+            "DistributionConfig": Match.object_like(
+                {
+                    "CacheBehaviors": Match.array_with(
+                        [Match.object_like({"PathPattern": "/api/*", "CachePolicyId": CACHING_DISABLED,
+                                            "ViewerProtocolPolicy": "redirect-to-https"})]
+                    ),
+                    "DefaultCacheBehavior": Match.object_like({"ViewerProtocolPolicy": "redirect-to-https"}),
+                }
+            )
+        },
+    )
