@@ -86,6 +86,15 @@ def test_user_data_installs_runs_and_signals_only_when_healthy(templates, stage)
 
 
 @pytest.mark.parametrize("stage", ["starter", "scale-out"])
+def test_service_logs_shipped_to_a_log_group_with_retention(templates, stage):
+    script = _user_data(templates, stage)
+    assert "amazon-cloudwatch-agent-ctl -a fetch-config" in script
+    assert "/var/log/game/service.log" in script and "StandardOutput=append:/var/log/game/service.log" in script
+    groups = [g for g in props(templates[stage]["app"], "AWS::Logs::LogGroup") if g.get("LogGroupName") == f"/game/{stage}/service"]
+    assert len(groups) == 1 and groups[0]["RetentionInDays"] == STAGES[stage].log_retention_days
+
+
+@pytest.mark.parametrize("stage", ["starter", "scale-out"])
 def test_connection_budget_metadata_for_the_topology_report(templates, stage):
     app = templates[stage]["app"]
     type_ = "AWS::EC2::Instance" if stage == "starter" else "AWS::EC2::LaunchTemplate"
