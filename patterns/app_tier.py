@@ -63,6 +63,7 @@ class SingleInstanceAppTier(Construct):
         service_bundle: s3_assets.Asset,
         service_environment: dict[str, str],
         log_group_name: str,
+        stage: str,
         instance_type: str,
         machine_image: ec2.IMachineImage,
         port: int,
@@ -74,6 +75,7 @@ class SingleInstanceAppTier(Construct):
         user_data = game_service_user_data(
             bundle=service_bundle, environment=service_environment, port=port, region=Stack.of(self).region,
             log_group_name=log_group_name,
+            stage=stage,
         )
         self.instance = ec2.Instance(
             self,
@@ -160,6 +162,7 @@ class ScalingAppTier(Construct):
         service_bundle: s3_assets.Asset,
         service_environment: dict[str, str],
         log_group_name: str,
+        stage: str,
         instance_type: str,
         machine_image: ec2.IMachineImage,
         port: int,
@@ -215,6 +218,7 @@ class ScalingAppTier(Construct):
             port=port,
             region=Stack.of(self).region,
             log_group_name=log_group_name,
+            stage=stage,
             target_group_arn=self.target_group.target_group_arn,
         )
         self.launch_template = ec2.LaunchTemplate(

@@ -19,6 +19,8 @@ LIVENESS_PATH = "/api/health/live"
 READINESS_PATH = "/api/health/ready"
 
 
+READINESS_NAMESPACE = "Game/Health"
+READINESS_METRIC = "Ready"
 SERVICE_LOG = "/var/log/game/service.log"
 BOOTSTRAP_LOG = "/var/log/game-bootstrap.log"
 
@@ -61,6 +63,7 @@ def game_service_user_data(
     port: int,
     region: str,
     log_group_name: str,
+    stage: str,
     target_group_arn: str | None = None,
 ) -> ec2.UserData:
     """User data that installs and starts the service; signals are added by the caller."""
@@ -116,8 +119,33 @@ def game_service_user_data(
         "[Install]",
         "WantedBy=multi-user.target",
         "GAME_UNIT_EOF",
+        # The deep check (database, storage) feeds an alarm, not the load balancer:
+        # every minute each host reports 1 (ready) or 0 as a custom metric.
+        "cat > /usr/local/bin/game-readiness <<'GAME_READY_EOF'",
+        "#!/bin/bash",
+        f"if curl -fsS -m 10 -o /dev/null http://127.0.0.1:{port}{READINESS_PATH}; then value=1; else value=0; fi",
+        f"aws cloudwatch put-metric-data --region {region} --namespace {READINESS_NAMESPACE} "
+        f"--metric-name {READINESS_METRIC} --dimensions Stage={stage} --value $value",
+        "GAME_READY_EOF",
+        "chmod 0755 /usr/local/bin/game-readiness",
+        "cat > /etc/systemd/system/game-readiness.service <<'GAME_READY_UNIT_EOF'",
+        "[Unit]",
+        "Description=Report the game service's readiness (database, storage) to CloudWatch",
+        "[Service]",
+        "Type=oneshot",
+        "ExecStart=/usr/local/bin/game-readiness",
+        "GAME_READY_UNIT_EOF",
+        "cat > /etc/systemd/system/game-readiness.timer <<'GAME_READY_TIMER_EOF'",
+        "[Unit]",
+        "Description=Every minute: game readiness",
+        "[Timer]",
+        "OnActiveSec=2min",
+        "OnUnitActiveSec=1min",
+        "[Install]",
+        "WantedBy=timers.target",
+        "GAME_READY_TIMER_EOF",
         "systemctl daemon-reload",
-        "systemctl enable --now game.service",
+        "systemctl enable --now game.service game-readiness.timer",
         # Healthy locally first...
         f"for i in $(seq 1 60); do curl -fsS http://127.0.0.1:{port}{LIVENESS_PATH} && break; sleep 5; done",
         f"curl -fsS http://127.0.0.1:{port}{LIVENESS_PATH}",

@@ -95,6 +95,7 @@ class AppStack(Stack):
             service_bundle=bundle,
             service_environment=environment,
             log_group_name=service_logs.log_group_name,
+            stage=config.name,
             instance_type=config.instance_type,
             machine_image=machine_image,
             port=APP_PORT,

@@ -86,6 +86,14 @@ def test_user_data_installs_runs_and_signals_only_when_healthy(templates, stage)
 
 
 @pytest.mark.parametrize("stage", ["starter", "scale-out"])
+def test_each_host_reports_deep_readiness_every_minute(templates, stage):
+    script = _user_data(templates, stage)
+    assert "/api/health/ready" in script
+    assert f"--namespace Game/Health --metric-name Ready --dimensions Stage={stage}" in script
+    assert "game-readiness.timer" in script and "OnUnitActiveSec=1min" in script
+
+
+@pytest.mark.parametrize("stage", ["starter", "scale-out"])
 def test_service_logs_shipped_to_a_log_group_with_retention(templates, stage):
     script = _user_data(templates, stage)
     assert "amazon-cloudwatch-agent-ctl -a fetch-config" in script

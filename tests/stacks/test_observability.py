@@ -29,7 +29,9 @@ def test_alarms_notify_the_topic(templates, stage):
     (topic,) = props(obs, "AWS::SNS::Topic")
     assert "AlarmTopicArn" in templates[stage]["observability"]["Outputs"]
     metrics = {_metric_name(a) for a in alarms}
-    assert {"CPUUtilization", "FreeStorageSpace"} <= metrics
+    assert {"CPUUtilization", "FreeStorageSpace", "Ready"} <= metrics
+    (ready,) = [a for a in alarms if _metric_name(a) == "Ready"]
+    assert ready["ComparisonOperator"] == "LessThanThreshold" and ready["TreatMissingData"] == "breaching"
     if stage == "scale-out":
         assert {"HTTPCode_Target_5XX_Count", "TargetResponseTime", "UnHealthyHostCount", "HealthyHostCount"} <= metrics
 
