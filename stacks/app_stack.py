@@ -31,7 +31,7 @@ from stacks.storage_stack import MEDIA_PREFIX, UPLOAD_PREFIX
 
 SERVICE_DIR = Path(__file__).resolve().parent.parent / "game_service"
 STATIC_DIR = SERVICE_DIR / "static"
-BUNDLE_EXCLUDES = ["__pycache__", "*.pyc", "var", ".pytest_cache", "*.egg-info"]
+BUNDLE_EXCLUDES = ["__pycache__", "*.pyc", "var", ".pytest_cache", "*.egg-info", "*.db", "*.sqlite", "*.sqlite3"]
 
 
 class AppStack(Stack):
