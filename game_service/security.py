@@ -8,7 +8,16 @@ import hmac
 import json
 import time
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+
+from game_service import clock
+
+
+class _GameClockSigner(TimestampSigner):
+    """Timestamps from the game clock (the wall clock, movable in tests)."""
+
+    def get_timestamp(self) -> int:
+        return clock.now_ms() // 1000
 
 
 class InvalidSignedRequest(ValueError):
@@ -19,7 +28,7 @@ class Sessions:
     """Signed, expiring session tokens. Nothing is kept in server memory."""
 
     def __init__(self, secret: str, max_age_seconds: int):
-        self._s = URLSafeTimedSerializer(secret, salt="game-session")
+        self._s = URLSafeTimedSerializer(secret, salt="game-session", signer=_GameClockSigner)
         self._max_age = max_age_seconds
 
     def issue(self, player_id: int) -> str:
