@@ -1,0 +1,130 @@
+"""Money paths under real concurrency: the real server (gunicorn, 2 worker processes)
+against PostgreSQL, hammered by many simultaneous HTTP requests."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def hammer(url: str, n: int, method: str, path: str, headers_for) -> list[httpx.Response]:
+    async def run():
+        limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
+        async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as c:
+            return await asyncio.gather(*(c.request(method, path, headers=headers_for(i)) for i in range(n)))
+
+    return asyncio.run(run())
+
+
+def guest(url: str) -> tuple[int, dict]:
+    r = httpx.post(url + "/api/auth/guest")
+    assert r.status_code == 201
+    return r.json()["player"]["id"], {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+def invariants(db, pid: int) -> int:
+    coins = db.execute("SELECT coins FROM players WHERE id = %s", (pid,)).fetchone()[0]
+    total = db.execute("SELECT SUM(delta) FROM ledger WHERE player_id = %s", (pid,)).fetchone()[0]
+    assert coins >= 0
+    assert total == coins, "the ledger must sum to the balance"
+    return coins
+
+
+def test_200_concurrent_spends_never_overdraw_the_wallet(live_server, db):
+    pid, h = guest(live_server.url)
+    db.execute("UPDATE players SET coins = 1000 WHERE id = %s", (pid,))
+    db.execute("INSERT INTO ledger (player_id, delta, balance_after, reason, op_key) VALUES (%s, 950, 1000, 'test', 'seed')", (pid,))
+    rs = hammer(live_server.url, 200, "POST", "/api/shop/energy", lambda i: h)
+    codes = Counter(r.status_code for r in rs)
+    assert codes == {200: 33, 409: 167}, codes  # 1000 // 30 = 33 packs
+    assert all(r.json()["error"] == "insufficient_coins" for r in rs if r.status_code == 409)
+    assert invariants(db, pid) == 1000 - 33 * 30
+    assert db.execute("SELECT count(*) FROM ledger WHERE player_id = %s AND reason = 'energy_pack'", (pid,)).fetchone()[0] == 33
+
+
+def test_200_concurrent_actions_spend_exactly_the_energy_there_is(live_server, db):
+    pid, h = guest(live_server.url)
+    rs = hammer(live_server.url, 200, "POST", "/api/actions", lambda i: h)
+    codes = Counter(r.status_code for r in rs)
+    assert codes == {200: 20, 409: 180}, codes
+    assert db.execute("SELECT energy FROM players WHERE id = %s", (pid,)).fetchone()[0] == 0
+    assert invariants(db, pid) == 50 + 20 * 5
+
+
+def test_50_concurrent_claims_of_one_gift_succeed_once(live_server, db):
+    a, ha = guest(live_server.url)
+    b, hb = guest(live_server.url)
+    rid = httpx.post(live_server.url + "/api/friends/requests", json={"player_id": b}, headers=ha).json()["request_id"]
+    assert httpx.post(live_server.url + f"/api/friends/requests/{rid}/accept", headers=hb).status_code == 200
+    gid = httpx.post(live_server.url + "/api/gifts", json={"to_player_id": b}, headers=ha).json()["gift_id"]
+    rs = hammer(live_server.url, 50, "POST", f"/api/gifts/{gid}/claim", lambda i: hb)
+    codes = Counter(r.status_code for r in rs)
+    assert codes == {200: 1, 409: 49}, codes
+    assert invariants(db, b) == 60
+
+
+def test_same_idempotency_key_replayed_concurrently_applies_once(live_server, db):
+    pid, h = guest(live_server.url)
+    key = {**h, "Idempotency-Key": uuid.uuid4().hex}
+    rs = hammer(live_server.url, 40, "POST", "/api/actions", lambda i: key)
+    assert {r.status_code for r in rs} == {200}
+    assert len({r.text for r in rs}) == 1, "every replay gets the same answer"
+    assert db.execute("SELECT energy FROM players WHERE id = %s", (pid,)).fetchone()[0] == 19
+    assert invariants(db, pid) == 55
+
+
+def test_concurrent_daily_claims_pay_once(live_server, db):
+    pid, h = guest(live_server.url)
+    rs = hammer(live_server.url, 30, "POST", "/api/daily-reward", lambda i: h)
+    assert Counter(r.status_code for r in rs) == {200: 1, 409: 29}
+    assert invariants(db, pid) == 150
+
+
+def test_concurrent_gift_sends_respect_the_daily_limit(live_server, db):
+    a, ha = guest(live_server.url)
+    friends = []
+    for _ in range(15):
+        b, hb = guest(live_server.url)
+        rid = httpx.post(live_server.url + "/api/friends/requests", json={"player_id": b}, headers=ha).json()["request_id"]
+        assert httpx.post(live_server.url + f"/api/friends/requests/{rid}/accept", headers=hb).status_code == 200
+        friends.append(b)
+
+    async def run():
+        async with httpx.AsyncClient(base_url=live_server.url, timeout=60) as c:
+            return await asyncio.gather(
+                *(c.post("/api/gifts", json={"to_player_id": f}, headers=ha) for f in friends for _ in range(2))
+            )
+
+    rs = asyncio.run(run())
+    assert Counter(r.status_code for r in rs)[201] == 10  # gifts_per_day default
+    assert db.execute("SELECT count(*) FROM gifts WHERE sender_id = %s", (a,)).fetchone()[0] == 10
+
+
+def test_sigterm_lets_in_flight_requests_finish(pg_url, tmp_path):
+    from tests.game_service.conftest import SESSION_SECRET, LiveServer
+
+    server = LiveServer(
+        {"GAME_DATABASE_URL": pg_url, "GAME_SESSION_SECRET": SESSION_SECRET, "GAME_MEDIA_DIR": str(tmp_path / "m")},
+        workers=1,
+    )
+    pid, h = guest(server.url)
+
+    async def run():
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as c:
+            reqs = [asyncio.create_task(c.get("/api/me", headers=h)) for _ in range(50)]
+            await asyncio.sleep(0.05)
+            stopper = asyncio.get_running_loop().run_in_executor(None, server.stop)
+            out = await asyncio.gather(*reqs, return_exceptions=True)
+            return out, await stopper
+
+    out, rc = asyncio.run(run())
+    done = [r for r in out if isinstance(r, httpx.Response)]
+    assert all(r.status_code == 200 for r in done)
+    assert len(done) >= 1
+    assert rc == 0
