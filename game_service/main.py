@@ -86,11 +86,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         code = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated"}.get(exc.status_code, "http_error")
         return _error(exc.status_code, code, exc.detail, getattr(exc, "headers", None))
 
-    @app.exception_handler(Exception)
-    async def unhandled(_: Request, exc: Exception):
-        log.exception("unhandled error")
-        return _error(500, "internal_error", "internal server error; the request id identifies it in the logs")
-
     for r in (health, auth, game, social, media, facebook_callbacks):
         app.include_router(r.router)
 

@@ -53,6 +53,7 @@ class RequestContextMiddleware:
         async def send_wrapper(message):
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
+                status_holder["started"] = True
                 message = {**message, "headers": list(message.get("headers", [])) + [rid_header]}
             await send(message)
 
@@ -87,6 +88,19 @@ class RequestContextMiddleware:
             except TooLarge:
                 await _send_json(
                     send_wrapper, 413, {"error": "request_too_large", "detail": f"request body exceeds {limit} bytes"}
+                )
+            except Exception:
+                logging.getLogger("game_service").exception("unhandled error")
+                if status_holder.get("started"):
+                    raise
+                await _send_json(
+                    send_wrapper,
+                    500,
+                    {
+                        "error": "internal_error",
+                        "detail": "internal server error; the request id identifies it in the logs",
+                        "request_id": rid,
+                    },
                 )
         finally:
             if scope["path"] not in ("/api/health/live",):

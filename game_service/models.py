@@ -28,7 +28,7 @@ players = sa.Table(
     sa.Column("energy_at", sa.BigInteger, nullable=False),
     sa.Column("xp", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("avatar_key", sa.String(300), nullable=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()),
     sa.CheckConstraint("coins >= 0", name="coins_nonnegative"),
     sa.CheckConstraint("energy >= 0", name="energy_nonnegative"),
 )
@@ -43,7 +43,7 @@ ledger = sa.Table(
     sa.Column("balance_after", sa.BigInteger, nullable=False),
     sa.Column("reason", sa.String(40), nullable=False),
     sa.Column("op_key", sa.String(200), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()),
     sa.UniqueConstraint("player_id", "op_key", name="uq_ledger_player_op_key"),
 )
 
@@ -55,7 +55,7 @@ idempotency_keys = sa.Table(
     sa.Column("fingerprint", sa.String(200), nullable=False),
     sa.Column("status_code", sa.Integer, nullable=True),
     sa.Column("response", sa.Text, nullable=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()),
 )
 
 daily_rewards = sa.Table(
@@ -72,7 +72,7 @@ friend_requests = sa.Table(
     sa.Column("id", BigInt, primary_key=True, autoincrement=True),
     sa.Column("from_id", BigInt, sa.ForeignKey("players.id", ondelete="CASCADE"), nullable=False),
     sa.Column("to_id", BigInt, sa.ForeignKey("players.id", ondelete="CASCADE"), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()),
     sa.UniqueConstraint("from_id", "to_id", name="uq_friend_requests_pair"),
     sa.CheckConstraint("from_id <> to_id", name="not_self"),
 )
@@ -83,7 +83,7 @@ friends = sa.Table(
     metadata,
     sa.Column("player_id", BigInt, sa.ForeignKey("players.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("friend_id", BigInt, sa.ForeignKey("players.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()),
     sa.CheckConstraint("player_id <> friend_id", name="not_self"),
 )
 sa.Index("ix_friends_friend", friends.c.friend_id)
@@ -96,7 +96,7 @@ gifts = sa.Table(
     sa.Column("recipient_id", BigInt, sa.ForeignKey("players.id", ondelete="CASCADE"), nullable=False),
     sa.Column("day", sa.Date, nullable=False),
     sa.Column("coins", sa.Integer, nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()),
     sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True),
     sa.UniqueConstraint("sender_id", "recipient_id", "day", name="uq_gifts_sender_recipient_day"),
 )
@@ -116,6 +116,6 @@ deletion_requests = sa.Table(
     sa.Column("code", sa.String(64), primary_key=True),
     sa.Column("player_id", sa.BigInteger, nullable=True),  # no FK: the player row is deleted
     sa.Column("status", sa.String(20), nullable=False),
-    sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()),
     sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
 )

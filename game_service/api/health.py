@@ -40,3 +40,10 @@ async def ready(svc: Services = Depends(services)):
         checks["storage"] = f"error: {type(exc).__name__}: {exc}"[:300]
     ok = all(v == "ok" for v in checks.values())
     return JSONResponse({"status": "ok" if ok else "fail", "checks": checks}, status_code=200 if ok else 503)
+
+
+@router.get("/api/config", tags=["game"])
+async def public_config(svc: Services = Depends(services)):
+    """Public settings the web page needs (the Facebook app id, when sign-in is enabled)."""
+    s = svc.settings
+    return {"facebook_app_id": s.facebook_app_id if s.facebook_enabled else None}

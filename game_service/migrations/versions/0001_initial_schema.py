@@ -19,7 +19,7 @@ def upgrade() -> None:
     sa.Column('code', sa.String(length=64), nullable=False),
     sa.Column('player_id', sa.BigInteger(), nullable=True),
     sa.Column('status', sa.String(length=20), nullable=False),
-    sa.Column('requested_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('requested_at', sa.DateTime(timezone=True), server_default=sa.text('CURRENT_TIMESTAMP'), nullable=False),
     sa.Column('completed_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('code', name=op.f('pk_deletion_requests'))
     )
@@ -32,7 +32,7 @@ def upgrade() -> None:
     sa.Column('energy_at', sa.BigInteger(), nullable=False),
     sa.Column('xp', sa.BigInteger(), server_default='0', nullable=False),
     sa.Column('avatar_key', sa.String(length=300), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('CURRENT_TIMESTAMP'), nullable=False),
     sa.CheckConstraint('coins >= 0', name=op.f('ck_players_coins_nonnegative')),
     sa.CheckConstraint('energy >= 0', name=op.f('ck_players_energy_nonnegative')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_players')),
@@ -50,7 +50,7 @@ def upgrade() -> None:
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('from_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('to_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('CURRENT_TIMESTAMP'), nullable=False),
     sa.CheckConstraint('from_id <> to_id', name=op.f('ck_friend_requests_not_self')),
     sa.ForeignKeyConstraint(['from_id'], ['players.id'], name=op.f('fk_friend_requests_from_id_players'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['to_id'], ['players.id'], name=op.f('fk_friend_requests_to_id_players'), ondelete='CASCADE'),
@@ -61,7 +61,7 @@ def upgrade() -> None:
     op.create_table('friends',
     sa.Column('player_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('friend_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('CURRENT_TIMESTAMP'), nullable=False),
     sa.CheckConstraint('player_id <> friend_id', name=op.f('ck_friends_not_self')),
     sa.ForeignKeyConstraint(['friend_id'], ['players.id'], name=op.f('fk_friends_friend_id_players'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['player_id'], ['players.id'], name=op.f('fk_friends_player_id_players'), ondelete='CASCADE'),
@@ -74,7 +74,7 @@ def upgrade() -> None:
     sa.Column('recipient_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('day', sa.Date(), nullable=False),
     sa.Column('coins', sa.Integer(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('CURRENT_TIMESTAMP'), nullable=False),
     sa.Column('claimed_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['recipient_id'], ['players.id'], name=op.f('fk_gifts_recipient_id_players'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['sender_id'], ['players.id'], name=op.f('fk_gifts_sender_id_players'), ondelete='CASCADE'),
@@ -88,7 +88,7 @@ def upgrade() -> None:
     sa.Column('fingerprint', sa.String(length=200), nullable=False),
     sa.Column('status_code', sa.Integer(), nullable=True),
     sa.Column('response', sa.Text(), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('CURRENT_TIMESTAMP'), nullable=False),
     sa.ForeignKeyConstraint(['player_id'], ['players.id'], name=op.f('fk_idempotency_keys_player_id_players'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('player_id', 'key', name=op.f('pk_idempotency_keys'))
     )
@@ -99,7 +99,7 @@ def upgrade() -> None:
     sa.Column('balance_after', sa.BigInteger(), nullable=False),
     sa.Column('reason', sa.String(length=40), nullable=False),
     sa.Column('op_key', sa.String(length=200), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('CURRENT_TIMESTAMP'), nullable=False),
     sa.ForeignKeyConstraint(['player_id'], ['players.id'], name=op.f('fk_ledger_player_id_players'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger')),
     sa.UniqueConstraint('player_id', 'op_key', name='uq_ledger_player_op_key')
