@@ -43,6 +43,16 @@ from game_service.storage import public_url
 p = players
 
 
+def _reader(engine: AsyncEngine) -> AsyncEngine:
+    """The same pool in autocommit mode: one-statement reads need no BEGIN/ROLLBACK."""
+    holder = engine.sync_engine  # AsyncEngine has __slots__; its sync engine takes attributes
+    auto = getattr(holder, "_game_autocommit", None)
+    if auto is None:
+        auto = engine.execution_options(isolation_level="AUTOCOMMIT")
+        holder._game_autocommit = auto  # type: ignore[attr-defined]
+    return auto
+
+
 def _insert(conn: AsyncConnection, table: sa.Table):
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
 
@@ -96,22 +106,18 @@ def player_view(row: Any, s: Settings, now: int) -> dict:
     }
 
 
+_STATE_SQL = sa.text(
+    """SELECT p.id, p.name, p.fb_user_id, p.coins, p.energy, p.energy_at, p.xp, p.avatar_key,
+         EXISTS (SELECT 1 FROM daily_rewards d WHERE d.player_id = p.id AND d.day = :today) AS daily_claimed,
+         (SELECT count(*) FROM gifts g WHERE g.recipient_id = p.id AND g.claimed_at IS NULL) AS gifts_waiting
+       FROM players p WHERE p.id = :pid"""
+).bindparams(sa.bindparam("today", type_=sa.Date), sa.bindparam("pid", type_=sa.BigInteger))
+
+
 async def get_state(engine: AsyncEngine, s: Settings, player_id: int) -> dict:
-    today = clock.today()
-    daily = (
-        sa.select(sa.literal(1))
-        .where(daily_rewards.c.player_id == p.c.id, daily_rewards.c.day == today)
-        .exists()
-    )
-    waiting = (
-        sa.select(sa.func.count())
-        .select_from(gifts)
-        .where(gifts.c.recipient_id == p.c.id, gifts.c.claimed_at.is_(None))
-        .scalar_subquery()
-    )
-    q = sa.select(p, daily.label("daily_claimed"), waiting.label("gifts_waiting")).where(p.c.id == player_id)
-    async with engine.connect() as conn:
-        row = (await conn.execute(q)).one_or_none()
+    """The player's state in one primary-key read (with two index-backed subqueries)."""
+    async with _reader(engine).connect() as conn:
+        row = (await conn.execute(_STATE_SQL, {"today": clock.today(), "pid": player_id})).one_or_none()
     if row is None:
         raise not_found("player")
     view = player_view(row, s, clock.now_ms())
@@ -122,7 +128,7 @@ async def get_state(engine: AsyncEngine, s: Settings, player_id: int) -> dict:
 
 
 async def db_ping(engine: AsyncEngine) -> int:
-    async with engine.connect() as conn:
+    async with _reader(engine).connect() as conn:
         return (await conn.execute(sa.text("SELECT 1"))).scalar_one()
 
 
@@ -155,12 +161,12 @@ async def create_player(engine: AsyncEngine, s: Settings, name: str | None, fb_u
 
 
 async def player_exists(engine: AsyncEngine, player_id: int) -> bool:
-    async with engine.connect() as conn:
+    async with _reader(engine).connect() as conn:
         return (await conn.execute(sa.select(p.c.id).where(p.c.id == player_id))).first() is not None
 
 
 async def find_by_facebook(engine: AsyncEngine, fb_user_id: str) -> int | None:
-    async with engine.connect() as conn:
+    async with _reader(engine).connect() as conn:
         return (await conn.execute(sa.select(p.c.id).where(p.c.fb_user_id == fb_user_id))).scalar_one_or_none()
 
 
@@ -197,7 +203,7 @@ async def ledger_entries(engine: AsyncEngine, player_id: int, limit: int, offset
         .limit(limit)
         .offset(offset)
     )
-    async with engine.connect() as conn:
+    async with _reader(engine).connect() as conn:
         return [dict(r._mapping) for r in await conn.execute(q)]
 
 
@@ -502,7 +508,7 @@ def _public(row: Any, s: Settings) -> dict:
 
 
 async def public_profile(engine: AsyncEngine, s: Settings, player_id: int) -> dict:
-    async with engine.connect() as conn:
+    async with _reader(engine).connect() as conn:
         row = (await conn.execute(sa.select(p).where(p.c.id == player_id))).one_or_none()
     if row is None:
         raise not_found("player")
@@ -516,7 +522,7 @@ async def list_friends(engine: AsyncEngine, s: Settings, player_id: int) -> dict
         .where(gifts.c.sender_id == player_id, gifts.c.recipient_id == p.c.id, gifts.c.day == today)
         .exists()
     )
-    async with engine.connect() as conn:
+    async with _reader(engine).connect() as conn:
         fr = await conn.execute(
             sa.select(p, sent_today.label("gift_sent_today"))
             .join(friends, friends.c.friend_id == p.c.id)
@@ -617,7 +623,7 @@ async def inbox(engine: AsyncEngine, s: Settings, player_id: int, limit: int) ->
         .order_by(gifts.c.claimed_at.is_not(None), gifts.c.id.desc())
         .limit(limit)
     )
-    async with engine.connect() as conn:
+    async with _reader(engine).connect() as conn:
         rows = await conn.execute(q)
         return [
             {
@@ -637,7 +643,7 @@ async def leaderboard(engine: AsyncEngine, s: Settings, player_id: int, scope: s
     if scope == "friends":
         mine = sa.select(friends.c.friend_id).where(friends.c.player_id == player_id)
         q = q.where(sa.or_(p.c.id == player_id, p.c.id.in_(mine)))
-    async with engine.connect() as conn:
+    async with _reader(engine).connect() as conn:
         rows = (await conn.execute(q)).all()
     items = [{"rank": offset + i + 1, **_public(r, s)} for i, r in enumerate(rows[:limit])]
     return {"scope": scope, "items": items, "next_offset": offset + limit if len(rows) > limit else None}
@@ -680,9 +686,116 @@ async def finish_deletion(engine: AsyncEngine, code: str) -> None:
 
 
 async def get_deletion(engine: AsyncEngine, code: str) -> Any:
-    async with engine.connect() as conn:
+    async with _reader(engine).connect() as conn:
         return (await conn.execute(sa.select(deletion_requests).where(deletion_requests.c.code == code))).one_or_none()
 
 
 def iso(d: dt.datetime | None) -> str | None:
     return d.isoformat() if d else None
+
+
+# ---------------------------------------------------------------- PostgreSQL one-statement writes
+# The hot writes as ONE statement each (data-modifying CTEs), run in autocommit: the rate
+# limit counter, the conditional balance/energy update and the ledger row commit together
+# or not at all, in a single round trip. Used on PostgreSQL when no Idempotency-Key is sent
+# (with a key, run_write stores the response in the same transaction instead).
+
+_RL_CTE = """rl AS (
+  INSERT INTO rate_limits (player_id, window_start, count) VALUES (:pid, :win, 1)
+  ON CONFLICT (player_id) DO UPDATE SET
+    count = CASE WHEN rate_limits.window_start = excluded.window_start THEN rate_limits.count + 1 ELSE 1 END,
+    window_start = excluded.window_start
+  RETURNING count
+)"""
+_TICKS = "(CASE WHEN :now - energy_at > 0 THEN (:now - energy_at) / :refill ELSE 0 END)"
+_CUR = f"(CASE WHEN energy >= :cap THEN energy WHEN energy + {_TICKS} >= :cap THEN :cap ELSE energy + {_TICKS} END)"
+_AT = f"(CASE WHEN energy >= :cap OR energy + {_TICKS} >= :cap THEN :now ELSE energy_at + {_TICKS} * :refill END)"
+_PLAYER_COLS = "id, name, fb_user_id, coins, energy, energy_at, xp, avatar_key"
+
+_ACT_SQL = sa.text(f"""
+WITH {_RL_CTE},
+upd AS (
+  UPDATE players SET energy = {_CUR} - :cost, energy_at = {_AT}, coins = coins + :coins, xp = xp + :xp
+  WHERE id = :pid AND {_CUR} >= :cost AND (SELECT count FROM rl) <= :limit
+  RETURNING {_PLAYER_COLS}
+),
+led AS (
+  INSERT INTO ledger (player_id, delta, balance_after, reason, op_key)
+  SELECT id, :coins, coins, 'action', :op_key FROM upd
+)
+SELECT (SELECT count FROM rl) AS rl_count, upd.* FROM (SELECT 1) AS one LEFT JOIN upd ON true
+""")
+
+_CLAIM_SQL = sa.text(f"""
+WITH {_RL_CTE},
+claim AS (
+  UPDATE gifts SET claimed_at = :ts
+  WHERE id = :gid AND recipient_id = :pid AND claimed_at IS NULL AND (SELECT count FROM rl) <= :limit
+  RETURNING coins
+),
+credit AS (
+  UPDATE players SET coins = players.coins + claim.coins FROM claim WHERE players.id = :pid
+  RETURNING players.id, players.coins, claim.coins AS earned
+),
+led AS (
+  INSERT INTO ledger (player_id, delta, balance_after, reason, op_key)
+  SELECT id, earned, coins, 'gift', :op_key FROM credit
+)
+SELECT (SELECT count FROM rl) AS rl_count, credit.coins, credit.earned FROM (SELECT 1) AS one LEFT JOIN credit ON true
+""")
+
+
+def _rl_params(s: Settings, player_id: int) -> dict:
+    return {
+        "pid": player_id,
+        "win": clock.now_ms() // (s.rate_limit_window_seconds * 1000),
+        "limit": s.rate_limit_writes,
+    }
+
+
+def fast_path(engine: AsyncEngine, idem_key: str | None) -> bool:
+    return idem_key is None and engine.dialect.name == "postgresql"
+
+
+async def act_fast(engine: AsyncEngine, s: Settings, player_id: int) -> tuple[int, dict]:
+    now = clock.now_ms()
+    params = {
+        **_rl_params(s, player_id),
+        "now": now,
+        "refill": s.energy_refill_seconds * 1000,
+        "cap": s.energy_cap,
+        "cost": s.action_energy_cost,
+        "coins": s.action_coins,
+        "xp": s.action_xp,
+        "op_key": f"action:{uuid.uuid4().hex}",
+    }
+    async with _reader(engine).connect() as conn:
+        row = (await conn.execute(_ACT_SQL, params)).one()
+        if row.rl_count > s.rate_limit_writes:
+            raise _rate_limited(s)
+        if row.id is None:
+            await _raise_missing_or(conn, player_id, conflict("no_energy", "not enough energy; wait for it to refill"))
+    return 200, {
+        "coins_earned": s.action_coins,
+        "xp_earned": s.action_xp,
+        "energy_spent": s.action_energy_cost,
+        "player": player_view(row, s, now),
+    }
+
+
+async def claim_gift_fast(engine: AsyncEngine, s: Settings, player_id: int, gift_id: int) -> tuple[int, dict]:
+    params = {**_rl_params(s, player_id), "gid": gift_id, "ts": clock.utcnow(), "op_key": f"gift:{gift_id}"}
+    async with _reader(engine).connect() as conn:
+        row = (await conn.execute(_CLAIM_SQL, params)).one()
+        if row.rl_count > s.rate_limit_writes:
+            raise _rate_limited(s)
+        if row.coins is None:
+            mine = (
+                await conn.execute(
+                    sa.select(gifts.c.id).where(gifts.c.id == gift_id, gifts.c.recipient_id == player_id)
+                )
+            ).first()
+            if mine is None:
+                raise not_found("gift")
+            raise conflict("already_claimed", "this gift was already claimed")
+    return 200, {"gift_id": gift_id, "coins_earned": row.earned, "coins": row.coins}

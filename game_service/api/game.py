@@ -23,7 +23,7 @@ async def write(request: Request, svc: Services, me: int, op: str, key: str | No
 @router.get("/api/me")
 async def my_state(me: int = Depends(player_id), svc: Services = Depends(services)):
     """Profile and game state: coins, energy (refilled lazily), level/XP, daily reward, gifts waiting."""
-    return await repository.get_state(svc.engine, svc.settings, me)
+    return JSONResponse(await repository.get_state(svc.engine, svc.settings, me))
 
 
 @router.patch("/api/me")
@@ -51,6 +51,9 @@ async def act(
     svc: Services = Depends(services),
 ):
     """Spend energy to earn coins and XP. 409 when out of energy."""
+    if repository.fast_path(svc.engine, key):
+        status, out = await repository.act_fast(svc.engine, svc.settings, me)
+        return JSONResponse(out, status_code=status)
     return await write(request, svc, me, "action", key, repository.act_handler(svc.settings, me))
 
 

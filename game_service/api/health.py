@@ -15,13 +15,13 @@ router = APIRouter(tags=["health"])
 @router.get("/api/health/live")
 async def live():
     """Shallow liveness for the load balancer: the process and its event loop answer. No DB."""
-    return {"status": "ok"}
+    return JSONResponse({"status": "ok"})
 
 
 @router.get("/api/health/db")
 async def db(svc: Services = Depends(services)):
     """One trivial query (``SELECT 1``): the floor the benchmark compares endpoints with."""
-    return {"status": "ok", "db": await repository.db_ping(svc.engine)}
+    return JSONResponse({"status": "ok", "db": await repository.db_ping(svc.engine)})
 
 
 @router.get("/api/health/ready")

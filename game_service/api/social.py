@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from game_service import facebook, repository
 from game_service.api.deps import Services, idempotency_key, player_id, services
@@ -103,4 +104,7 @@ async def claim_gift(
     svc: Services = Depends(services),
 ):
     """Claim a gift sent to you, exactly once (409 on a second claim, 404 if it is not yours)."""
+    if repository.fast_path(svc.engine, key):
+        status, out = await repository.claim_gift_fast(svc.engine, svc.settings, me, gift_id)
+        return JSONResponse(out, status_code=status)
     return await write(request, svc, me, "gift_claim", key, repository.claim_gift_handler(me, gift_id))
