@@ -24,10 +24,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
+import warnings
+
 import httpx
 import psycopg
 import pytest
-from fastapi.testclient import TestClient
+
+with warnings.catch_warnings():
+    # Starlette announces a future switch of its test client's HTTP library; not ours to act on
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
 
 from game_service import clock
 from game_service.config import Settings
@@ -262,7 +268,7 @@ def coins_of(db, player_id: int) -> int:
 
 # ---------------------------------------------------------------- the real server (gunicorn)
 class LiveServer:
-    def __init__(self, env: dict, workers: int = 2):
+    def __init__(self, env: dict, workers: int = 2, log_level: str = "WARNING"):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full = {
@@ -271,10 +277,11 @@ class LiveServer:
             "GAME_PORT": str(self.port),
             "GAME_BIND": "127.0.0.1",
             "GAME_WORKERS": str(workers),
-            "GAME_LOG_LEVEL": "WARNING",
+            "GAME_LOG_LEVEL": log_level,
             **env,
         }
-        self.log = open(Path(env.get("GAME_MEDIA_DIR", "/tmp")).parent / f"server-{self.port}.log", "w+")
+        self.log_path = Path(env.get("GAME_MEDIA_DIR", "/tmp")).parent / f"server-{self.port}.log"
+        self.log = open(self.log_path, "w+")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "game_service", "serve"], env=full, stdout=self.log, stderr=subprocess.STDOUT,
             cwd=str(REPO),

@@ -106,25 +106,49 @@ def test_concurrent_gift_sends_respect_the_daily_limit(live_server, db):
     assert db.execute("SELECT count(*) FROM gifts WHERE sender_id = %s", (a,)).fetchone()[0] == 10
 
 
-def test_sigterm_lets_in_flight_requests_finish(pg_url, tmp_path):
+def test_sigterm_lets_an_in_flight_request_finish_then_exits_cleanly(pg_url, tmp_path):
+    """Graceful shutdown: a request whose body is still arriving when SIGTERM comes is
+    completed and answered; then the server exits 0 and stops accepting connections."""
     from tests.game_service.conftest import SESSION_SECRET, LiveServer
 
     server = LiveServer(
         {"GAME_DATABASE_URL": pg_url, "GAME_SESSION_SECRET": SESSION_SECRET, "GAME_MEDIA_DIR": str(tmp_path / "m")},
         workers=1,
     )
-    pid, h = guest(server.url)
+    try:
+        pid, h = guest(server.url)
+        up = httpx.post(server.url + "/api/me/avatar/upload-url", json={"content_type": "image/png"}, headers=h).json()
+        boundary = "gracefulboundary"
+        head = "".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n' for k, v in up["fields"].items()
+        )
+        head += f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n'
+        png = b"\x89PNG\r\n\x1a\n" + b"\0" * 4000
+        body = head.encode() + png + f"\r\n--{boundary}--\r\n".encode()
+        signalled = asyncio.Event()
 
-    async def run():
-        async with httpx.AsyncClient(base_url=server.url, timeout=30) as c:
-            reqs = [asyncio.create_task(c.get("/api/me", headers=h)) for _ in range(50)]
-            await asyncio.sleep(0.05)
-            stopper = asyncio.get_running_loop().run_in_executor(None, server.stop)
-            out = await asyncio.gather(*reqs, return_exceptions=True)
-            return out, await stopper
+        async def slow_body():
+            for i in range(0, len(body), 500):
+                yield body[i : i + 500]
+                if i == 1000:
+                    signalled.set()
+                await asyncio.sleep(0.1)
 
-    out, rc = asyncio.run(run())
-    done = [r for r in out if isinstance(r, httpx.Response)]
-    assert all(r.status_code == 200 for r in done)
-    assert len(done) >= 1
-    assert rc == 0
+        async def run():
+            async with httpx.AsyncClient(base_url=server.url, timeout=30) as c:
+                upload = asyncio.create_task(
+                    c.post(up["url"], content=slow_body(),
+                           headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+                )
+                await signalled.wait()
+                stopper = asyncio.get_running_loop().run_in_executor(None, server.stop)
+                return await upload, await stopper
+
+        response, rc = asyncio.run(run())
+        assert response.status_code == 204, response.text
+        assert rc == 0
+        assert (tmp_path / "m" / up["key"]).is_file()
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(server.url + "/api/health/live", timeout=2)
+    finally:
+        server.stop()

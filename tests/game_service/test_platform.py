@@ -179,3 +179,27 @@ def test_local_play_command_runs_on_sqlite_and_prints_the_url(tmp_path):
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+@pytest.mark.slow
+def test_production_server_writes_json_logs_with_the_request_id(pg_url, tmp_path):
+    from tests.game_service.conftest import SESSION_SECRET, LiveServer
+
+    server = LiveServer(
+        {"GAME_DATABASE_URL": pg_url, "GAME_SESSION_SECRET": SESSION_SECRET, "GAME_MEDIA_DIR": str(tmp_path / "m")},
+        workers=2,
+        log_level="INFO",
+    )
+    try:
+        r = httpx.get(server.url + "/api/health/ready", headers={"X-Request-ID": "trace-42"})
+        assert r.status_code == 200 and r.headers["x-request-id"] == "trace-42"
+        r = httpx.get(server.url + "/api/me")
+        generated = r.headers["x-request-id"]
+        assert r.status_code == 401 and r.json()["request_id"] == generated
+    finally:
+        assert server.stop() == 0
+    lines = [json.loads(line) for line in server.log_path.read_text().splitlines() if line.startswith("{")]
+    assert any(l.get("request_id") == "trace-42" and l.get("path") == "/api/health/ready" and l.get("status") == 200
+               for l in lines)
+    assert any(l.get("request_id") == generated and l.get("status") == 401 for l in lines)
+    assert all("ts" in l and "level" in l for l in lines)
