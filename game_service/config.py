@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     # Database
     database_url: str | None = None
     db_secret_id: str | None = None
+    # used when the database secret lacks host/port/dbname (e.g. an RDS-managed master secret)
+    db_host: str | None = None
+    db_port: int | None = None
+    db_name: str | None = None
     db_pool_size: int = Field(5, ge=1, le=200)
     db_max_overflow: int = Field(5, ge=0, le=200)
     sqlite_path: str = "./var/game.db"
@@ -92,7 +96,10 @@ class Settings(BaseSettings):
         """Fill database URL and app secrets from Secrets Manager when configured."""
         if self.db_secret_id and not self.database_url:
             data = _read_secret(self.db_secret_id)
-            self.database_url = database_url_from_rds_secret(data)
+            fallback = {"host": self.db_host, "port": self.db_port, "dbname": self.db_name}
+            self.database_url = database_url_from_rds_secret(
+                {**{k: v for k, v in fallback.items() if v}, **{k: v for k, v in data.items() if v}}
+            )
         if self.app_secret_id:
             data = _read_secret(self.app_secret_id)
             if not self.session_secret:
@@ -128,10 +135,17 @@ class Settings(BaseSettings):
         return to_driver_url(self.database_url or "", asynchronous=False)
 
 
-def _read_secret(secret_id: str) -> dict:
+def aws_client(service: str):
+    """A boto3 client; the region comes from AWS_REGION or AWS_DEFAULT_REGION."""
     import boto3  # imported lazily: local play needs no AWS
+    from botocore.config import Config
 
-    client = boto3.client("secretsmanager")
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    return boto3.client(service, region_name=region, config=Config(retries={"max_attempts": 3, "mode": "standard"}))
+
+
+def _read_secret(secret_id: str) -> dict:
+    client = aws_client("secretsmanager")
     try:
         value = client.get_secret_value(SecretId=secret_id)["SecretString"]
     except Exception as exc:  # noqa: BLE001 - re-raised with a clear message

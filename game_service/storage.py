@@ -59,13 +59,12 @@ class ObjectHead:
 
 class S3Storage:
     def __init__(self, bucket: str, max_bytes: int, expiry: int):
-        import boto3
-        from botocore.config import Config
+        from game_service.config import aws_client
 
         self.bucket = bucket
         self.max_bytes = max_bytes
         self.expiry = expiry
-        self.s3 = boto3.client("s3", config=Config(retries={"max_attempts": 3, "mode": "standard"}))
+        self.s3 = aws_client("s3")
 
     def presign_upload(self, player_id: int, content_type: str) -> dict:
         key = new_incoming_key(player_id, content_type)

@@ -39,6 +39,18 @@ def test_database_url_from_an_rds_shaped_secret(aws, monkeypatch):
     assert s.async_database_url.startswith("postgresql+psycopg://")
 
 
+def test_an_rds_managed_secret_without_host_uses_the_host_from_the_environment(aws, monkeypatch):
+    sm = aws.client("secretsmanager")
+    name = f"rds-managed-{time.time_ns()}"
+    sm.create_secret(Name=name, SecretString=json.dumps({"username": "postgres", "password": "pw"}))
+    monkeypatch.delenv("AWS_DEFAULT_REGION")  # the EC2 tier sets AWS_REGION
+    monkeypatch.setenv("GAME_DB_SECRET_ID", name)
+    monkeypatch.setenv("GAME_DB_HOST", "db.example.internal")
+    monkeypatch.setenv("GAME_DB_NAME", "game")
+    s = Settings(session_secret="s").resolve_secrets()
+    assert s.database_url == "postgresql+psycopg://postgres:pw@db.example.internal:5432/game?sslmode=require"
+
+
 def test_app_secret_supplies_session_and_facebook_secrets(aws, monkeypatch):
     sm = aws.client("secretsmanager")
     name = f"app-{time.time_ns()}"
