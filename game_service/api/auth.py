@@ -4,9 +4,9 @@ from fastapi import APIRouter, Depends
 
 from game_service import facebook, repository
 from game_service.api.deps import Services, optional_player_id, player_id, services
-from game_service.api.schemas import FacebookIn, GuestIn, TokenOut
+from game_service.api.schemas import ERRORS, FacebookIn, GuestIn, PlayerState, TokenOut
 
-router = APIRouter(tags=["auth"])
+router = APIRouter(tags=["auth"], responses=ERRORS)
 
 
 @router.post("/api/auth/guest", response_model=TokenOut, status_code=201)
@@ -35,7 +35,7 @@ async def facebook_sign_in(
     return {"token": svc.sessions.issue(pid), "player": await repository.get_state(svc.engine, svc.settings, pid)}
 
 
-@router.post("/api/me/facebook")
+@router.post("/api/me/facebook", response_model=PlayerState)
 async def link_facebook(body: FacebookIn, me: int = Depends(player_id), svc: Services = Depends(services)):
     """Link Facebook to the signed-in (guest) player, keeping all progress."""
     fb_id = await facebook.resolve_user(svc.settings, svc.http, body.signed_request, body.access_token)

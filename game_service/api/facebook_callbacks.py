@@ -5,9 +5,10 @@ from starlette.concurrency import run_in_threadpool
 
 from game_service import facebook, repository
 from game_service.api.deps import Services, services
+from game_service.api.schemas import ERRORS, DeletionOut
 from game_service.errors import GameError, not_found
 
-router = APIRouter(tags=["facebook"])
+router = APIRouter(tags=["facebook"], responses=ERRORS)
 
 
 async def _complete(svc: Services, code: str, player_id: int | None) -> None:
@@ -17,7 +18,7 @@ async def _complete(svc: Services, code: str, player_id: int | None) -> None:
     await repository.finish_deletion(svc.engine, code)
 
 
-@router.post("/api/facebook/data-deletion")
+@router.post("/api/facebook/data-deletion", response_model=DeletionOut)
 async def data_deletion(request: Request, svc: Services = Depends(services)):
     """Facebook's data-deletion callback (form field ``signed_request``).
 

@@ -8,9 +8,18 @@ from fastapi.responses import JSONResponse
 
 from game_service import repository
 from game_service.api.deps import Services, fingerprint, idempotency_key, player_id, services
-from game_service.api.schemas import RenameIn
+from game_service.api.schemas import (
+    ERRORS,
+    ActionOut,
+    DailyOut,
+    EnergyPackOut,
+    LeaderboardOut,
+    PlayerState,
+    PublicPlayer,
+    RenameIn,
+)
 
-router = APIRouter(tags=["game"])
+router = APIRouter(tags=["game"], responses=ERRORS)
 
 
 async def write(request: Request, svc: Services, me: int, op: str, key: str | None, handler, body: bytes = b""):
@@ -20,13 +29,13 @@ async def write(request: Request, svc: Services, me: int, op: str, key: str | No
     return JSONResponse(jsonable_encoder(out), status_code=status)
 
 
-@router.get("/api/me")
+@router.get("/api/me", responses={200: {"model": PlayerState}})
 async def my_state(me: int = Depends(player_id), svc: Services = Depends(services)):
     """Profile and game state: coins, energy (refilled lazily), level/XP, daily reward, gifts waiting."""
     return JSONResponse(await repository.get_state(svc.engine, svc.settings, me))
 
 
-@router.patch("/api/me")
+@router.patch("/api/me", response_model=PlayerState)
 async def rename(body: RenameIn, me: int = Depends(player_id), svc: Services = Depends(services)):
     await repository.rename(svc.engine, me, body.name)
     return await repository.get_state(svc.engine, svc.settings, me)
@@ -43,7 +52,7 @@ async def my_ledger(
     return {"items": await repository.ledger_entries(svc.engine, me, limit, offset)}
 
 
-@router.post("/api/actions")
+@router.post("/api/actions", responses={200: {"model": ActionOut}})
 async def act(
     request: Request,
     me: int = Depends(player_id),
@@ -57,7 +66,7 @@ async def act(
     return await write(request, svc, me, "action", key, repository.act_handler(svc.settings, me))
 
 
-@router.post("/api/daily-reward")
+@router.post("/api/daily-reward", responses={200: {"model": DailyOut}})
 async def claim_daily(
     request: Request,
     me: int = Depends(player_id),
@@ -68,7 +77,7 @@ async def claim_daily(
     return await write(request, svc, me, "daily", key, repository.daily_handler(svc.settings, me))
 
 
-@router.post("/api/shop/energy")
+@router.post("/api/shop/energy", responses={200: {"model": EnergyPackOut}})
 async def buy_energy(
     request: Request,
     me: int = Depends(player_id),
@@ -79,12 +88,12 @@ async def buy_energy(
     return await write(request, svc, me, "energy_pack", key, repository.buy_energy_handler(svc.settings, me))
 
 
-@router.get("/api/players/{target_id}")
+@router.get("/api/players/{target_id}", response_model=PublicPlayer)
 async def public_profile(target_id: int, me: int = Depends(player_id), svc: Services = Depends(services)):
     return await repository.public_profile(svc.engine, svc.settings, target_id)
 
 
-@router.get("/api/leaderboard")
+@router.get("/api/leaderboard", response_model=LeaderboardOut)
 async def leaderboard(
     scope: Literal["global", "friends"] = "global",
     limit: int = Query(20, ge=1, le=100),

@@ -5,14 +5,14 @@ from starlette.concurrency import run_in_threadpool
 
 from game_service import repository
 from game_service.api.deps import Services, player_id, services
-from game_service.api.schemas import AvatarConfirmIn, UploadUrlIn
+from game_service.api.schemas import ERRORS, AvatarConfirmIn, PlayerState, UploadOut, UploadUrlIn
 from game_service.errors import GameError, not_found
 from game_service.storage import LocalStorage, avatar_key_for, incoming_prefix, sniff_image_type
 
-router = APIRouter(tags=["media"])
+router = APIRouter(tags=["media"], responses=ERRORS)
 
 
-@router.post("/api/me/avatar/upload-url")
+@router.post("/api/me/avatar/upload-url", response_model=UploadOut)
 async def avatar_upload_url(body: UploadUrlIn, me: int = Depends(player_id), svc: Services = Depends(services)):
     """A presigned POST for the browser: key pinned under ``incoming/<player>/``, exact
     content type, ``content-length-range``, short expiry. POST ``fields`` + ``file`` to ``url``."""
@@ -20,7 +20,7 @@ async def avatar_upload_url(body: UploadUrlIn, me: int = Depends(player_id), svc
     return {**post, "max_bytes": svc.settings.avatar_max_bytes, "expires_in": svc.settings.upload_url_expiry_seconds}
 
 
-@router.post("/api/me/avatar")
+@router.post("/api/me/avatar", response_model=PlayerState)
 async def avatar_confirm(body: AvatarConfirmIn, me: int = Depends(player_id), svc: Services = Depends(services)):
     """Verify an uploaded file (size, image type by magic bytes) and make it the avatar."""
     key = body.key

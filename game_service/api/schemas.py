@@ -44,6 +44,97 @@ class AvatarConfirmIn(Strict):
     key: str = Field(min_length=1, max_length=300)
 
 
+
+
+# ---------------------------------------------------------------- responses (for the OpenAPI schema)
+class ErrorOut(BaseModel):
+    error: str = Field(description="machine-readable code, e.g. no_energy, already_claimed, rate_limited")
+    detail: str | list = Field(description="what went wrong, for people")
+    request_id: str | None = None
+
+
+class PublicPlayer(BaseModel):
+    id: int
+    name: str
+    level: int
+    xp: int
+    avatar_url: str | None
+
+
+class PlayerState(BaseModel):
+    id: int
+    name: str
+    coins: int
+    energy: int
+    energy_cap: int
+    next_energy_in_seconds: int | None
+    xp: int
+    level: int
+    xp_per_level: int
+    avatar_url: str | None
+    facebook_linked: bool
+    daily_reward_available: bool | None = None
+    daily_reward_coins: int | None = None
+    gifts_waiting: int | None = None
+
+
 class TokenOut(BaseModel):
     token: str
-    player: dict
+    player: PlayerState
+
+
+class ActionOut(BaseModel):
+    coins_earned: int
+    xp_earned: int
+    energy_spent: int
+    player: PlayerState
+
+
+class EnergyPackOut(BaseModel):
+    coins_spent: int
+    energy_added: int
+    player: PlayerState
+
+
+class DailyOut(BaseModel):
+    coins_earned: int
+    coins: int
+    day: str
+
+
+class GiftClaimOut(BaseModel):
+    gift_id: int
+    coins_earned: int
+    coins: int
+
+
+class GiftSentOut(BaseModel):
+    gift_id: int
+    to_player_id: int
+    coins: int
+
+
+class LeaderboardRow(PublicPlayer):
+    rank: int
+
+
+class LeaderboardOut(BaseModel):
+    scope: str
+    items: list[LeaderboardRow]
+    next_offset: int | None
+
+
+class UploadOut(BaseModel):
+    url: str = Field(description="POST a multipart form here: every entry of `fields`, then `file`")
+    fields: dict[str, str]
+    key: str
+    max_bytes: int
+    expires_in: int
+
+
+class DeletionOut(BaseModel):
+    url: str
+    confirmation_code: str
+
+
+ERRORS = {code: {"model": ErrorOut} for code in (401, 404, 409, 413, 422, 429)}

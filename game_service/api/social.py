@@ -6,10 +6,10 @@ from fastapi.responses import JSONResponse
 from game_service import facebook, repository
 from game_service.api.deps import Services, idempotency_key, player_id, services
 from game_service.api.game import write
-from game_service.api.schemas import FacebookImportIn, FriendRequestIn, GiftIn
+from game_service.api.schemas import ERRORS, FacebookImportIn, FriendRequestIn, GiftClaimOut, GiftIn, GiftSentOut
 from game_service.errors import GameError
 
-router = APIRouter(tags=["social"])
+router = APIRouter(tags=["social"], responses=ERRORS)
 
 
 @router.get("/api/friends")
@@ -72,7 +72,7 @@ async def import_facebook_friends(
     return {"added": added}
 
 
-@router.post("/api/gifts", status_code=201)
+@router.post("/api/gifts", status_code=201, responses={201: {"model": GiftSentOut}})
 async def send_gift(
     body: GiftIn,
     request: Request,
@@ -95,7 +95,7 @@ async def gift_inbox(
     return {"items": await repository.inbox(svc.engine, svc.settings, me, limit)}
 
 
-@router.post("/api/gifts/{gift_id}/claim")
+@router.post("/api/gifts/{gift_id}/claim", responses={200: {"model": GiftClaimOut}})
 async def claim_gift(
     gift_id: int,
     request: Request,

@@ -137,6 +137,12 @@ def test_openapi_schema_lists_the_api(client):
                  "/api/health/live", "/api/health/ready", "/api/facebook/data-deletion"):
         assert path in paths, path
     assert all(p.startswith("/api/") for p in paths)
+    schemas = r.json()["components"]["schemas"]
+    assert {"PlayerState", "ActionOut", "ErrorOut", "LeaderboardOut", "UploadOut"} <= set(schemas)
+    act = paths["/api/actions"]["post"]
+    assert act["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/ActionOut")
+    assert act["responses"]["409"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorOut")
+    assert any(p.get("name") == "Idempotency-Key" for p in act["parameters"])
     assert client.get("/api/docs").status_code == 200
 
 
