@@ -48,6 +48,15 @@ async function guarded(fn) {
   try { await fn(); } catch (e) { say(e.message, true); }
 }
 
+function empty(list, text) {
+  if (!list.children.length) {
+    const el = document.createElement("li");
+    el.className = "muted empty";
+    el.textContent = text;
+    list.appendChild(el);
+  }
+}
+
 function li(text, ...buttons) {
   const el = document.createElement("li");
   const span = document.createElement("span");
@@ -98,6 +107,7 @@ async function refreshFriends() {
     req.appendChild(li(`Waiting for ${r.player.name} (#${r.player.id})`,
       button("Cancel", async () => { await api("DELETE", `/api/friends/requests/${r.request_id}`); await refreshFriends(); })));
   }
+  empty(req, "No friend requests");
   const list = $("friends");
   list.replaceChildren();
   for (const fr of f.friends) {
@@ -107,6 +117,7 @@ async function refreshFriends() {
       }, fr.gift_sent_today),
       button("Remove", async () => { await api("DELETE", `/api/friends/${fr.id}`); await refreshAll(); })));
   }
+  empty(list, "No friends yet: add one by player id");
 }
 
 async function refreshInbox() {
@@ -121,6 +132,7 @@ async function refreshInbox() {
         await Promise.all([refreshState(), refreshInbox()]);
       }, g.claimed)));
   }
+  empty(ul, "No gifts yet");
 }
 
 async function refreshLeaderboard() {
@@ -209,6 +221,7 @@ function wire() {
     const r = await api("POST", "/api/actions");
     renderState({ ...me, ...r.player });
     say(`+${r.coins_earned} coins, +${r.xp_earned} XP`);
+    await refreshLeaderboard();
   }));
   $("daily").addEventListener("click", () => guarded(async () => {
     const r = await api("POST", "/api/daily-reward");
