@@ -208,6 +208,7 @@ async def ledger_entries(engine: AsyncEngine, player_id: int, limit: int, offset
 
 
 # ---------------------------------------------------------------- write framework
+IDEMPOTENCY_TTL_HOURS = 24
 Handler = Callable[[AsyncConnection, str], Awaitable[tuple[int, dict]]]
 
 
@@ -254,10 +255,17 @@ async def run_write(
             if await _count_write(conn, s, player_id) > s.rate_limit_writes:
                 raise _RateLimitedCommit()
             if idem_key:
+                # keys are remembered for a day (like most payment APIs); older ones are pruned
+                await conn.execute(
+                    sa.delete(idempotency_keys).where(
+                        idempotency_keys.c.player_id == player_id,
+                        idempotency_keys.c.created_at < clock.utcnow() - dt.timedelta(hours=IDEMPOTENCY_TTL_HOURS),
+                    )
+                )
                 got = (
                     await conn.execute(
                         _insert(conn, idempotency_keys)
-                        .values(player_id=player_id, key=idem_key, fingerprint=fingerprint)
+                        .values(player_id=player_id, key=idem_key, fingerprint=fingerprint, created_at=clock.utcnow())
                         .on_conflict_do_nothing()
                         .returning(idempotency_keys.c.key)
                     )

@@ -171,3 +171,12 @@ def test_writes_are_rate_limited_per_player_across_replicas(make_client):
     assert one.post("/api/actions", headers=q.h).status_code == 200  # per player
     clock.advance(60)
     assert two.post("/api/actions", headers=p.h).status_code == 200
+
+
+def test_idempotency_keys_are_remembered_for_a_day(client, db):
+    p = sign_in_guest(client)
+    assert p.post("/api/actions", headers={"Idempotency-Key": "old-key"}).status_code == 200
+    clock.advance(25 * 3600)
+    assert p.post("/api/actions", headers={"Idempotency-Key": "new-key"}).status_code == 200
+    keys = db.execute("SELECT key FROM idempotency_keys WHERE player_id = %s", (p.id,)).fetchall()
+    assert keys == [("new-key",)]
