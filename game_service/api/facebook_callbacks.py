@@ -41,7 +41,7 @@ async def data_deletion(request: Request, svc: Services = Depends(services)):
 
 
 @router.get("/api/facebook/deletion-status")
-async def deletion_status(code: str = Query(min_length=1, max_length=64), svc: Services = Depends(services)):
+async def deletion_status(code: str = Query(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$"), svc: Services = Depends(services)):
     row = await repository.get_deletion(svc.engine, code)
     if row is None:
         raise not_found("deletion request")

@@ -10,6 +10,7 @@ from game_service import repository
 from game_service.api.deps import Services, fingerprint, idempotency_key, player_id, services
 from game_service.api.schemas import (
     ERRORS,
+    IdPath,
     ActionOut,
     DailyOut,
     EnergyPackOut,
@@ -89,7 +90,7 @@ async def buy_energy(
 
 
 @router.get("/api/players/{target_id}", response_model=PublicPlayer)
-async def public_profile(target_id: int, me: int = Depends(player_id), svc: Services = Depends(services)):
+async def public_profile(target_id: IdPath, me: int = Depends(player_id), svc: Services = Depends(services)):
     return await repository.public_profile(svc.engine, svc.settings, target_id)
 
 

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
+
+from fastapi import Path
 
 from pydantic import BaseModel, ConfigDict, Field
+
+
+MAX_ID = 2**63 - 1  # ids are PostgreSQL bigints
+PlayerIdField = Field(gt=0, le=MAX_ID)
+IdPath = Annotated[int, Path(gt=0, le=MAX_ID)]
 
 
 class Strict(BaseModel):
@@ -25,7 +32,7 @@ class RenameIn(Strict):
 
 
 class FriendRequestIn(Strict):
-    player_id: int = Field(gt=0)
+    player_id: int = PlayerIdField
 
 
 class FacebookImportIn(Strict):
@@ -33,7 +40,7 @@ class FacebookImportIn(Strict):
 
 
 class GiftIn(Strict):
-    to_player_id: int = Field(gt=0)
+    to_player_id: int = PlayerIdField
 
 
 class UploadUrlIn(Strict):
@@ -41,7 +48,7 @@ class UploadUrlIn(Strict):
 
 
 class AvatarConfirmIn(Strict):
-    key: str = Field(min_length=1, max_length=300)
+    key: str = Field(min_length=1, max_length=300, pattern=r"^[A-Za-z0-9/._-]+$")
 
 
 

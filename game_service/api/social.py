@@ -6,7 +6,7 @@ from fastapi.responses import JSONResponse
 from game_service import facebook, repository
 from game_service.api.deps import Services, idempotency_key, player_id, services
 from game_service.api.game import write
-from game_service.api.schemas import ERRORS, FacebookImportIn, FriendRequestIn, GiftClaimOut, GiftIn, GiftSentOut
+from game_service.api.schemas import ERRORS, IdPath, FacebookImportIn, FriendRequestIn, GiftClaimOut, GiftIn, GiftSentOut
 from game_service.errors import GameError
 
 router = APIRouter(tags=["social"], responses=ERRORS)
@@ -35,7 +35,7 @@ async def request_friend(
 
 @router.post("/api/friends/requests/{request_id}/accept")
 async def accept_friend(
-    request_id: int,
+    request_id: IdPath,
     request: Request,
     me: int = Depends(player_id),
     key: str | None = Depends(idempotency_key),
@@ -45,14 +45,14 @@ async def accept_friend(
 
 
 @router.delete("/api/friends/requests/{request_id}", status_code=204)
-async def decline_friend(request_id: int, me: int = Depends(player_id), svc: Services = Depends(services)):
+async def decline_friend(request_id: IdPath, me: int = Depends(player_id), svc: Services = Depends(services)):
     """Decline an incoming request or cancel an outgoing one."""
     await repository.delete_request(svc.engine, me, request_id)
     return Response(status_code=204)
 
 
 @router.delete("/api/friends/{friend_id}", status_code=204)
-async def remove_friend(friend_id: int, me: int = Depends(player_id), svc: Services = Depends(services)):
+async def remove_friend(friend_id: IdPath, me: int = Depends(player_id), svc: Services = Depends(services)):
     await repository.remove_friend(svc.engine, me, friend_id)
     return Response(status_code=204)
 
@@ -97,7 +97,7 @@ async def gift_inbox(
 
 @router.post("/api/gifts/{gift_id}/claim", responses={200: {"model": GiftClaimOut}})
 async def claim_gift(
-    gift_id: int,
+    gift_id: IdPath,
     request: Request,
     me: int = Depends(player_id),
     key: str | None = Depends(idempotency_key),

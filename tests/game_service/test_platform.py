@@ -221,3 +221,21 @@ def test_production_server_writes_json_logs_with_the_request_id(pg_url, tmp_path
                for l in lines)
     assert any(l.get("request_id") == generated and l.get("status") == 401 for l in lines)
     assert all("ts" in l and "level" in l for l in lines)
+
+
+def test_out_of_range_ids_and_control_characters_are_422_not_500(client):
+    p = sign_in_guest(client)
+    huge = 10**20
+    for method, path, body in (
+        ("POST", f"/api/gifts/{huge}/claim", None),
+        ("POST", f"/api/friends/requests/{huge}/accept", None),
+        ("DELETE", f"/api/friends/{huge}", None),
+        ("GET", f"/api/players/{huge}", None),
+        ("POST", "/api/friends/requests", {"player_id": huge}),
+        ("POST", "/api/gifts", {"to_player_id": huge}),
+        ("POST", "/api/me/avatar", {"key": f"incoming/{p.id}/\x00x.png"}),
+        ("GET", "/api/facebook/deletion-status?code=%00abc", None),
+    ):
+        r = client.request(method, path, json=body, headers=p.h)
+        assert r.status_code in (405, 422), (path, r.status_code, r.text)
+        assert r.json()["error"] in ("invalid_request", "method_not_allowed")
