@@ -140,7 +140,8 @@ def test_data_deletion_callback_deletes_the_player_and_reports_status(client, db
     status_path = body["url"].removeprefix("https://game.example.test")
     s = client.get(status_path)
     assert s.status_code == 200 and s.json()["status"] == "completed" and s.json()["confirmation_code"] == code
-    assert client.get("/api/facebook/deletion-status?code=nope").status_code == 404
+    assert client.get("/api/facebook/deletion-status?code=0123abcd").status_code == 404
+    assert client.get("/api/facebook/deletion-status?code=nope").status_code == 422
     # a forged callback is refused
     r = client.post("/api/facebook/data-deletion", data={"signed_request": "x.y"})
     assert r.status_code == 401
