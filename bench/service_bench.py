@@ -109,6 +109,10 @@ def seed(url: str) -> None:
                FROM generate_series(1, %(gifts)s) g""",
             {"n": PLAYERS, "gifts": GIFTS},
         )
+        c.execute(
+            """UPDATE players SET gifts_waiting =
+               (SELECT count(*) FROM gifts WHERE recipient_id = players.id AND claimed_at IS NULL)"""
+        )
         lo, hi = c.execute("SELECT min(id), max(id) FROM players").fetchone()
         assert (lo, hi) == (1, PLAYERS), (lo, hi)
         bad = c.execute("SELECT count(*) FROM gifts WHERE recipient_id <> (id %% %s) + 1", (PLAYERS,)).fetchone()[0]

@@ -28,9 +28,12 @@ players = sa.Table(
     sa.Column("energy_at", sa.BigInteger, nullable=False),
     sa.Column("xp", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("avatar_key", sa.String(300), nullable=True),
+    # unclaimed gifts addressed to this player, kept in step with the gifts table (0002)
+    sa.Column("gifts_waiting", sa.Integer, nullable=False, server_default="0"),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()),
     sa.CheckConstraint("coins >= 0", name="coins_nonnegative"),
     sa.CheckConstraint("energy >= 0", name="energy_nonnegative"),
+    sa.CheckConstraint("gifts_waiting >= 0", name="gifts_waiting_nonnegative"),
 )
 sa.Index("ix_players_xp_id", players.c.xp.desc(), players.c.id)
 

@@ -108,14 +108,14 @@ def player_view(row: Any, s: Settings, now: int) -> dict:
 
 _STATE_SQL = sa.text(
     """SELECT p.id, p.name, p.fb_user_id, p.coins, p.energy, p.energy_at, p.xp, p.avatar_key,
-         EXISTS (SELECT 1 FROM daily_rewards d WHERE d.player_id = p.id AND d.day = :today) AS daily_claimed,
-         (SELECT count(*) FROM gifts g WHERE g.recipient_id = p.id AND g.claimed_at IS NULL) AS gifts_waiting
+         p.gifts_waiting,
+         EXISTS (SELECT 1 FROM daily_rewards d WHERE d.player_id = p.id AND d.day = :today) AS daily_claimed
        FROM players p WHERE p.id = :pid"""
 ).bindparams(sa.bindparam("today", type_=sa.Date), sa.bindparam("pid", type_=sa.BigInteger))
 
 
 async def get_state(engine: AsyncEngine, s: Settings, player_id: int) -> dict:
-    """The player's state in one primary-key read (with two index-backed subqueries)."""
+    """The player's state in one primary-key read (and a primary-key probe of daily_rewards)."""
     async with _reader(engine).connect() as conn:
         row = (await conn.execute(_STATE_SQL, {"today": clock.today(), "pid": player_id})).one_or_none()
     if row is None:
@@ -309,9 +309,14 @@ class _RateLimitedCommit(Exception):
     pass
 
 
-async def _credit(conn: AsyncConnection, player_id: int, amount: int, reason: str, op_key: str) -> int:
+async def _credit(
+    conn: AsyncConnection, player_id: int, amount: int, reason: str, op_key: str, gift_claimed: bool = False
+) -> int:
+    values: dict = {"coins": p.c.coins + amount}
+    if gift_claimed:
+        values["gifts_waiting"] = p.c.gifts_waiting - 1
     coins = (
-        await conn.execute(sa.update(p).where(p.c.id == player_id).values(coins=p.c.coins + amount).returning(p.c.coins))
+        await conn.execute(sa.update(p).where(p.c.id == player_id).values(**values).returning(p.c.coins))
     ).scalar_one_or_none()
     if coins is None:
         raise not_found("player")
@@ -573,8 +578,11 @@ def send_gift_handler(s: Settings, player_id: int, to_id: int) -> Handler:
     async def handler(conn: AsyncConnection, op_key: str) -> tuple[int, dict]:
         if not await _are_friends(conn, player_id, to_id):
             raise not_found("friend")
-        # lock the sender's row: the per-day count below is then race-free
-        await conn.execute(sa.select(p.c.id).where(p.c.id == player_id).with_for_update())
+        # lock sender and recipient rows, in id order (no deadlock between two players
+        # gifting each other); the sender's per-day count below is then race-free
+        await conn.execute(
+            sa.select(p.c.id).where(p.c.id.in_((player_id, to_id))).order_by(p.c.id).with_for_update()
+        )
         day = clock.today()
         sent = (
             await conn.execute(
@@ -593,6 +601,7 @@ def send_gift_handler(s: Settings, player_id: int, to_id: int) -> Handler:
         ).scalar_one_or_none()
         if gid is None:
             raise conflict("already_gifted", "you already sent this friend a gift today")
+        await conn.execute(sa.update(p).where(p.c.id == to_id).values(gifts_waiting=p.c.gifts_waiting + 1))
         return 201, {"gift_id": gid, "to_player_id": to_id, "coins": s.gift_coins}
 
     return handler
@@ -617,7 +626,7 @@ def claim_gift_handler(player_id: int, gift_id: int) -> Handler:
             if mine is None:
                 raise not_found("gift")
             raise conflict("already_claimed", "this gift was already claimed")
-        coins = await _credit(conn, player_id, row.coins, "gift", f"gift:{gift_id}")
+        coins = await _credit(conn, player_id, row.coins, "gift", f"gift:{gift_id}", gift_claimed=True)
         return 200, {"gift_id": gift_id, "coins_earned": row.coins, "coins": coins}
 
     return handler
@@ -742,7 +751,8 @@ claim AS (
   RETURNING coins
 ),
 credit AS (
-  UPDATE players SET coins = players.coins + claim.coins FROM claim WHERE players.id = :pid
+  UPDATE players SET coins = players.coins + claim.coins, gifts_waiting = players.gifts_waiting - 1
+  FROM claim WHERE players.id = :pid
   RETURNING players.id, players.coins, claim.coins AS earned
 ),
 led AS (

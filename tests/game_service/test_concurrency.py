@@ -67,6 +67,7 @@ def test_50_concurrent_claims_of_one_gift_succeed_once(live_server, db):
     codes = Counter(r.status_code for r in rs)
     assert codes == {200: 1, 409: 49}, codes
     assert invariants(db, b) == 60
+    assert httpx.get(live_server.url + "/api/me", headers=hb).json()["gifts_waiting"] == 0
 
 
 def test_same_idempotency_key_replayed_concurrently_applies_once(live_server, db):
@@ -152,3 +153,33 @@ def test_sigterm_lets_an_in_flight_request_finish_then_exits_cleanly(pg_url, tmp
             httpx.get(server.url + "/api/health/live", timeout=2)
     finally:
         server.stop()
+
+
+def test_players_gifting_each_other_at_once_never_deadlock(live_server, db):
+    pairs = []
+    for _ in range(15):
+        a, ha = guest(live_server.url)
+        b, hb = guest(live_server.url)
+        rid = httpx.post(live_server.url + "/api/friends/requests", json={"player_id": b}, headers=ha).json()["request_id"]
+        assert httpx.post(live_server.url + f"/api/friends/requests/{rid}/accept", headers=hb).status_code == 200
+        pairs.append((a, ha, b, hb))
+
+    async def run():
+        async with httpx.AsyncClient(base_url=live_server.url, timeout=60) as c:
+            sends = []
+            for a, ha, b, hb in pairs:
+                sends.append(c.post("/api/gifts", json={"to_player_id": b}, headers=ha))
+                sends.append(c.post("/api/gifts", json={"to_player_id": a}, headers=hb))
+                sends.append(c.post("/api/actions", headers=ha))
+                sends.append(c.post("/api/actions", headers=hb))
+            return await asyncio.gather(*sends)
+
+    rs = asyncio.run(run())
+    assert {r.status_code for r in rs} == {200, 201}, [r.text for r in rs if r.status_code >= 300][:3]
+    for a, ha, b, hb in pairs:
+        for pid, h in ((a, ha), (b, hb)):
+            state = httpx.get(live_server.url + "/api/me", headers=h).json()
+            assert state["gifts_waiting"] == 1
+            assert db.execute(
+                "SELECT count(*) FROM gifts WHERE recipient_id = %s AND claimed_at IS NULL", (pid,)
+            ).fetchone()[0] == 1

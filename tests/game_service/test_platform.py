@@ -158,9 +158,10 @@ def test_concurrent_migrate_runs_migrate_once(tmp_path):
         ]
         outs = [p.communicate(timeout=120)[0] for p in procs]
         assert [p.returncode for p in procs] == [0, 0, 0], outs
-        assert sum("Running upgrade" in o for o in outs) == 1, outs
+        assert sum("Running upgrade  -> 0001" in o for o in outs) == 1, outs
+        assert sum("Running upgrade 0001 -> 0002" in o for o in outs) == 1, outs
         with psycopg.connect(url) as conn:
-            assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0001",)]
+            assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0002",)]
             assert conn.execute("SELECT count(*) FROM players").fetchone() == (0,)
     finally:
         drop_database(url)
