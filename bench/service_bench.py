@@ -201,7 +201,7 @@ def main() -> int:
         names = ("floor", "state", "action", "claim")
         runs: dict[str, list[dict]] = {n: [] for n in names}
         claim_start = 0
-        for rnd in range(ROUNDS):
+        for _ in range(ROUNDS):
             for name in names:
                 r = run_wrk(target, name, tokens, DURATION, claim_start, workdir)
                 runs[name].append(r)

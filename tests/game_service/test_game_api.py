@@ -38,7 +38,7 @@ def test_session_token_expires(make_client):
 
 def test_action_spends_energy_and_earns_coins_and_xp_until_energy_runs_out(client, db):
     p = sign_in_guest(client)
-    for i in range(20):
+    for _ in range(20):
         r = p.post("/api/actions")
         assert r.status_code == 200, r.text
     body = r.json()["player"]

@@ -95,7 +95,8 @@ def test_s3_avatar_upload_via_presigned_post(s3_client):
     up = p.post("/api/me/avatar/upload-url", json={"content_type": "image/png"}).json()
     assert up["key"].startswith(f"incoming/{p.id}/")
     assert up["fields"]["Content-Type"] == "image/png" and "policy" in up["fields"]
-    import base64, json
+    import base64
+    import json
 
     policy = json.loads(base64.b64decode(up["fields"]["policy"]))
     conds = policy["conditions"]
