@@ -249,7 +249,13 @@ async def run_write(
     operation (derived from the Idempotency-Key when the client sent one). It returns
     ``(status_code, body)``; a :class:`GameError` rolls the write back.
     """
-    op_key = f"{op}:k:{idem_key}" if idem_key else f"{op}:{uuid.uuid4().hex}"
+    if idem_key:
+        # the same key may come back after it expired (a new request): the TTL period
+        # number keeps the ledger's op_key unique, as any reuse is >= one TTL later
+        period = clock.now_ms() // (IDEMPOTENCY_TTL_HOURS * 3600 * 1000)
+        op_key = f"{op}:k:{idem_key}:{period}"
+    else:
+        op_key = f"{op}:{uuid.uuid4().hex}"
     try:
         async with engine.begin() as conn:
             if await _count_write(conn, s, player_id) > s.rate_limit_writes:

@@ -180,3 +180,6 @@ def test_idempotency_keys_are_remembered_for_a_day(client, db):
     assert p.post("/api/actions", headers={"Idempotency-Key": "new-key"}).status_code == 200
     keys = db.execute("SELECT key FROM idempotency_keys WHERE player_id = %s", (p.id,)).fetchall()
     assert keys == [("new-key",)]
+    # an expired key is a new request again
+    r = p.post("/api/actions", headers={"Idempotency-Key": "old-key"})
+    assert r.status_code == 200 and r.json()["player"]["coins"] == 65
