@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
+from sqlalchemy.exc import IntegrityError
 
 from game_service import facebook, repository
 from game_service.api.deps import Services, optional_player_id, player_id, services
@@ -31,7 +32,13 @@ async def facebook_sign_in(
         await repository.link_facebook(svc.engine, current, fb_id)
         pid = current
     if pid is None:
-        pid = await repository.create_player(svc.engine, svc.settings, None, fb_user_id=fb_id)
+        try:
+            pid = await repository.create_player(svc.engine, svc.settings, None, fb_user_id=fb_id)
+        except IntegrityError:
+            # a concurrent first sign-in with the same Facebook account created it
+            pid = await repository.find_by_facebook(svc.engine, fb_id)
+            if pid is None:
+                raise
     return {"token": svc.sessions.issue(pid), "player": await repository.get_state(svc.engine, svc.settings, pid)}
 
 

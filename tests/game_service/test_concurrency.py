@@ -183,3 +183,23 @@ def test_players_gifting_each_other_at_once_never_deadlock(live_server, db):
             assert db.execute(
                 "SELECT count(*) FROM gifts WHERE recipient_id = %s AND claimed_at IS NULL", (pid,)
             ).fetchone()[0] == 1
+
+
+def test_concurrent_first_facebook_sign_ins_make_one_player(live_server):
+    import time as _time
+
+    from game_service.security import make_signed_request
+    from tests.game_service.conftest import FB_APP_SECRET
+
+    sr = make_signed_request(
+        {"algorithm": "HMAC-SHA256", "issued_at": int(_time.time()), "user_id": f"fb-{uuid.uuid4().hex[:10]}"},
+        FB_APP_SECRET,
+    )
+
+    async def run():
+        async with httpx.AsyncClient(base_url=live_server.url, timeout=60) as c:
+            return await asyncio.gather(*(c.post("/api/auth/facebook", json={"signed_request": sr}) for _ in range(20)))
+
+    rs = asyncio.run(run())
+    assert {r.status_code for r in rs} == {200}
+    assert len({r.json()["player"]["id"] for r in rs}) == 1
