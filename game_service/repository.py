@@ -14,6 +14,7 @@ Consistency rules (see the design notes):
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import secrets
 import uuid
@@ -208,6 +209,22 @@ async def ledger_entries(engine: AsyncEngine, player_id: int, limit: int, offset
 
 
 # ---------------------------------------------------------------- write framework
+def _gone_player_is_404(fn):
+    """A session may outlive its player (data deletion): writes then hit a foreign key.
+    That is a 404 for the player, not a server error."""
+
+    @functools.wraps(fn)
+    async def wrapper(engine: AsyncEngine, s: Settings, player_id: int, *args, **kwargs):
+        try:
+            return await fn(engine, s, player_id, *args, **kwargs)
+        except sa.exc.IntegrityError:
+            if not await player_exists(engine, player_id):
+                raise not_found("player") from None
+            raise
+
+    return wrapper
+
+
 IDEMPOTENCY_TTL_HOURS = 24
 Handler = Callable[[AsyncConnection, str], Awaitable[tuple[int, dict]]]
 
@@ -234,6 +251,7 @@ def _rate_limited(s: Settings) -> GameError:
     )
 
 
+@_gone_player_is_404
 async def run_write(
     engine: AsyncEngine,
     s: Settings,
@@ -781,6 +799,7 @@ def fast_path(engine: AsyncEngine, idem_key: str | None) -> bool:
     return idem_key is None and engine.dialect.name == "postgresql"
 
 
+@_gone_player_is_404
 async def act_fast(engine: AsyncEngine, s: Settings, player_id: int) -> tuple[int, dict]:
     now = clock.now_ms()
     params = {
@@ -807,6 +826,7 @@ async def act_fast(engine: AsyncEngine, s: Settings, player_id: int) -> tuple[in
     }
 
 
+@_gone_player_is_404
 async def claim_gift_fast(engine: AsyncEngine, s: Settings, player_id: int, gift_id: int) -> tuple[int, dict]:
     params = {**_rl_params(s, player_id), "gid": gift_id, "ts": clock.utcnow(), "op_key": f"gift:{gift_id}"}
     async with _reader(engine).connect() as conn:

@@ -134,6 +134,11 @@ def test_data_deletion_callback_deletes_the_player_and_reports_status(client, db
     assert code in body["url"]
     # the player, the ledger, friendships and the avatar are gone
     assert p.get("/api/me").status_code == 404
+    # the old session cannot write either
+    for path in ("/api/actions", "/api/daily-reward", "/api/shop/energy"):
+        r = p.post(path)
+        assert r.status_code == 404 and r.json()["error"] == "not_found", (path, r.text)
+    assert p.post("/api/actions", headers={"Idempotency-Key": "after-deletion"}).status_code == 404
     assert db.execute("SELECT count(*) FROM ledger WHERE player_id = %s", (p.id,)).fetchone()[0] == 0
     assert friend.get("/api/friends").json()["friends"] == []
     assert client.get(avatar).status_code == 404
