@@ -284,7 +284,7 @@ class LiveServer:
         self.log = open(self.log_path, "w+")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "game_service", "serve"], env=full, stdout=self.log, stderr=subprocess.STDOUT,
-            cwd=str(REPO),
+            cwd=str(REPO), start_new_session=True,
         )
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -299,6 +299,13 @@ class LiveServer:
             time.sleep(0.2)
         self.stop()
         raise RuntimeError("server did not become live in 30 s")
+
+    def crash(self) -> None:
+        """SIGKILL the server's own process group (master and workers): a machine dying."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        self.log.close()
 
     def stop(self, timeout: float = 30) -> int:
         if self.proc.poll() is None:

@@ -203,3 +203,51 @@ def test_concurrent_first_facebook_sign_ins_make_one_player(live_server):
     rs = asyncio.run(run())
     assert {r.status_code for r in rs} == {200}
     assert len({r.json()["player"]["id"] for r in rs}) == 1
+
+
+def test_nothing_acknowledged_is_lost_when_the_server_is_killed(pg_url, tmp_path, db):
+    """SIGKILL the whole server in the middle of a write storm: every write that was
+    answered 200 is in the database, and every wallet still equals its ledger."""
+    from tests.game_service.conftest import SESSION_SECRET, LiveServer
+
+    server = LiveServer(
+        {"GAME_DATABASE_URL": pg_url, "GAME_SESSION_SECRET": SESSION_SECRET, "GAME_MEDIA_DIR": str(tmp_path / "m"),
+         "GAME_RATE_LIMIT_WRITES": "100000"},
+    )
+    try:
+        players = [guest(server.url) for _ in range(10)]
+        for pid, _ in players:
+            db.execute("UPDATE players SET energy = 100000 WHERE id = %s", (pid,))
+
+        async def storm():
+            acked: Counter = Counter()
+            async with httpx.AsyncClient(base_url=server.url, timeout=10) as c:
+
+                async def one(pid, h):
+                    try:
+                        r = await c.post("/api/actions", headers=h)
+                    except httpx.HTTPError:
+                        return
+                    if r.status_code == 200:
+                        acked[pid] += 1
+
+                async def player_loop(pid, h):
+                    for _ in range(400):
+                        await one(pid, h)
+
+                loops = [asyncio.create_task(player_loop(pid, h)) for pid, h in players]
+                await asyncio.sleep(1.0)
+                server.crash()
+                await asyncio.gather(*loops)
+            return acked
+
+        acked = asyncio.run(storm())
+    finally:
+        server.crash()
+    assert sum(acked.values()) > 0, "the storm should have been answered before the crash"
+    for pid, _ in players:
+        in_ledger = db.execute(
+            "SELECT count(*) FROM ledger WHERE player_id = %s AND reason = 'action'", (pid,)
+        ).fetchone()[0]
+        assert in_ledger >= acked[pid]
+        assert invariants(db, pid) == 50 + 5 * in_ledger
