@@ -28,11 +28,11 @@ class Services:
     http: httpx.AsyncClient
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
     return request.app.state.services
 
 
-def player_id(
+async def player_id(
     creds: HTTPAuthorizationCredentials | None = Depends(_bearer), svc: Services = Depends(services)
 ) -> int:
     if creds is None:
@@ -45,13 +45,13 @@ def player_id(
     return pid
 
 
-def optional_player_id(
+async def optional_player_id(
     creds: HTTPAuthorizationCredentials | None = Depends(_bearer), svc: Services = Depends(services)
 ) -> int | None:
     return svc.sessions.verify(creds.credentials) if creds else None
 
 
-def idempotency_key(
+async def idempotency_key(
     idempotency_key: str | None = Header(
         None, alias="Idempotency-Key", description="Retry a write with the same key to get the same result once"
     ),
