@@ -139,3 +139,32 @@ def test_readiness_reports_storage_failure(aws, make_client):
     r = c.get("/api/health/ready")
     assert r.status_code == 503
     assert r.json()["checks"]["database"] == "ok" and r.json()["checks"]["storage"].startswith("error")
+
+
+def test_s3_readiness_and_data_deletion_remove_the_players_objects(s3_client):
+    import time
+
+    from game_service.security import make_signed_request
+    from tests.game_service.conftest import FB_APP_SECRET, Player
+
+    client, s3, bucket = s3_client
+    assert client.get("/api/health/ready").json() == {"status": "ok", "checks": {"database": "ok", "storage": "ok"}}
+    fb_user = f"fb-s3-{time.time_ns()}"
+    sr = make_signed_request({"algorithm": "HMAC-SHA256", "issued_at": int(time.time()), "user_id": fb_user}, FB_APP_SECRET)
+    r = client.post("/api/auth/facebook", json={"signed_request": sr})
+    p = Player(client, r.json())
+    up = p.post("/api/me/avatar/upload-url", json={"content_type": "image/png"}).json()
+    httpx.post(up["url"], data=up["fields"], files={"file": ("a.png", PNG, "image/png")})
+    key = p.post("/api/me/avatar", json={"key": up["key"]}).json()["avatar_url"].lstrip("/")
+    # a second, never-confirmed upload is waiting under incoming/
+    up2 = p.post("/api/me/avatar/upload-url", json={"content_type": "image/png"}).json()
+    httpx.post(up2["url"], data=up2["fields"], files={"file": ("b.png", PNG, "image/png")})
+    assert s3.list_objects_v2(Bucket=bucket, Prefix=f"incoming/{p.id}/")["KeyCount"] == 1
+    assert s3.head_object(Bucket=bucket, Key=key)["ContentLength"] == len(PNG)
+
+    r = client.post("/api/facebook/data-deletion", data={"signed_request": sr})
+    assert r.status_code == 200
+    for prefix in (f"media/avatars/{p.id}/", f"incoming/{p.id}/"):
+        assert s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("KeyCount", 0) == 0, prefix
+    status = client.get(r.json()["url"].removeprefix("https://game.example.test")).json()
+    assert status["status"] == "completed"
