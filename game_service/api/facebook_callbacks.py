@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
@@ -9,6 +11,7 @@ from game_service.api.schemas import ERRORS, DeletionOut
 from game_service.errors import GameError, not_found
 
 router = APIRouter(tags=["facebook"], responses=ERRORS)
+log = logging.getLogger("game_service.deletion")
 
 
 async def _complete(svc: Services, code: str, player_id: int | None) -> None:
@@ -35,7 +38,7 @@ async def data_deletion(request: Request, svc: Services = Depends(services)):
     try:
         await _complete(svc, code, pid)
     except Exception:  # noqa: BLE001 - the status URL retries the storage part
-        pass
+        log.warning("deletion %s: uploads not deleted yet", code, exc_info=True)
     base = svc.settings.public_base_url.rstrip("/") or str(request.base_url).rstrip("/")
     return {"url": f"{base}/api/facebook/deletion-status?code={code}", "confirmation_code": code}
 
@@ -46,7 +49,10 @@ async def deletion_status(code: str = Query(min_length=1, max_length=64, pattern
     if row is None:
         raise not_found("deletion request")
     if row.status == "pending":
-        await _complete(svc, code, row.player_id)
+        try:
+            await _complete(svc, code, row.player_id)
+        except Exception:  # noqa: BLE001 - storage still failing: it stays pending, retried next time
+            log.warning("deletion %s: uploads not deleted yet", code, exc_info=True)
         row = await repository.get_deletion(svc.engine, code)
     return {
         "confirmation_code": row.code,

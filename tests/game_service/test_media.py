@@ -168,3 +168,26 @@ def test_s3_readiness_and_data_deletion_remove_the_players_objects(s3_client):
         assert s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("KeyCount", 0) == 0, prefix
     status = client.get(r.json()["url"].removeprefix("https://game.example.test")).json()
     assert status["status"] == "completed"
+
+
+def test_data_deletion_stays_pending_while_storage_fails_and_the_status_url_completes_it(aws, make_client):
+    import time
+
+    from game_service.security import make_signed_request
+    from tests.game_service.conftest import FB_APP_SECRET
+
+    s3 = aws.client("s3")
+    broken = make_client(media_bucket="bucket-that-does-not-exist")
+    fb_user = f"fb-pending-{time.time_ns()}"
+    sr = make_signed_request({"algorithm": "HMAC-SHA256", "issued_at": int(time.time()), "user_id": fb_user}, FB_APP_SECRET)
+    assert broken.post("/api/auth/facebook", json={"signed_request": sr}).status_code == 200
+    r = broken.post("/api/facebook/data-deletion", data={"signed_request": sr})
+    assert r.status_code == 200
+    path = r.json()["url"].removeprefix("https://game.example.test")
+    s = broken.get(path)
+    assert s.status_code == 200 and s.json()["status"] == "pending" and s.json()["completed_at"] is None
+    # storage is back (here: another replica with a working bucket): the status URL completes it
+    s3.create_bucket(Bucket="bucket-now-working")
+    healthy = make_client(media_bucket="bucket-now-working")
+    s = healthy.get(path)
+    assert s.json()["status"] == "completed" and s.json()["completed_at"]
