@@ -201,6 +201,15 @@ class AppStack(Stack):
                 resources=[f"{media_bucket_arn}/{UPLOAD_PREFIX}*", f"{media_bucket_arn}/{MEDIA_PREFIX}*"],
             )
         )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                # The readiness check (HeadBucket) and a player's data deletion (listing
+                # their prefixes) need it; keys are the only thing it reveals.
+                sid="ListMediaBucket",
+                actions=["s3:ListBucket"],
+                resources=[media_bucket_arn],
+            )
+        )
         export = f"{config.name}-media-bucket-arn"
         acknowledge(
             role,

@@ -65,6 +65,8 @@ def test_least_privilege_role(templates, stage):
     assert sorted(media["Action"]) == ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
     resources_ = json.dumps(media["Resource"])
     assert "/incoming/*" in resources_ and "/media/*" in resources_ and f"{stage}-media-bucket-arn" in resources_
+    assert statements["ListMediaBucket"]["Action"] == "s3:ListBucket"
+    assert statements["ListMediaBucket"]["Resource"] == {"Fn::ImportValue": f"{stage}-media-bucket-arn"}
     secret_reads = [s for s in all_statements if "secretsmanager:GetSecretValue" in json.dumps(s["Action"])]
     (secret_read,) = secret_reads
     assert len(secret_read["Resource"]) == 2, "the database secret and the app secret, nothing else"
