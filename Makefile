@@ -11,7 +11,7 @@ test: setup     ## the whole test suite (needs PostgreSQL at 127.0.0.1:5432)
 	scripts/test.sh
 
 snapshots: setup ## re-record the committed template snapshots on purpose
-	.venv/bin/python -m tests.snapshot_tool record
+	PATH="$$PWD/node_modules/.bin:$$PATH" .venv/bin/python -m tooling.snapshots record
 
 diff: setup     ## `cdk diff --template` of a fresh synth against the committed snapshots
 	scripts/diff.sh

@@ -16,9 +16,10 @@ from stacks.config import StageConfigError, select_stages
 from stacks.stage import GameStage
 
 
-def build_app(context: dict | None = None) -> App:
+def build_app(context: dict | None = None, outdir: str | None = None) -> App:
+    """The app; ``context``/``outdir`` for in-process synth (the CLI passes both by env)."""
     # No CDK analytics metadata: templates stay free of version-specific blobs.
-    app = App(context=context, analytics_reporting=False) if context is not None else App(analytics_reporting=False)
+    app = App(context=context, outdir=outdir, analytics_reporting=False)
     ctx = {key: app.node.try_get_context(key) for key in ("stage", "account", "alarm_emails", "domain_name",
                                                          "certificate_arn", "max_instances", "instance_type")}
     for config in select_stages({k: v for k, v in ctx.items() if v is not None}):

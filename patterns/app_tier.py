@@ -62,6 +62,8 @@ class SingleInstanceAppTier(Construct):
         role: iam.IRole,
         service_bundle: s3_assets.Asset,
         service_environment: dict[str, str],
+        log_group_name: str,
+        stage: str,
         instance_type: str,
         machine_image: ec2.IMachineImage,
         port: int,
@@ -71,7 +73,9 @@ class SingleInstanceAppTier(Construct):
     ) -> None:
         super().__init__(scope, id_)
         user_data = game_service_user_data(
-            bundle=service_bundle, environment=service_environment, port=port, region=Stack.of(self).region
+            bundle=service_bundle, environment=service_environment, port=port, region=Stack.of(self).region,
+            log_group_name=log_group_name,
+            stage=stage,
         )
         self.instance = ec2.Instance(
             self,
@@ -157,6 +161,8 @@ class ScalingAppTier(Construct):
         role: iam.IRole,
         service_bundle: s3_assets.Asset,
         service_environment: dict[str, str],
+        log_group_name: str,
+        stage: str,
         instance_type: str,
         machine_image: ec2.IMachineImage,
         port: int,
@@ -211,6 +217,8 @@ class ScalingAppTier(Construct):
             environment=service_environment,
             port=port,
             region=Stack.of(self).region,
+            log_group_name=log_group_name,
+            stage=stage,
             target_group_arn=self.target_group.target_group_arn,
         )
         self.launch_template = ec2.LaunchTemplate(

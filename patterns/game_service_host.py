@@ -9,6 +9,7 @@ then signals CloudFormation. A deploy that breaks the service therefore rolls ba
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
 from aws_cdk import aws_ec2 as ec2
@@ -18,12 +19,51 @@ LIVENESS_PATH = "/api/health/live"
 READINESS_PATH = "/api/health/ready"
 
 
+READINESS_NAMESPACE = "Game/Health"
+READINESS_METRIC = "Ready"
+SERVICE_LOG = "/var/log/game/service.log"
+BOOTSTRAP_LOG = "/var/log/game-bootstrap.log"
+
+
+def cloudwatch_agent_config(*, log_group_name: str) -> str:
+    """The CloudWatch agent's config: the service's JSON logs and the bootstrap log to
+    ``log_group_name`` (one stream per instance), memory and disk use as metrics."""
+    return json.dumps(
+        {
+            "agent": {"metrics_collection_interval": 60},
+            "logs": {
+                "logs_collected": {
+                    "files": {
+                        "collect_list": [
+                            {"file_path": SERVICE_LOG, "log_group_name": log_group_name,
+                             "log_stream_name": "{instance_id}/service"},
+                            {"file_path": BOOTSTRAP_LOG, "log_group_name": log_group_name,
+                             "log_stream_name": "{instance_id}/bootstrap"},
+                        ]
+                    }
+                }
+            },
+            "metrics": {
+                "namespace": "Game/Host",
+                "append_dimensions": {"InstanceId": "${aws:InstanceId}", "AutoScalingGroupName": "${aws:AutoScalingGroupName}"},
+                "metrics_collected": {
+                    "mem": {"measurement": ["mem_used_percent"]},
+                    "disk": {"measurement": ["used_percent"], "resources": ["/"]},
+                },
+            },
+        },
+        sort_keys=True,
+    )
+
+
 def game_service_user_data(
     *,
     bundle: s3_assets.Asset,
     environment: Mapping[str, str],
     port: int,
     region: str,
+    log_group_name: str,
+    stage: str,
     target_group_arn: str | None = None,
 ) -> ec2.UserData:
     """User data that installs and starts the service; signals are added by the caller."""
@@ -31,7 +71,7 @@ def game_service_user_data(
     user_data = ec2.UserData.for_linux()
     user_data.add_commands(
         "set -euo pipefail",
-        "exec > >(tee -a /var/log/game-bootstrap.log) 2>&1",
+        f"exec > >(tee -a {BOOTSTRAP_LOG}) 2>&1",
         "dnf install -y -q python3.11 python3.11-pip unzip aws-cfn-bootstrap amazon-cloudwatch-agent",
         "id game >/dev/null 2>&1 || useradd --system --home-dir /opt/game --shell /sbin/nologin game",
         "install -d -o game -g game /opt/game /opt/game/app",
@@ -44,6 +84,21 @@ def game_service_user_data(
         *env_lines,
         "GAME_ENV_EOF",
         "chmod 0640 /etc/game.env && chgrp game /etc/game.env",
+        "install -d -o game -g game /var/log/game",
+        "cat > /etc/logrotate.d/game <<'GAME_LOGROTATE_EOF'",
+        f"{SERVICE_LOG} {{",
+        "  daily",
+        "  rotate 3",
+        "  compress",
+        "  missingok",
+        "  copytruncate",
+        "}",
+        "GAME_LOGROTATE_EOF",
+        "cat > /opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json <<'GAME_CWAGENT_EOF'",
+        cloudwatch_agent_config(log_group_name=log_group_name),
+        "GAME_CWAGENT_EOF",
+        "/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s "
+        "-c file:/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json",
         "cat > /etc/systemd/system/game.service <<'GAME_UNIT_EOF'",
         "[Unit]",
         "Description=Game service",
@@ -59,11 +114,38 @@ def game_service_user_data(
         "RestartSec=2",
         "KillSignal=SIGTERM",
         "TimeoutStopSec=35",
+        f"StandardOutput=append:{SERVICE_LOG}",
+        "StandardError=inherit",
         "[Install]",
         "WantedBy=multi-user.target",
         "GAME_UNIT_EOF",
+        # The deep check (database, storage) feeds an alarm, not the load balancer:
+        # every minute each host reports 1 (ready) or 0 as a custom metric.
+        "cat > /usr/local/bin/game-readiness <<'GAME_READY_EOF'",
+        "#!/bin/bash",
+        f"if curl -fsS -m 10 -o /dev/null http://127.0.0.1:{port}{READINESS_PATH}; then value=1; else value=0; fi",
+        f"aws cloudwatch put-metric-data --region {region} --namespace {READINESS_NAMESPACE} "
+        f"--metric-name {READINESS_METRIC} --dimensions Stage={stage} --value $value",
+        "GAME_READY_EOF",
+        "chmod 0755 /usr/local/bin/game-readiness",
+        "cat > /etc/systemd/system/game-readiness.service <<'GAME_READY_UNIT_EOF'",
+        "[Unit]",
+        "Description=Report the game service's readiness (database, storage) to CloudWatch",
+        "[Service]",
+        "Type=oneshot",
+        "ExecStart=/usr/local/bin/game-readiness",
+        "GAME_READY_UNIT_EOF",
+        "cat > /etc/systemd/system/game-readiness.timer <<'GAME_READY_TIMER_EOF'",
+        "[Unit]",
+        "Description=Every minute: game readiness",
+        "[Timer]",
+        "OnActiveSec=2min",
+        "OnUnitActiveSec=1min",
+        "[Install]",
+        "WantedBy=timers.target",
+        "GAME_READY_TIMER_EOF",
         "systemctl daemon-reload",
-        "systemctl enable --now game.service",
+        "systemctl enable --now game.service game-readiness.timer",
         # Healthy locally first...
         f"for i in $(seq 1 60); do curl -fsS http://127.0.0.1:{port}{LIVENESS_PATH} && break; sleep 5; done",
         f"curl -fsS http://127.0.0.1:{port}{LIVENESS_PATH}",

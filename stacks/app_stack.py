@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_s3_deployment as s3_deployment
@@ -23,13 +24,14 @@ from constructs import Construct
 from patterns.app_tier import ScalingAppTier, SingleInstanceAppTier
 from patterns.game_distribution import GameDistribution
 from patterns.nag import acknowledge
+from patterns.retention import retention
 from stacks.config import StageConfig
 from stacks.network_stack import APP_PORT
 from stacks.storage_stack import MEDIA_PREFIX, UPLOAD_PREFIX
 
 SERVICE_DIR = Path(__file__).resolve().parent.parent / "game_service"
 STATIC_DIR = SERVICE_DIR / "static"
-BUNDLE_EXCLUDES = ["__pycache__", "*.pyc", "var", ".pytest_cache", "*.egg-info"]
+BUNDLE_EXCLUDES = ["__pycache__", "*.pyc", "var", ".pytest_cache", "*.egg-info", "*.db", "*.sqlite", "*.sqlite3"]
 
 
 class AppStack(Stack):
@@ -78,12 +80,22 @@ class AppStack(Stack):
         # Amazon Linux release replaces the starter instance / rolls through the group
         # on the next deploy, through the same health-gated path as new code.
         machine_image = ec2.MachineImage.latest_amazon_linux2023(cpu_type=ec2.AmazonLinuxCpuType.ARM_64)
+        # The service's JSON logs and the bootstrap log, shipped by the CloudWatch agent.
+        service_logs = logs.LogGroup(
+            self,
+            "ServiceLogs",
+            log_group_name=f"/game/{config.name}/service",
+            retention=retention(config.log_retention_days),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
         common = dict(
             vpc=vpc,
             security_group=app_security_group,
             role=role,
             service_bundle=bundle,
             service_environment=environment,
+            log_group_name=service_logs.log_group_name,
+            stage=config.name,
             instance_type=config.instance_type,
             machine_image=machine_image,
             port=APP_PORT,
@@ -187,6 +199,15 @@ class AppStack(Stack):
                 sid="MediaUploadsAndVerifiedMedia",
                 actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
                 resources=[f"{media_bucket_arn}/{UPLOAD_PREFIX}*", f"{media_bucket_arn}/{MEDIA_PREFIX}*"],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                # The readiness check (HeadBucket) and a player's data deletion (listing
+                # their prefixes) need it; keys are the only thing it reveals.
+                sid="ListMediaBucket",
+                actions=["s3:ListBucket"],
+                resources=[media_bucket_arn],
             )
         )
         export = f"{config.name}-media-bucket-arn"

@@ -74,7 +74,18 @@ class DataStack(Stack):
             "is rotated in Facebook's console; both are rotated by an operator, not on a schedule.",
         )
 
+        # Fixed logical IDs: a moved construct or renamed id must never turn into a
+        # new, empty database or new credentials (CloudFormation replaces a resource
+        # whose logical ID changes). tests/stacks/test_stateful_ids.py pins them.
+        _fix_logical_id(self.database.instance, "GameDatabase")
+        _fix_logical_id(self.database.instance.node.find_child("Secret"), "GameDatabaseSecret")
+        _fix_logical_id(self.app_secret, "GameAppSecret")
+
         CfnOutput(self, "DatabaseSecretName", value=self.database.secret.secret_name,
                   description="Secrets Manager secret with the database credentials")
         CfnOutput(self, "AppSecretName", value=self.app_secret.secret_name,
                   description="Secrets Manager secret with the service's session key and Facebook app settings")
+
+
+def _fix_logical_id(construct, logical_id: str) -> None:
+    construct.node.default_child.override_logical_id(logical_id)

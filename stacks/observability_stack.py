@@ -16,6 +16,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from patterns.app_tier import ScalingAppTier, SingleInstanceAppTier
+from patterns.game_service_host import READINESS_METRIC, READINESS_NAMESPACE
 from patterns.nag import acknowledge
 from stacks.config import StageConfig
 
@@ -96,7 +97,19 @@ class ObservabilityStack(Stack):
             self._alarm("AppInstanceStatus", status, 1, 3, "The app instance fails its EC2 status checks")
             app_widgets = [cloudwatch.GraphWidget(title="App instance status", left=[status], width=8)]
         self._alarm("AppCpu", cpu, 85, 10, "App tier CPU above 85% for 10 minutes")
+        # The deep check: each host reports whether the service reaches its database
+        # and storage; the minimum over hosts is 0 as soon as one of them cannot.
+        ready = cloudwatch.Metric(
+            namespace=READINESS_NAMESPACE, metric_name=READINESS_METRIC, dimensions_map={"Stage": config.name},
+            period=PERIOD, statistic="Minimum", label="Ready (min over hosts)",
+        )
+        self._alarm(
+            "AppNotReady", ready, 1, 3, "The game service cannot reach its database or storage (deep readiness check)",
+            comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            missing=cloudwatch.TreatMissingData.BREACHING,
+        )
         app_widgets.append(cloudwatch.GraphWidget(title="App CPU %", left=[cpu], width=8))
+        app_widgets.append(cloudwatch.GraphWidget(title="Deep readiness (DB, S3)", left=[ready], width=8))
 
         # --- database ---
         db_cpu = database.metric_cpu_utilization(period=PERIOD, label="DB CPU %")

@@ -73,6 +73,13 @@ class StorageStack(Stack):
             cloudfront_read_prefix="",
         ).bucket
 
+        # Fixed logical IDs: a refactor must never replace a bucket (and orphan its
+        # content); tests/stacks/test_stateful_ids.py pins them.
+        for bucket, logical_id in (
+            (self.media_bucket, "MediaBucket"), (self.static_bucket, "StaticBucket"), (self.logs_bucket, "LogsBucket")
+        ):
+            bucket.node.default_child.override_logical_id(logical_id)
+
         # Named exports (instead of CDK's generated ones) for the ARNs the app stack
         # scopes IAM policies to: stable names that reviewers and cdk-nag
         # acknowledgements can refer to, and that `export_value` can keep alive

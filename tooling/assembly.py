@@ -17,18 +17,27 @@ def use_pinned_node() -> None:
         os.environ["PATH"] = f"{NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
+def cdk_json_context() -> dict:
+    """The context the CDK CLI passes to the app: cdk.json's (feature flags) plus the
+    CLI's own defaults, so an in-process synth writes the same templates as `cdk synth`."""
+    cli_defaults = {
+        "aws:cdk:enable-path-metadata": True,
+        "aws:cdk:enable-asset-metadata": True,
+        "aws:cdk:version-reporting": False,
+        "aws:cdk:bundling-stacks": ["**"],
+    }
+    return {**cli_defaults, **json.loads((ROOT / "cdk.json").read_text()).get("context", {})}
+
+
 def synth(outdir: Path, context: dict | None = None) -> Path:
-    """Synthesize every stage (or the one in ``context``) into ``outdir``."""
+    """Synthesize every stage (or the one in ``context``) into ``outdir``, exactly
+    as `cdk synth` would (same cdk.json context), in this process."""
     use_pinned_node()
     from app import build_app  # imports aws_cdk: slow, so only when needed
 
     if outdir.exists():
         shutil.rmtree(outdir)
-    os.environ["CDK_OUTDIR"] = str(outdir)
-    try:
-        build_app(context).synth()
-    finally:
-        os.environ.pop("CDK_OUTDIR", None)
+    build_app({**cdk_json_context(), **(context or {})}, outdir=str(outdir)).synth()
     return outdir
 
 

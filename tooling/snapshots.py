@@ -22,7 +22,7 @@ _ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
 
 def masked(template_path: Path) -> str:
     """The template as stable, masked JSON text."""
-    text = json.dumps(json.loads(template_path.read_text()), indent=1, sort_keys=True) + "\n"
+    text = json.dumps(json.loads(template_path.read_text()), indent=1) + "\n"
     return _ASSET_HASH.sub("<asset-hash>", text)
 
 
@@ -43,6 +43,19 @@ def record(outdir: Path) -> list[Path]:
     return written
 
 
+def masked_assembly(outdir: Path, target: Path) -> Path:
+    """A copy of the assembly's manifests with masked templates, for `cdk diff --app`."""
+    import shutil
+
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(outdir, target, ignore=shutil.ignore_patterns("asset.*"))
+    for stacks in stage_templates(target).values():
+        for path in stacks.values():
+            path.write_text(masked(path))
+    return target
+
+
 def differences(outdir: Path) -> list[str]:
     """Stacks whose fresh template differs from its snapshot (or has none, or vanished)."""
     problems = []
@@ -61,8 +74,11 @@ def differences(outdir: Path) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["mask"] and len(argv) == 3:
+        print(masked_assembly(Path(argv[1]), Path(argv[2])))
+        return 0
     if argv[:1] not in (["record"], ["check"]):
-        print("usage: python -m tooling.snapshots record|check", file=sys.stderr)
+        print("usage: python -m tooling.snapshots record|check|mask ASSEMBLY TARGET", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory() as tmp:
         outdir = synth(Path(tmp) / "cdk.out")

@@ -1,0 +1,254 @@
+#!/usr/bin/env python3
+"""Load benchmark of the game service (a script that prints figures; not a test).
+
+It creates a fresh PostgreSQL database (server from BENCH_DATABASE_URL, default
+postgresql://postgres@127.0.0.1:5432/test), migrates and seeds it, starts the production
+server (`python -m game_service serve`: gunicorn, 2 uvicorn workers) on 127.0.0.1, and
+drives it with wrk (Debian package `wrk`) from a second process, one endpoint at a time:
+
+  floor   GET  /api/health/db           one trivial query (SELECT 1) on the same stack
+  state   GET  /api/me                  the player's state (one primary-key read)
+  action  POST /api/actions             spend energy, earn coins: conditional UPDATE + ledger row
+  claim   POST /api/gifts/{id}/claim    conditional UPDATE of the gift + credit + ledger row
+
+It prints requests/s, p50/p99 latency and each endpoint's ratio to the floor (targets:
+state >= 0.6, action >= 0.4), checks that no request failed and that every wallet still
+equals its ledger, then stops the server and drops the database.
+
+The endpoints run in ROUNDS interleaved rounds; each figure is the median over rounds, and
+an endpoint's ratio is the median of its per-round ratios to the floor of the same round
+(the machine may be shared: compare ratios measured in one run, not absolute times).
+
+Env: BENCH_DURATION (s per endpoint and round, default 4), BENCH_ROUNDS (default 5),
+BENCH_CONNECTIONS (default 64), BENCH_THREADS (wrk threads, default 2), BENCH_WORKERS
+(default 2), BENCH_PLAYERS (default 2000), BENCH_GIFTS (default 300000).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import statistics
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlparse
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import httpx  # noqa: E402
+import psycopg  # noqa: E402
+
+from game_service.security import Sessions  # noqa: E402
+
+DURATION = int(os.environ.get("BENCH_DURATION", "4"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "64"))
+THREADS = int(os.environ.get("BENCH_THREADS", "2"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
+PLAYERS = int(os.environ.get("BENCH_PLAYERS", "2000"))
+GIFTS = int(os.environ.get("BENCH_GIFTS", "300000"))
+SECRET = "bench-" + uuid.uuid4().hex
+
+LUA = r"""
+local counter = 0
+function setup(thread)
+  thread:set("tid", counter)
+  counter = counter + 1
+end
+tokens = {TOKENS}
+local n = #tokens
+function init(args)
+  nthreads = tonumber(args[1])
+  start = tonumber(args[2])
+  i = tid
+end
+function request()
+  i = i + nthreads
+  MAKE_REQUEST
+end
+"""
+
+REQUESTS = {
+    "floor": 'return wrk.format("GET", "/api/health/db", {["Authorization"] = "Bearer " .. tokens[(i % n) + 1]})',
+    "state": 'return wrk.format("GET", "/api/me", {["Authorization"] = "Bearer " .. tokens[(i % n) + 1]})',
+    "action": 'return wrk.format("POST", "/api/actions", {["Authorization"] = "Bearer " .. tokens[(i % n) + 1]})',
+    # gift g goes to player (g % n) + 1 (see seed()); each request claims a different gift
+    "claim": 'local g = start + i\n  return wrk.format("POST", "/api/gifts/" .. g .. "/claim", '
+    '{["Authorization"] = "Bearer " .. tokens[(g % n) + 1]})',
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def seed(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as c:
+        c.execute(
+            """INSERT INTO players (name, coins, energy, energy_at, xp)
+               SELECT 'bench ' || g, 100, 1000000000, 0, 0 FROM generate_series(1, %s) g""",
+            (PLAYERS,),
+        )
+        c.execute(
+            """INSERT INTO ledger (player_id, delta, balance_after, reason, op_key)
+               SELECT id, 100, 100, 'welcome', 'welcome' FROM players"""
+        )
+        # gift g: recipient (g % n) + 1, sender the next player; distinct days keep (sender, recipient, day) unique
+        c.execute(
+            """INSERT INTO gifts (sender_id, recipient_id, day, coins)
+               SELECT (g %% %(n)s) + 1 + CASE WHEN (g %% %(n)s) + 1 = %(n)s THEN 1 - %(n)s ELSE 1 END,
+                      (g %% %(n)s) + 1, DATE '2000-01-01' + (g / %(n)s)::int, 10
+               FROM generate_series(1, %(gifts)s) g""",
+            {"n": PLAYERS, "gifts": GIFTS},
+        )
+        c.execute(
+            """UPDATE players SET gifts_waiting =
+               (SELECT count(*) FROM gifts WHERE recipient_id = players.id AND claimed_at IS NULL)"""
+        )
+        lo, hi = c.execute("SELECT min(id), max(id) FROM players").fetchone()
+        assert (lo, hi) == (1, PLAYERS), (lo, hi)
+        bad = c.execute("SELECT count(*) FROM gifts WHERE recipient_id <> (id %% %s) + 1", (PLAYERS,)).fetchone()[0]
+        assert bad == 0, "gift ids must map to recipients"
+        c.execute("ANALYZE")
+
+
+def run_wrk(url: str, name: str, tokens: list[str], duration: int, start: int, workdir: Path) -> dict:
+    script = workdir / f"{name}.lua"
+    body = LUA.replace("{TOKENS}", "{" + ",".join(f'"{t}"' for t in tokens) + "}")
+    script.write_text(body.replace("MAKE_REQUEST", REQUESTS[name]))
+    cmd = ["wrk", "-t", str(THREADS), "-c", str(CONNECTIONS), "-d", f"{duration}s", "--latency", "--timeout", "10s",
+           "-s", str(script), url, "--", str(THREADS), str(start)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60).stdout
+    return parse_wrk(out)
+
+
+def _ms(v: str) -> float:
+    m = re.match(r"([\d.]+)(us|ms|s)", v)
+    num, unit = float(m.group(1)), m.group(2)
+    return num / 1000 if unit == "us" else num * 1000 if unit == "s" else num
+
+
+def parse_wrk(out: str) -> dict:
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    errors = (int(non2xx.group(1)) if non2xx else 0) + (sum(int(x) for x in sock.groups()) if sock else 0)
+    return {"rps": rps, "p50": p50, "p99": p99, "requests": total, "errors": errors}
+
+
+def main() -> int:
+    if not shutil.which("wrk"):
+        print("bench: wrk is not installed (Debian package wrk; scripts/setup.sh installs it)", file=sys.stderr)
+        return 2
+    base = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    dbname = f"gs_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(base, autocommit=True) as c:
+        c.execute(f'CREATE DATABASE "{dbname}"')
+    url = urlparse(base)._replace(path="/" + dbname).geturl()
+    port = free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="game-bench-"))
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "GAME_ENV": "production",
+        "GAME_DATABASE_URL": url,
+        "GAME_SESSION_SECRET": SECRET,
+        "GAME_WORKERS": str(WORKERS),
+        "GAME_PORT": str(port),
+        "GAME_BIND": "127.0.0.1",
+        "GAME_MEDIA_DIR": str(workdir / "media"),
+        "GAME_SERVE_STATIC": "false",
+    }
+    server = None
+    try:
+        subprocess.run([sys.executable, "-m", "game_service", "migrate"], env=env, check=True,
+                       capture_output=True, timeout=120)
+        seed(url)
+        sessions = Sessions(SECRET, 3600)
+        tokens = [sessions.issue(pid) for pid in range(1, PLAYERS + 1)]
+        log = open(workdir / "server.log", "w")
+        server = subprocess.Popen([sys.executable, "-m", "game_service", "serve"], env=env, stdout=log,
+                                  stderr=subprocess.STDOUT)
+        target = f"http://127.0.0.1:{port}"
+        for _ in range(150):
+            try:
+                if httpx.get(target + "/api/health/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        else:
+            raise RuntimeError("server did not become ready")
+
+        cpu = os.cpu_count()
+        print(f"game service benchmark: gunicorn {WORKERS} uvicorn workers, PostgreSQL 127.0.0.1, wrk -t{THREADS} "
+              f"-c{CONNECTIONS} {DURATION}s per endpoint, all on this machine ({cpu} CPUs); {PLAYERS} players")
+        # warm-up (pools, prepared statements); claims of the warm-up use the gifts at the top of the range
+        for name in ("floor", "state", "action"):
+            run_wrk(target, name, tokens, 2, 0, workdir)
+        # interleaved rounds: the machine is shared, so each figure is the median over rounds
+        names = ("floor", "state", "action", "claim")
+        runs: dict[str, list[dict]] = {n: [] for n in names}
+        claim_start = 0
+        for _ in range(ROUNDS):
+            for name in names:
+                r = run_wrk(target, name, tokens, DURATION, claim_start, workdir)
+                runs[name].append(r)
+                if name == "claim":
+                    # wrk threads advance at different speeds: leave a wide gap so that no
+                    # gift is claimed twice across rounds (a second claim would be a 409)
+                    claim_start += 3 * r["requests"] + 4 * CONNECTIONS
+                    if claim_start >= GIFTS:
+                        raise RuntimeError("not enough seeded gifts; raise BENCH_GIFTS")
+        results = {n: {k: statistics.median(r[k] for r in rs) for k in ("rps", "p50", "p99")}
+                   | {"requests": sum(r["requests"] for r in rs), "errors": sum(r["errors"] for r in rs)}
+                   for n, rs in runs.items()}
+        # ratio to the floor measured in the same round (seconds apart), median over rounds
+        ratios = {n: statistics.median(r["rps"] / f["rps"] for r, f in zip(rs, runs["floor"])) for n, rs in runs.items()}
+        print(f"{ROUNDS} interleaved rounds of {DURATION}s per endpoint; medians over rounds; "
+              "'vs floor' = median of the per-round ratios")
+        print(f"{'endpoint':<8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} {'errors':>7} {'vs floor':>9}")
+        for name, r in results.items():
+            print(f"{name:<8} {r['rps']:>9.0f} {r['p50']:>8.2f} {r['p99']:>8.2f} {r['requests']:>9} {r['errors']:>7} "
+                  f"{ratios[name]:>9.2f}")
+        print("per-round req/s: " + "; ".join(f"{n} " + "/".join(f"{r['rps']:.0f}" for r in rs) for n, rs in runs.items()))
+        with psycopg.connect(url) as c:
+            bad = c.execute(
+                """SELECT count(*) FROM players p
+                   WHERE p.coins <> (SELECT COALESCE(SUM(delta), 0) FROM ledger l WHERE l.player_id = p.id)"""
+            ).fetchone()[0]
+            claimed = c.execute("SELECT count(*) FROM gifts WHERE claimed_at IS NOT NULL").fetchone()[0]
+            actions = c.execute("SELECT count(*) FROM ledger WHERE reason = 'action'").fetchone()[0]
+        print(f"consistency: {bad} wallets differ from their ledger; {claimed} gifts claimed; {actions} actions in the ledger")
+        targets = {"state": 0.6, "action": 0.4}
+        verdicts = [f"{k} {ratios[k]:.2f} (target >= {t})" for k, t in targets.items()]
+        errors = sum(r["errors"] for r in results.values())
+        print("ratios: " + "; ".join(verdicts) + f"; errors: {errors}")
+        return 0 if errors == 0 and bad == 0 else 1
+    finally:
+        if server is not None:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        with psycopg.connect(base, autocommit=True) as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The game service: a small social web game and its HTTP API (FastAPI, SQLAlchemy, S3)."""

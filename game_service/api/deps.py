@@ -1,0 +1,68 @@
+"""Request dependencies: the authenticated player, the Idempotency-Key, shared services."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+import httpx
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from game_service.config import Settings
+from game_service.errors import GameError
+from game_service.security import Sessions
+
+_bearer = HTTPBearer(auto_error=False, description="Session token from /api/auth/guest or /api/auth/facebook")
+_IDEM_OK = re.compile(r"^[\x21-\x7e]{1,128}$")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    storage: object
+    sessions: Sessions
+    http: httpx.AsyncClient
+
+
+async def services(request: Request) -> Services:
+    return request.app.state.services
+
+
+async def player_id(
+    creds: HTTPAuthorizationCredentials | None = Depends(_bearer), svc: Services = Depends(services)
+) -> int:
+    if creds is None:
+        raise GameError(401, "not_authenticated", "sign in first (Authorization: Bearer <token>)",
+                        headers={"WWW-Authenticate": "Bearer"})
+    pid = svc.sessions.verify(creds.credentials)
+    if pid is None:
+        raise GameError(401, "invalid_session", "session token is invalid or expired; sign in again",
+                        headers={"WWW-Authenticate": "Bearer"})
+    return pid
+
+
+async def optional_player_id(
+    creds: HTTPAuthorizationCredentials | None = Depends(_bearer), svc: Services = Depends(services)
+) -> int | None:
+    return svc.sessions.verify(creds.credentials) if creds else None
+
+
+async def idempotency_key(
+    idempotency_key: str | None = Header(
+        None, alias="Idempotency-Key", description="Retry a write with the same key to get the same result once"
+    ),
+) -> str | None:
+    if idempotency_key is None:
+        return None
+    if not _IDEM_OK.match(idempotency_key):
+        raise GameError(422, "invalid_idempotency_key", "Idempotency-Key must be 1-128 visible ASCII characters")
+    return idempotency_key
+
+
+def fingerprint(request: Request, body: bytes | str = b"") -> str:
+    raw = body.encode() if isinstance(body, str) else body
+    return f"{request.method} {request.url.path} " + hashlib.sha256(raw).hexdigest()[:32]

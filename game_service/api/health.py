@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from game_service import repository
+from game_service.api.deps import Services, services
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/api/health/live")
+async def live():
+    """Shallow liveness for the load balancer: the process and its event loop answer. No DB."""
+    return JSONResponse({"status": "ok"})
+
+
+@router.get("/api/health/db")
+async def db(svc: Services = Depends(services)):
+    """One trivial query (``SELECT 1``): the floor the benchmark compares endpoints with."""
+    return JSONResponse({"status": "ok", "db": await repository.db_ping(svc.engine)})
+
+
+@router.get("/api/health/ready")
+async def ready(svc: Services = Depends(services)):
+    """Deep readiness for alarms: database and storage. 503 with the reason when one fails."""
+    checks: dict[str, str] = {}
+    try:
+        await asyncio.wait_for(repository.db_ping(svc.engine), timeout=5)
+        checks["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - reported, not raised
+        checks["database"] = f"error: {type(exc).__name__}: {exc}"[:300]
+    try:
+        await asyncio.wait_for(run_in_threadpool(svc.storage.check), timeout=5)
+        checks["storage"] = "ok"
+    except Exception as exc:  # noqa: BLE001
+        checks["storage"] = f"error: {type(exc).__name__}: {exc}"[:300]
+    ok = all(v == "ok" for v in checks.values())
+    return JSONResponse({"status": "ok" if ok else "fail", "checks": checks}, status_code=200 if ok else 503)
+
+
+@router.get("/api/config", tags=["game"])
+async def public_config(svc: Services = Depends(services)):
+    """Public settings the web page needs (the Facebook app id, when sign-in is enabled)."""
+    s = svc.settings
+    return {"facebook_app_id": s.facebook_app_id if s.facebook_enabled else None}

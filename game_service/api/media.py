@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from game_service import repository
+from game_service.api.deps import Services, player_id, services
+from game_service.api.schemas import ERRORS, AvatarConfirmIn, PlayerState, UploadOut, UploadUrlIn
+from game_service.errors import GameError, not_found
+from game_service.storage import LocalStorage, avatar_key_for, incoming_prefix, sniff_image_type
+
+router = APIRouter(tags=["media"], responses=ERRORS)
+
+
+@router.post("/api/me/avatar/upload-url", response_model=UploadOut)
+async def avatar_upload_url(body: UploadUrlIn, me: int = Depends(player_id), svc: Services = Depends(services)):
+    """A presigned POST for the browser: key pinned under ``incoming/<player>/``, exact
+    content type, ``content-length-range``, short expiry. POST ``fields`` + ``file`` to ``url``."""
+    post = await run_in_threadpool(svc.storage.presign_upload, me, body.content_type)
+    return {**post, "max_bytes": svc.settings.avatar_max_bytes, "expires_in": svc.settings.upload_url_expiry_seconds}
+
+
+@router.post("/api/me/avatar", response_model=PlayerState)
+async def avatar_confirm(body: AvatarConfirmIn, me: int = Depends(player_id), svc: Services = Depends(services)):
+    """Verify an uploaded file (size, image type by magic bytes) and make it the avatar."""
+    key = body.key
+    if not key.startswith(incoming_prefix(me)) or ".." in key or "//" in key:
+        raise not_found("upload")
+    head = await run_in_threadpool(svc.storage.head, key)
+    if head is None:
+        raise not_found("upload")
+    if head.size == 0 or head.size > svc.settings.avatar_max_bytes:
+        await run_in_threadpool(svc.storage.delete, key)
+        raise GameError(422, "invalid_upload", f"avatar must be 1 to {svc.settings.avatar_max_bytes} bytes")
+    ctype = sniff_image_type(head.head)
+    if ctype is None:
+        await run_in_threadpool(svc.storage.delete, key)
+        raise GameError(422, "invalid_upload", "avatar must be a PNG, JPEG, GIF or WebP image")
+    dst = avatar_key_for(me, ctype)
+    await run_in_threadpool(svc.storage.promote, key, dst, ctype)
+    old = await repository.set_avatar(svc.engine, me, dst)
+    if old and old != dst:
+        await run_in_threadpool(svc.storage.delete, old)
+    return await repository.get_state(svc.engine, svc.settings, me)
+
+
+@router.post(LocalStorage.UPLOAD_URL, status_code=204, include_in_schema=False)
+async def local_upload(request: Request, svc: Services = Depends(services)):
+    """The local stand-in for S3's POST upload (only when no media bucket is configured)."""
+    storage = svc.storage
+    if not isinstance(storage, LocalStorage):
+        raise not_found("upload endpoint")
+    form = await request.form(max_files=1, max_fields=10)
+    key, ctype, policy, upload = form.get("key"), form.get("Content-Type"), form.get("policy"), form.get("file")
+    if not isinstance(key, str) or not isinstance(ctype, str) or not isinstance(policy, str) or upload is None \
+            or isinstance(upload, str):
+        raise GameError(400, "invalid_upload_form", "form needs key, Content-Type, policy and file")
+    try:
+        limit = storage.check_policy(policy, key, ctype)
+    except PermissionError as exc:
+        raise GameError(403, "upload_denied", str(exc)) from None
+    data = await upload.read(limit + 1)
+    if not data or len(data) > limit:
+        raise GameError(400, "entity_too_large", f"file must be 1 to {limit} bytes")
+    await run_in_threadpool(storage.write, key, data)
+    return Response(status_code=204)

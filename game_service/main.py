@@ -1,0 +1,104 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.staticfiles import StaticFiles
+
+from game_service.api import auth, facebook_callbacks, game, health, media, social
+from game_service.api.deps import Services
+from game_service.config import Settings, get_settings
+from game_service.db import make_engine
+from game_service.errors import GameError
+from game_service.logs import request_id_var
+from game_service.middleware import RequestContextMiddleware
+from game_service.security import Sessions
+from game_service.storage import LocalStorage, make_storage
+
+log = logging.getLogger("game_service")
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+def _error(status: int, code: str, detail, headers: dict | None = None) -> JSONResponse:
+    body = {"error": code, "detail": detail}
+    rid = request_id_var.get()
+    if rid:
+        body["request_id"] = rid
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    storage = make_storage(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        engine = make_engine(settings)
+        http = httpx.AsyncClient(timeout=httpx.Timeout(5.0, connect=3.0))
+        app.state.services = Services(
+            settings=settings,
+            engine=engine,
+            storage=storage,
+            sessions=Sessions(settings.session_secret or "", settings.session_max_age_seconds),
+            http=http,
+        )
+        try:
+            yield
+        finally:
+            await http.aclose()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Game service",
+        version="1.0.0",
+        description="A small social web game: wallet, energy, daily reward, friends, gifts, leaderboard, avatars.",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(GameError)
+    async def game_error(_: Request, exc: GameError):
+        return _error(exc.status, exc.code, exc.message, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError):
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in exc.errors()
+        ]
+        msg = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in errors) or "invalid request"
+        return JSONResponse(
+            {"error": "invalid_request", "detail": msg, "errors": errors, "request_id": request_id_var.get()},
+            status_code=422,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException):
+        code = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated"}.get(exc.status_code, "http_error")
+        return _error(exc.status_code, code, exc.detail, getattr(exc, "headers", None))
+
+    for r in (health, auth, game, social, media, facebook_callbacks):
+        app.include_router(r.router)
+
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body=settings.request_max_bytes,
+        upload_path=LocalStorage.UPLOAD_URL,
+        upload_max_body=settings.avatar_max_bytes + 16 * 1024,
+    )
+
+    if isinstance(storage, LocalStorage):
+        # Locally the service serves verified media itself (the CDN does it in AWS).
+        app.mount("/media", StaticFiles(directory=storage.root / "media"), name="media")
+    if settings.serve_static and STATIC_DIR.is_dir():
+        app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static")
+    return app

@@ -1,0 +1,118 @@
+"""Pure ASGI middleware: request id, JSON access log, request size limit."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+
+from game_service.logs import request_id_var
+
+access_log = logging.getLogger("game_service.access")
+_RID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+
+
+class TooLarge(Exception):
+    pass
+
+
+async def _send_json(send, status: int, body: dict, headers: list | None = None) -> None:
+    raw = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]
+            + (headers or []),
+        }
+    )
+    await send({"type": "http.response.body", "body": raw})
+
+
+class RequestContextMiddleware:
+    def __init__(self, app, max_body: int, upload_path: str, upload_max_body: int):
+        self.app = app
+        self.max_body = max_body
+        self.upload_path = upload_path
+        self.upload_max_body = upload_max_body
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        start = time.perf_counter()
+        headers = dict(scope.get("headers") or [])
+        rid = headers.get(b"x-request-id", b"").decode("latin-1")
+        if not _RID_OK.match(rid):
+            rid = uuid.uuid4().hex
+        token = request_id_var.set(rid)
+        status_holder = {"status": 500}
+        rid_header = (b"x-request-id", rid.encode())
+
+        async def send_wrapper(message):
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                status_holder["started"] = True
+                message = {**message, "headers": list(message.get("headers", [])) + [rid_header]}
+            await send(message)
+
+        limit = self.upload_max_body if scope["path"] == self.upload_path else self.max_body
+        try:
+            cl = headers.get(b"content-length")
+            if cl is not None:
+                try:
+                    too_big = int(cl) > limit
+                except ValueError:
+                    too_big = True
+                if too_big:
+                    await _send_json(
+                        send_wrapper,
+                        413,
+                        {"error": "request_too_large", "detail": f"request body exceeds {limit} bytes"},
+                    )
+                    return
+            received = 0
+
+            async def receive_limited():
+                nonlocal received
+                message = await receive()
+                if message["type"] == "http.request":
+                    received += len(message.get("body", b""))
+                    if received > limit:
+                        raise TooLarge()
+                return message
+
+            try:
+                await self.app(scope, receive_limited, send_wrapper)
+            except TooLarge:
+                await _send_json(
+                    send_wrapper, 413, {"error": "request_too_large", "detail": f"request body exceeds {limit} bytes"}
+                )
+            except Exception:
+                logging.getLogger("game_service").exception("unhandled error")
+                if status_holder.get("started"):
+                    raise
+                await _send_json(
+                    send_wrapper,
+                    500,
+                    {
+                        "error": "internal_error",
+                        "detail": "internal server error; the request id identifies it in the logs",
+                        "request_id": rid,
+                    },
+                )
+        finally:
+            if scope["path"] not in ("/api/health/live",):
+                access_log.info(
+                    "request",
+                    extra={
+                        "fields": {
+                            "method": scope["method"],
+                            "path": scope["path"],
+                            "status": status_holder["status"],
+                            "duration_ms": round((time.perf_counter() - start) * 1000, 2),
+                        }
+                    },
+                )
+            request_id_var.reset(token)

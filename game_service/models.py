@@ -1,0 +1,124 @@
+"""Database schema (SQLAlchemy Core tables). Changes go through Alembic migrations."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+BigInt = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+players = sa.Table(
+    "players",
+    metadata,
+    sa.Column("id", BigInt, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(40), nullable=False),
+    sa.Column("fb_user_id", sa.String(64), nullable=True, unique=True),
+    sa.Column("coins", sa.BigInteger, nullable=False),
+    # energy as of energy_at (epoch milliseconds); the current value is computed lazily
+    sa.Column("energy", sa.Integer, nullable=False),
+    sa.Column("energy_at", sa.BigInteger, nullable=False),
+    sa.Column("xp", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("avatar_key", sa.String(300), nullable=True),
+    # unclaimed gifts addressed to this player, kept in step with the gifts table (0002)
+    sa.Column("gifts_waiting", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()),
+    sa.CheckConstraint("coins >= 0", name="coins_nonnegative"),
+    sa.CheckConstraint("energy >= 0", name="energy_nonnegative"),
+    sa.CheckConstraint("gifts_waiting >= 0", name="gifts_waiting_nonnegative"),
+)
+sa.Index("ix_players_xp_id", players.c.xp.desc(), players.c.id)
+
+ledger = sa.Table(
+    "ledger",
+    metadata,
+    sa.Column("id", BigInt, primary_key=True, autoincrement=True),
+    sa.Column("player_id", BigInt, sa.ForeignKey("players.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("delta", sa.BigInteger, nullable=False),
+    sa.Column("balance_after", sa.BigInteger, nullable=False),
+    sa.Column("reason", sa.String(40), nullable=False),
+    sa.Column("op_key", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()),
+    sa.UniqueConstraint("player_id", "op_key", name="uq_ledger_player_op_key"),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("player_id", BigInt, sa.ForeignKey("players.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("fingerprint", sa.String(200), nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=True),
+    sa.Column("response", sa.Text, nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()),
+)
+
+daily_rewards = sa.Table(
+    "daily_rewards",
+    metadata,
+    sa.Column("player_id", BigInt, sa.ForeignKey("players.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("coins", sa.Integer, nullable=False),
+)
+
+friend_requests = sa.Table(
+    "friend_requests",
+    metadata,
+    sa.Column("id", BigInt, primary_key=True, autoincrement=True),
+    sa.Column("from_id", BigInt, sa.ForeignKey("players.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("to_id", BigInt, sa.ForeignKey("players.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()),
+    sa.UniqueConstraint("from_id", "to_id", name="uq_friend_requests_pair"),
+    sa.CheckConstraint("from_id <> to_id", name="not_self"),
+)
+sa.Index("ix_friend_requests_to", friend_requests.c.to_id)
+
+friends = sa.Table(
+    "friends",
+    metadata,
+    sa.Column("player_id", BigInt, sa.ForeignKey("players.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("friend_id", BigInt, sa.ForeignKey("players.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()),
+    sa.CheckConstraint("player_id <> friend_id", name="not_self"),
+)
+sa.Index("ix_friends_friend", friends.c.friend_id)
+
+gifts = sa.Table(
+    "gifts",
+    metadata,
+    sa.Column("id", BigInt, primary_key=True, autoincrement=True),
+    sa.Column("sender_id", BigInt, sa.ForeignKey("players.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("recipient_id", BigInt, sa.ForeignKey("players.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("coins", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()),
+    sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True),
+    sa.UniqueConstraint("sender_id", "recipient_id", "day", name="uq_gifts_sender_recipient_day"),
+)
+sa.Index("ix_gifts_recipient_claimed", gifts.c.recipient_id, gifts.c.claimed_at)
+
+rate_limits = sa.Table(
+    "rate_limits",
+    metadata,
+    sa.Column("player_id", BigInt, sa.ForeignKey("players.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("window_start", sa.BigInteger, nullable=False),
+    sa.Column("count", sa.Integer, nullable=False),
+)
+
+deletion_requests = sa.Table(
+    "deletion_requests",
+    metadata,
+    sa.Column("code", sa.String(64), primary_key=True),
+    sa.Column("player_id", sa.BigInteger, nullable=True),  # no FK: the player row is deleted
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()),
+    sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
+)

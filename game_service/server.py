@@ -1,0 +1,58 @@
+"""Production server: gunicorn with uvicorn workers (one per vCPU by default)."""
+
+from __future__ import annotations
+
+import logging
+
+from gunicorn.app.base import BaseApplication
+
+from game_service import logs
+from game_service.config import Settings
+
+
+class GameServer(BaseApplication):
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        super().__init__()
+
+    def load_config(self):
+        s = self.settings
+        cfg = {
+            "bind": f"{s.bind}:{s.port}",
+            "workers": s.workers,
+            "worker_class": "uvicorn_worker.UvicornWorker",
+            "graceful_timeout": 20,  # SIGTERM: stop accepting, finish in-flight requests
+            "timeout": 60,
+            "keepalive": 75,  # longer than the load balancer's idle timeout
+            "accesslog": None,
+            "errorlog": "-",
+            "loglevel": s.log_level.lower(),
+            "proc_name": "game-service",
+            "logconfig_dict": {
+                "version": 1,
+                "disable_existing_loggers": False,
+                "formatters": {"json": {"()": "game_service.logs.JsonFormatter"}},
+                "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
+                "root": {"level": s.log_level.upper(), "handlers": ["console"]},
+                "loggers": {
+                    "gunicorn.error": {"level": s.log_level.upper(), "handlers": [], "propagate": True},
+                    "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
+                    "uvicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
+                },
+            },
+        }
+        for k, v in cfg.items():
+            self.cfg.set(k, v)
+
+    def load(self):
+        from game_service.main import create_app
+
+        return create_app(self.settings)
+
+
+def serve(settings: Settings) -> None:
+    logs.configure(settings.log_level)
+    logging.getLogger("game_service").info(
+        "starting", extra={"fields": {"bind": f"{settings.bind}:{settings.port}", "workers": settings.workers}}
+    )
+    GameServer(settings).run()

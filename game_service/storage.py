@@ -1,0 +1,204 @@
+"""Media storage: S3 in AWS, a local directory for the embedded default.
+
+Both backends offer the same interface. The browser uploads with an S3-style POST form
+(``url`` + ``fields`` + ``file``): to S3 through a presigned POST, or locally to the
+service's own ``/api/media/local-upload`` with an equivalent signed policy. Uploads land
+under ``incoming/<player_id>/`` and are never served from there; the service verifies an
+upload (size, magic bytes) and only then copies it to ``media/avatars/<player_id>/``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from itsdangerous import BadSignature, URLSafeSerializer
+
+ALLOWED_TYPES = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
+SNIFF_BYTES = 16
+
+
+def sniff_image_type(head: bytes) -> str | None:
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def incoming_prefix(player_id: int) -> str:
+    return f"incoming/{player_id}/"
+
+
+def new_incoming_key(player_id: int, content_type: str) -> str:
+    return f"{incoming_prefix(player_id)}{uuid.uuid4().hex}.{ALLOWED_TYPES[content_type]}"
+
+
+def avatar_key_for(player_id: int, content_type: str) -> str:
+    return f"media/avatars/{player_id}/{uuid.uuid4().hex}.{ALLOWED_TYPES[content_type]}"
+
+
+def public_url(key: str) -> str:
+    """The CDN (and the local server) serve key ``media/x`` at ``/media/x``."""
+    return "/" + key
+
+
+@dataclass
+class ObjectHead:
+    size: int
+    head: bytes
+
+
+class S3Storage:
+    def __init__(self, bucket: str, max_bytes: int, expiry: int):
+        from game_service.config import aws_client
+
+        self.bucket = bucket
+        self.max_bytes = max_bytes
+        self.expiry = expiry
+        self.s3 = aws_client("s3")
+
+    def presign_upload(self, player_id: int, content_type: str) -> dict:
+        key = new_incoming_key(player_id, content_type)
+        post = self.s3.generate_presigned_post(
+            Bucket=self.bucket,
+            Key=key,
+            Fields={"Content-Type": content_type},
+            Conditions=[
+                {"Content-Type": content_type},
+                ["starts-with", "$key", incoming_prefix(player_id)],
+                ["content-length-range", 1, self.max_bytes],
+            ],
+            ExpiresIn=self.expiry,
+        )
+        return {"url": post["url"], "fields": post["fields"], "key": key}
+
+    def head(self, key: str) -> ObjectHead | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            meta = self.s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        size = int(meta["ContentLength"])
+        if size == 0:
+            return ObjectHead(0, b"")
+        body = self.s3.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=0-{SNIFF_BYTES - 1}")
+        return ObjectHead(size, body["Body"].read())
+
+    def promote(self, src: str, dst: str, content_type: str) -> None:
+        self.s3.copy_object(
+            Bucket=self.bucket,
+            Key=dst,
+            CopySource={"Bucket": self.bucket, "Key": src},
+            ContentType=content_type,
+            CacheControl="public, max-age=31536000, immutable",
+            MetadataDirective="REPLACE",
+        )
+        self.s3.delete_object(Bucket=self.bucket, Key=src)
+
+    def delete(self, key: str) -> None:
+        self.s3.delete_object(Bucket=self.bucket, Key=key)
+
+    def delete_prefix(self, prefix: str) -> None:
+        paginator = self.s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+            if keys:
+                self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})
+
+    def check(self) -> None:
+        self.s3.head_bucket(Bucket=self.bucket)
+
+
+class LocalStorage:
+    """The same interface on a local directory (embedded default for local play)."""
+
+    UPLOAD_URL = "/api/media/local-upload"
+
+    def __init__(self, root: str, max_bytes: int, expiry: int, secret: str):
+        self.root = Path(root).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / "media").mkdir(exist_ok=True)
+        self.max_bytes = max_bytes
+        self.expiry = expiry
+        self._signer = URLSafeSerializer(secret, salt="local-upload-policy")
+
+    def _path(self, key: str) -> Path:
+        p = (self.root / key).resolve()
+        if self.root not in p.parents:
+            raise ValueError("key outside the media root")
+        return p
+
+    def presign_upload(self, player_id: int, content_type: str) -> dict:
+        key = new_incoming_key(player_id, content_type)
+        policy = self._signer.dumps(
+            {"key": key, "ct": content_type, "max": self.max_bytes, "exp": int(time.time()) + self.expiry}
+        )
+        return {"url": self.UPLOAD_URL, "fields": {"key": key, "Content-Type": content_type, "policy": policy}, "key": key}
+
+    def check_policy(self, policy: str, key: str, content_type: str) -> int:
+        """Verify a local upload form like S3 would; return the size limit."""
+        try:
+            data = self._signer.loads(policy)
+        except BadSignature as exc:
+            raise PermissionError("invalid upload policy") from exc
+        if data.get("exp", 0) < time.time():
+            raise PermissionError("upload policy expired")
+        if data.get("key") != key or data.get("ct") != content_type:
+            raise PermissionError("upload form does not match its policy")
+        return int(data["max"])
+
+    def write(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".part")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+
+    def head(self, key: str) -> ObjectHead | None:
+        path = self._path(key)
+        if not path.is_file():
+            return None
+        with path.open("rb") as f:
+            head = f.read(SNIFF_BYTES)
+        return ObjectHead(path.stat().st_size, head)
+
+    def promote(self, src: str, dst: str, content_type: str) -> None:
+        d = self._path(dst)
+        d.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self._path(src), d)
+
+    def delete(self, key: str) -> None:
+        try:
+            self._path(key).unlink()
+        except FileNotFoundError:
+            pass
+
+    def delete_prefix(self, prefix: str) -> None:
+        p = self._path(prefix.rstrip("/"))
+        if p.is_dir():
+            shutil.rmtree(p)
+
+    def check(self) -> None:
+        probe = self.root / ".ready-probe"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+
+
+def make_storage(settings) -> S3Storage | LocalStorage:
+    if settings.media_bucket:
+        return S3Storage(settings.media_bucket, settings.avatar_max_bytes, settings.upload_url_expiry_seconds)
+    return LocalStorage(
+        settings.media_dir, settings.avatar_max_bytes, settings.upload_url_expiry_seconds, settings.session_secret
+    )

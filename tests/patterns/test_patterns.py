@@ -1,0 +1,44 @@
+"""The patterns check their props up front, with a clear error."""
+
+from __future__ import annotations
+
+import pytest
+
+from tooling.assembly import use_pinned_node
+
+use_pinned_node()
+
+from aws_cdk import App, Stack  # noqa: E402
+from aws_cdk import aws_s3 as s3  # noqa: E402
+
+from patterns.nag import acknowledge  # noqa: E402
+from patterns.retention import retention  # noqa: E402
+from patterns.secure_bucket import SecureBucket  # noqa: E402
+
+
+@pytest.fixture
+def stack():
+    return Stack(App(), "Test")
+
+
+def test_acknowledging_a_finding_needs_a_real_reason(stack):
+    with pytest.raises(ValueError, match="needs a reason a reviewer would accept"):
+        acknowledge(stack, "AwsSolutions-S1", "because")
+
+
+def test_secure_bucket_refuses_version_expiry_without_versioning(stack):
+    logs = s3.Bucket(stack, "Logs")
+    with pytest.raises(ValueError, match="noncurrent_version_expiry_days needs versioned=True"):
+        SecureBucket(stack, "Media", access_logs_bucket=logs, access_logs_prefix="s3/media/",
+                     noncurrent_version_expiry_days=30)
+
+
+def test_secure_bucket_wants_a_folder_like_log_prefix(stack):
+    logs = s3.Bucket(stack, "Logs")
+    with pytest.raises(ValueError, match="access_logs_prefix must end with '/'"):
+        SecureBucket(stack, "Media", access_logs_bucket=logs, access_logs_prefix="s3-media")
+
+
+def test_retention_names_the_allowed_values():
+    with pytest.raises(ValueError, match=r"log retention must be one of \(1, 3, 5, 7, 14, 30"):
+        retention(10)

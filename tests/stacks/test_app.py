@@ -1,0 +1,191 @@
+"""App tier: hardened instances, least-privilege role, the stage's shape (one
+recovered instance / a health-gated, rolling, scaling group behind an internal ALB)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_cdk.assertions import Match
+
+from stacks.config import STAGES
+from tests.stacks.helpers import only, props, resources
+
+
+def _launch_template(templates, stage):
+    return only(templates[stage]["app"], "AWS::EC2::LaunchTemplate")["LaunchTemplateData"]
+
+
+def _user_data(templates, stage) -> str:
+    app = templates[stage]["app"]
+    if stage == "starter":
+        raw = only(app, "AWS::EC2::Instance")["UserData"]
+    else:
+        raw = _launch_template(templates, stage)["UserData"]
+    return json.dumps(raw)
+
+
+@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+def test_hardened_instances_imdsv2_encrypted_no_ssh_key(templates, stage):
+    data = _launch_template(templates, stage)
+    assert data["MetadataOptions"]["HttpTokens"] == "required"
+    assert "KeyName" not in json.dumps(templates[stage]["app"])
+    if stage == "scale-out":
+        (volume,) = data["BlockDeviceMappings"]
+        assert volume["Ebs"]["Encrypted"] is True and volume["Ebs"]["VolumeType"] == "gp3"
+        assert data["InstanceType"] == STAGES[stage].instance_type
+    else:
+        instance = only(templates[stage]["app"], "AWS::EC2::Instance")
+        (volume,) = instance["BlockDeviceMappings"]
+        assert volume["Ebs"]["Encrypted"] is True
+        assert instance["InstanceType"] == STAGES[stage].instance_type
+        assert "AvailabilityZone" not in instance
+
+
+@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+def test_amazon_linux_2023_arm64_from_the_public_parameter(templates, stage):
+    parameters = templates[stage]["app"]["Parameters"]
+    assert any("al2023-ami-kernel-6.1-arm64" in str(p.get("Default")) for p in parameters.values())
+
+
+@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+def test_least_privilege_role(templates, stage):
+    app = templates[stage]["app"]
+    (role_id,) = [lid for lid in resources(app, "AWS::IAM::Role") if lid.startswith("InstanceRole")]
+    role = resources(app, "AWS::IAM::Role")[role_id]["Properties"]
+    managed = json.dumps(role["ManagedPolicyArns"])
+    assert "AmazonSSMManagedInstanceCore" in managed and "CloudWatchAgentServerPolicy" in managed
+    assert len(role["ManagedPolicyArns"]) == 2
+    (policy,) = [p for p in props(app, "AWS::IAM::Policy") if p["Roles"] == [{"Ref": role_id}]]
+    all_statements = policy["PolicyDocument"]["Statement"]
+    statements = {s["Sid"]: s for s in all_statements if "Sid" in s}
+    actions = [a for s in all_statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
+    assert not any(a.endswith("*") for a in actions), f"no wildcard actions: {actions}"
+    media = statements["MediaUploadsAndVerifiedMedia"]
+    assert sorted(media["Action"]) == ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
+    resources_ = json.dumps(media["Resource"])
+    assert "/incoming/*" in resources_ and "/media/*" in resources_ and f"{stage}-media-bucket-arn" in resources_
+    assert statements["ListMediaBucket"]["Action"] == "s3:ListBucket"
+    assert statements["ListMediaBucket"]["Resource"] == {"Fn::ImportValue": f"{stage}-media-bucket-arn"}
+    secret_reads = [s for s in all_statements if "secretsmanager:GetSecretValue" in json.dumps(s["Action"])]
+    (secret_read,) = secret_reads
+    assert len(secret_read["Resource"]) == 2, "the database secret and the app secret, nothing else"
+    assert "DatabaseInstanceSecretAttachment" in json.dumps(secret_read["Resource"])
+    assert "GameAppSecret" in json.dumps(secret_read["Resource"])
+    assert "ReadServiceBundle" in statements and "*" not in json.dumps(statements["ReadServiceBundle"]["Resource"])
+
+
+@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+def test_user_data_installs_runs_and_signals_only_when_healthy(templates, stage):
+    script = _user_data(templates, stage)
+    assert "python -m game_service migrate" in script and "python -m game_service serve" in script
+    assert "/api/health/live" in script
+    assert "cfn-signal" in script
+    for key in ("GAME_DB_SECRET_ID", "GAME_APP_SECRET_ID", "GAME_MEDIA_BUCKET", "GAME_WORKERS=2", "GAME_BIND=0.0.0.0"):
+        assert key in script
+    if stage == "scale-out":
+        assert "describe-target-health" in script, "signal only once healthy in the target group"
+
+
+@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+def test_each_host_reports_deep_readiness_every_minute(templates, stage):
+    script = _user_data(templates, stage)
+    assert "/api/health/ready" in script
+    assert f"--namespace Game/Health --metric-name Ready --dimensions Stage={stage}" in script
+    assert "game-readiness.timer" in script and "OnUnitActiveSec=1min" in script
+
+
+@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+def test_service_logs_shipped_to_a_log_group_with_retention(templates, stage):
+    script = _user_data(templates, stage)
+    assert "amazon-cloudwatch-agent-ctl -a fetch-config" in script
+    assert "/var/log/game/service.log" in script and "StandardOutput=append:/var/log/game/service.log" in script
+    groups = [g for g in props(templates[stage]["app"], "AWS::Logs::LogGroup") if g.get("LogGroupName") == f"/game/{stage}/service"]
+    assert len(groups) == 1 and groups[0]["RetentionInDays"] == STAGES[stage].log_retention_days
+
+
+@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+def test_connection_budget_metadata_for_the_topology_report(templates, stage):
+    app = templates[stage]["app"]
+    type_ = "AWS::EC2::Instance" if stage == "starter" else "AWS::EC2::LaunchTemplate"
+    (resource,) = [r for r in resources(app, type_).values() if "GameService" in r.get("Metadata", {})]
+    config = STAGES[stage]
+    assert resource["Metadata"]["GameService"] == {
+        "WorkersPerInstance": config.workers_per_instance,
+        "DbPoolSizePerWorker": config.db_pool_size,
+        "DbMaxOverflowPerWorker": config.db_max_overflow,
+    }
+
+
+def test_starter_single_instance_recovers_itself(templates):
+    app = templates["starter"]["app"]
+    (instance,) = resources(app, "AWS::EC2::Instance").values()
+    assert instance["CreationPolicy"]["ResourceSignal"]["Timeout"] == "PT20M"
+    alarms = props(app, "AWS::CloudWatch::Alarm")
+    actions = {a["MetricName"]: json.dumps(a["AlarmActions"]) for a in alarms}
+    assert ":ec2:recover" in actions["StatusCheckFailed_System"]
+    assert ":ec2:reboot" in actions["StatusCheckFailed_Instance"]
+    assert resources(app, "AWS::AutoScaling::AutoScalingGroup") == {}
+    assert resources(app, "AWS::ElasticLoadBalancingV2::LoadBalancer") == {}
+
+
+def test_scale_out_group_spans_every_zone_and_rolls_with_signals(templates):
+    app = templates["scale-out"]["app"]
+    (group_resource,) = resources(app, "AWS::AutoScaling::AutoScalingGroup").values()
+    group = group_resource["Properties"]
+    assert group["MinSize"] == "3" and group["MaxSize"] == str(STAGES["scale-out"].max_instances)
+    assert "DesiredCapacity" not in group, "a deploy must not reset a scaled-out group"
+    subnets = json.dumps(group["VPCZoneIdentifier"])
+    assert len(group["VPCZoneIdentifier"]) == 3 and subnets.count("appSubnet") == 3
+    assert group["HealthCheckType"] == "ELB"
+    rolling = group_resource["UpdatePolicy"]["AutoScalingRollingUpdate"]
+    assert rolling["WaitOnResourceSignals"] is True and rolling["MaxBatchSize"] == 1
+    assert rolling["MinInstancesInService"] == 3
+    assert group_resource["CreationPolicy"]["ResourceSignal"]["Count"] == 3
+    (scaling,) = props(app, "AWS::AutoScaling::ScalingPolicy")
+    assert scaling["PolicyType"] == "TargetTrackingScaling"
+    assert scaling["TargetTrackingConfiguration"]["TargetValue"] == STAGES["scale-out"].target_cpu_percent
+
+
+def test_scale_out_load_balancer_is_internal_logged_and_checks_the_shallow_health_path(templates):
+    app = templates["scale-out"]["app"]
+    alb = only(app, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    assert alb["Scheme"] == "internal"
+    assert len(alb["Subnets"]) == 3
+    attributes = {a["Key"]: a["Value"] for a in alb["LoadBalancerAttributes"]}
+    assert attributes["access_logs.s3.enabled"] == "true"
+    assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
+    target_group = only(app, "AWS::ElasticLoadBalancingV2::TargetGroup")
+    assert target_group["HealthCheckPath"] == "/api/health/live"
+    assert target_group["Port"] == 8000
+
+
+@pytest.mark.parametrize(("stage", "endpoint"), [("starter", "Instance"), ("scale-out", "LoadBalancer")])
+def test_origin_reached_only_through_a_cloudfront_vpc_origin(templates, stage, endpoint):
+    app = templates[stage]["app"]
+    origin = only(app, "AWS::CloudFront::VpcOrigin")["VpcOriginEndpointConfig"]
+    assert endpoint in json.dumps(origin["Arn"])
+    assert origin["OriginProtocolPolicy"] == "http-only"
+
+
+def test_scale_out_group_with_assertions_api(template):
+    t = template("scale-out", "app")
+    t.resource_count_is("AWS::AutoScaling::AutoScalingGroup", 1)
+    t.has_resource(
+        "AWS::AutoScaling::AutoScalingGroup",
+        {
+            "Properties": Match.object_like({"MinSize": "3", "MaxSize": "12", "DesiredCapacity": Match.absent(),
+                                             "HealthCheckType": "ELB"}),
+            "UpdatePolicy": {"AutoScalingRollingUpdate": Match.object_like({"WaitOnResourceSignals": True})},
+            "CreationPolicy": {"ResourceSignal": {"Count": 3, "Timeout": "PT20M"}},
+        },
+    )
+    t.has_resource_properties(
+        "AWS::ElasticLoadBalancingV2::LoadBalancer",
+        {"Scheme": "internal", "LoadBalancerAttributes": Match.array_with(
+            [{"Key": "access_logs.s3.enabled", "Value": "true"}])},
+    )
+    t.has_resource_properties(
+        "AWS::EC2::LaunchTemplate",
+        {"LaunchTemplateData": Match.object_like({"MetadataOptions": {"HttpTokens": "required"}, "KeyName": Match.absent()})},
+    )

@@ -1,0 +1,79 @@
+"""What CI and reviewers rely on: offline, deterministic synth; cdk-nag and CDK's own
+validation clean; cfn-lint clean; snapshots up to date; recommended feature flags."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tooling.assembly import ROOT, stage_templates, synth, validation_findings
+from tooling.lint import lint
+from tooling.snapshots import differences
+
+
+def test_synth_asks_aws_nothing(assembly_dir: Path):
+    for stage_dir in assembly_dir.glob("assembly-*"):
+        manifest = json.loads((stage_dir / "manifest.json").read_text())
+        assert not manifest.get("missing"), f"context lookups need AWS credentials: {manifest['missing']}"
+    assert not (ROOT / "cdk.context.json").exists() or json.loads((ROOT / "cdk.context.json").read_text()) == {}
+
+
+def test_every_stage_synthesizes_five_stacks(assembly_dir: Path):
+    stages = stage_templates(assembly_dir)
+    assert set(stages) == {"starter", "scale-out"}
+    for stage, stacks in stages.items():
+        assert set(stacks) == {f"{stage}-{s}" for s in ("network", "data", "storage", "app", "observability")}
+
+
+def test_cdk_nag_and_synth_validation_clean(assembly_dir: Path):
+    findings = validation_findings(assembly_dir)
+    assert findings == [], "\n".join(f"{f['rule']}: {f['paths'][:2]}" for f in findings)
+
+
+def test_cfn_lint_clean(assembly_dir: Path):
+    paths = [p for stacks in stage_templates(assembly_dir).values() for p in stacks.values()]
+    findings = lint(paths)
+    assert findings == [], [f"{f['Rule']['Id']} {f['Message']}" for f in findings]
+
+
+def test_cfn_lint_exceptions_do_not_hide_real_problems(tmp_path: Path):
+    broken = tmp_path / "broken.template.json"
+    broken.write_text(json.dumps({"Resources": {"Bucket": {"Type": "AWS::S3::Bucket", "Properties": {"Nope": 1}}}}))
+    assert [f["Rule"]["Id"] for f in lint([broken])] == ["E3002"]
+
+
+def test_synth_is_deterministic(assembly_dir: Path, tmp_path: Path):
+    again = synth(tmp_path / "cdk.out")
+    first, second = stage_templates(assembly_dir), stage_templates(again)
+    for stage, stacks in first.items():
+        for name, path in stacks.items():
+            assert path.read_bytes() == second[stage][name].read_bytes(), f"{name} differs between two synths"
+
+
+def test_snapshots_match_a_fresh_synth(assembly_dir: Path):
+    problems = differences(assembly_dir)
+    assert problems == [], "\n".join(problems) + "\nreview with `make diff`; record with `make snapshots`"
+
+
+@pytest.mark.skipif(shutil.which("node") is None and not (ROOT / "node_modules/.bin/node").exists(), reason="no Node")
+def test_feature_flags_are_the_recommended_ones():
+    cdk = ROOT / "node_modules" / ".bin" / "cdk"
+    if not cdk.exists():
+        pytest.fail("the pinned CDK CLI is not installed: run scripts/setup.sh")
+    env = {**os.environ, "PATH": f"{ROOT / 'node_modules/.bin'}:{ROOT / '.venv/bin'}:{os.environ['PATH']}",
+           "CDK_DISABLE_VERSION_CHECK": "1"}
+    result = subprocess.run([str(cdk), "flags", "--unstable=flags", "--no-notices"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=300)
+    output = result.stdout + result.stderr
+    assert "All feature flags are already set to their recommended values" in output, output[-2000:]
+
+
+def test_readme_lists_every_acknowledged_finding_with_its_reason(assembly_dir: Path):
+    from tooling.acknowledgements import readme_block, table
+
+    assert readme_block() == table(assembly_dir), "run: python -m tooling.acknowledgements --update-readme"

@@ -1,0 +1,108 @@
+"""Stage config: typed, validated, and a bad value fails synth with the key named."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from stacks.config import STAGES, StageConfigError, select_stages
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_two_stages_ship_and_differ_in_shape():
+    assert set(STAGES) == {"starter", "scale-out"}
+    assert STAGES["starter"].app_tier == "single-instance"
+    assert STAGES["scale-out"].app_tier == "auto-scaling"
+    assert len(STAGES["scale-out"].availability_zones) == 3
+
+
+def test_no_stage_selects_every_stage():
+    assert [c.name for c in select_stages({})] == ["starter", "scale-out"]
+
+
+def test_stage_selects_one_with_overrides():
+    (config,) = select_stages({"stage": "scale-out", "account": "123456789012", "alarm_emails": "a@x.io, b@x.io",
+                               "max_instances": "20"})
+    assert config.account == "123456789012"
+    assert config.alarm_emails == ("a@x.io", "b@x.io")
+    assert config.max_instances == 20
+
+
+@pytest.mark.parametrize(
+    ("context", "expected"),
+    [
+        ({"stage": "prod"}, "context key 'stage': unknown stage 'prod'; allowed: starter, scale-out"),
+        ({"account": "123456789012"}, "context key 'stage' is required with account"),
+        ({"stage": "starter", "account": "12345"}, "key 'account' must be a 12-digit AWS account id"),
+        ({"stage": "starter", "max_instances": "3"}, "key 'max_instances' must be 1"),
+        ({"stage": "scale-out", "max_instances": "two"}, "key 'max_instances' must be an integer, got 'two'"),
+        ({"stage": "scale-out", "max_instances": "2"}, "key 'max_instances' must be >= min_instances (3), got 2"),
+        ({"stage": "scale-out", "instance_type": "m5.large"}, "key 'instance_type' must be a Graviton (arm64) type"),
+        ({"stage": "starter", "alarm_emails": "not-an-email"}, "key 'alarm_emails' must contain e-mail addresses"),
+        ({"stage": "starter", "domain_name": "game.example.com"}, "key 'certificate_arn' must be set together"),
+    ],
+)
+def test_bad_context_names_the_key(context, expected):
+    with pytest.raises(StageConfigError) as error:
+        select_stages(context)
+    assert expected in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"nat": "shared"}, "key 'nat' must be one of 'instance', 'gateway-per-az', got 'shared'"),
+        ({"app_tier": "k8s"}, "key 'app_tier' must be one of 'single-instance', 'auto-scaling'"),
+        ({"monitoring": None}, "key 'monitoring' must be one of 'alarms', 'none', got None"),
+        ({"availability_zones": ("eu-west-1a",)}, "key 'availability_zones' must list at least 2 distinct zones"),
+        ({"availability_zones": ("eu-west-1a", "us-east-1b")}, "key 'availability_zones' must be zones of region eu-west-1"),
+        ({"region": "Ireland"}, "key 'region' must be an AWS region name"),
+        ({"vpc_cidr": "10.0.0.0/8"}, "key 'vpc_cidr' must be an IPv4 CIDR with a /16 to /22 prefix"),
+        ({"postgres_version": "17"}, "key 'postgres_version' must be one of 16.10, 17.6"),
+        ({"db_instance_class": "db.t4g.micro"}, "key 'db_instance_class' must be a class without the 'db.' prefix"),
+        ({"db_backup_retention_days": 0}, "key 'db_backup_retention_days' must be an integer from 1 to 35, got 0"),
+        ({"db_performance_insights": True}, "key 'db_performance_insights' needs a db class of size medium or larger"),
+        ({"log_retention_days": 10}, "key 'log_retention_days' must be one of"),
+        ({"monitoring": "none", "alarm_emails": ("a@x.io",)}, "key 'alarm_emails' must be empty when monitoring is 'none'"),
+    ],
+)
+def test_bad_starter_values_name_the_key(change, expected):
+    with pytest.raises(StageConfigError) as error:
+        replace(STAGES["starter"], **change)
+    assert expected in str(error.value)
+    assert "stage 'starter'" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [({"min_instances": 1}, "min_instances"), ({"nat": "instance"}, "nat"), ({"db_multi_az": False}, "db_multi_az")],
+)
+def test_scale_out_refuses_single_points_of_failure(change, key):
+    with pytest.raises(StageConfigError, match=f"key '{key}'.*single point of failure"):
+        replace(STAGES["scale-out"], **change)
+
+
+def _run_app(context: dict) -> subprocess.CompletedProcess:
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": "/nonexistent-never-written"}
+    return subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_synth_with_an_unknown_stage_fails_with_a_message_not_a_traceback():
+    result = _run_app({"stage": "staging"})
+    assert result.returncode == 1
+    assert "config error: context key 'stage': unknown stage 'staging'; allowed: starter, scale-out" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_synth_with_a_bad_override_fails_naming_the_key():
+    result = _run_app({"stage": "scale-out", "max_instances": "0"})
+    assert result.returncode == 1
+    assert "key 'max_instances'" in result.stderr
+    assert "Traceback" not in result.stderr
