@@ -122,8 +122,10 @@ def capacity(a: Analysis, prices: dict, p: Params) -> dict:
                                f"{u.instance_type or 'unknown'} not in the price table; taken "
                                f"as 2 vCPU")
     assumptions.append(
-        f"throughput: {p.rps_per_instance:g} req/s per 2-vCPU app instance (scaled by vCPU), a "
-        f"default until the service benchmark measures it (--rps-per-instance)")
+        f"throughput: {p.rps_per_instance:g} req/s per 2-vCPU app instance, scaled by vCPU "
+        f"(--rps-per-instance); a conservative default until measured on an instance: the "
+        f"service benchmark (game_service/README.md) saw 630-960 req/s for writes and reads "
+        f"with the server, PostgreSQL and the load generator sharing 2 cores")
     assumptions.append(f"a player sends {p.requests_per_player:g} req/s "
                        f"(--requests-per-player); every request is one DB transaction")
     max_instances = sum(u["max"] or 0 for u in units)
