@@ -5,6 +5,21 @@ from __future__ import annotations
 from .analyze import TIERS
 
 
+RULE_LABELS = {
+    "lone-instance": "lone instance",
+    "asg-min-one": "ASG with a minimum of 1",
+    "asg-one-az": "ASG in one AZ",
+    "lb-one-az": "load balancer in one AZ",
+    "db-single-az": "single-AZ DB",
+    "db-cluster-one-instance": "DB cluster of one instance",
+    "nat-gateway-shared": "shared NAT gateway",
+    "nat-instance": "NAT instance",
+    "cache-single-node": "single-node cache",
+    "cache-no-failover": "cache without failover",
+    "efs-one-zone": "One Zone EFS",
+}
+
+
 def _n(value: float | int | None) -> str:
     if value is None:
         return "unknown"
@@ -109,7 +124,8 @@ def render_side_by_side(reports: list[dict]) -> str:
 
     row("verdict", [r["verdict"]["kind"] for r in reports])
     row("single points of failure", [
-        ", ".join(s["logical_id"] for s in r["single_points_of_failure"] if not s["accepted"])
+        ", ".join(f"{RULE_LABELS.get(s['rule'], s['rule'])} `{s['logical_id']}`"
+                  for s in r["single_points_of_failure"] if not s["accepted"])
         or "none" for r in reports])
     row("app instances (min..max)", [
         ", ".join(f"{u['min']}..{u['max']}" for u in r["capacity"].get("units", [])) or "-"

@@ -104,7 +104,8 @@ def test_text_report_prints_verdicts_spofs_and_the_side_by_side_table(capsys):
     assert "Verdict: FUNCTIONALLY DECOMPOSED (delegation), NOT DISTRIBUTED" in out
     assert "Verdict: DISTRIBUTED" in out
     assert "- [data] Database (starter-Data): a single-AZ database" in out
-    assert "| single points of failure | AppInstance, Database, NatInstance | none |" in out
+    assert ("| single points of failure | lone instance `AppInstance`, single-AZ DB `Database`, "
+            "NAT instance `NatInstance` | none |") in out
     assert "prices as of 2026-11-01" in out
 
 
