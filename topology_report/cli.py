@@ -81,6 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", metavar="INPUT")
     p.add_argument("--side-by-side", action="store_true",
                    help="end with a table of the stages' verdicts and cost side by side")
+    p.add_argument("--summary", action="store_true",
+                   help="markdown for a README: verdicts, single points of failure, growth "
+                        "and the stages side by side")
     _add_common(p)
     p = sub.add_parser("diff", help="before/after in distribution terms")
     p.add_argument("before", metavar="BEFORE")
@@ -157,11 +160,14 @@ def run(argv: list[str]) -> int:
     if args.command == "diff":
         from .diff import run_diff
         return run_diff(args, prices, params, accept)
-    from .render import render_side_by_side, render_stage
+    from .render import render_side_by_side, render_stage, render_summary
     stages = _load_all(args.inputs, args.stage)
     reports = [build(s, prices, params, accept) for s in stages]
     if args.json:
         print(json.dumps([public(r) for r in reports], indent=2, default=str))
+        return 0
+    if args.summary:
+        print(render_summary(reports))
         return 0
     print("\n\n".join(render_stage(r) for r in reports))
     if args.side_by_side or len(reports) > 1:

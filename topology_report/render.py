@@ -138,3 +138,33 @@ def render_side_by_side(reports: list[dict]) -> str:
     out.append(f"Prices: {reports[0]['cost']['region']} on-demand as of "
                f"{reports[0]['cost']['as_of']}; assumptions printed per stage.")
     return "\n".join(out)
+
+
+def render_summary(reports: list[dict]) -> str:
+    """Markdown for a README: each stage's verdict and single points of failure, what it
+    lacks, the limit that binds first, then the stages side by side."""
+    out = []
+    for r in reports:
+        v = r["verdict"]
+        out.append(f"**{r['stage']}**: {v['headline']}")
+        out.append("")
+        spofs = [s for s in r["single_points_of_failure"] if not s["accepted"]]
+        for s in spofs:
+            out.append(f"- single point of failure, {s['tier']}: `{s['logical_id']}` "
+                       f"({s['stack']}): {s['reason']}")
+        for s in r["single_points_of_failure"]:
+            if s["accepted"]:
+                out.append(f"- accepted, {s['tier']}: `{s['logical_id']}`: {s['accepted']}")
+        if not spofs:
+            out.append("- no single point of failure")
+        if v["lacks"]:
+            out.append("- to be distributed it lacks: " + "; ".join(v["lacks"]))
+        cap = r["capacity"]
+        if cap.get("applicable"):
+            for g in cap.get("growth", []):
+                out.append(f"- {g['factor']}x the players ({g['players']:,}): binds first: "
+                           f"{g['binds_first'] or 'nothing'}; needs: "
+                           + ("; ".join(g["needs"]) or "nothing more"))
+        out.append("")
+    out.append(render_side_by_side(reports))
+    return "\n".join(out)

@@ -129,3 +129,13 @@ def test_an_accepted_bastion_is_priced_but_not_counted_as_app_capacity(prices):
     assert r["verdict"]["kind"] == "distributed"
     assert r["capacity"]["peak_connections"] == 120
     assert "EC2 Bastion (t4g.nano)" in [x["item"] for x in r["cost"]["lines"]]
+
+
+def test_summary_for_a_readme_in_the_order_asked(capsys):
+    assert main([str(ASSEMBLY), "--stage", "starter", "--stage", "scale-out", "--summary"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("**starter**: FUNCTIONALLY DECOMPOSED (delegation), NOT DISTRIBUTED")
+    assert "- single point of failure, data: `Database` (starter-Data): a single-AZ database" \
+        in out
+    assert "**scale-out**: DISTRIBUTED" in out and "- no single point of failure" in out
+    assert "| | starter | scale-out |" in out
