@@ -720,7 +720,8 @@ def _verdict(a: Analysis) -> dict:
     elif replicated:
         kind = "partly distributed"
         headline = ("PARTLY DISTRIBUTED: the app tier is replicated, but "
-                    f"{_plural(len(open_spofs), 'single point of failure')} remain")
+                    f"{_plural(len(open_spofs), 'single point of failure')} "
+                    f"{'remains' if len(open_spofs) == 1 else 'remain'}")
     elif delegated:
         kind = "functionally decomposed"
         headline = ("FUNCTIONALLY DECOMPOSED (delegation), NOT DISTRIBUTED: "

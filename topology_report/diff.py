@@ -61,7 +61,7 @@ def facts(r: dict) -> dict[str, tuple[str | None, object]]:
             out["connection budget"] = (None, f"{cap['peak_connections']} of "
                                               f"{db['usable_connections']} usable")
         out["limit that binds first"] = (None, cap["binding"])
-        out["max players (est.)"] = (None, cap["max_players"])
+        out["players the fleet serves at max size (est.)"] = (None, cap["max_players"])
     out["cost per month, baseline"] = (None, f"${r['cost']['total']:,.2f}")
     return out
 

@@ -84,7 +84,11 @@ def render_capacity(c: dict) -> list[str]:
                    f"{c['peak_connections']:,} DB connections of {_n(usable)} usable "
                    f"(max_connections {_n(db['max_connections'])} on {db['logical_id']}, "
                    f"{db['class']}): {state}")
-    out.append(f"  max players: {c['max_players']:,} ({c['fleet_rps']:,.0f} req/s at max size)")
+    first = c["limits"][0]
+    out.append(f"  max players the fleet serves at its max size: {c['max_players']:,} "
+               f"({c['fleet_rps']:,.0f} req/s)"
+               + (f"; but {first['name']} binds first, at {first['players']:,}"
+                  if first["players"] < c["max_players"] else ""))
     out.append("  limits, the one that binds first on top:")
     for i, lim in enumerate(c["limits"], 1):
         out.append(f"    {i}. {lim['name']}: {lim['players']:,} players ({lim['detail']})")
@@ -130,7 +134,9 @@ def render_side_by_side(reports: list[dict]) -> str:
     row("app instances (min..max)", [
         ", ".join(f"{u['min']}..{u['max']}" for u in r["capacity"].get("units", [])) or "-"
         for r in reports])
-    row("max players (est.)", [_n(r["capacity"].get("max_players")) for r in reports])
+    row("max players (est.): fleet at max size / first limit", [
+        f"{_n(r['capacity']['max_players'])} / {_n(r['capacity']['limits'][0]['players'])}"
+        if r["capacity"].get("applicable") else "-" for r in reports])
     row("binds first", [r["capacity"].get("binding", "-") for r in reports])
     row("cost / month, baseline", [f"${r['cost']['total']:,.2f}" for r in reports])
     row("cost / month, at max size", [f"${r['cost']['total_at_max']:,.2f}" for r in reports])
