@@ -301,7 +301,7 @@ def analyze(model: Model, accept: dict[str, str] | None = None) -> Analysis:
         t.lines.append(f"VPC endpoints: {kinds.count('Gateway')} gateway, "
                        f"{kinds.count('Interface')} interface (traffic that skips NAT)")
         t.components.extend({"type": "vpc-endpoint", "logical_id": e.logical_id, "kind": k}
-                            for e, k in zip(endpoints, kinds))
+                            for e, k in zip(endpoints, kinds, strict=True))
     if not t.present and not endpoints:
         t.lines.append("none in these templates (no NAT, no private subnets)")
 
