@@ -82,8 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--side-by-side", action="store_true",
                    help="end with a table of the stages' verdicts and cost side by side")
     p.add_argument("--summary", action="store_true",
-                   help="markdown for a README: verdicts, single points of failure, growth "
-                        "and the stages side by side")
+                   help="markdown for a README: verdicts, single points of failure, growth, "
+                        "the stages side by side and a Mermaid diagram of each")
     _add_common(p)
     p = sub.add_parser("diff", help="before/after in distribution terms")
     p.add_argument("before", metavar="BEFORE")
@@ -167,7 +167,10 @@ def run(argv: list[str]) -> int:
         print(json.dumps([public(r) for r in reports], indent=2, default=str))
         return 0
     if args.summary:
+        from .diagram import mermaid
         print(render_summary(reports))
+        print()
+        print(mermaid(stages, markdown=True))
         return 0
     print("\n\n".join(render_stage(r) for r in reports))
     if args.side_by_side or len(reports) > 1:

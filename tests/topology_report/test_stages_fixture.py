@@ -139,3 +139,4 @@ def test_summary_for_a_readme_in_the_order_asked(capsys):
         in out
     assert "**scale-out**: DISTRIBUTED" in out and "- no single point of failure" in out
     assert "| | starter | scale-out |" in out
+    assert out.index("### Stage `starter`\n\n```mermaid") < out.index("### Stage `scale-out`")
