@@ -509,6 +509,7 @@ def analyze(model: Model, accept: dict[str, str] | None = None) -> Analysis:
             if isinstance(params, dict) and "max_connections" in params:
                 max_conn = str(model.literal(pg.stack, params["max_connections"]))
         storage = model.number(db.stack, p.get("AllocatedStorage"))
+        max_storage = model.number(db.stack, p.get("MaxAllocatedStorage"))
         stype = model.literal(db.stack, p.get("StorageType"))
         subnet_group = model.ref_one(db, "DBSubnetGroupName", "AWS::RDS::DBSubnetGroup")
         sg_azs: list[str] = []
@@ -541,7 +542,8 @@ def analyze(model: Model, accept: dict[str, str] | None = None) -> Analysis:
                else "Single-AZ (no standby)")
             + f", {_plural(len(reps), 'read replica')}"
             + (f"; subnet group in {_az_text(sg_azs, 0)}" if sg_azs else "")
-            + "; scales up only (a bigger class)" + ("" if not reps else " and reads out"))
+            + "; scales up only (a bigger class)" + ("" if not reps else " and reads out")
+            + (f"; storage grows by itself up to {max_storage} GB" if max_storage else ""))
         if not multi_az:
             spof("data", db, "db-single-az",
                  "a single-AZ database: a host or AZ failure stops it until it is recovered "

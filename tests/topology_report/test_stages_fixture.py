@@ -140,3 +140,31 @@ def test_summary_for_a_readme_in_the_order_asked(capsys):
     assert "**scale-out**: DISTRIBUTED" in out and "- no single point of failure" in out
     assert "| | starter | scale-out |" in out
     assert out.index("### Stage `starter`\n\n```mermaid") < out.index("### Stage `scale-out`")
+
+
+@pytest.mark.parametrize("max_connections,expected_max,budget_ok", [
+    ("100", 100, False),  # 120 connections at max size do not fit in 97 usable
+    ("{DBInstanceClassMemory/12582880}", 341, True),  # 4 GiB / 12582880
+    ("LEAST({DBInstanceClassMemory/9531392},130)", 130, True),
+])
+def test_max_connections_from_the_parameter_group(prices, max_connections, expected_max,
+                                                  budget_ok):
+    (stage,) = load(str(ASSEMBLY / "assembly-scale-out"))
+    params = stage.stacks[1].template["Resources"]["DbParams"]["Properties"]["Parameters"]
+    params["max_connections"] = max_connections
+    c = report_of(stage, prices)["capacity"]
+    assert c["database"]["max_connections"] == expected_max
+    assert c["budget_ok"] is budget_ok
+    assert (c["binding"] == "DB connections") is (not budget_ok)
+
+
+def test_rds_proxy_pools_the_connections(prices):
+    (stage,) = load(str(ASSEMBLY / "assembly-scale-out"))
+    resources = stage.stacks[1].template["Resources"]
+    resources["DbParams"]["Properties"]["Parameters"]["max_connections"] = "50"
+    assert report_of(stage, prices)["capacity"]["budget_ok"] is False
+    resources["Proxy"] = {"Type": "AWS::RDS::DBProxy", "Properties": {"EngineFamily": "POSTGRESQL"}}
+    r = report_of(stage, prices)
+    assert r["capacity"]["budget_ok"] is True
+    assert "DB connections" not in [lim["name"] for lim in r["capacity"]["limits"]]
+    assert any("RDS Proxy" in line for line in r["tiers"]["data"]["summary"])
