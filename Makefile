@@ -10,8 +10,9 @@ synth: setup    ## synthesize every stage offline; print a summary per stage
 test: setup     ## the whole test suite (needs PostgreSQL at 127.0.0.1:5432)
 	scripts/test.sh
 
-snapshots: setup ## re-record the committed template snapshots on purpose
+snapshots: setup ## re-record the committed template snapshots (and the README's generated blocks) on purpose
 	PATH="$$PWD/node_modules/.bin:$$PATH" .venv/bin/python -m tooling.snapshots record
+	PATH="$$PWD/node_modules/.bin:$$PATH" .venv/bin/python -m tooling.readme_blocks
 
 diff: setup     ## `cdk diff --template` of a fresh synth against the committed snapshots
 	scripts/diff.sh

@@ -233,6 +233,8 @@ def _validate(cfg: StageConfig) -> None:  # noqa: C901 - a flat list of checks r
         _fail(cfg, "alarm_emails", "must be empty when monitoring is 'none'")
 
 
+# Both stages deploy to us-east-1: the region of the topology report's dated price
+# table, and CloudFront's own region (its metrics, and certificates for custom domains).
 STAGES: dict[str, StageConfig] = {
     cfg.name: cfg
     for cfg in (
@@ -241,8 +243,8 @@ STAGES: dict[str, StageConfig] = {
         # a Single-AZ burstable database. Functionally decomposed, not distributed.
         StageConfig(
             name="starter",
-            region="eu-west-1",
-            availability_zones=("eu-west-1a", "eu-west-1b"),
+            region="us-east-1",
+            availability_zones=("us-east-1a", "us-east-1b"),
             vpc_cidr="10.10.0.0/16",
             nat="instance",
             app_tier="single-instance",
@@ -258,8 +260,8 @@ STAGES: dict[str, StageConfig] = {
         # CloudFront through a VPC origin; Multi-AZ database; one NAT gateway per AZ.
         StageConfig(
             name="scale-out",
-            region="eu-west-1",
-            availability_zones=("eu-west-1a", "eu-west-1b", "eu-west-1c"),
+            region="us-east-1",
+            availability_zones=("us-east-1a", "us-east-1b", "us-east-1c"),
             vpc_cidr="10.20.0.0/16",
             nat="gateway-per-az",
             app_tier="auto-scaling",

@@ -123,10 +123,13 @@ class ObservabilityStack(Stack):
             comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
         )
 
-        # --- edge (CloudFront publishes its metrics in us-east-1: dashboard only) ---
+        # --- edge: CloudFront publishes its metrics in us-east-1 only; an alarm can
+        # watch them from a stage in that region, elsewhere the dashboard shows them ---
         cdn_requests = distribution.metric_requests(period=PERIOD, statistic="Sum", label="CDN requests")
         cdn_4xx = distribution.metric4xx_error_rate(period=PERIOD, label="CDN 4xx %")
         cdn_5xx = distribution.metric5xx_error_rate(period=PERIOD, label="CDN 5xx %")
+        if config.region == "us-east-1":
+            self._alarm("CdnErrors", cdn_5xx, 5, 5, "More than 5% of CloudFront answers are 5xx")
 
         cloudwatch.Dashboard(
             self,

@@ -1,8 +1,8 @@
 """Every acknowledged finding (cdk-nag, CDK synth validation, CDK warnings) with its
 reason, read from the synthesized assembly, as the Markdown table the README carries.
 
-``python -m tooling.acknowledgements`` prints it; ``--update-readme`` rewrites the
-README's block; a test fails when the README's block is out of date.
+``python -m tooling.acknowledgements`` prints it; ``python -m tooling.readme_blocks``
+rewrites the README's block; a test fails when the README's block is out of date.
 """
 
 from __future__ import annotations
@@ -52,12 +52,7 @@ def readme_block() -> str:
 def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         rendered = table(synth(Path(tmp) / "cdk.out"))
-    if argv == ["--update-readme"]:
-        text = README.read_text()
-        README.write_text(text[: text.index(START) + len(START)] + "\n" + rendered + "\n" + text[text.index(END):])
-        print(f"updated {README.relative_to(ROOT)}")
-    else:
-        print(rendered)
+    print(rendered)
     return 0
 
 

@@ -76,4 +76,4 @@ def test_feature_flags_are_the_recommended_ones():
 def test_readme_lists_every_acknowledged_finding_with_its_reason(assembly_dir: Path):
     from tooling.acknowledgements import readme_block, table
 
-    assert readme_block() == table(assembly_dir), "run: python -m tooling.acknowledgements --update-readme"
+    assert readme_block() == table(assembly_dir), "run: make snapshots (python -m tooling.readme_blocks)"

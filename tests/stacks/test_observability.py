@@ -29,7 +29,7 @@ def test_alarms_notify_the_topic(templates, stage):
     (topic,) = props(obs, "AWS::SNS::Topic")
     assert "AlarmTopicArn" in templates[stage]["observability"]["Outputs"]
     metrics = {_metric_name(a) for a in alarms}
-    assert {"CPUUtilization", "FreeStorageSpace", "Ready"} <= metrics
+    assert {"CPUUtilization", "FreeStorageSpace", "Ready", "5xxErrorRate"} <= metrics
     (ready,) = [a for a in alarms if _metric_name(a) == "Ready"]
     assert ready["ComparisonOperator"] == "LessThanThreshold" and ready["TreatMissingData"] == "breaching"
     if stage == "scale-out":

@@ -84,3 +84,11 @@ def test_snapshots_diff_against_themselves_cleanly(capsys):
     _stage("scale-out")
     assert main(["diff", str(SNAPSHOTS), str(SNAPSHOTS)]) == 0
     assert "Result: ok" in capsys.readouterr().out
+
+
+def test_fresh_synth_against_the_snapshots_passes_the_diff_gate(assembly_dir, capsys):
+    """What CI gates on: the report's diff of the committed snapshots against a fresh
+    synth of the app, with scale-out rules for the scale-out stage."""
+    assert main(["diff", str(SNAPSHOTS), str(assembly_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "scale-out" in out and "starter" in out

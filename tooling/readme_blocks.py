@@ -1,0 +1,57 @@
+"""The README's generated blocks, kept equal to what the code says (tests check both):
+
+* the acknowledged findings table (tooling.acknowledgements), and
+* the topology report's answer to "is it distributed?" on the committed snapshots.
+
+``python -m tooling.readme_blocks`` rewrites both; `make snapshots` runs it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import sys
+import tempfile
+from pathlib import Path
+
+from tooling.assembly import ROOT, synth
+
+README = ROOT / "README.md"
+REPORT_BLOCK = ("<!-- topology-report:summary:begin -->", "<!-- topology-report:summary:end -->")
+REPORT_COMMAND = ["tests/snapshots", "--stage", "starter", "--stage", "scale-out", "--summary"]
+
+
+def replace_block(text: str, start: str, end: str, content: str) -> str:
+    head, _, rest = text.partition(start)
+    _, _, tail = rest.partition(end)
+    if not rest:
+        raise ValueError(f"README.md has no block {start} ... {end}")
+    return f"{head}{start}\n{content.strip()}\n{end}{tail}"
+
+
+def report_summary() -> str:
+    from topology_report.cli import main as report
+
+    out = io.StringIO()
+    with contextlib.chdir(ROOT), contextlib.redirect_stdout(out):
+        code = report(REPORT_COMMAND)
+    if code != 0:
+        raise RuntimeError(f"the topology report failed (exit {code})")
+    return out.getvalue()
+
+
+def main() -> int:
+    from tooling.acknowledgements import END, START, table
+
+    with tempfile.TemporaryDirectory() as tmp:
+        acknowledgements = table(synth(Path(tmp) / "cdk.out"))
+    text = README.read_text()
+    text = replace_block(text, START, END, acknowledgements)
+    text = replace_block(text, *REPORT_BLOCK, report_summary())
+    README.write_text(text)
+    print(f"updated the generated blocks of {README.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
