@@ -15,12 +15,17 @@ while read -r pkg; do
 done < scripts/system-packages.txt
 if ((${#missing[@]})); then
   echo "setup: installing Debian packages: ${missing[*]}"
+  sudo=()
   if [[ $(id -u) -ne 0 ]]; then
-    echo "setup: need root to apt-get install ${missing[*]} (or install them yourself)" >&2
-    exit 1
+    if sudo -n true 2>/dev/null; then
+      sudo=(sudo -n)
+    else
+      echo "setup: need root (or passwordless sudo) to apt-get install ${missing[*]}; or install them yourself" >&2
+      exit 1
+    fi
   fi
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 inputs=$(cat requirements*.txt game_service/requirements*.txt topology_report/requirements*.txt \
