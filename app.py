@@ -12,7 +12,7 @@ import sys
 from aws_cdk import App, Validations
 from cdk_nag import AwsSolutionsChecks
 
-from stacks.config import StageConfigError, select_stages
+from stacks.config import OVERRIDABLE_KEYS, StageConfigError, select_stages
 from stacks.stage import GameStage
 
 
@@ -20,8 +20,7 @@ def build_app(context: dict | None = None, outdir: str | None = None) -> App:
     """The app; ``context``/``outdir`` for in-process synth (the CLI passes both by env)."""
     # No CDK analytics metadata: templates stay free of version-specific blobs.
     app = App(context=context, outdir=outdir, analytics_reporting=False)
-    ctx = {key: app.node.try_get_context(key) for key in ("stage", "account", "alarm_emails", "domain_name",
-                                                         "certificate_arn", "max_instances", "instance_type")}
+    ctx = {key: app.node.try_get_context(key) for key in ("stage", *sorted(OVERRIDABLE_KEYS))}
     for config in select_stages({k: v for k, v in ctx.items() if v is not None}):
         stage = GameStage(app, config=config)
         Validations.of(stage).add_plugins(AwsSolutionsChecks(stage, verbose=True))
