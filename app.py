@@ -12,16 +12,21 @@ import sys
 from aws_cdk import App, Validations
 from cdk_nag import AwsSolutionsChecks
 
-from stacks.config import OVERRIDABLE_KEYS, StageConfigError, select_stages
+from stacks.config import OVERRIDABLE_KEYS, StageConfig, StageConfigError, select_stages
 from stacks.stage import GameStage
 
 
-def build_app(context: dict | None = None, outdir: str | None = None) -> App:
-    """The app; ``context``/``outdir`` for in-process synth (the CLI passes both by env)."""
+def build_app(
+    context: dict | None = None, outdir: str | None = None, configs: list[StageConfig] | None = None
+) -> App:
+    """The app; ``context``/``outdir`` for in-process synth (the CLI passes both by env).
+    ``configs`` replaces the stages chosen from context (tests synthesize variants)."""
     # No CDK analytics metadata: templates stay free of version-specific blobs.
     app = App(context=context, outdir=outdir, analytics_reporting=False)
-    ctx = {key: app.node.try_get_context(key) for key in ("stage", *sorted(OVERRIDABLE_KEYS))}
-    for config in select_stages({k: v for k, v in ctx.items() if v is not None}):
+    if configs is None:
+        ctx = {key: app.node.try_get_context(key) for key in ("stage", *sorted(OVERRIDABLE_KEYS))}
+        configs = select_stages({k: v for k, v in ctx.items() if v is not None})
+    for config in configs:
         stage = GameStage(app, config=config)
         Validations.of(stage).add_plugins(AwsSolutionsChecks(stage, verbose=True))
     return app

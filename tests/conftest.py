@@ -41,17 +41,11 @@ def synth_config(tmp_path_factory: pytest.TempPathFactory):
     use_pinned_node()
 
     def _synth(base: str, **changes) -> dict[str, dict]:
-        from aws_cdk import App, Validations
-        from cdk_nag import AwsSolutionsChecks
-
+        from app import build_app
         from stacks.config import STAGES as CONFIGS
-        from stacks.stage import GameStage
 
         outdir = tmp_path_factory.mktemp("variant") / "cdk.out"
-        app = App(context=cdk_json_context(), outdir=str(outdir), analytics_reporting=False)
-        stage = GameStage(app, config=replace(CONFIGS[base], **changes))
-        Validations.of(stage).add_plugins(AwsSolutionsChecks(stage))
-        app.synth()
+        build_app(cdk_json_context(), str(outdir), configs=[replace(CONFIGS[base], **changes)]).synth()
         return _load(outdir)[base]
 
     return _synth

@@ -14,9 +14,8 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-from tooling.assembly import ROOT, synth
+from tooling.assembly import synth
 
-README = ROOT / "README.md"
 START, END = "<!-- acknowledgements:start -->", "<!-- acknowledgements:end -->"
 
 
@@ -42,11 +41,6 @@ def table(outdir: Path) -> str:
         where = "<br>".join(f"`{p}`" for p in sorted({inner for _, inner in places}))
         rows.append(f"| `{rule}` | {stages} | {where} | {reason} |")
     return "\n".join(rows)
-
-
-def readme_block() -> str:
-    text = README.read_text()
-    return text[text.index(START) + len(START): text.index(END)].strip()
 
 
 def main(argv: list[str]) -> int:

@@ -29,6 +29,14 @@ def replace_block(text: str, start: str, end: str, content: str) -> str:
     return f"{head}{start}\n{content.strip()}\n{end}{tail}"
 
 
+def read_block(start: str, end: str) -> str:
+    """What the README holds between two markers, stripped."""
+    text = README.read_text()
+    if start not in text or end not in text:
+        raise ValueError(f"README.md has no block {start} ... {end}")
+    return text.split(start, 1)[1].split(end, 1)[0].strip()
+
+
 def report_summary() -> str:
     from topology_report.cli import main as report
 
