@@ -1,5 +1,5 @@
 # One target per entry point; laptop and CI call the same scripts.
-.PHONY: setup synth test snapshots diff bench-synth report play bench-service clean
+.PHONY: setup synth test snapshots diff bench-synth report play bench-service lock wheelhouse bootstrap deploy destroy clean
 
 setup:          ## install everything (Debian packages, .venv, pinned CDK CLI)
 	scripts/setup.sh
@@ -28,6 +28,22 @@ play: setup     ## run the game locally on embedded defaults (SQLite, local file
 
 bench-service: setup ## load benchmark of the game service against PostgreSQL
 	.venv/bin/python bench/service_bench.py
+
+lock: setup    ## re-resolve game_service/requirements.lock (hashes of every transitive dependency) from requirements.txt
+	cd game_service && ../.venv/bin/uv pip compile requirements.txt --python-version 3.11 \
+	  --python-platform aarch64-manylinux_2_28 --generate-hashes --no-header -q -o requirements.lock
+
+wheelhouse: setup ## build the hosts' wheelhouses from the lock (setup does it too)
+	.venv/bin/python -m tooling.wheelhouse --platform aarch64 --platform x86_64
+
+bootstrap: setup ## cdk bootstrap of the account and region of STAGE (default starter)
+	scripts/deploy.sh bootstrap $(or $(STAGE),starter)
+
+deploy: setup   ## deploy STAGE (starter|scale-out) to the account of your AWS credentials or ACCOUNT=
+	scripts/deploy.sh deploy $(or $(STAGE),starter)
+
+destroy: setup  ## tear STAGE down (its stateful stacks keep what their policies retain)
+	scripts/deploy.sh destroy $(or $(STAGE),starter)
 
 clean:
 	rm -rf cdk.out .pytest_cache

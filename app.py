@@ -12,7 +12,7 @@ import sys
 from aws_cdk import App, Validations
 from cdk_nag import AwsSolutionsChecks
 
-from stacks.config import OVERRIDABLE_KEYS, StageConfig, StageConfigError, select_stages
+from stacks.config import OVERRIDABLE_KEYS, PLACEHOLDER_ACCOUNT, StageConfig, StageConfigError, select_stages
 from stacks.stage import GameStage
 
 
@@ -26,10 +26,22 @@ def build_app(
     if configs is None:
         ctx = {key: app.node.try_get_context(key) for key in ("stage", *sorted(OVERRIDABLE_KEYS))}
         configs = select_stages({k: v for k, v in ctx.items() if v is not None})
+        _note_placeholder_account(configs)
     for config in configs:
         stage = GameStage(app, config=config)
         Validations.of(stage).add_plugins(AwsSolutionsChecks(stage, verbose=True))
     return app
+
+
+def _note_placeholder_account(configs: list[StageConfig]) -> None:
+    placeholder = [c.name for c in configs if c.is_placeholder_account]
+    if placeholder:
+        print(
+            f"note: {', '.join(placeholder)}: no AWS account (neither -c account=... nor AWS credentials), "
+            f"synthesized for the placeholder {PLACEHOLDER_ACCOUNT}, which is never deployed; "
+            "to deploy, configure AWS credentials or pass -c account=<12 digits>",
+            file=sys.stderr,
+        )
 
 
 def main() -> None:

@@ -21,10 +21,10 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from patterns.game_service_host import LIVENESS_PATH, game_service_user_data
+from patterns.game_service_host import LIVENESS_PATH, GameServiceHostArtifacts
 from patterns.nag import acknowledge
 
 SIGNAL_TIMEOUT = Duration.minutes(20)
@@ -60,7 +60,7 @@ class SingleInstanceAppTier(Construct):
         vpc: ec2.IVpc,
         security_group: ec2.ISecurityGroup,
         role: iam.IRole,
-        service_bundle: s3_assets.Asset,
+        host: GameServiceHostArtifacts,
         service_environment: dict[str, str],
         log_group_name: str,
         stage: str,
@@ -70,12 +70,11 @@ class SingleInstanceAppTier(Construct):
         workers: int,
         db_pool_size: int,
         db_max_overflow: int,
+        alarm_topic: sns.ITopic | None = None,
     ) -> None:
         super().__init__(scope, id_)
-        user_data = game_service_user_data(
-            bundle=service_bundle, environment=service_environment, port=port, region=Stack.of(self).region,
-            log_group_name=log_group_name,
-            stage=stage,
+        user_data = host.user_data(
+            environment=service_environment, region=Stack.of(self).region, log_group_name=log_group_name, stage=stage
         )
         self.instance = ec2.Instance(
             self,
@@ -126,6 +125,41 @@ class SingleInstanceAppTier(Construct):
             )
             alarm.add_alarm_action(cw_actions.Ec2Action(action))
 
+        # Alarms that reach people, here with the instance they watch: a replacement
+        # instance updates them (an alarm in another stack would keep the old id).
+        # Fixed names, so the dashboard can show them without a cross-stack reference.
+        self.alarm_names: list[str] = []
+        if alarm_topic is not None:
+            stage_name = Stack.of(self).stack_name.removesuffix("-app")
+            for suffix, metric_name, statistic, threshold, periods, description in (
+                ("instance-status", "StatusCheckFailed", "Maximum", 1, 3, "The app instance fails its EC2 status checks"),
+                ("cpu", "CPUUtilization", "Average", 85, 10, "App instance CPU above 85% for 10 minutes"),
+            ):
+                name = f"game-{stage_name}-app-{suffix}"
+                alarm = cloudwatch.Alarm(
+                    self,
+                    f"Notify{suffix.title().replace('-', '')}",
+                    alarm_name=name,
+                    alarm_description=description,
+                    metric=cloudwatch.Metric(
+                        namespace="AWS/EC2", metric_name=metric_name, statistic=statistic,
+                        dimensions_map={"InstanceId": self.instance.instance_id}, period=Duration.minutes(1),
+                    ),
+                    threshold=threshold,
+                    evaluation_periods=periods,
+                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                )
+                alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
+                alarm.add_ok_action(cw_actions.SnsAction(alarm_topic))
+                self.alarm_names.append(name)
+
+        acknowledge(
+            self.instance,
+            "CloudFormation-Validate::W9010",
+            "The AMI is pinned on purpose (stacks/config.py): a new image replaces this instance, so "
+            "it changes only in a reviewed bump, never by a deploy that resolves a newer one.",
+        )
         acknowledge(
             self.instance,
             "AwsSolutions-EC29",
@@ -159,7 +193,7 @@ class ScalingAppTier(Construct):
         security_group: ec2.ISecurityGroup,
         load_balancer_security_group: ec2.ISecurityGroup,
         role: iam.IRole,
-        service_bundle: s3_assets.Asset,
+        host: GameServiceHostArtifacts,
         service_environment: dict[str, str],
         log_group_name: str,
         stage: str,
@@ -212,10 +246,8 @@ class ScalingAppTier(Construct):
         )
         listener.add_target_groups("Default", target_groups=[self.target_group])
 
-        self.user_data = game_service_user_data(
-            bundle=service_bundle,
+        self.user_data = host.user_data(
             environment=service_environment,
-            port=port,
             region=Stack.of(self).region,
             log_group_name=log_group_name,
             stage=stage,

@@ -103,6 +103,8 @@ class GameDatabase(Construct):
             cloudwatch_logs_exports=["postgresql", "upgrade"],
             enable_performance_insights=performance_insights,
             ca_certificate=rds.CaCertificate.RDS_CA_RSA2048_G1,
+            # The app connects as its own role with IAM tokens; the master user is for migrations.
+            iam_authentication=True,
         )
         for group in log_groups:
             self.instance.node.add_dependency(group)

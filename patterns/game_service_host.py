@@ -1,168 +1,113 @@
-"""How an EC2 instance becomes a game-service host: the user data.
+"""How an EC2 instance becomes a game-service host.
 
-The service (``game_service/``) ships as a CDK asset; the instance downloads it,
-installs its pinned requirements into a virtualenv, runs it under systemd with
-its configuration in the environment, waits until it answers its liveness path
-(and, behind a load balancer, until the target group calls it healthy), and only
-then signals CloudFormation. A deploy that breaks the service therefore rolls back.
+Three CDK assets go to the instance:
+
+* the bootstrap script (``host/bootstrap.sh``), which does the whole job and also runs
+  outside EC2 (tests, local hosts) with ``--mode local``;
+* the service bundle: ``game_service/`` minus what the service does not run (the web page
+  is published to the static bucket, docs stay in the repo), so a CSS change or a README
+  edit does not replace instances;
+* the wheelhouse: every locked dependency as a wheel for Amazon Linux 2023 on arm64,
+  CPython 3.11 (``tooling/wheelhouse.py``); hosts never reach PyPI. Its asset hash comes
+  from the lock file, so synth does not fingerprint 40 MB of wheels.
+
+The user data only writes the service's environment file, fetches the script and runs it
+with its parameters; CDK's signal trap then reports the script's exit code to
+CloudFormation, and the script exits 0 only once the host serves (deep readiness, and
+healthy in its target group behind a load balancer).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
+from pathlib import Path
 
+from aws_cdk import AssetHashType, Stack
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
+from constructs import Construct
+
+from tooling.wheelhouse import ready as wheelhouse_ready
+from tooling.wheelhouse import wheelhouse_key
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICE_DIR = ROOT / "game_service"
+BOOTSTRAP_SCRIPT = ROOT / "host" / "bootstrap.sh"
+HOST_PLATFORM = "aarch64"
+# What the service bundle leaves out: the web page (published to the static bucket by its
+# own deployment), docs, caches and local state.
+BUNDLE_EXCLUDES = [
+    "static", "*.md", "__pycache__", "*.pyc", "var", ".pytest_cache", "*.egg-info", "*.db", "*.sqlite", "*.sqlite3",
+]
 
 LIVENESS_PATH = "/api/health/live"
 READINESS_PATH = "/api/health/ready"
-
-
 READINESS_NAMESPACE = "Game/Health"
 READINESS_METRIC = "Ready"
 SERVICE_LOG = "/var/log/game/service.log"
 BOOTSTRAP_LOG = "/var/log/game-bootstrap.log"
+ENV_FILE = "/etc/game.env"
 
 
-def cloudwatch_agent_config(*, log_group_name: str) -> str:
-    """The CloudWatch agent's config: the service's JSON logs and the bootstrap log to
-    ``log_group_name`` (one stream per instance), memory and disk use as metrics."""
-    return json.dumps(
-        {
-            "agent": {"metrics_collection_interval": 60},
-            "logs": {
-                "logs_collected": {
-                    "files": {
-                        "collect_list": [
-                            {"file_path": SERVICE_LOG, "log_group_name": log_group_name,
-                             "log_stream_name": "{instance_id}/service"},
-                            {"file_path": BOOTSTRAP_LOG, "log_group_name": log_group_name,
-                             "log_stream_name": "{instance_id}/bootstrap"},
-                        ]
-                    }
-                }
-            },
-            "metrics": {
-                "namespace": "Game/Host",
-                "append_dimensions": {"InstanceId": "${aws:InstanceId}", "AutoScalingGroupName": "${aws:AutoScalingGroupName}"},
-                "metrics_collected": {
-                    "mem": {"measurement": ["mem_used_percent"]},
-                    "disk": {"measurement": ["used_percent"], "resources": ["/"]},
-                },
-            },
-        },
-        sort_keys=True,
-    )
+class GameServiceHostArtifacts(Construct):
+    """The bootstrap script, the service bundle and the wheelhouse, as assets."""
 
-
-def game_service_user_data(
-    *,
-    bundle: s3_assets.Asset,
-    environment: Mapping[str, str],
-    port: int,
-    region: str,
-    log_group_name: str,
-    stage: str,
-    target_group_arn: str | None = None,
-) -> ec2.UserData:
-    """User data that installs and starts the service; signals are added by the caller."""
-    env_lines = [f"{key}={value}" for key, value in sorted(environment.items())]
-    user_data = ec2.UserData.for_linux()
-    user_data.add_commands(
-        "set -euo pipefail",
-        f"exec > >(tee -a {BOOTSTRAP_LOG}) 2>&1",
-        "dnf install -y -q python3.11 python3.11-pip unzip aws-cfn-bootstrap amazon-cloudwatch-agent",
-        "id game >/dev/null 2>&1 || useradd --system --home-dir /opt/game --shell /sbin/nologin game",
-        "install -d -o game -g game /opt/game /opt/game/app",
-        f"aws s3 cp --region {region} s3://{bundle.s3_bucket_name}/{bundle.s3_object_key} /tmp/game_service.zip",
-        "rm -rf /opt/game/app/game_service && mkdir -p /opt/game/app/game_service",
-        "unzip -q /tmp/game_service.zip -d /opt/game/app/game_service",
-        "python3.11 -m venv /opt/game/venv",
-        "/opt/game/venv/bin/pip install -q --no-cache-dir -r /opt/game/app/game_service/requirements.txt",
-        "cat > /etc/game.env <<'GAME_ENV_EOF'",
-        *env_lines,
-        "GAME_ENV_EOF",
-        "chmod 0640 /etc/game.env && chgrp game /etc/game.env",
-        "install -d -o game -g game /var/log/game",
-        "cat > /etc/logrotate.d/game <<'GAME_LOGROTATE_EOF'",
-        f"{SERVICE_LOG} {{",
-        "  daily",
-        "  rotate 3",
-        "  compress",
-        "  missingok",
-        "  copytruncate",
-        "}",
-        "GAME_LOGROTATE_EOF",
-        "cat > /opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json <<'GAME_CWAGENT_EOF'",
-        cloudwatch_agent_config(log_group_name=log_group_name),
-        "GAME_CWAGENT_EOF",
-        "/opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s "
-        "-c file:/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json",
-        "cat > /etc/systemd/system/game.service <<'GAME_UNIT_EOF'",
-        "[Unit]",
-        "Description=Game service",
-        "After=network-online.target",
-        "Wants=network-online.target",
-        "[Service]",
-        "User=game",
-        "EnvironmentFile=/etc/game.env",
-        "WorkingDirectory=/opt/game/app",
-        "ExecStartPre=/opt/game/venv/bin/python -m game_service migrate",
-        "ExecStart=/opt/game/venv/bin/python -m game_service serve",
-        "Restart=always",
-        "RestartSec=2",
-        "KillSignal=SIGTERM",
-        "TimeoutStopSec=35",
-        f"StandardOutput=append:{SERVICE_LOG}",
-        "StandardError=inherit",
-        "[Install]",
-        "WantedBy=multi-user.target",
-        "GAME_UNIT_EOF",
-        # The deep check (database, storage) feeds an alarm, not the load balancer:
-        # every minute each host reports 1 (ready) or 0 as a custom metric.
-        "cat > /usr/local/bin/game-readiness <<'GAME_READY_EOF'",
-        "#!/bin/bash",
-        f"if curl -fsS -m 10 -o /dev/null http://127.0.0.1:{port}{READINESS_PATH}; then value=1; else value=0; fi",
-        f"aws cloudwatch put-metric-data --region {region} --namespace {READINESS_NAMESPACE} "
-        f"--metric-name {READINESS_METRIC} --dimensions Stage={stage} --value $value",
-        "GAME_READY_EOF",
-        "chmod 0755 /usr/local/bin/game-readiness",
-        "cat > /etc/systemd/system/game-readiness.service <<'GAME_READY_UNIT_EOF'",
-        "[Unit]",
-        "Description=Report the game service's readiness (database, storage) to CloudWatch",
-        "[Service]",
-        "Type=oneshot",
-        "ExecStart=/usr/local/bin/game-readiness",
-        "GAME_READY_UNIT_EOF",
-        "cat > /etc/systemd/system/game-readiness.timer <<'GAME_READY_TIMER_EOF'",
-        "[Unit]",
-        "Description=Every minute: game readiness",
-        "[Timer]",
-        "OnActiveSec=2min",
-        "OnUnitActiveSec=1min",
-        "[Install]",
-        "WantedBy=timers.target",
-        "GAME_READY_TIMER_EOF",
-        "systemctl daemon-reload",
-        "systemctl enable --now game.service game-readiness.timer",
-        # Healthy locally first...
-        f"for i in $(seq 1 60); do curl -fsS http://127.0.0.1:{port}{LIVENESS_PATH} && break; sleep 5; done",
-        f"curl -fsS http://127.0.0.1:{port}{LIVENESS_PATH}",
-    )
-    if target_group_arn is not None:
-        # ...then healthy in the load balancer's eyes, before the signal lets the
-        # rolling update go on to the next instance.
-        user_data.add_commands(
-            "IMDS_TOKEN=$(curl -fsS -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')",
-            "INSTANCE_ID=$(curl -fsS -H \"X-aws-ec2-metadata-token: $IMDS_TOKEN\" http://169.254.169.254/latest/meta-data/instance-id)",
-            "state=unknown",
-            "for i in $(seq 1 60); do",
-            f"  state=$(aws elbv2 describe-target-health --region {region} --target-group-arn {target_group_arn} "
-            "--targets Id=$INSTANCE_ID --query 'TargetHealthDescriptions[0].TargetHealth.State' --output text)",
-            "  [ \"$state\" = healthy ] && break",
-            "  sleep 10",
-            "done",
-            "[ \"$state\" = healthy ]",
+    def __init__(self, scope: Construct, id_: str) -> None:
+        super().__init__(scope, id_)
+        self.bootstrap = s3_assets.Asset(self, "Bootstrap", path=str(BOOTSTRAP_SCRIPT))
+        self.bundle = s3_assets.Asset(self, "ServiceBundle", path=str(SERVICE_DIR), exclude=BUNDLE_EXCLUDES)
+        self.wheels = s3_assets.Asset(
+            self,
+            "ServiceWheels",
+            path=str(wheelhouse_ready(HOST_PLATFORM)),
+            asset_hash_type=AssetHashType.CUSTOM,
+            asset_hash=wheelhouse_key(HOST_PLATFORM),
         )
-    return user_data
+        self.assets = (self.bootstrap, self.bundle, self.wheels)
+
+    def object_arns(self) -> list[str]:
+        partition = Stack.of(self).partition
+        return [f"arn:{partition}:s3:::{a.s3_bucket_name}/{a.s3_object_key}" for a in self.assets]
+
+    def grant_read(self, role: iam.IRole) -> None:
+        role.add_to_principal_policy(
+            iam.PolicyStatement(sid="ReadServiceBundle", actions=["s3:GetObject"], resources=self.object_arns())
+        )
+
+    def user_data(
+        self,
+        *,
+        environment: Mapping[str, str],
+        region: str,
+        log_group_name: str,
+        stage: str,
+        target_group_arn: str | None = None,
+    ) -> ec2.UserData:
+        """User data that runs the bootstrap; the caller adds the CloudFormation signal."""
+        env_lines = [f"{key}={value}" for key, value in sorted(environment.items())]
+        args = [
+            "--mode ec2",
+            f"--bundle {self.bundle.s3_object_url}",
+            f"--wheels {self.wheels.s3_object_url}",
+            f"--env-file {ENV_FILE}",
+            f"--region {region}",
+            f"--stage {stage}",
+            f"--log-group {log_group_name}",
+        ]
+        if target_group_arn is not None:
+            args.append(f"--target-group-arn {target_group_arn}")
+        user_data = ec2.UserData.for_linux()
+        user_data.add_commands(
+            "set -euo pipefail",
+            f"exec > >(tee -a {BOOTSTRAP_LOG}) 2>&1",
+            "install -d -m 0755 /opt/game",
+            f"cat > {ENV_FILE} <<'GAME_ENV_EOF'",
+            *env_lines,
+            "GAME_ENV_EOF",
+            f"chmod 0600 {ENV_FILE}",
+            "for i in 1 2 3; do aws s3 cp --only-show-errors --region "
+            f"{region} {self.bootstrap.s3_object_url} /opt/game/bootstrap.sh && break; sleep $((i * 5)); done",
+            "bash /opt/game/bootstrap.sh " + " ".join(args),
+        )
+        return user_data

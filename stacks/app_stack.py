@@ -16,22 +16,25 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_rds as rds
 from aws_cdk import aws_s3_deployment as s3_deployment
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from patterns.app_tier import ScalingAppTier, SingleInstanceAppTier
 from patterns.game_distribution import GameDistribution
+from patterns.game_service_host import GameServiceHostArtifacts
 from patterns.nag import acknowledge
 from patterns.retention import retention
 from stacks.config import StageConfig
+from stacks.data_stack import GAME_DATABASE_NAME
 from stacks.network_stack import APP_PORT
 from stacks.storage_stack import MEDIA_PREFIX, UPLOAD_PREFIX
 
-SERVICE_DIR = Path(__file__).resolve().parent.parent / "game_service"
-STATIC_DIR = SERVICE_DIR / "static"
-BUNDLE_EXCLUDES = ["__pycache__", "*.pyc", "var", ".pytest_cache", "*.egg-info", "*.db", "*.sqlite", "*.sqlite3"]
+STATIC_DIR = Path(__file__).resolve().parent.parent / "game_service" / "static"
+APP_DB_USER = "game_app"
+"""The service's own database role (created by its migrate step), reached with IAM auth."""
 
 
 class AppStack(Stack):
@@ -44,11 +47,12 @@ class AppStack(Stack):
         vpc: ec2.IVpc,
         app_security_group: ec2.ISecurityGroup,
         load_balancer_security_group: ec2.ISecurityGroup,
-        database_secret: secretsmanager.ISecret,
+        database: rds.DatabaseInstance,
         app_secret: secretsmanager.ISecret,
         media_bucket_arn: str,
         static_bucket_arn: str,
         logs_bucket: s3.IBucket,
+        alarm_topic: sns.ITopic | None,
         **kwargs,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -58,12 +62,22 @@ class AppStack(Stack):
         media_bucket = s3.Bucket.from_bucket_arn(self, "MediaBucket", media_bucket_arn)
         static_bucket = s3.Bucket.from_bucket_arn(self, "StaticBucket", static_bucket_arn)
 
-        bundle = s3_assets.Asset(self, "ServiceBundle", path=str(SERVICE_DIR), exclude=BUNDLE_EXCLUDES)
-        role = self._instance_role(bundle, database_secret, app_secret, media_bucket_arn, config)
+        host = GameServiceHostArtifacts(self, "Host")
+        assert database.secret is not None
+        role = self._instance_role(host, database.secret, app_secret, media_bucket_arn, config)
+        # The service connects as its own role with IAM database authentication: a
+        # short-lived token per connection, no password to rotate or leak. The master
+        # secret is read only by the migrate step, which creates that role.
+        database.grant_connect(role, APP_DB_USER)
 
         environment = {
             "GAME_ENV": "production",
-            "GAME_DB_SECRET_ID": database_secret.secret_arn,
+            "GAME_DB_AUTH": "iam",
+            "GAME_DB_USER": APP_DB_USER,
+            "GAME_DB_HOST": database.db_instance_endpoint_address,
+            "GAME_DB_PORT": database.db_instance_endpoint_port,
+            "GAME_DB_NAME": GAME_DATABASE_NAME,
+            "GAME_DB_ADMIN_SECRET_ID": database.secret.secret_arn,
             "GAME_APP_SECRET_ID": app_secret.secret_arn,
             "GAME_MEDIA_BUCKET": media_bucket.bucket_name,
             "AWS_REGION": self.region,
@@ -76,10 +90,9 @@ class AppStack(Stack):
         if config.domain_name:
             environment["GAME_PUBLIC_BASE_URL"] = f"https://{config.domain_name}"
 
-        # The image resolves at deploy time from AWS's public SSM parameter: a new
-        # Amazon Linux release replaces the starter instance / rolls through the group
-        # on the next deploy, through the same health-gated path as new code.
-        machine_image = ec2.MachineImage.latest_amazon_linux2023(cpu_type=ec2.AmazonLinuxCpuType.ARM_64)
+        # The pinned image (stacks/config.py): a new Amazon Linux release reaches the
+        # hosts only through a reviewed bump, then through the health-gated update path.
+        machine_image = ec2.MachineImage.generic_linux({config.region: config.image_id})
         # The service's JSON logs and the bootstrap log, shipped by the CloudWatch agent.
         service_logs = logs.LogGroup(
             self,
@@ -92,7 +105,7 @@ class AppStack(Stack):
             vpc=vpc,
             security_group=app_security_group,
             role=role,
-            service_bundle=bundle,
+            host=host,
             service_environment=environment,
             log_group_name=service_logs.log_group_name,
             stage=config.name,
@@ -129,7 +142,7 @@ class AppStack(Stack):
                 applies_to=["Resource::*"],
             )
         else:
-            self.tier = SingleInstanceAppTier(self, "Tier", **common)
+            self.tier = SingleInstanceAppTier(self, "Tier", alarm_topic=alarm_topic, **common)
         self.edge = GameDistribution(
             self,
             "Edge",
@@ -159,7 +172,7 @@ class AppStack(Stack):
 
     def _instance_role(
         self,
-        bundle: s3_assets.Asset,
+        host: GameServiceHostArtifacts,
         database_secret: secretsmanager.ISecret,
         app_secret: secretsmanager.ISecret,
         media_bucket_arn: str,
@@ -187,13 +200,7 @@ class AppStack(Stack):
         )
         database_secret.grant_read(role)
         app_secret.grant_read(role)
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ReadServiceBundle",
-                actions=["s3:GetObject"],
-                resources=[f"arn:{self.partition}:s3:::{bundle.s3_bucket_name}/{bundle.s3_object_key}"],
-            )
-        )
+        host.grant_read(role)
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="MediaUploadsAndVerifiedMedia",

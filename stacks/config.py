@@ -8,6 +8,7 @@ and ``app.py`` turns that into a one-line synth failure instead of a traceback.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal, Mapping, get_args
@@ -17,7 +18,9 @@ AppTierMode = Literal["single-instance", "auto-scaling"]
 MonitoringMode = Literal["alarms", "none"]
 
 PLACEHOLDER_ACCOUNT = "000000000000"
-"""Embedded default so synth needs no AWS account; `-c account=...` sets the real one."""
+"""Embedded default so synth needs no AWS account. It is never deployed: the account comes
+from `-c account=...` or from the CDK CLI's ``CDK_DEFAULT_ACCOUNT`` (set when it has AWS
+credentials), and ``scripts/deploy.sh`` refuses to deploy without one."""
 
 _ACCOUNT_RE = re.compile(r"^\d{12}$")
 _REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
@@ -30,8 +33,17 @@ _CIDR_RE = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})/(\d{1,2})$")
 _STAGE_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{1,20}$")
 
 # Engine versions this project has tested; pinned to the minor version, with
-# automatic minor upgrades turned off (see DESIGN.md, aws-cdk#15475).
+# automatic minor upgrades turned off (docs/decisions.md, "Database engine"; aws-cdk#15475).
 POSTGRES_VERSIONS = ("16.10", "17.6")
+
+
+# The pinned Amazon Linux 2023 (arm64) image per region. A new AMI replaces the starter's
+# instance and NAT instance and rolls through the scale-out group, so it changes only
+# here, on purpose, in a reviewed commit (README, "Bump the AMI"); `-c machine_image_id=`
+# overrides it for one deploy. The value is what AWS's public parameter
+# /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-6.1-arm64 held when it was pinned.
+AMAZON_LINUX_2023_ARM64 = {"us-east-1": "ami-0ae8605ed708e3c3e"}
+_AMI_RE = re.compile(r"^ami-[0-9a-f]{8}([0-9a-f]{9})?$")
 
 
 class StageConfigError(ValueError):
@@ -45,9 +57,14 @@ class StageConfig:
     name: str
     account: str = PLACEHOLDER_ACCOUNT
     region: str
+    # Zone *names* are labels of each AWS account (us-east-1a is not the same data centre in
+    # two accounts, and some accounts lack some names). The stage names them so synth asks
+    # AWS nothing; `-c availability_zones=us-east-1a,us-east-1c` picks others for an account.
     availability_zones: tuple[str, ...]
     vpc_cidr: str = "10.0.0.0/16"
     nat: NatMode
+    # The image of every instance (app hosts and the NAT instance); None: the pinned one.
+    machine_image_id: str | None = None
 
     # App tier
     app_tier: AppTierMode
@@ -86,6 +103,16 @@ class StageConfig:
         _validate(self)
 
     @property
+    def image_id(self) -> str:
+        """The AMI every instance of the stage boots (validated to exist for the region)."""
+        return self.machine_image_id or AMAZON_LINUX_2023_ARM64[self.region]
+
+    @property
+    def is_placeholder_account(self) -> bool:
+        """True on the embedded account: fine for synth, never deployable."""
+        return self.account == PLACEHOLDER_ACCOUNT
+
+    @property
     def is_distributed(self) -> bool:
         return self.app_tier == "auto-scaling"
 
@@ -109,10 +136,13 @@ class StageConfig:
 
 
 # Keys an engineer may set at synth/deploy time with `-c KEY=VALUE`
-# (deploy-specific values; the shape of a stage stays in code).
-OVERRIDABLE_KEYS = frozenset(
-    {"account", "alarm_emails", "domain_name", "certificate_arn", "max_instances", "instance_type"}
+# (deploy-specific values; the shape of a stage stays in code). The first group applies to
+# every stage at once; the second is per stage and needs `-c stage=NAME`.
+ACCOUNT_WIDE_KEYS = frozenset({"account", "alarm_emails", "monitoring", "machine_image_id"})
+PER_STAGE_KEYS = frozenset(
+    {"domain_name", "certificate_arn", "max_instances", "instance_type", "availability_zones"}
 )
+OVERRIDABLE_KEYS = ACCOUNT_WIDE_KEYS | PER_STAGE_KEYS
 
 
 def _coerce(stage: str, key: str, raw: Any, current: Any) -> Any:
@@ -169,6 +199,11 @@ def _validate(cfg: StageConfig) -> None:  # noqa: C901 - a flat list of checks r
     match = _CIDR_RE.match(str(cfg.vpc_cidr))
     if not match or any(int(o) > 255 for o in match.groups()[:4]) or not 16 <= int(match[5]) <= 22:
         _fail(cfg, "vpc_cidr", f"must be an IPv4 CIDR with a /16 to /22 prefix, got {cfg.vpc_cidr!r}")
+    if cfg.machine_image_id is not None and not _AMI_RE.match(str(cfg.machine_image_id)):
+        _fail(cfg, "machine_image_id", f"must be an AMI id like 'ami-0123456789abcdef0', got {cfg.machine_image_id!r}")
+    if cfg.machine_image_id is None and cfg.region not in AMAZON_LINUX_2023_ARM64:
+        _fail(cfg, "machine_image_id", f"must be set: no Amazon Linux 2023 arm64 image is pinned for {cfg.region} "
+              f"(pinned: {', '.join(sorted(AMAZON_LINUX_2023_ARM64))})")
     _check_literal(cfg, "nat", NatMode)
     _check_literal(cfg, "app_tier", AppTierMode)
     _check_literal(cfg, "monitoring", MonitoringMode)
@@ -189,8 +224,10 @@ def _validate(cfg: StageConfig) -> None:  # noqa: C901 - a flat list of checks r
     else:
         if cfg.min_instances < 2:
             _fail(cfg, "min_instances", f"must be >= 2 when app_tier is 'auto-scaling' (one instance is a single point of failure), got {cfg.min_instances}")
-        if cfg.max_instances < cfg.min_instances:
-            _fail(cfg, "max_instances", f"must be >= min_instances ({cfg.min_instances}), got {cfg.max_instances}")
+        if cfg.max_instances <= cfg.min_instances:
+            _fail(cfg, "max_instances", f"must be > min_instances ({cfg.min_instances}), got {cfg.max_instances}: "
+                  "a rolling update keeps min_instances in service and needs room above it for the new instance, "
+                  "and a group that cannot grow does not scale out")
         if cfg.nat != "gateway-per-az":
             _fail(cfg, "nat", "must be 'gateway-per-az' when app_tier is 'auto-scaling' (shared egress is a single point of failure)")
         if not cfg.db_multi_az:
@@ -231,6 +268,11 @@ def _validate(cfg: StageConfig) -> None:  # noqa: C901 - a flat list of checks r
             _fail(cfg, "alarm_emails", f"must contain e-mail addresses, got {email!r}")
     if cfg.monitoring == "none" and cfg.alarm_emails:
         _fail(cfg, "alarm_emails", "must be empty when monitoring is 'none'")
+    # Alarms that reach nobody are worse than none: they look like monitoring. On the
+    # placeholder account (synth only, never deployed) the alarms are synthesized for review.
+    if cfg.monitoring == "alarms" and not cfg.alarm_emails and not cfg.is_placeholder_account:
+        _fail(cfg, "alarm_emails", "must name at least one subscriber when monitoring is 'alarms' "
+              "(-c alarm_emails=ops@example.com), or set -c monitoring=none to deploy without alarms")
 
 
 # Both stages deploy to us-east-1: the region of the topology report's dated price
@@ -287,21 +329,27 @@ STAGES: dict[str, StageConfig] = {
 }
 
 
-def select_stages(context: Mapping[str, Any]) -> list[StageConfig]:
+def select_stages(context: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> list[StageConfig]:
     """The stages to synthesize, from CDK context.
 
-    ``stage`` picks one stage (all when absent); the keys in ``OVERRIDABLE_KEYS``
-    override that stage's values (``alarm_emails`` as a comma-separated list).
+    ``stage`` picks one stage (all when absent). The account is ``-c account=...``, else the
+    CDK CLI's ``CDK_DEFAULT_ACCOUNT`` (the account of its credentials), else the placeholder;
+    ``account``, ``alarm_emails`` and ``monitoring`` apply to every selected stage, the other
+    keys in ``OVERRIDABLE_KEYS`` to the one named by ``stage``.
     """
+    environ = os.environ if environ is None else environ
     name = context.get("stage")
     overrides = {k: v for k, v in context.items() if k in OVERRIDABLE_KEYS and v is not None}
+    if "account" not in overrides and environ.get("CDK_DEFAULT_ACCOUNT"):
+        overrides["account"] = environ["CDK_DEFAULT_ACCOUNT"]
+    per_stage = sorted(set(overrides) & PER_STAGE_KEYS)
     if name is None:
-        if overrides:
+        if per_stage:
             raise StageConfigError(
-                f"context key 'stage' is required with {', '.join(sorted(overrides))}: "
-                f"choose one of {', '.join(STAGES)}"
+                f"context key 'stage' is required with {', '.join(per_stage)} (a per-stage key): "
+                f"add -c stage=NAME, one of {', '.join(STAGES)}"
             )
-        return list(STAGES.values())
+        return [cfg.with_overrides(overrides) for cfg in STAGES.values()]
     if name not in STAGES:
         raise StageConfigError(
             f"context key 'stage': unknown stage {name!r}; allowed: {', '.join(STAGES)}"

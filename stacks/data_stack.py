@@ -16,6 +16,8 @@ from patterns.game_database import GameDatabase
 from patterns.nag import acknowledge
 from stacks.config import StageConfig
 
+GAME_DATABASE_NAME = "game"
+
 
 class DataStack(Stack):
     def __init__(
@@ -51,6 +53,7 @@ class DataStack(Stack):
             log_retention_days=config.log_retention_days,
             secret_rotation_days=config.db_secret_rotation_days,
             performance_insights=config.db_performance_insights,
+            database_name=GAME_DATABASE_NAME,
         )
 
         # The service's own secrets: the session-signing key (generated) and the

@@ -4,7 +4,7 @@ way: network -> data/storage -> app; the database's group lives with the databas
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import Aspects, CfnCreationPolicy, CfnResourceSignal, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -35,9 +35,11 @@ class NetworkStack(Stack):
             # Starter: one t4g.nano NAT instance (~$3/month) instead of a NAT gateway
             # (~$33/month + data). A single point of failure for egress only
             # (package installs, AWS APIs); S3 traffic uses the gateway endpoint.
+            nat_user_data = _nat_instance_user_data()
             nat_provider = ec2.NatProvider.instance_v2(
                 instance_type=ec2.InstanceType("t4g.nano"),
-                machine_image=ec2.MachineImage.latest_amazon_linux2023(cpu_type=ec2.AmazonLinuxCpuType.ARM_64),
+                user_data=nat_user_data,
+                machine_image=ec2.MachineImage.generic_linux({config.region: config.image_id}),
                 default_allowed_traffic=ec2.NatTrafficDirection.OUTBOUND_ONLY,
             )
             nat_count = 1
@@ -70,17 +72,33 @@ class NetworkStack(Stack):
         )
 
         # CDK's synth validation warns about literal AZs (W3010). They are literal on
-        # purpose: the stage names its zones so synth asks AWS nothing and every
-        # account gets the same, reviewable subnets.
+        # purpose: the stage names its zones so synth asks AWS nothing. Zone names are
+        # labels of each account (not the same data centres everywhere), so the key
+        # `availability_zones` can be set per deploy (`-c availability_zones=...`).
         acknowledge(
             self.vpc,
             "CloudFormation-Validate::W3010",
-            "The stage config names its availability zones so synth is offline and deterministic; "
-            "Fn::GetAZs would choose zones at deploy time, differently per account.",
+            "The stage config names its availability zones so synth is offline and deterministic. "
+            "Zone names are per-account labels: each account picks its own with "
+            "-c availability_zones=..., and the template shows exactly which it deploys to.",
         )
 
         if config.nat == "instance":
             nat_instance: ec2.NatInstanceProviderV2 = nat_provider  # type: ignore[assignment]
+            # Health-gated like the app hosts: the stack goes on only once the NAT
+            # instance forwards and reaches the internet (its user data's exit code).
+            (gateway,) = nat_instance.gateway_instances
+            gateway.instance.cfn_options.creation_policy = CfnCreationPolicy(
+                resource_signal=CfnResourceSignal(count=1, timeout="PT15M")
+            )
+            nat_user_data.add_signal_on_exit_command(gateway)
+            Aspects.of(gateway).add(ec2.InstanceRequireImdsv2Aspect())
+            acknowledge(
+                gateway,
+                "CloudFormation-Validate::W9010",
+                "The AMI is pinned on purpose (stacks/config.py): a new image replaces the NAT instance, "
+                "so it changes only in a reviewed bump, never by a deploy that resolves a newer one.",
+            )
             nat_instance.security_group.add_ingress_rule(
                 ec2.Peer.ipv4(config.vpc_cidr), ec2.Port.all_traffic(), "egress from the VPC's private subnets"
             )
@@ -127,3 +145,28 @@ class NetworkStack(Stack):
             self.app_security_group.add_ingress_rule(
                 ec2.Peer.ipv4(config.vpc_cidr), ec2.Port.tcp(APP_PORT), "CloudFront VPC origin"
             )
+
+
+def _nat_instance_user_data() -> ec2.UserData:
+    """NAT on Amazon Linux 2023: packages with retries, forwarding and masquerading, then
+    a health gate (forwarding on, the rule in place, the internet reachable); the exit
+    code is the CloudFormation signal."""
+    user_data = ec2.UserData.for_linux()
+    user_data.add_commands(
+        "set -uo pipefail",
+        "for i in 1 2 3 4 5; do dnf install -y -q iptables-services aws-cfn-bootstrap && break; "
+        "[ $i = 5 ] && exit 1; sleep $((i * 5)); done",
+        "set -e",
+        "systemctl enable --now iptables",
+        "echo net.ipv4.ip_forward=1 > /etc/sysctl.d/90-nat.conf && sysctl -p /etc/sysctl.d/90-nat.conf",
+        "iface=$(ip route show default | awk '{print $5; exit}')",
+        'iptables -t nat -C POSTROUTING -o "$iface" -j MASQUERADE 2>/dev/null || '
+        'iptables -t nat -A POSTROUTING -o "$iface" -j MASQUERADE',
+        "iptables -F FORWARD",
+        "service iptables save",
+        '[ "$(sysctl -n net.ipv4.ip_forward)" = 1 ]',
+        'iptables -t nat -C POSTROUTING -o "$iface" -j MASQUERADE',
+        "for i in $(seq 1 12); do curl -sS -m 10 -o /dev/null https://sts.amazonaws.com && break; "
+        "[ $i = 12 ] && exit 1; sleep 5; done",
+    )
+    return user_data

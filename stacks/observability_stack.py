@@ -1,23 +1,24 @@
-"""Observability: one dashboard per stage and alarms to an SNS topic.
+"""Observability: one dashboard per stage and the alarms on what outlives a deploy (load
+balancer, database, CDN, the deep readiness metric), to the stage's alarm topic.
 
 Monitoring is a required choice in the stage config: ``alarms`` (subscribers from
-``alarm_emails``) or an explicit ``none``. The dashboard is always there."""
+``alarm_emails``) or an explicit ``none``. The dashboard is always there. Alarms on the
+starter's instance live in the app stack, with the instance they watch (a replaced instance
+updates them); the dashboard shows them by their fixed names."""
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from patterns.app_tier import ScalingAppTier, SingleInstanceAppTier
 from patterns.game_service_host import READINESS_METRIC, READINESS_NAMESPACE
-from patterns.nag import acknowledge
 from stacks.config import StageConfig
 
 PERIOD = Duration.minutes(1)
@@ -33,23 +34,12 @@ class ObservabilityStack(Stack):
         app_tier: ScalingAppTier | SingleInstanceAppTier,
         database: rds.DatabaseInstance,
         distribution: cloudfront.Distribution,
+        alarm_topic: sns.ITopic | None,
         **kwargs,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
-        self.alarms: list[cloudwatch.Alarm] = []
-        self.topic: sns.Topic | None = None
-        if config.monitoring == "alarms":
-            self.topic = sns.Topic(self, "AlarmTopic", display_name=f"Game alarms ({config.name})", enforce_ssl=True)
-            acknowledge(
-                self.topic,
-                "AwsSolutions-SNS2",
-                "Alarm notifications carry metric names and thresholds, nothing sensitive; "
-                "CloudWatch cannot publish to a topic under the AWS-managed SNS key, and a "
-                "customer-managed key for this alone is not worth its cost.",
-            )
-            for email in config.alarm_emails:
-                self.topic.add_subscription(subscriptions.EmailSubscription(email))
-            CfnOutput(self, "AlarmTopicArn", value=self.topic.topic_arn, description="Subscribe here for alarms")
+        self.alarms: list[cloudwatch.IAlarm] = []
+        self.topic = alarm_topic
 
         # --- app tier ---
         if isinstance(app_tier, ScalingAppTier):
@@ -85,18 +75,15 @@ class ObservabilityStack(Stack):
                 period=PERIOD, statistic="Average", label="App CPU %",
             )
         else:
-            instance_id = app_tier.instance.instance_id
-            status = cloudwatch.Metric(
-                namespace="AWS/EC2", metric_name="StatusCheckFailed", dimensions_map={"InstanceId": instance_id},
-                period=PERIOD, statistic="Maximum", label="Status check failed",
-            )
-            cpu = cloudwatch.Metric(
-                namespace="AWS/EC2", metric_name="CPUUtilization", dimensions_map={"InstanceId": instance_id},
-                period=PERIOD, statistic="Average", label="App CPU %",
-            )
-            self._alarm("AppInstanceStatus", status, 1, 3, "The app instance fails its EC2 status checks")
-            app_widgets = [cloudwatch.GraphWidget(title="App instance status", left=[status], width=8)]
-        self._alarm("AppCpu", cpu, 85, 10, "App tier CPU above 85% for 10 minutes")
+            # The instance's own alarms are the app stack's; shown here by their fixed names
+            # (an alarm widget follows its alarm when a new instance updates it).
+            app_widgets = []
+            for name in app_tier.alarm_names:
+                alarm = cloudwatch.Alarm.from_alarm_name(self, name, name)
+                app_widgets.append(cloudwatch.AlarmWidget(title=name, alarm=alarm, width=8))
+                if self.topic is not None:
+                    self.alarms.append(alarm)
+            cpu = None
         # The deep check: each host reports whether the service reaches its database
         # and storage; the minimum over hosts is 0 as soon as one of them cannot.
         ready = cloudwatch.Metric(
@@ -108,7 +95,6 @@ class ObservabilityStack(Stack):
             comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
             missing=cloudwatch.TreatMissingData.BREACHING,
         )
-        app_widgets.append(cloudwatch.GraphWidget(title="App CPU %", left=[cpu], width=8))
         app_widgets.append(cloudwatch.GraphWidget(title="Deep readiness (DB, S3)", left=[ready], width=8))
 
         # --- database ---
@@ -123,11 +109,12 @@ class ObservabilityStack(Stack):
             comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
         )
 
-        # --- edge: CloudFront publishes its metrics in us-east-1 only; an alarm can
-        # watch them from a stage in that region, elsewhere the dashboard shows them ---
-        cdn_requests = distribution.metric_requests(period=PERIOD, statistic="Sum", label="CDN requests")
-        cdn_4xx = distribution.metric4xx_error_rate(period=PERIOD, label="CDN 4xx %")
-        cdn_5xx = distribution.metric5xx_error_rate(period=PERIOD, label="CDN 5xx %")
+        # --- edge: CloudFront publishes its metrics in us-east-1 only, with the
+        # dimensions DistributionId *and* Region=Global; a metric without the second
+        # matches no data, so an alarm on it could never fire ---
+        cdn_requests = cdn_metric(distribution, "Requests", statistic="Sum", label="CDN requests")
+        cdn_4xx = cdn_metric(distribution, "4xxErrorRate", statistic="Average", label="CDN 4xx %")
+        cdn_5xx = cdn_metric(distribution, "5xxErrorRate", statistic="Average", label="CDN 5xx %")
         if config.region == "us-east-1":
             self._alarm("CdnErrors", cdn_5xx, 5, 5, "More than 5% of CloudFront answers are 5xx")
 
@@ -173,3 +160,15 @@ class ObservabilityStack(Stack):
         alarm.add_alarm_action(cw_actions.SnsAction(self.topic))
         alarm.add_ok_action(cw_actions.SnsAction(self.topic))
         self.alarms.append(alarm)
+
+
+def cdn_metric(distribution: cloudfront.Distribution, name: str, *, statistic: str, label: str) -> cloudwatch.Metric:
+    """A CloudFront metric as CloudFront publishes it (us-east-1, Region=Global)."""
+    return distribution.metric(
+        name,
+        dimensions_map={"DistributionId": distribution.distribution_id, "Region": "Global"},
+        region="us-east-1",
+        period=PERIOD,
+        statistic=statistic,
+        label=label,
+    )

@@ -1,6 +1,6 @@
 """One deployable stage: the same stacks, built from the stage's config.
 
-Dependencies run one way: network -> data, storage -> app (with its edge) -> observability.
+Dependencies run one way: foundation -> network -> data, storage -> app (with its edge) -> observability.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from constructs import Construct
 from stacks.app_stack import AppStack
 from stacks.config import StageConfig
 from stacks.data_stack import DataStack
+from stacks.foundation_stack import FoundationStack
 from stacks.network_stack import NetworkStack
 from stacks.observability_stack import ObservabilityStack
 from stacks.storage_stack import StorageStack
@@ -24,6 +25,10 @@ class GameStage(Stage):
         Tags.of(self).add("stage", config.name)
         name = config.name
 
+        self.foundation = FoundationStack(
+            self, "Foundation", config=config, stack_name=f"{name}-foundation",
+            description=f"Game ({name}): the alarm topic every stack's alarms notify",
+        )
         self.network = NetworkStack(
             self, "Network", config=config, stack_name=f"{name}-network",
             description=f"Game ({name}): VPC, subnets, NAT, endpoints, flow logs, security groups",
@@ -43,14 +48,15 @@ class GameStage(Stage):
             self, "App", config=config, vpc=self.network.vpc,
             app_security_group=self.network.app_security_group,
             load_balancer_security_group=self.network.load_balancer_security_group,
-            database_secret=self.data.database.secret, app_secret=self.data.app_secret,
+            database=self.data.database.instance, app_secret=self.data.app_secret,
             media_bucket_arn=self.storage.media_bucket_arn, static_bucket_arn=self.storage.static_bucket_arn,
-            logs_bucket=self.storage.logs_bucket, stack_name=f"{name}-app",
+            logs_bucket=self.storage.logs_bucket, alarm_topic=self.foundation.alarm_topic, stack_name=f"{name}-app",
             description=f"Game ({name}), stateless: EC2 app tier and the CloudFront edge",
         )
         self.observability = ObservabilityStack(
             self, "Observability", config=config, app_tier=self.app.tier,
             database=self.data.database.instance, distribution=self.app.edge.distribution,
+            alarm_topic=self.foundation.alarm_topic,
             stack_name=f"{name}-observability",
             description=f"Game ({name}): dashboard and alarms",
         )

@@ -4,6 +4,7 @@ recovered instance / a health-gated, rolling, scaling group behind an internal A
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from aws_cdk.assertions import Match
@@ -76,30 +77,35 @@ def test_least_privilege_role(templates, stage):
 
 
 @pytest.mark.parametrize("stage", ["starter", "scale-out"])
-def test_user_data_installs_runs_and_signals_only_when_healthy(templates, stage):
+def test_user_data_only_writes_the_environment_and_runs_the_bootstrap_then_signals(templates, stage):
     script = _user_data(templates, stage)
-    assert "python -m game_service migrate" in script and "python -m game_service serve" in script
-    assert "/api/health/live" in script
-    assert "cfn-signal" in script
-    for key in ("GAME_DB_SECRET_ID", "GAME_APP_SECRET_ID", "GAME_MEDIA_BUCKET", "GAME_WORKERS=2", "GAME_BIND=0.0.0.0"):
+    assert "bash /opt/game/bootstrap.sh --mode ec2 --bundle s3://" in script
+    assert ".zip --wheels s3://" in script, "the wheelhouse ships with the service: no PyPI at boot"
+    assert f"--stage {stage}" in script
+    assert "cfn-signal" in script and "exitCode" in script, "the bootstrap's exit code is the signal"
+    assert "pip install" not in script and "dnf" not in script, "every host step lives in host/bootstrap.sh"
+    for key in ("GAME_DB_AUTH=iam", "GAME_DB_USER=game_app", "GAME_DB_ADMIN_SECRET_ID", "GAME_APP_SECRET_ID",
+                "GAME_MEDIA_BUCKET", "GAME_WORKERS=2", "GAME_BIND=0.0.0.0"):
         assert key in script
+    assert "GAME_DB_SECRET_ID" not in script, "the app does not connect as the master user"
     if stage == "scale-out":
-        assert "describe-target-health" in script, "signal only once healthy in the target group"
+        assert "--target-group-arn" in script, "signal only once healthy in the target group"
 
 
-@pytest.mark.parametrize("stage", ["starter", "scale-out"])
-def test_each_host_reports_deep_readiness_every_minute(templates, stage):
-    script = _user_data(templates, stage)
-    assert "/api/health/ready" in script
-    assert f"--namespace Game/Health --metric-name Ready --dimensions Stage={stage}" in script
-    assert "game-readiness.timer" in script and "OnUnitActiveSec=1min" in script
+def test_bootstrap_migrates_once_before_start_and_waits_for_deep_readiness():
+    script = (Path(__file__).resolve().parents[2] / "host" / "bootstrap.sh").read_text()
+    assert "ExecStartPre" not in script, "migrations are the release's own step, not every service start"
+    assert script.index("-m game_service migrate") < script.index("os_start_service\n")
+    assert script.index('wait_for "deep readiness') < script.index("os_wait_in_load_balancer\n")
+    assert "--no-index" in script and "--require-hashes" in script
+    assert "/api/health/ready" in script and "OnUnitActiveSec=1min" in script
+    assert "--namespace Game/Health --metric-name Ready --dimensions Stage=$STAGE" in script
 
 
 @pytest.mark.parametrize("stage", ["starter", "scale-out"])
 def test_service_logs_shipped_to_a_log_group_with_retention(templates, stage):
     script = _user_data(templates, stage)
-    assert "amazon-cloudwatch-agent-ctl -a fetch-config" in script
-    assert "/var/log/game/service.log" in script and "StandardOutput=append:/var/log/game/service.log" in script
+    assert "--log-group" in script and "ServiceLogs" in script
     groups = [g for g in props(templates[stage]["app"], "AWS::Logs::LogGroup") if g.get("LogGroupName") == f"/game/{stage}/service"]
     assert len(groups) == 1 and groups[0]["RetentionInDays"] == STAGES[stage].log_retention_days
 

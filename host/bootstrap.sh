@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# Turns a machine into a game-service host. EC2 user data only writes the environment
+# file, fetches this script and runs it; tests and local hosts run the same script.
+#
+#   bootstrap.sh --mode ec2|local --bundle SRC --wheels SRC --env-file FILE [options]
+#
+# SRC is an s3:// URL (ec2) or a local .zip or directory. Steps, in order, each bounded:
+#   1. OS packages (ec2: dnf, with retries)          [os_packages]
+#   2. fetch the service bundle and its wheelhouse    [fetch]
+#   3. a fresh virtualenv from the wheelhouse only: pip --no-index --require-hashes
+#   4. migrate the database once (the release's own step; an advisory lock in the
+#      service makes concurrent hosts migrate once; a rollback's older code no-ops)
+#   5. start the production server                    [os_start_service]
+#   6. wait for liveness, then deep readiness (database and storage)
+#   7. ec2 behind a load balancer: wait until the target group calls this host healthy
+# It exits 0 only when all of that holds; EC2 user data signals CloudFormation with that
+# exit code, so a rolling update moves on only past a host that really serves.
+# Only the steps marked [os_*] differ between modes (the "named switch").
+set -euo pipefail
+
+MODE=""; BUNDLE=""; WHEELS=""; ENV_FILE=""; PREFIX=""
+REGION=""; STAGE=""; LOG_GROUP=""; TARGET_GROUP_ARN=""
+READY_TIMEOUT=${READY_TIMEOUT:-180}; MIGRATE_TIMEOUT=${MIGRATE_TIMEOUT:-600}
+PYTHON=${PYTHON:-python3.11}
+
+usage() { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+while (($#)); do
+  case "$1" in
+    --mode) MODE=$2; shift 2 ;;
+    --bundle) BUNDLE=$2; shift 2 ;;
+    --wheels) WHEELS=$2; shift 2 ;;
+    --env-file) ENV_FILE=$2; shift 2 ;;
+    --prefix) PREFIX=$2; shift 2 ;;
+    --region) REGION=$2; shift 2 ;;
+    --stage) STAGE=$2; shift 2 ;;
+    --log-group) LOG_GROUP=$2; shift 2 ;;
+    --target-group-arn) TARGET_GROUP_ARN=$2; shift 2 ;;
+    --ready-timeout) READY_TIMEOUT=$2; shift 2 ;;
+    --migrate-timeout) MIGRATE_TIMEOUT=$2; shift 2 ;;
+    -h|--help) usage ;;
+    *) echo "bootstrap: unknown argument $1" >&2; usage ;;
+  esac
+done
+case "$MODE" in ec2|local) ;; *) echo "bootstrap: --mode must be ec2 or local" >&2; usage ;; esac
+for required in BUNDLE WHEELS ENV_FILE; do
+  [[ -n "${!required}" ]] || { echo "bootstrap: --$(tr '_A-Z' '-a-z' <<<"$required") is required" >&2; usage; }
+done
+[[ -r "$ENV_FILE" ]] || { echo "bootstrap: cannot read the environment file $ENV_FILE" >&2; exit 2; }
+if [[ "$MODE" == ec2 ]]; then
+  PREFIX=${PREFIX:-/opt/game}
+  for required in REGION STAGE LOG_GROUP; do
+    [[ -n "${!required}" ]] || { echo "bootstrap: --$(tr '_A-Z' '-a-z' <<<"$required") is required in ec2 mode" >&2; exit 2; }
+  done
+else
+  PREFIX=${PREFIX:-$PWD/var/host}
+fi
+
+START=$(date +%s.%N)
+elapsed() { awk -v s="$START" -v n="$(date +%s.%N)" 'BEGIN { printf "%.1f", n - s }'; }
+log() { echo "bootstrap [$(elapsed) s]: $*"; }
+fail() { echo "bootstrap [$(elapsed) s]: FAILED: $*" >&2; exit 1; }
+retry() {  # retry ATTEMPTS COMMAND...: for steps that talk to a network service
+  local attempts=$1 n=1; shift
+  until "$@"; do
+    ((n >= attempts)) && return 1
+    log "retrying ($n/$attempts failed): $*"; sleep $((n * 5)); n=$((n + 1))
+  done
+}
+env_value() { sed -n "s/^$1=//p" "$ENV_FILE" | tail -n 1; }
+
+PORT=$(env_value GAME_PORT); PORT=${PORT:-8000}
+HEALTH_HOST=$(env_value GAME_BIND); [[ -z "$HEALTH_HOST" || "$HEALTH_HOST" == 0.0.0.0 ]] && HEALTH_HOST=127.0.0.1
+BASE="http://$HEALTH_HOST:$PORT"
+SERVICE_LOG="$PREFIX/log/service.log"
+[[ "$MODE" == ec2 ]] && SERVICE_LOG=/var/log/game/service.log
+
+# ---- OS-specific steps ---------------------------------------------------------------
+os_packages() {
+  if [[ "$MODE" == ec2 ]]; then
+    # Amazon Linux's repositories sit in S3, reached through the VPC's gateway endpoint.
+    retry 3 dnf install -y -q python3.11 unzip amazon-cloudwatch-agent || fail "dnf install"
+    id game >/dev/null 2>&1 || useradd --system --home-dir "$PREFIX" --shell /sbin/nologin game
+  else
+    command -v "$PYTHON" >/dev/null || fail "$PYTHON not found (set PYTHON=...)"
+    command -v unzip >/dev/null || fail "unzip not found"
+  fi
+}
+
+os_start_service() {
+  if [[ "$MODE" == ec2 ]]; then
+    chown -R game:game "$PREFIX" && chmod 0640 "$ENV_FILE" && chgrp game "$ENV_FILE"
+    install -d -o game -g game /var/log/game
+    cat > /etc/logrotate.d/game <<EOF
+$SERVICE_LOG {
+  daily
+  rotate 3
+  compress
+  missingok
+  copytruncate
+}
+EOF
+    cat > /etc/systemd/system/game.service <<EOF
+[Unit]
+Description=Game service
+After=network-online.target
+Wants=network-online.target
+[Service]
+User=game
+EnvironmentFile=$ENV_FILE
+WorkingDirectory=$PREFIX/app
+ExecStart=$PREFIX/venv/bin/python -m game_service serve
+Restart=always
+RestartSec=2
+KillSignal=SIGTERM
+TimeoutStopSec=35
+StandardOutput=append:$SERVICE_LOG
+StandardError=inherit
+[Install]
+WantedBy=multi-user.target
+EOF
+    os_observability
+    systemctl daemon-reload
+    systemctl enable --now game.service game-readiness.timer
+  else
+    mkdir -p "$(dirname "$SERVICE_LOG")"
+    if [[ -f "$PREFIX/service.pid" ]] && kill -0 "$(cat "$PREFIX/service.pid")" 2>/dev/null; then
+      kill "$(cat "$PREFIX/service.pid")" && sleep 1
+    fi
+    (set -a; . "$ENV_FILE"; set +a; cd "$PREFIX/app"
+     exec setsid "$PREFIX/venv/bin/python" -m game_service serve >>"$SERVICE_LOG" 2>&1 </dev/null) &
+    echo $! > "$PREFIX/service.pid"
+  fi
+}
+
+os_observability() {  # ec2 only: the CloudWatch agent ships logs; a timer reports deep readiness
+  cat > /opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json <<EOF
+{"agent": {"metrics_collection_interval": 60},
+ "logs": {"logs_collected": {"files": {"collect_list": [
+   {"file_path": "$SERVICE_LOG", "log_group_name": "$LOG_GROUP", "log_stream_name": "{instance_id}/service"},
+   {"file_path": "/var/log/game-bootstrap.log", "log_group_name": "$LOG_GROUP", "log_stream_name": "{instance_id}/bootstrap"}]}}},
+ "metrics": {"namespace": "Game/Host",
+   "append_dimensions": {"InstanceId": "\${aws:InstanceId}", "AutoScalingGroupName": "\${aws:AutoScalingGroupName}"},
+   "metrics_collected": {"mem": {"measurement": ["mem_used_percent"]}, "disk": {"measurement": ["used_percent"], "resources": ["/"]}}}}
+EOF
+  /opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s \
+    -c file:/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json
+  cat > /usr/local/bin/game-readiness <<EOF
+#!/bin/bash
+if curl -fsS -m 10 -o /dev/null $BASE/api/health/ready; then value=1; else value=0; fi
+aws cloudwatch put-metric-data --region $REGION --namespace Game/Health --metric-name Ready --dimensions Stage=$STAGE --value \$value
+EOF
+  chmod 0755 /usr/local/bin/game-readiness
+  cat > /etc/systemd/system/game-readiness.service <<EOF
+[Unit]
+Description=Report the game service's readiness (database, storage) to CloudWatch
+[Service]
+Type=oneshot
+ExecStart=/usr/local/bin/game-readiness
+EOF
+  cat > /etc/systemd/system/game-readiness.timer <<EOF
+[Unit]
+Description=Every minute: game readiness
+[Timer]
+OnActiveSec=2min
+OnUnitActiveSec=1min
+[Install]
+WantedBy=timers.target
+EOF
+}
+
+os_wait_in_load_balancer() {  # ec2 behind a target group only
+  [[ "$MODE" == ec2 && -n "$TARGET_GROUP_ARN" ]] || return 0
+  local token instance state=unknown
+  token=$(curl -fsS -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')
+  instance=$(curl -fsS -H "X-aws-ec2-metadata-token: $token" http://169.254.169.254/latest/meta-data/instance-id)
+  for _ in $(seq 1 60); do
+    state=$(aws elbv2 describe-target-health --region "$REGION" --target-group-arn "$TARGET_GROUP_ARN" \
+      --targets "Id=$instance" --query 'TargetHealthDescriptions[0].TargetHealth.State' --output text || true)
+    [[ "$state" == healthy ]] && { log "healthy in the target group"; return 0; }
+    sleep 10
+  done
+  fail "not healthy in the target group after 10 minutes (last state: $state)"
+}
+
+# ---- the same in every mode ----------------------------------------------------------
+fetch() {  # fetch SRC DEST_DIR: unpack a zip (from S3 or a path) or copy a directory
+  local src=$1 dest=$2 tmp
+  rm -rf "$dest" && mkdir -p "$dest"
+  if [[ -d "$src" ]]; then cp -a "$src/." "$dest/"; return; fi
+  if [[ "$src" == s3://* ]]; then
+    tmp=$(mktemp) && retry 3 aws s3 cp --only-show-errors --region "$REGION" "$src" "$tmp" || fail "download $src"
+  else
+    tmp=$src
+  fi
+  unzip -q -o "$tmp" -d "$dest" || fail "unpack $src"
+}
+
+wait_for() {  # wait_for WHAT URL SECONDS
+  local what=$1 url=$2 deadline=$((SECONDS + $3)) body=""
+  until body=$(curl -fsS -m 5 "$url" 2>&1); do
+    if ((SECONDS >= deadline)); then
+      body=$(curl -sS -m 5 "$url" 2>&1 || true)
+      fail "$what did not pass within $3 s: $url answered: ${body:0:300}"
+    fi
+    sleep 1
+  done
+  log "$what ok"
+}
+
+log "mode $MODE, prefix $PREFIX"
+os_packages
+mkdir -p "$PREFIX"
+fetch "$BUNDLE" "$PREFIX/app/game_service"
+fetch "$WHEELS" "$PREFIX/wheels"
+log "bundle and wheelhouse fetched"
+
+rm -rf "$PREFIX/venv"
+"$PYTHON" -m venv "$PREFIX/venv"
+"$PREFIX/venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-index --no-cache-dir \
+  --find-links "$PREFIX/wheels" --require-hashes --only-binary=:all: \
+  -r "$PREFIX/app/game_service/requirements.lock" || fail "pip install from the wheelhouse"
+log "service installed from the wheelhouse (no package index)"
+
+(set -a; . "$ENV_FILE"; set +a; cd "$PREFIX/app"
+ exec timeout "$MIGRATE_TIMEOUT" "$PREFIX/venv/bin/python" -m game_service migrate) \
+  || fail "database migration (exit $?; a timeout is exit 124)"
+log "database migrated"
+
+os_start_service
+wait_for "liveness" "$BASE/api/health/live" 60
+wait_for "deep readiness (database, storage)" "$BASE/api/health/ready" "$READY_TIMEOUT"
+os_wait_in_load_balancer
+log "READY in $(elapsed) s"

@@ -1,0 +1,144 @@
+"""The host bootstrap, run for real on this machine (``--mode local``).
+
+It runs what the synthesized user data ships: the bootstrap script asset and the service
+bundle asset named in the starter stage's user data, out of the cloud assembly. The one
+stand-in is the wheelhouse's platform: the instances get the arm64 wheelhouse, this machine
+installs the x86_64 one built from the same lock file (tooling/wheelhouse.py checks both).
+
+Each run happens in a network namespace of its own with only loopback up, so the install
+provably needs no package index and no internet. PostgreSQL is the machine's real server,
+reached through its Unix socket (namespaces do not isolate the file system).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tooling.wheelhouse import build as build_wheelhouse
+
+pytestmark = pytest.mark.slow
+
+ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+SOCKET_DIR = os.environ.get("TEST_PG_SOCKET_DIR", "/var/run/postgresql")
+
+
+def _user_data(templates: dict) -> str:
+    (instance,) = [r for r in templates["starter"]["app"]["Resources"].values() if r["Type"] == "AWS::EC2::Instance"]
+    return json.dumps(instance["Properties"]["UserData"])
+
+
+@pytest.fixture(scope="module")
+def shipped(assembly_dir: Path, templates: dict) -> dict[str, Path]:
+    """The bootstrap script and service bundle exactly as the starter instance gets them."""
+    user_data = _user_data(templates)
+    bundle = re.search(r"--bundle s3://[^/]+/([0-9a-f]{64})\.zip", user_data)
+    script = re.search(r"s3://[^/]+/([0-9a-f]{64})\.sh /opt/game/bootstrap\.sh", user_data)
+    assert bundle and script, "the user data fetches the bootstrap script and names the bundle"
+    return {
+        "script": assembly_dir / f"asset.{script.group(1)}.sh",
+        "bundle": assembly_dir / f"asset.{bundle.group(1)}",
+        "wheels": build_wheelhouse("x86_64"),
+    }
+
+
+@pytest.fixture()
+def database():
+    name = f"gs_host_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield name
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _in_own_network(script: str, timeout: int = 240) -> subprocess.CompletedProcess:
+    """Run a bash script in a new network namespace with only loopback."""
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "-n", "true"]).returncode != 0:
+        pytest.fail("needs `unshare -n` (root, util-linux) to prove the host installs without a network")
+    return subprocess.run(
+        ["unshare", "-n", "bash", "-c", "ip link set lo up && " + script],
+        capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def _env_file(tmp_path: Path, database: str, port: int, **extra: str) -> Path:
+    values = {
+        "GAME_ENV": "production",
+        "GAME_SESSION_SECRET": "session-secret-of-a-test-host",
+        "GAME_DATABASE_URL": f"postgresql://postgres@/{database}?host={SOCKET_DIR}",
+        "GAME_BIND": "127.0.0.1",
+        "GAME_PORT": str(port),
+        "GAME_WORKERS": "2",
+        "GAME_MEDIA_DIR": str(tmp_path / "media"),
+        **extra,
+    }
+    path = tmp_path / "game.env"
+    path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+    return path
+
+
+def _bootstrap(shipped, tmp_path: Path, env_file: Path, *, ready_timeout: int = 60) -> str:
+    return (
+        f"PYTHON={sys.executable} READY_TIMEOUT={ready_timeout} bash {shipped['script']} --mode local "
+        f"--bundle {shipped['bundle']} --wheels {shipped['wheels']} --env-file {env_file} --prefix {tmp_path / 'host'}"
+    )
+
+
+def _stop(tmp_path: Path) -> None:
+    pid_file = tmp_path / "host" / "service.pid"
+    if pid_file.exists():
+        subprocess.run(["pkill", "-TERM", "-s", pid_file.read_text().strip()], check=False)
+
+
+def test_host_boots_from_the_shipped_assets_without_a_network_and_serves_the_game(shipped, tmp_path, database):
+    env_file = _env_file(tmp_path, database, 18801)
+    play = (
+        "token=$(curl -fsS -X POST http://127.0.0.1:18801/api/auth/guest -H 'content-type: application/json' "
+        "-d '{\"name\":\"Host\"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"token\"])') && "
+        "curl -fsS -X POST http://127.0.0.1:18801/api/actions -H \"authorization: Bearer $token\" "
+        "-H 'content-type: application/json' -d '{}'"
+    )
+    try:
+        result = _in_own_network(f"{_bootstrap(shipped, tmp_path, env_file)} && {play}")
+    finally:
+        _stop(tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "service installed from the wheelhouse (no package index)" in out
+    assert "database migrated" in out and "deep readiness (database, storage) ok" in out
+    ready = re.search(r"READY in ([0-9.]+) s", out)
+    assert ready, out
+    print(f"host ready in {ready.group(1)} s")  # the boot time, shown with -s
+    assert '"coins"' in out.splitlines()[-1], "a game action answered after the boot"
+    # the bundle carries what the service runs, not the web page or docs
+    assert not (tmp_path / "host" / "app" / "game_service" / "static").exists()
+    assert (tmp_path / "host" / "app" / "game_service" / "requirements.lock").exists()
+    with psycopg.connect(ADMIN_URL.rsplit("/", 1)[0] + f"/{database}") as conn:
+        assert conn.execute("SELECT count(*) FROM players").fetchone()[0] == 1
+
+
+def test_host_is_not_ready_while_its_storage_is_unreachable(shipped, tmp_path, database):
+    # S3 cannot be reached from the namespace: liveness passes, deep readiness must not,
+    # so the host must not report success (on EC2: no CloudFormation signal).
+    env_file = _env_file(
+        tmp_path, database, 18802, GAME_MEDIA_BUCKET="game-media-unreachable", AWS_REGION="us-east-1",
+        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_ENDPOINT_URL="http://127.0.0.1:9",
+    )
+    try:
+        result = _in_own_network(_bootstrap(shipped, tmp_path, env_file, ready_timeout=8))
+    finally:
+        _stop(tmp_path)
+    assert result.returncode != 0
+    assert "liveness ok" in result.stdout
+    assert "FAILED: deep readiness (database, storage) did not pass within 8 s" in result.stderr
+    assert "storage" in result.stderr and "READY" not in result.stdout
