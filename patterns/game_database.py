@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from constructs import Construct
@@ -43,6 +44,7 @@ class GameDatabase(Construct):
         performance_insights: bool = False,
         database_name: str = "game",
         username: str = "game",
+        encryption_key: kms.IKey | None = None,
     ) -> None:
         super().__init__(scope, id_)
         major = postgres_version.split(".")[0]
@@ -63,14 +65,17 @@ class GameDatabase(Construct):
         )
 
         # RDS creates these log groups on first export with no retention; creating
-        # them first (no Lambda custom resource needed) gives them one.
+        # them first (no Lambda custom resource needed) gives them one. They carry the
+        # instance's name, so a stage that can be torn down deletes them with it (a
+        # retained one would make the next deploy fail: "already exists").
         log_groups = [
             logs.LogGroup(
                 self,
                 f"{kind.capitalize()}Logs",
                 log_group_name=f"/aws/rds/instance/{instance_identifier}/{kind}",
                 retention=retention(log_retention_days),
-                removal_policy=RemovalPolicy.RETAIN,
+                removal_policy=RemovalPolicy.RETAIN if deletion_protection else RemovalPolicy.DESTROY,
+                encryption_key=encryption_key,
             )
             for kind in ("postgresql", "upgrade")
         ]
@@ -84,7 +89,7 @@ class GameDatabase(Construct):
             vpc=vpc,
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
             security_groups=[security_group],
-            credentials=rds.Credentials.from_generated_secret(username),
+            credentials=rds.Credentials.from_generated_secret(username, encryption_key=encryption_key),
             database_name=database_name,
             parameter_group=self.parameter_group,
             multi_az=multi_az,

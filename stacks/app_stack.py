@@ -14,6 +14,7 @@ from pathlib import Path
 from aws_cdk import CfnOutput, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_rds as rds
@@ -53,6 +54,7 @@ class AppStack(Stack):
         static_bucket_arn: str,
         logs_bucket: s3.IBucket,
         alarm_topic: sns.ITopic | None,
+        key: kms.IKey,
         **kwargs,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -64,7 +66,7 @@ class AppStack(Stack):
 
         host = GameServiceHostArtifacts(self, "Host")
         assert database.secret is not None
-        role = self._instance_role(host, database.secret, app_secret, media_bucket_arn, config)
+        role = self._instance_role(host, database.secret, app_secret, media_bucket_arn, config, key)
         # The service connects as its own role with IAM database authentication: a
         # short-lived token per connection, no password to rotate or leak. The master
         # secret is read only by the migrate step, which creates that role.
@@ -100,6 +102,7 @@ class AppStack(Stack):
             log_group_name=f"/game/{config.name}/service",
             retention=retention(config.log_retention_days),
             removal_policy=RemovalPolicy.DESTROY,
+            encryption_key=key,
         )
         common = dict(
             vpc=vpc,
@@ -165,6 +168,15 @@ class AppStack(Stack):
             distribution_paths=["/*"],
             prune=True,
             memory_limit=256,
+            # Deploy-time logs, deleted with the stack (aws-cdk-lib's own group would be
+            # retained under a fixed name and block a destroyed stage's next deploy).
+            log_group=logs.LogGroup(
+                self,
+                "StaticContentDeployLogs",
+                retention=retention(config.log_retention_days),
+                removal_policy=RemovalPolicy.DESTROY,
+                encryption_key=key,
+            ),
         )
         self._acknowledge_bucket_deployment_handler(config, static_bucket_arn_export=f"{config.name}-static-bucket-arn")
         CfnOutput(self, "SiteUrl", value=self.edge.site_url, description="The game, for players")
@@ -177,6 +189,7 @@ class AppStack(Stack):
         app_secret: secretsmanager.ISecret,
         media_bucket_arn: str,
         config: StageConfig,
+        key: kms.IKey,
     ) -> iam.Role:
         role = iam.Role(
             self,
@@ -198,8 +211,19 @@ class AppStack(Stack):
                 "Policy::arn:<AWS::Partition>:iam::aws:policy/CloudWatchAgentServerPolicy",
             ],
         )
-        database_secret.grant_read(role)
-        app_secret.grant_read(role)
+        # Both secrets by ARN: granting on the secret objects would also write this role
+        # into the stage key's policy, in the foundation stack (a dependency cycle). The
+        # role reads them, and decrypts with the stage key only through Secrets Manager.
+        for secret_id, secret in (("DatabaseSecretRef", database_secret), ("AppSecretRef", app_secret)):
+            secretsmanager.Secret.from_secret_complete_arn(self, secret_id, secret.secret_arn).grant_read(role)
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="DecryptSecretsThroughSecretsManager",
+                actions=["kms:Decrypt"],
+                resources=[key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{self.region}.amazonaws.com"}},
+            )
+        )
         host.grant_read(role)
         role.add_to_policy(
             iam.PolicyStatement(

@@ -9,6 +9,7 @@ import json
 
 from aws_cdk import CfnOutput, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
@@ -28,6 +29,7 @@ class DataStack(Stack):
         config: StageConfig,
         vpc: ec2.IVpc,
         app_security_group: ec2.ISecurityGroup,
+        key: kms.IKey,
         **kwargs,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -54,6 +56,7 @@ class DataStack(Stack):
             secret_rotation_days=config.db_secret_rotation_days,
             performance_insights=config.db_performance_insights,
             database_name=GAME_DATABASE_NAME,
+            encryption_key=key,
         )
 
         # The service's own secrets: the session-signing key (generated) and the
@@ -68,7 +71,9 @@ class DataStack(Stack):
                 password_length=64,
                 exclude_punctuation=True,
             ),
-            removal_policy=RemovalPolicy.RETAIN,
+            encryption_key=key,
+            # Production keeps it; a stage that can be torn down deletes it with the stack.
+            removal_policy=RemovalPolicy.RETAIN if config.db_deletion_protection else RemovalPolicy.DESTROY,
         )
         acknowledge(
             self.app_secret,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from aws_cdk import Aspects, CfnCreationPolicy, CfnResourceSignal, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
@@ -24,7 +25,7 @@ class NetworkStack(Stack):
         # zones at synth time (a context lookup that needs credentials).
         return self._zones
 
-    def __init__(self, scope: Construct, id_: str, *, config: StageConfig, **kwargs) -> None:
+    def __init__(self, scope: Construct, id_: str, *, config: StageConfig, key: kms.IKey, **kwargs) -> None:
         super().__init__(scope, id_, **kwargs)
         self._zones = list(config.availability_zones)
 
@@ -49,6 +50,7 @@ class NetworkStack(Stack):
             "FlowLogs",
             retention=retention(config.log_retention_days),
             removal_policy=RemovalPolicy.DESTROY,
+            encryption_key=key,
         )
         self.vpc = ec2.Vpc(
             self,

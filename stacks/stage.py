@@ -27,15 +27,15 @@ class GameStage(Stage):
 
         self.foundation = FoundationStack(
             self, "Foundation", config=config, stack_name=f"{name}-foundation",
-            description=f"Game ({name}): the alarm topic every stack's alarms notify",
+            description=f"Game ({name}): the stage's KMS key and the alarm topic every stack's alarms notify",
         )
         self.network = NetworkStack(
-            self, "Network", config=config, stack_name=f"{name}-network",
+            self, "Network", config=config, key=self.foundation.key, stack_name=f"{name}-network",
             description=f"Game ({name}): VPC, subnets, NAT, endpoints, flow logs, security groups",
         )
         self.data = DataStack(
             self, "Data", config=config, vpc=self.network.vpc,
-            app_security_group=self.network.app_security_group,
+            app_security_group=self.network.app_security_group, key=self.foundation.key,
             stack_name=f"{name}-data", termination_protection=config.db_deletion_protection,
             description=f"Game ({name}), stateful: PostgreSQL and the service's secrets",
         )
@@ -50,7 +50,8 @@ class GameStage(Stage):
             load_balancer_security_group=self.network.load_balancer_security_group,
             database=self.data.database.instance, app_secret=self.data.app_secret,
             media_bucket_arn=self.storage.media_bucket_arn, static_bucket_arn=self.storage.static_bucket_arn,
-            logs_bucket=self.storage.logs_bucket, alarm_topic=self.foundation.alarm_topic, stack_name=f"{name}-app",
+            logs_bucket=self.storage.logs_bucket, alarm_topic=self.foundation.alarm_topic, key=self.foundation.key,
+            stack_name=f"{name}-app",
             description=f"Game ({name}), stateless: EC2 app tier and the CloudFront edge",
         )
         self.observability = ObservabilityStack(

@@ -12,7 +12,7 @@ import pytest
 
 from tooling.assembly import cdk_json_context, stage_templates, synth, use_pinned_node
 
-STACKS = ("network", "data", "storage", "app", "observability")
+STACKS = ("foundation", "network", "data", "storage", "app", "observability")
 STAGES = ("starter", "scale-out")
 
 

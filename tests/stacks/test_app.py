@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from aws_cdk.assertions import Match
 
-from stacks.config import STAGES
+from stacks.config import AMAZON_LINUX_2023_ARM64, STAGES
 from tests.stacks.helpers import only, props, resources
 
 
@@ -44,9 +44,20 @@ def test_hardened_instances_imdsv2_encrypted_no_ssh_key(templates, stage):
 
 
 @pytest.mark.parametrize("stage", ["starter", "scale-out"])
-def test_amazon_linux_2023_arm64_from_the_public_parameter(templates, stage):
-    parameters = templates[stage]["app"]["Parameters"]
-    assert any("al2023-ami-kernel-6.1-arm64" in str(p.get("Default")) for p in parameters.values())
+def test_every_instance_boots_the_pinned_image_not_whatever_is_latest(templates, stage):
+    pinned = AMAZON_LINUX_2023_ARM64[STAGES[stage].region]
+    everything = json.dumps(templates[stage])
+    assert "ami-amazon-linux-latest" not in everything, "no image resolved at deploy time"
+    image_ids = [r["Properties"]["ImageId"] for t in templates[stage].values()
+                 for r in t.get("Resources", {}).values() if r["Type"] == "AWS::EC2::Instance"]
+    image_ids += [d["LaunchTemplateData"]["ImageId"] for d in props(templates[stage]["app"], "AWS::EC2::LaunchTemplate")
+                  if "ImageId" in d["LaunchTemplateData"]]
+    assert image_ids and set(image_ids) == {pinned}
+
+
+def test_an_ami_bump_is_one_reviewed_value(synth_config):
+    bumped = synth_config("scale-out", machine_image_id="ami-0123456789abcdef0")
+    assert _launch_template({"scale-out": bumped}, "scale-out")["ImageId"] == "ami-0123456789abcdef0"
 
 
 @pytest.mark.parametrize("stage", ["starter", "scale-out"])

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
-from tests.stacks.helpers import only, props
+from tests.stacks.helpers import only, props, resources
 
 
 @pytest.mark.parametrize("stage", ["starter", "scale-out"])
@@ -21,24 +22,62 @@ def test_dashboard_covers_app_database_and_cdn(templates, stage):
 
 @pytest.mark.parametrize("stage", ["starter", "scale-out"])
 def test_alarms_notify_the_topic(templates, stage):
-    obs = templates[stage]["observability"]
-    alarms = props(obs, "AWS::CloudWatch::Alarm")
-    assert len(alarms) >= 4
-    for alarm in alarms:
-        assert "AlarmTopic" in json.dumps(alarm["AlarmActions"]) and alarm["AlarmDescription"]
-    (topic,) = props(obs, "AWS::SNS::Topic")
-    assert "AlarmTopicArn" in templates[stage]["observability"]["Outputs"]
-    metrics = {_metric_name(a) for a in alarms}
+    alarms = [a for name in ("observability", "app") for a in props(templates[stage][name], "AWS::CloudWatch::Alarm")]
+    notifying = [a for a in alarms if "AlarmTopic" in json.dumps(a.get("AlarmActions"))]
+    assert len(notifying) >= 6
+    assert all(a["AlarmDescription"] for a in notifying)
+    (topic,) = props(templates[stage]["foundation"], "AWS::SNS::Topic")
+    assert "AlarmTopicArn" in templates[stage]["foundation"]["Outputs"]
+    metrics = {_metric_name(a) for a in notifying}
     assert {"CPUUtilization", "FreeStorageSpace", "Ready", "5xxErrorRate"} <= metrics
-    (ready,) = [a for a in alarms if _metric_name(a) == "Ready"]
+    (ready,) = [a for a in notifying if _metric_name(a) == "Ready"]
     assert ready["ComparisonOperator"] == "LessThanThreshold" and ready["TreatMissingData"] == "breaching"
     if stage == "scale-out":
         assert {"HTTPCode_Target_5XX_Count", "TargetResponseTime", "UnHealthyHostCount", "HealthyHostCount"} <= metrics
 
 
+def test_starter_instance_alarms_live_with_the_instance_they_watch(templates):
+    """The instance is replaced by a code or image change; only alarms in its own stack
+    follow it (another stack's template would not change and would keep the old id)."""
+    app, obs = templates["starter"]["app"], templates["starter"]["observability"]
+    instance_id = next(lid for lid, r in app["Resources"].items() if r["Type"] == "AWS::EC2::Instance")
+    watching = [a for a in props(app, "AWS::CloudWatch::Alarm") if "AlarmTopic" in json.dumps(a.get("AlarmActions"))]
+    assert {_metric_name(a) for a in watching} == {"StatusCheckFailed", "CPUUtilization"}
+    for alarm in watching:
+        assert alarm["Dimensions"] == [{"Name": "InstanceId", "Value": {"Ref": instance_id}}]
+        assert alarm["AlarmName"].startswith("game-starter-app-")
+    assert '"InstanceId"' not in json.dumps(obs), "nothing in the observability stack names the instance"
+    body = json.dumps(only(obs, "AWS::CloudWatch::Dashboard")["DashboardBody"])
+    for alarm in watching:
+        assert f"alarm:{alarm['AlarmName']}" in body, "the dashboard shows the instance's alarms by name"
+
+
+def test_every_cloudfront_metric_carries_region_global(templates):
+    """CloudFront publishes its metrics with DistributionId and Region=Global (us-east-1);
+    an alarm or graph without Region=Global matches no data and never fires."""
+    seen = 0
+    for stage, stacks in templates.items():
+        for stack, template in stacks.items():
+            for alarm in props(template, "AWS::CloudWatch::Alarm"):
+                stats = [m["MetricStat"]["Metric"] for m in alarm.get("Metrics", []) if "MetricStat" in m]
+                for metric in [*stats, alarm]:
+                    if metric.get("Namespace") == "AWS/CloudFront":
+                        seen += 1
+                        names = {d["Name"]: d["Value"] for d in metric["Dimensions"]}
+                        assert names.get("Region") == "Global" and "DistributionId" in names, (stage, stack)
+            for dashboard in props(template, "AWS::CloudWatch::Dashboard"):
+                body = dashboard["DashboardBody"]
+                parts = body["Fn::Join"][1] if isinstance(body, dict) else [body]
+                text = "".join(p if isinstance(p, str) else "<token>" for p in parts)
+                for line in re.findall(r'\["AWS/CloudFront",[^\]]*\]', text):
+                    seen += 1
+                    assert '"Region","Global"' in line, (stage, stack, line)
+    assert seen >= 6, "the CDN is alarmed on and graphed in every stage"
+
+
 def test_subscribers_come_from_config(synth_config):
     variant = synth_config("starter", alarm_emails=("ops@example.com", "oncall@example.com"))
-    subscriptions = props(variant["observability"], "AWS::SNS::Subscription")
+    subscriptions = props(variant["foundation"], "AWS::SNS::Subscription")
     assert sorted(s["Endpoint"] for s in subscriptions) == ["oncall@example.com", "ops@example.com"]
     assert all(s["Protocol"] == "email" for s in subscriptions)
 
@@ -46,7 +85,9 @@ def test_subscribers_come_from_config(synth_config):
 def test_monitoring_none_is_an_explicit_choice_without_alarms(synth_config):
     variant = synth_config("starter", monitoring="none")
     obs = variant["observability"]
-    assert props(obs, "AWS::CloudWatch::Alarm") == [] and props(obs, "AWS::SNS::Topic") == []
+    assert props(obs, "AWS::CloudWatch::Alarm") == [] and props(variant["foundation"], "AWS::SNS::Topic") == []
+    notifying = [a for a in props(variant["app"], "AWS::CloudWatch::Alarm") if a.get("AlarmName")]
+    assert notifying == [], "only the EC2 recover/reboot actions remain"
     assert len(props(obs, "AWS::CloudWatch::Dashboard")) == 1
 
 

@@ -4,7 +4,11 @@ orphaned). If this test fails, the change is a data migration, not a refactor.""
 
 from __future__ import annotations
 
+import json
+
 import pytest
+
+from stacks.config import STAGES
 
 PINNED = {
     "data": {
@@ -41,6 +45,34 @@ def test_stateful_stacks_hold_nothing_unpinned_of_a_stateful_kind(templates, sta
 def test_stateful_resources_outlive_their_stack(templates, stage):
     data = templates[stage]["data"]["Resources"]
     assert data["GameDatabase"]["DeletionPolicy"] == "Snapshot"
-    assert data["GameAppSecret"]["DeletionPolicy"] == "Retain"
+    production = STAGES[stage].db_deletion_protection
+    assert data["GameAppSecret"]["DeletionPolicy"] == ("Retain" if production else "Delete")
     for bucket in PINNED["storage"]:
         assert templates[stage]["storage"]["Resources"][bucket]["DeletionPolicy"] == "Retain"
+
+
+# Properties that give a resource a fixed physical name: a retained one blocks the next
+# create of a stack that was destroyed ("already exists").
+_NAME_PROPERTIES = {
+    "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::SecretsManager::Secret": "Name",
+    "AWS::KMS::Alias": "AliasName",
+    "AWS::S3::Bucket": "BucketName",
+    "AWS::CloudWatch::Alarm": "AlarmName",
+    "AWS::CloudWatch::Dashboard": "DashboardName",
+}
+
+
+def test_a_stage_without_deletion_protection_can_be_destroyed_and_deployed_again(templates):
+    """`cdk destroy` then `cdk deploy` of starter: nothing with a fixed name survives the
+    destroy (the database's final snapshot frees its identifier); what is retained (the
+    buckets with players' uploads) has a generated name, so the new stack gets new ones."""
+    assert not STAGES["starter"].db_deletion_protection
+    for stack, template in templates["starter"].items():
+        for lid, resource in template["Resources"].items():
+            named = _NAME_PROPERTIES.get(resource["Type"])
+            if named and named in resource.get("Properties", {}):
+                assert resource.get("DeletionPolicy", "Delete") == "Delete", f"{stack}/{lid} keeps its name after destroy"
+            if resource["Type"] == "AWS::SecretsManager::ResourcePolicy":
+                assert "DeleteSecret" not in json.dumps(resource), f"{stack}/{lid} denies deleting a secret"
+    assert templates["starter"]["data"]["Resources"]["GameDatabase"]["DeletionPolicy"] == "Snapshot"
