@@ -211,8 +211,11 @@ class ScalingAppTier(Construct):
         super().__init__(scope, id_)
         if min_instances < 2:
             raise ValueError(f"{id_}: min_instances must be >= 2 for a replicated tier, got {min_instances}")
-        if max_instances < min_instances:
-            raise ValueError(f"{id_}: max_instances ({max_instances}) must be >= min_instances ({min_instances})")
+        if max_instances <= min_instances:
+            raise ValueError(
+                f"{id_}: max_instances ({max_instances}) must be > min_instances ({min_instances}): a rolling "
+                "update keeps min_instances in service and needs room above it"
+            )
         private = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
 
         self.load_balancer = elbv2.ApplicationLoadBalancer(
@@ -284,8 +287,13 @@ class ScalingAppTier(Construct):
                 grace_period=Duration.minutes(10),
             ),
             signals=autoscaling.Signals.wait_for_min_capacity(timeout=SIGNAL_TIMEOUT),
+            # A rollout replaces a quarter of the largest group at a time (at least one),
+            # keeping min_instances in service (below max_instances, which the config
+            # enforces, so there is room for new instances); a group scaled out to its
+            # max rolls in four batches, not one instance at a time for hours. Scaling
+            # and health replacement are suspended for the rollout (CDK's default).
             update_policy=autoscaling.UpdatePolicy.rolling_update(
-                max_batch_size=1,
+                max_batch_size=max(1, -(-max_instances // 4)),
                 min_instances_in_service=min_instances,
                 pause_time=SIGNAL_TIMEOUT,
                 wait_on_resource_signals=True,

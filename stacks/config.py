@@ -43,6 +43,9 @@ POSTGRES_VERSIONS = ("16.10", "17.6")
 # overrides it for one deploy. The value is what AWS's public parameter
 # /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-6.1-arm64 held when it was pinned.
 AMAZON_LINUX_2023_ARM64 = {"us-east-1": "ami-0ae8605ed708e3c3e"}
+# CloudFront's managed prefix list com.amazonaws.global.cloudfront.origin-facing, per
+# region: the only source the app tier accepts (the VPC origin's traffic comes from it).
+CLOUDFRONT_ORIGIN_FACING_PREFIX_LISTS = {"us-east-1": "pl-3b927c52"}
 _AMI_RE = re.compile(r"^ami-[0-9a-f]{8}([0-9a-f]{9})?$")
 
 
@@ -204,6 +207,9 @@ def _validate(cfg: StageConfig) -> None:  # noqa: C901 - a flat list of checks r
     if cfg.machine_image_id is None and cfg.region not in AMAZON_LINUX_2023_ARM64:
         _fail(cfg, "machine_image_id", f"must be set: no Amazon Linux 2023 arm64 image is pinned for {cfg.region} "
               f"(pinned: {', '.join(sorted(AMAZON_LINUX_2023_ARM64))})")
+    if cfg.region not in CLOUDFRONT_ORIGIN_FACING_PREFIX_LISTS:
+        _fail(cfg, "region", f"has no CloudFront origin-facing prefix list in stacks/config.py, got {cfg.region!r} "
+              f"(known: {', '.join(sorted(CLOUDFRONT_ORIGIN_FACING_PREFIX_LISTS))})")
     _check_literal(cfg, "nat", NatMode)
     _check_literal(cfg, "app_tier", AppTierMode)
     _check_literal(cfg, "monitoring", MonitoringMode)

@@ -12,7 +12,7 @@ from constructs import Construct
 
 from patterns.nag import acknowledge
 from patterns.retention import retention
-from stacks.config import StageConfig
+from stacks.config import CLOUDFRONT_ORIGIN_FACING_PREFIX_LISTS, StageConfig
 
 APP_PORT = 8000
 """Port the game service listens on inside the VPC."""
@@ -124,8 +124,10 @@ class NetworkStack(Stack):
             )
 
         # Security groups of the tiers. The load balancer (scale-out) and the app
-        # instances accept traffic only from inside the VPC, where CloudFront's VPC
-        # origin reaches them; nothing is reachable from the internet directly.
+        # instances accept traffic only from CloudFront's origin-facing servers (its
+        # managed prefix list), which the VPC origin's connections come from; nothing
+        # else in or outside the VPC reaches them.
+        cloudfront = ec2.Peer.prefix_list(CLOUDFRONT_ORIGIN_FACING_PREFIX_LISTS[config.region])
         self.app_security_group = ec2.SecurityGroup(
             self, "AppSecurityGroup", vpc=self.vpc, description="Game service instances", allow_all_outbound=True
         )
@@ -134,9 +136,7 @@ class NetworkStack(Stack):
             allow_all_outbound=False,
         )
         if config.is_distributed:
-            self.load_balancer_security_group.add_ingress_rule(
-                ec2.Peer.ipv4(config.vpc_cidr), ec2.Port.tcp(80), "CloudFront VPC origin"
-            )
+            self.load_balancer_security_group.add_ingress_rule(cloudfront, ec2.Port.tcp(80), "CloudFront VPC origin")
             self.load_balancer_security_group.add_egress_rule(
                 self.app_security_group, ec2.Port.tcp(APP_PORT), "to the app instances"
             )
@@ -144,9 +144,7 @@ class NetworkStack(Stack):
                 self.load_balancer_security_group, ec2.Port.tcp(APP_PORT), "from the load balancer"
             )
         else:
-            self.app_security_group.add_ingress_rule(
-                ec2.Peer.ipv4(config.vpc_cidr), ec2.Port.tcp(APP_PORT), "CloudFront VPC origin"
-            )
+            self.app_security_group.add_ingress_rule(cloudfront, ec2.Port.tcp(APP_PORT), "CloudFront VPC origin")
 
 
 def _nat_instance_user_data() -> ec2.UserData:

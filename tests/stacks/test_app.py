@@ -156,8 +156,9 @@ def test_scale_out_group_spans_every_zone_and_rolls_with_signals(templates):
     assert len(group["VPCZoneIdentifier"]) == 3 and subnets.count("appSubnet") == 3
     assert group["HealthCheckType"] == "ELB"
     rolling = group_resource["UpdatePolicy"]["AutoScalingRollingUpdate"]
-    assert rolling["WaitOnResourceSignals"] is True and rolling["MaxBatchSize"] == 1
-    assert rolling["MinInstancesInService"] == 3
+    assert rolling["WaitOnResourceSignals"] is True and rolling["MaxBatchSize"] == 3, "12 instances roll in 4 batches"
+    assert rolling["MinInstancesInService"] == 3 < int(group["MaxSize"]), "room above min for the new instances"
+    assert {"AlarmNotification", "ScheduledActions", "AZRebalance"} <= set(rolling["SuspendProcesses"])
     assert group_resource["CreationPolicy"]["ResourceSignal"]["Count"] == 3
     (scaling,) = props(app, "AWS::AutoScaling::ScalingPolicy")
     assert scaling["PolicyType"] == "TargetTrackingScaling"

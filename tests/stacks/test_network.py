@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from stacks.config import STAGES
+from stacks.config import CLOUDFRONT_ORIGIN_FACING_PREFIX_LISTS, STAGES
 from tests.stacks.helpers import props, resources
 
 
@@ -66,3 +68,24 @@ def _opens_ssh(rule: dict) -> bool:
     if not isinstance(low, int) or not isinstance(high, int):
         return False  # a token: the database port, resolved at deploy time
     return low <= 22 <= high and rule.get("IpProtocol") in ("tcp", "6")
+
+
+@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+def test_the_app_origin_accepts_only_cloudfronts_origin_facing_servers(templates, stage):
+    """Not the whole VPC: only CloudFront's managed prefix list (the VPC origin's source),
+    and in scale-out the app instances only from their load balancer."""
+    prefix_list = CLOUDFRONT_ORIGIN_FACING_PREFIX_LISTS[STAGES[stage].region]
+    network = templates[stage]["network"]
+    front = "Internal load balancer of the app tier" if stage == "scale-out" else "Game service instances"
+    (front_id,) = [lid for lid, r in resources(network, "AWS::EC2::SecurityGroup").items()
+                   if r["Properties"]["GroupDescription"] == front]
+    rules = resources(network, "AWS::EC2::SecurityGroup")[front_id]["Properties"].get("SecurityGroupIngress", [])
+    rules += [r for r in props(network, "AWS::EC2::SecurityGroupIngress") if front_id in json.dumps(r["GroupId"])]
+    (rule,) = rules
+    assert rule["SourcePrefixListId"] == prefix_list and "CidrIp" not in rule
+    every_rule = [r for sg in props(network, "AWS::EC2::SecurityGroup") for r in sg.get("SecurityGroupIngress", [])]
+    every_rule += props(network, "AWS::EC2::SecurityGroupIngress")
+    assert not [r for r in every_rule if r.get("FromPort") in (80, 8000) and "CidrIp" in r], "no VPC-wide access"
+    if stage == "scale-out":
+        app_rules = props(network, "AWS::EC2::SecurityGroupIngress")
+        assert [r["Description"] for r in app_rules if r.get("FromPort") == 8000] == ["from the load balancer"]
