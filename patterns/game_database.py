@@ -42,6 +42,7 @@ class GameDatabase(Construct):
         log_retention_days: int,
         secret_rotation_days: int | None = None,
         performance_insights: bool = False,
+        enhanced_monitoring_seconds: int = 0,
         database_name: str = "game",
         username: str = "game",
         encryption_key: kms.IKey | None = None,
@@ -107,6 +108,7 @@ class GameDatabase(Construct):
             publicly_accessible=False,
             cloudwatch_logs_exports=["postgresql", "upgrade"],
             enable_performance_insights=performance_insights,
+            monitoring_interval=Duration.seconds(enhanced_monitoring_seconds) if enhanced_monitoring_seconds else None,
             ca_certificate=rds.CaCertificate.RDS_CA_RSA2048_G1,
             # The app connects as its own role with IAM tokens; the master user is for migrations.
             iam_authentication=True,
@@ -128,6 +130,14 @@ class GameDatabase(Construct):
                 "AwsSolutions-SMG4",
                 "Rotation is off in this stage to keep it free of a rotation Lambda; the stage "
                 "config key db_secret_rotation_days turns it on (the scale-out stage rotates).",
+            )
+        if enhanced_monitoring_seconds:
+            acknowledge(
+                self.instance,
+                "AwsSolutions-IAM4",
+                "RDS enhanced monitoring's role needs exactly AWS's AmazonRDSEnhancedMonitoringRole "
+                "(publish OS metrics to CloudWatch Logs); AWS keeps it current.",
+                applies_to=["Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"],
             )
         acknowledge(
             self.instance,

@@ -89,6 +89,8 @@ class StageConfig:
     db_deletion_protection: bool
     db_secret_rotation_days: int | None = None
     db_performance_insights: bool = False
+    # OS-level metrics of the database host every N seconds (0: off); costs CloudWatch Logs.
+    db_enhanced_monitoring_seconds: int = 0
 
     # Storage and logs
     media_noncurrent_version_expiry_days: int = 30
@@ -254,6 +256,8 @@ def _validate(cfg: StageConfig) -> None:  # noqa: C901 - a flat list of checks r
         _check_range(cfg, "db_secret_rotation_days", 1, 365)
     if cfg.db_performance_insights and cfg.db_instance_class.split(".")[1] in ("micro", "small"):
         _fail(cfg, "db_performance_insights", f"needs a db class of size medium or larger, got {cfg.db_instance_class!r}")
+    if cfg.db_enhanced_monitoring_seconds not in (0, 1, 5, 10, 15, 30, 60):
+        _fail(cfg, "db_enhanced_monitoring_seconds", f"must be one of 0, 1, 5, 10, 15, 30, 60, got {cfg.db_enhanced_monitoring_seconds!r}")
     _check_range(cfg, "media_noncurrent_version_expiry_days", 1, 3650)
     allowed_retention = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
     if cfg.log_retention_days not in allowed_retention:
@@ -327,6 +331,7 @@ STAGES: dict[str, StageConfig] = {
             db_deletion_protection=True,
             db_secret_rotation_days=30,
             db_performance_insights=True,
+            db_enhanced_monitoring_seconds=60,
             media_noncurrent_version_expiry_days=90,
             log_retention_days=90,
             monitoring="alarms",

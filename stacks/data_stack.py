@@ -55,6 +55,7 @@ class DataStack(Stack):
             log_retention_days=config.log_retention_days,
             secret_rotation_days=config.db_secret_rotation_days,
             performance_insights=config.db_performance_insights,
+            enhanced_monitoring_seconds=config.db_enhanced_monitoring_seconds,
             database_name=GAME_DATABASE_NAME,
             encryption_key=key,
         )
