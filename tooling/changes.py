@@ -14,6 +14,10 @@ that cause it. The rules, in the spirit of `cdk diff`:
   physical ID), so it replaces its resource if it is create-only and modifies it
   otherwise; one that reads an attribute (``Fn::GetAtt``, ``${X.Attr}``) of a replaced
   or modified resource *may* change (iterated to a fixed point);
+* a changed property whose update CloudFormation calls "Conditional" (an EC2
+  instance's InstanceType, UserData; an RDS instance's DBParameterGroupName...) "may
+  be replaced", read from the service spec the pinned CDK CLI ships, exactly as
+  `cdk diff` says it; the CLI spec's "always replaces" properties count as create-only;
 * a create-only property whose old or new value is an intrinsic that cannot be
   compared here (``Fn::ImportValue``, a parameter, ``Fn::GetStackOutput``...) "may be
   replaced", as `cdk diff` says.
@@ -27,11 +31,12 @@ The folder mode matches stacks by stage and name (as ``tooling.snapshots``), mas
 asset hashes on both sides, prints every replacement and deletion first, flagged
 (``!! REPLACE stage/stack LogicalId (Type): because Prop.Path changed``), stateful
 ones marked ``STATEFUL``, then the rest. Exit 1 when a stateful resource would be
-replaced or deleted, else 0.
+replaced or deleted, else 0 (a stateful "MAY REPLACE" is flagged, not an error).
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import sys
@@ -40,6 +45,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator, Literal
 
+ROOT_DIR = Path(__file__).resolve().parent.parent
 Kind = Literal["added", "removed", "modified", "may-replace", "replaced"]
 PathT = tuple[str | int, ...]
 
@@ -83,16 +89,45 @@ def _provider_index() -> dict[str, str]:
 @lru_cache(maxsize=None)
 def create_only_paths(resource_type: str) -> tuple[PathT, ...]:
     """The schema's createOnlyProperties of a type as paths under Properties
-    (``"*"`` matches any list index); empty for custom resources and unknown types."""
+    (``"*"`` matches any list index), plus the properties the pinned CDK CLI's spec
+    says always replace; empty for custom resources and unknown types."""
+    paths: list[PathT] = []
     digest = _provider_index().get(resource_type)
-    if digest is None:
-        return ()
-    schema = json.loads((_schemas_dir() / "resources" / f"{digest}.json").read_text())
-    paths = []
-    for pointer in schema.get("createOnlyProperties", []):
-        parts = pointer.split("/")[2:]  # "/properties/A/B" -> ["A", "B"]
-        paths.append(tuple(parts))
+    if digest is not None:
+        schema = json.loads((_schemas_dir() / "resources" / f"{digest}.json").read_text())
+        for pointer in schema.get("createOnlyProperties", []):
+            paths.append(tuple(pointer.split("/")[2:]))  # "/properties/A/B" -> ("A", "B")
+    paths += [(name,) for name in _cli_spec().get(resource_type, {}).get("yes", ()) if (name,) not in paths]
     return tuple(paths)
+
+
+@lru_cache(maxsize=None)
+def conditional_paths(resource_type: str) -> tuple[PathT, ...]:
+    """Properties whose update *may* replace the resource (CloudFormation's
+    "Conditional" update type, e.g. an EC2 instance's InstanceType or UserData), as the
+    pinned CDK CLI's spec has them: `cdk diff` says "may be replaced" for them."""
+    return tuple((name,) for name in _cli_spec().get(resource_type, {}).get("maybe", ()))
+
+
+CLI_SPEC = ROOT_DIR / "node_modules" / "aws-cdk" / "db.json.gz"
+
+
+@lru_cache(maxsize=1)
+def _cli_spec() -> dict[str, dict[str, tuple[str, ...]]]:
+    """{type: {"yes"|"maybe": property names}}: replacement data of the service spec the
+    pinned CDK CLI ships (the source of `cdk diff`'s "requires replacement" / "may be
+    replaced"). Empty when the CLI is not installed: then only the schemas count."""
+    if not CLI_SPEC.exists():
+        return {}
+    with gzip.open(CLI_SPEC) as fh:
+        entities = json.load(fh)["schema"]["resource"]["entities"]
+    spec: dict[str, dict[str, tuple[str, ...]]] = {}
+    for entity in entities:
+        props = entity.get("properties", {})
+        spec[entity["cloudFormationType"]] = {
+            level: tuple(sorted(n for n, p in props.items() if p.get("causesReplacement") == level)) for level in ("yes", "maybe")
+        }
+    return spec
 
 
 # --- template values ------------------------------------------------------------------
@@ -206,8 +241,8 @@ class ResourceChange:
 
     @property
     def destructive(self) -> bool:
-        """Replaced or deleted (a "may be replaced" counts: a reviewer must look)."""
-        return self.kind in ("replaced", "may-replace", "removed")
+        """Replaced or deleted: a new physical resource, or none."""
+        return self.kind in ("replaced", "removed")
 
 
 _RANK: dict[str, int] = {"modified": 0, "may-replace": 1, "replaced": 2}
@@ -268,6 +303,9 @@ def classify(*, before: dict, after: dict) -> dict[str, ResourceChange]:
                 else:
                     _raise(change, "replaced", f"{dotted(prop_path)} changed")
                 break
+            else:
+                if any(_matches(prop_path, c) for c in conditional_paths(a["Type"])):
+                    _raise(change, "may-replace", f"{dotted(prop_path)} changed (may cause replacement)")
         if changed or change.kind != "modified":
             result[old_id] = change
 
@@ -298,6 +336,9 @@ def classify(*, before: dict, after: dict) -> dict[str, ResourceChange]:
                 if any(_matches(ref_path, c) for c in create_only):
                     level = "replaced" if definite else "may-replace"
                     reason += ", create-only"
+                elif any(_matches(ref_path, c) for c in conditional_paths(a["Type"])):
+                    level = "may-replace"
+                    reason += ", may cause replacement"
                 change = result.get(old_id)
                 if change is None:
                     change = result[old_id] = ResourceChange(old_id, a["Type"], "modified")
