@@ -331,7 +331,8 @@ def classify(*, before: dict, after: dict) -> dict[str, ResourceChange]:
                 else:
                     continue
                 what = f"{target}.{attribute}" if attribute else target
-                reason = f"{dotted(ref_path)} references replaced {what}" if definite else f"{dotted(ref_path)} reads {what} (may change)"
+                new_or_replaced = "new" if target not in new_of.values() else "replaced"
+                reason = f"{dotted(ref_path)} references {new_or_replaced} {what}" if definite else f"{dotted(ref_path)} reads {what} (may change)"
                 level: Kind = "modified"
                 if any(_matches(ref_path, c) for c in create_only):
                     level = "replaced" if definite else "may-replace"
@@ -414,14 +415,15 @@ def report_lines(*, stacks: list[StackChanges]) -> tuple[list[str], bool]:
     flagged, rest = [], []
     stateful_hit = False
     for sc in stacks:
-        where = f"{sc.stage}/{sc.stack}"
+        where = f"{sc.stage}/{sc.stack.removeprefix(sc.stage + '-')}"
         if sc.note:
             rest.append(f"   {sc.note}: {where}")
         for c in sc.changes.values():
             label = f"{where} {c.logical_id} ({c.type})"
             if c.kind in ("replaced", "may-replace"):
                 verb = "REPLACE" if c.kind == "replaced" else "MAY REPLACE"
-                flagged.append(f"!! {verb}{_flag(c)} {label}: because {'; '.join(c.reasons)}")
+                more = f" (+{len(c.reasons) - 3} more)" if len(c.reasons) > 3 else ""
+                flagged.append(f"!! {verb}{_flag(c)} {label}: because {'; '.join(c.reasons[:3])}{more}")
             elif c.kind == "removed":
                 policy = f" (DeletionPolicy {c.deletion_policy}: the resource is kept, out of the stack)" if c.deletion_policy in ("Retain", "RetainExceptOnCreate", "Snapshot") else ""
                 flagged.append(f"!! DELETE{_flag(c)} {label}{policy}")
@@ -444,7 +446,10 @@ def main(argv: list[str]) -> int:
     before, after = Path(argv[0]), Path(argv[1])
     if before.is_dir() and after.is_dir():
         stacks = compare_folders(before=before, after=after, stage=argv[2] if len(argv) == 3 else None)
-        header = f"Replacements and deletions first ({before} -> {after}); asset (code) hashes are masked, so a code or static file change shows only where it changes a logical ID"
+        header = (
+            f"Replacements and deletions first: {before} -> {after}" + (f", stage {argv[2]}" if len(argv) == 3 else "")
+            + "\n   (asset hashes masked on both sides: a code or static file change shows only where it changes a logical ID)"
+        )
     else:
         # A masked snapshot against a raw template: mask both, or every hash is a change.
         both_masked = "<asset-hash>" in before.read_text() + after.read_text()
