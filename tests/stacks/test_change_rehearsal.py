@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -142,55 +143,98 @@ def _probe_file(*, path: Path, text: str) -> Iterator[None]:
         path.unlink(missing_ok=True)
 
 
+@dataclass(frozen=True)
+class Variant:
+    """One weekly change to one stage: config values, a probe file, or a construct added."""
+
+    stage: str
+    config: tuple[tuple[str, object], ...] = ()
+    probe: Path | None = None
+    customize: Callable | None = None
+
+
+def _add_alarm(app) -> None:
+    """What an engineer adds to the observability stack: one more alarm to the topic."""
+    from aws_cdk import Duration
+    from aws_cdk import aws_cloudwatch as cloudwatch
+    from aws_cdk import aws_cloudwatch_actions as cw_actions
+
+    observability = app.node.find_child("starter").observability
+    alarm = cloudwatch.Alarm(
+        observability,
+        "RehearsalQueueDepth",
+        metric=cloudwatch.Metric(namespace="Game/Rehearsal", metric_name="QueueDepth", period=Duration.minutes(1)),
+        threshold=100,
+        evaluation_periods=3,
+        alarm_description="Change rehearsal: one more alarm",
+    )
+    alarm.add_alarm_action(cw_actions.SnsAction(observability.topic))
+
+
+VARIANTS: dict[str, Variant] = {
+    "starter": Variant("starter"),
+    "scale-out": Variant("scale-out"),
+    "starter code": Variant("starter", probe=PROBES[0]),
+    "scale-out code": Variant("scale-out", probe=PROBES[0]),
+    "starter static": Variant("starter", probe=PROBES[1]),
+    "scale-out static": Variant("scale-out", probe=PROBES[1]),
+    "starter instance type": Variant("starter", config=(("instance_type", "t4g.medium"),)),
+    "scale-out instance type": Variant("scale-out", config=(("instance_type", "c7g.xlarge"),)),
+    "scale-out max size": Variant("scale-out", config=(("max_instances", 20),)),
+    "starter postgres 16": Variant("starter", config=(("postgres_version", "16.10"),)),
+    "starter alarm": Variant("starter", customize=_add_alarm),
+}
+
+
 @pytest.fixture(scope="session")
-def synth_variant(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Synth]:
-    """synth_variant(config=..., customize=None) -> Synth of that one stage."""
+def synth_variant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Synth]]:
+    """synth_variant(variant=...) -> Synth of that one stage (each variant once per session)."""
     use_pinned_node()
     _remove_probes()  # a run killed mid-synth cannot poison this one
+    cache: dict[Variant, Synth] = {}
 
-    def _synth(*, config, customize: Callable | None = None) -> Synth:
+    def _synth(*, variant: Variant) -> Synth:
+        if variant in cache:
+            return cache[variant]
         from app import build_app
+        from stacks.config import STAGES
 
-        outdir = tmp_path_factory.mktemp(f"rehearsal-{config.name}") / "cdk.out"
-        app = build_app(cdk_json_context(), str(outdir), configs=[config])
-        if customize is not None:
-            customize(app)
-        app.synth()
+        config = replace(STAGES[variant.stage], **dict(variant.config))
+        outdir = tmp_path_factory.mktemp(f"rehearsal-{variant.stage}") / "cdk.out"
+
+        def build_and_synth() -> None:  # assets are fingerprinted as the app is built
+            app = build_app(cdk_json_context(), str(outdir), configs=[config])
+            if variant.customize is not None:
+                variant.customize(app)
+            app.synth()
+
+        if variant.probe is None:
+            build_and_synth()
+        else:
+            with _probe_file(path=variant.probe, text='"""Change rehearsal probe: a new file."""\n'):
+                build_and_synth()
+            assert not variant.probe.exists()
         stacks = stage_templates(outdir)[config.name]
         manifest = json.loads((outdir / f"assembly-{config.name}" / "manifest.json").read_text())
-        ids = {
-            art["properties"]["stackName"].removeprefix(f"{config.name}-"): art["displayName"]
-            for art in manifest["artifacts"].values()
-            if art.get("type") == "aws:cloudformation:stack"
-        }
-        return Synth(
+        cache[variant] = Synth(
             outdir=outdir,
             templates={name.removeprefix(f"{config.name}-"): json.loads(p.read_text()) for name, p in stacks.items()},
-            stack_ids=ids,
+            stack_ids={
+                art["properties"]["stackName"].removeprefix(f"{config.name}-"): art["displayName"]
+                for art in manifest["artifacts"].values()
+                if art.get("type") == "aws:cloudformation:stack"
+            },
         )
+        return cache[variant]
 
-    return _synth
+    yield _synth
+    _remove_probes()
 
 
 @pytest.fixture(scope="session")
-def baseline(synth_variant) -> Callable[[str], Synth]:
-    """baseline(stage) -> the shipped stage, synthesized once per session."""
-    from stacks.config import STAGES
-
-    cache: dict[str, Synth] = {}
-
-    def _get(stage: str) -> Synth:
-        if stage not in cache:
-            cache[stage] = synth_variant(config=STAGES[stage])
-        return cache[stage]
-
-    return _get
-
-
-def _config(*, stage: str, **changes):
-    from stacks.config import STAGES
-
-    return replace(STAGES[stage], **changes)
+def variant(synth_variant) -> Callable[[str], Synth]:
+    """variant(name) -> the synthesized variant named in VARIANTS."""
+    return lambda name: synth_variant(variant=VARIANTS[name])
 
 
 def rehearse(*, before: Synth, after: Synth) -> Changes:
@@ -230,13 +274,8 @@ def assert_nothing_stateful_lost(changes: Changes, *, may_replace_ok: set[tuple[
 
 
 @pytest.mark.slow
-def test_code_change_replaces_the_starter_instance_and_nothing_stateful(baseline, synth_variant) -> None:
-    from stacks.config import STAGES
-
-    with _probe_file(path=PROBES[0], text='"""Change rehearsal probe: a new module."""\n'):
-        after = synth_variant(config=STAGES["starter"])
-    assert not PROBES[0].exists()
-    changes = rehearse(before=baseline("starter"), after=after)
+def test_code_change_replaces_the_starter_instance_and_nothing_stateful(variant) -> None:
+    changes = rehearse(before=variant("starter"), after=variant("starter code"))
 
     assert of_kind(changes, "replaced") == {("app", "AWS::EC2::Instance")}
     instance = only_change(changes, stack="app", type_="AWS::EC2::Instance")
@@ -248,13 +287,8 @@ def test_code_change_replaces_the_starter_instance_and_nothing_stateful(baseline
 
 
 @pytest.mark.slow
-def test_code_change_rolls_a_new_launch_template_version_through_the_scale_out_group(baseline, synth_variant) -> None:
-    from stacks.config import STAGES
-
-    with _probe_file(path=PROBES[0], text='"""Change rehearsal probe: a new module."""\n'):
-        after = synth_variant(config=STAGES["scale-out"])
-    assert not PROBES[0].exists()
-    changes = rehearse(before=baseline("scale-out"), after=after)
+def test_code_change_rolls_a_new_launch_template_version_through_the_scale_out_group(variant) -> None:
+    changes = rehearse(before=variant("scale-out"), after=variant("scale-out code"))
 
     assert of_kind(changes, "replaced", "may-replace", "added", "removed") == set()
     template = only_change(changes, stack="app", type_="AWS::EC2::LaunchTemplate")
@@ -273,13 +307,8 @@ def test_code_change_rolls_a_new_launch_template_version_through_the_scale_out_g
     "changes the instance's user data / launch template; the lead is excluding it",
 )
 @pytest.mark.parametrize("stage", ["starter", "scale-out"])
-def test_static_file_change_only_redeploys_the_static_content(baseline, synth_variant, stage: str) -> None:
-    from stacks.config import STAGES
-
-    with _probe_file(path=PROBES[1], text="change rehearsal probe\n"):
-        after = synth_variant(config=STAGES[stage])
-    assert not PROBES[1].exists()
-    changes = rehearse(before=baseline(stage), after=after)
+def test_static_file_change_only_redeploys_the_static_content(variant, stage: str) -> None:
+    changes = rehearse(before=variant(stage), after=variant(f"{stage} static"))
 
     assert_nothing_stateful_lost(changes)
     deployment = only_change(changes, stack="app", type_="Custom::CDKBucketDeployment")
@@ -293,12 +322,11 @@ def test_static_file_change_only_redeploys_the_static_content(baseline, synth_va
 
 
 @pytest.mark.slow
-def test_instance_type_change_may_replace_the_starter_instance(baseline, synth_variant) -> None:
+def test_instance_type_change_may_replace_the_starter_instance(variant) -> None:
     """CloudFormation updates InstanceType "conditionally": an EBS-backed instance is
     stopped and started, an instance-store one replaced; `cdk diff` says "may be
     replaced", and so do we (a reviewer must look), never a silent in-place update."""
-    after = synth_variant(config=_config(stage="starter", instance_type="t4g.medium"))
-    changes = rehearse(before=baseline("starter"), after=after)
+    changes = rehearse(before=variant("starter"), after=variant("starter instance type"))
 
     assert of_kind(changes, "replaced", "added", "removed") == set()
     assert of_kind(changes, "may-replace") == {("app", "AWS::EC2::Instance")}
@@ -310,9 +338,8 @@ def test_instance_type_change_may_replace_the_starter_instance(baseline, synth_v
 
 
 @pytest.mark.slow
-def test_instance_type_change_updates_the_scale_out_launch_template_in_place(baseline, synth_variant) -> None:
-    after = synth_variant(config=_config(stage="scale-out", instance_type="c7g.xlarge"))
-    changes = rehearse(before=baseline("scale-out"), after=after)
+def test_instance_type_change_updates_the_scale_out_launch_template_in_place(variant) -> None:
+    changes = rehearse(before=variant("scale-out"), after=variant("scale-out instance type"))
 
     assert of_kind(changes, "replaced", "may-replace", "added", "removed") == set()
     template = only_change(changes, stack="app", type_="AWS::EC2::LaunchTemplate")
@@ -322,9 +349,8 @@ def test_instance_type_change_updates_the_scale_out_launch_template_in_place(bas
 
 
 @pytest.mark.slow
-def test_max_size_change_only_updates_the_group(baseline, synth_variant) -> None:
-    after = synth_variant(config=_config(stage="scale-out", max_instances=20))
-    changes = rehearse(before=baseline("scale-out"), after=after)
+def test_max_size_change_only_updates_the_group(variant) -> None:
+    changes = rehearse(before=variant("scale-out"), after=variant("scale-out max size"))
 
     assert of_kind(changes, "modified") == {("app", "AWS::AutoScaling::AutoScalingGroup")}
     assert of_kind(changes, "replaced", "may-replace", "added", "removed") == set()
@@ -348,8 +374,7 @@ def test_engine_minor_version_bump_updates_the_database_in_place(synth_variant) 
     pair = _same_major_pair()
     if pair is None:
         pytest.skip("POSTGRES_VERSIONS has no two minor versions of one major (validation allows no other)")
-    before = synth_variant(config=_config(stage="starter", postgres_version=pair[0]))
-    after = synth_variant(config=_config(stage="starter", postgres_version=pair[1]))
+    before, after = (synth_variant(variant=Variant("starter", config=(("postgres_version", v),))) for v in pair)
     changes = rehearse(before=before, after=after)
 
     assert of_kind(changes, "replaced", "may-replace", "added", "removed") == set()
@@ -359,13 +384,12 @@ def test_engine_minor_version_bump_updates_the_database_in_place(synth_variant) 
 
 
 @pytest.mark.slow
-def test_engine_major_version_upgrade_keeps_the_database(baseline, synth_variant) -> None:
+def test_engine_major_version_upgrade_keeps_the_database(variant) -> None:
     """16.10 -> 17.6 (the shipped one): the parameter group's family is create-only, so
     a new group replaces it; the instance gets the new engine version in place and
     switches group, which CloudFormation calls a conditional update ("may be
     replaced" in `cdk diff`, a reboot in practice). It is never a definite replacement."""
-    before = synth_variant(config=_config(stage="starter", postgres_version="16.10"))
-    changes = rehearse(before=before, after=baseline("starter"))
+    changes = rehearse(before=variant("starter postgres 16"), after=variant("starter"))
 
     assert of_kind(changes, "replaced") == {("data", "AWS::RDS::DBParameterGroup")}
     assert "Family changed" in only_change(changes, stack="data", type_="AWS::RDS::DBParameterGroup").reasons
@@ -384,30 +408,9 @@ def test_ami_bump_replaces_the_starter_instance_and_rolls_the_scale_out_group() 
     raise AssertionError("enable once StageConfig pins the AMI")
 
 
-def _add_alarm(app) -> None:
-    """What an engineer adds to the observability stack: one more alarm to the topic."""
-    from aws_cdk import Duration
-    from aws_cdk import aws_cloudwatch as cloudwatch
-    from aws_cdk import aws_cloudwatch_actions as cw_actions
-
-    observability = app.node.find_child("starter").observability
-    alarm = cloudwatch.Alarm(
-        observability,
-        "RehearsalQueueDepth",
-        metric=cloudwatch.Metric(namespace="Game/Rehearsal", metric_name="QueueDepth", period=Duration.minutes(1)),
-        threshold=100,
-        evaluation_periods=3,
-        alarm_description="Change rehearsal: one more alarm",
-    )
-    alarm.add_alarm_action(cw_actions.SnsAction(observability.topic))
-
-
 @pytest.mark.slow
-def test_adding_an_alarm_only_adds_an_alarm(baseline, synth_variant) -> None:
-    from stacks.config import STAGES
-
-    after = synth_variant(config=STAGES["starter"], customize=_add_alarm)
-    changes = rehearse(before=baseline("starter"), after=after)
+def test_adding_an_alarm_only_adds_an_alarm(variant) -> None:
+    changes = rehearse(before=variant("starter"), after=variant("starter alarm"))
 
     assert of_kind(changes, "added") == {("observability", "AWS::CloudWatch::Alarm")}
     assert [c for c in changes["observability"].values()][0].logical_id.startswith("RehearsalQueueDepth")
@@ -417,22 +420,80 @@ def test_adding_an_alarm_only_adds_an_alarm(baseline, synth_variant) -> None:
 
 # --- the classifier agrees with the pinned `cdk diff` ---
 
+_CDK_RESOURCE_LINE = re.compile(r"^\[([~+-])\] (AWS::\S+|Custom::\S+) \S+ (\S+)(?: (.+))?$")
 
-@pytest.mark.slow
-def test_cdk_diff_agrees_on_the_starter_instance_type_change(baseline, synth_variant, tmp_path: Path) -> None:
-    before = baseline("starter")
-    after = synth_variant(config=_config(stage="starter", instance_type="t4g.medium"))
-    (tmp_path / "before.json").write_text(json.dumps(before.templates["app"]))
+
+def _cdk_diff(*, before: Synth, after: Synth, stack: str, tmp_path: Path) -> str:
+    (tmp_path / "before.json").write_text(json.dumps(before.templates[stack]))
     result = subprocess.run(
         [str(NODE_BIN / "cdk"), "diff", "--no-notices", "--exclusively", "--app", str(after.outdir),
-         "--template", str(tmp_path / "before.json"), after.stack_ids["app"]],
+         "--template", str(tmp_path / "before.json"), after.stack_ids[stack]],
         capture_output=True, text=True, timeout=120, cwd=ROOT,
         env={**os.environ, "CDK_DISABLE_VERSION_CHECK": "1", "PATH": f"{NODE_BIN}{os.pathsep}{os.environ['PATH']}"},
     )
-    output = result.stdout + result.stderr
+    return re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)
+
+
+def _impacts_from_cdk(output: str) -> dict[str, str]:
+    """{logical ID: "replace" | "may be replaced" | "destroy" | "add"} from `cdk diff`'s resource lines."""
+    impacts = {}
+    for line in output.splitlines():
+        match = _CDK_RESOURCE_LINE.match(line.strip())
+        if not match:
+            continue
+        sign, _, logical_id, impact = match.groups()
+        if sign == "+":
+            impacts[logical_id] = "add"
+        elif sign == "-":
+            impacts[logical_id] = "destroy"
+        elif impact in ("replace", "may be replaced"):
+            impacts[logical_id] = impact
+    return impacts
+
+
+def _impacts_from_ours(changes: dict[str, ResourceChange]) -> dict[str, str]:
+    impacts = {}
+    for c in changes.values():
+        if c.kind == "added":
+            impacts[c.logical_id] = "add"
+        elif c.kind == "removed":
+            impacts[c.logical_id] = "destroy"
+        elif c.kind == "replaced" and c.new_logical_id:
+            impacts[c.logical_id], impacts[c.new_logical_id] = "destroy", "add"
+        elif c.kind == "replaced":
+            impacts[c.logical_id] = "replace"
+        elif c.kind == "may-replace":
+            impacts[c.logical_id] = "may be replaced"
+    return impacts
+
+
+@pytest.mark.slow
+def test_cdk_diff_says_the_starter_instance_may_be_replaced_by_an_instance_type_change(variant, tmp_path: Path) -> None:
+    before, after = variant("starter"), variant("starter instance type")
+    output = _cdk_diff(before=before, after=after, stack="app", tmp_path=tmp_path)
     ours = only_change(rehearse(before=before, after=after), stack="app", type_="AWS::EC2::Instance")
 
     assert ours.kind == "may-replace"
     assert f"AWS::EC2::Instance App/Tier/Instance {ours.logical_id} may be replaced" in output, output
     assert "InstanceType (may cause replacement)" in output, output
     assert "requires replacement" not in output, output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("before", "after", "stack", "impacts"),
+    [
+        ("starter", "starter code", "app", {"destroy", "add"}),  # a changed logical ID
+        ("starter postgres 16", "starter", "data", {"replace", "may be replaced"}),  # create-only, cascade
+        ("scale-out", "scale-out code", "app", set()),  # in place only
+    ],
+)
+def test_cdk_diff_agrees_on_what_is_replaced_or_destroyed(
+    variant, tmp_path: Path, before: str, after: str, stack: str, impacts: set[str]
+) -> None:
+    output = _cdk_diff(before=variant(before), after=variant(after), stack=stack, tmp_path=tmp_path)
+    ours = _impacts_from_ours(classify(before=variant(before).templates[stack], after=variant(after).templates[stack]))
+
+    assert "Resources" in output, output  # cdk diff saw resource changes
+    assert set(ours.values()) == impacts
+    assert ours == _impacts_from_cdk(output), output
