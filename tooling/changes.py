@@ -13,14 +13,19 @@ that cause it. The rules, in the spirit of `cdk diff`:
 * cascades: a property that ``Ref``s a replaced resource gets a new value (a new
   physical ID), so it replaces its resource if it is create-only and modifies it
   otherwise; one that reads an attribute (``Fn::GetAtt``, ``${X.Attr}``) of a replaced
-  or modified resource *may* change (iterated to a fixed point);
+  resource, or a version attribute (``LatestVersionNumber``...) of one updated in
+  place, *may* change (iterated to a fixed point);
 * a changed property whose update CloudFormation calls "Conditional" (an EC2
   instance's InstanceType, UserData; an RDS instance's DBParameterGroupName...) "may
   be replaced", read from the service spec the pinned CDK CLI ships, exactly as
   `cdk diff` says it; the CLI spec's "always replaces" properties count as create-only;
 * a create-only property whose old or new value is an intrinsic that cannot be
-  compared here (``Fn::ImportValue``, a parameter, ``Fn::GetStackOutput``...) "may be
-  replaced", as `cdk diff` says.
+  compared here (``Fn::ImportValue``, ``Fn::GetStackOutput``, ``Fn::If``...) "may be
+  replaced".
+
+Not visible offline: a value resolved at deploy time that the template does not
+show changing (the app's AMI comes from a public SSM parameter: a new Amazon Linux
+release replaces the starter instance with an identical template).
 
 CLI::
 
@@ -411,7 +416,7 @@ def _flag(change: ResourceChange) -> str:
 
 def report_lines(*, stacks: list[StackChanges]) -> tuple[list[str], bool]:
     """The reviewer's summary, replacements and deletions first; and whether a stateful
-    resource would be replaced or deleted (or may be)."""
+    resource would be replaced or deleted."""
     flagged, rest = [], []
     stateful_hit = False
     for sc in stacks:

@@ -497,3 +497,29 @@ def test_cdk_diff_agrees_on_what_is_replaced_or_destroyed(
     assert "Resources" in output, output  # cdk diff saw resource changes
     assert set(ours.values()) == impacts
     assert ours == _impacts_from_cdk(output), output
+
+
+def test_folder_mode_reads_masked_snapshots_and_flags_a_stateful_replacement_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The committed snapshots against a copy of themselves in which the database was
+    renamed (DBName is create-only): the only flagged line, first, exit 1."""
+    snapshots = ROOT / "tests" / "snapshots"
+    for source in snapshots.glob("starter/*.template.json"):
+        target = tmp_path / "starter" / source.name
+        target.parent.mkdir(exist_ok=True)
+        target.write_text(source.read_text())
+    data = tmp_path / "starter" / "starter-data.template.json"
+    template = json.loads(data.read_text())
+    (database,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::RDS::DBInstance"]
+    database["Properties"]["DBName"] = "renamed"
+    data.write_text(json.dumps(template))
+
+    assert main([str(snapshots), str(snapshots), "starter"]) == 0
+    assert "no resource changes" in capsys.readouterr().out
+    assert main([str(snapshots), str(tmp_path), "starter"]) == 1
+    flagged = [line for line in capsys.readouterr().out.splitlines() if line.startswith("!! ")]
+    assert flagged[0].startswith("!! REPLACE STATEFUL starter/data ") and flagged[0].endswith(
+        "(AWS::RDS::DBInstance): because DBName changed"
+    ), flagged
+    assert flagged[-1] == "!! a STATEFUL resource would be replaced or deleted: data at risk"
