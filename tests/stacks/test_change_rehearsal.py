@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -28,6 +29,9 @@ SERVICE_DIR = ROOT / "game_service"
 PROBE_NAME = "_change_rehearsal_probe"
 # Files the code/static cases write for one synth, and always remove.
 PROBES = (SERVICE_DIR / f"{PROBE_NAME}.py", SERVICE_DIR / "static" / f"{PROBE_NAME}.txt")
+
+if TYPE_CHECKING:
+    from aws_cdk import App
 
 Changes = dict[str, dict[str, ResourceChange]]
 """{stack ("app", "data"...): {logical ID: change}}."""
@@ -150,10 +154,10 @@ class Variant:
     stage: str
     config: tuple[tuple[str, object], ...] = ()
     probe: Path | None = None
-    customize: Callable | None = None
+    customize: Callable[[App], None] | None = None
 
 
-def _add_alarm(app) -> None:
+def _add_alarm(app: App) -> None:
     """What an engineer adds to the observability stack: one more alarm to the topic."""
     from aws_cdk import Duration
     from aws_cdk import aws_cloudwatch as cloudwatch
@@ -234,7 +238,11 @@ def synth_variant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable
 @pytest.fixture(scope="session")
 def variant(synth_variant) -> Callable[[str], Synth]:
     """variant(name) -> the synthesized variant named in VARIANTS."""
-    return lambda name: synth_variant(variant=VARIANTS[name])
+
+    def _get(name: str) -> Synth:
+        return synth_variant(variant=VARIANTS[name])
+
+    return _get
 
 
 def rehearse(*, before: Synth, after: Synth) -> Changes:
