@@ -25,7 +25,7 @@ for stage in "${stages[@]}"; do
   python -m tooling.changes tests/snapshots cdk.out.masked "$stage" || summary_status=$?
 done
 echo
-echo "== cdk diff per stack (asset hashes masked: code and static file changes do not show here)"
+echo "== cdk diff per stack (asset hashes masked: a code or static file change shows only through a changed logical ID)"
 for stage in "${stages[@]}"; do
   for snapshot in tests/snapshots/"$stage"/*.template.json; do
     stack_name=$(basename "$snapshot" .template.json)
