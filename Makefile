@@ -14,7 +14,7 @@ snapshots: setup ## re-record the committed template snapshots (and the README's
 	PATH="$$PWD/node_modules/.bin:$$PATH" .venv/bin/python -m tooling.snapshots record
 	PATH="$$PWD/node_modules/.bin:$$PATH" .venv/bin/python -m tooling.readme_blocks
 
-diff: setup     ## `cdk diff --template` of a fresh synth against the committed snapshots
+diff: setup     ## replacements and deletions first (STATEFUL flagged, exit 1), then `cdk diff --template` of a fresh synth against the committed snapshots
 	scripts/diff.sh
 
 bench-synth: setup ## wall time of synthesizing all stages vs an empty CDK app
