@@ -105,6 +105,9 @@ class GameDatabase(Construct):
             deletion_protection=deletion_protection,
             removal_policy=RemovalPolicy.SNAPSHOT,
             auto_minor_version_upgrade=False,
+            # A major bump in the stage config (a reviewed change) must be allowed to apply;
+            # without this RDS refuses the deploy's upgrade.
+            allow_major_version_upgrade=True,
             publicly_accessible=False,
             cloudwatch_logs_exports=["postgresql", "upgrade"],
             enable_performance_insights=performance_insights,
