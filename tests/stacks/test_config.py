@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from stacks.config import STAGES, StageConfigError, select_stages
+from tooling.assembly import cdk_json_context, use_pinned_node
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -110,3 +111,35 @@ def test_synth_with_a_bad_override_fails_naming_the_key():
     assert result.returncode == 1
     assert "key 'max_instances'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_account_comes_from_context_else_the_clis_credentials_else_the_placeholder():
+    assert {c.account for c in select_stages({}, environ={})} == {"000000000000"}
+    # the CDK CLI sets CDK_DEFAULT_ACCOUNT to the account of its credentials
+    with_credentials = select_stages({"alarm_emails": "ops@example.com"}, environ={"CDK_DEFAULT_ACCOUNT": "111122223333"})
+    assert [c.account for c in with_credentials] == ["111122223333", "111122223333"]
+    chosen = select_stages({"account": "444455556666", "monitoring": "none"}, environ={"CDK_DEFAULT_ACCOUNT": "111122223333"})
+    assert [c.account for c in chosen] == ["444455556666", "444455556666"], "-c account= wins, for every stage"
+    assert all(c.monitoring == "none" for c in chosen)
+
+
+def test_a_real_account_needs_alarm_subscribers_or_an_explicit_none():
+    with pytest.raises(StageConfigError, match="key 'alarm_emails' must name at least one subscriber"):
+        select_stages({"stage": "starter"}, environ={"CDK_DEFAULT_ACCOUNT": "111122223333"})
+    (config,) = select_stages({"stage": "starter", "monitoring": "none"}, environ={"CDK_DEFAULT_ACCOUNT": "111122223333"})
+    assert config.monitoring == "none" and config.alarm_emails == ()
+
+
+def test_zone_names_are_chosen_per_account():
+    (config,) = select_stages({"stage": "starter", "availability_zones": "us-east-1c,us-east-1d"}, environ={})
+    assert config.availability_zones == ("us-east-1c", "us-east-1d")
+
+
+def test_synth_without_an_account_says_how_to_set_one_and_still_writes_the_placeholder(tmp_path):
+    use_pinned_node()
+    env = {k: v for k, v in os.environ.items() if k != "CDK_DEFAULT_ACCOUNT"}
+    env.update(CDK_CONTEXT_JSON=json.dumps({**cdk_json_context(), "stage": "starter"}), CDK_OUTDIR=str(tmp_path))
+    result = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    notes = [line for line in result.stderr.splitlines() if line.startswith("note: starter: no AWS account")]
+    assert len(notes) == 1 and "-c account=<12 digits>" in notes[0]
