@@ -37,13 +37,13 @@ wheelhouse: setup ## build the hosts' wheelhouses from the lock (setup does it t
 	.venv/bin/python -m tooling.wheelhouse --platform aarch64 --platform x86_64
 
 bootstrap: setup ## cdk bootstrap of the account and region of STAGE (default starter)
-	scripts/deploy.sh bootstrap $(or $(STAGE),starter)
+	scripts/deploy.sh bootstrap $(or $(STAGE),starter) $(ARGS)
 
 deploy: setup   ## deploy STAGE (starter|scale-out) to the account of your AWS credentials or ACCOUNT=
-	scripts/deploy.sh deploy $(or $(STAGE),starter)
+	scripts/deploy.sh deploy $(or $(STAGE),starter) $(ARGS)
 
 destroy: setup  ## tear STAGE down (its stateful stacks keep what their policies retain)
-	scripts/deploy.sh destroy $(or $(STAGE),starter)
+	scripts/deploy.sh destroy $(or $(STAGE),starter) $(ARGS)
 
 clean:
 	rm -rf cdk.out .pytest_cache
