@@ -20,6 +20,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_s3_deployment as s3_deployment
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_ssm as ssm
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
@@ -89,8 +90,21 @@ class AppStack(Stack):
             "GAME_DB_POOL_SIZE": str(config.db_pool_size),
             "GAME_DB_MAX_OVERFLOW": str(config.db_max_overflow),
         }
+        # Where players reach the site (the data-deletion status URL points there). The
+        # distribution's own domain cannot be in the hosts' user data (the distribution
+        # depends on the hosts through its origin), so the service reads it from a
+        # parameter this stack writes once the distribution exists.
+        public_url_parameter = f"/game/{config.name}/public-base-url"
+        environment["GAME_PUBLIC_BASE_URL_PARAMETER"] = public_url_parameter
         if config.domain_name:
             environment["GAME_PUBLIC_BASE_URL"] = f"https://{config.domain_name}"
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadPublicBaseUrl",
+                actions=["ssm:GetParameter"],
+                resources=[f"arn:{self.partition}:ssm:{self.region}:{self.account}:parameter{public_url_parameter}"],
+            )
+        )
 
         # The pinned image (stacks/config.py): a new Amazon Linux release reaches the
         # hosts only through a reviewed bump, then through the health-gated update path.
@@ -179,6 +193,13 @@ class AppStack(Stack):
             ),
         )
         self._acknowledge_bucket_deployment_handler(config, static_bucket_arn_export=f"{config.name}-static-bucket-arn")
+        ssm.StringParameter(
+            self,
+            "PublicBaseUrl",
+            parameter_name=public_url_parameter,
+            string_value=self.edge.site_url,
+            description=f"Game ({config.name}): the public site URL, read by the service",
+        )
         CfnOutput(self, "SiteUrl", value=self.edge.site_url, description="The game, for players")
 
 

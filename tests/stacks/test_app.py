@@ -207,3 +207,16 @@ def test_scale_out_group_with_assertions_api(template):
         "AWS::EC2::LaunchTemplate",
         {"LaunchTemplateData": Match.object_like({"MetadataOptions": {"HttpTokens": "required"}, "KeyName": Match.absent()})},
     )
+
+
+@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+def test_hosts_learn_the_public_site_url_from_a_parameter_the_stack_writes(templates, stage):
+    """The data-deletion status URL must point at the public site, not the internal load
+    balancer, with or without a custom domain."""
+    app = templates[stage]["app"]
+    (parameter,) = props(app, "AWS::SSM::Parameter")
+    assert parameter["Name"] == f"/game/{stage}/public-base-url"
+    assert "EdgeDistribution" in json.dumps(parameter["Value"]) and "DomainName" in json.dumps(parameter["Value"])
+    assert f"GAME_PUBLIC_BASE_URL_PARAMETER=/game/{stage}/public-base-url" in _user_data(templates, stage)
+    policy = json.dumps(props(app, "AWS::IAM::Policy"))
+    assert f"parameter/game/{stage}/public-base-url" in policy

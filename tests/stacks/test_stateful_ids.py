@@ -60,6 +60,7 @@ _NAME_PROPERTIES = {
     "AWS::S3::Bucket": "BucketName",
     "AWS::CloudWatch::Alarm": "AlarmName",
     "AWS::CloudWatch::Dashboard": "DashboardName",
+    "AWS::SSM::Parameter": "Name",
 }
 
 
