@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tooling.assembly import ROOT, stage_templates, synth, validation_findings
+from tests.conftest import STACKS
 from tooling.lint import lint
 from tooling.snapshots import differences
 
@@ -23,11 +24,11 @@ def test_synth_asks_aws_nothing(assembly_dir: Path):
     assert not (ROOT / "cdk.context.json").exists() or json.loads((ROOT / "cdk.context.json").read_text()) == {}
 
 
-def test_every_stage_synthesizes_five_stacks(assembly_dir: Path):
+def test_every_stage_synthesizes_six_stacks(assembly_dir: Path):
     stages = stage_templates(assembly_dir)
     assert set(stages) == {"starter", "scale-out"}
     for stage, stacks in stages.items():
-        assert set(stacks) == {f"{stage}-{s}" for s in ("network", "data", "storage", "app", "observability")}
+        assert set(stacks) == {f"{stage}-{s}" for s in STACKS}
 
 
 def test_cdk_nag_and_synth_validation_clean(assembly_dir: Path):
