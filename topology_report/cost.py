@@ -53,7 +53,7 @@ def estimate(a: Analysis, prices: dict) -> dict:
         return entry["hourly"] if entry else None
 
     root_default = usage["root_volume_gb_default"]
-    for u in a.app_units:
+    for u in [x for x in a.app_units + a.idle_instances if x.kind in ("asg", "instance")]:
         hourly = ec2_hourly(u.instance_type)
         lo = u.min if u.kind == "asg" else 1
         hi = u.max if u.kind == "asg" else 1
@@ -113,9 +113,13 @@ def estimate(a: Analysis, prices: dict) -> dict:
             notes.append(f"{db.resource.logical_id}: DB class {db.instance_class} is not in the "
                          f"price table: not priced")
             continue
-        factor = 2 if db.multi_az else 1
-        add(f"RDS {db.resource.logical_id} ({db.instance_class}, "
-            f"{'Multi-AZ' if db.multi_az else 'Single-AZ'})",
+        factor = db.instances if db.instances > 1 else (2 if db.multi_az else 1)
+        layout = ("Multi-AZ DB cluster, 3 instances" if db.instances == 3 else
+                  "Multi-AZ" if db.multi_az else "Single-AZ")
+        if (db.engine or "postgres") not in ("postgres", "aurora-postgresql"):
+            notes.append(f"{db.resource.logical_id}: priced at the PostgreSQL rate of its class; "
+                         f"{db.engine} rates differ")
+        add(f"RDS {db.resource.logical_id} ({db.instance_class}, {layout})",
             factor * entry["hourly"] * hours, None,
             f"{factor} x ${entry['hourly']}/h x {hours} h")
         gb = db.storage_gb or 20

@@ -49,16 +49,32 @@ def stage_diagram(stage: Stage) -> str:
         node("lb", c["logical_id"], box, f"{c['type'].replace('-', ' ')} {c['logical_id']}",
              f"{c['scheme']}, {c['subnets']} subnets in {len(c['azs'])} AZs")
     compute = []
+    lb_targets: dict[str, set[str]] = {}  # compute node -> the target groups it is behind
     for c in a.tiers["compute"].components:
         if c["type"] == "auto-scaling-group":
-            compute.append(node("asg", c["logical_id"], box, f"Auto Scaling group {c['logical_id']}",
-                                f"{c['min']}..{c['max']} x {c['instance_type'] or '?'}",
-                                f"{len(c['azs'])} AZs, self-healing"
-                                + (", scales out" if c["scaling"] else "")))
+            nid = node("asg", c["logical_id"], box, f"Auto Scaling group {c['logical_id']}",
+                       f"{c['min']}..{c['max']} x {c['instance_type'] or '?'}",
+                       f"{len(c['azs'])} AZs, self-healing"
+                       + (", scales out" if c["scaling"] else ""))
+        elif c["type"] == "ec2-instance":
+            if not c.get("serves_traffic", True):
+                continue  # a bastion or helper: not drawn behind the load balancer
+            nid = node("ec2", c["logical_id"], box, f"EC2 {c['logical_id']}",
+                       f"1 x {c['instance_type'] or '?'} in {c['az'] or '?'}",
+                       "auto-recovery" if c["auto_recovery"] else "")
+        elif c["type"] == "ecs-service":
+            nid = node("ecs", c["logical_id"], box, f"ECS service {c['logical_id']}",
+                       f"{c['min'] if c['min'] is not None else '?'}"
+                       f"..{c['max'] if c['max'] is not None else '?'} tasks",
+                       f"{len(c['azs'])} AZs" if c["azs"] else "")
+        elif c["type"] == "lambda-function" and c.get("invoked_by"):
+            nid = node("fn", c["logical_id"], box, f"Lambda {c['logical_id']}", "managed",
+                       is_managed=True)
         else:
-            compute.append(node("ec2", c["logical_id"], box, f"EC2 {c['logical_id']}",
-                                f"1 x {c['instance_type'] or '?'} in {c['az'] or '?'}",
-                                "auto-recovery" if c["auto_recovery"] else ""))
+            continue
+        compute.append(nid)
+        lb_targets[nid] = set(c.get("target_groups") or []) | (
+            {"*"} if c["type"] == "ec2-instance" and c.get("load_balanced_with") else set())
     dbs = []
     for c in a.tiers["data"].components:
         if c["type"] == "db-instance" and not c["cluster"]:
@@ -96,8 +112,9 @@ def stage_diagram(stage: Stage) -> str:
         entry = [nodes[c["logical_id"]] for c in a.tiers["load balancing"].components] or compute
     for nid in entry:
         lines.append(f"  players --> {nid}")
+    balanced = [n for n in compute if lb_targets.get(n)]
     for c in a.tiers["load balancing"].components:
-        for target in compute:
+        for target in balanced:
             lines.append(f"  {nodes[c['logical_id']]} --> {target}")
     for source in compute:
         for db in dbs:

@@ -151,7 +151,8 @@ def _stage_kind(requested: str, name: str) -> str:
     return "starter" if name == "starter" else "scale-out"
 
 
-def run_diff(args, prices: dict, params, accept: dict[str, str]) -> int:
+def run_diff(args, prices: dict, params, accept: dict[str, str],
+             parameters: dict[str, str] | None = None) -> int:
     before = select_stages(load(args.before), args.stage)
     after = select_stages(load(args.after), args.stage)
     if len(before) == 1 and len(after) == 1:
@@ -164,8 +165,8 @@ def run_diff(args, prices: dict, params, accept: dict[str, str]) -> int:
         raise ReportError("nothing to compare")
     results = []
     for name, b, a in pairs:
-        rb = build(b, prices, params, accept) if b else None
-        ra = build(a, prices, params, accept) if a else None
+        rb = build(b, prices, params, accept, parameters) if b else None
+        ra = build(a, prices, params, accept, parameters) if a else None
         result = compare(rb, ra, _stage_kind(args.stage_kind, name))
         result["stage"] = name
         result["before"] = rb["verdict"]["headline"] if rb else "(stage absent)"

@@ -215,6 +215,8 @@ class Model:
         if fn == "Ref" and isinstance(arg, str):
             if arg == "AWS::StackName":
                 return stack.name
+            if arg in ("AWS::Partition", "AWS::URLSuffix"):
+                return "aws" if arg == "AWS::Partition" else "amazonaws.com"
             known, v = self.parameter(stack, arg)
             return v if known else None
         if fn == "Fn::If" and isinstance(arg, list) and len(arg) == 3:
@@ -228,6 +230,12 @@ class Model:
                 return items[int(index)] if isinstance(items, list) else None
             except (ValueError, TypeError, IndexError):
                 return None
+        if fn == "Fn::FindInMap" and isinstance(arg, list) and len(arg) >= 3:
+            keys = [self.literal(stack, k, depth + 1) for k in arg[:3]]
+            table = stack.template.get("Mappings") or {}
+            for k in keys:
+                table = table.get(str(k)) if isinstance(table, dict) and k is not None else None
+            return table if table is not None else None
         if fn == "Fn::Split" and isinstance(arg, list) and len(arg) == 2:
             text = self.literal(stack, arg[1], depth + 1)
             return text.split(str(arg[0])) if isinstance(text, str) else None

@@ -103,8 +103,9 @@ def test_whole_assemblies_pair_stages_by_name_and_gate_only_scale_out(capsys, tm
     for stage in ("starter", "scale-out"):
         path = after / f"assembly-{stage}" / f"{stage}-App.template.json"
         template = json.loads(path.read_text())
-        template["Resources"]["Extra"] = {"Type": "AWS::EC2::Instance",
-                                          "Properties": {"InstanceType": "t4g.nano"}}
+        # A single-AZ database (an instance that serves no traffic is no app-tier SPOF).
+        template["Resources"]["Extra"] = {"Type": "AWS::RDS::DBInstance", "Properties": {
+            "Engine": "postgres", "DBInstanceClass": "db.t4g.micro"}}
         path.write_text(json.dumps(template))
     code, out = run(capsys, ASSEMBLY, after, "--json")
     assert code == 1
@@ -125,8 +126,9 @@ def test_a_renamed_single_point_of_failure_is_not_new(capsys, tmp_path):
     shutil.copytree(ASSEMBLY / "assembly-starter", before)
     after = tmp_path / "after"
     shutil.copytree(ASSEMBLY / "assembly-starter", after)
-    path = after / "starter-App.template.json"
-    path.write_text(path.read_text().replace("AppInstance", "AppInstanceB2C4"))
+    for stack in ("App", "Edge"):  # CDK renames the instance and every reference to it
+        path = after / f"starter-{stack}.template.json"
+        path.write_text(path.read_text().replace("AppInstance", "AppInstanceB2C4"))
     code, out = run(capsys, before, after, "--stage-kind", "scale-out")
     assert code == 0, out
     assert "same single point of failure (lone-instance) under a new logical ID: " \

@@ -205,7 +205,8 @@ Resources:
     assert "distributed by nature" in a.tiers["storage"].lines[0]
     assert "S3 origin -> Media" in a.tiers["edge"].lines[0]
     assert a.tiers["compute"].lines == [
-        "none: no Auto Scaling group or EC2 instance in these templates"]
+        "none: no Auto Scaling group, EC2 instance, ECS service or Lambda function in these "
+        "templates"]
     assert not a.tiers["data"].present and not a.tiers["load balancing"].present
     assert a.verdict["kind"] == "no app tier"
 

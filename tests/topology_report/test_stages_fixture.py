@@ -117,15 +117,15 @@ def test_json_report_and_stage_selection(capsys):
     assert r["capacity"]["database"]["max_connections"] == 450
 
 
-def test_an_accepted_bastion_is_priced_but_not_counted_as_app_capacity(prices):
+def test_a_bastion_is_priced_but_neither_a_single_point_of_failure_nor_app_capacity(prices):
     (stage,) = load(str(ASSEMBLY / "assembly-scale-out"))
     stage.stacks[0].template["Resources"]["Bastion"] = {
         "Type": "AWS::EC2::Instance",
         "Metadata": {"TopologyReport": {"AcceptedSinglePointOfFailure": "admin access only"}},
         "Properties": {"InstanceType": "t4g.nano", "SubnetId": {"Ref": "PublicSubnet1"}}}
     r = report_of(stage, prices)
-    assert [(s["logical_id"], s["accepted"]) for s in r["single_points_of_failure"]] == [
-        ("Bastion", "admin access only")]
+    # It serves no traffic (no load balancer or origin targets it): not an app-tier SPOF.
+    assert r["single_points_of_failure"] == []
     assert r["verdict"]["kind"] == "distributed"
     assert r["capacity"]["peak_connections"] == 120
     assert "EC2 Bastion (t4g.nano)" in [x["item"] for x in r["cost"]["lines"]]
