@@ -1,0 +1,114 @@
+"""The report on a corpus of hand-written templates shaped like what teams deploy
+(tests/topology_report/corpus/): for each, the verdict kind, the exact set of open single
+points of failure, the resources with an unknown fact and the resources it does not
+analyse, as labels.yaml says. A missing or an extra single point of failure fails."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from topology_report.cli import main
+from topology_report.loader import load
+
+from .conftest import report_of
+
+CORPUS = Path(__file__).parent / "corpus"
+LABELS = yaml.safe_load((CORPUS / "labels.yaml").read_text())
+
+
+def _report(case: str, prices):
+    label = LABELS[case]
+    (stage,) = load(str(CORPUS / f"{label.get('template', case)}.yaml"))
+    parameters = {k: str(v) for k, v in (label.get("parameters") or {}).items()}
+    from topology_report.capacity import Params
+    from topology_report.report import build
+    return build(stage, prices, Params(), None, parameters)
+
+
+def test_the_corpus_has_at_least_40_labelled_templates():
+    templates = {label.get("template", case) for case, label in LABELS.items()}
+    assert len(templates) >= 40
+    on_disk = {p.stem for p in CORPUS.glob("*.yaml")} - {"labels"}
+    assert templates == on_disk, "every corpus template has a label and every label a file"
+
+
+@pytest.mark.parametrize("case", list(LABELS))
+def test_corpus_case(case, prices):
+    label = LABELS[case]
+    r = _report(case, prices)
+    spofs = sorted(f"{s['logical_id']}:{s['rule']}" for s in r["single_points_of_failure"]
+                   if not s["accepted"])
+    unknowns = sorted({u["logical_id"] for u in r["unknowns"] if u["logical_id"]})
+    unanalysed = sorted(x["logical_id"] for x in r["unanalysed"])
+    assert spofs == sorted(label.get("spofs", [])), r["verdict"]["headline"]
+    assert unknowns == sorted(label.get("unknowns", [])), r["unknowns"]
+    assert unanalysed == sorted(label.get("unanalysed", [])), r["unanalysed"]
+    assert r["verdict"]["kind"] == label["verdict"], r["verdict"]["headline"]
+    # Words that match the facts.
+    headline = r["verdict"]["headline"]
+    if spofs:
+        assert "no single point of failure" not in headline
+    if r["verdict"]["kind"] == "unknown":
+        assert r["verdict"]["could_not_see"]
+    if r["verdict"]["kind"] == "single machine":
+        assert len(r["tiers"]["compute"]["components"]) == 1
+
+
+@pytest.mark.parametrize("case", [c for c, lab in LABELS.items() if lab.get("unknowns")])
+def test_unknowns_are_said_with_their_reason_in_text_and_json(case, capsys):
+    label = LABELS[case]
+    args = [str(CORPUS / f"{label.get('template', case)}.yaml")]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "Unknown (the templates do not say" in text
+    assert main(args + ["--json"]) == 0
+    import json
+    (r,) = json.loads(capsys.readouterr().out)
+    for u in r["unknowns"]:
+        assert u["reason"] and u["reason"] in text
+
+
+def test_parameter_override_on_the_command_line(capsys):
+    path = str(CORPUS / "rds-multiaz-if-prod.yaml")
+    assert main([path, "--json"]) == 0
+    import json
+    (prod,) = json.loads(capsys.readouterr().out)
+    assert main([path, "--json", "--parameter", "Env=dev"]) == 0
+    (dev,) = json.loads(capsys.readouterr().out)
+    assert prod["single_points_of_failure"] == []
+    assert [s["rule"] for s in dev["single_points_of_failure"]] == ["db-single-az"]
+    prod_db = [x for x in prod["cost"]["lines"] if x["item"].startswith("RDS Db (")]
+    dev_db = [x for x in dev["cost"]["lines"] if x["item"].startswith("RDS Db (")]
+    assert "Multi-AZ" in prod_db[0]["item"] and "Single-AZ" in dev_db[0]["item"]
+    assert main([path, "--parameter", "Env"]) == 2
+
+
+def test_a_bastion_adds_nothing_to_the_fleet_and_is_not_drawn_behind_the_load_balancer(
+        capsys):
+    path = str(CORPUS / "bastion-beside-good-app.yaml")
+    assert main(["diagram", path]) == 0
+    diagram = capsys.readouterr().out
+    assert "Bastion" not in diagram
+    assert "lb_Alb --> asg_Group" in diagram
+
+
+def test_foreign_templates_get_no_connection_budget_from_our_defaults(prices):
+    r = _report("asg-alb-rds-multiaz", prices)
+    assert r["capacity"]["applicable"] is False
+    assert "GameService metadata" in r["capacity"]["reason"]
+
+
+def test_a_multi_az_db_cluster_is_listed_and_priced(prices):
+    r = _report("multi-az-db-cluster", prices)
+    (line,) = [x for x in r["tiers"]["data"]["summary"] if "Multi-AZ DB cluster" in x]
+    assert "3 instances" in line
+    assert any("Db" in n and "not in the price table" in n for n in r["cost"]["not_priced"]) \
+        or any(x["item"].startswith("RDS Db (") for x in r["cost"]["lines"])
+
+
+def test_nested_stack_and_sam_are_never_an_empty_silent_report(prices, capsys):
+    for case in ("nested-stack-remote", "sam-nested-application"):
+        assert main([str(CORPUS / f"{case}.yaml")]) == 0
+        out = capsys.readouterr().out
+        assert "Not analysed" in out and "UNKNOWN" in out
