@@ -62,8 +62,21 @@ def facts(r: dict) -> dict[str, tuple[str | None, object]]:
                                               f"{db['usable_connections']} usable")
         out["limit that binds first"] = (None, cap["binding"])
         out["players the fleet serves at max size (est.)"] = (None, cap["max_players"])
+    for u in r.get("unknowns", []):
+        out[f"{u['resource']} {u['what']}"] = (u["logical_id"], f"unknown ({u['reason']})")
+    for x in r.get("unanalysed", []):
+        out[f"{x['resource']} ({x['type']})"] = (x["logical_id"], "not analysed")
     out["cost per month, baseline"] = (None, f"${r['cost']['total']:,.2f}")
     return out
+
+
+def _ids(r: dict | None) -> set[str]:
+    """Logical IDs of a report's stage (every resource, not only the analysed ones)."""
+    if not r:
+        return set()
+    if "_logical_ids" in r:
+        return {lid for _, lid in r["_logical_ids"]}
+    return {c["logical_id"] for t in r["tiers"].values() for c in t["components"]}
 
 
 def _fmt(value: object) -> str:
@@ -88,10 +101,16 @@ def compare(before: dict | None, after: dict | None, kind: str) -> dict:
     resolved = [b_spofs[k] for k in b_spofs if k not in a_spofs]
     # The same single point of failure under a new logical ID (CDK renames an instance
     # when its user data changes, for example) is not a new one.
+    # Only a removed logical ID can pair with an added one: a single point of failure
+    # whose resource still exists was resolved, and one on a resource that existed before
+    # is new, whatever else changed.
     renamed = []
+    b_ids, a_ids = _ids(before), _ids(after)
     for s in list(new):
+        if s["logical_id"] in b_ids:
+            continue
         twin = next((r for r in resolved if r["rule"] == s["rule"] and
-                     r["stack"] == s["stack"]), None)
+                     r["stack"] == s["stack"] and r["logical_id"] not in a_ids), None)
         if twin:
             new.remove(s)
             resolved.remove(twin)
@@ -130,9 +149,25 @@ def compare(before: dict | None, after: dict | None, kind: str) -> dict:
                 notes.append("connection budget back within max_connections")
         changes.append(text + (": " + "; ".join(notes) if notes else ""))
 
+    def unknown_keys(r: dict | None) -> dict[tuple, dict]:
+        return {(u["logical_id"], u["what"]): u for u in (r or {}).get("unknowns", [])}
+
+    b_unknown, a_unknown = unknown_keys(before), unknown_keys(after)
+    new_unknowns = [u for k, u in a_unknown.items() if k not in b_unknown]
+    b_unanalysed = {(x["logical_id"], x["type"]) for x in (before or {}).get("unanalysed", [])}
+    new_unanalysed = [x for x in (after or {}).get("unanalysed", [])
+                      if (x["logical_id"], x["type"]) not in b_unanalysed]
+
     failures = []
     if kind == "scale-out":
         failures += [f"new single point of failure: {s['resource']}: {s['reason']}" for s in new]
+        failures += [(f"{u['resource']}: {u['what']} was known and is now unknown"
+                      if u["logical_id"] in b_ids else
+                      f"{u['resource']} (new): {u['what']} unknown")
+                     + f" ({u['reason']}): it may be a single point of failure"
+                     for u in new_unknowns]
+        failures += [f"{x['resource']} ({x['type']}) is new and not analysed: it may be a "
+                     f"single point of failure" for x in new_unanalysed]
         if after and not budget_after:
             db = a_cap.get("database") or {}
             failures.append(f"connection budget exceeded: {a_cap.get('peak_connections')} "
@@ -142,6 +177,7 @@ def compare(before: dict | None, after: dict | None, kind: str) -> dict:
             "renamed_single_points_of_failure": [
                 {"before": b["logical_id"], "after": a["logical_id"], "rule": a["rule"]}
                 for b, a in renamed],
+            "new_unknowns": new_unknowns, "new_unanalysed": new_unanalysed,
             "failures": failures}
 
 
@@ -209,6 +245,8 @@ def render(results: list[dict], markdown: bool = False) -> str:
             out.append(f"{bullet}NEW single point of failure: {s['resource']}: {s['reason']}")
         for s in r["resolved_single_points_of_failure"]:
             out.append(f"{bullet}resolved single point of failure: {s['resource']}")
+        for u in r.get("new_unknowns", []):
+            out.append(f"{bullet}NOW UNKNOWN: {u['resource']}: {u['what']}: {u['reason']}")
         for s in r["renamed_single_points_of_failure"]:
             out.append(f"{bullet}same single point of failure ({s['rule']}) under a new "
                        f"logical ID: {s['before']} -> {s['after']}")
