@@ -171,8 +171,11 @@ def _verdict(a: Analysis) -> dict:
 
     n = len(open_spofs)
     spof_text = f"{plural(n, 'single point of failure')} {'remains' if n == 1 else 'remain'}"
-    unseen = (f"it cannot tell {plural(len(a.unknowns), 'fact')} and does not analyse "
-              f"{plural(len(a.unanalysed), 'resource')}")
+    unseen = " and ".join(
+        ([f"it cannot tell {plural(len(a.unknowns), 'fact')} the templates leave open"]
+         if a.unknowns else [])
+        + ([f"it does not analyse {plural(len(a.unanalysed), 'resource')}"]
+           if a.unanalysed else []))
     if not units and not open_spofs:
         if could_not_see:
             kind = "unknown"

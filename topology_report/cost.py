@@ -114,6 +114,9 @@ def estimate(a: Analysis, prices: dict) -> dict:
                          f"price table: not priced")
             continue
         factor = db.instances if db.instances > 1 else (2 if db.multi_az else 1)
+        unverified = prices["rds_postgresql"].get("_unverified") or {}
+        if any((db.instance_class or "").startswith(c) for c in unverified.get("classes", [])):
+            notes.append(f"{db.resource.logical_id} ({db.instance_class}): {unverified['note']}")
         layout = ("Multi-AZ DB cluster, 3 instances" if db.instances == 3 else
                   "Multi-AZ" if db.multi_az else "Single-AZ")
         if (db.engine or "postgres") not in ("postgres", "aurora-postgresql"):
@@ -137,10 +140,24 @@ def estimate(a: Analysis, prices: dict) -> dict:
     dists = [c for c in a.tiers["edge"].components if c["type"] == "cloudfront-distribution"]
     if dists:
         gb, req = usage["cloudfront_gb_out_month"], usage["cloudfront_requests_month"]
+        free = prices.get("cloudfront_always_free")
+        free_gb = free["gb_out_month"] if free else 0
+        free_req = free["requests_month"] if free else 0
+        paid_gb, paid_req = max(0, gb - free_gb), max(0, req - free_req)
         add(f"CloudFront ({len(dists)} distribution(s))",
-            gb * prices["cloudfront_gb_out"] + req / 10000 * prices["cloudfront_https_per_10000"],
-            None, f"{gb} GB out x ${prices['cloudfront_gb_out']}/GB + {req} HTTPS requests x "
-            f"${prices['cloudfront_https_per_10000']}/10k (free tier not counted)")
+            paid_gb * prices["cloudfront_gb_out"]
+            + paid_req / 10000 * prices["cloudfront_https_per_10000"], None,
+            f"{gb} GB out and {req} HTTPS requests"
+            + (f", less the always-free {free_gb} GB and {free_req} requests a month: "
+               f"{paid_gb} GB x ${prices['cloudfront_gb_out']}/GB + {paid_req} requests x "
+               f"${prices['cloudfront_https_per_10000']}/10k" if free else
+               f" x ${prices['cloudfront_gb_out']}/GB and ${prices['cloudfront_https_per_10000']}"
+               f"/10k (free tier left out: the price table has none)"))
+        if free:
+            notes.append(f"CloudFront: {free['source']}; if other distributions of the account "
+                         f"already use it, add {gb} GB x ${prices['cloudfront_gb_out']}/GB + "
+                         f"{req} requests x ${prices['cloudfront_https_per_10000']}/10k = $"
+                         f"{gb * prices['cloudfront_gb_out'] + req / 10000 * prices['cloudfront_https_per_10000']:,.2f}")
     small = [("AWS::CloudWatch::Alarm", "cloudwatch_alarm_month", "CloudWatch alarm"),
              ("AWS::CloudWatch::Dashboard", "cloudwatch_dashboard_month", "CloudWatch dashboard"),
              ("AWS::SecretsManager::Secret", "secrets_manager_secret_month", "Secrets Manager secret"),
