@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .findings import Ctx, plural as _plural
 from .model import Model, Resource
-from .placement import Spread, az_of_subnet as _az_of_subnet
+from .placement import _namespace, az_of_subnet as _az_of_subnet
 
 
 def _azs(model: Model, subnets: list[Resource]) -> tuple[list[str], int]:
@@ -117,8 +117,16 @@ def analyze_network(ctx: Ctx) -> _Network:
                                  "serves_subnets": len(served)})
             others = [az for az in served_azs if az != home_az]
             comparable = home_az is not None and all(
-                az.startswith("AZ#") == home_az.startswith("AZ#") for az in served_azs)
-            if len(served_azs) > 1 or (others and comparable):
+                _namespace(az) == _namespace(home_az) for az in served_azs)
+            by_ns: dict[str, set[str]] = {}
+            for az in served_azs:
+                by_ns.setdefault(_namespace(az), set()).add(az)
+            certain = max((len(v) for v in by_ns.values()), default=0) >= 2
+            if not certain and not (others and comparable) and len(served_azs) > 1:
+                ctx.unknown("network egress", device, "AZs it serves",
+                            f"{' and '.join(served_azs)} are named differently and may be the "
+                            f"same AZ")
+            elif certain or (others and comparable):
                 spof("network egress", device, "nat-gateway-shared",
                      f"one NAT gateway (in {home_az or 'an unknown AZ'}) serves private subnets"
                      f" in {', '.join(served_azs)}: if its AZ fails, private subnets in "

@@ -184,3 +184,15 @@ def test_a_known_value_turned_unknown_fails_with_the_reason(capsys, after):
     assert code == 1, out
     assert "was known and is now unknown" in out and "has no default" in out
     assert "Result: FAIL" in out
+
+
+def test_the_gate_never_fails_on_a_budget_from_our_defaults(capsys, tmp_path):
+    # Someone else's template: a big fleet and a tiny database, no GameService metadata.
+    text = (CORPUS / "asg-alb-rds-multiaz.yaml").read_text()
+    before, after = tmp_path / "before.yaml", tmp_path / "after.yaml"
+    before.write_text(text)
+    after.write_text(text.replace("MaxSize: 6", "MaxSize: 600").replace(
+        "db.t4g.medium", "db.t4g.micro"))
+    code, out = run(capsys, before, after, "--stage-kind", "scale-out")
+    assert code == 0, out
+    assert "connection budget" not in out

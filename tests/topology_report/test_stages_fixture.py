@@ -168,3 +168,15 @@ def test_rds_proxy_pools_the_connections(prices):
     assert r["capacity"]["budget_ok"] is True
     assert "DB connections" not in [lim["name"] for lim in r["capacity"]["limits"]]
     assert any("RDS Proxy" in line for line in r["tiers"]["data"]["summary"])
+
+
+def test_a_max_connections_below_the_reserved_ones_says_no_instance_fits(prices, capsys):
+    (stage,) = load(str(ASSEMBLY / "assembly-scale-out"))
+    params = stage.stacks[1].template["Resources"]["DbParams"]["Properties"]["Parameters"]
+    params["max_connections"] = "2"
+    c = report_of(stage, prices)["capacity"]
+    assert c["database"]["usable_connections"] == 0
+    assert c["instances_the_budget_allows"] == 0
+    assert c["budget_ok"] is False
+    assert any("leaves no connection for the app" in x for x in c["assumptions"])
+    assert all(g["instances"] >= 0 for g in c["growth"])
