@@ -112,3 +112,9 @@ def test_nested_stack_and_sam_are_never_an_empty_silent_report(prices, capsys):
         assert main([str(CORPUS / f"{case}.yaml")]) == 0
         out = capsys.readouterr().out
         assert "Not analysed" in out and "UNKNOWN" in out
+
+
+def test_the_corpus_note_table_is_current():
+    from .corpus_table import table
+    assert (CORPUS / "README.md").read_text() == table(), \
+        "run python -m tests.topology_report.corpus_table"
