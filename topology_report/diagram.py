@@ -39,7 +39,10 @@ def stage_diagram(stage: Stage) -> str:
 
     box, cyl, stadium = ("[", "]"), ("[(", ")]"), ("([", "])")
     for c in a.tiers["storage"].components:
-        if c["type"] == "s3-bucket":
+        if c["type"] == "managed":
+            node("m", c["logical_id"], cyl, f"{c['label']} {c['logical_id']}", "managed",
+                 is_managed=True)
+        elif c["type"] == "s3-bucket":
             node("s3", c["logical_id"], cyl, f"S3 {c['logical_id']}", "managed, multi-AZ",
                  is_managed=True)
         else:
@@ -86,11 +89,15 @@ def stage_diagram(stage: Stage) -> str:
         elif c["type"] == "db-cluster":
             dbs.append(node("db", c["logical_id"], cyl, f"DB cluster {c['logical_id']}",
                             f"{c['instances']} instance(s)"))
-        elif c["type"] == "dynamodb-table":
-            dbs.append(node("ddb", c["logical_id"], cyl, f"DynamoDB {c['logical_id']}",
+        elif c["type"] == "managed":
+            dbs.append(node("m", c["logical_id"], cyl, f"{c['label']} {c['logical_id']}",
                             "managed", is_managed=True))
         elif c["type"].startswith("cache"):
             dbs.append(node("cache", c["logical_id"], cyl, f"ElastiCache {c['logical_id']}"))
+        elif c["type"] in ("memorydb-cluster", "search-domain", "mq-broker"):
+            label = {"memorydb-cluster": "MemoryDB", "search-domain": "OpenSearch",
+                     "mq-broker": "Amazon MQ"}[c["type"]]
+            dbs.append(node("d", c["logical_id"], cyl, f"{label} {c['logical_id']}"))
     egress = []
     for c in a.tiers["network egress"].components:
         if c["type"] == "nat-gateway":
@@ -101,6 +108,13 @@ def stage_diagram(stage: Stage) -> str:
                                c.get("instance_type") or ""))
     entry = []
     for c in a.tiers["edge"].components:
+        if c["type"] == "managed":
+            entry.append(node("api", c["logical_id"], box, f"{c['label']} {c['logical_id']}",
+                              "managed", is_managed=True))
+            for target in compute:
+                if target.startswith("fn_"):
+                    lines.append(f"  {entry[-1]} --> {target}")
+            continue
         nid = node("cf", c["logical_id"], box, f"CloudFront {c['logical_id']}",
                    "managed, global edge", is_managed=True)
         entry.append(nid)
@@ -119,8 +133,9 @@ def stage_diagram(stage: Stage) -> str:
     for source in compute:
         for db in dbs:
             lines.append(f"  {source} --> {db}")
-        for nat in egress:
-            lines.append(f"  {source} -.->|egress| {nat}")
+        if not source.startswith("fn_"):
+            for nat in egress:
+                lines.append(f"  {source} -.->|egress| {nat}")
     lines.append("  classDef spof fill:#fdd,stroke:#c00,stroke-width:2px")
     lines.append("  classDef managed fill:#dfd,stroke:#393")
     if spofs:

@@ -118,3 +118,12 @@ def test_the_corpus_note_table_is_current():
     from .corpus_table import table
     assert (CORPUS / "README.md").read_text() == table(), \
         "run python -m tests.topology_report.corpus_table"
+
+
+@pytest.mark.parametrize("name", sorted({lab.get("template", c) for c, lab in LABELS.items()}))
+def test_every_corpus_template_gives_text_json_and_a_diagram(name, capsys):
+    path = str(CORPUS / f"{name}.yaml")
+    for args in ([path], [path, "--json"], ["diagram", path]):
+        assert main(args) == 0, args
+    out = capsys.readouterr().out
+    assert "flowchart LR" in out
