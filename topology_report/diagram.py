@@ -10,6 +10,10 @@ from .loader import Stage
 from .model import Model
 
 
+STORES = {"AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable", "AWS::Serverless::SimpleTable",
+          "AWS::ElastiCache::ServerlessCache"}
+
+
 def _id(prefix: str, logical_id: str) -> str:
     return prefix + "_" + re.sub(r"[^A-Za-z0-9_]", "_", logical_id)
 
@@ -90,8 +94,10 @@ def stage_diagram(stage: Stage) -> str:
             dbs.append(node("db", c["logical_id"], cyl, f"DB cluster {c['logical_id']}",
                             f"{c['instances']} instance(s)"))
         elif c["type"] == "managed":
-            dbs.append(node("m", c["logical_id"], cyl, f"{c['label']} {c['logical_id']}",
-                            "managed", is_managed=True))
+            nid = node("m", c["logical_id"], cyl, f"{c['label']} {c['logical_id']}",
+                       "managed", is_managed=True)
+            if c["resource_type"] in STORES:  # queues and topics: drawn, not wired
+                dbs.append(nid)
         elif c["type"].startswith("cache"):
             dbs.append(node("cache", c["logical_id"], cyl, f"ElastiCache {c['logical_id']}"))
         elif c["type"] in ("memorydb-cluster", "search-domain", "mq-broker"):
