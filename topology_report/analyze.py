@@ -136,8 +136,7 @@ def _verdict(a: Analysis) -> dict:
     delegated = [name for name in ("edge", "data", "storage") if tiers[name].present]
     states = [u.replicated for u in units]
     replicated: bool | None = True if True in states else (None if None in states else False)
-    heals = any(u.heals for u in units if u.replicated is not False) or \
-        any(u.heals for u in units)
+    heals = any(u.heals for u in units)
     scales = any(u.scales for u in units)
     servers = [u for u in units if u.server]
     lb = tiers["load balancing"]

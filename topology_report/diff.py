@@ -49,6 +49,29 @@ def facts(r: dict) -> dict[str, tuple[str | None, object]]:
                 out[f"CloudFront {lid} origins"] = (lid, len(c["origins"]))
             elif kind == "s3-bucket":
                 out[f"S3 bucket {lid} versioned"] = (lid, c["versioned"])
+            elif kind == "ecs-service":
+                out[f"ECS service {lid} tasks (min)"] = (lid, c["min"])
+                out[f"ECS service {lid} max tasks"] = (lid, c["max"])
+                out[f"ECS service {lid} AZs"] = (lid, len(c["azs"]))
+                out[f"ECS service {lid} circuit breaker"] = (lid, c["circuit_breaker"])
+            elif kind == "lambda-function":
+                out[f"Lambda {lid} invoked by"] = (lid, ", ".join(c["invoked_by"]) or "nothing")
+            elif kind == "cache-cluster":
+                out[f"cache {lid} nodes"] = (lid, c["nodes"])
+            elif kind == "cache-replication-group":
+                out[f"cache {lid} nodes per shard"] = (lid, c["nodes_per_shard"])
+                out[f"cache {lid} automatic failover"] = (lid, c["automatic_failover"])
+            elif kind == "memorydb-cluster":
+                out[f"MemoryDB {lid} replicas per shard"] = (lid, c["replicas_per_shard"])
+            elif kind == "search-domain":
+                out[f"OpenSearch {lid} data nodes"] = (lid, c["data_nodes"])
+                out[f"OpenSearch {lid} zone awareness"] = (lid, c["zone_awareness"])
+            elif kind == "mq-broker":
+                out[f"MQ broker {lid} deployment mode"] = (lid, c["deployment_mode"])
+            elif kind == "efs":
+                out[f"EFS {lid} One Zone"] = (lid, c["one_zone"])
+            elif kind == "managed":
+                out[f"{c['label']} {lid}"] = (lid, "managed")
     gateways = sum(1 for c in r["tiers"]["network egress"]["components"]
                    if c["type"] == "nat-gateway")
     out["NAT gateways"] = (None, gateways)

@@ -127,3 +127,31 @@ def test_every_corpus_template_gives_text_json_and_a_diagram(name, capsys):
         assert main(args) == 0, args
     out = capsys.readouterr().out
     assert "flowchart LR" in out
+
+
+def test_the_gate_lets_no_new_single_point_of_failure_through_between_any_two_templates(
+        prices):
+    """Every ordered pair of corpus templates as a before -> after change: a single point
+    of failure in `after` that `before` lacks fails the gate, unless it is the same rule on
+    a logical ID that `before` did not have, paired with one that `after` no longer has."""
+    from topology_report.diff import compare
+    reports = {case: _report(case, prices) for case in LABELS}
+    for b_case, before in reports.items():
+        b_ids = {lid for _, lid in before["_logical_ids"]}
+        for a_case, after in reports.items():
+            result = compare(before, after, "scale-out")
+            a_ids = {lid for _, lid in after["_logical_ids"]}
+            b_keys = {(s["logical_id"], s["rule"]) for s in before["single_points_of_failure"]}
+            added = [s for s in after["single_points_of_failure"]
+                     if (s["logical_id"], s["rule"]) not in b_keys]
+            renamed = {r["after"] for r in result["renamed_single_points_of_failure"]}
+            for s in added:
+                if s["logical_id"] in renamed:
+                    assert s["logical_id"] not in b_ids
+                    pair = next(r for r in result["renamed_single_points_of_failure"]
+                                if r["after"] == s["logical_id"])
+                    assert pair["before"] not in a_ids
+                else:
+                    assert result["failures"], (b_case, a_case, s)
+            if b_case == a_case:
+                assert result["failures"] == [], b_case
