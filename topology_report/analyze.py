@@ -90,7 +90,7 @@ def _unanalysed(ctx: Ctx) -> tuple[list[dict], list[str]]:
                         "reason": "no rules for this type: it may hold a single point of "
                                   "failure the report cannot see"})
         cond = model.conditional.get(res.key)
-        if cond:
+        if cond and kind != "support":
             ctx.unknown("compute" if res.type.startswith(("AWS::EC2", "AWS::Auto")) else
                         "data", res, "exists", f"only if condition {cond} holds, which "
                         f"depends on a value the templates do not fix")
@@ -175,7 +175,13 @@ def _verdict(a: Analysis) -> dict:
          if a.unknowns else [])
         + ([f"it does not analyse {plural(len(a.unanalysed), 'resource')}"]
            if a.unanalysed else []))
-    if not units and not open_spofs:
+    if not units and open_spofs:
+        kind = "no app tier"
+        headline = ("no app compute tier in these templates (" + (", ".join(delegated) or
+                    "no managed service") + f" here); {spof_text} in what is here")
+        lacks = [x for x in lacks if "app tier" not in x and "self-healing" not in x
+                 and "scaling out" not in x and "load balancer" not in x]
+    elif not units:
         if could_not_see:
             kind = "unknown"
             headline = ("UNKNOWN: no app tier found in what the report can read, but " + unseen

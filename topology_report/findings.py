@@ -117,6 +117,12 @@ class Ctx:
         self.nat_instances: set[Resource] = set()
 
     def spof(self, tier: str, res: Resource, rule: str, reason: str) -> None:
+        cond = self.model.conditional.get(res.key)
+        if cond:  # the resource may not exist: an unknown, not a single point of failure
+            self.unknown(tier, res, f"single point of failure ({rule})",
+                         f"{reason}; but it exists only if condition {cond} holds, which "
+                         f"depends on a value the templates do not fix")
+            return
         self.tiers[tier].spofs.append(Spof(rule, tier, res.logical_id, res.stack.name,
                                            self.model.display(res), reason,
                                            _accepted(res, self.accept)))
