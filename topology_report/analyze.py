@@ -90,7 +90,7 @@ def _unanalysed(ctx: Ctx) -> tuple[list[dict], list[str]]:
                         "reason": "no rules for this type: it may hold a single point of "
                                   "failure the report cannot see"})
         cond = model.conditional.get(res.key)
-        if cond and kind != "support":
+        if cond and kind == "analysed":
             ctx.unknown("compute" if res.type.startswith(("AWS::EC2", "AWS::Auto")) else
                         "data", res, "exists", f"only if condition {cond} holds, which "
                         f"depends on a value the templates do not fix")
