@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from .findings import AppUnit, Ctx, d, lst, plural
+from .findings import AppUnit, Ctx, d, lst
 from .model import Model, Resource
 from .network import _recovery_alarm
 from .placement import Spread, merge, spread
@@ -57,7 +57,7 @@ def analyze_load_balancers(ctx: Ctx) -> None:
                              "scheme": scheme, "subnets": sp.subnets, "azs": sp.azs,
                              "spread": sp.to_dict()})
         t.lines.append(f"{kind} load balancer {model.display(lb)} ({scheme}): "
-                       f"{sp.subnet_text()} in {sp.text()}{rule_note} (managed, one node per AZ)")
+                       f"{sp.describe()}{rule_note} (managed, one node per AZ)")
         if sp.one:
             ctx.spof("load balancing", lb, "lb-one-az",
                      f"the load balancer is in one AZ ({sp.subnet_text()}, {sp.text()}): "
@@ -202,7 +202,7 @@ def _asg(ctx: Ctx, asg: Resource, capacity_asgs: set[Resource]) -> None:
         + (" (hosts of an ECS cluster)" if ecs_hosts else "")
         + f": min {'?' if mn is None else mn} / desired "
         f"{desired if desired is not None else '-'} / max {'?' if mx is None else mx} x "
-        f"{itype or 'type not fixed'}, {sp.subnet_text()} in {sp.text()}; {heals}; "
+        f"{itype or 'type not fixed'}, {sp.describe()}; {heals}; "
         f"{scales_text}"
         + (f"; deploys by {update_kind}" if update_kind else
            "; no update policy (a new launch template does not reach running instances)"))
@@ -370,7 +370,7 @@ def _ecs_service(ctx: Ctx, svc: Resource) -> None:
            else "one task per host")
         + (f", scales {floor}..{mx} (Application Auto Scaling)" if scales else
            ", does not scale by itself")
-        + f", {sp.subnet_text()} in {sp.text()}; heals itself (ECS replaces stopped tasks)"
+        + f", {sp.describe()}; heals itself (ECS replaces stopped tasks)"
         + ("; deployment circuit breaker on" if breaker_on else
            "; no deployment circuit breaker (a bad deployment keeps failing)")
         + ("; behind " + ", ".join(g.logical_id for g in tgs) if tgs else ""))
@@ -426,7 +426,7 @@ def _lambda(ctx: Ctx, fn: Resource) -> None:
                                  replicated=replicated, heals=True, scales=True,
                                  server=False, spread=sp))
     where = ("runs in every AZ of the region" if "SubnetIds" not in vpc
-             else f"attached to {sp.subnet_text()} in {sp.text()}")
+             else f"attached to {sp.describe()}")
     t.lines.append(f"Lambda function {model.display(fn)} (managed, distributed by nature: "
                    f"{where}; scales out per request)"
                    + (f"; invoked by {', '.join(fronts)}" if fronts else ""))

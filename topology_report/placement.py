@@ -73,6 +73,17 @@ class Spread:
             return "AZs unknown: " + self.reason
         return "no AZ"
 
+    def describe(self) -> str:
+        """'2 subnets in 2 AZs (...)', or what is not known and why."""
+        if self.every_az:
+            return self.text()
+        if self.subnets is None:
+            return ("subnets from outside these templates, " if not self.azs else "") + \
+                self.text()
+        if self.subnets == 0:
+            return self.text()
+        return f"{self.subnet_text()} in {self.text()}"
+
     def subnet_text(self) -> str:
         if self.subnets is None:
             return "subnets not known"
