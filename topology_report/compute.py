@@ -97,13 +97,6 @@ def _entry_points(model: Model) -> bool:
                               "AWS::ApiGateway::RestApi", "AWS::ApiGatewayV2::Api"))
 
 
-def _user_data_text(model: Model, res: Resource | None) -> str:
-    if res is None:
-        return ""
-    data = d(res.props.get("LaunchTemplateData")) or res.props
-    return repr(data.get("UserData"))
-
-
 # --- compute -------------------------------------------------------------------------------
 
 
@@ -150,7 +143,11 @@ def _asg(ctx: Ctx, asg: Resource, capacity_asgs: set[Resource]) -> None:
     overrides = d(d(p.get("MixedInstancesPolicy")).get("LaunchTemplate")).get("Overrides")
     if not itype and isinstance(overrides, list) and overrides:
         itype = model.literal(asg.stack, d(overrides[0]).get("InstanceType"))
-    ecs_hosts = asg in capacity_asgs or "ECS_CLUSTER" in _user_data_text(model, template or config)
+    launch = template or config
+    clusters = [r for r in model.refs(launch.stack, launch.raw)
+                if r.type == "AWS::ECS::Cluster"] if launch else []
+    ecs_hosts = asg in capacity_asgs or bool(clusters) or \
+        "ECS_CLUSTER" in repr(launch.raw if launch else "")
     health = str(model.literal(asg.stack, p.get("HealthCheckType")) or "EC2")
     tgs = [r for r in model.refs(asg.stack, p.get("TargetGroupARNs")) if r.type == TG]
     elbs = [r for r in model.refs(asg.stack, p.get("LoadBalancerNames")) if r.type == CLASSIC]

@@ -68,6 +68,7 @@ class Model:
                 table[logical_id] = res
                 self.resources.append(res)
         self._stacks_by_name = {s.name: s for s in stage.stacks}
+        self._children = {(s.parent.name, s.logical_id): s for s in stage.stacks if s.parent}
         for stack in stage.stacks:
             for output in (stack.template.get("Outputs") or {}).values():
                 if not isinstance(output, dict):
@@ -265,6 +266,10 @@ class Model:
                       else self.stack_output(stack, arg))
             if target is not None:
                 return self.literal(target[0], target[1], depth + 1)
+        if fn == "Fn::GetAtt":
+            target = self.child_output(stack, arg)
+            if target is not None:
+                return self.literal(target[0], target[1], depth + 1)
         return None
 
     def number(self, stack: Stack, value: object) -> int | None:
@@ -299,6 +304,21 @@ class Model:
             return None
         value = (target.template.get("Outputs") or {}).get(output)
         return (target, value.get("Value")) if isinstance(value, dict) else None
+
+    def child_output(self, stack: Stack, arg: object) -> tuple[Stack, object] | None:
+        """Fn::GetAtt [NestedStack, Outputs.Name]: the output of a followed nested stack."""
+        if isinstance(arg, str):
+            name, _, attr = arg.partition(".")
+        elif isinstance(arg, list) and len(arg) == 2:
+            name, attr = arg
+        else:
+            return None
+        if not isinstance(attr, str) or not attr.startswith("Outputs."):
+            return None
+        child = self._children.get((stack.name, name))
+        outputs = (child.template.get("Outputs") or {}) if child else {}
+        value = outputs.get(attr.removeprefix("Outputs.")) if isinstance(outputs, dict) else None
+        return (child, value.get("Value")) if isinstance(value, dict) else None
 
     def export(self, stack: Stack, name_value: object) -> tuple[Stack, object] | None:
         name = self.literal(stack, name_value)
@@ -336,6 +356,10 @@ class Model:
                     self._walk(stack.parent, stack.bound[arg], found, depth + 1)
                 return
             if fn == "Fn::GetAtt":
+                target = self.child_output(stack, arg)
+                if target is not None:
+                    self._walk(target[0], target[1], found, depth + 1)
+                    return
                 name = arg[0] if isinstance(arg, list) and arg else (
                     arg.split(".")[0] if isinstance(arg, str) else None)
                 r = self.get(stack, name) if isinstance(name, str) else None
