@@ -56,7 +56,8 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                    "topology_report/prices.json)")
     d = Params()
     g = p.add_argument_group("capacity model (all printed with the result; worker and pool "
-                             "sizes only where a template carries no GameService metadata)")
+                             "sizes only for keys missing from a template's GameService "
+                             "metadata; without that metadata there is no connection budget)")
     g.add_argument("--rps-per-instance", type=float, default=d.rps_per_instance,
                    help="requests/s one 2-vCPU app instance serves (default %(default)s, "
                         "until the service benchmark measures it; scaled by vCPU)")

@@ -184,7 +184,13 @@ def render_summary(reports: list[dict]) -> str:
             if s["accepted"]:
                 out.append(f"- accepted, {s['tier']}: `{s['logical_id']}`: {s['accepted']}")
         if not spofs:
-            out.append("- no single point of failure")
+            out.append("- no single point of failure found" if r.get("unknowns") or
+                       r.get("unanalysed") else "- no single point of failure")
+        for u in r.get("unknowns", []):
+            out.append(f"- unknown, {u['tier']}: `{u['logical_id'] or 'stage'}`: {u['what']} "
+                       f"({u['reason']})")
+        for x in r.get("unanalysed", []):
+            out.append(f"- not analysed: `{x['logical_id']}` ({x['type']})")
         if v["lacks"]:
             out.append("- to be distributed it lacks: " + "; ".join(v["lacks"]))
         cap = r["capacity"]
