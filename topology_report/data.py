@@ -45,9 +45,11 @@ def analyze_data(ctx: Ctx) -> None:
         src = model.ref_one(db, "SourceDBInstanceIdentifier", RDS_INSTANCE)
         if src:
             replicas.setdefault(src, []).append(db)
+    unmatched = [db for db in db_instances
+                 if db not in cluster_of and db.props.get("DBClusterIdentifier") is not None]
     for c, mem in members.items():
         t.present = True
-        _cluster(ctx, c, mem)
+        _cluster(ctx, c, mem, unmatched)
     for db in db_instances:
         t.present = True
         _db_instance(ctx, db, cluster_of.get(db), replicas.get(db, []))
@@ -102,7 +104,7 @@ def analyze_data(ctx: Ctx) -> None:
         t.lines.append("none: no database, cache, queue or broker in these templates")
 
 
-def _cluster(ctx: Ctx, c: Resource, mem: list[Resource]) -> None:
+def _cluster(ctx: Ctx, c: Resource, mem: list[Resource], unmatched: list[Resource]) -> None:
     model, t = ctx.model, ctx.tiers["data"]
     engine = model.literal(c.stack, c.props.get("Engine"))
     if c.type == DOCDB_CLUSTER:
@@ -130,7 +132,11 @@ def _cluster(ctx: Ctx, c: Resource, mem: list[Resource]) -> None:
                                       klass if isinstance(klass, str) else None, True, None,
                                       storage, stype if isinstance(stype, str) else None,
                                       None, None, instances=3))
-    if n < 2 and not serverless_v1:
+    if n < 2 and not serverless_v1 and unmatched:
+        names = ", ".join(u.logical_id for u in unmatched)
+        ctx.unknown("data", c, "instances", f"DB instances {names} name a cluster the report "
+                    f"cannot match to this one (its identifier is not fixed)")
+    elif n < 2 and not serverless_v1:
         ctx.spof("data", c, "db-cluster-one-instance",
                  "a database cluster with a single instance: a failure means creating a new "
                  "instance (minutes) instead of failing over to a replica")

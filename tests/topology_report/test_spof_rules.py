@@ -227,3 +227,18 @@ Db:
     assert spof_ids(a, open_only=False) == {("Db", "db-single-az"), ("Bastion", "lone-instance")}
     a = analysis_of(path, accept={"Db": "dev database"})
     assert spof_ids(a) == set()
+
+
+def test_cluster_members_that_cannot_be_matched_are_unknown_not_a_single_point_of_failure(
+        template):
+    a = analysis_of(template("""
+Db:
+  Type: AWS::RDS::DBCluster
+  Properties: {Engine: aurora-postgresql, MasterUsername: app, ManageMasterUserPassword: true}
+Writer:
+  Type: AWS::RDS::DBInstance
+  Properties: {Engine: aurora-postgresql, DBClusterIdentifier: game-cluster, DBInstanceClass: db.r7g.large}
+""", standalone=False))
+    assert spof_ids(a) == set()
+    assert {(u.logical_id, u.what) for u in a.unknowns} == {("Db", "instances"),
+                                                             ("Writer", "cluster")}
