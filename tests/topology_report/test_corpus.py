@@ -155,3 +155,31 @@ def test_the_gate_lets_no_new_single_point_of_failure_through_between_any_two_te
                     assert result["failures"], (b_case, a_case, s)
             if b_case == a_case:
                 assert result["failures"] == [], b_case
+
+
+def test_words_that_match_the_facts(prices):
+    """The contradictions the tracker quoted, each on the shape that produced it."""
+    r = _report("classic-elb-two-azs", prices)
+    assert "0 single point" not in r["verdict"]["headline"]
+    assert r["verdict"]["headline"].startswith("PARTLY DISTRIBUTED: the app tier is replicated "
+                                               "across AZs with no single point of failure")
+    r = _report("three-instances-three-azs-no-lb", prices)
+    assert "one machine" not in r["verdict"]["headline"]
+    r = _report("literal-subnet-ids", prices)
+    assert "2 subnets" in r["tiers"]["load balancing"]["summary"][0]
+    assert "0 subnets" not in " ".join(r["tiers"]["load balancing"]["summary"])
+
+
+def test_growth_never_says_a_third_az_for_a_group_in_one_az(prices):
+    import copy
+    from .conftest import ASSEMBLY
+    (stage,) = load(str(ASSEMBLY / "assembly-scale-out"))
+    app = next(s for s in stage.stacks if s.name.endswith("App"))
+    group = next(r for r in app.template["Resources"].values()
+                 if r["Type"] == "AWS::AutoScaling::AutoScalingGroup")
+    group["Properties"]["VPCZoneIdentifier"] = copy.deepcopy(
+        group["Properties"]["VPCZoneIdentifier"][:1])
+    r = report_of(stage, prices)
+    needs = " ".join(n for g in r["capacity"]["growth"] for n in g["needs"])
+    assert "a third AZ" not in needs
+    assert "spread it over >= 2 more AZs (it is in one)" in needs
