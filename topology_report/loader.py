@@ -172,6 +172,7 @@ def expand_nested(stage: Stage, depth: int = 0) -> Stage:
     is not on this machine stays a resource the report says it could not analyse."""
     queue = list(stage.stacks)
     seen = {s.path for s in stage.stacks}
+    by_path = {str(Path(s.path).resolve()): s for s in stage.stacks}
     while queue:
         stack = queue.pop(0)
         level = 0
@@ -184,11 +185,16 @@ def expand_nested(stage: Stage, depth: int = 0) -> Stage:
             if not isinstance(raw, dict) or raw.get("Type") != NESTED_STACK:
                 continue
             path = _local_child(stack, raw)
+            props = raw.get("Properties") if isinstance(raw.get("Properties"), dict) else {}
+            bound = props.get("Parameters") if isinstance(props.get("Parameters"), dict) else {}
+            known = by_path.get(str(path)) if path is not None else None
+            if known is not None and known.parent is None and known is not stack:
+                # The child is also a template of the folder: it is that nested stack.
+                known.parent, known.bound, known.logical_id = stack, dict(bound), logical_id
+                continue
             if path is None or str(path) in seen:
                 continue
             seen.add(str(path))
-            props = raw.get("Properties") if isinstance(raw.get("Properties"), dict) else {}
-            bound = props.get("Parameters") if isinstance(props.get("Parameters"), dict) else {}
             child = Stack(name=f"{stack.name}/{logical_id}", template=read_template(path),
                           path=str(path), parent=stack, bound=dict(bound),
                           logical_id=logical_id)

@@ -82,3 +82,23 @@ def test_a_local_nested_stack_is_followed_with_its_parameters_bound(tmp_path):
     assert child.parent is m.stage.stacks[0] and child.logical_id == "Child"
     box = m.get(child, "Box")
     assert [r.logical_id for r in m.refs(child, box.props["SubnetId"])] == ["Sub"]
+
+
+def test_a_child_that_is_also_a_template_of_the_folder_is_read_once(tmp_path):
+    (tmp_path / "child.yaml").write_text(textwrap.dedent("""\
+        Parameters:
+          Size: {Type: String}
+        Resources:
+          Box: {Type: AWS::EC2::Instance, Properties: {InstanceType: !Ref Size}}
+        """))
+    (tmp_path / "parent.yaml").write_text(textwrap.dedent("""\
+        Resources:
+          Child:
+            Type: AWS::CloudFormation::Stack
+            Properties: {TemplateURL: child.yaml, Parameters: {Size: t3.small}}
+        """))
+    (stage,) = load(str(tmp_path))
+    m = Model(stage)
+    boxes = [r for r in m.resources if r.type == "AWS::EC2::Instance"]
+    assert len(boxes) == 1
+    assert m.literal(boxes[0].stack, boxes[0].props["InstanceType"]) == "t3.small"
