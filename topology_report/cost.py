@@ -6,9 +6,22 @@ import json
 from pathlib import Path
 
 from .analyze import Analysis
+from .catalog import classify
 from .loader import ReportError
 
 PRICE_FILE = Path(__file__).with_name("prices.json")
+
+# Types the estimate prices (or that cost nothing by themselves); any other type that is
+# not a support type is named as "not priced", so that $0 never means "nothing here".
+PRICED_ELSEWHERE = {
+    "AWS::EC2::Instance", "AWS::AutoScaling::AutoScalingGroup", "AWS::EC2::NatGateway",
+    "AWS::EC2::VPCEndpoint", "AWS::ElasticLoadBalancingV2::LoadBalancer",
+    "AWS::ElasticLoadBalancing::LoadBalancer", "AWS::RDS::DBInstance", "AWS::S3::Bucket",
+    "AWS::CloudFront::Distribution", "AWS::EC2::Subnet", "AWS::EC2::RouteTable",
+    "AWS::EC2::Route", "AWS::EC2::SubnetRouteTableAssociation",
+    "AWS::ElasticLoadBalancingV2::TargetGroup", "AWS::CloudFront::VpcOrigin",
+    "AWS::CloudFormation::Stack", "AWS::RDS::DBProxy",
+}
 
 
 def load_prices(path: str | None = None) -> dict:
@@ -166,6 +179,20 @@ def estimate(a: Analysis, prices: dict) -> dict:
         n = len(m.of_type(rtype))
         if n:
             add(f"{n} {label}(s)", n * prices[key], None, f"${prices[key]}/month each")
+    unseen = {x["logical_id"] for x in a.unanalysed}
+    if a.unanalysed:
+        notes.append("not analysed, so not priced: " + ", ".join(
+            f"{x['resource']} ({x['type']})" for x in a.unanalysed))
+    unpriced: dict[str, list[str]] = {}
+    for res in m.resources:
+        if res.type in PRICED_ELSEWHERE or classify(res.type) == "support" or \
+                res.logical_id in unseen or any(
+                f" {res.logical_id} (" in x["item"] for x in lines):
+            continue
+        unpriced.setdefault(res.type, []).append(res.logical_id)
+    if unpriced:
+        notes.append("not priced (no rates in the price table): " + "; ".join(
+            f"{rtype} {', '.join(ids)}" for rtype, ids in sorted(unpriced.items())))
     if a.region and a.region != prices["region"]:
         notes.append(f"the templates deploy to {a.region}, but the price table is "
                      f"{prices['region']}'s: prices in {a.region} differ; pass --prices with a "

@@ -183,3 +183,14 @@ def test_growth_never_says_a_third_az_for_a_group_in_one_az(prices):
     needs = " ".join(n for g in r["capacity"]["growth"] for n in g["needs"])
     assert "a third AZ" not in needs
     assert "spread it over >= 2 more AZs (it is in one)" in needs
+
+
+def test_zero_dollars_never_means_nothing_here(prices):
+    """Every resource the estimate does not price is named (SAM, nested stacks, managed)."""
+    for case in ("sam-api-table", "lambda-url-sqs-sns"):
+        r = _report(case, prices)
+        notes = " ".join(r["cost"]["not_priced"])
+        assert "not priced (no rates in the price table)" in notes, case
+    notes = " ".join(_report("nested-stack-remote", prices)["cost"]["not_priced"])
+    assert "not analysed, so not priced: Network (AWS::CloudFormation::Stack), App " \
+           "(AWS::CloudFormation::Stack)" in notes
