@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from .catalog import classify
 from .compute import analyze_compute, analyze_load_balancers
-from .data import _managed, analyze_data, analyze_edge, analyze_storage
+from .data import analyze_data, analyze_edge, analyze_managed, analyze_storage
 from .findings import (ACCEPT_METADATA_FIELD, ACCEPT_METADATA_KEY, TIERS, AppUnit, Ctx,
                        Database, Spof, Tier, Unknown, plural)
 from .model import Model
@@ -51,7 +51,7 @@ def analyze(model: Model, accept: dict[str, str] | None = None) -> Analysis:
     net = analyze_network(ctx)
     analyze_load_balancers(ctx)
     analyze_compute(ctx)
-    _managed(ctx, "compute")
+    analyze_managed(ctx, "compute")
     analyze_data(ctx)
     analyze_storage(ctx)
     analyze_edge(ctx)

@@ -223,9 +223,7 @@ def _instance_spread(model: Model, inst: Resource) -> Spread:
         (r for r in model.refs(inst.stack, inst.props.get("NetworkInterfaces"))
          if r.type == "AWS::EC2::Subnet"), None)
     if subnet is not None:
-        return spread(model, inst.stack, [{"Ref": subnet.logical_id}]) \
-            if subnet.stack is inst.stack else spread(model, subnet.stack,
-                                                      [{"Ref": subnet.logical_id}])
+        return spread(model, subnet.stack, [{"Ref": subnet.logical_id}])
     if "SubnetId" in inst.props:
         return spread(model, inst.stack, [inst.props["SubnetId"]])
     az = model.literal(inst.stack, inst.props.get("AvailabilityZone"))

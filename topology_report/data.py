@@ -99,7 +99,7 @@ def analyze_data(ctx: Ctx) -> None:
             ctx.spof("data", broker, "mq-single-instance",
                      "an Amazon MQ broker in SINGLE_INSTANCE mode: one broker in one AZ; "
                      "when it fails, messaging stops until it is recovered")
-    _managed(ctx, "data")
+    analyze_managed(ctx, "data")
     if not t.present:
         t.lines.append("none: no database, cache, queue or broker in these templates")
 
@@ -291,7 +291,7 @@ def _search(ctx: Ctx, dom: Resource) -> None:
             dom.stack, config.get("ZoneAwarenessEnabled")))
 
 
-def _managed(ctx: Ctx, tier: str) -> None:
+def analyze_managed(ctx: Ctx, tier: str) -> None:
     """Managed services of a tier: listed, distributed by nature."""
     model, t = ctx.model, ctx.tiers[tier]
     for rtype, (where, label) in MANAGED.items():
@@ -328,7 +328,7 @@ def analyze_storage(ctx: Ctx) -> None:
             ctx.spof("storage", fs, "efs-one-zone",
                      "an EFS One Zone file system lives in one AZ: if it fails, the files "
                      "are unavailable (and may be lost)")
-    _managed(ctx, "storage")
+    analyze_managed(ctx, "storage")
     if not t.present:
         t.lines.append("none: no S3 bucket or file system in these templates")
 
@@ -367,6 +367,6 @@ def analyze_edge(ctx: Ctx) -> None:
         t.lines.append(f"CloudFront distribution {model.display(dist)} (managed, distributed "
                        f"by nature: edge locations worldwide); origins: {described or 'none'}"
                        + (f"; {groups} origin failover group(s)" if groups else ""))
-    _managed(ctx, "edge")
+    analyze_managed(ctx, "edge")
     if not t.present:
         t.lines.append("none: no CloudFront distribution or API in these templates")
