@@ -347,6 +347,15 @@ def _ecs_service(ctx: Ctx, svc: Resource) -> None:
         if m and d(c).get("Type") == "memberOf":
             zones = [z.strip().strip("'\"") for z in m.group(2).split(",") if z.strip()]
             sp = spread(model, svc.stack, zones, zones=True)
+    strategies = [d(x) for x in lst(p.get("PlacementStrategies"))]
+    spreads_azs = any(str(x.get("Type")) == "spread" and "availability-zone" in str(
+        x.get("Field", "")).lower() for x in strategies)
+    if strategies and not spreads_azs and sp.multi:
+        # binpack or random on EC2 may put every task on one host, hence in one AZ.
+        kinds = ", ".join(str(x.get("Type")) for x in strategies)
+        sp = Spread(azs=sp.azs, subnets=sp.subnets, at_least=1, at_most=sp.at_most or None,
+                    reason=f"placement strategy {kinds} does not spread tasks across AZs: "
+                           f"they may all run in one")
     breaker = d(d(p.get("DeploymentConfiguration")).get("DeploymentCircuitBreaker"))
     breaker_on = model.boolean(svc.stack, breaker.get("Enable")) is True
     tgs = [r for lb in lst(p.get("LoadBalancers")) for r in model.refs(svc.stack, lb)

@@ -242,3 +242,21 @@ Writer:
     assert spof_ids(a) == set()
     assert {(u.logical_id, u.what) for u in a.unknowns} == {("Db", "instances"),
                                                              ("Writer", "cluster")}
+
+
+def test_an_ecs_service_that_binpacks_may_be_in_one_az(template):
+    a = analysis_of(template("""
+Cluster: {Type: AWS::ECS::Cluster}
+Service:
+  Type: AWS::ECS::Service
+  Properties:
+    Cluster: !Ref Cluster
+    LaunchType: EC2
+    DesiredCount: 3
+    TaskDefinition: task-def-arn
+    NetworkConfiguration: {AwsvpcConfiguration: {Subnets: [!Ref PrivA, !Ref PrivB]}}
+    PlacementStrategies: [{Type: binpack, Field: memory}]
+"""))
+    assert spof_ids(a) == set()
+    (u,) = a.unknowns
+    assert (u.logical_id, u.what) == ("Service", "AZs") and "binpack" in u.reason
