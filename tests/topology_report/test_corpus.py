@@ -194,3 +194,26 @@ def test_zero_dollars_never_means_nothing_here(prices):
     notes = " ".join(_report("nested-stack-remote", prices)["cost"]["not_priced"])
     assert "not analysed, so not priced: Network (AWS::CloudFormation::Stack), App " \
            "(AWS::CloudFormation::Stack)" in notes
+
+
+def test_every_verdict_kind_is_documented_with_its_rule():
+    from topology_report.analyze import VERDICT_KINDS
+    readme = (Path(__file__).resolve().parents[2] / "topology_report" / "README.md").read_text()
+    for kind in VERDICT_KINDS:
+        assert f"| `{kind}` |" in readme, kind
+    assert {lab["verdict"] for lab in LABELS.values()} <= set(VERDICT_KINDS)
+    assert {lab["verdict"] for lab in LABELS.values()} == set(VERDICT_KINDS), \
+        "the corpus has an example of every verdict kind"
+
+
+def test_every_rule_has_a_label_and_is_documented():
+    import re
+
+    from topology_report.render import RULE_LABELS
+    readme = (Path(__file__).resolve().parents[2] / "topology_report" / "README.md").read_text()
+    source = "".join(p.read_text() for p in (Path(__file__).resolve().parents[2]
+                                              / "topology_report").glob("*.py"))
+    rules = set(re.findall(r'spof\([^,]+, [^,]+, "([a-z0-9-]+)"', source))
+    assert rules and rules <= set(RULE_LABELS)
+    for rule in rules:
+        assert f"`{rule}`" in readme, rule
