@@ -77,13 +77,16 @@ def _db_max_connections(db: Database, prices: dict) -> tuple[int | None, str]:
                             f"{entry['memory_gib']} GiB")
 
 
-def _meta_int(meta: dict, key: str, default: int, notes: list[str]) -> int:
+class BadMetadata(ValueError):
+    """GameService metadata that is not a usable number."""
+
+
+def _meta_int(meta: dict, key: str, default: int, where: str, minimum: int = 0) -> int:
     value = meta.get(key, default)
     if isinstance(value, bool) or not isinstance(value, (int, str)) or \
-            not str(value).strip().isdigit():
-        notes.append(f"GameService metadata {key}={value!r} is not a whole number; "
-                     f"used {default}")
-        return default
+            not str(value).strip().isdigit() or int(value) < minimum:
+        raise BadMetadata(f"GameService metadata {key}={value!r} on {where} is not a whole "
+                          f"number{'' if not minimum else f' >= {minimum}'}")
     return int(value)
 
 
@@ -92,20 +95,33 @@ def _players(rps: float, p: Params) -> int:
 
 
 def capacity(a: Analysis, prices: dict, p: Params) -> dict:
+    servers = [u for u in a.app_units if u.kind in ("asg", "instance")]
     if not a.app_units:
         return {"applicable": False, "reason": "no app tier in these templates"}
+    # The connection budget and growth figures rest on the game service's per-instance
+    # figures: only for templates that say they run it (GameService metadata, as our
+    # stages' launch templates do). For anyone else's template they are left out.
+    app_units = [u for u in servers if u.game_service]
+    if not app_units:
+        return {"applicable": False, "reason": (
+            "left out: no app instance here carries GameService metadata (workers and DB "
+            "pool sizes per instance), so a connection budget would rest on our game "
+            "service's defaults, not on this app's figures; add "
+            '"Metadata": {"GameService": {"WorkersPerInstance": N, "DbPoolSizePerWorker": N, '
+            '"DbMaxOverflowPerWorker": N}} to the launch template to get one')}
     assumptions = []
     units = []
-    app_units = a.app_units
-    if any(u.game_service for u in app_units):
-        # Only the units that say they run the game service count; a bastion does not.
-        app_units = [u for u in app_units if u.game_service]
     for u in app_units:
         meta = u.game_service
-        workers = _meta_int(meta, "WorkersPerInstance", p.workers_per_instance, assumptions)
-        pool = _meta_int(meta, "DbPoolSizePerWorker", p.db_pool_size, assumptions)
-        overflow = _meta_int(meta, "DbMaxOverflowPerWorker", p.db_max_overflow, assumptions)
-        source = "template metadata (GameService)" if meta else "command-line defaults"
+        where = u.resource.logical_id
+        try:
+            workers = _meta_int(meta, "WorkersPerInstance", p.workers_per_instance, where, 1)
+            pool = _meta_int(meta, "DbPoolSizePerWorker", p.db_pool_size, where)
+            overflow = _meta_int(meta, "DbMaxOverflowPerWorker", p.db_max_overflow, where)
+        except BadMetadata as exc:
+            return {"applicable": False, "reason": f"{exc}: no connection budget or growth "
+                                                   f"figures until it is fixed"}
+        source = "template metadata (GameService, missing keys from the options)"
         vcpu = _instance_vcpu(prices, u.instance_type)
         rps = p.rps_per_instance * (vcpu / 2 if vcpu else 1)
         units.append({"logical_id": u.resource.logical_id, "kind": u.kind, "min": u.min,
@@ -147,10 +163,13 @@ def capacity(a: Analysis, prices: dict, p: Params) -> dict:
         assumptions.append("no database in these templates: no connection budget")
     else:
         max_conn, source = _db_max_connections(db, prices)
-        usable = None if max_conn is None else max_conn - p.db_reserved_connections
+        usable = None if max_conn is None else max(0, max_conn - p.db_reserved_connections)
         assumptions.append(f"max_connections of {db.resource.logical_id} "
                            f"({db.instance_class}): {max_conn}, from {source}; "
                            f"{p.db_reserved_connections} reserved for superusers")
+        if max_conn is not None and max_conn <= p.db_reserved_connections:
+            assumptions.append(f"max_connections {max_conn} leaves no connection for the app "
+                               f"after {p.db_reserved_connections} reserved: no instance fits")
         entry = _db_entry(prices, db.instance_class)
         db_vcpu = entry["vcpu"] if entry else None
         budget_ok = usable is None or a.has_proxy or peak_connections <= usable
@@ -191,8 +210,12 @@ def _growth(a: Analysis, prices: dict, p: Params, cap: dict, factor: int) -> dic
         hits.append("app fleet at its max size")
         if asgs:
             azs = max(len(u.azs) for u in asgs)
+            spread = ("" if azs >= 3 or any(u.spread and u.spread.every_az for u in asgs) else
+                      " and spread it over a third AZ" if azs == 2 else
+                      " and spread it over >= 2 more AZs (it is in one)" if azs == 1 else
+                      " across >= 3 AZs")
             needs.append(f"raise the Auto Scaling group's max from {cap['max_instances']} to "
-                         f"{instances}" + (" and spread it over a third AZ" if azs < 3 else ""))
+                         f"{instances}{spread}")
         else:
             needs.append(f"an Auto Scaling group of up to {instances} instances behind a load "
                          f"balancer (today one instance, which can only grow up)")

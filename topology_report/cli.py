@@ -49,11 +49,15 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                    help="name a single point of failure as accepted (repeatable); templates "
                         "can also say so in resource Metadata: "
                         '{"TopologyReport": {"AcceptedSinglePointOfFailure": "reason"}}')
+    p.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE",
+                   help="a template parameter's value (repeatable); default: its Default. "
+                        "Conditions and Fn::If are evaluated with these values")
     p.add_argument("--prices", metavar="FILE", help="price table (default: the dated "
                    "topology_report/prices.json)")
     d = Params()
     g = p.add_argument_group("capacity model (all printed with the result; worker and pool "
-                             "sizes only where a template carries no GameService metadata)")
+                             "sizes only for keys missing from a template's GameService "
+                             "metadata; without that metadata there is no connection budget)")
     g.add_argument("--rps-per-instance", type=float, default=d.rps_per_instance,
                    help="requests/s one 2-vCPU app instance serves (default %(default)s, "
                         "until the service benchmark measures it; scaled by vCPU)")
@@ -134,6 +138,16 @@ def _accept(args: argparse.Namespace) -> dict[str, str]:
     return out
 
 
+def _parameters(args: argparse.Namespace) -> dict[str, str]:
+    out = {}
+    for item in getattr(args, "parameter", []) or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ReportError(f"--parameter: expected KEY=VALUE, got {item!r}")
+        out[key.strip()] = value
+    return out
+
+
 def _load_all(inputs: list[str], wanted: list[str] | None):
     stages = []
     for path in inputs:
@@ -159,10 +173,11 @@ def run(argv: list[str]) -> int:
     accept = _accept(args)
     if args.command == "diff":
         from .diff import run_diff
-        return run_diff(args, prices, params, accept)
+        return run_diff(args, prices, params, accept, _parameters(args))
     from .render import render_side_by_side, render_stage, render_summary
     stages = _load_all(args.inputs, args.stage)
-    reports = [build(s, prices, params, accept) for s in stages]
+    parameters = _parameters(args)
+    reports = [build(s, prices, params, accept, parameters) for s in stages]
     if args.json:
         print(json.dumps([public(r) for r in reports], indent=2, default=str))
         return 0

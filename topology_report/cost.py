@@ -6,9 +6,22 @@ import json
 from pathlib import Path
 
 from .analyze import Analysis
+from .catalog import classify
 from .loader import ReportError
 
 PRICE_FILE = Path(__file__).with_name("prices.json")
+
+# Types the estimate prices (or that cost nothing by themselves); any other type that is
+# not a support type is named as "not priced", so that $0 never means "nothing here".
+PRICED_ELSEWHERE = {
+    "AWS::EC2::Instance", "AWS::AutoScaling::AutoScalingGroup", "AWS::EC2::NatGateway",
+    "AWS::EC2::VPCEndpoint", "AWS::ElasticLoadBalancingV2::LoadBalancer",
+    "AWS::ElasticLoadBalancing::LoadBalancer", "AWS::RDS::DBInstance", "AWS::S3::Bucket",
+    "AWS::CloudFront::Distribution", "AWS::EC2::Subnet", "AWS::EC2::RouteTable",
+    "AWS::EC2::Route", "AWS::EC2::SubnetRouteTableAssociation",
+    "AWS::ElasticLoadBalancingV2::TargetGroup", "AWS::CloudFront::VpcOrigin",
+    "AWS::CloudFormation::Stack", "AWS::RDS::DBProxy",
+}
 
 
 def load_prices(path: str | None = None) -> dict:
@@ -53,7 +66,7 @@ def estimate(a: Analysis, prices: dict) -> dict:
         return entry["hourly"] if entry else None
 
     root_default = usage["root_volume_gb_default"]
-    for u in a.app_units:
+    for u in [x for x in a.app_units + a.idle_instances if x.kind in ("asg", "instance")]:
         hourly = ec2_hourly(u.instance_type)
         lo = u.min if u.kind == "asg" else 1
         hi = u.max if u.kind == "asg" else 1
@@ -113,9 +126,16 @@ def estimate(a: Analysis, prices: dict) -> dict:
             notes.append(f"{db.resource.logical_id}: DB class {db.instance_class} is not in the "
                          f"price table: not priced")
             continue
-        factor = 2 if db.multi_az else 1
-        add(f"RDS {db.resource.logical_id} ({db.instance_class}, "
-            f"{'Multi-AZ' if db.multi_az else 'Single-AZ'})",
+        factor = db.instances if db.instances > 1 else (2 if db.multi_az else 1)
+        unverified = prices["rds_postgresql"].get("_unverified") or {}
+        if any((db.instance_class or "").startswith(c) for c in unverified.get("classes", [])):
+            notes.append(f"{db.resource.logical_id} ({db.instance_class}): {unverified['note']}")
+        layout = ("Multi-AZ DB cluster, 3 instances" if db.instances == 3 else
+                  "Multi-AZ" if db.multi_az else "Single-AZ")
+        if (db.engine or "postgres") not in ("postgres", "aurora-postgresql"):
+            notes.append(f"{db.resource.logical_id}: priced at the PostgreSQL rate of its class; "
+                         f"{db.engine} rates differ")
+        add(f"RDS {db.resource.logical_id} ({db.instance_class}, {layout})",
             factor * entry["hourly"] * hours, None,
             f"{factor} x ${entry['hourly']}/h x {hours} h")
         gb = db.storage_gb or 20
@@ -133,10 +153,24 @@ def estimate(a: Analysis, prices: dict) -> dict:
     dists = [c for c in a.tiers["edge"].components if c["type"] == "cloudfront-distribution"]
     if dists:
         gb, req = usage["cloudfront_gb_out_month"], usage["cloudfront_requests_month"]
+        free = prices.get("cloudfront_always_free")
+        free_gb = free["gb_out_month"] if free else 0
+        free_req = free["requests_month"] if free else 0
+        paid_gb, paid_req = max(0, gb - free_gb), max(0, req - free_req)
         add(f"CloudFront ({len(dists)} distribution(s))",
-            gb * prices["cloudfront_gb_out"] + req / 10000 * prices["cloudfront_https_per_10000"],
-            None, f"{gb} GB out x ${prices['cloudfront_gb_out']}/GB + {req} HTTPS requests x "
-            f"${prices['cloudfront_https_per_10000']}/10k (free tier not counted)")
+            paid_gb * prices["cloudfront_gb_out"]
+            + paid_req / 10000 * prices["cloudfront_https_per_10000"], None,
+            f"{gb} GB out and {req} HTTPS requests"
+            + (f", less the always-free {free_gb} GB and {free_req} requests a month: "
+               f"{paid_gb} GB x ${prices['cloudfront_gb_out']}/GB + {paid_req} requests x "
+               f"${prices['cloudfront_https_per_10000']}/10k" if free else
+               f" x ${prices['cloudfront_gb_out']}/GB and ${prices['cloudfront_https_per_10000']}"
+               f"/10k (free tier left out: the price table has none)"))
+        if free:
+            notes.append(f"CloudFront: {free['source']}; if other distributions of the account "
+                         f"already use it, add {gb} GB x ${prices['cloudfront_gb_out']}/GB + "
+                         f"{req} requests x ${prices['cloudfront_https_per_10000']}/10k = $"
+                         f"{gb * prices['cloudfront_gb_out'] + req / 10000 * prices['cloudfront_https_per_10000']:,.2f}")
     small = [("AWS::CloudWatch::Alarm", "cloudwatch_alarm_month", "CloudWatch alarm"),
              ("AWS::CloudWatch::Dashboard", "cloudwatch_dashboard_month", "CloudWatch dashboard"),
              ("AWS::SecretsManager::Secret", "secrets_manager_secret_month", "Secrets Manager secret"),
@@ -145,6 +179,20 @@ def estimate(a: Analysis, prices: dict) -> dict:
         n = len(m.of_type(rtype))
         if n:
             add(f"{n} {label}(s)", n * prices[key], None, f"${prices[key]}/month each")
+    unseen = {x["logical_id"] for x in a.unanalysed}
+    if a.unanalysed:
+        notes.append("not analysed, so not priced: " + ", ".join(
+            f"{x['resource']} ({x['type']})" for x in a.unanalysed))
+    unpriced: dict[str, list[str]] = {}
+    for res in m.resources:
+        if res.type in PRICED_ELSEWHERE or classify(res.type) == "support" or \
+                res.logical_id in unseen or any(
+                f" {res.logical_id} (" in x["item"] for x in lines):
+            continue
+        unpriced.setdefault(res.type, []).append(res.logical_id)
+    if unpriced:
+        notes.append("not priced (no rates in the price table): " + "; ".join(
+            f"{rtype} {', '.join(ids)}" for rtype, ids in sorted(unpriced.items())))
     if a.region and a.region != prices["region"]:
         notes.append(f"the templates deploy to {a.region}, but the price table is "
                      f"{prices['region']}'s: prices in {a.region} differ; pass --prices with a "

@@ -10,6 +10,10 @@ from .loader import Stage
 from .model import Model
 
 
+STORES = {"AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable", "AWS::Serverless::SimpleTable",
+          "AWS::ElastiCache::ServerlessCache"}
+
+
 def _id(prefix: str, logical_id: str) -> str:
     return prefix + "_" + re.sub(r"[^A-Za-z0-9_]", "_", logical_id)
 
@@ -39,7 +43,10 @@ def stage_diagram(stage: Stage) -> str:
 
     box, cyl, stadium = ("[", "]"), ("[(", ")]"), ("([", "])")
     for c in a.tiers["storage"].components:
-        if c["type"] == "s3-bucket":
+        if c["type"] == "managed":
+            node("m", c["logical_id"], cyl, f"{c['label']} {c['logical_id']}", "managed",
+                 is_managed=True)
+        elif c["type"] == "s3-bucket":
             node("s3", c["logical_id"], cyl, f"S3 {c['logical_id']}", "managed, multi-AZ",
                  is_managed=True)
         else:
@@ -49,16 +56,32 @@ def stage_diagram(stage: Stage) -> str:
         node("lb", c["logical_id"], box, f"{c['type'].replace('-', ' ')} {c['logical_id']}",
              f"{c['scheme']}, {c['subnets']} subnets in {len(c['azs'])} AZs")
     compute = []
+    lb_targets: dict[str, set[str]] = {}  # compute node -> the target groups it is behind
     for c in a.tiers["compute"].components:
         if c["type"] == "auto-scaling-group":
-            compute.append(node("asg", c["logical_id"], box, f"Auto Scaling group {c['logical_id']}",
-                                f"{c['min']}..{c['max']} x {c['instance_type'] or '?'}",
-                                f"{len(c['azs'])} AZs, self-healing"
-                                + (", scales out" if c["scaling"] else "")))
+            nid = node("asg", c["logical_id"], box, f"Auto Scaling group {c['logical_id']}",
+                       f"{c['min']}..{c['max']} x {c['instance_type'] or '?'}",
+                       f"{len(c['azs'])} AZs, self-healing"
+                       + (", scales out" if c["scaling"] else ""))
+        elif c["type"] == "ec2-instance":
+            if not c.get("serves_traffic", True):
+                continue  # a bastion or helper: not drawn behind the load balancer
+            nid = node("ec2", c["logical_id"], box, f"EC2 {c['logical_id']}",
+                       f"1 x {c['instance_type'] or '?'} in {c['az'] or '?'}",
+                       "auto-recovery" if c["auto_recovery"] else "")
+        elif c["type"] == "ecs-service":
+            nid = node("ecs", c["logical_id"], box, f"ECS service {c['logical_id']}",
+                       f"{c['min'] if c['min'] is not None else '?'}"
+                       f"..{c['max'] if c['max'] is not None else '?'} tasks",
+                       f"{len(c['azs'])} AZs" if c["azs"] else "")
+        elif c["type"] == "lambda-function" and c.get("invoked_by"):
+            nid = node("fn", c["logical_id"], box, f"Lambda {c['logical_id']}", "managed",
+                       is_managed=True)
         else:
-            compute.append(node("ec2", c["logical_id"], box, f"EC2 {c['logical_id']}",
-                                f"1 x {c['instance_type'] or '?'} in {c['az'] or '?'}",
-                                "auto-recovery" if c["auto_recovery"] else ""))
+            continue
+        compute.append(nid)
+        lb_targets[nid] = set(c.get("target_groups") or []) | (
+            {"*"} if c["type"] == "ec2-instance" and c.get("load_balanced_with") else set())
     dbs = []
     for c in a.tiers["data"].components:
         if c["type"] == "db-instance" and not c["cluster"]:
@@ -70,11 +93,17 @@ def stage_diagram(stage: Stage) -> str:
         elif c["type"] == "db-cluster":
             dbs.append(node("db", c["logical_id"], cyl, f"DB cluster {c['logical_id']}",
                             f"{c['instances']} instance(s)"))
-        elif c["type"] == "dynamodb-table":
-            dbs.append(node("ddb", c["logical_id"], cyl, f"DynamoDB {c['logical_id']}",
-                            "managed", is_managed=True))
+        elif c["type"] == "managed":
+            nid = node("m", c["logical_id"], cyl, f"{c['label']} {c['logical_id']}",
+                       "managed", is_managed=True)
+            if c["resource_type"] in STORES:  # queues and topics: drawn, not wired
+                dbs.append(nid)
         elif c["type"].startswith("cache"):
             dbs.append(node("cache", c["logical_id"], cyl, f"ElastiCache {c['logical_id']}"))
+        elif c["type"] in ("memorydb-cluster", "search-domain", "mq-broker"):
+            label = {"memorydb-cluster": "MemoryDB", "search-domain": "OpenSearch",
+                     "mq-broker": "Amazon MQ"}[c["type"]]
+            dbs.append(node("d", c["logical_id"], cyl, f"{label} {c['logical_id']}"))
     egress = []
     for c in a.tiers["network egress"].components:
         if c["type"] == "nat-gateway":
@@ -85,6 +114,13 @@ def stage_diagram(stage: Stage) -> str:
                                c.get("instance_type") or ""))
     entry = []
     for c in a.tiers["edge"].components:
+        if c["type"] == "managed":
+            entry.append(node("api", c["logical_id"], box, f"{c['label']} {c['logical_id']}",
+                              "managed", is_managed=True))
+            for target in compute:
+                if target.startswith("fn_"):
+                    lines.append(f"  {entry[-1]} --> {target}")
+            continue
         nid = node("cf", c["logical_id"], box, f"CloudFront {c['logical_id']}",
                    "managed, global edge", is_managed=True)
         entry.append(nid)
@@ -96,14 +132,16 @@ def stage_diagram(stage: Stage) -> str:
         entry = [nodes[c["logical_id"]] for c in a.tiers["load balancing"].components] or compute
     for nid in entry:
         lines.append(f"  players --> {nid}")
+    balanced = [n for n in compute if lb_targets.get(n)]
     for c in a.tiers["load balancing"].components:
-        for target in compute:
+        for target in balanced:
             lines.append(f"  {nodes[c['logical_id']]} --> {target}")
     for source in compute:
         for db in dbs:
             lines.append(f"  {source} --> {db}")
-        for nat in egress:
-            lines.append(f"  {source} -.->|egress| {nat}")
+        if not source.startswith("fn_"):
+            for nat in egress:
+                lines.append(f"  {source} -.->|egress| {nat}")
     lines.append("  classDef spof fill:#fdd,stroke:#c00,stroke-width:2px")
     lines.append("  classDef managed fill:#dfd,stroke:#393")
     if spofs:

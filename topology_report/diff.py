@@ -49,6 +49,29 @@ def facts(r: dict) -> dict[str, tuple[str | None, object]]:
                 out[f"CloudFront {lid} origins"] = (lid, len(c["origins"]))
             elif kind == "s3-bucket":
                 out[f"S3 bucket {lid} versioned"] = (lid, c["versioned"])
+            elif kind == "ecs-service":
+                out[f"ECS service {lid} tasks (min)"] = (lid, c["min"])
+                out[f"ECS service {lid} max tasks"] = (lid, c["max"])
+                out[f"ECS service {lid} AZs"] = (lid, len(c["azs"]))
+                out[f"ECS service {lid} circuit breaker"] = (lid, c["circuit_breaker"])
+            elif kind == "lambda-function":
+                out[f"Lambda {lid} invoked by"] = (lid, ", ".join(c["invoked_by"]) or "nothing")
+            elif kind == "cache-cluster":
+                out[f"cache {lid} nodes"] = (lid, c["nodes"])
+            elif kind == "cache-replication-group":
+                out[f"cache {lid} nodes per shard"] = (lid, c["nodes_per_shard"])
+                out[f"cache {lid} automatic failover"] = (lid, c["automatic_failover"])
+            elif kind == "memorydb-cluster":
+                out[f"MemoryDB {lid} replicas per shard"] = (lid, c["replicas_per_shard"])
+            elif kind == "search-domain":
+                out[f"OpenSearch {lid} data nodes"] = (lid, c["data_nodes"])
+                out[f"OpenSearch {lid} zone awareness"] = (lid, c["zone_awareness"])
+            elif kind == "mq-broker":
+                out[f"MQ broker {lid} deployment mode"] = (lid, c["deployment_mode"])
+            elif kind == "efs":
+                out[f"EFS {lid} One Zone"] = (lid, c["one_zone"])
+            elif kind == "managed":
+                out[f"{c['label']} {lid}"] = (lid, "managed")
     gateways = sum(1 for c in r["tiers"]["network egress"]["components"]
                    if c["type"] == "nat-gateway")
     out["NAT gateways"] = (None, gateways)
@@ -62,8 +85,21 @@ def facts(r: dict) -> dict[str, tuple[str | None, object]]:
                                               f"{db['usable_connections']} usable")
         out["limit that binds first"] = (None, cap["binding"])
         out["players the fleet serves at max size (est.)"] = (None, cap["max_players"])
+    for u in r.get("unknowns", []):
+        out[f"{u['resource']} {u['what']}"] = (u["logical_id"], f"unknown ({u['reason']})")
+    for x in r.get("unanalysed", []):
+        out[f"{x['resource']} ({x['type']})"] = (x["logical_id"], "not analysed")
     out["cost per month, baseline"] = (None, f"${r['cost']['total']:,.2f}")
     return out
+
+
+def _ids(r: dict | None) -> set[str]:
+    """Logical IDs of a report's stage (every resource, not only the analysed ones)."""
+    if not r:
+        return set()
+    if "_logical_ids" in r:
+        return {lid for _, lid in r["_logical_ids"]}
+    return {c["logical_id"] for t in r["tiers"].values() for c in t["components"]}
 
 
 def _fmt(value: object) -> str:
@@ -88,10 +124,16 @@ def compare(before: dict | None, after: dict | None, kind: str) -> dict:
     resolved = [b_spofs[k] for k in b_spofs if k not in a_spofs]
     # The same single point of failure under a new logical ID (CDK renames an instance
     # when its user data changes, for example) is not a new one.
+    # Only a removed logical ID can pair with an added one: a single point of failure
+    # whose resource still exists was resolved, and one on a resource that existed before
+    # is new, whatever else changed.
     renamed = []
+    b_ids, a_ids = _ids(before), _ids(after)
     for s in list(new):
+        if s["logical_id"] in b_ids:
+            continue
         twin = next((r for r in resolved if r["rule"] == s["rule"] and
-                     r["stack"] == s["stack"]), None)
+                     r["stack"] == s["stack"] and r["logical_id"] not in a_ids), None)
         if twin:
             new.remove(s)
             resolved.remove(twin)
@@ -130,9 +172,25 @@ def compare(before: dict | None, after: dict | None, kind: str) -> dict:
                 notes.append("connection budget back within max_connections")
         changes.append(text + (": " + "; ".join(notes) if notes else ""))
 
+    def unknown_keys(r: dict | None) -> dict[tuple, dict]:
+        return {(u["logical_id"], u["what"]): u for u in (r or {}).get("unknowns", [])}
+
+    b_unknown, a_unknown = unknown_keys(before), unknown_keys(after)
+    new_unknowns = [u for k, u in a_unknown.items() if k not in b_unknown]
+    b_unanalysed = {(x["logical_id"], x["type"]) for x in (before or {}).get("unanalysed", [])}
+    new_unanalysed = [x for x in (after or {}).get("unanalysed", [])
+                      if (x["logical_id"], x["type"]) not in b_unanalysed]
+
     failures = []
     if kind == "scale-out":
         failures += [f"new single point of failure: {s['resource']}: {s['reason']}" for s in new]
+        failures += [(f"{u['resource']}: {u['what']} was known and is now unknown"
+                      if u["logical_id"] in b_ids else
+                      f"{u['resource']} (new): {u['what']} unknown")
+                     + f" ({u['reason']}): it may be a single point of failure"
+                     for u in new_unknowns]
+        failures += [f"{x['resource']} ({x['type']}) is new and not analysed: it may be a "
+                     f"single point of failure" for x in new_unanalysed]
         if after and not budget_after:
             db = a_cap.get("database") or {}
             failures.append(f"connection budget exceeded: {a_cap.get('peak_connections')} "
@@ -142,6 +200,7 @@ def compare(before: dict | None, after: dict | None, kind: str) -> dict:
             "renamed_single_points_of_failure": [
                 {"before": b["logical_id"], "after": a["logical_id"], "rule": a["rule"]}
                 for b, a in renamed],
+            "new_unknowns": new_unknowns, "new_unanalysed": new_unanalysed,
             "failures": failures}
 
 
@@ -151,7 +210,8 @@ def _stage_kind(requested: str, name: str) -> str:
     return "starter" if name == "starter" else "scale-out"
 
 
-def run_diff(args, prices: dict, params, accept: dict[str, str]) -> int:
+def run_diff(args, prices: dict, params, accept: dict[str, str],
+             parameters: dict[str, str] | None = None) -> int:
     before = select_stages(load(args.before), args.stage)
     after = select_stages(load(args.after), args.stage)
     if len(before) == 1 and len(after) == 1:
@@ -164,8 +224,8 @@ def run_diff(args, prices: dict, params, accept: dict[str, str]) -> int:
         raise ReportError("nothing to compare")
     results = []
     for name, b, a in pairs:
-        rb = build(b, prices, params, accept) if b else None
-        ra = build(a, prices, params, accept) if a else None
+        rb = build(b, prices, params, accept, parameters) if b else None
+        ra = build(a, prices, params, accept, parameters) if a else None
         result = compare(rb, ra, _stage_kind(args.stage_kind, name))
         result["stage"] = name
         result["before"] = rb["verdict"]["headline"] if rb else "(stage absent)"
@@ -208,6 +268,8 @@ def render(results: list[dict], markdown: bool = False) -> str:
             out.append(f"{bullet}NEW single point of failure: {s['resource']}: {s['reason']}")
         for s in r["resolved_single_points_of_failure"]:
             out.append(f"{bullet}resolved single point of failure: {s['resource']}")
+        for u in r.get("new_unknowns", []):
+            out.append(f"{bullet}NOW UNKNOWN: {u['resource']}: {u['what']}: {u['reason']}")
         for s in r["renamed_single_points_of_failure"]:
             out.append(f"{bullet}same single point of failure ({s['rule']}) under a new "
                        f"logical ID: {s['before']} -> {s['after']}")

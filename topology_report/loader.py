@@ -18,11 +18,14 @@ class ReportError(Exception):
     """Bad input or usage: the message says what and where. Exit code 2."""
 
 
-@dataclass
+@dataclass(eq=False)
 class Stack:
     name: str
     template: dict
     path: str
+    parent: "Stack | None" = None  # a nested stack's parent
+    bound: dict = field(default_factory=dict)  # parameter -> the parent's expression
+    logical_id: str | None = None  # the AWS::CloudFormation::Stack resource in the parent
 
 
 @dataclass
@@ -140,6 +143,66 @@ def _stack_name_from_file(path: Path) -> str:
     return path.stem
 
 
+# --- nested stacks -----------------------------------------------------------------------
+
+NESTED_STACK = "AWS::CloudFormation::Stack"
+
+
+def _local_child(stack: Stack, raw: dict) -> Path | None:
+    """The file of a nested stack when it is on this machine: a relative TemplateURL (as
+    `aws cloudformation package` takes it) or CDK's `aws:asset:path` metadata."""
+    base = Path(stack.path).parent
+    meta = raw.get("Metadata") if isinstance(raw.get("Metadata"), dict) else {}
+    candidates = [meta.get("aws:asset:path")]
+    url = (raw.get("Properties") or {}).get("TemplateURL") if isinstance(
+        raw.get("Properties"), dict) else None
+    if isinstance(url, str) and "://" not in url and not url.startswith("s3:"):
+        candidates.append(url)
+    for c in candidates:
+        if isinstance(c, str) and c:
+            path = (base / c).resolve()
+            if path.is_file():
+                return path
+    return None
+
+
+def expand_nested(stage: Stage, depth: int = 0) -> Stage:
+    """Add the children of nested stacks (AWS::CloudFormation::Stack) that are local files
+    as stacks of the stage, their parameters bound to the parent's values. A child that
+    is not on this machine stays a resource the report says it could not analyse."""
+    queue = list(stage.stacks)
+    seen = {s.path for s in stage.stacks}
+    by_path = {str(Path(s.path).resolve()): s for s in stage.stacks}
+    while queue:
+        stack = queue.pop(0)
+        level = 0
+        p = stack.parent
+        while p is not None:
+            level, p = level + 1, p.parent
+        if level >= 5:
+            continue
+        for logical_id, raw in (stack.template.get("Resources") or {}).items():
+            if not isinstance(raw, dict) or raw.get("Type") != NESTED_STACK:
+                continue
+            path = _local_child(stack, raw)
+            props = raw.get("Properties") if isinstance(raw.get("Properties"), dict) else {}
+            bound = props.get("Parameters") if isinstance(props.get("Parameters"), dict) else {}
+            known = by_path.get(str(path)) if path is not None else None
+            if known is not None and known.parent is None and known is not stack:
+                # The child is also a template of the folder: it is that nested stack.
+                known.parent, known.bound, known.logical_id = stack, dict(bound), logical_id
+                continue
+            if path is None or str(path) in seen:
+                continue
+            seen.add(str(path))
+            child = Stack(name=f"{stack.name}/{logical_id}", template=read_template(path),
+                          path=str(path), parent=stack, bound=dict(bound),
+                          logical_id=logical_id)
+            stage.stacks.append(child)
+            queue.append(child)
+    return stage
+
+
 # --- cloud assemblies ----------------------------------------------------------------------
 
 
@@ -191,6 +254,8 @@ def load_assembly(directory: Path) -> list[Stage]:
         stacks = _assembly_stacks(sub, sub_manifest)
         if stacks:
             stages.append(Stage(name=name, stacks=stacks, source=str(sub)))
+    for stage in stages:
+        expand_nested(stage)
     if not stages:
         raise ReportError(f"{directory}: the cloud assembly holds no CloudFormation stacks")
     return stages
@@ -226,14 +291,14 @@ def load(path_text: str) -> list[Stage]:
     if not path.exists():
         raise ReportError(f"{path_text}: no such file or folder")
     if path.is_file():
-        return [Stage(name=_stack_name_from_file(path), stacks=[Stack(
+        return [expand_nested(Stage(name=_stack_name_from_file(path), stacks=[Stack(
             name=_stack_name_from_file(path), template=read_template(path), path=str(path))],
-            source=str(path))]
+            source=str(path)))]
     if (path / "manifest.json").is_file():
         return load_assembly(path)
     stage = _folder_stage(path, path.resolve().name)
     if stage.stacks:
-        return [stage]
+        return [expand_nested(stage)]
     stages = []
     for sub in sorted(p for p in path.iterdir() if p.is_dir()):
         if (sub / "manifest.json").is_file():
@@ -241,7 +306,7 @@ def load(path_text: str) -> list[Stage]:
             continue
         sub_stage = _folder_stage(sub, sub.name)
         if sub_stage.stacks:
-            stages.append(sub_stage)
+            stages.append(expand_nested(sub_stage))
     if not stages:
         raise ReportError(
             f"{path_text}: no CloudFormation templates found (looked for *.json, *.yaml, "

@@ -17,6 +17,14 @@ RULE_LABELS = {
     "cache-single-node": "single-node cache",
     "cache-no-failover": "cache without failover",
     "efs-one-zone": "One Zone EFS",
+    "targets-one-az": "load-balanced instances in one AZ",
+    "ecs-desired-one": "ECS service of one task",
+    "ecs-one-az": "ECS service in one AZ",
+    "lambda-one-az": "Lambda in one AZ's subnets",
+    "memorydb-no-replica": "MemoryDB without replicas",
+    "search-one-node": "OpenSearch of one node",
+    "search-one-az": "OpenSearch in one AZ",
+    "mq-single-instance": "single-instance MQ broker",
 }
 
 
@@ -56,6 +64,20 @@ def render_stage(r: dict) -> str:
     for s in accepted:
         out.append(f"  - accepted [{s['tier']}] {s['resource']}: {s['reason']} "
                    f"(accepted: {s['accepted']})")
+    unknowns, unanalysed = r.get("unknowns", []), r.get("unanalysed", [])
+    if unknowns:
+        out.append("")
+        out.append(f"Unknown (the templates do not say; never counted as a yes or a no): "
+                   f"{len(unknowns)}")
+        out.extend(f"  - [{u['tier']}] {u['resource']}: {u['what']}: {u['reason']}"
+                   for u in unknowns)
+    if unanalysed:
+        out.append("")
+        out.append(f"Not analysed (no rules for these; they may hide a single point of "
+                   f"failure): {len(unanalysed)}")
+        out.extend(f"  - {x['type']} {x['resource']}: {x['reason']}" for x in unanalysed)
+    for note in r.get("notes", []):
+        out.append(f"Note: {note}")
     out.append("")
     out.extend(render_capacity(r["capacity"]))
     out.append("")
@@ -162,7 +184,13 @@ def render_summary(reports: list[dict]) -> str:
             if s["accepted"]:
                 out.append(f"- accepted, {s['tier']}: `{s['logical_id']}`: {s['accepted']}")
         if not spofs:
-            out.append("- no single point of failure")
+            out.append("- no single point of failure found" if r.get("unknowns") or
+                       r.get("unanalysed") else "- no single point of failure")
+        for u in r.get("unknowns", []):
+            out.append(f"- unknown, {u['tier']}: `{u['logical_id'] or 'stage'}`: {u['what']} "
+                       f"({u['reason']})")
+        for x in r.get("unanalysed", []):
+            out.append(f"- not analysed: `{x['logical_id']}` ({x['type']})")
         if v["lacks"]:
             out.append("- to be distributed it lacks: " + "; ".join(v["lacks"]))
         cap = r["capacity"]

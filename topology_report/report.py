@@ -9,8 +9,9 @@ from .loader import Stage
 from .model import Model
 
 
-def build(stage: Stage, prices: dict, params: Params, accept: dict[str, str] | None = None) -> dict:
-    model = Model(stage)
+def build(stage: Stage, prices: dict, params: Params, accept: dict[str, str] | None = None,
+          parameters: dict[str, str] | None = None) -> dict:
+    model = Model(stage, parameters)
     a = analyze(model, accept)
     return {
         "stage": stage.name,
@@ -19,9 +20,13 @@ def build(stage: Stage, prices: dict, params: Params, accept: dict[str, str] | N
         "verdict": a.verdict,
         "tiers": {name: tier.to_dict() for name, tier in a.tiers.items()},
         "single_points_of_failure": [s.to_dict() for s in a.spofs],
+        "unknowns": [u.to_dict() for u in a.unknowns],
+        "unanalysed": a.unanalysed,
+        "notes": a.notes,
         "capacity": capacity(a, prices, params),
         "cost": estimate(a, prices),
         "_analysis": a,
+        "_logical_ids": {(r.stack.name, r.logical_id) for r in model.resources},
     }
 
 

@@ -103,8 +103,9 @@ def test_whole_assemblies_pair_stages_by_name_and_gate_only_scale_out(capsys, tm
     for stage in ("starter", "scale-out"):
         path = after / f"assembly-{stage}" / f"{stage}-App.template.json"
         template = json.loads(path.read_text())
-        template["Resources"]["Extra"] = {"Type": "AWS::EC2::Instance",
-                                          "Properties": {"InstanceType": "t4g.nano"}}
+        # A single-AZ database (an instance that serves no traffic is no app-tier SPOF).
+        template["Resources"]["Extra"] = {"Type": "AWS::RDS::DBInstance", "Properties": {
+            "Engine": "postgres", "DBInstanceClass": "db.t4g.micro"}}
         path.write_text(json.dumps(template))
     code, out = run(capsys, ASSEMBLY, after, "--json")
     assert code == 1
@@ -125,9 +126,73 @@ def test_a_renamed_single_point_of_failure_is_not_new(capsys, tmp_path):
     shutil.copytree(ASSEMBLY / "assembly-starter", before)
     after = tmp_path / "after"
     shutil.copytree(ASSEMBLY / "assembly-starter", after)
-    path = after / "starter-App.template.json"
-    path.write_text(path.read_text().replace("AppInstance", "AppInstanceB2C4"))
+    for stack in ("App", "Edge"):  # CDK renames the instance and every reference to it
+        path = after / f"starter-{stack}.template.json"
+        path.write_text(path.read_text().replace("AppInstance", "AppInstanceB2C4"))
     code, out = run(capsys, before, after, "--stage-kind", "scale-out")
     assert code == 0, out
     assert "same single point of failure (lone-instance) under a new logical ID: " \
            "AppInstance -> AppInstanceB2C4" in out
+
+
+CORPUS = REPO / "tests" / "topology_report" / "corpus"
+TWO_DBS = """\
+Resources:
+  GameDb:
+    Type: AWS::RDS::DBInstance
+    Properties: {Engine: postgres, DBInstanceClass: db.t4g.medium, MultiAZ: %s}
+%s"""
+ANALYTICS = """\
+  AnalyticsDb:
+    Type: AWS::RDS::DBInstance
+    Properties: {Engine: postgres, DBInstanceClass: db.t4g.medium}
+"""
+
+
+def test_a_new_single_point_of_failure_fails_even_when_another_one_goes(capsys, tmp_path):
+    before, after = tmp_path / "before.yaml", tmp_path / "after.yaml"
+    before.write_text(TWO_DBS % ("false", ""))
+    after.write_text(TWO_DBS % ("true", ANALYTICS))  # GameDb made Multi-AZ, AnalyticsDb new
+    code, out = run(capsys, before, after, "--stage-kind", "scale-out")
+    assert code == 1, out
+    assert "under a new logical ID" not in out
+    assert "NEW single point of failure: AnalyticsDb" in out
+    assert "resolved single point of failure: GameDb" in out
+
+
+def test_only_removing_a_single_point_of_failure_passes(capsys, tmp_path):
+    before, after = tmp_path / "before.yaml", tmp_path / "after.yaml"
+    before.write_text(TWO_DBS % ("false", ""))
+    after.write_text(TWO_DBS % ("true", ""))
+    code, out = run(capsys, before, after, "--stage-kind", "scale-out")
+    assert code == 0, out
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in CORPUS.glob("*.yaml")
+                                        if p.stem != "labels"))
+def test_a_template_against_itself_passes(capsys, name):
+    path = CORPUS / f"{name}.yaml"
+    code, out = run(capsys, path, path, "--stage-kind", "scale-out")
+    assert code == 0, out
+    assert "Result: ok" in out
+
+
+@pytest.mark.parametrize("after", ["subnets-parameter-no-default", "minsize-parameter"])
+def test_a_known_value_turned_unknown_fails_with_the_reason(capsys, after):
+    code, out = run(capsys, CORPUS / "asg-alb-rds-multiaz.yaml", CORPUS / f"{after}.yaml",
+                    "--stage-kind", "scale-out")
+    assert code == 1, out
+    assert "was known and is now unknown" in out and "has no default" in out
+    assert "Result: FAIL" in out
+
+
+def test_the_gate_never_fails_on_a_budget_from_our_defaults(capsys, tmp_path):
+    # Someone else's template: a big fleet and a tiny database, no GameService metadata.
+    text = (CORPUS / "asg-alb-rds-multiaz.yaml").read_text()
+    before, after = tmp_path / "before.yaml", tmp_path / "after.yaml"
+    before.write_text(text)
+    after.write_text(text.replace("MaxSize: 6", "MaxSize: 600").replace(
+        "db.t4g.medium", "db.t4g.micro"))
+    code, out = run(capsys, before, after, "--stage-kind", "scale-out")
+    assert code == 0, out
+    assert "connection budget" not in out

@@ -111,9 +111,9 @@ Parameters:
 Resources:
   Lb:
     Type: AWS::ElasticLoadBalancingV2::LoadBalancer
-    Properties: {Subnets: !Ref Subnets}
+    Properties: {Type: network, Subnets: !Ref Subnets}
 """)
     a = analysis_of(tmp_path / "app.yaml")
     assert spof_ids(a) == set()
-    assert "AZs not known (its subnets come from outside these templates)" in \
-        a.tiers["load balancing"].lines[0]
+    assert "AZs unknown: parameter Subnets has no default" in a.tiers["load balancing"].lines[0]
+    assert [(u.logical_id, u.what) for u in a.unknowns] == [("Lb", "AZs")]

@@ -99,6 +99,7 @@ def test_odd_property_shapes_give_a_report_not_a_crash(tmp_path, capsys):
     assert main([str(path)]) == 0
     out = capsys.readouterr().out
     assert "min ? / desired - / max 4" in out
-    assert "GameService metadata WorkersPerInstance='two' is not a whole number; used 2" in out
-    assert "- [data] Db: a single-AZ database" in out
+    assert ("not applicable: GameService metadata WorkersPerInstance='two' on Group is not a "
+            "whole number >= 1: no connection budget or growth figures until it is fixed") in out
+    assert "- [data] Db: Multi-AZ: MultiAZ 'maybe' is not true or false" in out
     assert "DB class db.unknown.size is not in the price table: not priced" in out

@@ -205,7 +205,8 @@ Resources:
     assert "distributed by nature" in a.tiers["storage"].lines[0]
     assert "S3 origin -> Media" in a.tiers["edge"].lines[0]
     assert a.tiers["compute"].lines == [
-        "none: no Auto Scaling group or EC2 instance in these templates"]
+        "none: no Auto Scaling group, EC2 instance, ECS service or Lambda function in these "
+        "templates"]
     assert not a.tiers["data"].present and not a.tiers["load balancing"].present
     assert a.verdict["kind"] == "no app tier"
 
@@ -226,3 +227,36 @@ Db:
     assert spof_ids(a, open_only=False) == {("Db", "db-single-az"), ("Bastion", "lone-instance")}
     a = analysis_of(path, accept={"Db": "dev database"})
     assert spof_ids(a) == set()
+
+
+def test_cluster_members_that_cannot_be_matched_are_unknown_not_a_single_point_of_failure(
+        template):
+    a = analysis_of(template("""
+Db:
+  Type: AWS::RDS::DBCluster
+  Properties: {Engine: aurora-postgresql, MasterUsername: app, ManageMasterUserPassword: true}
+Writer:
+  Type: AWS::RDS::DBInstance
+  Properties: {Engine: aurora-postgresql, DBClusterIdentifier: game-cluster, DBInstanceClass: db.r7g.large}
+""", standalone=False))
+    assert spof_ids(a) == set()
+    assert {(u.logical_id, u.what) for u in a.unknowns} == {("Db", "instances"),
+                                                             ("Writer", "cluster")}
+
+
+def test_an_ecs_service_that_binpacks_may_be_in_one_az(template):
+    a = analysis_of(template("""
+Cluster: {Type: AWS::ECS::Cluster}
+Service:
+  Type: AWS::ECS::Service
+  Properties:
+    Cluster: !Ref Cluster
+    LaunchType: EC2
+    DesiredCount: 3
+    TaskDefinition: task-def-arn
+    NetworkConfiguration: {AwsvpcConfiguration: {Subnets: [!Ref PrivA, !Ref PrivB]}}
+    PlacementStrategies: [{Type: binpack, Field: memory}]
+"""))
+    assert spof_ids(a) == set()
+    (u,) = a.unknowns
+    assert (u.logical_id, u.what) == ("Service", "AZs") and "binpack" in u.reason

@@ -117,15 +117,15 @@ def test_json_report_and_stage_selection(capsys):
     assert r["capacity"]["database"]["max_connections"] == 450
 
 
-def test_an_accepted_bastion_is_priced_but_not_counted_as_app_capacity(prices):
+def test_a_bastion_is_priced_but_neither_a_single_point_of_failure_nor_app_capacity(prices):
     (stage,) = load(str(ASSEMBLY / "assembly-scale-out"))
     stage.stacks[0].template["Resources"]["Bastion"] = {
         "Type": "AWS::EC2::Instance",
         "Metadata": {"TopologyReport": {"AcceptedSinglePointOfFailure": "admin access only"}},
         "Properties": {"InstanceType": "t4g.nano", "SubnetId": {"Ref": "PublicSubnet1"}}}
     r = report_of(stage, prices)
-    assert [(s["logical_id"], s["accepted"]) for s in r["single_points_of_failure"]] == [
-        ("Bastion", "admin access only")]
+    # It serves no traffic (no load balancer or origin targets it): not an app-tier SPOF.
+    assert r["single_points_of_failure"] == []
     assert r["verdict"]["kind"] == "distributed"
     assert r["capacity"]["peak_connections"] == 120
     assert "EC2 Bastion (t4g.nano)" in [x["item"] for x in r["cost"]["lines"]]
@@ -168,3 +168,15 @@ def test_rds_proxy_pools_the_connections(prices):
     assert r["capacity"]["budget_ok"] is True
     assert "DB connections" not in [lim["name"] for lim in r["capacity"]["limits"]]
     assert any("RDS Proxy" in line for line in r["tiers"]["data"]["summary"])
+
+
+def test_a_max_connections_below_the_reserved_ones_says_no_instance_fits(prices, capsys):
+    (stage,) = load(str(ASSEMBLY / "assembly-scale-out"))
+    params = stage.stacks[1].template["Resources"]["DbParams"]["Properties"]["Parameters"]
+    params["max_connections"] = "2"
+    c = report_of(stage, prices)["capacity"]
+    assert c["database"]["usable_connections"] == 0
+    assert c["instances_the_budget_allows"] == 0
+    assert c["budget_ok"] is False
+    assert any("leaves no connection for the app" in x for x in c["assumptions"])
+    assert all(g["instances"] >= 0 for g in c["growth"])

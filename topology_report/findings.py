@@ -1,0 +1,151 @@
+"""What the analysis finds: tiers, single points of failure, unknowns, app units, and the
+context the analysis modules share while they read a stage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .model import Model, Resource
+from .placement import Spread
+
+TIERS = ("edge", "load balancing", "compute", "data", "storage", "network egress")
+
+# Metadata a template can carry to name a single point of failure it accepts on purpose:
+#   "Metadata": {"TopologyReport": {"AcceptedSinglePointOfFailure": "why"}}
+ACCEPT_METADATA_KEY = "TopologyReport"
+ACCEPT_METADATA_FIELD = "AcceptedSinglePointOfFailure"
+
+
+@dataclass
+class Spof:
+    rule: str
+    tier: str
+    logical_id: str
+    stack: str
+    resource: str  # how the report names it
+    reason: str
+    accepted: str | None = None  # the reason it is accepted, when it is
+
+    def to_dict(self) -> dict:
+        return {"rule": self.rule, "tier": self.tier, "logical_id": self.logical_id,
+                "stack": self.stack, "resource": self.resource, "reason": self.reason,
+                "accepted": self.accepted}
+
+
+@dataclass
+class Unknown:
+    """A fact the templates do not fix, which would decide a single point of failure."""
+    tier: str
+    logical_id: str | None
+    stack: str
+    resource: str
+    what: str
+    reason: str
+
+    def to_dict(self) -> dict:
+        return {"tier": self.tier, "logical_id": self.logical_id, "stack": self.stack,
+                "resource": self.resource, "what": self.what, "reason": self.reason}
+
+
+@dataclass
+class Tier:
+    name: str
+    present: bool = False
+    lines: list[str] = field(default_factory=list)
+    components: list[dict] = field(default_factory=list)
+    spofs: list[Spof] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "present": self.present, "summary": self.lines,
+                "components": self.components, "spofs": [s.to_dict() for s in self.spofs]}
+
+
+@dataclass
+class AppUnit:
+    """What runs the app's own work: an Auto Scaling group, an instance that serves
+    traffic, an ECS service, or a Lambda function."""
+    kind: str  # "asg", "instance", "ecs-service" or "lambda"
+    resource: Resource
+    min: int | None
+    max: int | None
+    desired: int | None
+    instance_type: str | None
+    azs: list[str]
+    game_service: dict
+    replicated: bool | None = False  # >= 2 running copies in >= 2 AZs (None: unknown)
+    heals: bool = False
+    scales: bool = False
+    server: bool = True  # runs on servers the stage owns (needs a load balancer in front)
+    spread: Spread | None = None
+
+
+@dataclass
+class Database:
+    resource: Resource
+    engine: str | None
+    instance_class: str | None
+    multi_az: bool
+    max_connections_param: str | None
+    storage_gb: int | None
+    storage_type: str | None
+    replica_of: str | None
+    cluster: str | None
+    instances: int = 1  # DB instances priced (a Multi-AZ DB cluster has 3)
+
+
+def _accepted(res: Resource, accept: dict[str, str]) -> str | None:
+    meta = res.metadata.get(ACCEPT_METADATA_KEY)
+    if isinstance(meta, dict) and meta.get(ACCEPT_METADATA_FIELD):
+        return str(meta[ACCEPT_METADATA_FIELD])
+    for key in (res.logical_id, res.key):
+        if key in accept:
+            return accept[key] or "accepted on the command line"
+    return None
+
+
+class Ctx:
+    """The analysis of one stage while it is being built."""
+
+    def __init__(self, model: Model, accept: dict[str, str] | None = None):
+        self.model = model
+        self.accept = accept or {}
+        self.tiers = {name: Tier(name) for name in TIERS}
+        self.unknowns: list[Unknown] = []
+        self.app_units: list[AppUnit] = []
+        self.idle_instances: list[AppUnit] = []  # priced, but serve no traffic
+        self.databases: list[Database] = []
+        self.nat_instances: set[Resource] = set()
+
+    def spof(self, tier: str, res: Resource, rule: str, reason: str) -> None:
+        cond = self.model.conditional.get(res.key)
+        if cond:  # the resource may not exist: an unknown, not a single point of failure
+            self.unknown(tier, res, f"single point of failure ({rule})",
+                         f"{reason}; but it exists only if condition {cond} holds, which "
+                         f"depends on a value the templates do not fix")
+            return
+        self.tiers[tier].spofs.append(Spof(rule, tier, res.logical_id, res.stack.name,
+                                           self.model.display(res), reason,
+                                           _accepted(res, self.accept)))
+
+    def unknown(self, tier: str, res: Resource | None, what: str, reason: str) -> None:
+        self.unknowns.append(Unknown(tier, res.logical_id if res else None,
+                                     res.stack.name if res else "",
+                                     self.model.display(res) if res else "the stage",
+                                     what, reason))
+
+
+def d(value: object) -> dict:
+    """A mapping, or {} when the template has something else there."""
+    return value if isinstance(value, dict) else {}
+
+
+def lst(value: object) -> list:
+    return value if isinstance(value, list) else []
+
+
+_PLURALS = {"single point of failure": "single points of failure",
+            "read replica": "read replicas"}
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word if n == 1 else _PLURALS.get(word, word + 's')}"
