@@ -49,7 +49,9 @@ class SingleInstanceAppTier(Construct):
     """One instance in a private subnet, recovered by EC2 when its host fails.
 
     A code or image change replaces the instance (the user data causes replacement):
-    the new one must signal healthy before the old one is deleted.
+    the new one must signal healthy before the old one is deleted. With an
+    ``alarm_topic``, its status and CPU alarms notify that topic from here, beside the
+    instance, under fixed names (``alarm_names``) other stacks can show.
     """
 
     def __init__(
@@ -130,12 +132,11 @@ class SingleInstanceAppTier(Construct):
         # Fixed names, so the dashboard can show them without a cross-stack reference.
         self.alarm_names: list[str] = []
         if alarm_topic is not None:
-            stage_name = Stack.of(self).stack_name.removesuffix("-app")
             for suffix, metric_name, statistic, threshold, periods, description in (
                 ("instance-status", "StatusCheckFailed", "Maximum", 1, 3, "The app instance fails its EC2 status checks"),
                 ("cpu", "CPUUtilization", "Average", 85, 10, "App instance CPU above 85% for 10 minutes"),
             ):
-                name = f"game-{stage_name}-app-{suffix}"
+                name = f"game-{stage}-app-{suffix}"
                 alarm = cloudwatch.Alarm(
                     self,
                     f"Notify{suffix.title().replace('-', '')}",
@@ -180,8 +181,9 @@ class ScalingAppTier(Construct):
     """An Auto Scaling group across every AZ behind an internal Application Load Balancer.
 
     Desired capacity is left unset so a deploy never resets a scaled-out group; a new
-    launch template rolls through the group one instance at a time, each one signalling
-    only once healthy in the target group.
+    launch template rolls through the group in batches of a quarter of its max size,
+    each instance signalling only once it passes its deep readiness check and is healthy
+    in the target group.
     """
 
     def __init__(
