@@ -14,6 +14,7 @@ import psycopg
 import pytest
 
 from game_service.config import ConfigError, Settings
+from game_service.db_auth import credentials_for
 from tests.game_service.conftest import (
     REPO,
     create_database,
@@ -34,8 +35,11 @@ def test_database_url_from_an_rds_shaped_secret(aws, monkeypatch):
     monkeypatch.setenv("GAME_DB_SECRET_ID", arn)
     monkeypatch.setenv("GAME_SESSION_SECRET", "s")
     s = Settings().resolve_secrets()
-    assert s.database_url == "postgresql+psycopg://game:p%40ss%2Fword@db.internal:5433/game?sslmode=require"
-    assert s.async_database_url.startswith("postgresql+psycopg://")
+    assert s.database_url is None  # credentials are read when a connection opens (rotation)
+    p = credentials_for(s).params()
+    assert {k: p[k] for k in ("user", "password", "host", "port", "dbname", "sslmode")} == {
+        "user": "game", "password": "p@ss/word", "host": "db.internal", "port": 5433, "dbname": "game", "sslmode": "require"}
+    assert p["connect_timeout"] == 3
 
 
 def test_an_rds_managed_secret_without_host_uses_the_host_from_the_environment(aws, monkeypatch):
@@ -47,7 +51,9 @@ def test_an_rds_managed_secret_without_host_uses_the_host_from_the_environment(a
     monkeypatch.setenv("GAME_DB_HOST", "db.example.internal")
     monkeypatch.setenv("GAME_DB_NAME", "game")
     s = Settings(session_secret="s").resolve_secrets()
-    assert s.database_url == "postgresql+psycopg://postgres:pw@db.example.internal:5432/game?sslmode=require"
+    p = credentials_for(s).params()
+    assert (p["user"], p["password"], p["host"], p["port"], p["dbname"], p["sslmode"]) == (
+        "postgres", "pw", "db.example.internal", 5432, "game", "require")
 
 
 def test_app_secret_supplies_session_and_facebook_secrets(aws, monkeypatch):
