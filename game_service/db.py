@@ -51,7 +51,6 @@ def make_async_creator(creds, settings: Settings):
             conn = await connect_once(fresh)
         except asyncio.TimeoutError as exc:
             raise outage.DatabaseUnavailable(f"connect did not finish in {deadline} s") from exc
-        outage.recovered()
         return conn
 
     return creator
@@ -80,5 +79,7 @@ def make_engine(settings: Settings) -> AsyncEngine:
         pool_timeout=settings.db_pool_timeout_seconds,
         # prepared statements server-side after 5 uses (psycopg default); keep it
     )
+    # a connection handed out (pre-pinged, or just opened) ends an outage; a cheap no-op otherwise
+    event.listen(engine.sync_engine, "checkout", lambda *_: outage.recovered())
     engine.sync_engine._game_credentials = creds  # type: ignore[attr-defined]  # tests read counters
     return engine

@@ -117,8 +117,6 @@ class RequestContextMiddleware:
                         "request_id": rid,
                     },
                 )
-            if status_holder["status"] < 300 and outage.is_down() and scope["path"].startswith("/api/"):
-                outage.recovered()
         finally:
             if scope["path"] not in ("/api/health/live",):
                 access_log.info(
