@@ -145,7 +145,8 @@ class IamCredentials:
         self.user = settings.db_user
         self._client = None
         self._lock = threading.Lock()
-        self.tokens = 0  # how many tokens were generated (tests)
+        self.tokens = 0  # how many tokens were generated, and the last one (tests)
+        self.last_token: str | None = None
 
     def token(self) -> str:
         with self._lock:
@@ -153,9 +154,10 @@ class IamCredentials:
                 self._client = aws_client("rds")
             self.tokens += 1
         s = self.settings
-        return self._client.generate_db_auth_token(
+        self.last_token = self._client.generate_db_auth_token(
             DBHostname=s.db_host, Port=s.db_port or 5432, DBUsername=self.user, Region=self.region
         )
+        return self.last_token
 
     def params(self) -> dict:
         s = self.settings
