@@ -20,6 +20,7 @@ checked at connect), always with ``sslmode=require``. No password anywhere.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -27,6 +28,8 @@ import time
 from sqlalchemy.engine import make_url
 
 from game_service.config import ConfigError, Settings, aws_client, read_secret, to_driver_url
+
+log = logging.getLogger("game_service.db")
 
 AUTH_FAILED_STATES = ("28P01", "28000")  # invalid_password, invalid_authorization_specification
 
@@ -113,8 +116,16 @@ class SecretCredentials:
     def params(self) -> dict:
         with self._lock:
             if self._cached is None or time.monotonic() - self._read_at >= self.ttl:
-                self._cached = self._read()
-                self._read_at = time.monotonic()
+                try:
+                    self._cached = self._read()
+                    self._read_at = time.monotonic()
+                except ConfigError as exc:
+                    if self._cached is None:
+                        raise
+                    # Secrets Manager unreachable: the password we have most likely still
+                    # works (an auth failure re-reads at once); try reading again in 5 s
+                    log.warning("cannot re-read the database secret; using the cached one", extra={"fields": {"error": str(exc)[:300]}})
+                    self._read_at = time.monotonic() - self.ttl + min(5.0, self.ttl)
             return dict(self._cached)
 
     def after_auth_failure(self, failed: dict) -> dict | None:

@@ -251,3 +251,21 @@ def test_out_of_range_ids_and_control_characters_are_422_not_500(client):
         r = client.request(method, path, json=body, headers=p.h)
         assert r.status_code in (405, 422), (path, r.status_code, r.text)
         assert r.json()["error"] in ("invalid_request", "method_not_allowed")
+
+
+def test_the_database_secret_is_reread_after_its_ttl_and_a_stale_one_survives_an_outage(aws, monkeypatch):
+    """Secrets Manager is moto's server; the secret changes between reads, then disappears."""
+    from game_service.db_auth import SecretCredentials
+
+    sm = aws.client("secretsmanager")
+    name = f"ttl-{time.time_ns()}"
+    sm.create_secret(Name=name, SecretString=json.dumps({"username": "u", "password": "one", "host": "h"}))
+    creds = SecretCredentials(name, Settings(session_secret="s"), ttl=0.5)
+    assert creds.params()["password"] == "one"
+    sm.put_secret_value(SecretId=name, SecretString=json.dumps({"username": "u", "password": "two", "host": "h"}))
+    assert creds.params()["password"] == "one"  # cached
+    assert creds.after_auth_failure({"password": "one"})["password"] == "two"  # re-read at once
+    assert creds.after_auth_failure({"password": "one"})["password"] == "two" and creds.reads == 2  # no stampede
+    sm.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
+    time.sleep(0.6)
+    assert creds.params()["password"] == "two"  # unreachable or gone: keep using the last good one
