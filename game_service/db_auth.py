@@ -43,13 +43,16 @@ def is_auth_failure(exc: BaseException) -> bool:
 
 
 def _common(settings: Settings) -> dict:
-    """Parameters of every connection: bounded connect, dead peers noticed by TCP keepalives."""
+    """Parameters of every connection: a bounded connect; a server that vanishes (failover to
+    another host, network partition) is noticed by TCP keepalives within about 20 s, and data
+    it never acknowledges fails the connection after tcp_user_timeout."""
     return {
         "connect_timeout": max(2, int(round(settings.db_connect_timeout_seconds))),  # libpq: whole seconds, >= 2
         "keepalives": 1,
         "keepalives_idle": 10,
         "keepalives_interval": 3,
         "keepalives_count": 3,
+        "tcp_user_timeout": 10_000,  # milliseconds
         "application_name": "game_service",
     }
 
