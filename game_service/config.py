@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(5, ge=1, le=200)
     db_max_overflow: int = Field(5, ge=0, le=200)
     db_pool_recycle_seconds: int = Field(1800, ge=1)
-    db_pool_timeout_seconds: float = Field(5, gt=0, le=60)
+    db_pool_timeout_seconds: float = Field(10, gt=0, le=60)  # a wait in the queue for a connection, then 503
     db_connect_timeout_seconds: float = Field(3, ge=2, le=60)  # libpq counts whole seconds, at least 2
     db_retry_after_seconds: int = Field(5, ge=1, le=300)  # Retry-After of a database_unavailable 503
     sqlite_path: str = "./var/game.db"

@@ -367,6 +367,9 @@ def live_server(pg_url, tmp_path_factory, fake_graph):
             "GAME_FACEBOOK_GRAPH_URL": fake_graph.url,
             "GAME_FACEBOOK_APP_ID": FB_APP_ID,
             "GAME_FACEBOOK_APP_SECRET": FB_APP_SECRET,
+            # hundreds of simultaneous requests on one row queue for the pool: these tests are
+            # about correctness under contention, not about shedding load on a busy machine
+            "GAME_DB_POOL_TIMEOUT_SECONDS": "30",
         }
     )
     yield server
