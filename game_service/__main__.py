@@ -1,7 +1,10 @@
 """Entry points.
 
 * ``python -m game_service``          local play: SQLite + local media dir, migrates, prints the URL
-* ``python -m game_service migrate``  Alembic upgrade head (under a PostgreSQL advisory lock)
+* ``python -m game_service migrate [--timeout SECONDS]``  the once-per-deploy database step
+  (Alembic upgrade head under a PostgreSQL advisory lock, then the app role's grants; see
+  ``game_service.migrate``). Exit 0 when done or when the database is already at a newer
+  release's revision; 1 on timeout or a database error; 2 on a configuration error.
 * ``python -m game_service serve``    production server (gunicorn + uvicorn workers)
 """
 
@@ -10,6 +13,19 @@ from __future__ import annotations
 import sys
 
 from game_service.config import ConfigError, get_settings
+
+
+def _timeout_arg(args: list[str]) -> float:
+    if not args:
+        return 300.0
+    if len(args) == 2 and args[0] == "--timeout":
+        try:
+            value = float(args[1])
+        except ValueError:
+            value = 0
+        if value > 0:
+            return value
+    raise ValueError("usage: python -m game_service migrate [--timeout SECONDS]")
 
 
 def main(argv: list[str]) -> int:
@@ -28,11 +44,15 @@ def main(argv: list[str]) -> int:
     except ConfigError as exc:
         print(f"game_service: configuration error: {exc}", file=sys.stderr)
         return 2
-    from game_service.migrate import upgrade_head
+    from game_service.migrate import MigrateError, migrate, upgrade_head
 
     if cmd == "migrate":
-        upgrade_head(settings)
-        return 0
+        try:
+            timeout = _timeout_arg(argv[1:])
+        except ValueError as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
+        return _migrate(settings, timeout, migrate, MigrateError)
     if cmd == "serve":
         from game_service.server import serve
 
@@ -48,6 +68,26 @@ def main(argv: list[str]) -> int:
     url = f"http://{settings.bind}:{settings.port}/"
     print(f"\n  The game is running at {url}  (database: {settings.database_url}; Ctrl-C stops it)\n", flush=True)
     uvicorn.run(create_app(settings), host=settings.bind, port=settings.port, log_config=None, access_log=False)
+    return 0
+
+
+def _migrate(settings, timeout: float, migrate, MigrateError) -> int:
+    import signal
+
+    def _expired(*_):
+        raise MigrateError(f"migration did not finish within --timeout {timeout:g} s")
+
+    # a backstop for what lock_timeout/statement_timeout cannot see (e.g. a stalled network);
+    # PostgreSQL rolls back the migration's transaction when the process exits
+    signal.signal(signal.SIGALRM, _expired)
+    signal.alarm(int(timeout) + 10)
+    try:
+        migrate(settings, timeout=timeout)
+    except (MigrateError, ConfigError) as exc:
+        print(f"game_service migrate: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        signal.alarm(0)
     return 0
 
 

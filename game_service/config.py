@@ -4,8 +4,9 @@ Environment variables carry the prefix ``GAME_`` (``GAME_DATABASE_URL``, ...).
 Secrets can come from AWS Secrets Manager:
 
 * ``GAME_DB_SECRET_ID``: a secret shaped like the one RDS generates
-  (``username``, ``password``, ``host``, ``port``, ``dbname``); the service builds a
-  PostgreSQL URL with ``sslmode=require`` from it.
+  (``username``, ``password``, ``host``, ``port``, ``dbname``), read when a connection is
+  opened (``game_service.db_auth``), so a rotated password is picked up without a restart.
+* ``GAME_DB_ADMIN_SECRET_ID``: the master user's secret, used only by ``migrate``.
 * ``GAME_APP_SECRET_ID``: a secret whose JSON holds ``session_secret`` and optionally
   ``facebook_app_id`` / ``facebook_app_secret``.
 """
@@ -19,9 +20,8 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
-from urllib.parse import quote_plus
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 log = logging.getLogger("game_service.config")
@@ -37,14 +37,23 @@ class Settings(BaseSettings):
     env: Literal["local", "test", "production"] = "local"
 
     # Database
+    db_auth: Literal["password", "iam"] = "password"
     database_url: str | None = None
     db_secret_id: str | None = None
+    db_admin_secret_id: str | None = None  # the master user's secret; only `migrate` reads it
+    db_user: str = "game_app"  # the app's own role (IAM mode connects as it; migrate grants it)
     # used when the database secret lacks host/port/dbname (e.g. an RDS-managed master secret)
     db_host: str | None = None
     db_port: int | None = None
     db_name: str | None = None
+    db_sslmode: str = "require"  # of connections made from a secret (IAM mode always requires TLS)
+    db_secret_ttl_seconds: float = Field(60, ge=0, le=3600)
     db_pool_size: int = Field(5, ge=1, le=200)
     db_max_overflow: int = Field(5, ge=0, le=200)
+    db_pool_recycle_seconds: int = Field(1800, ge=1)
+    db_pool_timeout_seconds: float = Field(10, gt=0, le=60)  # a wait in the queue for a connection, then 503
+    db_connect_timeout_seconds: float = Field(3, ge=2, le=60)  # libpq counts whole seconds, at least 2
+    db_retry_after_seconds: int = Field(5, ge=1, le=300)  # Retry-After of a database_unavailable 503
     sqlite_path: str = "./var/game.db"
 
     # Secrets
@@ -93,15 +102,23 @@ class Settings(BaseSettings):
 
     # ---- derived values -------------------------------------------------
     def resolve_secrets(self) -> "Settings":
-        """Fill database URL and app secrets from Secrets Manager when configured."""
-        if self.db_secret_id and not self.database_url:
-            data = _read_secret(self.db_secret_id)
-            fallback = {"host": self.db_host, "port": self.db_port, "dbname": self.db_name}
-            self.database_url = database_url_from_rds_secret(
-                {**{k: v for k, v in fallback.items() if v}, **{k: v for k, v in data.items() if v}}
-            )
+        """Check the database settings and fill app secrets from Secrets Manager when configured.
+
+        The database secret is read here once so that a wrong id or shape stops the start
+        with a clear message; connections read it again when they open (``db_auth``).
+        """
+        if self.db_auth == "iam" and self.database_url:
+            raise ConfigError("GAME_DB_AUTH=iam connects with GAME_DB_HOST/PORT/NAME and GAME_DB_USER; unset GAME_DATABASE_URL")
+        if self.db_auth == "password" and self.db_secret_id and not self.database_url:
+            from game_service.db_auth import SecretCredentials
+
+            SecretCredentials(self.db_secret_id, self).params()
+        elif self.db_auth == "iam":
+            from game_service.db_auth import IamCredentials
+
+            IamCredentials(self)  # checks host, name and region
         if self.app_secret_id:
-            data = _read_secret(self.app_secret_id)
+            data = read_secret(self.app_secret_id, "GAME_APP_SECRET_ID")
             if not self.session_secret:
                 self.session_secret = data.get("session_secret")
             self.facebook_app_id = self.facebook_app_id or data.get("facebook_app_id")
@@ -117,7 +134,7 @@ class Settings(BaseSettings):
                 "No session secret configured; generated a random one (sessions end when the "
                 "process restarts; set GAME_SESSION_SECRET to keep them)."
             )
-        if not self.database_url:
+        if not self.database_url and not self.db_secret_id and self.db_auth == "password":
             Path(self.sqlite_path).parent.mkdir(parents=True, exist_ok=True)
             self.database_url = f"sqlite:///{self.sqlite_path}"
         return self
@@ -125,6 +142,10 @@ class Settings(BaseSettings):
     @property
     def facebook_enabled(self) -> bool:
         return bool(self.facebook_app_id and self.facebook_app_secret)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.db_auth == "password" and (self.database_url or "").startswith("sqlite")
 
     @property
     def async_database_url(self) -> str:
@@ -144,12 +165,12 @@ def aws_client(service: str):
     return boto3.client(service, region_name=region, config=Config(retries={"max_attempts": 3, "mode": "standard"}))
 
 
-def _read_secret(secret_id: str) -> dict:
+def read_secret(secret_id: str, env_name: str) -> dict:
     client = aws_client("secretsmanager")
     try:
         value = client.get_secret_value(SecretId=secret_id)["SecretString"]
     except Exception as exc:  # noqa: BLE001 - re-raised with a clear message
-        raise ConfigError(f"Cannot read secret {secret_id!r} from Secrets Manager: {exc}") from exc
+        raise ConfigError(f"Cannot read secret {secret_id!r} ({env_name}) from Secrets Manager: {exc}") from exc
     try:
         data = json.loads(value)
     except ValueError as exc:
@@ -157,18 +178,6 @@ def _read_secret(secret_id: str) -> dict:
     if not isinstance(data, dict):
         raise ConfigError(f"Secret {secret_id!r} is not a JSON object")
     return data
-
-
-def database_url_from_rds_secret(data: dict) -> str:
-    missing = [k for k in ("username", "password", "host") if not data.get(k)]
-    if missing:
-        raise ConfigError(f"Database secret lacks {', '.join(missing)}")
-    port = int(data.get("port") or 5432)
-    dbname = data.get("dbname") or "postgres"
-    return (
-        f"postgresql+psycopg://{quote_plus(str(data['username']))}:{quote_plus(str(data['password']))}"
-        f"@{data['host']}:{port}/{quote_plus(str(dbname))}?sslmode=require"
-    )
 
 
 def to_driver_url(url: str, *, asynchronous: bool) -> str:
@@ -184,6 +193,19 @@ def to_driver_url(url: str, *, asynchronous: bool) -> str:
     raise ConfigError(f"Unsupported database {base!r}: use postgresql or sqlite")
 
 
+def load_settings() -> Settings:
+    """Settings from the environment; a bad value is a ConfigError naming the variable."""
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = "GAME_" + "_".join(str(x) for x in err.get("loc", ())).upper()
+            problems.append(f"{name}: {err.get('msg', 'invalid value')}")
+        raise ConfigError("; ".join(problems)) from None
+    return settings.resolve_secrets()
+
+
 @lru_cache
 def get_settings() -> Settings:
-    return Settings().resolve_secrets()
+    return load_settings()

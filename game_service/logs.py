@@ -40,6 +40,7 @@ def configure(level: str = "INFO") -> None:
         lg = logging.getLogger(name)
         lg.handlers[:] = []
         lg.propagate = True
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # one line per plugin
     # the service writes its own access log line (with the request id)
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("gunicorn.access").disabled = True

@@ -94,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body=settings.request_max_bytes,
         upload_path=LocalStorage.UPLOAD_URL,
         upload_max_body=settings.avatar_max_bytes + 16 * 1024,
+        retry_after=settings.db_retry_after_seconds,
     )
 
     if isinstance(storage, LocalStorage):

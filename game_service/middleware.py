@@ -8,6 +8,7 @@ import re
 import time
 import uuid
 
+from game_service import outage
 from game_service.logs import request_id_var
 
 access_log = logging.getLogger("game_service.access")
@@ -32,8 +33,9 @@ async def _send_json(send, status: int, body: dict, headers: list | None = None)
 
 
 class RequestContextMiddleware:
-    def __init__(self, app, max_body: int, upload_path: str, upload_max_body: int):
+    def __init__(self, app, max_body: int, upload_path: str, upload_max_body: int, retry_after: int = 5):
         self.app = app
+        self.retry_after = retry_after
         self.max_body = max_body
         self.upload_path = upload_path
         self.upload_max_body = upload_max_body
@@ -89,7 +91,20 @@ class RequestContextMiddleware:
                 await _send_json(
                     send_wrapper, 413, {"error": "request_too_large", "detail": f"request body exceeds {limit} bytes"}
                 )
-            except Exception:
+            except Exception as exc:
+                if outage.is_db_unavailable(exc) and not status_holder.get("started"):
+                    outage.failed(exc)  # logs the first failure of an incident only
+                    await _send_json(
+                        send_wrapper,
+                        503,
+                        {
+                            "error": "database_unavailable",
+                            "detail": "the database is unavailable; retry shortly",
+                            "request_id": rid,
+                        },
+                        [(b"retry-after", str(self.retry_after).encode())],
+                    )
+                    return
                 logging.getLogger("game_service").exception("unhandled error")
                 if status_holder.get("started"):
                     raise

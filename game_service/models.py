@@ -49,6 +49,7 @@ ledger = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()),
     sa.UniqueConstraint("player_id", "op_key", name="uq_ledger_player_op_key"),
 )
+sa.Index("ix_ledger_player_id_id", ledger.c.player_id, ledger.c.id)  # a player's ledger page (0003)
 
 idempotency_keys = sa.Table(
     "idempotency_keys",

@@ -39,7 +39,8 @@ async def ready(svc: Services = Depends(services)):
     except Exception as exc:  # noqa: BLE001
         checks["storage"] = f"error: {type(exc).__name__}: {exc}"[:300]
     ok = all(v == "ok" for v in checks.values())
-    return JSONResponse({"status": "ok" if ok else "fail", "checks": checks}, status_code=200 if ok else 503)
+    headers = None if ok else {"Retry-After": str(svc.settings.db_retry_after_seconds)}
+    return JSONResponse({"status": "ok" if ok else "fail", "checks": checks}, status_code=200 if ok else 503, headers=headers)
 
 
 @router.get("/api/config", tags=["game"])

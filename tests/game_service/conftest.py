@@ -95,6 +95,23 @@ def db(pg_url):
         yield conn
 
 
+@pytest.fixture
+def make_pg_cluster():
+    """PostgreSQL clusters of the test's own (``pg_cluster.PgCluster``), stopped and deleted after it."""
+    from tests.game_service.pg_cluster import PgCluster
+
+    clusters = []
+
+    def make(**kw) -> PgCluster:
+        c = PgCluster(**kw)
+        clusters.append(c)
+        return c
+
+    yield make
+    for c in clusters:
+        c.close()
+
+
 # ---------------------------------------------------------------- fake Facebook Graph API
 class FakeGraph:
     """Answers ``/debug_token`` and ``/me/friends`` like the Graph API does."""
@@ -268,12 +285,15 @@ def coins_of(db, player_id: int) -> int:
 
 # ---------------------------------------------------------------- the real server (gunicorn)
 class LiveServer:
-    def __init__(self, env: dict, workers: int = 2, log_level: str = "WARNING"):
+    """``python -m game_service serve`` in a subprocess; ``root`` is the directory holding
+    ``game_service/`` (this checkout, or an older release exported by a test)."""
+
+    def __init__(self, env: dict, workers: int = 2, log_level: str = "WARNING", root: Path = REPO):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full = {
             **os.environ,
-            "PYTHONPATH": str(REPO),
+            "PYTHONPATH": str(root),
             "GAME_PORT": str(self.port),
             "GAME_BIND": "127.0.0.1",
             "GAME_WORKERS": str(workers),
@@ -284,7 +304,7 @@ class LiveServer:
         self.log = open(self.log_path, "w+")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "game_service", "serve"], env=full, stdout=self.log, stderr=subprocess.STDOUT,
-            cwd=str(REPO), start_new_session=True,
+            cwd=str(root), start_new_session=True,
         )
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -299,6 +319,22 @@ class LiveServer:
             time.sleep(0.2)
         self.stop()
         raise RuntimeError("server did not become live in 30 s")
+
+    def pids(self) -> set[int]:
+        """The master's and its workers' process ids (to tell that nothing restarted)."""
+        kids = set()
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == self.proc.pid:  # field 4 of /proc/<pid>/stat: the parent
+                kids.add(int(stat.parent.name))
+        return {self.proc.pid} | kids
+
+    def log_text(self) -> str:
+        self.log.flush()
+        return self.log_path.read_text()
 
     def crash(self) -> None:
         """SIGKILL the server's own process group (master and workers): a machine dying."""
@@ -331,6 +367,9 @@ def live_server(pg_url, tmp_path_factory, fake_graph):
             "GAME_FACEBOOK_GRAPH_URL": fake_graph.url,
             "GAME_FACEBOOK_APP_ID": FB_APP_ID,
             "GAME_FACEBOOK_APP_SECRET": FB_APP_SECRET,
+            # hundreds of simultaneous requests on one row queue for the pool: these tests are
+            # about correctness under contention, not about shedding load on a busy machine
+            "GAME_DB_POOL_TIMEOUT_SECONDS": "30",
         }
     )
     yield server

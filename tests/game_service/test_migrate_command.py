@@ -1,0 +1,72 @@
+"""``python -m game_service migrate`` as the host bootstrap runs it: bounded in time, clear
+errors, exit codes. PostgreSQL is the shared test server (real)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import psycopg
+import pytest
+
+from game_service.migrate import LOCK_KEY
+from tests.game_service.conftest import REPO, create_database, drop_database
+
+
+def run_migrate(url: str, *args: str, **env) -> tuple[subprocess.CompletedProcess, float]:
+    full = {**os.environ, "GAME_DATABASE_URL": url, "GAME_SESSION_SECRET": "s", "PYTHONPATH": str(REPO), **env}
+    t0 = time.monotonic()
+    r = subprocess.run([sys.executable, "-m", "game_service", "migrate", *args], env=full, capture_output=True,
+                       text=True, timeout=120, cwd=REPO)
+    return r, time.monotonic() - t0
+
+
+@pytest.fixture
+def empty_db():
+    url = create_database("gs_migcmd")
+    yield url
+    drop_database(url)
+
+
+def test_migrate_waits_for_the_lock_at_most_its_timeout(empty_db):
+    with psycopg.connect(empty_db, autocommit=True) as holder:  # another migrate, stuck
+        holder.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
+        r, took = run_migrate(empty_db, "--timeout", "2")
+    assert r.returncode == 1, r.stderr
+    assert "held the migration lock for more than --timeout 2 s" in r.stderr and "Traceback" not in r.stderr
+    assert took < 15
+    with psycopg.connect(empty_db) as conn:  # nothing was done
+        assert conn.execute("SELECT to_regclass('alembic_version')").fetchone() == (None,)
+
+
+def test_a_migration_blocked_by_a_long_transaction_times_out_and_changes_nothing(empty_db):
+    r, _ = run_migrate(empty_db)
+    assert r.returncode == 0, r.stderr
+    with psycopg.connect(empty_db) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0002'")  # pretend 0003 is still to run
+        conn.execute("DROP INDEX IF EXISTS ix_ledger_player_id_id")
+        conn.commit()
+    with psycopg.connect(empty_db) as holder:  # an app transaction that holds the ledger table
+        holder.execute("LOCK TABLE ledger IN ROW EXCLUSIVE MODE")
+        r, took = run_migrate(empty_db, "--timeout", "3")
+        holder.rollback()
+    assert r.returncode == 1, r.stderr
+    assert "did not finish within --timeout 3 s" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert took < 20
+    with psycopg.connect(empty_db) as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0002",)]
+    r, _ = run_migrate(empty_db)  # and the next deploy finishes it
+    assert r.returncode == 0, r.stderr
+
+
+def test_bad_settings_and_arguments_are_clear_errors_naming_the_variable(empty_db):
+    r, _ = run_migrate(empty_db, GAME_DB_CONNECT_TIMEOUT_SECONDS="soon")
+    assert r.returncode == 2 and "GAME_DB_CONNECT_TIMEOUT_SECONDS" in r.stderr and "Traceback" not in r.stderr
+    r, _ = run_migrate(empty_db, GAME_DB_AUTH="kerberos")
+    assert r.returncode == 2 and "GAME_DB_AUTH" in r.stderr and "Traceback" not in r.stderr
+    r, _ = run_migrate(empty_db, "--timeout", "-1")
+    assert r.returncode == 2 and "--timeout" in r.stderr
+    r, _ = run_migrate("postgresql://postgres@127.0.0.1:1/nope", "--timeout", "5")
+    assert r.returncode == 1 and "database error" in r.stderr and "Traceback" not in r.stderr, r.stderr
