@@ -72,6 +72,8 @@ class Settings(BaseSettings):
 
     # Public URLs
     public_base_url: str = ""
+    # an SSM parameter holding it (the app stack writes the CloudFront URL there)
+    public_base_url_parameter: str | None = None
 
     # Server
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)

@@ -9,6 +9,7 @@ from game_service import facebook, repository
 from game_service.api.deps import Services, services
 from game_service.api.schemas import ERRORS, DeletionOut
 from game_service.errors import GameError, not_found
+from game_service.public_url import public_base_url
 
 router = APIRouter(tags=["facebook"], responses=ERRORS)
 log = logging.getLogger("game_service.deletion")
@@ -34,12 +35,13 @@ async def data_deletion(request: Request, svc: Services = Depends(services)):
     if not isinstance(sr, str) or not sr:
         raise GameError(400, "missing_signed_request", "form field signed_request is required")
     fb_id = facebook.user_from_signed_request(svc.settings, sr, check_age=False)
+    # known before anything is deleted: a failure here deletes nothing
+    base = await run_in_threadpool(public_base_url, svc.settings, str(request.base_url))
     code, pid = await repository.start_deletion(svc.engine, fb_id)
     try:
         await _complete(svc, code, pid)
     except Exception:  # noqa: BLE001 - the status URL retries the storage part
         log.warning("deletion %s: uploads not deleted yet", code, exc_info=True)
-    base = svc.settings.public_base_url.rstrip("/") or str(request.base_url).rstrip("/")
     return {"url": f"{base}/api/facebook/deletion-status?code={code}", "confirmation_code": code}
 
 

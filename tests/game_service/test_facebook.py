@@ -151,3 +151,26 @@ def test_data_deletion_callback_deletes_the_player_and_reports_status(client, db
     r = client.post("/api/facebook/data-deletion", data={"signed_request": "x.y"})
     assert r.status_code == 401
     assert client.post("/api/facebook/data-deletion", data={}).status_code == 400
+
+
+def test_deletion_status_url_comes_from_the_parameter_the_stack_writes(make_client, aws):
+    """Without a custom domain the hosts learn the CloudFront URL from an SSM parameter
+    (SSM emulated by moto): the status URL points at the public site, never at the host
+    the request reached."""
+    aws.client("ssm").put_parameter(Name="/game/test/public-base-url", Value="https://d111.cloudfront.net", Type="String")
+    client = make_client(env="production", public_base_url="", public_base_url_parameter="/game/test/public-base-url")
+    fb_sign_in(client, signed_request=signed("fb-900"))
+    r = client.post("/api/facebook/data-deletion", data={"signed_request": signed("fb-900")},
+                    headers={"Host": "evil.example"})
+    assert r.status_code == 200, r.text
+    assert r.json()["url"].startswith("https://d111.cloudfront.net/api/facebook/deletion-status?code=")
+
+
+def test_production_without_a_public_url_is_a_clear_503_not_the_request_host(make_client):
+    client = make_client(env="production", public_base_url="")
+    player = fb_sign_in(client, signed_request=signed("fb-901"))
+    r = client.post("/api/facebook/data-deletion", data={"signed_request": signed("fb-901")},
+                    headers={"Host": "evil.example"})
+    assert r.status_code == 503 and r.json()["error"] == "public_url_unavailable"
+    assert "evil.example" not in r.text
+    assert player.get("/api/me").status_code == 200, "nothing was deleted by a request that could not be answered"
