@@ -72,7 +72,9 @@ def main(names: list[str]) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="game-prof-"))
     env = {**os.environ, "PYTHONPATH": str(REPO), "GAME_ENV": "production", "GAME_DATABASE_URL": url,
            "GAME_SESSION_SECRET": sb.SECRET, "GAME_WORKERS": str(sb.WORKERS), "GAME_PORT": str(port),
-           "GAME_BIND": "127.0.0.1", "GAME_MEDIA_DIR": str(workdir / "media"), "GAME_SERVE_STATIC": "false"}
+           "GAME_BIND": "127.0.0.1", "GAME_MEDIA_DIR": str(workdir / "media"), "GAME_SERVE_STATIC": "false",
+           "GAME_DB_POOL_SIZE": os.environ.get("GAME_DB_POOL_SIZE", "10"),
+           "GAME_DB_MAX_OVERFLOW": os.environ.get("GAME_DB_MAX_OVERFLOW", "0")}
     server = None
     try:
         subprocess.run([sys.executable, "-m", "game_service", "migrate"], env=env, check=True, capture_output=True)

@@ -217,6 +217,11 @@ def main() -> int:
         "GAME_BIND": "127.0.0.1",
         "GAME_MEDIA_DIR": str(workdir / "media"),
         "GAME_SERVE_STATIC": "false",
+        # the same pool as the bare app: 10 connections per worker, all kept open (with the
+        # default of 5 + 5 overflow, the overflow connections are opened and closed per request
+        # under this load, and connecting costs more than the queries)
+        "GAME_DB_POOL_SIZE": os.environ.get("GAME_DB_POOL_SIZE", "10"),
+        "GAME_DB_MAX_OVERFLOW": os.environ.get("GAME_DB_MAX_OVERFLOW", "0"),
     }
     server = bare = None
     try:
