@@ -6,7 +6,6 @@ import base64
 import hashlib
 import hmac
 import json
-import time
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
@@ -48,10 +47,6 @@ def _b64url_decode(s: str) -> bytes:
     return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
 
 
-def b64url_encode(b: bytes) -> str:
-    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-
-
 def parse_signed_request(signed_request: str, app_secret: str, max_age_seconds: int | None) -> dict:
     """Verify a Facebook ``signed_request`` and return its payload.
 
@@ -75,16 +70,9 @@ def parse_signed_request(signed_request: str, app_secret: str, max_age_seconds: 
         issued_at = payload.get("issued_at")
         if not isinstance(issued_at, (int, float)):
             raise InvalidSignedRequest("issued_at missing")
-        age = time.time() - issued_at
+        age = clock.now_ms() / 1000 - issued_at
         if age > max_age_seconds or age < -60:
             raise InvalidSignedRequest("signed_request is stale")
     if not payload.get("user_id"):
         raise InvalidSignedRequest("user_id missing")
     return payload
-
-
-def make_signed_request(payload: dict, app_secret: str) -> str:
-    """Build a signed_request the way Facebook does (used by tests and tooling)."""
-    body = b64url_encode(json.dumps(payload, separators=(",", ":")).encode())
-    sig = hmac.new(app_secret.encode(), body.encode(), hashlib.sha256).digest()
-    return f"{b64url_encode(sig)}.{body}"
