@@ -24,22 +24,40 @@ class InvalidSignedRequest(ValueError):
 
 
 class Sessions:
-    """Signed, expiring session tokens. Nothing is kept in server memory."""
+    """Signed, expiring session tokens. The server keeps no session state; it only remembers,
+    per process, the tokens it has already verified (their player and signing time), so a
+    player's next requests skip the signature check. Expiry is checked on every request."""
+
+    CACHE_MAX = 10_000
 
     def __init__(self, secret: str, max_age_seconds: int):
         self._s = URLSafeTimedSerializer(secret, salt="game-session", signer=_GameClockSigner)
         self._max_age = max_age_seconds
+        self._verified: dict[str, tuple[int, int]] = {}  # token -> (player id, signed at, epoch s)
 
     def issue(self, player_id: int) -> str:
         return self._s.dumps({"pid": player_id})
 
     def verify(self, token: str) -> int | None:
+        hit = self._verified.get(token)
+        if hit is not None:
+            pid, signed_at = hit
+            age = clock.now_ms() // 1000 - signed_at
+            if 0 <= age <= self._max_age:
+                return pid
+            del self._verified[token]
+            return None
         try:
-            data = self._s.loads(token, max_age=self._max_age)
+            data, signed = self._s.loads(token, max_age=self._max_age, return_timestamp=True)
         except (SignatureExpired, BadSignature):
             return None
         pid = data.get("pid") if isinstance(data, dict) else None
-        return pid if isinstance(pid, int) else None
+        if not isinstance(pid, int):
+            return None
+        if len(self._verified) >= self.CACHE_MAX:
+            self._verified.clear()
+        self._verified[token] = (pid, int(signed.timestamp()))
+        return pid
 
 
 def _b64url_decode(s: str) -> bytes:
