@@ -32,6 +32,7 @@ from mutmut import ALL, Context, list_mutations, mutate
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_TESTS = [
+    "tests/game_service/test_rules.py",
     "tests/game_service/test_writes.py",
     "tests/game_service/test_game_api.py",
     "tests/game_service/test_social.py",

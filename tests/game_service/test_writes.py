@@ -102,6 +102,9 @@ def test_gift_send_and_claim_move_coins_and_the_waiting_count(client, db, keyed)
     assert r.status_code == 201 and r.json()["coins"] == 10
     gid = r.json()["gift_id"]
     assert b.state()["gifts_waiting"] == 1 == gifts_waiting(db, b.id) == unclaimed(db, b.id)
+    [item] = b.get("/api/gifts").json()["items"]
+    assert item.pop("sent_at").startswith(str(clock.today()))
+    assert item == {"id": gid, "coins": 10, "from": {"id": a.id, "name": a.state()["name"]}, "claimed": False}
     r = post(a, "/api/gifts", keyed, json={"to_player_id": b.id})
     assert r.status_code == 409 and r.json()["error"] == "already_gifted"
     assert post(a, f"/api/gifts/{gid}/claim", keyed).status_code == 404  # not a's gift
