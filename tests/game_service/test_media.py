@@ -99,6 +99,7 @@ def s3_client(aws, make_client):
     return make_client(media_bucket=bucket), s3, bucket
 
 
+@pytest.mark.slow  # the emulated S3 (moto) and its retries take seconds
 def test_s3_avatar_upload_via_presigned_post(s3_client):
     client, s3, bucket = s3_client
     p = sign_in_guest(client)
@@ -127,6 +128,7 @@ def test_s3_avatar_upload_via_presigned_post(s3_client):
     assert s3.list_objects_v2(Bucket=bucket, Prefix=f"incoming/{p.id}/").get("KeyCount", 0) == 0
 
 
+@pytest.mark.slow  # the emulated S3 (moto) and its retries take seconds
 def test_s3_upload_that_is_too_large_or_not_an_image_is_refused(s3_client):
     client, s3, bucket = s3_client
     p = sign_in_guest(client)
@@ -144,6 +146,7 @@ def test_s3_upload_that_is_too_large_or_not_an_image_is_refused(s3_client):
     assert p.state()["avatar_url"] is None
 
 
+@pytest.mark.slow  # the emulated S3 (moto) and its retries take seconds
 def test_readiness_reports_storage_failure(aws, make_client):
     c = make_client(media_bucket="no-such-bucket-here")
     r = c.get("/api/health/ready")
@@ -151,6 +154,7 @@ def test_readiness_reports_storage_failure(aws, make_client):
     assert r.json()["checks"]["database"] == "ok" and r.json()["checks"]["storage"].startswith("error")
 
 
+@pytest.mark.slow  # the emulated S3 (moto) and its retries take seconds
 def test_s3_readiness_and_data_deletion_remove_the_players_objects(s3_client):
     import time
 
@@ -179,6 +183,7 @@ def test_s3_readiness_and_data_deletion_remove_the_players_objects(s3_client):
     assert status["status"] == "completed"
 
 
+@pytest.mark.slow  # the emulated S3 (moto) and its retries take seconds
 def test_data_deletion_stays_pending_while_storage_fails_and_the_status_url_completes_it(aws, make_client):
     import time
 

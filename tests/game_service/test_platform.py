@@ -68,6 +68,7 @@ def test_a_missing_secret_is_a_clear_startup_error(aws, monkeypatch):
         Settings().resolve_secrets()
 
 
+@pytest.mark.slow  # starts the server process
 def test_production_without_a_session_secret_refuses_to_start(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("GAME_")}
     env.update(GAME_ENV="production", GAME_DATABASE_URL=f"sqlite:///{tmp_path}/x.db", PYTHONPATH=str(REPO))
