@@ -32,6 +32,7 @@ def energy_in_sql(db, energy: int, energy_at: int, now: int, cap: int = 20, refi
         (5, 0, 180_000, (6, 180_000)),  # one point, clock moves by exactly one period
         (5, 1_000, 540_999, (7, 361_000)),  # two points; the part-period stays counted
         (19, 0, 180_000, (20, 180_000)),  # reaches the cap: the clock restarts at now
+        (19, 0, 200_000, (20, 200_000)),  # ... at now, not at the last full period
         (18, 0, 10 * 180_000, (20, 1_800_000)),  # would pass the cap: capped
         (20, 0, 500_000, (20, 500_000)),  # full: stays full, clock at now
         (35, 0, 500_000, (35, 500_000)),  # above the cap (energy packs): kept, no refill
