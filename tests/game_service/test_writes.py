@@ -84,7 +84,8 @@ def test_daily_reward_pays_once_a_day(client, db, keyed):
 def test_friend_request_and_accept(client, keyed):
     a, b = sign_in_guest(client), sign_in_guest(client)
     r = post(a, "/api/friends/requests", keyed, json={"player_id": b.id})
-    assert r.status_code == 201 and r.json()["status"] == "requested"
+    assert r.status_code == 201 and r.json() == {"status": "requested", "request_id": r.json()["request_id"],
+                                                 "player_id": b.id}
     r2 = post(a, "/api/friends/requests", keyed, json={"player_id": b.id})
     assert r2.status_code == 409 and r2.json()["error"] == "already_requested"
     rid = r.json()["request_id"]
