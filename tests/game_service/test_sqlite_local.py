@@ -40,7 +40,8 @@ def test_local_sqlite_game_rules(sqlite_client):
     befriend(a, b)
     gid = a.post("/api/gifts", json={"to_player_id": b.id}).json()["gift_id"]
     assert b.state()["gifts_waiting"] == 1
-    assert b.post(f"/api/gifts/{gid}/claim").json()["coins"] == 60
+    r = b.post(f"/api/gifts/{gid}/claim")
+    assert (r.status_code, r.json()) == (200, {"gift_id": gid, "coins_earned": 10, "coins": 60})
     assert b.post(f"/api/gifts/{gid}/claim").status_code == 409
     assert b.state()["gifts_waiting"] == 0
     gid = b.post("/api/gifts", json={"to_player_id": a.id}).json()["gift_id"]

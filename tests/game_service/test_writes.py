@@ -37,8 +37,8 @@ def test_action_spends_energy_for_coins_and_xp(client, db, keyed):
     assert r.status_code == 200, r.text
     body = r.json()
     assert (body["coins_earned"], body["xp_earned"], body["energy_spent"]) == (5, 10, 1)
-    assert {k: body["player"][k] for k in ("coins", "energy", "xp", "next_energy_in_seconds")} == {
-        "coins": 55, "energy": 19, "xp": 10, "next_energy_in_seconds": 180}
+    assert {k: body["player"][k] for k in ("coins", "energy", "xp", "next_energy_in_seconds", "facebook_linked")} == {
+        "coins": 55, "energy": 19, "xp": 10, "next_energy_in_seconds": 180, "facebook_linked": False}
     assert p.state()["coins"] == 55 == coins_of(db, p.id) == ledger_sum(db, p.id)
     for _ in range(19):
         assert post(p, "/api/actions", keyed).status_code == 200
@@ -75,24 +75,28 @@ def test_daily_reward_pays_once_a_day(client, db, keyed):
     assert r.status_code == 200 and r.json()["coins"] == 150
     r = post(p, "/api/daily-reward", keyed)
     assert r.status_code == 409 and r.json()["error"] == "already_claimed"
-    assert p.state()["daily_reward_available"] is False
+    assert p.state()["daily_reward_available"] is False and p.state()["daily_reward_coins"] == 100
     clock.advance(24 * 3600)
     assert post(p, "/api/daily-reward", keyed).json()["coins"] == 250
     assert ledger_sum(db, p.id) == 250 == coins_of(db, p.id)
 
 
 def test_friend_request_and_accept(client, keyed):
-    a, b = sign_in_guest(client), sign_in_guest(client)
+    a, b, c = sign_in_guest(client), sign_in_guest(client), sign_in_guest(client)
+    pending = c.post("/api/friends/requests", json={"player_id": b.id}).json()["request_id"]
     r = post(a, "/api/friends/requests", keyed, json={"player_id": b.id})
     assert r.status_code == 201 and r.json() == {"status": "requested", "request_id": r.json()["request_id"],
                                                  "player_id": b.id}
     r2 = post(a, "/api/friends/requests", keyed, json={"player_id": b.id})
     assert r2.status_code == 409 and r2.json()["error"] == "already_requested"
     rid = r.json()["request_id"]
+    assert [x["request_id"] for x in a.get("/api/friends").json()["outgoing_requests"]] == [rid]
     assert post(a, f"/api/friends/requests/{rid}/accept", keyed).status_code == 404  # not addressed to a
     r = post(b, f"/api/friends/requests/{rid}/accept", keyed)
     assert r.status_code == 200 and r.json() == {"status": "friends", "player_id": a.id}
     assert [f["id"] for f in a.get("/api/friends").json()["friends"]] == [b.id]
+    # becoming friends removes their requests, not anybody else's
+    assert [x["request_id"] for x in b.get("/api/friends").json()["incoming_requests"]] == [pending]
     assert post(b, f"/api/friends/requests/{rid}/accept", keyed).status_code == 404
 
 
