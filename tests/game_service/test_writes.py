@@ -83,7 +83,7 @@ def test_daily_reward_pays_once_a_day(client, db, keyed):
 
 def test_friend_request_and_accept(client, keyed):
     a, b, c = sign_in_guest(client), sign_in_guest(client), sign_in_guest(client)
-    pending = c.post("/api/friends/requests", json={"player_id": b.id}).json()["request_id"]
+    pending = {p.id: c.post("/api/friends/requests", json={"player_id": p.id}).json()["request_id"] for p in (a, b)}
     r = post(a, "/api/friends/requests", keyed, json={"player_id": b.id})
     assert r.status_code == 201 and r.json() == {"status": "requested", "request_id": r.json()["request_id"],
                                                  "player_id": b.id}
@@ -96,7 +96,8 @@ def test_friend_request_and_accept(client, keyed):
     assert r.status_code == 200 and r.json() == {"status": "friends", "player_id": a.id}
     assert [f["id"] for f in a.get("/api/friends").json()["friends"]] == [b.id]
     # becoming friends removes their requests, not anybody else's
-    assert [x["request_id"] for x in b.get("/api/friends").json()["incoming_requests"]] == [pending]
+    for p in (a, b):
+        assert [x["request_id"] for x in p.get("/api/friends").json()["incoming_requests"]] == [pending[p.id]]
     assert post(b, f"/api/friends/requests/{rid}/accept", keyed).status_code == 404
 
 
