@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
-import sys
+import logging.config
 import time
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
@@ -30,17 +30,28 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
+def dict_config(level: str = "INFO") -> dict:
+    """The one logging configuration (``logging.config.dictConfig`` form): JSON lines on
+    stderr; uvicorn's and gunicorn's own loggers propagate to it; their access loggers are
+    off, since the service writes its own access line (with the request id). Both local play
+    (:func:`configure`) and gunicorn (``logconfig_dict``, in the master and every worker) use it."""
+    level = level.upper()
+    quiet = {"level": "CRITICAL", "handlers": [], "propagate": False}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "game_service.logs.JsonFormatter"}},
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+        "root": {"level": level, "handlers": ["console"]},
+        "loggers": {
+            **{name: {"level": level, "handlers": [], "propagate": True}
+               for name in ("uvicorn", "uvicorn.error", "gunicorn.error")},
+            "uvicorn.access": quiet,
+            "gunicorn.access": quiet,
+            "alembic.runtime.plugins": {"level": "WARNING"},  # one line per plugin otherwise
+        },
+    }
+
+
 def configure(level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    for name in ("uvicorn", "uvicorn.error", "gunicorn.error"):
-        lg = logging.getLogger(name)
-        lg.handlers[:] = []
-        lg.propagate = True
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # one line per plugin
-    # the service writes its own access log line (with the request id)
-    logging.getLogger("uvicorn.access").disabled = True
-    logging.getLogger("gunicorn.access").disabled = True
+    logging.config.dictConfig(dict_config(level))

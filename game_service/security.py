@@ -6,7 +6,6 @@ import base64
 import hashlib
 import hmac
 import json
-import time
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
@@ -25,31 +24,45 @@ class InvalidSignedRequest(ValueError):
 
 
 class Sessions:
-    """Signed, expiring session tokens. Nothing is kept in server memory."""
+    """Signed, expiring session tokens. The server keeps no session state; it only remembers,
+    per process, the tokens it has already verified (their player and signing time), so a
+    player's next requests skip the signature check. Expiry is checked on every request."""
+
+    CACHE_MAX = 10_000
 
     def __init__(self, secret: str, max_age_seconds: int):
         self._s = URLSafeTimedSerializer(secret, salt="game-session", signer=_GameClockSigner)
         self._max_age = max_age_seconds
+        self._verified: dict[str, tuple[int, int]] = {}  # token -> (player id, signed at, epoch s)
 
     def issue(self, player_id: int) -> str:
         return self._s.dumps({"pid": player_id})
 
     def verify(self, token: str) -> int | None:
+        hit = self._verified.get(token)
+        if hit is not None:
+            pid, signed_at = hit
+            age = clock.now_ms() // 1000 - signed_at
+            if 0 <= age <= self._max_age:
+                return pid
+            del self._verified[token]
+            return None
         try:
-            data = self._s.loads(token, max_age=self._max_age)
+            data, signed = self._s.loads(token, max_age=self._max_age, return_timestamp=True)
         except (SignatureExpired, BadSignature):
             return None
         pid = data.get("pid") if isinstance(data, dict) else None
-        return pid if isinstance(pid, int) else None
+        if not isinstance(pid, int):
+            return None
+        if len(self._verified) >= self.CACHE_MAX:
+            self._verified.clear()
+        self._verified[token] = (pid, int(signed.timestamp()))
+        return pid
 
 
 def _b64url_decode(s: str) -> bytes:
     s = s.strip()
     return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
-
-
-def b64url_encode(b: bytes) -> str:
-    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
 
 
 def parse_signed_request(signed_request: str, app_secret: str, max_age_seconds: int | None) -> dict:
@@ -75,16 +88,9 @@ def parse_signed_request(signed_request: str, app_secret: str, max_age_seconds: 
         issued_at = payload.get("issued_at")
         if not isinstance(issued_at, (int, float)):
             raise InvalidSignedRequest("issued_at missing")
-        age = time.time() - issued_at
+        age = clock.now_ms() / 1000 - issued_at
         if age > max_age_seconds or age < -60:
             raise InvalidSignedRequest("signed_request is stale")
     if not payload.get("user_id"):
         raise InvalidSignedRequest("user_id missing")
     return payload
-
-
-def make_signed_request(payload: dict, app_secret: str) -> str:
-    """Build a signed_request the way Facebook does (used by tests and tooling)."""
-    body = b64url_encode(json.dumps(payload, separators=(",", ":")).encode())
-    sig = hmac.new(app_secret.encode(), body.encode(), hashlib.sha256).digest()
-    return f"{b64url_encode(sig)}.{body}"

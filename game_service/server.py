@@ -28,18 +28,7 @@ class GameServer(BaseApplication):
             "errorlog": "-",
             "loglevel": s.log_level.lower(),
             "proc_name": "game-service",
-            "logconfig_dict": {
-                "version": 1,
-                "disable_existing_loggers": False,
-                "formatters": {"json": {"()": "game_service.logs.JsonFormatter"}},
-                "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
-                "root": {"level": s.log_level.upper(), "handlers": ["console"]},
-                "loggers": {
-                    "gunicorn.error": {"level": s.log_level.upper(), "handlers": [], "propagate": True},
-                    "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
-                    "uvicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
-                },
-            },
+            "logconfig_dict": logs.dict_config(s.log_level),
         }
         for k, v in cfg.items():
             self.cfg.set(k, v)

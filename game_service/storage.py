@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from itsdangerous import BadSignature, URLSafeSerializer
+
+from game_service import clock
 
 ALLOWED_TYPES = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
 SNIFF_BYTES = 16
@@ -143,7 +144,7 @@ class LocalStorage:
     def presign_upload(self, player_id: int, content_type: str) -> dict:
         key = new_incoming_key(player_id, content_type)
         policy = self._signer.dumps(
-            {"key": key, "ct": content_type, "max": self.max_bytes, "exp": int(time.time()) + self.expiry}
+            {"key": key, "ct": content_type, "max": self.max_bytes, "exp": clock.now_ms() // 1000 + self.expiry}
         )
         return {"url": self.UPLOAD_URL, "fields": {"key": key, "Content-Type": content_type, "policy": policy}, "key": key}
 
@@ -153,7 +154,7 @@ class LocalStorage:
             data = self._signer.loads(policy)
         except BadSignature as exc:
             raise PermissionError("invalid upload policy") from exc
-        if data.get("exp", 0) < time.time():
+        if data.get("exp", 0) < clock.now_ms() / 1000:
             raise PermissionError("upload policy expired")
         if data.get("key") != key or data.get("ct") != content_type:
             raise PermissionError("upload form does not match its policy")

@@ -1,18 +1,23 @@
-"""Request dependencies: the authenticated player, the Idempotency-Key, shared services."""
+"""Request dependencies: the authenticated player, the Idempotency-Key, shared services,
+and the write context that every write route shares (``Writer``)."""
 
 from __future__ import annotations
 
 import hashlib
 import re
 from dataclasses import dataclass
+from typing import Annotated
 
 import httpx
 from fastapi import Depends, Header, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from game_service.config import Settings
 from game_service.errors import GameError
+from game_service.repository.writes import Write, run_write
 from game_service.security import Sessions
 
 _bearer = HTTPBearer(auto_error=False, description="Session token from /api/auth/guest or /api/auth/facebook")
@@ -66,3 +71,34 @@ async def idempotency_key(
 def fingerprint(request: Request, body: bytes | str = b"") -> str:
     raw = body.encode() if isinstance(body, str) else body
     return f"{request.method} {request.url.path} " + hashlib.sha256(raw).hexdigest()[:32]
+
+
+Svc = Annotated[Services, Depends(services)]
+Me = Annotated[int, Depends(player_id)]
+IdemKey = Annotated[str | None, Depends(idempotency_key)]
+
+
+@dataclass
+class WriteContext:
+    """What a write route needs: who writes, with which Idempotency-Key, on which services."""
+
+    request: Request
+    svc: Services
+    me: int
+    key: str | None
+
+    async def run(self, write: Write, body: bytes = b"") -> JSONResponse:
+        """Run ``write`` (rate limit, idempotency, one transaction) and answer its result.
+
+        ``body`` is the request body as validated, part of the Idempotency-Key fingerprint."""
+        status, out = await run_write(
+            self.svc.engine, self.svc.settings, self.me, write, self.key, fingerprint(self.request, body)
+        )
+        return JSONResponse(jsonable_encoder(out), status_code=status)
+
+
+async def write_context(request: Request, svc: Svc, me: Me, key: IdemKey) -> WriteContext:
+    return WriteContext(request, svc, me, key)
+
+
+Writer = Annotated[WriteContext, Depends(write_context)]

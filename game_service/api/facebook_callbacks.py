@@ -5,7 +5,8 @@ import logging
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from game_service import facebook, repository
+from game_service import facebook
+from game_service.repository import deletion
 from game_service.api.deps import Services, services
 from game_service.api.schemas import ERRORS, DeletionOut
 from game_service.errors import GameError, not_found
@@ -19,7 +20,7 @@ async def _complete(svc: Services, code: str, player_id: int | None) -> None:
     if player_id is not None:
         await run_in_threadpool(svc.storage.delete_prefix, f"media/avatars/{player_id}/")
         await run_in_threadpool(svc.storage.delete_prefix, f"incoming/{player_id}/")
-    await repository.finish_deletion(svc.engine, code)
+    await deletion.finish_deletion(svc.engine, code)
 
 
 @router.post("/api/facebook/data-deletion", response_model=DeletionOut)
@@ -37,7 +38,7 @@ async def data_deletion(request: Request, svc: Services = Depends(services)):
     fb_id = facebook.user_from_signed_request(svc.settings, sr, check_age=False)
     # known before anything is deleted: a failure here deletes nothing
     base = await run_in_threadpool(public_base_url, svc.settings, str(request.base_url))
-    code, pid = await repository.start_deletion(svc.engine, fb_id)
+    code, pid = await deletion.start_deletion(svc.engine, fb_id)
     try:
         await _complete(svc, code, pid)
     except Exception:  # noqa: BLE001 - the status URL retries the storage part
@@ -47,7 +48,7 @@ async def data_deletion(request: Request, svc: Services = Depends(services)):
 
 @router.get("/api/facebook/deletion-status")
 async def deletion_status(code: str = Query(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$"), svc: Services = Depends(services)):
-    row = await repository.get_deletion(svc.engine, code)
+    row = await deletion.get_deletion(svc.engine, code)
     if row is None:
         raise not_found("deletion request")
     if row.status == "pending":
@@ -55,10 +56,10 @@ async def deletion_status(code: str = Query(min_length=1, max_length=64, pattern
             await _complete(svc, code, row.player_id)
         except Exception:  # noqa: BLE001 - storage still failing: it stays pending, retried next time
             log.warning("deletion %s: uploads not deleted yet", code, exc_info=True)
-        row = await repository.get_deletion(svc.engine, code)
+        row = await deletion.get_deletion(svc.engine, code)
     return {
         "confirmation_code": row.code,
         "status": row.status,
-        "requested_at": repository.iso(row.requested_at),
-        "completed_at": repository.iso(row.completed_at),
+        "requested_at": deletion.iso(row.requested_at),
+        "completed_at": deletion.iso(row.completed_at),
     }

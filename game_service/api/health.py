@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from game_service import repository
+from game_service.repository import players
 from game_service.api.deps import Services, services
 
 router = APIRouter(tags=["health"])
@@ -21,7 +21,7 @@ async def live():
 @router.get("/api/health/db")
 async def db(svc: Services = Depends(services)):
     """One trivial query (``SELECT 1``): the floor the benchmark compares endpoints with."""
-    return JSONResponse({"status": "ok", "db": await repository.db_ping(svc.engine)})
+    return JSONResponse({"status": "ok", "db": await players.db_ping(svc.engine)})
 
 
 @router.get("/api/health/ready")
@@ -29,7 +29,7 @@ async def ready(svc: Services = Depends(services)):
     """Deep readiness for alarms: database and storage. 503 with the reason when one fails."""
     checks: dict[str, str] = {}
     try:
-        await asyncio.wait_for(repository.db_ping(svc.engine), timeout=5)
+        await asyncio.wait_for(players.db_ping(svc.engine), timeout=5)
         checks["database"] = "ok"
     except Exception as exc:  # noqa: BLE001 - reported, not raised
         checks["database"] = f"error: {type(exc).__name__}: {exc}"[:300]

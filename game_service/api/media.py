@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from game_service import repository
+from game_service.repository import players
 from game_service.api.deps import Services, player_id, services
 from game_service.api.schemas import ERRORS, AvatarConfirmIn, PlayerState, UploadOut, UploadUrlIn
 from game_service.errors import GameError, not_found
@@ -38,10 +38,10 @@ async def avatar_confirm(body: AvatarConfirmIn, me: int = Depends(player_id), sv
         raise GameError(422, "invalid_upload", "avatar must be a PNG, JPEG, GIF or WebP image")
     dst = avatar_key_for(me, ctype)
     await run_in_threadpool(svc.storage.promote, key, dst, ctype)
-    old = await repository.set_avatar(svc.engine, me, dst)
+    old = await players.set_avatar(svc.engine, me, dst)
     if old and old != dst:
         await run_in_threadpool(svc.storage.delete, old)
-    return await repository.get_state(svc.engine, svc.settings, me)
+    return await players.get_state(svc.engine, svc.settings, me)
 
 
 @router.post(LocalStorage.UPLOAD_URL, status_code=204, include_in_schema=False)

@@ -11,6 +11,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import os
 import signal
@@ -44,6 +47,17 @@ REPO = Path(__file__).resolve().parents[2]
 FB_APP_ID = "424242"
 FB_APP_SECRET = "fb-app-secret-for-tests"
 SESSION_SECRET = "session-secret-for-tests"
+
+
+def make_signed_request(payload: dict, app_secret: str) -> str:
+    """Build a Facebook ``signed_request`` the way Facebook does (what the JS SDK hands over)."""
+
+    def b64url(b: bytes) -> str:
+        return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+    body = b64url(json.dumps(payload, separators=(",", ":")).encode())
+    sig = hmac.new(app_secret.encode(), body.encode(), hashlib.sha256).digest()
+    return f"{b64url(sig)}.{body}"
 
 
 def free_port() -> int:

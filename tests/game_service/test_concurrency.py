@@ -188,8 +188,7 @@ def test_players_gifting_each_other_at_once_never_deadlock(live_server, db):
 def test_concurrent_first_facebook_sign_ins_make_one_player(live_server):
     import time as _time
 
-    from game_service.security import make_signed_request
-    from tests.game_service.conftest import FB_APP_SECRET
+    from tests.game_service.conftest import FB_APP_SECRET, make_signed_request
 
     sr = make_signed_request(
         {"algorithm": "HMAC-SHA256", "issued_at": int(_time.time()), "user_id": f"fb-{uuid.uuid4().hex[:10]}"},

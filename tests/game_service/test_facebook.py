@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import time
 
-from game_service.security import make_signed_request
-from tests.game_service.conftest import FB_APP_SECRET, Player, sign_in_guest
+from game_service import clock
+from tests.game_service.conftest import FB_APP_SECRET, Player, make_signed_request, sign_in_guest
 
 
 def signed(user_id: str, **over) -> str:
@@ -49,6 +49,14 @@ def test_signed_requests_with_bad_signature_algorithm_or_age_are_refused(client)
         r = client.post("/api/auth/facebook", json={"signed_request": sr})
         assert r.status_code == 401, name
         assert r.json()["error"] == "invalid_signed_request", name
+
+
+def test_a_signed_request_goes_stale_on_the_game_clock(client):
+    sr = signed("fb-102")
+    clock.advance(601)  # the default maximum age is 600 s
+    r = client.post("/api/auth/facebook", json={"signed_request": sr})
+    assert r.status_code == 401 and "stale" in r.json()["detail"]
+    assert client.post("/api/auth/facebook", json={"signed_request": signed("fb-102", issued_at=clock.now_ms() // 1000)}).status_code == 200
 
 
 def test_sign_in_with_an_access_token_checks_it_with_debug_token(client, fake_graph):

@@ -40,8 +40,23 @@ def test_local_sqlite_game_rules(sqlite_client):
     befriend(a, b)
     gid = a.post("/api/gifts", json={"to_player_id": b.id}).json()["gift_id"]
     assert b.state()["gifts_waiting"] == 1
-    assert b.post(f"/api/gifts/{gid}/claim").json()["coins"] == 60
+    r = b.post(f"/api/gifts/{gid}/claim")
+    assert (r.status_code, r.json()) == (200, {"gift_id": gid, "coins_earned": 10, "coins": 60})
     assert b.post(f"/api/gifts/{gid}/claim").status_code == 409
+    assert b.state()["gifts_waiting"] == 0
+    gid = b.post("/api/gifts", json={"to_player_id": a.id}).json()["gift_id"]
+    r = a.post(f"/api/gifts/{gid}/claim", headers={"Idempotency-Key": uuid.uuid4().hex})
+    assert r.json()["coins_earned"] == 10 and a.state()["gifts_waiting"] == 0
     board = b.get("/api/leaderboard", params={"scope": "friends"}).json()["items"]
     assert [i["name"] for i in board] == ["Ann", "Bob"]
     assert c.get("/api/health/ready").json()["checks"] == {"database": "ok", "storage": "ok"}
+
+
+def test_local_sqlite_rate_limit(make_client, tmp_path):
+    url = f"sqlite:///{tmp_path}/game.db"
+    upgrade_head(Settings(database_url=url, session_secret="x"))
+    c = make_client(database_url=url, rate_limit_writes=2)
+    a = sign_in_guest(c)
+    codes = [a.post("/api/actions", headers={"Idempotency-Key": uuid.uuid4().hex} if i % 2 else {}).status_code
+             for i in range(4)]
+    assert codes == [200, 200, 429, 429]

@@ -1,0 +1,47 @@
+"""Facebook data-deletion requests: the player's rows go at once, storage is cleaned next."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from game_service import clock
+from game_service.models import deletion_requests, players
+from game_service.repository.writes import reader
+
+p = players
+
+
+async def start_deletion(engine: AsyncEngine, fb_user_id: str) -> tuple[str, int | None]:
+    """Delete the player's rows and record a pending request; storage is cleaned next."""
+    code = secrets.token_hex(12)
+    async with engine.begin() as conn:
+        pid = (
+            await conn.execute(sa.delete(p).where(p.c.fb_user_id == fb_user_id).returning(p.c.id))
+        ).scalar_one_or_none()
+        await conn.execute(
+            sa.insert(deletion_requests).values(code=code, player_id=pid, status="pending", requested_at=clock.utcnow())
+        )
+    return code, pid
+
+
+async def finish_deletion(engine: AsyncEngine, code: str) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.update(deletion_requests)
+            .where(deletion_requests.c.code == code, deletion_requests.c.status == "pending")
+            .values(status="completed", completed_at=clock.utcnow())
+        )
+
+
+async def get_deletion(engine: AsyncEngine, code: str) -> Any:
+    async with reader(engine).connect() as conn:
+        return (await conn.execute(sa.select(deletion_requests).where(deletion_requests.c.code == code))).one_or_none()
+
+
+def iso(d: dt.datetime | None) -> str | None:
+    return d.isoformat() if d else None

@@ -1,0 +1,165 @@
+"""The wallet and the energy bar: actions, energy packs, the daily reward, credits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from game_service import clock, rules
+from game_service.config import Settings
+from game_service.errors import conflict, not_found
+from game_service.models import daily_rewards, players
+from game_service.repository.writes import (
+    NOW,
+    PID,
+    PLAYER_COLS,
+    OneStatement,
+    Write,
+    insert_for,
+    ledger_entry,
+    raise_missing_or,
+)
+
+p = players
+
+# the settings a statement needs, as parameters: every statement is built once
+CAP = sa.bindparam("cap", type_=sa.Integer)
+REFILL_MS = sa.bindparam("refill_ms", type_=sa.BigInteger)
+
+
+def energy_params(s: Settings, now: int) -> dict:
+    return {"now": now, "cap": s.energy_cap, "refill_ms": s.energy_refill_seconds * 1000}
+
+
+def energy_now() -> tuple[Any, Any]:
+    """The player's energy as of ``:now`` and its reference time (rules.energy_now)."""
+    return rules.energy_now(p.c.energy, p.c.energy_at, NOW, CAP, REFILL_MS)
+
+
+def credit(amount: Any, *, gift_claimed: bool = False) -> sa.Update:
+    """Add ``amount`` coins to player ``:pid`` (one fewer gift waiting when it is a gift);
+    RETURNING its id and new balance."""
+    values: dict = {"coins": p.c.coins + amount}
+    if gift_claimed:
+        values["gifts_waiting"] = p.c.gifts_waiting - 1
+    return sa.update(p).where(p.c.id == PID).values(**values).returning(p.c.id, p.c.coins)
+
+
+# ---------------------------------------------------------------- actions
+COST = sa.bindparam("cost", type_=sa.Integer)
+EARN = sa.bindparam("earn", type_=sa.Integer)
+XP = sa.bindparam("xp", type_=sa.Integer)
+NO_ENERGY = ("no_energy", "not enough energy; wait for it to refill")
+
+
+def _spend_energy(gate: Any) -> sa.Update:
+    """Spend ``:cost`` energy (refilled as of ``:now``) for ``:earn`` coins and ``:xp`` XP."""
+    cur, at = energy_now()
+    return (
+        sa.update(p)
+        .where(p.c.id == PID, cur >= COST, gate)
+        .values(energy=cur - COST, energy_at=at, coins=p.c.coins + EARN, xp=p.c.xp + XP)
+        .returning(*PLAYER_COLS)
+    )
+
+
+def _act_statement(gate: Any) -> sa.Select:
+    upd = _spend_energy(gate).cte("upd")
+    led = ledger_entry(upd.c.id, EARN, upd.c.coins, "action").cte("led")
+    return sa.select(upd).add_cte(led)
+
+
+def action(s: Settings, player_id: int) -> Write:
+    now = clock.now_ms()
+    params = {**energy_params(s, now), "pid": player_id, "cost": s.action_energy_cost, "earn": s.action_coins,
+              "xp": s.action_xp}
+
+    def body(row: Any) -> tuple[int, dict]:
+        return 200, {
+            "coins_earned": s.action_coins,
+            "xp_earned": s.action_xp,
+            "energy_spent": s.action_energy_cost,
+            "player": rules.player_view(row, s, now),
+        }
+
+    async def finish(conn: AsyncConnection, row: Any) -> tuple[int, dict]:
+        if row is None:
+            await raise_missing_or(conn, player_id, conflict(*NO_ENERGY))
+        return body(row)
+
+    async def steps(conn: AsyncConnection, op_key: str) -> tuple[int, dict]:
+        row = (await conn.execute(_spend_energy(sa.true()), params)).one_or_none()
+        if row is None:
+            await raise_missing_or(conn, player_id, conflict(*NO_ENERGY))
+        await conn.execute(ledger_entry(player_id, s.action_coins, row.coins, "action"), {"op_key": op_key})
+        return body(row)
+
+    return Write("action", steps, lambda op_key: OneStatement(_act_statement, {**params, "op_key": op_key}, finish))
+
+
+# ---------------------------------------------------------------- energy packs
+PRICE = sa.bindparam("price", type_=sa.Integer)
+PACK = sa.bindparam("pack", type_=sa.Integer)
+
+
+def _buy_energy_update() -> sa.Update:
+    cur, at = energy_now()
+    return (
+        sa.update(p)
+        .where(p.c.id == PID, p.c.coins >= PRICE)
+        .values(coins=p.c.coins - PRICE, energy=cur + PACK, energy_at=at)
+        .returning(*PLAYER_COLS)
+    )
+
+
+_BUY_ENERGY = _buy_energy_update()
+
+
+def buy_energy(s: Settings, player_id: int) -> Write:
+    async def steps(conn: AsyncConnection, op_key: str) -> tuple[int, dict]:
+        now = clock.now_ms()
+        params = {**energy_params(s, now), "pid": player_id, "price": s.energy_pack_price, "pack": s.energy_pack_amount}
+        row = (await conn.execute(_BUY_ENERGY, params)).one_or_none()
+        if row is None:
+            await raise_missing_or(conn, player_id, conflict("insufficient_coins", "not enough coins"))
+        await conn.execute(ledger_entry(player_id, -s.energy_pack_price, row.coins, "energy_pack"), {"op_key": op_key})
+        return 200, {
+            "coins_spent": s.energy_pack_price,
+            "energy_added": s.energy_pack_amount,
+            "player": rules.player_view(row, s, now),
+        }
+
+    return Write("energy_pack", steps)
+
+
+# ---------------------------------------------------------------- the daily reward
+async def credit_coins(conn: AsyncConnection, player_id: int, amount: int, reason: str, op_key: str,
+                       gift_claimed: bool = False) -> int:
+    """Credit ``amount`` coins with its ledger row; return the new balance."""
+    row = (await conn.execute(credit(sa.literal(amount, sa.BigInteger), gift_claimed=gift_claimed),
+                              {"pid": player_id})).one_or_none()
+    if row is None:
+        raise not_found("player")
+    await conn.execute(ledger_entry(player_id, amount, row.coins, reason), {"op_key": op_key})
+    return row.coins
+
+
+def daily_reward(s: Settings, player_id: int) -> Write:
+    async def steps(conn: AsyncConnection, op_key: str) -> tuple[int, dict]:
+        day = clock.today()
+        got = (
+            await conn.execute(
+                insert_for(conn.dialect.name, daily_rewards)
+                .values(player_id=player_id, day=day, coins=s.daily_reward_coins)
+                .on_conflict_do_nothing()
+                .returning(daily_rewards.c.day)
+            )
+        ).first()
+        if got is None:
+            raise conflict("already_claimed", "the daily reward was already claimed today (UTC)")
+        coins = await credit_coins(conn, player_id, s.daily_reward_coins, "daily_reward", f"daily:{day.isoformat()}")
+        return 200, {"coins_earned": s.daily_reward_coins, "coins": coins, "day": day.isoformat()}
+
+    return Write("daily", steps)

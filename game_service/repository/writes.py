@@ -1,0 +1,263 @@
+"""The write machinery: rate limit, Idempotency-Key, ledger rows, one transaction per write.
+
+Every write runs through :func:`run_write`. A write is a :class:`Write`: ``steps`` does it
+statement by statement inside the transaction that run_write opens (after counting the
+write against the player's budget and, with an Idempotency-Key, claiming the key).
+
+The hot writes (an action, a gift claim) can also say what they do as ONE statement of
+data-modifying CTEs (``one_statement``). On PostgreSQL, without an Idempotency-Key,
+run_write then sends that statement in autocommit, with the rate-limit counter as one more
+CTE that gates the write: counter, balance update and ledger row commit together or not at
+all, in a single round trip. The CTEs are the very statements the step-by-step path runs
+(the same builders), so the two paths cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from game_service import clock, rules
+from game_service.config import Settings
+from game_service.errors import GameError, not_found
+from game_service.models import idempotency_keys, ledger, players, rate_limits
+
+p = players
+
+# Named parameters shared by the statements of this package (one namespace per statement).
+PID = sa.bindparam("pid", type_=sa.BigInteger)
+NOW = sa.bindparam("now", type_=sa.BigInteger)
+OP_KEY = sa.bindparam("op_key", type_=sa.String)
+
+# the columns a write returns to build the player's view (rules.player_view)
+PLAYER_COLS = (p.c.id, p.c.name, p.c.fb_user_id, p.c.coins, p.c.energy, p.c.energy_at, p.c.xp, p.c.avatar_key)
+
+
+def reader(engine: AsyncEngine) -> AsyncEngine:
+    """The same pool in autocommit mode: one-statement reads and writes need no BEGIN/COMMIT."""
+    holder = engine.sync_engine  # AsyncEngine has __slots__; its sync engine takes attributes
+    auto = getattr(holder, "_game_autocommit", None)
+    if auto is None:
+        auto = engine.execution_options(isolation_level="AUTOCOMMIT")
+        holder._game_autocommit = auto  # type: ignore[attr-defined]
+    return auto
+
+
+def insert_for(dialect: str, table: sa.Table):
+    """INSERT with ON CONFLICT support for the dialect (PostgreSQL, or SQLite for local play)."""
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+# ---------------------------------------------------------------- the rate-limit counter
+def _rate_limit_upsert(dialect: str):
+    """Count one write of player ``:pid`` in window ``:win``; RETURNING the window's count."""
+    stmt = insert_for(dialect, rate_limits).values(
+        player_id=PID, window_start=sa.bindparam("win", type_=sa.BigInteger), count=1
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[rate_limits.c.player_id],
+        set_={
+            "count": sa.case(
+                (rate_limits.c.window_start == stmt.excluded.window_start, rate_limits.c.count + 1), else_=1
+            ),
+            "window_start": stmt.excluded.window_start,
+        },
+    ).returning(rate_limits.c.count)
+
+
+RATE_LIMIT = {d: _rate_limit_upsert(d) for d in ("postgresql", "sqlite")}
+
+
+def rate_limit_params(s: Settings, player_id: int, now: int) -> dict:
+    return {"pid": player_id, "win": rules.rate_window(now, s), "limit": s.rate_limit_writes}
+
+
+async def count_write(conn: AsyncConnection, s: Settings, player_id: int) -> int:
+    params = rate_limit_params(s, player_id, clock.now_ms())
+    return (await conn.execute(RATE_LIMIT[conn.dialect.name], params)).scalar_one()
+
+
+def rate_limited(s: Settings) -> GameError:
+    return GameError(
+        429,
+        "rate_limited",
+        "too many write requests; slow down",
+        headers={"Retry-After": str(rules.retry_after_seconds(clock.now_ms(), s))},
+    )
+
+
+# ---------------------------------------------------------------- the ledger
+def ledger_entry(player_id: Any, delta: Any, balance_after: Any, reason: str, op_key: Any = OP_KEY) -> sa.Insert:
+    """The ledger row of one balance change; arguments may be values or column expressions
+    (of the CTE that changed the balance)."""
+    def sql(v: Any) -> Any:
+        if isinstance(v, sa.ColumnElement):
+            return v
+        return sa.literal(v, sa.String if isinstance(v, str) else sa.BigInteger)
+
+    return sa.insert(ledger).from_select(
+        ["player_id", "delta", "balance_after", "reason", "op_key"],
+        sa.select(*(sql(v) for v in (player_id, delta, balance_after, reason, op_key))),
+    )
+
+
+# ---------------------------------------------------------------- writes
+Steps = Callable[[AsyncConnection, str], Awaitable[tuple[int, dict]]]
+
+
+@dataclass
+class OneStatement:
+    """A write as one statement. ``build(gate)`` returns a SELECT (with its data-modifying
+    CTEs) whose write only happens where ``gate`` is true; ``finish(conn, row)`` turns its
+    result row (``None`` when the write did not happen) into ``(status, body)`` or raises."""
+
+    build: Callable[[Any], sa.Select]
+    params: dict
+    finish: Callable[[AsyncConnection, Any], Awaitable[tuple[int, dict]]]
+
+
+@dataclass
+class Write:
+    op: str
+    steps: Steps
+    one_statement: Callable[[str], OneStatement] | None = None  # from the op_key
+
+
+def gone_player_is_404(fn):
+    """A session may outlive its player (data deletion): writes then hit a foreign key.
+    That is a 404 for the player, not a server error."""
+
+    @functools.wraps(fn)
+    async def wrapper(engine: AsyncEngine, s: Settings, player_id: int, *args, **kwargs):
+        try:
+            return await fn(engine, s, player_id, *args, **kwargs)
+        except sa.exc.IntegrityError:
+            if not await player_exists(engine, player_id):
+                raise not_found("player") from None
+            raise
+
+    return wrapper
+
+
+async def player_exists(engine: AsyncEngine, player_id: int) -> bool:
+    async with reader(engine).connect() as conn:
+        return (await conn.execute(sa.select(p.c.id).where(p.c.id == player_id))).first() is not None
+
+
+async def raise_missing_or(conn: AsyncConnection, player_id: int, err: GameError):
+    """A conditional write changed nothing: the player is gone (404) or the condition failed."""
+    exists = (await conn.execute(sa.select(p.c.id).where(p.c.id == player_id))).first()
+    raise err if exists else not_found("player")
+
+
+class _RateLimitedCommit(Exception):
+    pass
+
+
+@functools.lru_cache(maxsize=None)
+def _gated(build: Callable[[Any], sa.Select]) -> sa.Select:
+    """``build``'s statement behind the rate-limit counter (PostgreSQL), built once."""
+    rl = RATE_LIMIT["postgresql"].cte("rl")
+    count = sa.select(rl.c.count).scalar_subquery()
+    inner = build(count <= sa.bindparam("limit", type_=sa.Integer)).subquery("w")
+    return sa.select(count.label("rl_count"), inner).select_from(
+        sa.select(sa.literal(1).label("one")).subquery("one").outerjoin(inner, sa.true())
+    ).add_cte(rl)
+
+
+@functools.lru_cache(maxsize=None)
+def _ungated(build: Callable[[Any], sa.Select]) -> sa.Select:
+    """``build``'s statement inside run_write's transaction (counted there already), built once."""
+    return build(sa.true())
+
+
+@gone_player_is_404
+async def run_write(
+    engine: AsyncEngine, s: Settings, player_id: int, write: Write, idem_key: str | None, fingerprint: str
+) -> tuple[int, dict]:
+    """Run one write with rate limiting and idempotency; return ``(status_code, body)``.
+
+    ``write.steps`` gets the connection and an ``op_key`` that is unique per logical
+    operation (derived from the Idempotency-Key when the client sent one); a
+    :class:`GameError` rolls the write back (the refused write still counts).
+    """
+    now = clock.now_ms()
+    op_key = rules.op_key(write.op, idem_key, now)
+    if write.one_statement is not None and idem_key is None and engine.dialect.name == "postgresql":
+        one = write.one_statement(op_key)
+        async with reader(engine).connect() as conn:
+            row = (
+                await conn.execute(_gated(one.build), {**one.params, **rate_limit_params(s, player_id, now)})
+            ).one()
+            if row.rl_count > s.rate_limit_writes:
+                raise rate_limited(s)
+            return await one.finish(conn, row if row[1] is not None else None)
+    try:
+        async with engine.begin() as conn:
+            if await count_write(conn, s, player_id) > s.rate_limit_writes:
+                raise _RateLimitedCommit()
+            if idem_key:
+                stored = await _claim_key(conn, player_id, idem_key, fingerprint)
+                if stored is not None:
+                    return stored
+            if write.one_statement is not None and conn.dialect.name == "postgresql":
+                one = write.one_statement(op_key)
+                row = (await conn.execute(_ungated(one.build), one.params)).first()
+                status, body = await one.finish(conn, row)
+            else:
+                status, body = await write.steps(conn, op_key)
+            if idem_key:
+                await conn.execute(
+                    sa.update(idempotency_keys)
+                    .where(idempotency_keys.c.player_id == player_id, idempotency_keys.c.key == idem_key)
+                    .values(status_code=status, response=json.dumps(body, default=str))
+                )
+            return status, body
+    except _RateLimitedCommit:
+        # the counter increment above must persist: record it in its own transaction
+        async with engine.begin() as conn:
+            await count_write(conn, s, player_id)
+        raise rate_limited(s) from None
+    except GameError:
+        # a refused write still counts against the player's write budget
+        async with engine.begin() as conn:
+            await count_write(conn, s, player_id)
+        raise
+
+
+async def _claim_key(conn: AsyncConnection, player_id: int, key: str, fingerprint: str) -> tuple[int, dict] | None:
+    """Insert the Idempotency-Key row; if another request with this key committed first
+    (PostgreSQL waited for it), return its stored result instead."""
+    # keys are remembered for a day (like most payment APIs); older ones are pruned
+    await conn.execute(
+        sa.delete(idempotency_keys).where(
+            idempotency_keys.c.player_id == player_id,
+            idempotency_keys.c.created_at < clock.utcnow() - dt.timedelta(hours=rules.IDEMPOTENCY_TTL_HOURS),
+        )
+    )
+    got = (
+        await conn.execute(
+            insert_for(conn.dialect.name, idempotency_keys)
+            .values(player_id=player_id, key=key, fingerprint=fingerprint, created_at=clock.utcnow())
+            .on_conflict_do_nothing()
+            .returning(idempotency_keys.c.key)
+        )
+    ).first()
+    if got is not None:
+        return None
+    stored = (
+        await conn.execute(
+            sa.select(idempotency_keys).where(idempotency_keys.c.player_id == player_id, idempotency_keys.c.key == key)
+        )
+    ).one()
+    if stored.fingerprint != fingerprint:
+        raise GameError(422, "idempotency_key_reused", "this Idempotency-Key was used for a different request")
+    return stored.status_code, json.loads(stored.response)

@@ -1,0 +1,96 @@
+"""The game's rules, each defined once, with no I/O.
+
+The rules that the database applies (energy refill, the rate-limit window) are SQLAlchemy
+Core expressions: every statement that needs one builds it from here, so the one-statement
+PostgreSQL writes, the step-by-step writes (SQLite, Idempotency-Key) and the reads cannot
+drift apart. The rest are plain functions of numbers.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+
+from game_service.config import Settings
+from game_service.storage import public_url
+
+IDEMPOTENCY_TTL_HOURS = 24
+
+
+# ---------------------------------------------------------------- energy
+def energy_now(energy: Any, energy_at: Any, now: Any, cap: Any, refill_ms: Any) -> tuple[Any, Any]:
+    """Energy refilled lazily as of ``now`` (epoch ms) and its new reference time, as SQL.
+
+    One point every ``refill_ms`` since ``energy_at``, up to ``cap``; a full bar restarts
+    its clock at ``now``. The arguments are SQL expressions (columns, parameters).
+    """
+    elapsed = now - energy_at
+    ticks = sa.case((elapsed > 0, elapsed // refill_ms), else_=0)
+    full = sa.or_(energy >= cap, energy + ticks >= cap)
+    cur = sa.case((energy >= cap, energy), (energy + ticks >= cap, cap), else_=energy + ticks)
+    at = sa.case((full, now), else_=energy_at + ticks * refill_ms)
+    return cur, at
+
+
+def next_energy_in_seconds(energy: int, energy_at: int, now: int, s: Settings) -> int | None:
+    """Seconds until the next energy point, for energy as of ``now`` (None when full)."""
+    if energy >= s.energy_cap:
+        return None
+    return max(0, (energy_at + s.energy_refill_seconds * 1000 - now + 999) // 1000)
+
+
+# ---------------------------------------------------------------- progress
+def level_of(xp: int, per_level: int) -> int:
+    return 1 + xp // per_level
+
+
+# ---------------------------------------------------------------- write budget
+def rate_window(now_ms: int, s: Settings) -> int:
+    """The number of the fixed rate-limit window that ``now_ms`` falls in."""
+    return now_ms // (s.rate_limit_window_seconds * 1000)
+
+
+def retry_after_seconds(now_ms: int, s: Settings) -> int:
+    """Seconds until the current rate-limit window ends (at least 1)."""
+    return max(1, s.rate_limit_window_seconds - (now_ms // 1000) % s.rate_limit_window_seconds)
+
+
+def op_key(op: str, idem_key: str | None, now_ms: int) -> str:
+    """The ledger's per-operation key: derived from the Idempotency-Key when there is one.
+
+    The same key may come back after it expired (a new request): the TTL period number
+    keeps the ledger's op_key unique, as any reuse is at least one TTL later.
+    """
+    if idem_key:
+        return f"{op}:k:{idem_key}:{now_ms // (IDEMPOTENCY_TTL_HOURS * 3600 * 1000)}"
+    return f"{op}:{uuid.uuid4().hex}"
+
+
+# ---------------------------------------------------------------- views
+def player_view(row: Any, s: Settings, now: int) -> dict:
+    """A player as the API shows it; ``row.energy``/``row.energy_at`` are as of ``now``."""
+    return {
+        "id": row.id,
+        "name": row.name,
+        "coins": row.coins,
+        "energy": row.energy,
+        "energy_cap": s.energy_cap,
+        "next_energy_in_seconds": next_energy_in_seconds(row.energy, row.energy_at, now, s),
+        "xp": row.xp,
+        "level": level_of(row.xp, s.xp_per_level),
+        "xp_per_level": s.xp_per_level,
+        "avatar_url": public_url(row.avatar_key) if row.avatar_key else None,
+        "facebook_linked": row.fb_user_id is not None,
+    }
+
+
+def public_player(row: Any, s: Settings) -> dict:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "level": level_of(row.xp, s.xp_per_level),
+        "xp": row.xp,
+        "avatar_url": public_url(row.avatar_key) if row.avatar_key else None,
+    }
