@@ -48,8 +48,10 @@ class Settings(BaseSettings):
     db_name: str | None = None
     db_sslmode: str = "require"  # of connections made from a secret (IAM mode always requires TLS)
     db_secret_ttl_seconds: float = Field(60, ge=0, le=3600)
-    db_pool_size: int = Field(5, ge=1, le=200)
-    db_max_overflow: int = Field(5, ge=0, le=200)
+    # A steady pool and no overflow: overflow connections are opened and closed per request
+    # under load, which cost more than the queries (bench/profile_service.py).
+    db_pool_size: int = Field(10, ge=1, le=200)
+    db_max_overflow: int = Field(0, ge=0, le=200)
     db_pool_recycle_seconds: int = Field(1800, ge=1)
     db_pool_timeout_seconds: float = Field(10, gt=0, le=60)  # a wait in the queue for a connection, then 503
     db_connect_timeout_seconds: float = Field(3, ge=2, le=60)  # libpq counts whole seconds, at least 2

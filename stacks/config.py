@@ -76,8 +76,10 @@ class StageConfig:
     max_instances: int = 1
     target_cpu_percent: int = 60
     workers_per_instance: int = 2
-    db_pool_size: int = 5
-    db_max_overflow: int = 5
+    # per worker; the same budget as before (10), held steady: overflow connections are
+    # opened and closed per request under load (game_service/README.md, Benchmark)
+    db_pool_size: int = 10
+    db_max_overflow: int = 0
 
     # Data tier
     postgres_version: str = "17.6"
@@ -321,8 +323,6 @@ STAGES: dict[str, StageConfig] = {
             min_instances=3,
             max_instances=12,
             workers_per_instance=2,
-            db_pool_size=5,
-            db_max_overflow=5,
             db_instance_class="m7g.large",
             db_multi_az=True,
             db_allocated_storage_gib=100,
