@@ -126,6 +126,7 @@ EOF
     if [[ -f "$PREFIX/service.pid" ]] && kill -0 "$(cat "$PREFIX/service.pid")" 2>/dev/null; then
       kill "$(cat "$PREFIX/service.pid")" && sleep 1
     fi
+    # shellcheck source=/dev/null
     (set -a; . "$ENV_FILE"; set +a; cd "$PREFIX/app"
      exec setsid "$PREFIX/venv/bin/python" -m game_service serve >>"$SERVICE_LOG" 2>&1 </dev/null) &
     echo $! > "$PREFIX/service.pid"
@@ -221,6 +222,7 @@ rm -rf "$PREFIX/venv"
   -r "$PREFIX/app/game_service/requirements.lock" || fail "pip install from the wheelhouse"
 log "service installed from the wheelhouse (no package index)"
 
+# shellcheck source=/dev/null
 (set -a; . "$ENV_FILE"; set +a; cd "$PREFIX/app"
  exec timeout "$MIGRATE_TIMEOUT" "$PREFIX/venv/bin/python" -m game_service migrate) \
   || fail "database migration (exit $?; a timeout is exit 124)"

@@ -142,3 +142,12 @@ def test_host_is_not_ready_while_its_storage_is_unreachable(shipped, tmp_path, d
     assert "liveness ok" in result.stdout
     assert "FAILED: deep readiness (database, storage) did not pass within 8 s" in result.stderr
     assert "storage" in result.stderr and "READY" not in result.stdout
+
+
+@pytest.mark.parametrize("script", ["host/bootstrap.sh", "scripts/deploy.sh"])
+def test_shell_scripts_pass_shellcheck(script):
+    root = Path(__file__).resolve().parents[2]
+    shellcheck = shutil.which("shellcheck")
+    assert shellcheck, "shellcheck is a system package of this repo (scripts/system-packages.txt)"
+    result = subprocess.run([shellcheck, "-S", "warning", str(root / script)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
