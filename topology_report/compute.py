@@ -58,12 +58,9 @@ def analyze_load_balancers(ctx: Ctx) -> None:
                              "spread": sp.to_dict()})
         t.lines.append(f"{kind} load balancer {model.display(lb)} ({scheme}): "
                        f"{sp.describe()}{rule_note} (managed, one node per AZ)")
-        if sp.one:
-            ctx.spof("load balancing", lb, "lb-one-az",
+        ctx.confined("load balancing", lb, sp, "lb-one-az",
                      f"the load balancer is in one AZ ({sp.subnet_text()}, {sp.text()}): "
                      f"if that AZ fails, nothing receives traffic")
-        elif not sp.known:
-            ctx.unknown("load balancing", lb, "AZs", sp.reason or "not fixed by the template")
     if not t.present:
         t.lines.append("none: no load balancer in these templates")
 
@@ -210,12 +207,9 @@ def _asg(ctx: Ctx, asg: Resource, capacity_asgs: set[Resource]) -> None:
         ctx.spof("compute", asg, "asg-min-one",
                  f"the Auto Scaling group's minimum is {mn}: scaled in, the tier is a lone "
                  f"instance")
-    if sp.one:
-        ctx.spof("compute", asg, "asg-one-az",
+    ctx.confined("compute", asg, sp, "asg-one-az",
                  f"the Auto Scaling group is confined to one AZ ({sp.subnet_text()}, "
                  f"{sp.text()}): if it fails, every instance goes with it")
-    elif not sp.known:
-        ctx.unknown("compute", asg, "AZs", sp.reason or "not fixed by the template")
 
 
 def _instance_spread(model: Model, inst: Resource) -> Spread:
@@ -254,13 +248,9 @@ def _instances(ctx: Ctx) -> None:
             if replicated.get(m) is not True:
                 replicated[m] = state
         names = ", ".join(m.logical_id for m in members)
-        if sp.one:
-            ctx.spof("compute", group, "targets-one-az",
+        ctx.confined("compute", group, sp, "targets-one-az",
                      f"its {len(members)} instances ({names}) are all in one AZ "
-                     f"({sp.text()}): if it fails, none of them serves")
-        elif not sp.known:
-            ctx.unknown("compute", group, "AZs of its instances",
-                        sp.reason or "not fixed by the template")
+                     f"({sp.text()}): if it fails, none of them serves", what="AZs of its instances")
     for inst in instances:
         t.present = True
         itype = model.literal(inst.stack, inst.props.get("InstanceType"))
@@ -388,12 +378,9 @@ def _ecs_service(ctx: Ctx, svc: Resource) -> None:
         ctx.spof("compute", svc, "ecs-desired-one",
                  f"the ECS service runs {floor} task{'' if floor == 1 else 's'}: when it "
                  f"stops, nothing serves until ECS starts a new one")
-    if sp.one:
-        ctx.spof("compute", svc, "ecs-one-az",
+    ctx.confined("compute", svc, sp, "ecs-one-az",
                  f"the ECS service's tasks are confined to one AZ ({sp.text()}): if it "
                  f"fails, every task goes with it")
-    elif not sp.known:
-        ctx.unknown("compute", svc, "AZs", sp.reason or "not fixed by the template")
 
 
 def _lambda(ctx: Ctx, fn: Resource) -> None:
@@ -434,10 +421,6 @@ def _lambda(ctx: Ctx, fn: Resource) -> None:
     t.lines.append(f"Lambda function {model.display(fn)} (managed, distributed by nature: "
                    f"{where}; scales out per request)"
                    + (f"; invoked by {', '.join(fronts)}" if fronts else ""))
-    if sp.one:
-        ctx.spof("compute", fn, "lambda-one-az",
+    ctx.confined("compute", fn, sp, "lambda-one-az",
                  f"the function is attached to subnets in one AZ ({sp.text()}): if it fails, "
-                 f"the function cannot run")
-    elif not sp.known:
-        ctx.unknown("compute", fn, "AZs of its VPC subnets",
-                    sp.reason or "not fixed by the template")
+                 f"the function cannot run", what="AZs of its VPC subnets")

@@ -127,6 +127,15 @@ class Ctx:
                                            self.model.display(res), reason,
                                            _accepted(res, self.accept)))
 
+    def confined(self, tier: str, res: Resource, spread: Spread, rule: str, reason: str,
+                 what: str = "AZs") -> None:
+        """A single point of failure ``rule`` when ``spread`` is one AZ; an unknown when the
+        templates do not fix its AZs; nothing when it spans several."""
+        if spread.one:
+            self.spof(tier, res, rule, reason)
+        elif not spread.known:
+            self.unknown(tier, res, what, spread.reason or "not fixed by the template")
+
     def unknown(self, tier: str, res: Resource | None, what: str, reason: str) -> None:
         self.unknowns.append(Unknown(tier, res.logical_id if res else None,
                                      res.stack.name if res else "",
