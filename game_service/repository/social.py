@@ -133,20 +133,17 @@ async def list_friends(engine: AsyncEngine, s: Settings, player_id: int) -> dict
             .order_by(p.c.name, p.c.id)
         )
         friends_list = [{**rules.public_player(r, s), "gift_sent_today": bool(r.gift_sent_today)} for r in fr]
-        inc = await conn.execute(
-            sa.select(friend_requests.c.id.label("request_id"), p)
-            .join(p, p.c.id == friend_requests.c.from_id)
-            .where(friend_requests.c.to_id == player_id)
-            .order_by(friend_requests.c.id)
-        )
-        incoming = [{"request_id": r.request_id, "player": rules.public_player(r, s)} for r in inc]
-        out = await conn.execute(
-            sa.select(friend_requests.c.id.label("request_id"), p)
-            .join(p, p.c.id == friend_requests.c.to_id)
-            .where(friend_requests.c.from_id == player_id)
-            .order_by(friend_requests.c.id)
-        )
-        outgoing = [{"request_id": r.request_id, "player": rules.public_player(r, s)} for r in out]
+        requests = {}
+        for direction, mine, theirs in (("incoming", friend_requests.c.to_id, friend_requests.c.from_id),
+                                        ("outgoing", friend_requests.c.from_id, friend_requests.c.to_id)):
+            rows = await conn.execute(
+                sa.select(friend_requests.c.id.label("request_id"), p)
+                .join(p, p.c.id == theirs)
+                .where(mine == player_id)
+                .order_by(friend_requests.c.id)
+            )
+            requests[direction] = [{"request_id": r.request_id, "player": rules.public_player(r, s)} for r in rows]
+        incoming, outgoing = requests["incoming"], requests["outgoing"]
     return {"friends": friends_list, "incoming_requests": incoming, "outgoing_requests": outgoing}
 
 
