@@ -254,6 +254,12 @@ def client(make_client):
     return make_client()
 
 
+def start_of_a_rate_window() -> None:
+    """Move the game clock 0.5 s into the next fixed rate-limit window (60 s): writes made
+    before do not count, and the wall clock cannot cross into another window mid-test."""
+    clock.advance(60 - (clock.now_ms() % 60_000) / 1000 + 0.5)
+
+
 class Player:
     def __init__(self, client, body):
         self.client = client

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from game_service import clock
-from tests.game_service.conftest import coins_of, ledger_sum, sign_in_guest
+from tests.game_service.conftest import coins_of, ledger_sum, sign_in_guest, start_of_a_rate_window
 
 
 def test_guest_sign_in_gives_a_fresh_player_and_a_working_session(client):
@@ -161,6 +161,7 @@ def test_writes_are_rate_limited_per_player_across_replicas(make_client):
     one, two = make_client(rate_limit_writes=4), make_client(rate_limit_writes=4)
     p = sign_in_guest(one)
     q = sign_in_guest(one)
+    start_of_a_rate_window()
     codes = []
     for i in range(6):
         c = one if i % 2 == 0 else two

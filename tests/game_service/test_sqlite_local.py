@@ -10,7 +10,7 @@ import pytest
 
 from game_service.config import Settings
 from game_service.migrate import upgrade_head
-from tests.game_service.conftest import befriend, sign_in_guest
+from tests.game_service.conftest import befriend, sign_in_guest, start_of_a_rate_window
 
 
 @pytest.fixture
@@ -57,6 +57,7 @@ def test_local_sqlite_rate_limit(make_client, tmp_path):
     upgrade_head(Settings(database_url=url, session_secret="x"))
     c = make_client(database_url=url, rate_limit_writes=2)
     a = sign_in_guest(c)
+    start_of_a_rate_window()
     codes = [a.post("/api/actions", headers={"Idempotency-Key": uuid.uuid4().hex} if i % 2 else {}).status_code
              for i in range(4)]
     assert codes == [200, 200, 429, 429]

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from game_service import clock
-from tests.game_service.conftest import Player, befriend, coins_of, ledger_sum, sign_in_guest
+from tests.game_service.conftest import Player, befriend, coins_of, ledger_sum, sign_in_guest, start_of_a_rate_window
 
 
 @pytest.fixture(params=[False, True], ids=["no-key", "key"])
@@ -148,7 +148,7 @@ def test_every_write_counts_against_the_rate_limit(make_client, keyed, name):
     rid = c.post("/api/friends/requests", json={"player_id": a.id}).json()["request_id"]
     if name == "friend_accept":
         rid = a.post("/api/friends/requests", json={"player_id": b.id}).json()["request_id"]
-    clock.advance(60)  # a fresh window: the set-up writes above do not count
+    start_of_a_rate_window()  # the set-up writes above do not count
     who, path, body = _writes(a, b, gid, rid)[name]
     codes = [post(who, path, keyed, json=body).status_code for _ in range(5)]
     assert 429 not in codes[:3] and codes[3:] == [429, 429], codes  # three writes (accepted or refused), then the limit
