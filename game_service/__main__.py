@@ -1,6 +1,7 @@
 """Entry points.
 
-* ``python -m game_service``          local play: SQLite + local media dir, migrates, prints the URL
+* ``python -m game_service``          local play: SQLite + local media dir, migrates, prints the URL;
+  sessions survive a restart (the signing secret is kept in ``./var/session_secret``)
 * ``python -m game_service migrate [--timeout SECONDS]``  the once-per-deploy database step
   (Alembic upgrade head under a PostgreSQL advisory lock, then the app role's grants; see
   ``game_service.migrate``). Exit 0 when done or when the database is already at a newer
@@ -10,7 +11,10 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import sys
+from pathlib import Path
 
 from game_service.config import ConfigError, get_settings
 
@@ -39,6 +43,8 @@ def main(argv: list[str]) -> int:
     from game_service import logs
 
     logs.configure("INFO")
+    if cmd == "play":
+        keep_local_session_secret()
     try:
         settings = get_settings()
     except ConfigError as exc:
@@ -69,6 +75,27 @@ def main(argv: list[str]) -> int:
     print(f"\n  The game is running at {url}  (database: {settings.database_url}; Ctrl-C stops it)\n", flush=True)
     uvicorn.run(create_app(settings), host=settings.bind, port=settings.port, log_config=None, access_log=False)
     return 0
+
+
+LOCAL_SECRET_FILE = Path("var") / "session_secret"
+
+
+def keep_local_session_secret(path: Path = LOCAL_SECRET_FILE) -> None:
+    """Local play signs sessions with a secret kept in ``./var/session_secret`` (made on the
+    first run, readable by its owner only), so restarting ``make play`` keeps everyone signed
+    in. A configured secret (``GAME_SESSION_SECRET``, ``GAME_APP_SECRET_ID``) wins."""
+    if os.environ.get("GAME_SESSION_SECRET") or os.environ.get("GAME_APP_SECRET_ID"):
+        return
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it just now
+            pass
+        else:
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(32))
+    os.environ["GAME_SESSION_SECRET"] = path.read_text().strip()
 
 
 def _migrate(settings, timeout: float, migrate, MigrateError) -> int:

@@ -98,7 +98,9 @@ class Settings(BaseSettings):
     gift_coins: int = 10
     gifts_per_day: int = 10
     energy_pack_price: int = 30
-    energy_pack_amount: int = 10
+    energy_pack_amount: int = 10  # a pack is sold only when all of it fits under energy_cap
+    castle_price: int = Field(50, ge=1)  # level n costs n * castle_price coins
+    castle_max_level: int = Field(10, ge=1)
 
     # Per-player rate limit of write paths (fixed window, counted in the database)
     rate_limit_writes: int = 120

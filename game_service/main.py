@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
 
-from game_service.api import auth, facebook_callbacks, game, health, media, social
+from game_service.api import auth, facebook_callbacks, game, health, invites, media, progress, recovery, social
 from game_service.api.deps import Services
 from game_service.config import Settings, get_settings
 from game_service.db import make_engine
@@ -21,6 +21,7 @@ from game_service.errors import GameError
 from game_service.logs import request_id_var
 from game_service.middleware import RequestContextMiddleware
 from game_service.security import Sessions
+from game_service.session_renewal import RenewalMiddleware
 from game_service.storage import LocalStorage, make_storage
 
 log = logging.getLogger("game_service")
@@ -86,9 +87,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         code = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated"}.get(exc.status_code, "http_error")
         return _error(exc.status_code, code, exc.detail, getattr(exc, "headers", None))
 
-    for r in (health, auth, game, social, media, facebook_callbacks):
+    for r in (health, auth, game, social, media, facebook_callbacks, invites, recovery, progress):
         app.include_router(r.router)
 
+    app.add_middleware(RenewalMiddleware)  # sliding sessions (session_renewal)
     app.add_middleware(
         RequestContextMiddleware,
         max_body=settings.request_max_bytes,

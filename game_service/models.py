@@ -123,3 +123,32 @@ deletion_requests = sa.Table(
     sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()),
     sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
 )
+
+# ---------------------------------------------------------------- 0005
+# a player's invite link code (/?invite=<code>): whoever signs in with it befriends the player
+invites = sa.Table(
+    "invites",
+    metadata,
+    sa.Column("code", sa.String(32), primary_key=True),
+    sa.Column("player_id", BigInt, sa.ForeignKey("players.id", ondelete="CASCADE"), nullable=False, unique=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()),
+)
+
+# a guest's recovery code (only its SHA-256 is kept): redeemed on another device for a session
+recovery_codes = sa.Table(
+    "recovery_codes",
+    metadata,
+    sa.Column("player_id", BigInt, sa.ForeignKey("players.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("code_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()),
+)
+
+# the castle a player builds with coins, one level at a time (no row = level 0)
+castles = sa.Table(
+    "castles",
+    metadata,
+    sa.Column("player_id", BigInt, sa.ForeignKey("players.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("level", sa.Integer, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()),
+    sa.CheckConstraint("level >= 0", name="level_nonnegative"),
+)

@@ -8,6 +8,7 @@ drift apart. The rest are plain functions of numbers.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -41,9 +42,33 @@ def next_energy_in_seconds(energy: int, energy_at: int, now: int, s: Settings) -
     return max(0, (energy_at + s.energy_refill_seconds * 1000 - now + 999) // 1000)
 
 
+def pack_fits(energy: Any, pack: Any, cap: Any) -> Any:
+    """An energy pack is sold only when all of it fits under the cap: energy never goes past
+    the cap, and a player never pays for energy they cannot get. Numbers or SQL expressions."""
+    return energy + pack <= cap
+
+
 # ---------------------------------------------------------------- progress
 def level_of(xp: int, per_level: int) -> int:
     return 1 + xp // per_level
+
+
+def castle_price(level: int, s: Settings) -> int | None:
+    """Coins to build the castle from ``level`` to the next one (None when it is complete)."""
+    return None if level >= s.castle_max_level else (level + 1) * s.castle_price
+
+
+def daily_streak(days: list[dt.date], today: dt.date) -> int:
+    """Consecutive days with a claimed daily reward, ending today or yesterday (``days``
+    newest first). A day missed ends the streak."""
+    streak = 0
+    expect = today if days and days[0] == today else today - dt.timedelta(days=1)
+    for d in days:
+        if d != expect:
+            break
+        streak += 1
+        expect -= dt.timedelta(days=1)
+    return streak
 
 
 # ---------------------------------------------------------------- write budget

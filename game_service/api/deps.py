@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from game_service import session_renewal
 from game_service.config import Settings
 from game_service.errors import GameError
 from game_service.repository.writes import Write, run_write
@@ -38,7 +39,7 @@ async def services(request: Request) -> Services:
 
 
 async def player_id(
-    creds: HTTPAuthorizationCredentials | None = Depends(_bearer), svc: Services = Depends(services)
+    request: Request, creds: HTTPAuthorizationCredentials | None = Depends(_bearer), svc: Services = Depends(services)
 ) -> int:
     if creds is None:
         raise GameError(401, "not_authenticated", "sign in first (Authorization: Bearer <token>)",
@@ -47,6 +48,7 @@ async def player_id(
     if pid is None:
         raise GameError(401, "invalid_session", "session token is invalid or expired; sign in again",
                         headers={"WWW-Authenticate": "Bearer"})
+    session_renewal.note(request, svc.sessions, creds.credentials, pid)
     return pid
 
 

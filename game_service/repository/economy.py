@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from game_service import clock, rules
 from game_service.config import Settings
-from game_service.errors import conflict, not_found
+from game_service.errors import GameError, conflict, not_found
 from game_service.models import daily_rewards, players
 from game_service.repository.writes import (
     NOW,
@@ -108,13 +108,27 @@ def _buy_energy_update() -> sa.Update:
     cur, at = energy_now()
     return (
         sa.update(p)
-        .where(p.c.id == PID, p.c.coins >= PRICE)
+        .where(p.c.id == PID, p.c.coins >= PRICE, rules.pack_fits(cur, PACK, CAP))
         .values(coins=p.c.coins - PRICE, energy=cur + PACK, energy_at=at)
         .returning(*PLAYER_COLS)
     )
 
 
 _BUY_ENERGY = _buy_energy_update()
+_WALLET_AND_ENERGY = sa.select(p.c.coins, energy_now()[0].label("energy")).where(p.c.id == PID)
+
+
+async def _pack_refused(conn: AsyncConnection, s: Settings, params: dict) -> GameError:
+    """Why a pack was not sold: no such player, too few coins, or no room under the cap."""
+    row = (await conn.execute(_WALLET_AND_ENERGY, params)).one_or_none()
+    if row is None:
+        return not_found("player")
+    if row.coins < s.energy_pack_price:
+        return conflict("insufficient_coins", "not enough coins")
+    return conflict(
+        "energy_full",
+        f"no room for {s.energy_pack_amount} more energy: packs never fill the bar past {s.energy_cap}",
+    )
 
 
 def buy_energy(s: Settings, player_id: int) -> Write:
@@ -123,7 +137,7 @@ def buy_energy(s: Settings, player_id: int) -> Write:
         params = {**energy_params(s, now), "pid": player_id, "price": s.energy_pack_price, "pack": s.energy_pack_amount}
         row = (await conn.execute(_BUY_ENERGY, params)).one_or_none()
         if row is None:
-            await raise_missing_or(conn, player_id, conflict("insufficient_coins", "not enough coins"))
+            raise await _pack_refused(conn, s, params)
         await conn.execute(ledger_entry(player_id, -s.energy_pack_price, row.coins, "energy_pack"), {"op_key": op_key})
         return 200, {
             "coins_spent": s.energy_pack_price,

@@ -38,14 +38,36 @@ def invariants(db, pid: int) -> int:
 
 def test_200_concurrent_spends_never_overdraw_the_wallet(live_server, db):
     pid, h = guest(live_server.url)
-    db.execute("UPDATE players SET coins = 1000 WHERE id = %s", (pid,))
-    db.execute("INSERT INTO ledger (player_id, delta, balance_after, reason, op_key) VALUES (%s, 950, 1000, 'test', 'seed')", (pid,))
+    db.execute("UPDATE players SET coins = 100, energy = 0 WHERE id = %s", (pid,))
+    db.execute("INSERT INTO ledger (player_id, delta, balance_after, reason, op_key) VALUES (%s, 50, 100, 'test', 'seed')", (pid,))
     rs = hammer(live_server.url, 200, "POST", "/api/shop/energy", lambda i: h)
     codes = Counter(r.status_code for r in rs)
-    assert codes == {200: 33, 409: 167}, codes  # 1000 // 30 = 33 packs
-    assert all(r.json()["error"] == "insufficient_coins" for r in rs if r.status_code == 409)
-    assert invariants(db, pid) == 1000 - 33 * 30
-    assert db.execute("SELECT count(*) FROM ledger WHERE player_id = %s AND reason = 'energy_pack'", (pid,)).fetchone()[0] == 33
+    assert codes == {200: 2, 409: 198}, codes  # 0 -> 10 -> 20 energy; the cap allows two packs
+    assert all(r.json()["error"] in ("energy_full", "insufficient_coins") for r in rs if r.status_code == 409)
+    assert invariants(db, pid) == 100 - 2 * 30
+    assert db.execute("SELECT energy FROM players WHERE id = %s", (pid,)).fetchone()[0] == 20
+    assert db.execute("SELECT count(*) FROM ledger WHERE player_id = %s AND reason = 'energy_pack'", (pid,)).fetchone()[0] == 2
+
+
+def test_200_concurrent_packs_never_pay_past_the_wallet(live_server, db):
+    pid, h = guest(live_server.url)
+    db.execute("UPDATE players SET coins = 40, energy = 0 WHERE id = %s", (pid,))
+    db.execute("INSERT INTO ledger (player_id, delta, balance_after, reason, op_key) VALUES (%s, -10, 40, 'test', 'seed')", (pid,))
+    rs = hammer(live_server.url, 200, "POST", "/api/shop/energy", lambda i: h)
+    assert Counter(r.status_code for r in rs) == {200: 1, 409: 199}  # room for two packs, coins for one
+    assert {r.json()["error"] for r in rs if r.status_code == 409} == {"insufficient_coins"}
+    assert invariants(db, pid) == 10
+
+
+def test_100_concurrent_castle_upgrades_pay_each_price_once(live_server, db):
+    pid, h = guest(live_server.url)
+    db.execute("UPDATE players SET coins = 1000 WHERE id = %s", (pid,))
+    db.execute("INSERT INTO ledger (player_id, delta, balance_after, reason, op_key) VALUES (%s, 950, 1000, 'test', 'seed')", (pid,))
+    rs = hammer(live_server.url, 100, "POST", "/api/castle/upgrade", lambda i: h)
+    assert Counter(r.status_code for r in rs) == {200: 5, 409: 95}  # 50+100+150+200+250 = 750; 300 > 250 left
+    assert sorted(r.json()["coins_spent"] for r in rs if r.status_code == 200) == [50, 100, 150, 200, 250]
+    assert invariants(db, pid) == 250
+    assert db.execute("SELECT level FROM castles WHERE player_id = %s", (pid,)).fetchone()[0] == 5
 
 
 def test_200_concurrent_actions_spend_exactly_the_energy_there_is(live_server, db):

@@ -66,8 +66,9 @@ def test_energy_refills_lazily_over_time_up_to_the_cap(client):
 
 def test_energy_pack_spends_coins_and_refuses_when_the_wallet_is_short(client, db):
     p = sign_in_guest(client)  # 50 coins, energy pack costs 30
+    db.execute("UPDATE players SET energy = 0 WHERE id = %s", (p.id,))
     r = p.post("/api/shop/energy")
-    assert r.status_code == 200 and r.json()["player"]["coins"] == 20 and r.json()["player"]["energy"] == 30
+    assert r.status_code == 200 and r.json()["player"]["coins"] == 20 and r.json()["player"]["energy"] == 10
     r = p.post("/api/shop/energy")
     assert r.status_code == 409 and r.json()["error"] == "insufficient_coins"
     assert p.state()["coins"] == 20

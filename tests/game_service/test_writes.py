@@ -61,12 +61,23 @@ def test_energy_pack_spends_coins_for_energy(client, db, keyed):
     s = p.state()
     assert (s["coins"], s["energy"]) == (50 + 75 - 30, 15)
     assert ledger_sum(db, p.id) == 95
-    for _ in range(3):
+    r = post(p, "/api/shop/energy", keyed)  # 15 + 10 would pass the cap of 20
+    assert r.status_code == 409 and r.json()["error"] == "energy_full"
+    for _ in range(15):
+        post(p, "/api/actions", keyed)
+    for _ in range(2):  # 0 -> 10 -> 20
         assert post(p, "/api/shop/energy", keyed).status_code == 200
-    r = post(p, "/api/shop/energy", keyed)  # 5 coins left
+    for _ in range(20):
+        post(p, "/api/actions", keyed)
+    s = p.state()
+    assert (s["coins"], s["energy"]) == (95 + 75 - 60 + 100, 0)
+    db.execute("UPDATE players SET coins = 29 WHERE id = %s", (p.id,))
+    db.execute("INSERT INTO ledger (player_id, delta, balance_after, reason, op_key)"
+               " VALUES (%s, -181, 29, 'test', %s)", (p.id, uuid.uuid4().hex))
+    r = post(p, "/api/shop/energy", keyed)  # room, but one coin short
     assert r.status_code == 409 and r.json()["error"] == "insufficient_coins"
     s = p.state()
-    assert (s["coins"], s["energy"]) == (5, 45) and ledger_sum(db, p.id) == 5
+    assert (s["coins"], s["energy"]) == (29, 0) and ledger_sum(db, p.id) == 29
 
 
 def test_daily_reward_pays_once_a_day(client, db, keyed):
@@ -169,6 +180,8 @@ def test_every_write_replayed_with_its_key_applies_once(client, db, name):
     who, path, body = _writes(a, b, gid, rid)[name]
     if name == "gift_send":
         befriend(a, b)
+    if name == "energy_pack":
+        db.execute("UPDATE players SET energy = 0 WHERE id = %s", (a.id,))  # room for a pack
     key = "replay-" + uuid.uuid4().hex
 
     def world():

@@ -1,0 +1,25 @@
+"""The castle coins build, the daily reward's streak, the energy shop's rule."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from game_service.api.deps import Me, Svc, Writer
+from game_service.api.schemas import ERRORS
+from game_service.repository import progress
+
+router = APIRouter(tags=["game"], responses=ERRORS)
+
+
+@router.get("/api/progress")
+async def my_progress(me: Me, svc: Svc):
+    """Castle level and next price; daily reward: available, streak, when the next one comes;
+    energy pack: price, amount, whether it fits under the cap and is affordable now."""
+    return await progress.progress(svc.engine, svc.settings, me)
+
+
+@router.post("/api/castle/upgrade")
+async def upgrade_castle(w: Writer):
+    """Build the castle one level higher (level n costs n x 50 coins; 409 ``insufficient_coins``,
+    ``castle_complete``)."""
+    return await w.run(progress.upgrade_castle(w.svc.settings, w.me))

@@ -1,0 +1,34 @@
+"""Recovery codes: keep a guest account across devices without Facebook."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import Field
+
+from game_service.api.deps import Svc, Writer
+from game_service.api.schemas import ERRORS, Strict, TokenOut
+from game_service.errors import GameError
+from game_service.repository import players, recovery
+
+router = APIRouter(tags=["auth"], responses=ERRORS)
+
+
+class RecoverIn(Strict):
+    code: str = Field(min_length=1, max_length=64)
+
+
+@router.post("/api/me/recovery-code", status_code=201)
+async def new_recovery_code(w: Writer):
+    """A new recovery code for your account (any earlier one stops working). Keep it: it
+    signs you in on another device (``POST /api/auth/recover``)."""
+    return await w.run(recovery.new_code(w.me))
+
+
+@router.post("/api/auth/recover", response_model=TokenOut)
+async def recover(body: RecoverIn, svc: Svc):
+    """Sign in with a recovery code (spaces, dashes and case do not matter). The code keeps
+    working until you make a new one, so a retry signs in again."""
+    pid = await recovery.redeem(svc.engine, body.code)
+    if pid is None:
+        raise GameError(404, "unknown_recovery_code", "no account has this recovery code")
+    return {"token": svc.sessions.issue(pid), "player": await players.get_state(svc.engine, svc.settings, pid)}
