@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from game_service import clock, rules
 from game_service.config import Settings
 from game_service.errors import conflict, not_found
-from game_service.models import castles, daily_rewards, players
+from game_service.models import castles, daily_rewards, players, recovery_codes
 from game_service.repository.economy import energy_now, energy_params
 from game_service.repository.writes import PID, insert_for, ledger_entry, reader, Write
 
@@ -71,7 +71,8 @@ _PROGRESS = sa.select(p.c.coins, energy_now()[0].label("energy")).where(p.c.id =
 
 
 async def progress(engine: AsyncEngine, s: Settings, player_id: int) -> dict:
-    """The castle, the daily reward (streak, when the next one comes) and the energy shop."""
+    """The castle, the daily reward (streak, when the next one comes), the energy shop, the
+    refill period, and whether the player has a recovery code."""
     now = clock.now_ms()
     today = clock.today()
     async with reader(engine).connect() as conn:
@@ -79,6 +80,9 @@ async def progress(engine: AsyncEngine, s: Settings, player_id: int) -> dict:
         if row is None:
             raise not_found("player")
         level = await _castle_level(conn, player_id)
+        has_recovery_code = (
+            await conn.execute(sa.select(recovery_codes.c.player_id).where(recovery_codes.c.player_id == player_id))
+        ).first() is not None
         days = (
             await conn.execute(
                 sa.select(daily_rewards.c.day)
@@ -104,4 +108,6 @@ async def progress(engine: AsyncEngine, s: Settings, player_id: int) -> dict:
             "fits": rules.pack_fits(row.energy, s.energy_pack_amount, s.energy_cap),
             "affordable": row.coins >= s.energy_pack_price,
         },
+        "energy_refill_seconds": s.energy_refill_seconds,
+        "recovery_code": has_recovery_code,
     }

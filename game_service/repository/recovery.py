@@ -54,8 +54,3 @@ async def redeem(engine: AsyncEngine, code: str) -> int | None:
         q = sa.select(recovery_codes.c.player_id).where(recovery_codes.c.code_hash == _hash(code))
         return (await conn.execute(q)).scalar_one_or_none()
 
-
-async def has_code(engine: AsyncEngine, player_id: int) -> bool:
-    async with reader(engine).connect() as conn:
-        q = sa.select(recovery_codes.c.player_id).where(recovery_codes.c.player_id == player_id)
-        return (await conn.execute(q)).first() is not None

@@ -1,27 +1,84 @@
-// Coin Quest: the game page. Talks only to /api/... and /media/... (same origin), so
-// the same files work behind the CDN and from the local server.
+// Coin Quest: the game page. Talks only to /api/... and /media/... (same origin), so the
+// same files work behind the CDN and from the local server.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
+const TITLE = document.title;
+const REFRESH_MS = 10000; // friends, requests, gifts and state refresh together this often
+const RENEW_HEADER = "X-Session-Token"; // sliding sessions: the server hands out a fresh token
+
 let token = localStorage.getItem("token");
-let me = null;
+let me = null;        // the player's state (GET /api/me), as of stateAt
+let stateAt = 0;      // Date.now() when `me` arrived
+let prog = null;      // GET /api/progress, as of progAt
+let progAt = 0;
+let config = {};
+let fbReady = false;  // the Facebook SDK loaded and initialised
 let lbScope = "friends";
 let lbOffset = 0;
 let lbNext = null;
-let config = {};
+let inviteCode = null;
+let incomingRequests = 0;
+let refreshing = null;
 
-function say(text, isError = false) {
-  const m = $("message");
-  m.textContent = text;
-  m.className = isError ? "error" : "";
+// ---------------------------------------------------------------- errors in plain words
+const MESSAGES = {
+  network: "Cannot reach the game right now. Check your connection and try again.",
+  database_unavailable: "The game is busy for a moment. Please try again shortly.",
+  rate_limited: "That was a lot of clicks! Wait a few seconds, then try again.",
+  invalid_session: "Your session has ended. Please sign in again.",
+  not_authenticated: "Please sign in first.",
+  no_energy: "You are out of energy. It comes back by itself, one point at a time.",
+  insufficient_coins: "You do not have enough coins for that yet.",
+  energy_full: "Your energy bar has no room for a whole pack yet. Use some energy first.",
+  already_claimed: "You already claimed that.",
+  gift_limit: "You have sent all of today's gifts. More tomorrow!",
+  already_gifted: "You already sent this friend a gift today.",
+  already_friends: "You are already friends.",
+  already_requested: "You already asked this player; they have not answered yet.",
+  invalid_friend: "You cannot add yourself as a friend.",
+  own_invite: "This is your own invite link. Share it with a friend!",
+  unknown_recovery_code: "That recovery code does not match any account. Check it and try again.",
+  castle_complete: "Your castle is complete!",
+  castle_changed: "Your castle changed in the meantime. Please try again.",
+  invalid_upload: "That file is not a picture we can use. Choose a PNG, JPEG, GIF or WebP image under 2 MB.",
+  entity_too_large: "That picture is too big. Choose one under 2 MB.",
+  upload_denied: "The upload was refused. Please choose the picture again.",
+  facebook_in_use: "This Facebook account already belongs to another player.",
+  facebook_linked: "Your account is already linked to another Facebook account.",
+  facebook_mismatch: "Sign in to Facebook with the account linked to this game, then try again.",
+  facebook_disabled: "Facebook sign-in is unavailable right now. You can play as a guest.",
+  facebook_cancelled: "Facebook sign-in was cancelled.",
+  facebook_unreachable: "Facebook is not answering right now. Please try again later.",
+  facebook_error: "Facebook is not answering right now. Please try again later.",
+  invalid_signed_request: "Facebook sign-in did not go through. Please try again.",
+  invalid_access_token: "Facebook sign-in did not go through. Please try again.",
+};
+const FALLBACK = "Something went wrong. Please try again.";
+
+class GameError extends Error {
+  constructor(code, status) {
+    super(MESSAGES[code] || FALLBACK);
+    this.code = code;
+    this.status = status;
+  }
+}
+
+// The sentence for an error: the caller's words for a code or status first, then the table.
+function sentence(e, words = {}) {
+  if (!(e instanceof GameError)) return FALLBACK;
+  return words[e.code] || words[e.status] || e.message;
 }
 
 function newKey() {
-  return (crypto.randomUUID && crypto.randomUUID()) || String(Date.now()) + Math.random().toString(16).slice(2);
+  if (crypto.randomUUID) return crypto.randomUUID();
+  return String(Date.now()) + Math.random().toString(16).slice(2);
 }
 
-// One API call. Writes carry an Idempotency-Key and are retried once on a network error
-// with the same key, so a retry never applies twice.
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// One API call. A write carries its own Idempotency-Key; on a network error it is retried
+// once with the same key, so the retry never applies twice.
 async function api(method, path, body) {
   const headers = { "Accept": "application/json" };
   if (token) headers["Authorization"] = "Bearer " + token;
@@ -32,26 +89,65 @@ async function api(method, path, body) {
   try {
     res = await fetch(path, init);
   } catch (e) {
-    res = await fetch(path, init);
+    await sleep(500);
+    try { res = await fetch(path, init); } catch (e2) { throw new GameError("network", 0); }
   }
+  const fresh = res.headers.get(RENEW_HEADER);
+  if (fresh && token) { token = fresh; localStorage.setItem("token", token); }
   const data = res.status === 204 ? null : await res.json().catch(() => null);
-  if (res.status === 401 && token && path !== "/api/auth/guest") { signOut(); }
   if (!res.ok) {
-    const err = new Error((data && data.detail) || ("request failed: " + res.status));
-    err.status = res.status;
-    throw err;
+    const code = (data && data.error) || (res.status >= 500 ? "database_unavailable" : "unknown");
+    if (res.status === 401 && token) sessionEnded();
+    throw new GameError(code, res.status);
   }
   return data;
 }
 
-async function guarded(fn) {
-  try { await fn(); } catch (e) { say(e.message, true); }
+// ---------------------------------------------------------------- feedback next to the action
+function note(id, text, kind = "") {
+  const el = $(id);
+  el.textContent = text;
+  el.className = "note" + (kind ? " " + kind : "");
 }
 
+function say(text, isError = false) {
+  const m = $("message");
+  m.textContent = text;
+  m.className = isError ? "error" : "";
+}
+
+// Run a click's request with its button busy (disabled, aria-busy) until it answers, then
+// put the outcome next to the action. Returns what fn returned, or undefined on an error.
+async function busy(btn, noteId, fn, words) {
+  if (btn.dataset.busy) return undefined;
+  btn.dataset.busy = "1";
+  btn.disabled = true;
+  btn.setAttribute("aria-busy", "true");
+  try {
+    return await fn();
+  } catch (e) {
+    if (noteId) note(noteId, sentence(e, words), "error"); else say(sentence(e, words), true);
+    return undefined;
+  } finally {
+    delete btn.dataset.busy;
+    btn.removeAttribute("aria-busy");
+    btn.disabled = false;
+    updateControls();
+  }
+}
+
+function clock(seconds) {
+  seconds = Math.max(0, Math.ceil(seconds));
+  const h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
+  if (h) return `${h} h ${String(m).padStart(2, "0")} min`;
+  return `${m}:${String(s).padStart(2, "0")}`;
+}
+
+// ---------------------------------------------------------------- lists
 function empty(list, text) {
   if (!list.children.length) {
     const el = document.createElement("li");
-    el.className = "muted empty";
+    el.className = "empty";
     el.textContent = text;
     list.appendChild(el);
   }
@@ -60,64 +156,226 @@ function empty(list, text) {
 function li(text, ...buttons) {
   const el = document.createElement("li");
   const span = document.createElement("span");
-  span.textContent = text + " ";
+  span.textContent = text;
   el.appendChild(span);
-  for (const b of buttons) el.appendChild(b);
+  if (buttons.length) {
+    const group = document.createElement("span");
+    group.className = "buttons";
+    for (const b of buttons) group.appendChild(b);
+    el.appendChild(group);
+  }
   return el;
 }
 
-function button(label, onClick, disabled = false) {
+function button(label, noteId, onClick, { disabled = false, danger = false, words } = {}) {
   const b = document.createElement("button");
   b.textContent = label;
   b.disabled = disabled;
-  b.addEventListener("click", () => guarded(onClick));
+  if (danger) b.className = "danger";
+  b.addEventListener("click", () => busy(b, noteId, onClick, words));
   return b;
 }
 
+function confirmDialog(text, yes) {
+  const d = $("confirm-dialog");
+  $("confirm-text").textContent = text;
+  $("confirm-yes").textContent = yes;
+  d.showModal();
+  $("confirm-no").focus();
+  return new Promise((resolve) => {
+    const done = (answer) => () => { d.close(); resolve(answer); };
+    $("confirm-yes").onclick = done(true);
+    $("confirm-no").onclick = done(false);
+    d.oncancel = done(false);
+  });
+}
+
+// ---------------------------------------------------------------- the player's state
+// Energy as of now, counted on the page between reads (the server's rule: one point every
+// refill period up to the cap); returns the energy and the seconds to the next point.
+function energyNow() {
+  if (!me) return { energy: 0, next: null };
+  const refill = (prog && prog.energy_refill_seconds) || 180;
+  let energy = me.energy;
+  if (me.next_energy_in_seconds === null || energy >= me.energy_cap) return { energy, next: null };
+  let next = me.next_energy_in_seconds - (Date.now() - stateAt) / 1000;
+  while (next <= 0 && energy < me.energy_cap) { energy += 1; next += refill; }
+  return { energy, next: energy >= me.energy_cap ? null : next, refill };
+}
+
 function renderState(s) {
+  const before = me;
   me = s;
+  stateAt = Date.now();
   $("player-name").textContent = s.name;
   $("player-id").textContent = s.id;
   $("level").textContent = s.level;
-  $("xp").textContent = s.xp;
+  const into = s.xp % s.xp_per_level;
+  $("xp-text").textContent = `XP ${s.xp} (${into} of ${s.xp_per_level} to level ${s.level + 1})`;
   $("xp-bar").max = s.xp_per_level;
-  $("xp-bar").value = s.xp % s.xp_per_level;
+  $("xp-bar").value = into;
+  $("xp-bar").setAttribute("aria-valuetext", `${into} of ${s.xp_per_level} XP to level ${s.level + 1}`);
   $("coins").textContent = s.coins;
-  $("energy").textContent = s.energy;
   $("energy-cap").textContent = s.energy_cap;
-  $("refill").textContent = s.next_energy_in_seconds ? `(+1 in ${s.next_energy_in_seconds}s)` : "";
   if (s.avatar_url) $("avatar").src = s.avatar_url;
-  if (s.daily_reward_available !== undefined) $("daily").disabled = !s.daily_reward_available;
   if (s.gifts_waiting !== undefined) $("gifts-waiting").textContent = s.gifts_waiting || "";
-  $("fb-link").hidden = !config.facebook_app_id || s.facebook_linked;
+  $("fb-link").hidden = !fbReady || s.facebook_linked;
+  $("fb-import").hidden = !fbReady || !s.facebook_linked;
+  $("account-text").textContent = s.facebook_linked
+    ? "Your account is linked to Facebook: sign in with Facebook on any device. A recovery code works too."
+    : "You play as a guest: this browser holds the only key to your account. Get a recovery code to play on another device or after clearing the browser.";
+  if (before && before.id === s.id && s.level > before.level) {
+    note("act-note", `Level up! You reached level ${s.level}.`, "ok");
+  }
+  updateTitle();
+  tick();
 }
 
+function renderProgress(p) {
+  prog = p;
+  progAt = Date.now();
+  const c = p.castle;
+  $("castle-level").textContent = c.level;
+  $("castle-max").textContent = c.max_level;
+  const view = $("castle-view");
+  view.replaceChildren();
+  for (let i = 0; i < c.level; i++) {
+    const t = document.createElement("div");
+    t.className = "tower";
+    t.style.height = `${20 + Math.min(i, 9) * 6}px`;
+    view.appendChild(t);
+  }
+  view.setAttribute("aria-label", c.level ? `A castle with ${c.level} tower${c.level > 1 ? "s" : ""}` : "An empty plot");
+  $("castle-upgrade").textContent = c.next_price === null ? "Castle complete" : `Build level ${c.level + 1} (${c.next_price} coins)`;
+  $("buy-energy").textContent = `Buy ${p.energy_pack.amount} energy (${p.energy_pack.price} coins)`;
+  $("daily").textContent = `Claim daily reward (+${p.daily.coins} coins)`;
+  tick();
+}
+
+// Enable or disable each action from the state, unless its request is running.
+function updateControls() {
+  if (!$("lb-next").dataset.busy) $("lb-next").disabled = lbNext === null;
+  if (!$("lb-prev").dataset.busy) $("lb-prev").disabled = lbOffset === 0;
+  if (!me || !prog) return;
+  const { energy } = energyNow();
+  const set = (id, disabled) => { const b = $(id); if (!b.dataset.busy) b.disabled = disabled; };
+  set("act", energy < 1);
+  const pack = prog.energy_pack;
+  set("buy-energy", energy + pack.amount > me.energy_cap || me.coins < pack.price);
+  set("daily", !prog.daily.available);
+  const c = prog.castle;
+  set("castle-upgrade", c.next_price === null || me.coins < c.next_price);
+}
+
+// Once a second: the energy countdown, the daily reward's countdown, the notes that depend on them.
+function tick() {
+  if (!me || !prog) return;
+  const { energy, next, refill } = energyNow();
+  $("energy").textContent = energy;
+  if (next === null) {
+    $("refill").textContent = "Energy full";
+  } else {
+    const full = next + (me.energy_cap - energy - 1) * refill;
+    $("refill").textContent = `+1 in ${clock(next)} · full in ${clock(full)}`;
+  }
+  const actNote = $("act-note");
+  if (energy < 1) {
+    note("act-note", `Out of energy: the next point comes in ${clock(next)}.`);
+    actNote.dataset.zero = "1";
+  } else if (actNote.dataset.zero) {
+    delete actNote.dataset.zero;
+    note("act-note", "Energy is back: off you go!", "ok");
+  }
+  const d = prog.daily;
+  const streak = d.streak ? ` Streak: ${d.streak} day${d.streak > 1 ? "s" : ""} in a row.` : "";
+  if (!d.available) {
+    const left = d.next_in_seconds - (Date.now() - progAt) / 1000;
+    if (left <= 0 && left > -5) guardedRefresh(); // a new day: the reward is back
+    const noteEl = $("daily-note");
+    if (!noteEl.dataset.fresh) note("daily-note", `Next reward in ${clock(left)}.${streak}`);
+  } else if (!$("daily-note").dataset.fresh) {
+    note("daily-note", d.streak ? `Claim today to keep your streak of ${d.streak} day${d.streak > 1 ? "s" : ""}.` : "A reward every day; claim days in a row for a streak.");
+  }
+  const pack = prog.energy_pack;
+  if (!$("buy-note").dataset.fresh) {
+    if (energy + pack.amount > me.energy_cap) {
+      note("buy-note", `Packs never fill the bar past ${me.energy_cap}: there is room for one at ${me.energy_cap - pack.amount} energy or less.`);
+    } else if (me.coins < pack.price) {
+      note("buy-note", `A pack costs ${pack.price} coins; you have ${me.coins}.`);
+    } else {
+      note("buy-note", "");
+    }
+  }
+  const c = prog.castle;
+  if (!$("castle-note").dataset.fresh) {
+    if (c.next_price === null) note("castle-note", "Your castle is complete. Well built!", "ok");
+    else if (me.coins < c.next_price) note("castle-note", `You need ${c.next_price - me.coins} more coins for the next level.`);
+    else note("castle-note", "");
+  }
+  updateControls();
+}
+
+// A result note stays a few seconds before the countdown notes take the place back.
+function fresh(id, text, kind = "ok") {
+  const el = $(id);
+  note(id, text, kind);
+  el.dataset.fresh = "1";
+  clearTimeout(el._t);
+  el._t = setTimeout(() => { delete el.dataset.fresh; tick(); }, 5000);
+}
+
+function updateTitle() {
+  const waiting = ((me && me.gifts_waiting) || 0) + incomingRequests;
+  document.title = waiting ? `(${waiting}) ${TITLE}` : TITLE;
+}
+
+// ---------------------------------------------------------------- refresh everything together
 async function refreshState() { renderState(await api("GET", "/api/me")); }
+async function refreshProgress() { renderProgress(await api("GET", "/api/progress")); }
 
 async function refreshFriends() {
   const f = await api("GET", "/api/friends");
   const req = $("requests");
   req.replaceChildren();
+  incomingRequests = f.incoming_requests.length;
   for (const r of f.incoming_requests) {
     req.appendChild(li(`${r.player.name} (#${r.player.id}) wants to be friends`,
-      button("Accept", async () => { await api("POST", `/api/friends/requests/${r.request_id}/accept`); say(`You and ${r.player.name} are friends`); await refreshAll(); }),
-      button("Decline", async () => { await api("DELETE", `/api/friends/requests/${r.request_id}`); await refreshFriends(); })));
+      button("Accept", "friends-note", async () => {
+        await api("POST", `/api/friends/requests/${r.request_id}/accept`);
+        fresh("friends-note", `You and ${r.player.name} are now friends.`);
+        await refreshAll();
+      }, { words: { not_found: "That request was withdrawn." } }),
+      button("Decline", "friends-note", async () => {
+        await api("DELETE", `/api/friends/requests/${r.request_id}`);
+        await refreshAll();
+      }, { words: { not_found: "That request was withdrawn." } })));
   }
   for (const r of f.outgoing_requests) {
-    req.appendChild(li(`Waiting for ${r.player.name} (#${r.player.id})`,
-      button("Cancel", async () => { await api("DELETE", `/api/friends/requests/${r.request_id}`); await refreshFriends(); })));
+    req.appendChild(li(`Waiting for ${r.player.name} (#${r.player.id}) to answer`,
+      button("Cancel", "friends-note", async () => {
+        await api("DELETE", `/api/friends/requests/${r.request_id}`);
+        await refreshAll();
+      }, { words: { not_found: "That request was already answered." } })));
   }
   empty(req, "No friend requests");
   const list = $("friends");
   list.replaceChildren();
   for (const fr of f.friends) {
     list.appendChild(li(`${fr.name} (#${fr.id}), level ${fr.level}`,
-      button(fr.gift_sent_today ? "Gift sent" : "Send gift", async () => {
-        await api("POST", "/api/gifts", { to_player_id: fr.id }); say(`Gift sent to ${fr.name}`); await refreshFriends();
-      }, fr.gift_sent_today),
-      button("Remove", async () => { await api("DELETE", `/api/friends/${fr.id}`); await refreshAll(); })));
+      button(fr.gift_sent_today ? "Gift sent" : "Send gift", "friends-note", async () => {
+        await api("POST", "/api/gifts", { to_player_id: fr.id });
+        fresh("friends-note", `Gift sent to ${fr.name}!`);
+        await refreshAll();
+      }, { disabled: fr.gift_sent_today, words: { not_found: `${fr.name} is no longer your friend.` } }),
+      button("Remove", "friends-note", async () => {
+        if (!(await confirmDialog(`Remove ${fr.name} from your friends? You can add them again later.`, "Remove"))) return;
+        await api("DELETE", `/api/friends/${fr.id}`);
+        fresh("friends-note", `${fr.name} is no longer your friend.`);
+        await refreshAll();
+      }, { danger: true, words: { not_found: `${fr.name} is no longer your friend.` } })));
   }
-  empty(list, "No friends yet: add one by player id");
+  empty(list, "No friends yet: share your invite link or search by name.");
+  updateTitle();
 }
 
 async function refreshInbox() {
@@ -126,11 +384,11 @@ async function refreshInbox() {
   ul.replaceChildren();
   for (const g of inbox.items) {
     ul.appendChild(li(`${g.coins} coins from ${g.from.name}`,
-      button(g.claimed ? "Claimed" : "Claim", async () => {
+      button(g.claimed ? "Claimed" : "Claim", "gifts-note", async () => {
         const r = await api("POST", `/api/gifts/${g.id}/claim`);
-        say(`+${r.coins_earned} coins`);
-        await Promise.all([refreshState(), refreshInbox()]);
-      }, g.claimed)));
+        fresh("gifts-note", `+${r.coins_earned} coins from ${g.from.name}!`);
+        await refreshAll();
+      }, { disabled: g.claimed, words: { already_claimed: "You already claimed this gift.", not_found: "This gift is gone." } })));
   }
   empty(ul, "No gifts yet");
 }
@@ -140,33 +398,60 @@ async function refreshLeaderboard() {
   const ol = $("leaderboard");
   ol.replaceChildren();
   ol.start = lbOffset + 1;
+  ol.style.setProperty("--start", lbOffset);
   for (const p of lb.items) {
     const el = li(`${p.name} (level ${p.level}, ${p.xp} XP)`);
     if (me && p.id === me.id) el.classList.add("me");
     ol.appendChild(el);
   }
   lbNext = lb.next_offset;
-  $("lb-next").disabled = lbNext === null;
-  $("lb-prev").disabled = lbOffset === 0;
-  $("lb-friends").classList.toggle("active", lbScope === "friends");
-  $("lb-global").classList.toggle("active", lbScope === "global");
+  updateControls();
+  for (const [id, scope] of [["lb-friends", "friends"], ["lb-global", "global"]]) {
+    $(id).setAttribute("aria-selected", String(lbScope === scope));
+    $(id).tabIndex = lbScope === scope ? 0 : -1;
+  }
 }
 
-async function refreshAll() {
-  await refreshState();
-  await Promise.all([refreshFriends(), refreshInbox(), refreshLeaderboard()]);
+// Everything the page shows, read together, so no part is older than another.
+function refreshAll() {
+  if (refreshing) return refreshing;
+  refreshing = (async () => {
+    try {
+      await Promise.all([refreshState(), refreshProgress(), refreshFriends(), refreshInbox(), refreshLeaderboard()]);
+      if ($("message").className === "error") say("");
+    } finally {
+      refreshing = null;
+    }
+  })();
+  return refreshing;
 }
 
+async function guardedRefresh() {
+  if (!token || refreshing) return;
+  try { await refreshAll(); } catch (e) { if (token) say(sentence(e), true); }
+}
+
+// ---------------------------------------------------------------- signing in and out
 function showGame(on) {
   $("signin").hidden = on;
   $("game").hidden = !on;
   $("sign-out").hidden = !on;
 }
 
-function signOut() {
+function forget() {
   token = null;
+  me = null;
+  prog = null;
+  inviteCode = null;
   localStorage.removeItem("token");
+  document.title = TITLE;
+  $("recovery-box").hidden = true;
   showGame(false);
+}
+
+function sessionEnded() {
+  forget();
+  say(MESSAGES.invalid_session, true);
 }
 
 async function signedIn(res) {
@@ -175,99 +460,338 @@ async function signedIn(res) {
   showGame(true);
   say(`Welcome, ${res.player.name}!`);
   await refreshAll();
+  $("player-name").focus();
+  await acceptPendingInvite();
+  await loadInvite();
 }
 
+async function signOutClicked() {
+  if (me && me.facebook_linked) { forget(); say("Signed out. Sign in with Facebook to come back."); $("guest-name").focus(); return; }
+  const hasCode = prog && prog.recovery_code;
+  $("signout-text").textContent = hasCode
+    ? "You play as a guest. To come back, you will need your recovery code. If you lost it, get a new one before signing out."
+    : "You play as a guest: this browser holds the only key to your account. If you sign out without saving it, your coins, castle and friends are lost. Save your progress first:";
+  $("signout-code-box").hidden = true;
+  note("signout-note", "");
+  $("signout-fb").hidden = !fbReady;
+  $("signout-confirm").textContent = "Sign out anyway";
+  $("signout-dialog").showModal();
+  $("signout-save").focus();
+}
+
+async function makeRecoveryCode(btn, noteId, input, box) {
+  const r = await busy(btn, noteId, () => api("POST", "/api/me/recovery-code"));
+  if (!r) return;
+  $(input).value = r.code;
+  $(box).hidden = false;
+  if (prog) prog.recovery_code = true;
+  fresh(noteId, "Here is your recovery code. Copy it and keep it somewhere safe: it brings this account back on any device.");
+  $(input).select();
+}
+
+async function copy(inputId, noteId, what) {
+  const input = $(inputId);
+  try {
+    await navigator.clipboard.writeText(input.value);
+  } catch (e) {
+    input.select();
+    if (!document.execCommand || !document.execCommand("copy")) {
+      note(noteId, `Select the ${what} and copy it yourself.`, "error");
+      return;
+    }
+  }
+  fresh(noteId, `${what[0].toUpperCase()}${what.slice(1)} copied.`);
+}
+
+// ---------------------------------------------------------------- invites
+function inviteFromUrl() {
+  const code = new URLSearchParams(location.search).get("invite");
+  if (code) {
+    sessionStorage.setItem("invite", code);
+    history.replaceState(null, "", location.pathname);
+  }
+  return sessionStorage.getItem("invite");
+}
+
+async function greetInvitee(code) {
+  try {
+    const r = await api("GET", `/api/invites/${encodeURIComponent(code)}`);
+    $("invite-note").textContent = `${r.player.name} invited you to play. Sign in and you become friends.`;
+  } catch (e) {
+    $("invite-note").textContent = "This invite link is no longer valid, but you can still play.";
+    sessionStorage.removeItem("invite");
+  }
+  $("invite-note").hidden = false;
+}
+
+async function acceptPendingInvite() {
+  const code = sessionStorage.getItem("invite");
+  if (!code || !token) return;
+  sessionStorage.removeItem("invite");
+  $("invite-note").hidden = true;
+  try {
+    const r = await api("POST", `/api/invites/${encodeURIComponent(code)}/accept`);
+    fresh("friends-note", r.status === "friends" ? `You and ${r.player.name} are now friends!` : `You and ${r.player.name} are already friends.`);
+    say(`You and ${r.player.name} are friends.`);
+    await refreshAll();
+  } catch (e) {
+    note("friends-note", sentence(e, { not_found: "That invite link is no longer valid.", 422: "That invite link is no longer valid." }), "error");
+  }
+}
+
+async function loadInvite() {
+  if (inviteCode || !token) return;
+  try {
+    const r = await api("POST", "/api/invites");
+    inviteCode = r.code;
+    $("invite-link").value = new URL(r.path, location.href).href;
+  } catch (e) {
+    $("invite-link").value = "";
+  }
+}
+
+// ---------------------------------------------------------------- avatar
 async function uploadAvatar(file) {
-  const type = file.type;
-  const post = await api("POST", "/api/me/avatar/upload-url", { content_type: type });
-  if (file.size > post.max_bytes) throw new Error(`the image must be at most ${post.max_bytes} bytes`);
+  const post = await api("POST", "/api/me/avatar/upload-url", { content_type: file.type });
+  if (file.size > post.max_bytes) {
+    throw new GameError("entity_too_large", 413);
+  }
   const form = new FormData();
   for (const [k, v] of Object.entries(post.fields)) form.append(k, v);
   form.append("file", file);
-  const up = await fetch(post.url, { method: "POST", body: form });
-  if (!up.ok) throw new Error("upload failed: " + up.status);
+  let up;
+  try { up = await fetch(post.url, { method: "POST", body: form }); } catch (e) { throw new GameError("network", 0); }
+  if (!up.ok) throw new GameError(up.status === 413 || up.status === 400 ? "entity_too_large" : "upload_denied", up.status);
   renderState(await api("POST", "/api/me/avatar", { key: post.key }));
-  say("New avatar saved");
+  fresh("avatar-note", "New avatar saved.");
 }
 
-// Facebook JS SDK, loaded only when the server has a Facebook app configured.
+// ---------------------------------------------------------------- Facebook (optional)
+// The SDK is loaded only when the server has a Facebook app. Ad blockers often block it:
+// the page then says Facebook is unavailable and works on without it.
 function loadFacebook() {
   return new Promise((resolve) => {
-    window.fbAsyncInit = () => { FB.init({ appId: config.facebook_app_id, cookie: false, xfbml: false, version: "v21.0" }); resolve(); };
+    const unavailable = () => {
+      fbReady = false;
+      $("fb-signin").hidden = true;
+      $("fb-unavailable").hidden = false;
+      if (me) renderState(me);
+      resolve(false);
+    };
+    const timer = setTimeout(unavailable, 10000);
+    window.fbAsyncInit = () => {
+      clearTimeout(timer);
+      try {
+        window.FB.init({ appId: config.facebook_app_id, cookie: false, xfbml: false, version: "v21.0" });
+      } catch (e) { unavailable(); return; }
+      fbReady = true;
+      $("fb-signin").hidden = false;
+      $("fb-unavailable").hidden = true;
+      if (me) renderState(me);
+      resolve(true);
+    };
     const s = document.createElement("script");
     s.src = "https://connect.facebook.net/en_US/sdk.js";
     s.async = true;
+    s.onerror = () => { clearTimeout(timer); unavailable(); };
     document.head.appendChild(s);
   });
 }
 
-function facebookLogin(path) {
+function facebookAuth() {
   return new Promise((resolve, reject) => {
-    FB.login((resp) => {
-      if (!resp.authResponse) return reject(new Error("Facebook sign-in was cancelled"));
-      api("POST", path, { signed_request: resp.authResponse.signedRequest }).then(resolve, reject);
+    if (!fbReady || !window.FB) return reject(new GameError("facebook_disabled", 0));
+    window.FB.login((resp) => {
+      if (!resp || !resp.authResponse) return reject(new GameError("facebook_cancelled", 0));
+      resolve(resp.authResponse);
     }, { scope: "public_profile,user_friends" });
   });
 }
 
+// ---------------------------------------------------------------- wiring
 function wire() {
   $("guest-form").addEventListener("submit", (e) => {
     e.preventDefault();
     const name = $("guest-name").value.trim();
-    guarded(async () => signedIn(await api("POST", "/api/auth/guest", name ? { name } : undefined)));
+    busy($("guest-signin"), "signin-note", async () => signedIn(await api("POST", "/api/auth/guest", name ? { name } : undefined)),
+      { invalid_request: "Names can be up to 40 characters, without < or >." });
   });
-  $("sign-out").addEventListener("click", signOut);
-  $("act").addEventListener("click", () => guarded(async () => {
+  $("recover-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const code = $("recover-code").value.trim();
+    if (!code) { note("signin-note", "Enter your recovery code first.", "error"); return; }
+    busy($("recover-submit"), "signin-note", async () => {
+      const r = await api("POST", "/api/auth/recover", { code });
+      $("recover-code").value = "";
+      await signedIn(r);
+      say(`Welcome back, ${r.player.name}!`);
+    }, { invalid_request: MESSAGES.unknown_recovery_code });
+  });
+  $("sign-out").addEventListener("click", signOutClicked);
+  $("signout-cancel").addEventListener("click", () => { $("signout-dialog").close(); $("sign-out").focus(); });
+  $("signout-confirm").addEventListener("click", () => {
+    $("signout-dialog").close();
+    forget();
+    say("Signed out.");
+    $("guest-name").focus();
+  });
+  $("signout-save").addEventListener("click", async () => {
+    await makeRecoveryCode($("signout-save"), "signout-note", "signout-code", "signout-code-box");
+    if (!$("signout-code-box").hidden) $("signout-confirm").textContent = "I saved my code: sign out";
+  });
+  $("signout-copy").addEventListener("click", () => copy("signout-code", "signout-note", "recovery code"));
+  $("signout-fb").addEventListener("click", () => busy($("signout-fb"), "signout-note", async () => {
+    const auth = await facebookAuth();
+    renderState(await api("POST", "/api/me/facebook", { signed_request: auth.signedRequest }));
+    fresh("signout-note", "Facebook linked: sign in with Facebook to come back.");
+    $("signout-confirm").textContent = "Sign out";
+  }));
+
+  $("act").addEventListener("click", () => busy($("act"), "act-note", async () => {
+    const level = me.level;
     const r = await api("POST", "/api/actions");
     renderState({ ...me, ...r.player });
-    say(`+${r.coins_earned} coins, +${r.xp_earned} XP`);
-    await refreshLeaderboard();
+    const up = r.player.level > level ? ` Level up! You reached level ${r.player.level}.` : "";
+    fresh("act-note", `+${r.coins_earned} coins, +${r.xp_earned} XP.${up}`);
+    refreshLeaderboard().catch(() => {});
   }));
-  $("daily").addEventListener("click", () => guarded(async () => {
+  $("daily").addEventListener("click", () => busy($("daily"), "daily-note", async () => {
     const r = await api("POST", "/api/daily-reward");
-    say(`Daily reward: +${r.coins_earned} coins`);
-    await refreshState();
-  }));
-  $("buy-energy").addEventListener("click", () => guarded(async () => {
+    await Promise.all([refreshState(), refreshProgress()]);
+    const st = prog.daily.streak;
+    fresh("daily-note", `+${r.coins_earned} coins! Streak: ${st} day${st > 1 ? "s" : ""}. Next reward in ${clock(prog.daily.next_in_seconds)}.`);
+  }, { already_claimed: "You already claimed today's reward. Come back tomorrow!" }));
+  $("buy-energy").addEventListener("click", () => busy($("buy-energy"), "buy-note", async () => {
     const r = await api("POST", "/api/shop/energy");
     renderState({ ...me, ...r.player });
-    say(`+${r.energy_added} energy`);
+    fresh("buy-note", `+${r.energy_added} energy for ${r.coins_spent} coins.`);
   }));
-  $("friend-form").addEventListener("submit", (e) => {
+  $("castle-upgrade").addEventListener("click", () => busy($("castle-upgrade"), "castle-note", async () => {
+    const r = await api("POST", "/api/castle/upgrade");
+    renderProgress({ ...prog, castle: r.castle });
+    await refreshState();
+    fresh("castle-note", `Your castle reached level ${r.castle.level}! (${r.coins_spent} coins)`);
+  }));
+
+  $("rename").addEventListener("click", () => {
+    $("rename-form").hidden = false;
+    $("rename").hidden = true;
+    $("rename-name").value = me ? me.name : "";
+    $("rename-name").focus();
+  });
+  const closeRename = () => { $("rename-form").hidden = true; $("rename").hidden = false; $("rename").focus(); };
+  $("rename-cancel").addEventListener("click", closeRename);
+  $("rename-form").addEventListener("submit", (e) => {
     e.preventDefault();
-    guarded(async () => {
-      const id = parseInt($("friend-id").value, 10);
-      if (!(id > 0)) throw new Error("enter a player id");
-      const r = await api("POST", "/api/friends/requests", { player_id: id });
-      say(r.status === "friends" ? "You are now friends" : "Friend request sent");
-      $("friend-id").value = "";
-      await refreshAll();
+    const name = $("rename-name").value.trim();
+    if (!name) return;
+    busy($("rename-save"), "account-note", async () => {
+      renderState({ ...me, ...(await api("PATCH", "/api/me", { name })) });
+      closeRename();
+      fresh("account-note", `You are now called ${name}.`);
+    }, { invalid_request: "Names can be up to 40 characters, without < or >." });
+  });
+
+  $("copy-invite").addEventListener("click", () => copy("invite-link", "friends-note", "invite link"));
+  $("search-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const q = $("search-name").value.trim();
+    if (q.length < 2) { note("friends-note", "Type at least two letters of a name.", "error"); return; }
+    busy($("search"), "friends-note", async () => {
+      const r = await api("GET", `/api/players?q=${encodeURIComponent(q)}`);
+      const ul = $("search-results");
+      ul.replaceChildren();
+      for (const p of r.items) {
+        ul.appendChild(p.is_friend ? li(`${p.name} (#${p.id}), level ${p.level}: already your friend`)
+          : li(`${p.name} (#${p.id}), level ${p.level}`, button("Add friend", "friends-note", async () => {
+            const a = await api("POST", "/api/friends/requests", { player_id: p.id });
+            fresh("friends-note", a.status === "friends" ? `You and ${p.name} are now friends.` : `Friend request sent to ${p.name}.`);
+            ul.replaceChildren();
+            await refreshAll();
+          })));
+      }
+      empty(ul, `Nobody called "${q}" plays yet. Share your invite link!`);
     });
   });
+  $("friend-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const id = Number($("friend-id").value.trim());
+    if (!Number.isInteger(id) || id < 1) { note("friends-note", "A player id is a whole number, like 42.", "error"); return; }
+    busy($("add-friend"), "friends-note", async () => {
+      const r = await api("POST", "/api/friends/requests", { player_id: id });
+      fresh("friends-note", r.status === "friends" ? "You are now friends." : "Friend request sent.");
+      $("friend-id").value = "";
+      await refreshAll();
+    }, { not_found: `There is no player with id ${id}.`, invalid_request: "A player id is a whole number, like 42." });
+  });
+  $("fb-import").addEventListener("click", () => busy($("fb-import"), "friends-note", async () => {
+    const auth = await facebookAuth();
+    const r = await api("POST", "/api/friends/facebook-import", { access_token: auth.accessToken });
+    fresh("friends-note", r.added.length ? `Added ${r.added.length} Facebook friend${r.added.length > 1 ? "s" : ""}.` : "None of your Facebook friends plays yet.");
+    await refreshAll();
+  }));
+
   $("avatar-file").addEventListener("change", (e) => {
     const f = e.target.files[0];
-    if (f) guarded(() => uploadAvatar(f));
+    if (!f) return;
+    const label = document.querySelector("label[for=avatar-file]");
+    label.setAttribute("aria-busy", "true");
+    uploadAvatar(f)
+      .catch((err) => note("avatar-note", sentence(err, { invalid_request: MESSAGES.invalid_upload }), "error"))
+      .finally(() => { label.removeAttribute("aria-busy"); e.target.value = ""; });
   });
-  $("lb-friends").addEventListener("click", () => guarded(async () => { lbScope = "friends"; lbOffset = 0; await refreshLeaderboard(); }));
-  $("lb-global").addEventListener("click", () => guarded(async () => { lbScope = "global"; lbOffset = 0; await refreshLeaderboard(); }));
-  $("lb-next").addEventListener("click", () => guarded(async () => { if (lbNext !== null) { lbOffset = lbNext; await refreshLeaderboard(); } }));
-  $("lb-prev").addEventListener("click", () => guarded(async () => { lbOffset = Math.max(0, lbOffset - 10); await refreshLeaderboard(); }));
-  $("fb-signin").addEventListener("click", () => guarded(async () => signedIn(await facebookLogin("/api/auth/facebook"))));
-  $("fb-link").addEventListener("click", () => guarded(async () => { renderState(await facebookLogin("/api/me/facebook")); say("Facebook linked"); }));
+  $("make-recovery").addEventListener("click", () => makeRecoveryCode($("make-recovery"), "account-note", "recovery-code", "recovery-box"));
+  $("copy-recovery").addEventListener("click", () => copy("recovery-code", "account-note", "recovery code"));
+  $("fb-link").addEventListener("click", () => busy($("fb-link"), "account-note", async () => {
+    const auth = await facebookAuth();
+    renderState(await api("POST", "/api/me/facebook", { signed_request: auth.signedRequest }));
+    fresh("account-note", "Facebook linked: sign in with Facebook on any device.");
+  }));
+  $("fb-signin").addEventListener("click", () => busy($("fb-signin"), "signin-note", async () => {
+    const auth = await facebookAuth();
+    await signedIn(await api("POST", "/api/auth/facebook", { signed_request: auth.signedRequest }));
+  }));
+
+  const lb = (id, fn) => $(id).addEventListener("click", () => busy($(id), null, async () => {
+    fn();
+    await refreshLeaderboard();
+  }));
+  lb("lb-friends", () => { lbScope = "friends"; lbOffset = 0; });
+  lb("lb-global", () => { lbScope = "global"; lbOffset = 0; });
+  lb("lb-next", () => { if (lbNext !== null) lbOffset = lbNext; });
+  lb("lb-prev", () => { lbOffset = Math.max(0, lbOffset - 10); });
+  document.querySelector("[role=tablist]").addEventListener("keydown", (e) => {
+    if (e.key !== "ArrowLeft" && e.key !== "ArrowRight") return;
+    const other = document.activeElement === $("lb-friends") ? $("lb-global") : $("lb-friends");
+    other.focus();
+    other.click();
+  });
+
+  // live: everything refreshes together on a timer, when the tab comes back, on focus
+  setInterval(() => { if (!document.hidden) guardedRefresh(); }, REFRESH_MS);
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) guardedRefresh(); });
+  window.addEventListener("focus", guardedRefresh);
+  setInterval(tick, 1000);
 }
 
 async function start() {
   wire();
+  const invite = inviteFromUrl();
   try { config = await api("GET", "/api/config"); } catch (e) { config = {}; }
-  if (config.facebook_app_id) { $("fb-signin").hidden = false; loadFacebook(); }
+  if (config.facebook_app_id) loadFacebook();
   if (token) {
     showGame(true);
-    await guarded(refreshAll);
+    try {
+      await refreshAll();
+      await acceptPendingInvite();
+      await loadInvite();
+    } catch (e) {
+      if (token) say(sentence(e), true);
+    }
   } else {
     showGame(false);
+    if (invite) await greetInvitee(invite);
   }
-  // energy refills over time: refresh the state now and then
-  setInterval(() => { if (token && !document.hidden) guarded(refreshState); }, 30000);
 }
 
 start();

@@ -80,6 +80,8 @@ def test_a_recovery_code_replayed_with_its_key_is_the_same_code(client):
     first, again = p.post("/api/me/recovery-code", headers=key), p.post("/api/me/recovery-code", headers=key)
     assert first.status_code == again.status_code == 201 and first.json() == again.json()
     assert client.post("/api/auth/recover", json={"code": first.json()["code"]}).status_code == 200
+    assert p.get("/api/progress").json()["recovery_code"] is True
+    assert sign_in_guest(client).get("/api/progress").json()["recovery_code"] is False
     assert client.post("/api/me/recovery-code").status_code == 401
 
 
