@@ -92,8 +92,8 @@ async function api(method, path, body) {
     await sleep(500);
     try { res = await fetch(path, init); } catch (e2) { throw new GameError("network", 0); }
   }
-  const fresh = res.headers.get(RENEW_HEADER);
-  if (fresh && token) { token = fresh; localStorage.setItem("token", token); }
+  const renewed = res.headers.get(RENEW_HEADER);
+  if (renewed && token) { token = renewed; localStorage.setItem("token", token); }
   const data = res.status === 204 ? null : await res.json().catch(() => null);
   if (!res.ok) {
     const code = (data && data.error) || (res.status >= 500 ? "database_unavailable" : "unknown");
@@ -126,7 +126,7 @@ async function busy(btn, noteId, fn, words) {
   try {
     return await fn();
   } catch (e) {
-    if (noteId) note(noteId, sentence(e, words), "error"); else say(sentence(e, words), true);
+    if (noteId) fresh(noteId, sentence(e, words), "error"); else say(sentence(e, words), true);
     return undefined;
   } finally {
     delete btn.dataset.busy;
@@ -321,7 +321,7 @@ function fresh(id, text, kind = "ok") {
   note(id, text, kind);
   el.dataset.fresh = "1";
   clearTimeout(el._t);
-  el._t = setTimeout(() => { delete el.dataset.fresh; tick(); }, 5000);
+  el._t = setTimeout(() => { delete el.dataset.fresh; tick(); }, kind === "error" ? 8000 : 5000);
 }
 
 function updateTitle() {
