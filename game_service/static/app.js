@@ -412,9 +412,10 @@ async function refreshLeaderboard() {
   }
 }
 
-// Everything the page shows, read together, so no part is older than another.
-function refreshAll() {
-  if (refreshing) return refreshing;
+// Everything the page shows, read together, so no part is older than another. A refresh
+// asked for after a write waits for one already running, then reads again.
+async function refreshAll() {
+  while (refreshing) await refreshing.catch(() => {});
   refreshing = (async () => {
     try {
       await Promise.all([refreshState(), refreshProgress(), refreshFriends(), refreshInbox(), refreshLeaderboard()]);
