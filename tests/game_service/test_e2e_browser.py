@@ -39,6 +39,7 @@ PNG_1x1 = bytes.fromhex(
     "1f15c4890000000d49444154789c63f8cfc0f01f0005000201a5f7a0b50000000049454e44ae426082"
 )
 AXE_RESULTS: dict[str, dict] = {}
+SERVER_DIR: list[Path] = []  # the local game's working directory (its ./var/)
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +49,7 @@ def game_url(tmp_path_factory):
     if not AXE.exists():
         pytest.fail(f"{AXE} is missing: run `npm ci` (make setup does)")
     cwd = tmp_path_factory.mktemp("play")
+    SERVER_DIR.append(cwd)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GAME_", "AWS_"))}
     # a Facebook app, so that the page loads the SDK (which every test context blocks)
@@ -230,7 +232,7 @@ def test_players_play_meet_live_and_keep_their_account(game_url, browser, viewpo
     act(a, 20)
     expect(a.locator("#energy")).to_have_text("0")
     expect(a.locator("#act")).to_be_disabled()
-    expect(a.locator("#act-note")).to_contain_text("Out of energy: the next point comes in 2:5")
+    expect(a.locator("#act-note")).to_have_text(re.compile(r"^Out of energy: the next point comes in [0-2]:[0-5]\d\.$"))
     ann.check("out-of-energy")
 
     # Bob signs in; Ann finds him by name; the request reaches Bob's open page without a reload
@@ -355,3 +357,33 @@ def test_players_play_meet_live_and_keep_their_account(game_url, browser, viewpo
 def test_the_favicon_is_served(game_url):
     r = httpx.get(game_url + "favicon.ico")
     assert r.status_code == 200 and r.content[:4] == b"\x00\x00\x01\x00"  # an ICO file
+
+
+def test_the_page_keeps_the_session_the_server_renews(game_url, browser):
+    """A token signed two days ago (by the service's own Sessions, with the game clock moved
+    back, and the secret local play keeps in ./var/) is still valid; the server answers with a
+    fresh one and the page stores it, so the player stays signed in."""
+    from playwright.sync_api import expect
+
+    from game_service import clock
+    from game_service.security import Sessions
+
+    problems: list[str] = []
+    tab = Tab(browser, "desktop", problems)
+    sign_in(tab, game_url, "Returning")
+    pid = int(tab.page.locator("#player-id").inner_text())
+    secret = (SERVER_DIR[0] / "var" / "session_secret").read_text().strip()
+    clock.advance(-2 * 24 * 3600)
+    try:
+        old = Sessions(secret, 7 * 24 * 3600).issue(pid)
+    finally:
+        clock.reset()
+    tab.page.evaluate("t => localStorage.setItem('token', t)", old)
+    tab.page.reload()
+    expect(tab.page.locator("#player-name")).to_have_text("Returning")
+    tab.page.wait_for_function("t => localStorage.getItem('token') !== t", arg=old)
+    renewed = tab.page.evaluate("localStorage.getItem('token')")
+    r = httpx.get(game_url + "api/me", headers={"Authorization": f"Bearer {renewed}"})
+    assert r.status_code == 200 and r.json()["id"] == pid and "x-session-token" not in r.headers
+    assert problems == []
+    tab.context.close()
