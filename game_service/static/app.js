@@ -20,6 +20,7 @@ let lbNext = null;
 let inviteCode = null;
 let incomingRequests = 0;
 let refreshing = null;
+let writes = 0;       // counts writes starting and ending, so a refresh can tell it overlapped one
 
 // ---------------------------------------------------------------- errors in plain words
 const MESSAGES = {
@@ -83,7 +84,7 @@ async function api(method, path, body) {
   const headers = { "Accept": "application/json" };
   if (token) headers["Authorization"] = "Bearer " + token;
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  if (method !== "GET") headers["Idempotency-Key"] = newKey();
+  if (method !== "GET") { headers["Idempotency-Key"] = newKey(); writes++; }
   const init = { method, headers, body: body === undefined ? undefined : JSON.stringify(body) };
   let res;
   try {
@@ -91,6 +92,8 @@ async function api(method, path, body) {
   } catch (e) {
     await sleep(500);
     try { res = await fetch(path, init); } catch (e2) { throw new GameError("network", 0); }
+  } finally {
+    if (method !== "GET") writes++;
   }
   const renewed = res.headers.get(RENEW_HEADER);
   if (renewed && token) { token = renewed; localStorage.setItem("token", token); }
@@ -136,6 +139,15 @@ async function busy(btn, noteId, fn, words) {
   }
 }
 
+// A wait of minutes or hours, in words: "5 h 03 min", "34 min", "45 s".
+function wait(seconds) {
+  seconds = Math.max(0, Math.ceil(seconds));
+  if (seconds < 60) return `${seconds} s`;
+  const minutes = Math.ceil(seconds / 60), h = Math.floor(minutes / 60), m = minutes % 60;
+  return h ? `${h} h ${String(m).padStart(2, "0")} min` : `${m} min`;
+}
+
+// A countdown: "2:59" (minutes:seconds), or hours and minutes past an hour.
 function clock(seconds) {
   seconds = Math.max(0, Math.ceil(seconds));
   const h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
@@ -292,7 +304,7 @@ function tick() {
     const left = d.next_in_seconds - (Date.now() - progAt) / 1000;
     if (left <= 0 && left > -5) guardedRefresh(); // a new day: the reward is back
     const noteEl = $("daily-note");
-    if (!noteEl.dataset.fresh) note("daily-note", `Next reward in ${clock(left)}.${streak}`);
+    if (!noteEl.dataset.fresh) note("daily-note", `Next reward in ${wait(left)}.${streak}`);
   } else if (!$("daily-note").dataset.fresh) {
     note("daily-note", d.streak ? `Claim today to keep your streak of ${d.streak} day${d.streak > 1 ? "s" : ""}.` : "A reward every day; claim days in a row for a streak.");
   }
@@ -333,8 +345,9 @@ function updateTitle() {
 async function refreshState() { renderState(await api("GET", "/api/me")); }
 async function refreshProgress() { renderProgress(await api("GET", "/api/progress")); }
 
-async function refreshFriends() {
-  const f = await api("GET", "/api/friends");
+const lbPath = () => `/api/leaderboard?scope=${lbScope}&limit=10&offset=${lbOffset}`;
+
+function renderFriends(f) {
   const req = $("requests");
   req.replaceChildren();
   incomingRequests = f.incoming_requests.length;
@@ -378,8 +391,7 @@ async function refreshFriends() {
   updateTitle();
 }
 
-async function refreshInbox() {
-  const inbox = await api("GET", "/api/gifts");
+function renderInbox(inbox) {
   const ul = $("inbox");
   ul.replaceChildren();
   for (const g of inbox.items) {
@@ -393,8 +405,9 @@ async function refreshInbox() {
   empty(ul, "No gifts yet");
 }
 
-async function refreshLeaderboard() {
-  const lb = await api("GET", `/api/leaderboard?scope=${lbScope}&limit=10&offset=${lbOffset}`);
+async function refreshLeaderboard() { renderLeaderboard(await api("GET", lbPath())); }
+
+function renderLeaderboard(lb) {
   const ol = $("leaderboard");
   ol.replaceChildren();
   ol.start = lbOffset + 1;
@@ -418,7 +431,15 @@ async function refreshAll() {
   while (refreshing) await refreshing.catch(() => {});
   refreshing = (async () => {
     try {
-      await Promise.all([refreshState(), refreshProgress(), refreshFriends(), refreshInbox(), refreshLeaderboard()]);
+      // a write that ran while these were read may be newer than what they say: read again
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const seen = writes;
+        const [s, p, f, g, lb] = await Promise.all(
+          ["/api/me", "/api/progress", "/api/friends", "/api/gifts", lbPath()].map((path) => api("GET", path)));
+        if (seen !== writes && attempt < 2) continue;
+        renderState(s); renderProgress(p); renderFriends(f); renderInbox(g); renderLeaderboard(lb);
+        break;
+      }
       if ($("message").className === "error") say("");
     } finally {
       refreshing = null;
@@ -660,7 +681,7 @@ function wire() {
     const r = await api("POST", "/api/daily-reward");
     await Promise.all([refreshState(), refreshProgress()]);
     const st = prog.daily.streak;
-    fresh("daily-note", `+${r.coins_earned} coins! Streak: ${st} day${st > 1 ? "s" : ""}. Next reward in ${clock(prog.daily.next_in_seconds)}.`);
+    fresh("daily-note", `+${r.coins_earned} coins! Streak: ${st} day${st > 1 ? "s" : ""}. Next reward in ${wait(prog.daily.next_in_seconds)}.`);
   }, { already_claimed: "You already claimed today's reward. Come back tomorrow!" }));
   $("buy-energy").addEventListener("click", () => busy($("buy-energy"), "buy-note", async () => {
     const r = await api("POST", "/api/shop/energy");
