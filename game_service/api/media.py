@@ -38,7 +38,14 @@ async def avatar_confirm(body: AvatarConfirmIn, me: int = Depends(player_id), sv
         raise GameError(422, "invalid_upload", "avatar must be a PNG, JPEG, GIF or WebP image")
     dst = avatar_key_for(me, ctype)
     await run_in_threadpool(svc.storage.promote, key, dst, ctype)
-    old = await players.set_avatar(svc.engine, me, dst)
+    try:
+        old = await players.set_avatar(svc.engine, me, dst)
+    except GameError:
+        # the player was deleted after the session check (a data-deletion callback racing
+        # this request): nothing of theirs may stay behind
+        await run_in_threadpool(svc.storage.delete, dst)
+        raise GameError(401, "invalid_session", "this player no longer exists; sign in again",
+                        headers={"WWW-Authenticate": "Bearer"}) from None
     if old and old != dst:
         await run_in_threadpool(svc.storage.delete, old)
     return await players.get_state(svc.engine, svc.settings, me)

@@ -4,23 +4,40 @@ from fastapi import APIRouter, Query, Response
 
 from game_service import facebook
 from game_service.api.deps import Me, Svc, Writer
-from game_service.api.schemas import ERRORS, FacebookImportIn, FriendRequestIn, GiftClaimOut, GiftIn, GiftSentOut, IdPath
+from game_service.api.schemas import (
+    ERRORS,
+    FACEBOOK_ERRORS,
+    FacebookImportIn,
+    FriendRequestIn,
+    FriendsOut,
+    GiftClaimOut,
+    GiftIn,
+    GiftSentOut,
+    IdPath,
+    errors_for,
+)
 from game_service.errors import GameError
 from game_service.repository import players, social
 
 router = APIRouter(tags=["social"], responses=ERRORS)
 
 
-@router.get("/api/friends")
-async def list_friends(me: Me, svc: Svc):
-    """Friends, plus incoming and outgoing friend requests."""
-    return await social.list_friends(svc.engine, svc.settings, me)
+@router.get("/api/friends", response_model=FriendsOut)
+async def list_friends(
+    me: Me,
+    svc: Svc,
+    limit: int = Query(100, ge=1, le=200),
+    offset: int = Query(0, ge=0, le=100_000),
+):
+    """A page of friends (by name; ``next_offset`` for the next one), plus the incoming and
+    outgoing friend requests (each capped at the pending-request limit)."""
+    return await social.list_friends(svc.engine, svc.settings, me, limit, offset)
 
 
 @router.post("/api/friends/requests", status_code=201)
 async def request_friend(body: FriendRequestIn, w: Writer):
     """Ask a player to be friends (if they already asked you, you become friends)."""
-    return await w.run(social.friend_request(w.me, body.player_id), body.model_dump_json().encode())
+    return await w.run(social.friend_request(w.svc.settings, w.me, body.player_id), body.model_dump_json().encode())
 
 
 @router.post("/api/friends/requests/{request_id}/accept")
@@ -41,7 +58,7 @@ async def remove_friend(friend_id: IdPath, me: Me, svc: Svc):
     return Response(status_code=204)
 
 
-@router.post("/api/friends/facebook-import")
+@router.post("/api/friends/facebook-import", responses={**FACEBOOK_ERRORS, **errors_for(403)})
 async def import_facebook_friends(body: FacebookImportIn, me: Me, svc: Svc):
     """Befriend the Facebook friends who also play (needs a linked Facebook account)."""
     fb_id = await facebook.user_from_access_token(svc.settings, svc.http, body.access_token)

@@ -226,6 +226,7 @@ def make_settings(pg_url, tmp_path, fake_graph):
             facebook_app_secret=FB_APP_SECRET,
             facebook_graph_url=fake_graph.url,
             rate_limit_writes=10_000,
+            signup_limit_per_address=1_000_000,  # every test signs its players up from one address
             public_base_url="https://game.example.test",
         )
         kw.update(overrides)
@@ -384,6 +385,7 @@ def live_server(pg_url, tmp_path_factory, fake_graph):
             "GAME_SESSION_SECRET": SESSION_SECRET,
             "GAME_MEDIA_DIR": str(media),
             "GAME_RATE_LIMIT_WRITES": "100000",
+            "GAME_SIGNUP_LIMIT_PER_ADDRESS": "1000000",
             "GAME_FACEBOOK_GRAPH_URL": fake_graph.url,
             "GAME_FACEBOOK_APP_ID": FB_APP_ID,
             "GAME_FACEBOOK_APP_SECRET": FB_APP_SECRET,
