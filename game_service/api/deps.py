@@ -79,7 +79,8 @@ async def optional_player_id(
 
 async def idempotency_key(
     idempotency_key: str | None = Header(
-        None, alias="Idempotency-Key", description="Retry a write with the same key to get the same result once"
+        None, alias="Idempotency-Key", description="Retry a write with the same key to get the same result once",
+        json_schema_extra={"minLength": 1, "maxLength": 128, "pattern": "^[!-~]+$"},  # 1-128 visible ASCII
     ),
 ) -> str | None:
     if idempotency_key is None:

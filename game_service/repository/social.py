@@ -49,7 +49,11 @@ async def _lock_pair(conn: AsyncConnection, a: int, b: int) -> int:
     many of the two exist."""
     if conn.dialect.name != "postgresql":  # SQLite (local play) has one writer at a time
         return len((await conn.execute(sa.select(p.c.id).where(p.c.id.in_((a, b))))).all())
-    rows = await conn.execute(sa.select(p.c.id).where(p.c.id.in_((a, b))).order_by(p.c.id).with_for_update())
+    # FOR NO KEY UPDATE: it queues pair writes on each other but not on the key-share locks
+    # that foreign-key checks take on player rows (the rate-limit counter's first row, ...)
+    rows = await conn.execute(
+        sa.select(p.c.id).where(p.c.id.in_((a, b))).order_by(p.c.id).with_for_update(key_share=True)
+    )
     return len(rows.all())
 
 
