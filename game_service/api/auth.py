@@ -9,7 +9,7 @@ from game_service.errors import GameError
 from game_service.repository import players
 from game_service.repository.writes import count_signup, next_session_generation, session_generation
 from game_service.api.deps import Services, optional_player_id, player_id, services
-from game_service.api.schemas import ERRORS, FACEBOOK_ERRORS, FacebookIn, GuestIn, LinkedOut, TokenOut
+from game_service.api.schemas import ERRORS, FACEBOOK_ERRORS, FacebookIn, GuestIn, LinkedOut, TokenOut, link, linked
 
 router = APIRouter(tags=["auth"], responses=ERRORS)
 
@@ -23,7 +23,11 @@ async def _revoke_older_tokens(svc: Services, pid: int) -> int:
     return generation
 
 
-@router.post("/api/auth/guest", response_model=TokenOut, status_code=201)
+@router.post("/api/auth/guest", response_model=TokenOut, status_code=201, responses=linked(
+    201,
+    AskToBeFriends=link("POST", "/api/friends/requests", body={"player_id": "$response.body#/player/id"}),
+    ItsProfile=link("GET", "/api/players/{target_id}", parameters={"target_id": "$response.body#/player/id"}),
+))
 async def guest_sign_in(request: Request, body: GuestIn | None = None, svc: Services = Depends(services)):
     """Create a guest player (no Facebook needed) and return a session token.
 

@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from game_service import facebook
 from game_service.repository import deletion
 from game_service.api.deps import Services, services
-from game_service.api.schemas import ERRORS, DeletionOut, errors_for
+from game_service.api.schemas import ERRORS, DeletionOut, errors_for, link, linked
 from game_service.errors import GameError, not_found
 from game_service.public_url import public_base_url
 
@@ -27,7 +27,8 @@ async def _complete(svc: Services, code: str, player_id: int | None) -> None:
 @router.post(
     "/api/facebook/data-deletion",
     response_model=DeletionOut,
-    responses=errors_for(400, 401, 413, 503),
+    responses={**errors_for(400, 401, 413, 503), **linked(200, DeletionOut, ItsStatus=link(
+        "GET", "/api/facebook/deletion-status", parameters={"code": "$response.body#/confirmation_code"}))},
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -37,6 +38,7 @@ async def _complete(svc: Services, code: str, player_id: int | None) -> None:
                         "type": "object",
                         "properties": {"signed_request": {"type": "string", "minLength": 1, "maxLength": 8192}},
                         "required": ["signed_request"],
+                        "additionalProperties": False,
                     }
                 }
             },

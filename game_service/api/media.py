@@ -5,14 +5,16 @@ from starlette.concurrency import run_in_threadpool
 
 from game_service.repository import players
 from game_service.api.deps import Services, player_id, services
-from game_service.api.schemas import ERRORS, AvatarConfirmIn, PlayerState, UploadOut, UploadUrlIn
+from game_service.api.schemas import ERRORS, AvatarConfirmIn, PlayerState, UploadOut, UploadUrlIn, link, linked
 from game_service.errors import GameError, not_found
 from game_service.storage import LocalStorage, avatar_key_for, incoming_prefix, sniff_image_type
 
 router = APIRouter(tags=["media"], responses=ERRORS)
 
 
-@router.post("/api/me/avatar/upload-url", response_model=UploadOut)
+@router.post("/api/me/avatar/upload-url", response_model=UploadOut, responses=linked(
+    200, ConfirmIt=link("POST", "/api/me/avatar", body={"key": "$response.body#/key"}),
+))
 async def avatar_upload_url(body: UploadUrlIn, me: int = Depends(player_id), svc: Services = Depends(services)):
     """A presigned POST for the browser: key pinned under ``incoming/<player>/``, exact
     content type, ``content-length-range``, short expiry. POST ``fields`` + ``file`` to ``url``."""

@@ -6,13 +6,27 @@ from typing import Annotated, Literal
 
 from fastapi import Path
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from game_service import names
 
-MAX_ID = 2**63 - 1  # ids are PostgreSQL bigints
-# strict: a JSON true or "7" is not a player id
-PlayerIdField = Field(gt=0, le=MAX_ID, strict=True)
+# ids are PostgreSQL bigints; the API takes those a JavaScript client (and any JSON parser that
+# reads numbers as doubles) holds exactly: 2^53 - 1, far beyond any id the service hands out
+MAX_ID = 2**53 - 1
+
+
+def _json_integer(v: object) -> object:
+    """A JSON integer (``7``, or ``7.0``: JSON Schema's integers), never ``true`` or ``"7"``."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ValueError("must be an integer")
+    if isinstance(v, float):
+        if not v.is_integer():
+            raise ValueError("must be an integer")
+        return int(v)
+    return v
+
+
+PlayerId = Annotated[int, Field(gt=0, le=MAX_ID), BeforeValidator(_json_integer)]
 IdPath = Annotated[int, Path(gt=0, le=MAX_ID)]
 # a player's name: the pattern is what the server enforces (game_service.names), stated in the schema
 Name = Annotated[
@@ -53,7 +67,7 @@ class RenameIn(Strict):
 
 
 class FriendRequestIn(Strict):
-    player_id: int = PlayerIdField
+    player_id: PlayerId
 
 
 class FacebookImportIn(Strict):
@@ -61,7 +75,7 @@ class FacebookImportIn(Strict):
 
 
 class GiftIn(Strict):
-    to_player_id: int = PlayerIdField
+    to_player_id: PlayerId
 
 
 class UploadUrlIn(Strict):
@@ -209,3 +223,21 @@ def errors_for(*codes: int) -> dict:
 
 ERRORS = errors_for(400, 401, 404, 409, 413, 422, 429, 503)
 FACEBOOK_ERRORS = errors_for(502)
+
+
+# ---------------------------------------------------------------- OpenAPI links
+def link(method: str, path: str, *, parameters: dict | None = None, body: object = None) -> dict:
+    """An OpenAPI link to another operation, fed from this response (``$response.body#/...``):
+    how one call leads to the next (schema-driven tools follow them)."""
+    ref = "#/paths/" + path.replace("~", "~0").replace("/", "~1") + "/" + method.lower()
+    out: dict = {"operationRef": ref}
+    if parameters:
+        out["parameters"] = parameters
+    if body is not None:
+        out["requestBody"] = body
+    return out
+
+
+def linked(status: int, model: type | None = None, **links: dict) -> dict:
+    """A ``responses`` entry for ``status`` with its links (and model)."""
+    return {status: {**({"model": model} if model else {}), "links": links}}

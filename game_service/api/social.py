@@ -15,6 +15,8 @@ from game_service.api.schemas import (
     GiftSentOut,
     IdPath,
     errors_for,
+    link,
+    linked,
 )
 from game_service.errors import GameError
 from game_service.repository import players, social
@@ -22,7 +24,15 @@ from game_service.repository import players, social
 router = APIRouter(tags=["social"], responses=ERRORS)
 
 
-@router.get("/api/friends", response_model=FriendsOut)
+@router.get("/api/friends", response_model=FriendsOut, responses=linked(
+    200,
+    AcceptIncoming=link("POST", "/api/friends/requests/{request_id}/accept",
+                        parameters={"request_id": "$response.body#/incoming_requests/0/request_id"}),
+    DeclineIncoming=link("DELETE", "/api/friends/requests/{request_id}",
+                         parameters={"request_id": "$response.body#/incoming_requests/0/request_id"}),
+    GiftAFriend=link("POST", "/api/gifts", body={"to_player_id": "$response.body#/friends/0/id"}),
+    RemoveAFriend=link("DELETE", "/api/friends/{friend_id}", parameters={"friend_id": "$response.body#/friends/0/id"}),
+))
 async def list_friends(
     me: Me,
     svc: Svc,
@@ -34,7 +44,11 @@ async def list_friends(
     return await social.list_friends(svc.engine, svc.settings, me, limit, offset)
 
 
-@router.post("/api/friends/requests", status_code=201)
+@router.post("/api/friends/requests", status_code=201, responses=linked(
+    201,
+    CancelIt=link("DELETE", "/api/friends/requests/{request_id}", parameters={"request_id": "$response.body#/request_id"}),
+    ItsProfile=link("GET", "/api/players/{target_id}", parameters={"target_id": "$response.body#/player_id"}),
+))
 async def request_friend(body: FriendRequestIn, w: Writer):
     """Ask a player to be friends (if they already asked you, you become friends)."""
     return await w.run(social.friend_request(w.svc.settings, w.me, body.player_id), body.model_dump_json().encode())
@@ -52,7 +66,7 @@ async def decline_friend(request_id: IdPath, me: Me, svc: Svc):
     return Response(status_code=204)
 
 
-@router.delete("/api/friends/{friend_id}", status_code=204)
+@router.delete("/api/friends/{friend_id:int}", status_code=204)
 async def remove_friend(friend_id: IdPath, me: Me, svc: Svc):
     await social.remove_friend(svc.engine, me, friend_id)
     return Response(status_code=204)
@@ -71,13 +85,18 @@ async def import_facebook_friends(body: FacebookImportIn, me: Me, svc: Svc):
     return {"added": added}
 
 
-@router.post("/api/gifts", status_code=201, responses={201: {"model": GiftSentOut}})
+@router.post("/api/gifts", status_code=201, responses=linked(
+    201, GiftSentOut,
+    ClaimIt=link("POST", "/api/gifts/{gift_id}/claim", parameters={"gift_id": "$response.body#/gift_id"}),
+))
 async def send_gift(body: GiftIn, w: Writer):
     """Send a friend a gift of coins: once per friend per UTC day, a few per day in all."""
     return await w.run(social.send_gift(w.svc.settings, w.me, body.to_player_id), body.model_dump_json().encode())
 
 
-@router.get("/api/gifts")
+@router.get("/api/gifts", responses=linked(
+    200, ClaimTheFirst=link("POST", "/api/gifts/{gift_id}/claim", parameters={"gift_id": "$response.body#/items/0/id"}),
+))
 async def gift_inbox(me: Me, svc: Svc, limit: int = Query(50, ge=1, le=200)):
     """The inbox: unclaimed gifts first."""
     return {"items": await social.inbox(svc.engine, svc.settings, me, limit)}

@@ -65,7 +65,7 @@ async def _pending(conn: AsyncConnection, column: Any, player_id: int) -> int:
 def friend_request(s: Settings, player_id: int, target: int) -> Write:
     async def steps(conn: AsyncConnection, op_key: str) -> tuple[int, dict]:
         if target == player_id:
-            raise GameError(422, "invalid_friend", "you cannot befriend yourself")
+            raise GameError(409, "invalid_friend", "you cannot befriend yourself")
         if await _lock_pair(conn, player_id, target) < 2:
             raise not_found("player")
         if await _are_friends(conn, player_id, target):

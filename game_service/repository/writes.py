@@ -319,5 +319,5 @@ async def _claim_key(conn: AsyncConnection, player_id: int, key: str, fingerprin
         )
     ).one()
     if stored.fingerprint != fingerprint:
-        raise GameError(422, "idempotency_key_reused", "this Idempotency-Key was used for a different request")
+        raise GameError(409, "idempotency_key_reused", "this Idempotency-Key was used for a different request")
     return stored.status_code, json.loads(stored.response)

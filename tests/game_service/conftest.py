@@ -319,6 +319,8 @@ class LiveServer:
             "GAME_BIND": "127.0.0.1",
             "GAME_WORKERS": str(workers),
             "GAME_LOG_LEVEL": log_level,
+            # every test signs its players up from 127.0.0.1; the tests of the limit set their own
+            "GAME_SIGNUP_LIMIT_PER_ADDRESS": "1000000",
             **env,
         }
         self.log_path = Path(env.get("GAME_MEDIA_DIR", "/tmp")).parent / f"server-{self.port}.log"
