@@ -63,7 +63,6 @@ def test_a_deeply_nested_signed_request_is_a_401_on_every_facebook_endpoint(clie
         for r in answers:
             assert r.status_code == 401, r.text
             assert r.json()["error"] == "invalid_signed_request"
-    assert "bad signature" in answers[0].json()["detail"] or True
     r = client.post("/api/auth/facebook", json={"signed_request": forged})
     assert "bad signature" in r.json()["detail"]
 
@@ -376,7 +375,6 @@ def test_local_unconfirmed_uploads_expire_and_are_bounded_per_player(make_client
     left = sorted(str(f.relative_to(incoming.parent)) for f in (incoming / str(p.id)).iterdir())
     assert left == sorted(keys[-3:]), "a player keeps at most 3 unconfirmed uploads"
     q = sign_in_guest(c)
-    up = q.post("/api/me/avatar/upload-url", json={"content_type": "image/png"}).json()
     clock.advance(24 * 3600 + 60)  # the bucket's lifecycle rule: one day
     up = q.post("/api/me/avatar/upload-url", json={"content_type": "image/png"}).json()
     assert c.post(up["url"], data=up["fields"], files={"file": ("a.png", PNG, "image/png")}).status_code == 204
