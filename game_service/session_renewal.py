@@ -1,7 +1,8 @@
 """Sliding sessions: a session renews itself while it is used.
 
 A request authenticated by a valid token signed more than ``RENEW_AFTER_SECONDS`` ago gets a
-fresh token in the ``X-Session-Token`` response header; the page stores it in place of the
+fresh token (same player, same generation: signing out still revokes it) in the
+``X-Session-Token`` response header; the page stores it in place of the
 old one. A player who plays at least once a week is never signed out, and renewal is bounded:
 at most one new token per day per player chain, and only for a token that is still valid
 (an expired or revoked one is refused before this runs).
@@ -21,31 +22,16 @@ RENEW_AFTER_SECONDS = 24 * 3600
 _STATE_KEY = "renewed_session_token"
 
 
-def token_age_seconds(token: str) -> int | None:
-    """Age of a session token already verified by ``Sessions.verify`` (its signed
-    timestamp, ``payload.timestamp.signature``); None when it cannot be read."""
-    from itsdangerous.encoding import base64_decode, bytes_to_int
-
-    parts = token.rsplit(".", 2)
-    if len(parts) != 3:
+def fresh_token(sessions, session) -> str | None:
+    """A new token of the same player and generation when ``session`` (verified, current)
+    was signed long enough ago to renew."""
+    if clock.now_ms() // 1000 - session.signed_at < RENEW_AFTER_SECONDS:
         return None
-    try:
-        signed_at = bytes_to_int(base64_decode(parts[1]))
-    except Exception:  # noqa: BLE001 - not our format: no renewal
-        return None
-    return clock.now_ms() // 1000 - signed_at
+    return sessions.issue(session.player_id, session.generation)
 
 
-def fresh_token(sessions, token: str, player_id: int) -> str | None:
-    """A new token for ``player_id`` when ``token`` (valid) is old enough to renew."""
-    age = token_age_seconds(token)
-    if age is None or age < RENEW_AFTER_SECONDS:
-        return None
-    return sessions.issue(player_id)
-
-
-def note(request: Request, sessions, token: str, player_id: int) -> None:
-    renewed = fresh_token(sessions, token, player_id)
+def note(request: Request, sessions, session) -> None:
+    renewed = fresh_token(sessions, session)
     if renewed is not None:
         setattr(request.state, _STATE_KEY, renewed)
 

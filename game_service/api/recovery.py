@@ -9,6 +9,7 @@ from game_service.api.deps import Svc, Writer
 from game_service.api.schemas import ERRORS, Strict, TokenOut
 from game_service.errors import GameError
 from game_service.repository import players, recovery
+from game_service.repository.writes import session_generation
 
 router = APIRouter(tags=["auth"], responses=ERRORS)
 
@@ -29,6 +30,8 @@ async def recover(body: RecoverIn, svc: Svc):
     """Sign in with a recovery code (spaces, dashes and case do not matter). The code keeps
     working until you make a new one, so a retry signs in again."""
     pid = await recovery.redeem(svc.engine, body.code)
-    if pid is None:
+    generation = None if pid is None else await session_generation(svc.engine, pid)
+    if generation is None:
         raise GameError(404, "unknown_recovery_code", "no account has this recovery code")
-    return {"token": svc.sessions.issue(pid), "player": await players.get_state(svc.engine, svc.settings, pid)}
+    return {"token": svc.sessions.issue(pid, generation),
+            "player": await players.get_state(svc.engine, svc.settings, pid)}

@@ -34,6 +34,13 @@ const MESSAGES = {
   energy_full: "Your energy bar has no room for a whole pack yet. Use some energy first.",
   already_claimed: "You already claimed that.",
   gift_limit: "You have sent all of today's gifts. More tomorrow!",
+  gift_limit_recipient: "This friend has received all the gifts they can today. Try again tomorrow.",
+  too_many_requests_sent: "You have many friend requests waiting for an answer. Wait for some replies first.",
+  too_many_requests_received: "This player has too many friend requests waiting. Try again later.",
+  signup_limited: "Too many new players joined from your network just now. Please try again later.",
+  player_deleted: "This account was just deleted. Please sign in again.",
+  idempotency_key_reused: "Something went wrong. Please try again.",
+  bad_request: "Something went wrong. Please try again.",
   already_gifted: "You already sent this friend a gift today.",
   already_friends: "You are already friends.",
   already_requested: "You already asked this player; they have not answered yet.",
@@ -471,6 +478,19 @@ function forget() {
   showGame(false);
 }
 
+// Signing out ends this account's sessions on the server too (a copied token stops working);
+// if the server cannot be reached, the page forgets its token all the same.
+async function signOutEverywhere() {
+  try { await api("POST", "/api/auth/sign-out"); } catch (e) { /* signed out here regardless */ }
+  forget();
+}
+
+// Linking Facebook revokes older tokens and answers with the new one.
+function linked(r) {
+  if (r.token) { token = r.token; localStorage.setItem("token", token); }
+  renderState(r);
+}
+
 function sessionEnded() {
   forget();
   say(MESSAGES.invalid_session, true);
@@ -488,7 +508,12 @@ async function signedIn(res) {
 }
 
 async function signOutClicked() {
-  if (me && me.facebook_linked) { forget(); say("Signed out. Sign in with Facebook to come back."); $("guest-name").focus(); return; }
+  if (me && me.facebook_linked) {
+    await signOutEverywhere();
+    say("Signed out. Sign in with Facebook to come back.");
+    $("guest-name").focus();
+    return;
+  }
   const hasCode = prog && prog.recovery_code;
   $("signout-text").textContent = hasCode
     ? "You play as a guest. To come back, you will need your recovery code. If you lost it, get a new one before signing out."
@@ -651,9 +676,9 @@ function wire() {
   });
   $("sign-out").addEventListener("click", signOutClicked);
   $("signout-cancel").addEventListener("click", () => { $("signout-dialog").close(); $("sign-out").focus(); });
-  $("signout-confirm").addEventListener("click", () => {
+  $("signout-confirm").addEventListener("click", async () => {
+    await signOutEverywhere();
     $("signout-dialog").close();
-    forget();
     say("Signed out.");
     $("guest-name").focus();
   });
@@ -664,7 +689,7 @@ function wire() {
   $("signout-copy").addEventListener("click", () => copy("signout-code", "signout-note", "recovery code"));
   $("signout-fb").addEventListener("click", () => busy($("signout-fb"), "signout-note", async () => {
     const auth = await facebookAuth();
-    renderState(await api("POST", "/api/me/facebook", { signed_request: auth.signedRequest }));
+    linked(await api("POST", "/api/me/facebook", { signed_request: auth.signedRequest }));
     fresh("signout-note", "Facebook linked: sign in with Facebook to come back.");
     $("signout-confirm").textContent = "Sign out";
   }));
@@ -766,7 +791,7 @@ function wire() {
   $("copy-recovery").addEventListener("click", () => copy("recovery-code", "account-note", "recovery code"));
   $("fb-link").addEventListener("click", () => busy($("fb-link"), "account-note", async () => {
     const auth = await facebookAuth();
-    renderState(await api("POST", "/api/me/facebook", { signed_request: auth.signedRequest }));
+    linked(await api("POST", "/api/me/facebook", { signed_request: auth.signedRequest }));
     fresh("account-note", "Facebook linked: sign in with Facebook on any device.");
   }));
   $("fb-signin").addEventListener("click", () => busy($("fb-signin"), "signin-note", async () => {

@@ -375,7 +375,7 @@ def test_the_page_keeps_the_session_the_server_renews(game_url, browser):
     secret = (SERVER_DIR[0] / "var" / "session_secret").read_text().strip()
     clock.advance(-2 * 24 * 3600)
     try:
-        old = Sessions(secret, 7 * 24 * 3600).issue(pid)
+        old = Sessions(secret, 7 * 24 * 3600).issue(pid, 0)  # a new guest: generation 0
     finally:
         clock.reset()
     tab.page.evaluate("t => localStorage.setItem('token', t)", old)

@@ -10,7 +10,8 @@ import time
 
 import psycopg
 import pytest
-import sqlalchemy as sa
+
+import sqlalchemy
 from alembic import command
 
 from game_service.migrate import LOCK_KEY, alembic_config
@@ -46,8 +47,8 @@ def test_migrate_waits_for_the_lock_at_most_its_timeout(empty_db):
 def test_a_migration_blocked_by_a_long_transaction_times_out_and_changes_nothing(empty_db):
     r, _ = run_migrate(empty_db)
     assert r.returncode == 0, r.stderr
-    # back to 0002 (Alembic's downgrades): 0003, which indexes the ledger, is still to run
-    engine = sa.create_engine(empty_db.replace("postgresql://", "postgresql+psycopg://", 1), poolclass=sa.pool.NullPool)
+    # back to 0002 (the later revisions' own downgrades): 0003, which indexes the ledger, is to run
+    engine = sqlalchemy.create_engine(empty_db.replace("postgresql://", "postgresql+psycopg://", 1))
     with engine.begin() as conn:
         command.downgrade(alembic_config(conn), "0002")
     engine.dispose()

@@ -5,13 +5,13 @@ Expand-only: three new tables; the previous release never reads them and runs un
 Each row belongs to one player and goes with it (ON DELETE CASCADE).
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
