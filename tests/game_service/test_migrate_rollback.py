@@ -1,10 +1,9 @@
 """Rollback after a migration, for real: the previous release's code (exported from git)
 runs against a database that this release migrated.
 
-"The previous release" is the parent of the last commit that changed
-``game_service/migrations/versions/``: the newest code that does not know the newest
-migration. Its ``migrate`` must leave the schema alone and exit 0 (no crash loop), and its
-server must serve the game on the expanded schema (expand/contract). PostgreSQL is the
+"The previous release" is the parent of the commit that added the newest migration (along
+the first-parent line): the newest code that does not know the newest migration. Its
+``migrate`` must leave the schema alone and exit 0 (no crash loop), and its server must serve the game on the expanded schema (expand/contract). PostgreSQL is the
 shared test server (real); no AWS is involved.
 """
 
@@ -38,13 +37,19 @@ def git(*args: str) -> str:
     return r.stdout
 
 
-def export_previous_release(dest) -> str:
+def export_previous_release(dest, head: str) -> str:
+    """The release before the head migration: the parent of the commit that brought the head
+    revision's file in, along the first-parent line (for a branch merged in, the merge commit;
+    a later edit of the file, e.g. re-chaining it after a merge, does not count)."""
     if git("rev-parse", "--is-shallow-repository").strip() == "true":
         pytest.fail("shallow clone: the rollback test needs the full history (git fetch --unshallow)")
-    last = git("log", "-1", "--format=%H", "--", "game_service/migrations/versions/").strip()
-    if not last:
-        pytest.fail("no commit changed game_service/migrations/versions/ in this history")
-    previous = git("rev-parse", f"{last}^").strip()
+    versions = REPO / "game_service" / "migrations" / "versions"
+    head_file = next(p for p in versions.glob("*.py") if f'revision = "{head}"' in p.read_text())
+    added = git("log", "--first-parent", "--diff-filter=A", "-1", "--format=%H", "--",
+                str(head_file.relative_to(REPO))).strip()
+    if not added:
+        pytest.fail(f"no commit added {head_file.name} in this history")
+    previous = git("rev-parse", f"{added}^").strip()
     archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", previous, "game_service"],
                              capture_output=True, timeout=60, check=True).stdout
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
@@ -54,8 +59,8 @@ def export_previous_release(dest) -> str:
 
 def test_the_previous_release_runs_on_a_database_this_release_migrated(tmp_path):
     old_root = tmp_path / "previous"
-    commit = export_previous_release(old_root)
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    commit = export_previous_release(old_root, head)
     old_versions = "".join(p.read_text() for p in (old_root / "game_service/migrations/versions").glob("*.py"))
     assert f'revision = "{head}"' not in old_versions, "the previous release already knows head: nothing to test"
 

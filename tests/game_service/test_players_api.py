@@ -132,8 +132,6 @@ def test_search_finds_players_by_part_of_their_name(client):
     assert [i["id"] for i in items] == [starts.id, inside.id]  # not me; name starting with it first
     assert [i["is_friend"] for i in items] == [False, True]
     assert me.get("/api/players", params={"q": "%"}).status_code == 422  # too short
-    r = me.get("/api/players", params={"q": " x  "})  # short once spaces are left out
-    assert r.status_code == 422 and r.json()["detail"] == "q: give at least 2 characters of a name"
     assert me.get("/api/players", params={"q": "%%"}).json()["items"] == []  # % is a letter here
     assert client.get("/api/players", params={"q": tag}).status_code == 401
 
