@@ -18,6 +18,8 @@ DEFAULT_ROOT_OBJECT = "index.html"
 DEFAULT_ORIGIN = "static"
 # CloudFront path pattern -> origin kind, in the distribution's order of precedence
 ROUTES: dict[str, str] = {"/media/*": "media", "/api/*": "api"}
+BUCKET_METHODS = ("GET", "HEAD")  # a bucket behaviour's allowed methods; the API's: all
+API_READ_TIMEOUT_S = 30  # the distribution's origin read timeout for the load balancer
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,7 @@ def nginx_prefix(pattern: str) -> str:
 
 def _bucket_location(bucket: str) -> str:
     return (
-        "    limit_except GET HEAD { deny all; }\n"
+        f"    limit_except {' '.join(BUCKET_METHODS)} {{ deny all; }}\n"
         "    proxy_set_header Authorization \"\";\n"
         "    proxy_set_header Cookie \"\";\n"
         f"    rewrite ^(.*)$ /{bucket}$1 break;\n"
@@ -58,7 +60,7 @@ def nginx_config(*, listen: str, origins: Origins, state_dir: str, user: str | N
                 "    proxy_http_version 1.1;\n"
                 "    proxy_set_header Connection \"\";\n"
                 "    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
-                "    proxy_read_timeout 30s;\n"  # the distribution's origin read timeout
+                f"    proxy_read_timeout {API_READ_TIMEOUT_S}s;\n"
                 "    proxy_buffering off;\n"
             )
         else:

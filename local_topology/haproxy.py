@@ -16,6 +16,8 @@ import io
 import socket
 from dataclasses import dataclass
 
+from local_topology.frontdoor import API_READ_TIMEOUT_S
+
 BACKEND = "hosts"
 LIVENESS_PATH = "/api/health/live"
 CHECK_INTERVAL_S = 1.0
@@ -34,7 +36,7 @@ def config(*, listen: str, servers: dict[str, str], socket_path: str, pid_file: 
         "  mode http",
         "  timeout connect 2s",
         "  timeout client 60s",
-        "  timeout server 30s",  # the distribution's origin read timeout
+        f"  timeout server {API_READ_TIMEOUT_S}s",  # the distribution's origin read timeout
         "  timeout queue 10s",
         "  timeout http-keep-alive 5s",
         "  retries 2",

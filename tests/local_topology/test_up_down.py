@@ -45,6 +45,8 @@ def play_one_round(url: str) -> dict:
         # an upload's own key is no route to the media bucket: /incoming/... is the default
         # behaviour's (static bucket), as on the CDN
         assert httpx.get(url + form["key"], timeout=10).status_code == 404
+        # bucket routes are read-only, like the distribution's S3 behaviours
+        assert httpx.put(url + avatar.lstrip("/"), content=b"x", timeout=10).status_code == 403
         return {"player": pid, "coins": c.get("api/me").json()["coins"]}
 
 
