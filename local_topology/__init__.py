@@ -4,7 +4,7 @@
 ``make local-status``) runs, under a state folder (default ``./var/local``):
 
 * N app hosts (default 3), each in a Linux network namespace of its own with a veth pair on
-  the bridge ``lt-br0`` (10.77.0.1/24; host *i* is 10.77.0.(10+i)), each brought up by
+  a bridge ``lt-br<k>`` (10.77.<k>.1/24, k the first free slot; host *i* is 10.77.<k>.(10+i)), brought up by
   ``host/bootstrap.sh --mode local --netns ...``: the script EC2 user data runs, installing
   the service bundle from the wheelhouse with no package index. Where namespaces cannot be
   created, the hosts run as processes on separate ports of 127.0.0.1 (said in one line);

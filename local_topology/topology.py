@@ -39,9 +39,9 @@ BUNDLE_EXCLUDES = [
     "static", "*.md", "__pycache__", "*.pyc", "var", ".pytest_cache", "*.egg-info", "*.db", "*.sqlite", "*.sqlite3",
 ]
 
-BRIDGE = "lt-br0"
-SUBNET_PREFIX = "10.77.0"
-GATEWAY = f"{SUBNET_PREFIX}.1"
+# Topologies side by side (another state folder) each take a free slot k: bridge lt-br<k>,
+# subnet 10.77.<k>.0/24 (gateway .1, host i at .10+i), namespaces lt<k>-host<i>.
+SLOTS = 64
 HOST_PORT = 8000  # every host listens on the app port of the stage, each on its own address
 REGION = "us-east-1"
 MEDIA_BUCKET = "local-media"
@@ -58,10 +58,6 @@ HOST_DB_POOL = 10
 
 class TopologyError(RuntimeError):
     """Something the user must fix or know; the message says what."""
-
-
-def host_ns(i: int) -> str:
-    return f"lt-host{i}"
 
 
 def host_name(i: int) -> str:
@@ -168,13 +164,20 @@ class Topology:
 
     def host_address(self, i: int) -> str:
         if self.netns:
-            return f"{SUBNET_PREFIX}.{10 + i}:{HOST_PORT}"
+            return f"{self.subnet}.{10 + i}:{HOST_PORT}"
         return f"127.0.0.1:{self.state['ports']['hosts'][str(i)]}"
 
     @property
     def gateway(self) -> str:
         """Where hosts reach PostgreSQL and moto: the bridge's address, or loopback."""
-        return GATEWAY if self.netns else "127.0.0.1"
+        return f"{self.subnet}.1" if self.netns else "127.0.0.1"
+
+    @property
+    def subnet(self) -> str:
+        return f"10.77.{self.state['slot']}"
+
+    def host_ns(self, i: int) -> str:
+        return f"lt{self.state['slot']}-host{i}"
 
     @property
     def haproxy_socket(self) -> str:
@@ -231,25 +234,30 @@ class Topology:
         return self.url
 
     def _network_up(self, hosts: int) -> None:
-        _run(["ip", "link", "add", BRIDGE, "type", "bridge"])
-        self.state["bridge"] = BRIDGE
+        for slot in range(SLOTS):  # the first free slot; `ip link add` fails on a taken one
+            bridge = f"lt-br{slot}"
+            if subprocess.run(["ip", "link", "add", bridge, "type", "bridge"], capture_output=True).returncode == 0:
+                break
+        else:
+            raise TopologyError(f"no free bridge lt-br0..lt-br{SLOTS - 1}: stop other local topologies")
+        self.state.update(slot=slot, bridge=bridge)
         self._save()
-        _run(["ip", "addr", "add", f"{GATEWAY}/24", "dev", BRIDGE])
-        _run(["ip", "link", "set", BRIDGE, "up"])
+        _run(["ip", "addr", "add", f"{self.gateway}/24", "dev", bridge])
+        _run(["ip", "link", "set", bridge, "up"])
         for i in range(1, hosts + 1):
             self._host_network_up(i)
-        self.say(f"network: bridge {BRIDGE} {GATEWAY}/24; hosts {SUBNET_PREFIX}.11-{10 + hosts}, "
+        self.say(f"network: bridge {bridge} {self.gateway}/24; hosts {self.subnet}.11-{10 + hosts}, "
                  "each in a network namespace with a veth pair (no route beyond the subnet)")
 
     def _host_network_up(self, i: int) -> None:
-        ns, veth = host_ns(i), f"lt-veth{i}"
+        ns, veth = self.host_ns(i), f"lt{self.state['slot']}-veth{i}"
         _run(["ip", "netns", "add", ns])
         self.state.setdefault("namespaces", []).append(ns)
         self._save()
         _run(["ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns])
-        _run(["ip", "link", "set", veth, "master", BRIDGE])
+        _run(["ip", "link", "set", veth, "master", self.state["bridge"]])
         _run(["ip", "link", "set", veth, "up"])
-        _run(["ip", "-n", ns, "addr", "add", f"{SUBNET_PREFIX}.{10 + i}/24", "dev", "eth0"])
+        _run(["ip", "-n", ns, "addr", "add", f"{self.subnet}.{10 + i}/24", "dev", "eth0"])
         _run(["ip", "-n", ns, "link", "set", "eth0", "up"])
         _run(["ip", "-n", ns, "link", "set", "lo", "up"])
 
@@ -284,9 +292,10 @@ class Topology:
                   f"--pwfile={pwfile}", "-E", "UTF8", "--locale=C.UTF-8"], timeout=120)
         pwfile.unlink()
         port = free_port()
-        listen = "127.0.0.1" + (f",{GATEWAY}" if self.netns else "")
+        listen = "127.0.0.1" + (f",{self.gateway}" if self.netns else "")
         with open(data / "pg_hba.conf", "a") as f:
-            f.write(f"hostssl all all {SUBNET_PREFIX}.0/24 scram-sha-256\n")
+            if self.netns:
+                f.write(f"hostssl all all {self.subnet}.0/24 scram-sha-256\n")
         with open(data / "postgresql.conf", "a") as f:
             f.write(f"\nport = {port}\nlisten_addresses = '{listen}'\nunix_socket_directories = '{root}'\n"
                     "max_connections = 200\nshared_buffers = 64MB\n"
@@ -423,7 +432,7 @@ class Topology:
                     "--wheels", str(artifacts["wheels"]), "--env-file", str(env_file),
                     "--prefix", str(self.host_dir(i) / "host"), "--ready-timeout", "60"]
             if self.netns:
-                args += ["--netns", host_ns(i)]
+                args += ["--netns", self.host_ns(i)]
             log = open(self.host_dir(i) / "bootstrap.log", "w")
             procs[i] = (subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHON": sys.executable}), log)
         ready: dict[int, float] = {}
@@ -571,6 +580,9 @@ class Topology:
             r = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True)
             for pid in map(int, r.stdout.split()):  # anything still living in the host's network
                 self._stop_pid(pid, signal.SIGKILL, 5)
+            # the host side of the veth pair first: deleting it takes the pair at once, while a
+            # deleted namespace's devices go away asynchronously
+            subprocess.run(["ip", "link", "del", ns.replace("-host", "-veth")], capture_output=True)
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
         if self.state.get("bridge"):
             subprocess.run(["ip", "link", "del", self.state["bridge"]], capture_output=True)

@@ -36,14 +36,16 @@ def processes_mentioning(path: Path) -> list[str]:
     return found
 
 
-def leftovers(state_dir: Path) -> list[str]:
-    """Every process, namespace, link and mount of a topology still there."""
+def leftovers(state_dir: Path, slot: int | None) -> list[str]:
+    """Every process, namespace, link and mount of a topology (network slot ``slot``) still there."""
     out = processes_mentioning(state_dir)
-    netns = Path("/run/netns")
-    out += [f"namespace {p.name}" for p in netns.glob("lt-*")] if netns.exists() else []
-    out += [f"link {p.name}" for p in Path("/sys/class/net").glob("lt-*")]
+    if slot is not None:
+        netns = Path("/run/netns")
+        out += [f"namespace {p.name}" for p in netns.glob(f"lt{slot}-*")] if netns.exists() else []
+        out += [f"link {p.name}" for p in Path("/sys/class/net").glob(f"lt{slot}-*")]
+        out += [f"link {p.name}" for p in Path("/sys/class/net").glob(f"lt-br{slot}")]
     out += [f"mount {line}" for line in Path("/proc/mounts").read_text().splitlines()
-            if "/run/netns/lt-" in line or str(state_dir) in line]
+            if (slot is not None and f"/run/netns/lt{slot}-" in line) or str(state_dir) in line]
     return out
 
 
@@ -77,6 +79,7 @@ def topology():
         topo.up(3, front_port=free_port(), extra_env=LOAD_ENV)
         yield topo
     finally:
+        slot = topo.state.get("slot")
         topo.down(quiet=True)
-        assert leftovers(state) == []
+        assert leftovers(state, slot) == []
         shutil.rmtree(state.parent, ignore_errors=True)

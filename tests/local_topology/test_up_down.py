@@ -14,7 +14,7 @@ import httpx
 import psycopg
 import pytest
 
-from local_topology.topology import REPO, Topology, free_port, host_ns
+from local_topology.topology import REPO, Topology, free_port
 from tests.local_topology.conftest import PNG_1x1, guest, leftovers
 
 pytestmark = pytest.mark.slow
@@ -72,9 +72,9 @@ def test_up_play_status_down_leaves_nothing(state_dir):
             assert topo.netns
             # each host is its own machine on the network: its own namespace and address
             for i in (1, 2):
-                addr = subprocess.run(["ip", "-n", host_ns(i), "-4", "-o", "addr", "show", "eth0"],
+                addr = subprocess.run(["ip", "-n", topo.host_ns(i), "-4", "-o", "addr", "show", "eth0"],
                                       capture_output=True, text=True).stdout
-                assert f"10.77.0.{10 + i}/24" in addr
+                assert f"{topo.subnet}.{10 + i}/24" in addr
         played = play_one_round(topo.url)
         assert played["coins"] == 55  # 50 to start, +5 for the action
         with psycopg.connect(topo.admin_dsn()) as conn:
@@ -87,9 +87,10 @@ def test_up_play_status_down_leaves_nothing(state_dir):
         again = cli(state, "up", "--hosts", "1")  # one topology per state folder
         assert again.returncode == 1 and "already runs" in again.stderr, again.stderr
     finally:
+        slot = Topology(state).state.get("slot")
         down = cli(state, "down", timeout=120)
     assert down.returncode == 0, down.stdout + down.stderr
-    assert leftovers(state) == []
+    assert leftovers(state, slot) == []
     assert "not running" in cli(state, "status").stdout
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
@@ -108,7 +109,7 @@ def test_without_namespaces_hosts_run_on_ports_and_say_so(state_dir):
         assert httpx.post(url + "api/actions", headers={**auth, "Idempotency-Key": "k"}, timeout=15).status_code == 200
     finally:
         topo.down(quiet=True)
-    assert leftovers(state) == []
+    assert leftovers(state, None) == []
 
 
 def test_bad_input_is_one_line(tmp_path):
