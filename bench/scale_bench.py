@@ -11,7 +11,10 @@ load straight at one host's gunicorn, no front door and no load balancer in betw
 
 Per point it prints requests/s, p50/p99 latency, errors (non-2xx answers and socket errors)
 and the CPU each component used, in % of one core (from /proc: a host is its server and
-workers, PostgreSQL every backend of the cluster, wrk the load generator), then the load
+workers, PostgreSQL every backend of the cluster, wrk the load generator), the requests per
+CPU-second of the hosts and the database's CPU milliseconds per request (figures that hold on a
+busy machine, where wall-clock throughput does not), what that makes per scale-out host
+(c7g.large: 2 vCPUs of its own) and for a 2-vCPU database, then the load
 average, and checks that every wallet equals its ledger. Last, one host is booted again alone:
 its READY time and the CPU seconds the boot took. Exit code 0 when no request failed
 and every wallet equals its ledger.
@@ -25,6 +28,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -204,12 +208,26 @@ def platform_line() -> str:
 
 def print_table(rows) -> None:
     names = [k for k in rows[-1][2]["cpu"]]
-    head = f"{'point':28} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}  CPU % of one core: " + " ".join(
-        f"{n:>10}" for n in names)
+    head = (f"{'point':26} {'req/s':>6} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} {'req/host-CPU-s':>14} "
+            f"{'DB CPU ms/req':>13}  CPU % of one core: " + " ".join(f"{n:>10}" for n in names))
     print(head)
-    for label, _, r in rows:
-        print(f"{label:28} {r['rps']:8.0f} {r['p50']:8.1f} {r['p99']:8.1f} {r['errors']:6d}  {'':19}"
-              + " ".join(f"{r['cpu'].get(n, 0):10.0f}" for n in names))
+    per_host_cpu = []
+    db_ms = []
+    for label, n, r in rows:
+        hosts_cpu = sum(v for k, v in r["cpu"].items() if k.startswith("host")) / 100
+        efficiency = r["rps"] / hosts_cpu if hosts_cpu else 0
+        db = 10 * r["cpu"]["postgresql"] / r["rps"] if r["rps"] else 0
+        if n:
+            per_host_cpu.append(efficiency)
+            db_ms.append(db)
+        print(f"{label:26} {r['rps']:6.0f} {r['p50']:7.1f} {r['p99']:7.1f} {r['errors']:6d} {efficiency:14.0f} "
+              f"{db:13.2f}  {'':19}" + " ".join(f"{r['cpu'].get(n, 0):10.0f}" for n in names))
+    # A scale-out host (c7g.large) has 2 vCPUs of its own and the database is another machine:
+    # where the host's CPU binds, it serves about (requests per host CPU-second) x 2.
+    eff, db = statistics.median(per_host_cpu), statistics.median(db_ms)
+    print(f"per scale-out host (2 vCPU, its CPU binding): ~{2 * eff:.0f} req/s of this mix "
+          f"(median {eff:.0f} requests per host CPU-second through the front door); the database spends "
+          f"{db:.2f} CPU ms per request: ~{2000 / db:.0f} req/s on 2 vCPUs")
 
 
 def check_wallets(topo: Topology) -> bool:
