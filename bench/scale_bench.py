@@ -140,7 +140,9 @@ def run_wrk(url: str, script: Path, topo: Topology) -> dict:
     cpu = {name: 100 * (after[name] - before[name]) / CLK / wall for name in comps}
     cpu["wrk"] = 100 * (children_after.children_user + children_after.children_system
                         - children.children_user - children.children_system) / wall
-    return {"rps": rps, "p50": lat.get("50"), "p99": lat.get("99"), "errors": non2xx + sock, "cpu": cpu, "raw": out}
+    detail = "; ".join(line.strip() for line in out.splitlines() if "Non-2xx" in line or "Socket errors" in line)
+    return {"rps": rps, "p50": lat.get("50"), "p99": lat.get("99"), "errors": non2xx + sock, "cpu": cpu,
+            "detail": detail}
 
 
 def main() -> int:
@@ -222,6 +224,9 @@ def print_table(rows) -> None:
             db_ms.append(db)
         print(f"{label:26} {r['rps']:6.0f} {r['p50']:7.1f} {r['p99']:7.1f} {r['errors']:6d} {efficiency:14.0f} "
               f"{db:13.2f}  {'':19}" + " ".join(f"{r['cpu'].get(n, 0):10.0f}" for n in names))
+    for label, _, r in rows:
+        if r["errors"]:
+            print(f"{label}: {r['detail']}")
     # A scale-out host (c7g.large) has 2 vCPUs of its own and the database is another machine:
     # where the host's CPU binds, it serves about (requests per host CPU-second) x 2.
     eff, db = statistics.median(per_host_cpu), statistics.median(db_ms)
