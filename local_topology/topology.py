@@ -42,6 +42,7 @@ BUNDLE_EXCLUDES = [
 # Topologies side by side (another state folder) each take a free slot k: bridge lt-br<k>,
 # subnet 10.77.<k>.0/24 (gateway .1, host i at .10+i), namespaces lt<k>-host<i>.
 SLOTS = 64
+MARKER = ".local-topology"
 HOST_PORT = 8000  # every host listens on the app port of the stage, each on its own address
 REGION = "us-east-1"
 MEDIA_BUCKET = "local-media"
@@ -199,10 +200,14 @@ class Topology:
         for tool in ("haproxy", "nginx", "unzip", "curl"):
             if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
                 raise TopologyError(f"{tool} is not installed (scripts/system-packages.txt; make setup installs it)")
+        marker = self.state_dir / MARKER
+        if self.state_dir.exists() and any(self.state_dir.iterdir()) and not marker.exists():
+            raise TopologyError(f"{self.state_dir} is not empty and holds no local topology: pick another --state")
         shutil.rmtree(self.state_dir, ignore_errors=True)
         self.state_dir.mkdir(parents=True)
+        marker.write_text("a local topology's state folder; `up` empties it\n")
         if os.geteuid() == 0 and subprocess.run(["runuser", "-u", "postgres", "--", "test", "-x", str(self.state_dir)]).returncode:
-            self.state_dir.rmdir()
+            shutil.rmtree(self.state_dir)
             raise TopologyError(f"the postgres user cannot reach {self.state_dir}: pick a state folder (--state) "
                                 "whose parents every user may enter")
         self.state = {"hosts": [], "pids": {}, "ports": {"front": front_port, "hosts": {}}, "extra_env": extra_env or {}}
@@ -559,12 +564,12 @@ class Topology:
         return lines
 
     # ------------------------------------------------------------------ down
-    def down(self, quiet: bool = False) -> list[str]:
-        """Stop everything; return what was left and had to be forced (empty when clean)."""
+    def down(self, quiet: bool = False) -> None:
+        """Stop everything: processes (gracefully, then killed), namespaces, veths, the bridge."""
         if not self.running:
             if not quiet:
                 self.say(f"nothing runs from {self.state_dir}")
-            return []
+            return
         pids = self.state.get("pids", {})
         for name in ("nginx", "haproxy"):
             self._stop_pid(pids.get(name), signal.SIGTERM, 10)
@@ -590,7 +595,6 @@ class Topology:
         self.state = {}
         if not quiet:
             self.say("stopped: front door, load balancer, hosts, moto, postgresql; namespaces and bridge removed")
-        return []
 
     @staticmethod
     def _stop_pid(pid: int | None, sig: int, wait: float, group: bool = False) -> None:

@@ -116,3 +116,11 @@ def test_bad_input_is_one_line(tmp_path):
     r = cli(tmp_path / "s", "up", "--hosts", "0")
     assert r.returncode == 1 and r.stderr.strip() == "local: --hosts must be between 1 and 200, got 0"
     assert not (tmp_path / "s").exists()
+
+
+def test_a_folder_that_is_not_a_topologys_is_never_emptied(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    r = cli(tmp_path, "up", "--hosts", "1")
+    assert r.returncode == 1
+    assert r.stderr.strip() == f"local: {tmp_path} is not empty and holds no local topology: pick another --state"
+    assert (tmp_path / "notes.txt").read_text() == "mine"
