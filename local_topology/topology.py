@@ -251,7 +251,8 @@ class Topology:
         _run(["ip", "link", "set", bridge, "up"])
         for i in range(1, hosts + 1):
             self._host_network_up(i)
-        self.say(f"network: bridge {bridge} {self.gateway}/24; hosts {self.subnet}.11-{10 + hosts}, "
+        addresses = f"host {self.subnet}.11" if hosts == 1 else f"hosts {self.subnet}.11-{10 + hosts}"
+        self.say(f"network: bridge {bridge} {self.gateway}/24; {addresses}, "
                  "each in a network namespace with a veth pair (no route beyond the subnet)")
 
     def _host_network_up(self, i: int) -> None:
@@ -490,7 +491,7 @@ class Topology:
         self.state["pids"]["haproxy"] = int((self.state_dir / "haproxy.pid").read_text().split()[0])
         self._save()
         self.wait_lb(lambda s: all(x.status == "UP" for x in s), "every host UP", 30)
-        self.say(f"load balancer (haproxy): 127.0.0.1:{port}, {len(self.hosts)} hosts UP; checks {haproxy.LIVENESS_PATH} "
+        self.say(f"load balancer (haproxy): 127.0.0.1:{port}, {len(self.hosts)} UP; checks {haproxy.LIVENESS_PATH} "
                  f"every {haproxy.CHECK_INTERVAL_S:g} s, out after {haproxy.FALL} failures")
 
     def lb_servers(self) -> list[haproxy.ServerState]:
