@@ -160,7 +160,8 @@ def main() -> int:
     print(f"machine: {os.cpu_count()} CPUs, {platform_line()}")
     try:
         topo.up(HOSTS, front_port=free_port(),
-                extra_env={"GAME_RATE_LIMIT_WRITES": "100000000", "GAME_ENERGY_CAP": "100000000"})
+                extra_env={"GAME_RATE_LIMIT_WRITES": "100000000", "GAME_ENERGY_CAP": "100000000",
+                           "GAME_SIGNUP_LIMIT_PER_ADDRESS": "100000000"})
         tokens = []
         with httpx.Client(base_url=topo.url, timeout=30) as c:
             for _ in range(PLAYERS):

@@ -20,6 +20,7 @@ DEFAULT_ORIGIN = "static"
 ROUTES: dict[str, str] = {"/media/*": "media", "/api/*": "api"}
 BUCKET_METHODS = ("GET", "HEAD")  # a bucket behaviour's allowed methods; the API's: all
 API_READ_TIMEOUT_S = 30  # the distribution's origin read timeout for the load balancer
+VIEWER_ADDRESS_HEADER = "CloudFront-Viewer-Address"  # "ip:port" of the player, as CloudFront sends it
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,8 @@ def nginx_config(*, listen: str, origins: Origins, state_dir: str, user: str | N
                 "    proxy_pass http://load_balancer;\n"
                 "    proxy_http_version 1.1;\n"
                 "    proxy_set_header Connection \"\";\n"
-                "    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
+                # the viewer's address, as CloudFront sets it (the hosts trust it from the subnet only)
+                f"    proxy_set_header {VIEWER_ADDRESS_HEADER} $remote_addr:$remote_port;\n"
                 f"    proxy_read_timeout {API_READ_TIMEOUT_S}s;\n"
                 "    proxy_buffering off;\n"
             )

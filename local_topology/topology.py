@@ -416,6 +416,9 @@ class Topology:
             "AWS_ENDPOINT_URL": self.moto_url,
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
+            # the viewer address header is believed only from the load balancer's side of the network
+            "GAME_TRUSTED_PROXIES": f"{self.subnet}.1/32" if self.netns else "127.0.0.1/32",
+            "GAME_CLIENT_ADDRESS_HEADER": frontdoor.VIEWER_ADDRESS_HEADER,
             "GAME_BIND": "0.0.0.0" if self.netns else "127.0.0.1",
             "GAME_PORT": str(port),
             "GAME_WORKERS": str(HOST_WORKERS),

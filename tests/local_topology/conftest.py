@@ -19,7 +19,8 @@ PNG_1x1 = bytes.fromhex(
     "1f15c4890000000d49444154789c63f8cfc0f01f0005000201a5f7a0b50000000049454e44ae426082"
 )
 # load tests measure the platform, not the game's pacing rules
-LOAD_ENV = {"GAME_RATE_LIMIT_WRITES": "1000000", "GAME_ENERGY_CAP": "1000000"}
+LOAD_ENV = {"GAME_RATE_LIMIT_WRITES": "1000000", "GAME_ENERGY_CAP": "1000000",
+            "GAME_SIGNUP_LIMIT_PER_ADDRESS": "1000000"}
 
 
 def processes_mentioning(path: Path) -> list[str]:

@@ -86,6 +86,7 @@ def test_the_nginx_config_sends_each_path_where_the_distribution_does():
     assert "rewrite ^(.*)$ /me$1 break;" in locations["/media/"] and "proxy_pass http://s3;" in locations["/media/"]
     assert "rewrite ^(.*)$ /st$1 break;" in locations["/"]
     assert "proxy_pass http://load_balancer;" in locations["/api/"] and "proxy_read_timeout 30s;" in locations["/api/"]
+    assert "proxy_set_header CloudFront-Viewer-Address $remote_addr:$remote_port;" in locations["/api/"]
     for bucket_route in ("= /", "/media/", "/"):
         assert "limit_except GET HEAD { deny all; }" in locations[bucket_route]
     assert "server 127.0.0.1:1; keepalive" in conf and "server 10.77.0.1:9000;" in conf
