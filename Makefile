@@ -7,7 +7,7 @@ setup:          ## install everything (Debian packages, .venv, pinned CDK CLI)
 synth: setup    ## synthesize every stage offline; print a summary per stage
 	scripts/synth.sh
 
-test: setup     ## the whole test suite (needs PostgreSQL at 127.0.0.1:5432)
+test: setup     ## the whole test suite (PostgreSQL at 127.0.0.1:5432, else a throwaway cluster it starts)
 	scripts/test.sh
 
 snapshots: setup ## re-record the committed template snapshots (and the README's generated blocks) on purpose

@@ -79,7 +79,7 @@ def main(names: list[str]) -> int:
     try:
         subprocess.run([sys.executable, "-m", "game_service", "migrate"], env=env, check=True, capture_output=True)
         sb.seed(url)
-        tokens = [sb.Sessions(sb.SECRET, 3600).issue(pid) for pid in range(1, sb.PLAYERS + 1)]
+        tokens = [sb.Sessions(sb.SECRET, 3600).issue(pid, 0) for pid in range(1, sb.PLAYERS + 1)]
         log = open(workdir / "server.log", "w")
         server = subprocess.Popen([sys.executable, "-m", "game_service", "serve"], env=env, stdout=log,
                                   stderr=subprocess.STDOUT)

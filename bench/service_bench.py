@@ -229,7 +229,7 @@ def main() -> int:
                        capture_output=True, timeout=120)
         seed(url)
         sessions = Sessions(SECRET, 3600)
-        tokens = [sessions.issue(pid) for pid in range(1, PLAYERS + 1)]
+        tokens = [sessions.issue(pid, 0) for pid in range(1, PLAYERS + 1)]
         log = open(workdir / "server.log", "w")
         server = subprocess.Popen([sys.executable, "-m", "game_service", "serve"], env=env, stdout=log,
                                   stderr=subprocess.STDOUT)

@@ -13,6 +13,7 @@ Secrets can come from AWS Secrets Manager:
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -21,7 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 log = logging.getLogger("game_service.config")
@@ -103,6 +104,36 @@ class Settings(BaseSettings):
     # Per-player rate limit of write paths (fixed window, counted in the database)
     rate_limit_writes: int = 120
     rate_limit_window_seconds: int = 60
+
+    # Abuse limits (docs/decisions.md, "Abuse limits")
+    # guest sign-ups per client address (IPv6: per /64) and window, counted in the database
+    signup_limit_per_address: int = Field(30, ge=1)
+    signup_limit_window_seconds: int = Field(3600, ge=1)
+    # peers whose client-address header is believed (comma-separated CIDRs: the load balancer's
+    # and CloudFront VPC origin's subnets); from any other peer the TCP peer address counts
+    trusted_proxies: str = ""
+    # the header the edge sets to the viewer's address (CloudFront: "ip:port")
+    client_address_header: str = Field("CloudFront-Viewer-Address", min_length=1)
+    friend_requests_pending_max: int = Field(100, ge=1)  # incoming, and outgoing, per player
+    gifts_received_per_day: int = Field(50, ge=1)
+    # local media only (the bucket's lifecycle rule does it in AWS): unconfirmed uploads expire
+    # after this long, and a player keeps at most this many of them
+    local_incoming_expiry_seconds: int = Field(24 * 3600, ge=1)
+    local_incoming_per_player: int = Field(3, ge=1)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidrs(cls, v: str) -> str:
+        for part in filter(None, (x.strip() for x in v.split(","))):
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                raise ValueError(f"{part!r} is not an IP network (e.g. 10.0.0.0/16)") from None
+        return v
+
+    @property
+    def trusted_proxy_networks(self) -> list:
+        return [ipaddress.ip_network(x.strip(), strict=False) for x in self.trusted_proxies.split(",") if x.strip()]
 
     # ---- derived values -------------------------------------------------
     def resolve_secrets(self) -> "Settings":

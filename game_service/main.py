@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 from starlette.staticfiles import StaticFiles
 
 from game_service.api import auth, facebook_callbacks, game, health, media, social
@@ -21,7 +22,7 @@ from game_service.errors import GameError
 from game_service.logs import request_id_var
 from game_service.middleware import RequestContextMiddleware
 from game_service.security import Sessions
-from game_service.storage import LocalStorage, make_storage
+from game_service.storage import LocalStorage, NoSniffStaticFiles, make_storage
 
 log = logging.getLogger("game_service")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -82,9 +83,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException):
-        code = {404: "not_found", 405: "method_not_allowed", 401: "not_authenticated"}.get(exc.status_code, "http_error")
-        return _error(exc.status_code, code, exc.detail, getattr(exc, "headers", None))
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 401: "not_authenticated"}.get(
+            exc.status_code, "http_error")
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:  # every method of the path, not just those of its first route
+            headers = {**(headers or {}), "Allow": allowed_methods(app, request.scope)}
+        return _error(exc.status_code, code, exc.detail, headers)
 
     for r in (health, auth, game, social, media, facebook_callbacks):
         app.include_router(r.router)
@@ -99,7 +104,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     if isinstance(storage, LocalStorage):
         # Locally the service serves verified media itself (the CDN does it in AWS).
-        app.mount("/media", StaticFiles(directory=storage.root / "media"), name="media")
+        app.mount("/media", NoSniffStaticFiles(directory=storage.root / "media"), name="media")
     if settings.serve_static and STATIC_DIR.is_dir():
-        app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static")
+        app.router.routes.append(_PageMount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static"))
     return app
+
+
+class _PageMount(Mount):
+    """The web page at ``/``, but never for ``/api/...``: an API path with a wrong method is
+    the API's 405 (with its methods in ``Allow``), an unknown one the API's JSON 404."""
+
+    def matches(self, scope):
+        if scope.get("path", "").startswith("/api/"):
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(app: FastAPI, scope) -> str:
+    """The methods some route answers at this path (for a 405's ``Allow``)."""
+    allowed = [
+        m for m in _METHODS
+        if any(route.matches({**scope, "method": m})[0] == Match.FULL for route in app.router.routes)
+    ]
+    return ", ".join(allowed)

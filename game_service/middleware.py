@@ -71,14 +71,29 @@ class RequestContextMiddleware:
         status_holder = {"status": 500}
         rid_header = (b"x-request-id", rid.encode())
 
+        limit = self.upload_max_body if scope["path"] == self.upload_path else self.max_body
+        # set once a body without Content-Length (chunked) runs over the limit: whatever the app
+        # answers then (FastAPI turns the failed read into a 400) is replaced by the 413
+        over_limit = {"hit": False, "replaced": False}
+
         async def send_wrapper(message):
+            if over_limit["hit"] and not status_holder.get("started"):
+                over_limit["replaced"] = True
+                status_holder["started"] = True
+                return await _send_json(
+                    send_wrapper_raw, 413, {"error": "request_too_large", "detail": f"request body exceeds {limit} bytes"}
+                )
+            if over_limit["replaced"]:
+                return None
+            await send_wrapper_raw(message)
+
+        async def send_wrapper_raw(message):
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
                 status_holder["started"] = True
                 message = {**message, "headers": list(message.get("headers", [])) + [rid_header]}
             await send(message)
 
-        limit = self.upload_max_body if scope["path"] == self.upload_path else self.max_body
         try:
             cl = headers.get(b"content-length")
             if cl is not None:
@@ -101,6 +116,7 @@ class RequestContextMiddleware:
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
                     if received > limit:
+                        over_limit["hit"] = True
                         raise TooLarge()
                 return message
 

@@ -30,6 +30,9 @@ players = sa.Table(
     sa.Column("avatar_key", sa.String(300), nullable=True),
     # unclaimed gifts addressed to this player, kept in step with the gifts table (0002)
     sa.Column("gifts_waiting", sa.Integer, nullable=False, server_default="0"),
+    # the generation of the player's session tokens: signing out or linking Facebook moves it
+    # on, and tokens of an older generation stop working (0004)
+    sa.Column("session_gen", sa.Integer, nullable=False, server_default="0"),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()),
     sa.CheckConstraint("coins >= 0", name="coins_nonnegative"),
     sa.CheckConstraint("energy >= 0", name="energy_nonnegative"),
@@ -122,4 +125,17 @@ deletion_requests = sa.Table(
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()),
     sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
+    # SHA-256 of the signed_request: a repeated callback answers the same code (0004)
+    sa.Column("request_sha256", sa.String(64), nullable=True, unique=True),
+)
+
+# ---------------------------------------------------------------- 0004
+# guest sign-ups per client address (an IPv6 address counts by its /64) in a fixed window,
+# counted here like the write budget so every replica shares it
+signup_limits = sa.Table(
+    "signup_limits",
+    metadata,
+    sa.Column("address", sa.String(64), primary_key=True),
+    sa.Column("window_start", sa.BigInteger, nullable=False),
+    sa.Column("count", sa.Integer, nullable=False),
 )

@@ -28,6 +28,9 @@ class GameServer(BaseApplication):
             "errorlog": "-",
             "loglevel": s.log_level.lower(),
             "proc_name": "game-service",
+            # no X-Forwarded-For rewriting of the client address by the server: the service
+            # decides whom to believe itself (GAME_TRUSTED_PROXIES, client_address.py)
+            "forwarded_allow_ips": "",
             "logconfig_dict": logs.dict_config(s.log_level),
         }
         for k, v in cfg.items():

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from itsdangerous import BadSignature, URLSafeSerializer
+from starlette.staticfiles import StaticFiles
 
 from game_service import clock
 
@@ -60,12 +61,20 @@ class ObjectHead:
 
 class S3Storage:
     def __init__(self, bucket: str, max_bytes: int, expiry: int):
-        from game_service.config import aws_client
+        import boto3
+        from botocore.config import Config
 
         self.bucket = bucket
         self.max_bytes = max_bytes
         self.expiry = expiry
-        self.s3 = aws_client("s3")
+        # Signature Version 4 everywhere, presigned POST forms included (x-amz-algorithm,
+        # x-amz-credential, x-amz-date, x-amz-signature): buckets created since June 2020
+        # refuse the older SigV2 forms (AWSAccessKeyId, signature).
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        self.s3 = boto3.client(
+            "s3", region_name=region,
+            config=Config(signature_version="s3v4", retries={"max_attempts": 3, "mode": "standard"}),
+        )
 
     def presign_upload(self, player_id: int, content_type: str) -> dict:
         key = new_incoming_key(player_id, content_type)
@@ -123,16 +132,24 @@ class S3Storage:
 
 
 class LocalStorage:
-    """The same interface on a local directory (embedded default for local play)."""
+    """The same interface on a local directory (embedded default for local play).
+
+    Like the bucket's lifecycle rule, unconfirmed uploads under ``incoming/`` expire
+    (``incoming_expiry`` seconds after they were written; swept when an upload arrives), and
+    a player keeps at most ``incoming_per_player`` of them (the oldest go first): upload
+    forms cannot fill the disk."""
 
     UPLOAD_URL = "/api/media/local-upload"
 
-    def __init__(self, root: str, max_bytes: int, expiry: int, secret: str):
+    def __init__(self, root: str, max_bytes: int, expiry: int, secret: str,
+                 incoming_expiry: int = 24 * 3600, incoming_per_player: int = 3):
         self.root = Path(root).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         (self.root / "media").mkdir(exist_ok=True)
         self.max_bytes = max_bytes
         self.expiry = expiry
+        self.incoming_expiry = incoming_expiry
+        self.incoming_per_player = incoming_per_player
         self._signer = URLSafeSerializer(secret, salt="local-upload-policy")
 
     def _path(self, key: str) -> Path:
@@ -163,9 +180,31 @@ class LocalStorage:
     def write(self, key: str, data: bytes) -> None:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.expire_incoming()
+        # room for this one: the player's oldest pending uploads go
+        pending = sorted((p for p in path.parent.iterdir() if p.is_file()), key=lambda p: p.stat().st_mtime)
+        for old in pending[: max(0, len(pending) - self.incoming_per_player + 1)]:
+            old.unlink(missing_ok=True)
         tmp = path.with_suffix(path.suffix + ".part")
         tmp.write_bytes(data)
         os.replace(tmp, path)
+
+    def expire_incoming(self) -> int:
+        """Delete unconfirmed uploads older than ``incoming_expiry`` (on the game clock);
+        return how many went."""
+        incoming = self.root / "incoming"
+        if not incoming.is_dir():
+            return 0
+        cutoff = clock.now_ms() / 1000 - self.incoming_expiry
+        gone = 0
+        for f in incoming.glob("*/*"):
+            try:
+                if f.is_file() and f.stat().st_mtime < cutoff:
+                    f.unlink()
+                    gone += 1
+            except FileNotFoundError:
+                pass
+        return gone
 
     def head(self, key: str) -> ObjectHead | None:
         path = self._path(key)
@@ -197,9 +236,20 @@ class LocalStorage:
         probe.unlink()
 
 
+class NoSniffStaticFiles(StaticFiles):
+    """Served media say ``X-Content-Type-Options: nosniff``: a browser keeps to the declared
+    image type (a GIF that is also HTML stays a GIF). CloudFront adds it in AWS."""
+
+    async def get_response(self, path: str, scope):
+        response = await super().get_response(path, scope)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
 def make_storage(settings) -> S3Storage | LocalStorage:
     if settings.media_bucket:
         return S3Storage(settings.media_bucket, settings.avatar_max_bytes, settings.upload_url_expiry_seconds)
     return LocalStorage(
-        settings.media_dir, settings.avatar_max_bytes, settings.upload_url_expiry_seconds, settings.session_secret
+        settings.media_dir, settings.avatar_max_bytes, settings.upload_url_expiry_seconds, settings.session_secret,
+        settings.local_incoming_expiry_seconds, settings.local_incoming_per_player,
     )

@@ -89,6 +89,10 @@ class AppStack(Stack):
             "GAME_WORKERS": str(config.workers_per_instance),
             "GAME_DB_POOL_SIZE": str(config.db_pool_size),
             "GAME_DB_MAX_OVERFLOW": str(config.db_max_overflow),
+            # the service believes the viewer address CloudFront sets (CloudFront-Viewer-Address,
+            # forwarded by the API behaviour's origin request policy) only from peers in the VPC:
+            # the load balancer and CloudFront's VPC origin; the hosts accept nothing else
+            "GAME_TRUSTED_PROXIES": config.vpc_cidr,
         }
         # Where players reach the site (the data-deletion status URL points there). The
         # distribution's own domain cannot be in the hosts' user data (the distribution

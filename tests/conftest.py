@@ -1,16 +1,62 @@
 """Shared fixtures. Synthesizing is slow (aws-cdk-lib loads through jsii), so the
 cloud assembly of every stage is synthesized once per test session, lazily: test
-folders that never ask for it (the game service's) never pay for it."""
+folders that never ask for it (the game service's) never pay for it.
+
+PostgreSQL: the service tests use the server at ``TEST_DATABASE_URL`` (default
+127.0.0.1:5432, trust auth, database ``test``). When none answers there, the session starts
+a throwaway cluster of its own (Debian's ``postgresql`` binaries, a free port, trust auth,
+a ``test`` database), points ``TEST_DATABASE_URL`` and ``TEST_PG_SOCKET_DIR`` at it, says so
+in one line, and deletes it at the end."""
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from tooling.assembly import cdk_json_context, stage_templates, synth, use_pinned_node
+
+DEFAULT_TEST_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
+_throwaway_pg = None
+
+
+def _postgres_answers(url: str) -> bool:
+    try:
+        psycopg.connect(url, connect_timeout=3).close()
+        return True
+    except psycopg.OperationalError:
+        return False
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """No PostgreSQL at the configured address: start a throwaway cluster for this session
+    (before collection, so modules that read ``TEST_DATABASE_URL`` at import see it)."""
+    global _throwaway_pg
+    config = session.config
+    url = os.environ.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL)
+    if hasattr(config, "workerinput") or _postgres_answers(url):
+        return
+    from tests.game_service.pg_cluster import PgCluster
+
+    _throwaway_pg = PgCluster(auth="trust", max_connections=200)
+    with _throwaway_pg.admin() as conn:
+        conn.execute("CREATE DATABASE test")
+    os.environ["TEST_DATABASE_URL"] = _throwaway_pg.url("test", password="")
+    os.environ["TEST_PG_SOCKET_DIR"] = str(_throwaway_pg.root)
+    config.get_terminal_writer().line(
+        f"tests: no PostgreSQL answers at {url}; started a throwaway cluster at "
+        f"127.0.0.1:{_throwaway_pg.port} in {_throwaway_pg.root} for this session (deleted at the end)"
+    )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _throwaway_pg is not None:
+        _throwaway_pg.close()
+
 
 STACKS = ("foundation", "network", "data", "storage", "app", "observability")
 STAGES = ("starter", "scale-out")

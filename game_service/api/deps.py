@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from game_service.config import Settings
 from game_service.errors import GameError
-from game_service.repository.writes import Write, run_write
-from game_service.security import Sessions
+from game_service.repository.writes import Write, run_write, session_generation
+from game_service.security import Session, Sessions
 
 _bearer = HTTPBearer(auto_error=False, description="Session token from /api/auth/guest or /api/auth/facebook")
 _IDEM_OK = re.compile(r"^[\x21-\x7e]{1,128}$")
@@ -37,28 +37,50 @@ async def services(request: Request) -> Services:
     return request.app.state.services
 
 
-async def player_id(
+def _unauthorized(code: str, detail: str) -> GameError:
+    return GameError(401, code, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+async def current_session(
     creds: HTTPAuthorizationCredentials | None = Depends(_bearer), svc: Services = Depends(services)
-) -> int:
+) -> Session:
+    """The caller's session: a valid, unexpired token of a player who still exists, of the
+    player's current token generation (signing out or linking Facebook revokes older ones).
+    Checked in the database before the route does anything: a deleted player's token is a
+    401 and moves nothing."""
     if creds is None:
-        raise GameError(401, "not_authenticated", "sign in first (Authorization: Bearer <token>)",
-                        headers={"WWW-Authenticate": "Bearer"})
-    pid = svc.sessions.verify(creds.credentials)
-    if pid is None:
-        raise GameError(401, "invalid_session", "session token is invalid or expired; sign in again",
-                        headers={"WWW-Authenticate": "Bearer"})
-    return pid
+        raise _unauthorized("not_authenticated", "sign in first (Authorization: Bearer <token>)")
+    session = svc.sessions.verify(creds.credentials)
+    if session is None:
+        raise _unauthorized("invalid_session", "session token is invalid or expired; sign in again")
+    generation = await session_generation(svc.engine, session.player_id)
+    if generation is None:
+        raise _unauthorized("invalid_session", "this player no longer exists; sign in again")
+    if generation != session.generation:
+        raise _unauthorized("invalid_session", "this session was signed out; sign in again")
+    return session
+
+
+async def player_id(session: Session = Depends(current_session)) -> int:
+    return session.player_id
 
 
 async def optional_player_id(
     creds: HTTPAuthorizationCredentials | None = Depends(_bearer), svc: Services = Depends(services)
 ) -> int | None:
-    return svc.sessions.verify(creds.credentials) if creds else None
+    """The signed-in player, or None without a (valid, current) session."""
+    if creds is None:
+        return None
+    try:
+        return (await current_session(creds, svc)).player_id
+    except GameError:
+        return None
 
 
 async def idempotency_key(
     idempotency_key: str | None = Header(
-        None, alias="Idempotency-Key", description="Retry a write with the same key to get the same result once"
+        None, alias="Idempotency-Key", description="Retry a write with the same key to get the same result once",
+        json_schema_extra={"minLength": 1, "maxLength": 128, "pattern": "^[!-~]+$"},  # 1-128 visible ASCII
     ),
 ) -> str | None:
     if idempotency_key is None:

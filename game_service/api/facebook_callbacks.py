@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import logging
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -8,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from game_service import facebook
 from game_service.repository import deletion
 from game_service.api.deps import Services, services
-from game_service.api.schemas import ERRORS, DeletionOut
+from game_service.api.schemas import ERRORS, DeletionOut, errors_for, link, linked
 from game_service.errors import GameError, not_found
 from game_service.public_url import public_base_url
 
@@ -23,22 +24,46 @@ async def _complete(svc: Services, code: str, player_id: int | None) -> None:
     await deletion.finish_deletion(svc.engine, code)
 
 
-@router.post("/api/facebook/data-deletion", response_model=DeletionOut)
+@router.post(
+    "/api/facebook/data-deletion",
+    response_model=DeletionOut,
+    responses={**errors_for(400, 401, 413, 503), **linked(200, DeletionOut, ItsStatus=link(
+        "GET", "/api/facebook/deletion-status", parameters={"code": "$response.body#/confirmation_code"}))},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"signed_request": {"type": "string", "minLength": 1, "maxLength": 8192}},
+                        "required": ["signed_request"],
+                        "additionalProperties": False,
+                    }
+                }
+            },
+        }
+    },
+)
 async def data_deletion(request: Request, svc: Services = Depends(services)):
     """Facebook's data-deletion callback (form field ``signed_request``).
 
     Deletes the player's rows at once (ledger, friends, gifts cascade), then their
     uploads; answers with a status URL and a confirmation code. If deleting uploads
     fails, the request stays ``pending`` and the status URL completes it.
+
+    The ``signed_request`` must be fresh (``issued_at`` within
+    ``GAME_FACEBOOK_SIGNED_REQUEST_MAX_AGE_SECONDS``: Facebook sends a new one each time), and
+    the same one sent again answers the same confirmation code and deletes nothing more.
     """
-    form = await request.form(max_files=0, max_fields=5)
+    form = await request.form(max_files=0, max_fields=5, max_part_size=16 * 1024)
     sr = form.get("signed_request")
     if not isinstance(sr, str) or not sr:
         raise GameError(400, "missing_signed_request", "form field signed_request is required")
-    fb_id = facebook.user_from_signed_request(svc.settings, sr, check_age=False)
+    fb_id = facebook.user_from_signed_request(svc.settings, sr)
     # known before anything is deleted: a failure here deletes nothing
     base = await run_in_threadpool(public_base_url, svc.settings, str(request.base_url))
-    code, pid = await deletion.start_deletion(svc.engine, fb_id)
+    code, pid = await deletion.start_deletion(svc.engine, fb_id, hashlib.sha256(sr.encode()).hexdigest())
     try:
         await _complete(svc, code, pid)
     except Exception:  # noqa: BLE001 - the status URL retries the storage part

@@ -8,6 +8,7 @@ from starlette.concurrency import run_in_threadpool
 
 from game_service.repository import players
 from game_service.api.deps import Services, services
+from game_service.api.schemas import errors_for
 
 router = APIRouter(tags=["health"])
 
@@ -18,13 +19,13 @@ async def live():
     return JSONResponse({"status": "ok"})
 
 
-@router.get("/api/health/db")
+@router.get("/api/health/db", responses=errors_for(503))
 async def db(svc: Services = Depends(services)):
     """One trivial query (``SELECT 1``): the floor the benchmark compares endpoints with."""
     return JSONResponse({"status": "ok", "db": await players.db_ping(svc.engine)})
 
 
-@router.get("/api/health/ready")
+@router.get("/api/health/ready", responses=errors_for(503))
 async def ready(svc: Services = Depends(services)):
     """Deep readiness for alarms: database and storage. 503 with the reason when one fails."""
     checks: dict[str, str] = {}

@@ -5,14 +5,16 @@ from starlette.concurrency import run_in_threadpool
 
 from game_service.repository import players
 from game_service.api.deps import Services, player_id, services
-from game_service.api.schemas import ERRORS, AvatarConfirmIn, PlayerState, UploadOut, UploadUrlIn
+from game_service.api.schemas import ERRORS, AvatarConfirmIn, PlayerState, UploadOut, UploadUrlIn, link, linked
 from game_service.errors import GameError, not_found
 from game_service.storage import LocalStorage, avatar_key_for, incoming_prefix, sniff_image_type
 
 router = APIRouter(tags=["media"], responses=ERRORS)
 
 
-@router.post("/api/me/avatar/upload-url", response_model=UploadOut)
+@router.post("/api/me/avatar/upload-url", response_model=UploadOut, responses=linked(
+    200, ConfirmIt=link("POST", "/api/me/avatar", body={"key": "$response.body#/key"}),
+))
 async def avatar_upload_url(body: UploadUrlIn, me: int = Depends(player_id), svc: Services = Depends(services)):
     """A presigned POST for the browser: key pinned under ``incoming/<player>/``, exact
     content type, ``content-length-range``, short expiry. POST ``fields`` + ``file`` to ``url``."""
@@ -38,7 +40,14 @@ async def avatar_confirm(body: AvatarConfirmIn, me: int = Depends(player_id), sv
         raise GameError(422, "invalid_upload", "avatar must be a PNG, JPEG, GIF or WebP image")
     dst = avatar_key_for(me, ctype)
     await run_in_threadpool(svc.storage.promote, key, dst, ctype)
-    old = await players.set_avatar(svc.engine, me, dst)
+    try:
+        old = await players.set_avatar(svc.engine, me, dst)
+    except GameError:
+        # the player was deleted after the session check (a data-deletion callback racing
+        # this request): nothing of theirs may stay behind
+        await run_in_threadpool(svc.storage.delete, dst)
+        raise GameError(401, "invalid_session", "this player no longer exists; sign in again",
+                        headers={"WWW-Authenticate": "Bearer"}) from None
     if old and old != dst:
         await run_in_threadpool(svc.storage.delete, old)
     return await players.get_state(svc.engine, svc.settings, me)

@@ -6,12 +6,35 @@ from typing import Annotated, Literal
 
 from fastapi import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from game_service import names
+
+# ids are PostgreSQL bigints; the API takes those a JavaScript client (and any JSON parser that
+# reads numbers as doubles) holds exactly: 2^53 - 1, far beyond any id the service hands out
+MAX_ID = 2**53 - 1
 
 
-MAX_ID = 2**63 - 1  # ids are PostgreSQL bigints
-PlayerIdField = Field(gt=0, le=MAX_ID)
+def _json_integer(v: object) -> object:
+    """A JSON integer (``7``, or ``7.0``: JSON Schema's integers), never ``true`` or ``"7"``."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ValueError("must be an integer")
+    if isinstance(v, float):
+        if not v.is_integer():
+            raise ValueError("must be an integer")
+        return int(v)
+    return v
+
+
+PlayerId = Annotated[int, Field(gt=0, le=MAX_ID), BeforeValidator(_json_integer)]
 IdPath = Annotated[int, Path(gt=0, le=MAX_ID)]
+# a player's name: the pattern is what the server enforces (game_service.names), stated in the schema
+Name = Annotated[
+    str,
+    Field(min_length=1, max_length=names.MAX_LENGTH, description=names.DESCRIPTION,
+          json_schema_extra={"pattern": names.PATTERN}),
+    AfterValidator(names.clean),
+]
 
 
 class Strict(BaseModel):
@@ -19,20 +42,32 @@ class Strict(BaseModel):
 
 
 class GuestIn(Strict):
-    name: str | None = Field(None, min_length=1, max_length=40, pattern=r"^[^\x00-\x1f<>]+$")
+    name: Name = None  # type: ignore[assignment]  # omitted: "Guest <id>"
 
 
 class FacebookIn(Strict):
-    signed_request: str | None = Field(None, max_length=8192)
-    access_token: str | None = Field(None, max_length=4096)
+    """One of the two: the JS SDK's ``signedRequest``, or a user access token."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"anyOf": [{"required": ["signed_request"]}, {"required": ["access_token"]}]},
+    )
+    signed_request: str = Field(None, min_length=1, max_length=8192)  # type: ignore[assignment]
+    access_token: str = Field(None, min_length=1, max_length=4096)  # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def _one_of_them(self):
+        if self.signed_request is None and self.access_token is None:
+            raise ValueError("send signed_request or access_token")
+        return self
 
 
 class RenameIn(Strict):
-    name: str = Field(min_length=1, max_length=40, pattern=r"^[^\x00-\x1f<>]+$")
+    name: Name
 
 
 class FriendRequestIn(Strict):
-    player_id: int = PlayerIdField
+    player_id: PlayerId
 
 
 class FacebookImportIn(Strict):
@@ -40,7 +75,7 @@ class FacebookImportIn(Strict):
 
 
 class GiftIn(Strict):
-    to_player_id: int = PlayerIdField
+    to_player_id: PlayerId
 
 
 class UploadUrlIn(Strict):
@@ -144,4 +179,65 @@ class DeletionOut(BaseModel):
     confirmation_code: str
 
 
-ERRORS = {code: {"model": ErrorOut} for code in (401, 404, 409, 413, 422, 429)}
+class LinkedOut(PlayerState):
+    token: str = Field(description="the player's new session token: older ones no longer work")
+
+
+class FriendRow(PublicPlayer):
+    gift_sent_today: bool
+
+
+class FriendRequestRow(BaseModel):
+    request_id: int
+    player: PublicPlayer
+
+
+class FriendsOut(BaseModel):
+    friends: list[FriendRow]
+    incoming_requests: list[FriendRequestRow]
+    outgoing_requests: list[FriendRequestRow]
+    next_offset: int | None = Field(description="offset of the next page of friends; null on the last page")
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "malformed request (a body that is not JSON, not UTF-8, or nests too deeply)",
+    401: "not signed in, or the session is invalid, expired, signed out or of a deleted player",
+    403: "not allowed (e.g. a Facebook account linked to someone else)",
+    404: "not found (or not yours)",
+    409: "refused by a game rule (e.g. no_energy, already_claimed)",
+    413: "request body too large",
+    422: "invalid input; the detail names the field",
+    429: "rate limited; Retry-After says when to come back",
+    502: "Facebook's Graph API failed",
+    503: "the database (or a dependency) is unavailable; Retry-After says when to retry",
+}
+_RETRY_AFTER = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}
+
+
+def errors_for(*codes: int) -> dict:
+    return {
+        c: {"model": ErrorOut, "description": _ERROR_DESCRIPTIONS[c], **({"headers": _RETRY_AFTER} if c in (429, 503) else {})}
+        for c in codes
+    }
+
+
+ERRORS = errors_for(400, 401, 404, 409, 413, 422, 429, 503)
+FACEBOOK_ERRORS = errors_for(502)
+
+
+# ---------------------------------------------------------------- OpenAPI links
+def link(method: str, path: str, *, parameters: dict | None = None, body: object = None) -> dict:
+    """An OpenAPI link to another operation, fed from this response (``$response.body#/...``):
+    how one call leads to the next (schema-driven tools follow them)."""
+    ref = "#/paths/" + path.replace("~", "~0").replace("/", "~1") + "/" + method.lower()
+    out: dict = {"operationRef": ref}
+    if parameters:
+        out["parameters"] = parameters
+    if body is not None:
+        out["requestBody"] = body
+    return out
+
+
+def linked(status: int, model: type | None = None, **links: dict) -> dict:
+    """A ``responses`` entry for ``status`` with its links (and model)."""
+    return {status: {**({"model": model} if model else {}), "links": links}}

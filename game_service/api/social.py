@@ -4,23 +4,54 @@ from fastapi import APIRouter, Query, Response
 
 from game_service import facebook
 from game_service.api.deps import Me, Svc, Writer
-from game_service.api.schemas import ERRORS, FacebookImportIn, FriendRequestIn, GiftClaimOut, GiftIn, GiftSentOut, IdPath
+from game_service.api.schemas import (
+    ERRORS,
+    FACEBOOK_ERRORS,
+    FacebookImportIn,
+    FriendRequestIn,
+    FriendsOut,
+    GiftClaimOut,
+    GiftIn,
+    GiftSentOut,
+    IdPath,
+    errors_for,
+    link,
+    linked,
+)
 from game_service.errors import GameError
 from game_service.repository import players, social
 
 router = APIRouter(tags=["social"], responses=ERRORS)
 
 
-@router.get("/api/friends")
-async def list_friends(me: Me, svc: Svc):
-    """Friends, plus incoming and outgoing friend requests."""
-    return await social.list_friends(svc.engine, svc.settings, me)
+@router.get("/api/friends", response_model=FriendsOut, responses=linked(
+    200,
+    AcceptIncoming=link("POST", "/api/friends/requests/{request_id}/accept",
+                        parameters={"request_id": "$response.body#/incoming_requests/0/request_id"}),
+    DeclineIncoming=link("DELETE", "/api/friends/requests/{request_id}",
+                         parameters={"request_id": "$response.body#/incoming_requests/0/request_id"}),
+    GiftAFriend=link("POST", "/api/gifts", body={"to_player_id": "$response.body#/friends/0/id"}),
+    RemoveAFriend=link("DELETE", "/api/friends/{friend_id}", parameters={"friend_id": "$response.body#/friends/0/id"}),
+))
+async def list_friends(
+    me: Me,
+    svc: Svc,
+    limit: int = Query(100, ge=1, le=200),
+    offset: int = Query(0, ge=0, le=100_000),
+):
+    """A page of friends (by name; ``next_offset`` for the next one), plus the incoming and
+    outgoing friend requests (each capped at the pending-request limit)."""
+    return await social.list_friends(svc.engine, svc.settings, me, limit, offset)
 
 
-@router.post("/api/friends/requests", status_code=201)
+@router.post("/api/friends/requests", status_code=201, responses=linked(
+    201,
+    CancelIt=link("DELETE", "/api/friends/requests/{request_id}", parameters={"request_id": "$response.body#/request_id"}),
+    ItsProfile=link("GET", "/api/players/{target_id}", parameters={"target_id": "$response.body#/player_id"}),
+))
 async def request_friend(body: FriendRequestIn, w: Writer):
     """Ask a player to be friends (if they already asked you, you become friends)."""
-    return await w.run(social.friend_request(w.me, body.player_id), body.model_dump_json().encode())
+    return await w.run(social.friend_request(w.svc.settings, w.me, body.player_id), body.model_dump_json().encode())
 
 
 @router.post("/api/friends/requests/{request_id}/accept")
@@ -35,13 +66,13 @@ async def decline_friend(request_id: IdPath, me: Me, svc: Svc):
     return Response(status_code=204)
 
 
-@router.delete("/api/friends/{friend_id}", status_code=204)
+@router.delete("/api/friends/{friend_id:int}", status_code=204)
 async def remove_friend(friend_id: IdPath, me: Me, svc: Svc):
     await social.remove_friend(svc.engine, me, friend_id)
     return Response(status_code=204)
 
 
-@router.post("/api/friends/facebook-import")
+@router.post("/api/friends/facebook-import", responses={**FACEBOOK_ERRORS, **errors_for(403)})
 async def import_facebook_friends(body: FacebookImportIn, me: Me, svc: Svc):
     """Befriend the Facebook friends who also play (needs a linked Facebook account)."""
     fb_id = await facebook.user_from_access_token(svc.settings, svc.http, body.access_token)
@@ -54,13 +85,18 @@ async def import_facebook_friends(body: FacebookImportIn, me: Me, svc: Svc):
     return {"added": added}
 
 
-@router.post("/api/gifts", status_code=201, responses={201: {"model": GiftSentOut}})
+@router.post("/api/gifts", status_code=201, responses=linked(
+    201, GiftSentOut,
+    ClaimIt=link("POST", "/api/gifts/{gift_id}/claim", parameters={"gift_id": "$response.body#/gift_id"}),
+))
 async def send_gift(body: GiftIn, w: Writer):
     """Send a friend a gift of coins: once per friend per UTC day, a few per day in all."""
     return await w.run(social.send_gift(w.svc.settings, w.me, body.to_player_id), body.model_dump_json().encode())
 
 
-@router.get("/api/gifts")
+@router.get("/api/gifts", responses=linked(
+    200, ClaimTheFirst=link("POST", "/api/gifts/{gift_id}/claim", parameters={"gift_id": "$response.body#/items/0/id"}),
+))
 async def gift_inbox(me: Me, svc: Svc, limit: int = Query(50, ge=1, le=200)):
     """The inbox: unclaimed gifts first."""
     return {"items": await social.inbox(svc.engine, svc.settings, me, limit)}

@@ -11,20 +11,41 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from game_service import clock
 from game_service.models import deletion_requests, players
-from game_service.repository.writes import reader
+from game_service.repository.writes import insert_for, reader
 
 p = players
 
 
-async def start_deletion(engine: AsyncEngine, fb_user_id: str) -> tuple[str, int | None]:
-    """Delete the player's rows and record a pending request; storage is cleaned next."""
+async def start_deletion(engine: AsyncEngine, fb_user_id: str, request_sha256: str) -> tuple[str, int | None]:
+    """Delete the player's rows and record a pending request; storage is cleaned next.
+
+    The same callback again (same ``signed_request``, by its SHA-256) deletes nothing and
+    answers the first one's code: the request row is claimed before anything is deleted,
+    and a concurrent twin waits for it, then finds it."""
     code = secrets.token_hex(12)
     async with engine.begin() as conn:
+        claimed = (
+            await conn.execute(
+                insert_for(conn.dialect.name, deletion_requests)
+                .values(code=code, player_id=None, status="pending", requested_at=clock.utcnow(),
+                        request_sha256=request_sha256)
+                .on_conflict_do_nothing()
+                .returning(deletion_requests.c.code)
+            )
+        ).first()
+        if claimed is None:
+            first = (
+                await conn.execute(
+                    sa.select(deletion_requests.c.code, deletion_requests.c.player_id)
+                    .where(deletion_requests.c.request_sha256 == request_sha256)
+                )
+            ).one()
+            return first.code, first.player_id
         pid = (
             await conn.execute(sa.delete(p).where(p.c.fb_user_id == fb_user_id).returning(p.c.id))
         ).scalar_one_or_none()
         await conn.execute(
-            sa.insert(deletion_requests).values(code=code, player_id=pid, status="pending", requested_at=clock.utcnow())
+            sa.update(deletion_requests).where(deletion_requests.c.code == code).values(player_id=pid)
         )
     return code, pid
 

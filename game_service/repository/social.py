@@ -42,11 +42,31 @@ async def _make_friends(conn: AsyncConnection, a: int, b: int) -> None:
     )
 
 
-def friend_request(player_id: int, target: int) -> Write:
+async def _lock_pair(conn: AsyncConnection, a: int, b: int) -> int:
+    """Lock both players' rows, lowest id first: every write between two players (friend
+    requests either way, accepts, gifts) queues on the pair in the same order, so two of
+    them never deadlock and the later one sees what the earlier one committed. Returns how
+    many of the two exist."""
+    if conn.dialect.name != "postgresql":  # SQLite (local play) has one writer at a time
+        return len((await conn.execute(sa.select(p.c.id).where(p.c.id.in_((a, b))))).all())
+    # FOR NO KEY UPDATE: it queues pair writes on each other but not on the key-share locks
+    # that foreign-key checks take on player rows (the rate-limit counter's first row, ...)
+    rows = await conn.execute(
+        sa.select(p.c.id).where(p.c.id.in_((a, b))).order_by(p.c.id).with_for_update(key_share=True)
+    )
+    return len(rows.all())
+
+
+async def _pending(conn: AsyncConnection, column: Any, player_id: int) -> int:
+    q = sa.select(sa.func.count()).select_from(friend_requests).where(column == player_id)
+    return (await conn.execute(q)).scalar_one()
+
+
+def friend_request(s: Settings, player_id: int, target: int) -> Write:
     async def steps(conn: AsyncConnection, op_key: str) -> tuple[int, dict]:
         if target == player_id:
-            raise GameError(422, "invalid_friend", "you cannot befriend yourself")
-        if (await conn.execute(sa.select(p.c.id).where(p.c.id == target))).first() is None:
+            raise GameError(409, "invalid_friend", "you cannot befriend yourself")
+        if await _lock_pair(conn, player_id, target) < 2:
             raise not_found("player")
         if await _are_friends(conn, player_id, target):
             raise conflict("already_friends", "you are already friends")
@@ -60,6 +80,12 @@ def friend_request(player_id: int, target: int) -> Write:
         if reverse is not None:
             await _make_friends(conn, player_id, target)
             return 200, {"status": "friends", "player_id": target}
+        cap = s.friend_requests_pending_max
+        if await _pending(conn, friend_requests.c.from_id, player_id) >= cap:
+            raise GameError(429, "too_many_requests_sent", f"you have {cap} friend requests waiting for an answer")
+        if await _pending(conn, friend_requests.c.to_id, target) >= cap:
+            raise GameError(429, "too_many_requests_received",
+                            f"this player has {cap} friend requests waiting for an answer")
         rid = (
             await conn.execute(
                 _insert(conn, friend_requests)
@@ -77,14 +103,16 @@ def friend_request(player_id: int, target: int) -> Write:
 
 def accept_request(player_id: int, request_id: int) -> Write:
     async def steps(conn: AsyncConnection, op_key: str) -> tuple[int, dict]:
-        from_id = (
-            await conn.execute(
-                sa.delete(friend_requests)
-                .where(friend_requests.c.id == request_id, friend_requests.c.to_id == player_id)
-                .returning(friend_requests.c.from_id)
-            )
-        ).scalar_one_or_none()
+        mine = friend_requests.c.id == request_id, friend_requests.c.to_id == player_id
+        from_id = (await conn.execute(sa.select(friend_requests.c.from_id).where(*mine))).scalar_one_or_none()
         if from_id is None:
+            raise not_found("friend request")
+        await _lock_pair(conn, player_id, from_id)
+        # the request may have gone while we waited for the pair (accepted the other way,
+        # declined, or its sender deleted)
+        if (await conn.execute(sa.delete(friend_requests).where(*mine).returning(friend_requests.c.id))).first() is None:
+            if await _are_friends(conn, player_id, from_id):
+                return 200, {"status": "friends", "player_id": from_id}
             raise not_found("friend request")
         await _make_friends(conn, player_id, from_id)
         return 200, {"status": "friends", "player_id": from_id}
@@ -118,7 +146,9 @@ async def remove_friend(engine: AsyncEngine, player_id: int, friend_id: int) -> 
             raise not_found("friend")
 
 
-async def list_friends(engine: AsyncEngine, s: Settings, player_id: int) -> dict:
+async def list_friends(engine: AsyncEngine, s: Settings, player_id: int, limit: int, offset: int) -> dict:
+    """A page of friends (by name) and the pending requests both ways (each at most
+    ``friend_requests_pending_max`` long: the cap keeps them short)."""
     today = clock.today()
     sent_today = (
         sa.select(sa.literal(1))
@@ -131,8 +161,12 @@ async def list_friends(engine: AsyncEngine, s: Settings, player_id: int) -> dict
             .join(friends, friends.c.friend_id == p.c.id)
             .where(friends.c.player_id == player_id)
             .order_by(p.c.name, p.c.id)
+            .limit(limit + 1)
+            .offset(offset)
         )
-        friends_list = [{**rules.public_player(r, s), "gift_sent_today": bool(r.gift_sent_today)} for r in fr]
+        rows = fr.all()
+        friends_list = [{**rules.public_player(r, s), "gift_sent_today": bool(r.gift_sent_today)} for r in rows[:limit]]
+        next_offset = offset + limit if len(rows) > limit else None
         requests = {}
         for direction, mine, theirs in (("incoming", friend_requests.c.to_id, friend_requests.c.from_id),
                                         ("outgoing", friend_requests.c.from_id, friend_requests.c.to_id)):
@@ -141,10 +175,12 @@ async def list_friends(engine: AsyncEngine, s: Settings, player_id: int) -> dict
                 .join(p, p.c.id == theirs)
                 .where(mine == player_id)
                 .order_by(friend_requests.c.id)
+                .limit(s.friend_requests_pending_max)
             )
             requests[direction] = [{"request_id": r.request_id, "player": rules.public_player(r, s)} for r in rows]
         incoming, outgoing = requests["incoming"], requests["outgoing"]
-    return {"friends": friends_list, "incoming_requests": incoming, "outgoing_requests": outgoing}
+    return {"friends": friends_list, "incoming_requests": incoming, "outgoing_requests": outgoing,
+            "next_offset": next_offset}
 
 
 async def import_facebook_friends(engine: AsyncEngine, player_id: int, fb_ids: list[str]) -> list[int]:
@@ -166,10 +202,8 @@ def send_gift(s: Settings, player_id: int, to_id: int) -> Write:
         if not await _are_friends(conn, player_id, to_id):
             raise not_found("friend")
         # lock sender and recipient rows, in id order (no deadlock between two players
-        # gifting each other); the sender's per-day count below is then race-free
-        await conn.execute(
-            sa.select(p.c.id).where(p.c.id.in_((player_id, to_id))).order_by(p.c.id).with_for_update()
-        )
+        # gifting each other); the per-day counts below are then race-free
+        await _lock_pair(conn, player_id, to_id)
         day = clock.today()
         sent = (
             await conn.execute(
@@ -178,6 +212,14 @@ def send_gift(s: Settings, player_id: int, to_id: int) -> Write:
         ).scalar_one()
         if sent >= s.gifts_per_day:
             raise GameError(429, "gift_limit", f"you can send {s.gifts_per_day} gifts per day")
+        received = (
+            await conn.execute(
+                sa.select(sa.func.count()).select_from(gifts).where(gifts.c.recipient_id == to_id, gifts.c.day == day)
+            )
+        ).scalar_one()
+        if received >= s.gifts_received_per_day:
+            raise GameError(429, "gift_limit_recipient",
+                            f"this friend has received {s.gifts_received_per_day} gifts today; try tomorrow")
         gid = (
             await conn.execute(
                 _insert(conn, gifts)

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from game_service import clock, rules
 from game_service.config import Settings
 from game_service.errors import GameError, not_found
-from game_service.models import idempotency_keys, ledger, players, rate_limits
+from game_service.models import idempotency_keys, ledger, players, rate_limits, signup_limits
 
 p = players
 
@@ -152,14 +152,69 @@ async def player_exists(engine: AsyncEngine, player_id: int) -> bool:
         return (await conn.execute(sa.select(p.c.id).where(p.c.id == player_id))).first() is not None
 
 
+# ---------------------------------------------------------------- session generations
+_SESSION_GEN = sa.select(p.c.session_gen).where(p.c.id == PID)
+
+
+async def session_generation(engine: AsyncEngine, player_id: int) -> int | None:
+    """The player's current session-token generation; None when the player does not exist."""
+    async with reader(engine).connect() as conn:
+        return (await conn.execute(_SESSION_GEN, {"pid": player_id})).scalar_one_or_none()
+
+
+async def next_session_generation(engine: AsyncEngine, player_id: int) -> int | None:
+    """Move the player's token generation on (revoking every token issued before); return
+    the new one, or None when the player does not exist."""
+    async with reader(engine).connect() as conn:
+        return (
+            await conn.execute(
+                sa.update(p).where(p.c.id == player_id).values(session_gen=p.c.session_gen + 1)
+                .returning(p.c.session_gen)
+            )
+        ).scalar_one_or_none()
+
+
+# ---------------------------------------------------------------- guest sign-ups per address
+def _signup_upsert(dialect: str):
+    """Count one sign-up from ``:address`` in window ``:win``; RETURNING the window's count."""
+    stmt = insert_for(dialect, signup_limits).values(
+        address=sa.bindparam("address", type_=sa.String), window_start=sa.bindparam("win", type_=sa.BigInteger),
+        count=1,
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[signup_limits.c.address],
+        set_={
+            "count": sa.case(
+                (signup_limits.c.window_start == stmt.excluded.window_start, signup_limits.c.count + 1), else_=1
+            ),
+            "window_start": stmt.excluded.window_start,
+        },
+    ).returning(signup_limits.c.count)
+
+
+SIGNUP = {d: _signup_upsert(d) for d in ("postgresql", "sqlite")}
+
+
+async def count_signup(engine: AsyncEngine, s: Settings, address: str) -> None:
+    """Count a guest sign-up from ``address`` (one atomic upsert, refused ones included);
+    raise 429 when the address is over its limit for the current window."""
+    now = clock.now_ms()
+    window = s.signup_limit_window_seconds
+    async with reader(engine).connect() as conn:
+        count = (await conn.execute(SIGNUP[conn.dialect.name], {"address": address, "win": now // (window * 1000)}))
+        count = count.scalar_one()
+    if count > s.signup_limit_per_address:
+        retry = max(1, window - (now // 1000) % window)
+        raise GameError(
+            429, "signup_limited", "too many new players from this address; try again later",
+            headers={"Retry-After": str(retry)},
+        )
+
+
 async def raise_missing_or(conn: AsyncConnection, player_id: int, err: GameError):
     """A conditional write changed nothing: the player is gone (404) or the condition failed."""
     exists = (await conn.execute(sa.select(p.c.id).where(p.c.id == player_id))).first()
     raise err if exists else not_found("player")
-
-
-class _RateLimitedCommit(Exception):
-    pass
 
 
 @functools.lru_cache(maxsize=None)
@@ -200,37 +255,42 @@ async def run_write(
             if row.rl_count > s.rate_limit_writes:
                 raise rate_limited(s)
             return await one.finish(conn, row if row[1] is not None else None)
-    try:
-        async with engine.begin() as conn:
-            if await count_write(conn, s, player_id) > s.rate_limit_writes:
-                raise _RateLimitedCommit()
-            if idem_key:
-                stored = await _claim_key(conn, player_id, idem_key, fingerprint)
-                if stored is not None:
-                    return stored
-            if write.one_statement is not None and conn.dialect.name == "postgresql":
-                one = write.one_statement(op_key)
-                row = (await conn.execute(_ungated(one.build), one.params)).first()
-                status, body = await one.finish(conn, row)
-            else:
-                status, body = await write.steps(conn, op_key)
-            if idem_key:
-                await conn.execute(
-                    sa.update(idempotency_keys)
-                    .where(idempotency_keys.c.player_id == player_id, idempotency_keys.c.key == idem_key)
-                    .values(status_code=status, response=json.dumps(body, default=str))
-                )
-            return status, body
-    except _RateLimitedCommit:
-        # the counter increment above must persist: record it in its own transaction
-        async with engine.begin() as conn:
-            await count_write(conn, s, player_id)
-        raise rate_limited(s) from None
-    except GameError:
-        # a refused write still counts against the player's write budget
-        async with engine.begin() as conn:
-            await count_write(conn, s, player_id)
-        raise
+    # The counter increment and the write commit together; a refused write (over the
+    # budget, or a GameError from the write) rolls back to a savepoint taken after the
+    # increment, and the increment still commits: refused writes count in the same step.
+    async with engine.begin() as conn:
+        if await count_write(conn, s, player_id) > s.rate_limit_writes:
+            refusal: GameError = rate_limited(s)
+        else:
+            try:
+                async with conn.begin_nested():
+                    return await _steps(conn, player_id, write, op_key, idem_key, fingerprint)
+            except GameError as exc:
+                refusal = exc
+    raise refusal
+
+
+async def _steps(
+    conn: AsyncConnection, player_id: int, write: Write, op_key: str, idem_key: str | None, fingerprint: str
+) -> tuple[int, dict]:
+    """The write itself (and its Idempotency-Key), inside run_write's transaction."""
+    if idem_key:
+        stored = await _claim_key(conn, player_id, idem_key, fingerprint)
+        if stored is not None:
+            return stored
+    if write.one_statement is not None and conn.dialect.name == "postgresql":
+        one = write.one_statement(op_key)
+        row = (await conn.execute(_ungated(one.build), one.params)).first()
+        status, body = await one.finish(conn, row)
+    else:
+        status, body = await write.steps(conn, op_key)
+    if idem_key:
+        await conn.execute(
+            sa.update(idempotency_keys)
+            .where(idempotency_keys.c.player_id == player_id, idempotency_keys.c.key == idem_key)
+            .values(status_code=status, response=json.dumps(body, default=str))
+        )
+    return status, body
 
 
 async def _claim_key(conn: AsyncConnection, player_id: int, key: str, fingerprint: str) -> tuple[int, dict] | None:
@@ -259,5 +319,5 @@ async def _claim_key(conn: AsyncConnection, player_id: int, key: str, fingerprin
         )
     ).one()
     if stored.fingerprint != fingerprint:
-        raise GameError(422, "idempotency_key_reused", "this Idempotency-Key was used for a different request")
+        raise GameError(409, "idempotency_key_reused", "this Idempotency-Key was used for a different request")
     return stored.status_code, json.loads(stored.response)

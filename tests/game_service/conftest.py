@@ -226,6 +226,7 @@ def make_settings(pg_url, tmp_path, fake_graph):
             facebook_app_secret=FB_APP_SECRET,
             facebook_graph_url=fake_graph.url,
             rate_limit_writes=10_000,
+            signup_limit_per_address=1_000_000,  # every test signs its players up from one address
             public_base_url="https://game.example.test",
         )
         kw.update(overrides)
@@ -318,6 +319,8 @@ class LiveServer:
             "GAME_BIND": "127.0.0.1",
             "GAME_WORKERS": str(workers),
             "GAME_LOG_LEVEL": log_level,
+            # every test signs its players up from 127.0.0.1; the tests of the limit set their own
+            "GAME_SIGNUP_LIMIT_PER_ADDRESS": "1000000",
             **env,
         }
         self.log_path = Path(env.get("GAME_MEDIA_DIR", "/tmp")).parent / f"server-{self.port}.log"
@@ -384,6 +387,7 @@ def live_server(pg_url, tmp_path_factory, fake_graph):
             "GAME_SESSION_SECRET": SESSION_SECRET,
             "GAME_MEDIA_DIR": str(media),
             "GAME_RATE_LIMIT_WRITES": "100000",
+            "GAME_SIGNUP_LIMIT_PER_ADDRESS": "1000000",
             "GAME_FACEBOOK_GRAPH_URL": fake_graph.url,
             "GAME_FACEBOOK_APP_ID": FB_APP_ID,
             "GAME_FACEBOOK_APP_SECRET": FB_APP_SECRET,

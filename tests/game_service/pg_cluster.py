@@ -4,7 +4,7 @@ The shared test server at 127.0.0.1:5432 trusts every local connection, so it ac
 password; tests about passwords (rotation), about restarts (failover) and about who may
 connect need a server they own. This one:
 
-* runs ``initdb --auth=scram-sha-256`` with a superuser password (``pg_hba`` from
+* runs ``initdb --auth=scram-sha-256`` (or ``auth=``: ``trust``) with a superuser password (``pg_hba`` from
   ``hba_lines`` when given: e.g. ``trust`` for one role only);
 * listens on 127.0.0.1 only, on a free port; its Unix socket lives in its own directory;
 * can serve TLS (``ssl=True``, a self-signed certificate);
@@ -42,7 +42,7 @@ def _pg_bin() -> Path:
 
 class PgCluster:
     def __init__(self, superuser_password: str = "admin-pw-for-tests", hba_lines: list[str] | None = None,
-                 ssl: bool = False):
+                 ssl: bool = False, auth: str = "scram-sha-256", max_connections: int = 60):
         from tests.game_service.conftest import free_port
 
         self.bin = _pg_bin()
@@ -60,7 +60,7 @@ class PgCluster:
         pwfile.write_text(superuser_password)
         if self._as:
             shutil.chown(pwfile, "postgres", "postgres")
-        self._run([self.bin / "initdb", "-D", self.data, "-U", SUPERUSER, "--auth=scram-sha-256",
+        self._run([self.bin / "initdb", "-D", self.data, "-U", SUPERUSER, f"--auth={auth}",
                    f"--pwfile={pwfile}", "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"])
         pwfile.unlink()
         if hba_lines:
@@ -71,7 +71,7 @@ class PgCluster:
                 f"\nport = {self.port}\nlisten_addresses = '127.0.0.1'\n"
                 f"unix_socket_directories = '{self.root}'\n"
                 "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"  # a test server; no OS crash here
-                "shared_buffers = 32MB\nmax_connections = 60\n"
+                f"shared_buffers = 32MB\nmax_connections = {max_connections}\n"
             )
             if ssl:  # a self-signed certificate: enough for sslmode=require (which does not verify it)
                 f.write("ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n")

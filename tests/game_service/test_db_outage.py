@@ -125,7 +125,7 @@ def test_an_unreachable_database_is_a_503_within_seconds(kind, make_pg_cluster, 
     try:
         from game_service.security import Sessions
 
-        signed_in = {"Authorization": "Bearer " + Sessions(SESSION_SECRET, 3600).issue(1)}
+        signed_in = {"Authorization": "Bearer " + Sessions(SESSION_SECRET, 3600).issue(1, 0)}
         with httpx.Client(base_url=server.url, timeout=30) as c:
             for method, path in (("POST", "/api/auth/guest"), ("GET", "/api/health/db"), ("GET", "/api/me"),
                                  ("POST", "/api/actions"), ("GET", "/api/leaderboard")):

@@ -134,19 +134,19 @@ def test_data_deletion_callback_deletes_the_player_and_reports_status(client, db
     avatar = p.post("/api/me/avatar", json={"key": up["key"]}).json()["avatar_url"]
     assert client.get(avatar).status_code == 200
 
-    r = client.post("/api/facebook/data-deletion", data={"signed_request": signed("fb-500", issued_at=int(time.time()) - 86400)})
+    r = client.post("/api/facebook/data-deletion", data={"signed_request": signed("fb-500")})
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["url"].startswith("https://game.example.test/api/facebook/deletion-status?code=")
     code = body["confirmation_code"]
     assert code in body["url"]
-    # the player, the ledger, friendships and the avatar are gone
-    assert p.get("/api/me").status_code == 404
-    # the old session cannot write either
+    # the player, the ledger, friendships and the avatar are gone; the old session is refused
+    r = p.get("/api/me")
+    assert r.status_code == 401 and "no longer exists" in r.json()["detail"]
     for path in ("/api/actions", "/api/daily-reward", "/api/shop/energy"):
         r = p.post(path)
-        assert r.status_code == 404 and r.json()["error"] == "not_found", (path, r.text)
-    assert p.post("/api/actions", headers={"Idempotency-Key": "after-deletion"}).status_code == 404
+        assert r.status_code == 401 and r.json()["error"] == "invalid_session", (path, r.text)
+    assert p.post("/api/actions", headers={"Idempotency-Key": "after-deletion"}).status_code == 401
     assert db.execute("SELECT count(*) FROM ledger WHERE player_id = %s", (p.id,)).fetchone()[0] == 0
     assert friend.get("/api/friends").json()["friends"] == []
     assert client.get(avatar).status_code == 404

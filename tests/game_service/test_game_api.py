@@ -118,7 +118,7 @@ def test_an_idempotency_key_reused_for_another_request_is_refused(client):
     key = {"Idempotency-Key": "k-" + uuid.uuid4().hex}
     assert p.post("/api/actions", headers=key).status_code == 200
     r = p.post("/api/daily-reward", headers=key)
-    assert r.status_code == 422 and r.json()["error"] == "idempotency_key_reused"
+    assert r.status_code == 409 and r.json()["error"] == "idempotency_key_reused"
     assert p.state()["daily_reward_available"] is True
 
 

@@ -11,7 +11,10 @@ import time
 import psycopg
 import pytest
 
-from game_service.migrate import LOCK_KEY
+import sqlalchemy
+from alembic import command
+
+from game_service.migrate import LOCK_KEY, alembic_config
 from tests.game_service.conftest import REPO, create_database, drop_database
 
 
@@ -44,10 +47,11 @@ def test_migrate_waits_for_the_lock_at_most_its_timeout(empty_db):
 def test_a_migration_blocked_by_a_long_transaction_times_out_and_changes_nothing(empty_db):
     r, _ = run_migrate(empty_db)
     assert r.returncode == 0, r.stderr
-    with psycopg.connect(empty_db) as conn:
-        conn.execute("UPDATE alembic_version SET version_num = '0002'")  # pretend 0003 is still to run
-        conn.execute("DROP INDEX IF EXISTS ix_ledger_player_id_id")
-        conn.commit()
+    # back to 0002 (the later revisions' own downgrades): 0003, which indexes the ledger, is to run
+    engine = sqlalchemy.create_engine(empty_db.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(conn), "0002")
+    engine.dispose()
     with psycopg.connect(empty_db) as holder:  # an app transaction that holds the ledger table
         holder.execute("LOCK TABLE ledger IN ROW EXCLUSIVE MODE")
         r, took = run_migrate(empty_db, "--timeout", "3")

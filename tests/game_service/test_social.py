@@ -34,7 +34,7 @@ def test_mutual_requests_make_friends_and_bad_requests_are_refused(client):
     r = b.post("/api/friends/requests", json={"player_id": a.id})
     assert r.status_code == 200 and r.json()["status"] == "friends"
     r = a.post("/api/friends/requests", json={"player_id": a.id})
-    assert r.status_code == 422 and "yourself" in r.json()["detail"]
+    assert r.status_code == 409 and "yourself" in r.json()["detail"]
     assert a.post("/api/friends/requests", json={"player_id": 987654321}).status_code == 404
     r = a.post("/api/friends/requests", json={"player_id": "abc"})
     assert r.status_code == 422 and r.json()["error"] == "invalid_request"

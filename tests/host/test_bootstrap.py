@@ -20,6 +20,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from urllib.parse import urlparse
 
 import psycopg
 import pytest
@@ -30,6 +31,7 @@ pytestmark = pytest.mark.slow
 
 ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SOCKET_DIR = os.environ.get("TEST_PG_SOCKET_DIR", "/var/run/postgresql")
+ADMIN_PORT = urlparse(ADMIN_URL).port or 5432
 
 
 def _user_data(templates: dict) -> str:
@@ -75,7 +77,7 @@ def _env_file(tmp_path: Path, database: str, port: int, **extra: str) -> Path:
     values = {
         "GAME_ENV": "production",
         "GAME_SESSION_SECRET": "session-secret-of-a-test-host",
-        "GAME_DATABASE_URL": f"postgresql://postgres@/{database}?host={SOCKET_DIR}",
+        "GAME_DATABASE_URL": f"postgresql://postgres@:{ADMIN_PORT}/{database}?host={SOCKET_DIR}",
         "GAME_BIND": "127.0.0.1",
         "GAME_PORT": str(port),
         "GAME_WORKERS": "2",
