@@ -82,5 +82,6 @@ def topology():
     finally:
         slot = topo.state.get("slot")
         topo.down(quiet=True)
-        assert leftovers(state, slot) == []
+        left = leftovers(state, slot)
         shutil.rmtree(state.parent, ignore_errors=True)
+        assert left == []
