@@ -1,5 +1,5 @@
 # One target per entry point; laptop and CI call the same scripts.
-.PHONY: setup synth test snapshots diff bench-synth report play bench-service lock wheelhouse bootstrap deploy destroy clean
+.PHONY: setup synth test snapshots diff bench-synth report play bench-service lock wheelhouse bootstrap deploy destroy clean local local-down local-status bench-scale
 
 setup:          ## install everything (Debian packages, .venv, pinned CDK CLI)
 	scripts/setup.sh
@@ -28,6 +28,18 @@ play: setup     ## run the game locally on embedded defaults (SQLite, local file
 
 bench-service: setup ## load benchmark of the game service against PostgreSQL
 	.venv/bin/python bench/service_bench.py
+
+local: setup    ## the scale-out stage on this machine: HOSTS=3 app hosts (namespaces, bootstrap), HAProxy, PostgreSQL, moto, front door; prints the URL
+	scripts/local.sh up --hosts $(or $(HOSTS),3) $(ARGS)
+
+local-down:     ## stop the local topology: no process, namespace or mount left
+	scripts/local.sh down
+
+local-status:   ## each local host's health as the load balancer sees it
+	scripts/local.sh status
+
+bench-scale: setup ## scale curve through the local front door: 1, 2, 3 hosts, throughput, p50/p99, errors, CPU per component
+	.venv/bin/python bench/scale_bench.py
 
 lock: setup    ## re-resolve game_service/requirements.lock (hashes of every transitive dependency) from requirements.txt
 	cd game_service && ../.venv/bin/uv pip compile requirements.txt --python-version 3.11 \

@@ -4,7 +4,9 @@
 #
 #   bootstrap.sh --mode ec2|local --bundle SRC --wheels SRC --env-file FILE [options]
 #
-# SRC is an s3:// URL (ec2) or a local .zip or directory. Steps, in order, each bounded:
+# SRC is an s3:// URL (ec2) or a local .zip or directory. Local mode with --netns NAME runs
+# the whole boot inside that network namespace (a host of the local topology). Steps:
+#   0. local with --netns: re-run inside the namespace  [os_enter_network]
 #   1. OS packages (ec2: dnf, with retries)          [os_packages]
 #   2. fetch the service bundle and its wheelhouse    [fetch]
 #   3. a fresh virtualenv from the wheelhouse only: pip --no-index --require-hashes
@@ -18,7 +20,8 @@
 # Only the steps marked [os_*] differ between modes (the "named switch").
 set -euo pipefail
 
-MODE=""; BUNDLE=""; WHEELS=""; ENV_FILE=""; PREFIX=""
+ARGS=("$@")
+MODE=""; BUNDLE=""; WHEELS=""; ENV_FILE=""; PREFIX=""; NETNS=""
 REGION=""; STAGE=""; LOG_GROUP=""; TARGET_GROUP_ARN=""
 READY_TIMEOUT=${READY_TIMEOUT:-180}; MIGRATE_TIMEOUT=${MIGRATE_TIMEOUT:-600}
 PYTHON=${PYTHON:-python3.11}
@@ -31,6 +34,7 @@ while (($#)); do
     --wheels) WHEELS=$2; shift 2 ;;
     --env-file) ENV_FILE=$2; shift 2 ;;
     --prefix) PREFIX=$2; shift 2 ;;
+    --netns) NETNS=$2; shift 2 ;;
     --region) REGION=$2; shift 2 ;;
     --stage) STAGE=$2; shift 2 ;;
     --log-group) LOG_GROUP=$2; shift 2 ;;
@@ -48,6 +52,7 @@ done
 [[ -r "$ENV_FILE" ]] || { echo "bootstrap: cannot read the environment file $ENV_FILE" >&2; exit 2; }
 if [[ "$MODE" == ec2 ]]; then
   PREFIX=${PREFIX:-/opt/game}
+  [[ -z "$NETNS" ]] || { echo "bootstrap: --netns is for --mode local (an EC2 host has its own network)" >&2; exit 2; }
   for required in REGION STAGE LOG_GROUP; do
     [[ -n "${!required}" ]] || { echo "bootstrap: --$(tr '_A-Z' '-a-z' <<<"$required") is required in ec2 mode" >&2; exit 2; }
   done
@@ -75,6 +80,14 @@ SERVICE_LOG="$PREFIX/log/service.log"
 [[ "$MODE" == ec2 ]] && SERVICE_LOG=/var/log/game/service.log
 
 # ---- OS-specific steps ---------------------------------------------------------------
+os_enter_network() {  # local with --netns: the host's network is a namespace of its own
+  [[ "$MODE" == local && -n "$NETNS" ]] || return 0
+  [[ "$(ip netns identify $$ 2>/dev/null)" == "$NETNS" ]] && return 0
+  command -v ip >/dev/null || fail "ip (iproute2) not found; it runs the host in namespace $NETNS"
+  ip netns pids "$NETNS" >/dev/null 2>&1 || fail "network namespace $NETNS does not exist (or needs root)"
+  exec ip netns exec "$NETNS" bash "$0" "${ARGS[@]}"
+}
+
 os_packages() {
   if [[ "$MODE" == ec2 ]]; then
     # Amazon Linux's repositories sit in S3, reached through the VPC's gateway endpoint.
@@ -208,7 +221,8 @@ wait_for() {  # wait_for WHAT URL SECONDS
   log "$what ok"
 }
 
-log "mode $MODE, prefix $PREFIX"
+os_enter_network
+log "mode $MODE, prefix $PREFIX${NETNS:+, network namespace $NETNS}"
 os_packages
 mkdir -p "$PREFIX"
 fetch "$BUNDLE" "$PREFIX/app/game_service"
@@ -217,7 +231,7 @@ log "bundle and wheelhouse fetched"
 
 rm -rf "$PREFIX/venv"
 "$PYTHON" -m venv "$PREFIX/venv"
-"$PREFIX/venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-index --no-cache-dir \
+"$PREFIX/venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-index --no-cache-dir --no-compile \
   --find-links "$PREFIX/wheels" --require-hashes --only-binary=:all: \
   -r "$PREFIX/app/game_service/requirements.lock" || fail "pip install from the wheelhouse"
 log "service installed from the wheelhouse (no package index)"

@@ -146,7 +146,7 @@ def test_host_is_not_ready_while_its_storage_is_unreachable(shipped, tmp_path, d
     assert "storage" in result.stderr and "READY" not in result.stdout
 
 
-@pytest.mark.parametrize("script", ["host/bootstrap.sh", "scripts/deploy.sh"])
+@pytest.mark.parametrize("script", ["host/bootstrap.sh", "scripts/deploy.sh", "scripts/local.sh"])
 def test_shell_scripts_pass_shellcheck(script):
     root = Path(__file__).resolve().parents[2]
     shellcheck = shutil.which("shellcheck")

@@ -1,0 +1,21 @@
+"""The scale-out stage on one machine: a local topology built from the artifacts that go to AWS.
+
+``python -m local_topology up|down|status`` (``make local``, ``make local-down``,
+``make local-status``) runs, under a state folder (default ``./var/local``):
+
+* N app hosts (default 3), each in a Linux network namespace of its own with a veth pair on
+  a bridge ``lt-br<k>`` (10.77.<k>.1/24, k the first free slot; host *i* is 10.77.<k>.(10+i)), brought up by
+  ``host/bootstrap.sh --mode local --netns ...``: the script EC2 user data runs, installing
+  the service bundle from the wheelhouse with no package index. Where namespaces cannot be
+  created, the hosts run as processes on separate ports of 127.0.0.1 (said in one line);
+* HAProxy (Debian's) as the load balancer, active health checks on ``/api/health/live``,
+  its config generated here (``haproxy.py``), an admin stats socket for status and drains;
+* PostgreSQL: a cluster initdb'd under the state folder (TLS, password auth), so chaos can
+  restart it without touching a system service;
+* moto's server standing in for S3 (media and static buckets) and Secrets Manager (the
+  database secrets shaped like RDS's, the app secret);
+* one front door (nginx) that routes like the CloudFront distribution (``frontdoor.py``;
+  a test checks the routes against the synthesized distribution).
+
+Nothing here imports the CDK.
+"""

@@ -1,0 +1,40 @@
+"""``python -m local_topology up|down|status``: the local topology's entry point (make local...)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from local_topology.topology import DEFAULT_STATE, Topology, TopologyError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local_topology", description=__doc__)
+    parser.add_argument("--state", default=str(DEFAULT_STATE), help="state folder (default: ./var/local)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start the topology and print its URL")
+    up.add_argument("--hosts", type=int, default=3, help="app hosts (default 3)")
+    up.add_argument("--port", type=int, default=8080, help="front door port on 127.0.0.1 (default 8080)")
+    up.add_argument("--no-netns", action="store_true", help="hosts as processes on separate ports, no namespaces")
+    sub.add_parser("down", help="stop everything; no process, namespace or mount left")
+    sub.add_parser("status", help="each host's health as the load balancer sees it")
+    args = parser.parse_args(argv)
+
+    topology = Topology(args.state)
+    try:
+        if args.command == "up":
+            topology.up(args.hosts, front_port=args.port, use_netns=not args.no_netns)
+        elif args.command == "down":
+            topology.down()
+        else:
+            print("\n".join(topology.status()))
+    except TopologyError as exc:
+        print(f"local: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

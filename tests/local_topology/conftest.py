@@ -1,0 +1,87 @@
+"""Fixtures of the local topology tests: the real thing (network namespaces as root, HAProxy,
+nginx, an initdb'd PostgreSQL, moto's server standing in for S3 and Secrets Manager, hosts
+booted by host/bootstrap.sh from the wheelhouse)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import httpx
+import pytest
+
+from local_topology.topology import Topology, free_port
+
+PNG_1x1 = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c63f8cfc0f01f0005000201a5f7a0b50000000049454e44ae426082"
+)
+# load tests measure the platform, not the game's pacing rules
+LOAD_ENV = {"GAME_RATE_LIMIT_WRITES": "1000000", "GAME_ENERGY_CAP": "1000000",
+            "GAME_SIGNUP_LIMIT_PER_ADDRESS": "1000000"}
+
+
+def processes_mentioning(path: Path) -> list[str]:
+    """Processes whose command line or working directory is under ``path``."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            cwd = os.readlink(proc / "cwd")
+        except OSError:
+            continue
+        if str(path) in cmd or cwd.startswith(str(path)):
+            found.append(f"{proc.name}: {cmd[:200]}")
+    return found
+
+
+def leftovers(state_dir: Path, slot: int | None) -> list[str]:
+    """Every process, namespace, link and mount of a topology (network slot ``slot``) still there."""
+    out = processes_mentioning(state_dir)
+    if slot is not None:
+        netns = Path("/run/netns")
+        out += [f"namespace {p.name}" for p in netns.glob(f"lt{slot}-*")] if netns.exists() else []
+        out += [f"link {p.name}" for p in Path("/sys/class/net").glob(f"lt{slot}-*")]
+        out += [f"link {p.name}" for p in Path("/sys/class/net").glob(f"lt-br{slot}")]
+    out += [f"mount {line}" for line in Path("/proc/mounts").read_text().splitlines()
+            if (slot is not None and f"/run/netns/lt{slot}-" in line) or str(state_dir) in line]
+    return out
+
+
+def guest(url: str, name: str | None = None) -> tuple[int, dict]:
+    r = httpx.post(url + "api/auth/guest", json={"name": name} if name else None,
+                   headers={"Idempotency-Key": os.urandom(8).hex()}, timeout=15)
+    assert r.status_code == 201, r.text
+    return r.json()["player"]["id"], {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+def state_folder() -> Path:
+    """A state folder PostgreSQL's and nginx's users can reach (pytest's tmp_path is 0700)."""
+    root = Path(tempfile.mkdtemp(prefix="lt-test-"))
+    root.chmod(0o755)
+    return root / "state"
+
+
+@pytest.fixture
+def state_dir():
+    state = state_folder()
+    yield state
+    shutil.rmtree(state.parent, ignore_errors=True)
+
+
+@pytest.fixture(scope="package")
+def topology():
+    """Three hosts, as `make local` starts them (with the load tests' game rules)."""
+    state = state_folder()
+    topo = Topology(state)
+    try:
+        topo.up(3, front_port=free_port(), extra_env=LOAD_ENV)
+        yield topo
+    finally:
+        slot = topo.state.get("slot")
+        topo.down(quiet=True)
+        left = leftovers(state, slot)
+        shutil.rmtree(state.parent, ignore_errors=True)
+        assert left == []

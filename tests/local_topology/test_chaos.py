@@ -1,0 +1,235 @@
+"""Chaos on the local topology (three hosts in network namespaces behind HAProxy, PostgreSQL,
+moto, the nginx front door), through the front door only, as players reach the CDN:
+
+1. a headless-Chromium player pair (guest sign-in, actions, friends, a gift sent and
+   claimed, an avatar upload) and a load generator play while one host gets SIGKILL: the
+   page never shows an error, no acknowledged write is lost, the load balancer takes the host
+   out within its check interval and sends it nothing more, and the host, booted again by
+   the bootstrap, rejoins and serves;
+2. PostgreSQL restarted under load: clean 503s (JSON, Retry-After) only around the outage,
+   success again within 5 s of its return, every wallet equal to its ledger, no acknowledged
+   write lost, and the load balancer keeps every host in service (its check is shallow);
+3. a rolling replacement of every host, one at a time (drain in the load balancer, graceful
+   stop, a fresh boot by the bootstrap, back in service): not one failed request.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from local_topology import haproxy
+from local_topology.topology import host_name
+from tests.game_service.load import Load, ok
+from tests.local_topology.conftest import PNG_1x1, guest
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-quic"]
+# the page reports every message it shows as an error (class "error") to the test
+WATCH_ERRORS = """
+document.addEventListener("DOMContentLoaded", () => {
+  const m = document.getElementById("message");
+  new MutationObserver(() => { if (m.className === "error") window.reportError(m.textContent); })
+    .observe(m, {attributes: true, childList: true, characterData: true, subtree: true});
+});
+"""
+
+
+def players(topology, n: int) -> list[tuple[int, dict]]:
+    return [guest(topology.url) for _ in range(n)]
+
+
+def front(topology) -> str:
+    return topology.url.rstrip("/")
+
+
+def check_nothing_lost(topology, results, player_ids) -> None:
+    acked = {r.idem_key: r.player_id for r in results if r.idem_key and 200 <= r.status < 300}
+    assert acked, "no write was acknowledged: the test tested nothing"
+    with psycopg.connect(topology.admin_dsn()) as conn:
+        stored = set(conn.execute("SELECT player_id, key FROM idempotency_keys").fetchall())
+        missing = [k for k, pid in acked.items() if (pid, k) not in stored]
+        assert not missing, f"{len(missing)} acknowledged writes lost"
+        for pid in player_ids:  # every wallet equals the sum of its ledger
+            coins, total = conn.execute(
+                "SELECT coins, (SELECT SUM(delta) FROM ledger WHERE player_id = p.id) FROM players p WHERE id = %s",
+                (pid,)).fetchone()
+            assert coins == total, (pid, coins, total)
+
+
+class LbWatch:
+    """Samples one host's state in the load balancer every 50 ms: (time, status, sessions total)."""
+
+    def __init__(self, topology, host: int):
+        self.samples: list[tuple[float, str, int]] = []
+        self._stop = threading.Event()
+
+        def run():
+            while not self._stop.is_set():
+                s = {x.name: x for x in topology.lb_servers()}[host_name(host)]
+                self.samples.append((time.monotonic(), s.status, s.sessions_total))
+                time.sleep(0.05)
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(5)
+        return self.samples
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (scripts/system-packages.txt)")
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def test_a_host_killed_while_people_play_goes_unnoticed_and_rejoins(topology, browser, tmp_path):
+    from playwright.sync_api import expect
+
+    victim = 2
+    shown_errors: list[str] = []
+    pages = []
+    for _ in range(2):
+        context = browser.new_context()
+        context.expose_function("reportError", lambda text: shown_errors.append(text))
+        context.add_init_script(WATCH_ERRORS)
+        page = context.new_page()
+        page.on("pageerror", lambda e: shown_errors.append(f"page error: {e}"))
+        pages.append(page)
+    ann, bob = pages
+
+    load_players = players(topology, 6)
+    load = Load(front(topology), load_players, threads=4, max_seconds=120, client_timeout=15).start()
+    for page, name in ((ann, "Ann"), (bob, "Bob")):
+        page.goto(topology.url)
+        page.fill("#guest-name", name)
+        page.click("#guest-signin")
+        expect(page.locator("#player-name")).to_have_text(name)
+        expect(page.locator("#coins")).to_have_text("50")
+    ann.click("#act")
+    expect(ann.locator("#coins")).to_have_text("55")
+
+    watch = LbWatch(topology, victim)
+    time.sleep(1)
+    killed_at = time.monotonic()
+    topology.kill_host(victim)  # SIGKILL: the server and its workers, mid-request
+
+    # the players keep playing while the load balancer notices
+    for coins in ("60", "65", "70"):
+        ann.click("#act")
+        expect(ann.locator("#coins")).to_have_text(coins)
+    ann.fill("#friend-id", bob.locator("#player-id").inner_text().strip())
+    ann.click("#add-friend")
+    expect(ann.locator("#message")).to_have_text("Friend request sent")
+    bob.reload()
+    bob.locator("#requests button", has_text="Accept").click()
+    expect(bob.locator("#friends")).to_contain_text("Ann")
+    bob.locator("#friends button", has_text="Send gift").click()
+    expect(bob.locator("#message")).to_have_text("Gift sent to Ann")
+    ann.reload()
+    expect(ann.locator("#inbox")).to_contain_text("10 coins from Bob")
+    ann.locator("#inbox button", has_text="Claim").click()
+    expect(ann.locator("#coins")).to_have_text("80")
+    png = tmp_path / "me.png"
+    png.write_bytes(PNG_1x1)
+    ann.set_input_files("#avatar-file", str(png))
+    expect(ann.locator("#message")).to_have_text("New avatar saved")
+    ann.wait_for_function("document.getElementById('avatar').complete && document.getElementById('avatar').naturalWidth === 1")
+    time.sleep(max(0.0, killed_at + 5 - time.monotonic()))
+    samples = watch.stop()
+
+    # the load balancer took it out within its check interval, then sent it nothing
+    down = [(t, n) for t, status, n in samples if t >= killed_at and status.startswith("DOWN")]
+    assert down, samples[-5:]
+    out_after = down[0][0] - killed_at
+    print(f"host {victim} out of the load balancer {out_after:.2f} s after SIGKILL")
+    assert out_after <= haproxy.FALL * haproxy.CHECK_INTERVAL_S + 1, out_after
+    assert {n for _, n in down} == {down[0][1]}, "requests went to the dead host after it was marked DOWN"
+
+    # restarted (a fresh boot by the bootstrap), it rejoins and serves again
+    boot = topology.boot_hosts([victim])[victim]
+    rejoined = topology.wait_lb(lambda s: all(x.status == "UP" for x in s), "every host UP", 30)
+    print(f"host {victim} booted again in {boot:.1f} s, UP in the load balancer {rejoined:.1f} s later")
+    before = {x.name: x for x in topology.lb_servers()}[host_name(victim)].sessions_total
+    time.sleep(2)
+    results = load.stop()
+    assert {x.name: x for x in topology.lb_servers()}[host_name(victim)].sessions_total > before, "it serves again"
+    ann.click("#act")
+    expect(ann.locator("#coins")).to_have_text("85")
+
+    assert shown_errors == []
+    assert len(results) > 100, len(results)
+    failed = [r for r in results if not ok(r)]
+    assert not failed, failed[:5]
+    check_nothing_lost(topology, results, [pid for pid, _ in load_players])
+    for page in pages:
+        page.context.close()
+
+
+def test_postgresql_restarted_under_load_is_a_clean_503_then_recovers(topology):
+    load_players = players(topology, 6)
+    load = Load(front(topology), load_players, threads=4, max_seconds=40, client_timeout=15).start()
+    time.sleep(3)
+    down = time.monotonic()
+    topology.pg_stop("fast")
+    time.sleep(3)
+    assert all(s.status == "UP" for s in topology.lb_servers()), "the shallow check keeps hosts in service"
+    topology.pg_start()
+    up = time.monotonic()
+    time.sleep(8)
+    results = load.stop()
+
+    assert len(results) > 100, len(results)
+    bad = [r for r in results if not ok(r) and r.status != 503]
+    assert not bad, bad[:5]  # never a 500 or a gateway error, never a hang
+    failed = [r for r in results if r.status == 503]
+    assert failed, "the outage went unnoticed: the test tested nothing"
+    for r in failed:
+        assert r.retry_after == "5" and '"database_unavailable"' in r.error, r
+        assert down - 1 <= r.start <= up + 5, r  # only around the outage
+    first_ok = min(r.start + r.seconds for r in results if r.start >= up and ok(r))
+    print(f"{len(failed)} clean 503s during the outage; first success {first_ok - up:.2f} s after PostgreSQL returned")
+    assert first_ok - up <= 5
+    after = [r for r in results if r.start > up + 5]
+    assert len(after) > 20 and all(ok(r) for r in after), [r for r in after if not ok(r)][:5]
+    check_nothing_lost(topology, results, [pid for pid, _ in load_players])
+
+
+def test_a_rolling_replacement_of_every_host_fails_no_request(topology):
+    load_players = players(topology, 6)
+    load = Load(front(topology), load_players, threads=4, max_seconds=600, client_timeout=15).start()
+    time.sleep(2)
+    boots = {}
+    for i in topology.hosts:
+        t0 = time.monotonic()
+        topology.lb_set(i, "drain")  # no new requests; what is in flight finishes
+        topology.wait_lb(lambda s, n=host_name(i): {x.name: x for x in s}[n].sessions_now == 0, "drained", 30)
+        topology.lb_set(i, "maint")
+        topology.stop_host(i)  # SIGTERM: graceful
+        boots[i] = topology.boot_hosts([i])[i]
+        topology.lb_set(i, "ready")
+        topology.wait_lb(lambda s: all(x.status == "UP" for x in s), "every host UP", 30)
+        print(f"host {i} replaced in {time.monotonic() - t0:.1f} s (boot {boots[i]:.1f} s)")
+    time.sleep(2)
+    results = load.stop()
+    assert len(results) > 100, len(results)
+    failed = [r for r in results if not ok(r)]
+    assert not failed, failed[:5]
+    assert all(s.status == "UP" and s.sessions_total > 0 for s in topology.lb_servers())
+    check_nothing_lost(topology, results, [pid for pid, _ in load_players])

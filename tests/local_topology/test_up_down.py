@@ -1,0 +1,126 @@
+"""`make local` and `make local-down` for real: a topology of its own (two hosts) comes up,
+a player plays one round through the front door, and down leaves no process, namespace,
+link or mount behind. Also: the command line's progress lines and status table, and the
+fallback to ports where no namespace can be made."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import httpx
+import psycopg
+import pytest
+
+from local_topology.topology import REPO, Topology, free_port
+from tests.local_topology.conftest import PNG_1x1, guest, leftovers
+
+pytestmark = pytest.mark.slow
+
+
+def cli(state, *args, timeout=300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "local_topology", "--state", str(state), *args],
+                          capture_output=True, text=True, timeout=timeout, cwd=REPO)
+
+
+def play_one_round(url: str) -> dict:
+    page = httpx.get(url, timeout=10)
+    assert page.status_code == 200 and "<title>" in page.text  # the page, from the static bucket
+    assert httpx.get(url + "app.js", timeout=10).text.startswith("// Coin Quest")
+    pid, auth = guest(url, "Local")
+    with httpx.Client(base_url=url, headers=auth, timeout=15) as c:
+        r = c.post("api/actions", headers={"Idempotency-Key": "one-action"})
+        assert r.status_code == 200, r.text
+        # an avatar: presigned POST straight to the bucket, verified by a host, served by the front door
+        form = c.post("api/me/avatar/upload-url", json={"content_type": "image/png"}).json()
+        up = httpx.post(form["url"], data=form["fields"], files={"file": ("a.png", PNG_1x1, "image/png")}, timeout=15)
+        assert up.status_code in (200, 204), up.text
+        me = c.post("api/me/avatar", json={"key": form["key"]})
+        assert me.status_code == 200, me.text
+        avatar = me.json()["avatar_url"]
+        assert avatar.startswith("/media/avatars/")
+        assert httpx.get(url + avatar.lstrip("/"), timeout=10).content == PNG_1x1
+        # an upload's own key is no route to the media bucket: /incoming/... is the default
+        # behaviour's (static bucket), as on the CDN
+        assert httpx.get(url + form["key"], timeout=10).status_code == 404
+        # bucket routes are read-only, like the distribution's S3 behaviours
+        assert httpx.put(url + avatar.lstrip("/"), content=b"x", timeout=10).status_code == 403
+        return {"player": pid, "coins": c.get("api/me").json()["coins"]}
+
+
+def test_up_play_status_down_leaves_nothing(state_dir):
+    state = state_dir
+    port = free_port()
+    up = cli(state, "up", "--hosts", "2", "--port", str(port))
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        lines = up.stdout.splitlines()
+        # one line per component while starting, then the URL
+        expected = ["network: " if os.geteuid() == 0 else "network namespaces unavailable", "postgresql: ",
+                    "s3 + secrets manager (moto): ", "host1 ", "host2 ", "load balancer (haproxy): ",
+                    "front door (nginx): ", f"ready: http://127.0.0.1:{port}/"]
+        assert [any(line.startswith("local: " + e) for line in lines) for e in expected] == [True] * len(expected), lines
+        assert lines[-1] == f"local: ready: http://127.0.0.1:{port}/"
+        ready = [float(x) for x in re.findall(r"bootstrap READY in ([0-9.]+) s", up.stdout)]
+        assert len(ready) == 2
+        print(f"hosts ready in {ready} s (booted together)")
+
+        topo = Topology(state)
+        if os.geteuid() == 0:
+            assert topo.netns
+            # each host is its own machine on the network: its own namespace and address
+            for i in (1, 2):
+                addr = subprocess.run(["ip", "-n", topo.host_ns(i), "-4", "-o", "addr", "show", "eth0"],
+                                      capture_output=True, text=True).stdout
+                assert f"{topo.subnet}.{10 + i}/24" in addr
+        played = play_one_round(topo.url)
+        assert played["coins"] == 55  # 50 to start, +5 for the action
+        with psycopg.connect(topo.admin_dsn()) as conn:
+            assert conn.execute("SELECT count(*) FROM ledger WHERE player_id = %s", (played["player"],)).fetchone()[0] == 2
+
+        status = cli(state, "status", timeout=30)
+        assert status.returncode == 0, status.stderr
+        rows = [line.split() for line in status.stdout.splitlines() if line.startswith("host")][1:]
+        assert [(r[0], r[2]) for r in rows] == [("host1", "UP"), ("host2", "UP")], status.stdout
+        again = cli(state, "up", "--hosts", "1")  # one topology per state folder
+        assert again.returncode == 1 and "already runs" in again.stderr, again.stderr
+    finally:
+        slot = Topology(state).state.get("slot")
+        down = cli(state, "down", timeout=120)
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert leftovers(state, slot) == []
+    assert "not running" in cli(state, "status").stdout
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+
+
+def test_without_namespaces_hosts_run_on_ports_and_say_so(state_dir):
+    state = state_dir
+    lines: list[str] = []
+    topo = Topology(state, say=lines.append)
+    try:
+        url = topo.up(1, front_port=free_port(), use_netns=False)
+        assert any(line.startswith("network namespaces unavailable (turned off (--no-netns)): hosts run as processes")
+                   for line in lines), lines
+        assert topo.host_address(1).startswith("127.0.0.1:")
+        pid, auth = guest(url)
+        assert httpx.post(url + "api/actions", headers={**auth, "Idempotency-Key": "k"}, timeout=15).status_code == 200
+    finally:
+        topo.down(quiet=True)
+    assert leftovers(state, None) == []
+
+
+def test_bad_input_is_one_line(tmp_path):
+    r = cli(tmp_path / "s", "up", "--hosts", "0")
+    assert r.returncode == 1 and r.stderr.strip() == "local: --hosts must be between 1 and 200, got 0"
+    assert not (tmp_path / "s").exists()
+
+
+def test_a_folder_that_is_not_a_topologys_is_never_emptied(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    r = cli(tmp_path, "up", "--hosts", "1")
+    assert r.returncode == 1
+    assert r.stderr.strip() == f"local: {tmp_path} is not empty and holds no local topology: pick another --state"
+    assert (tmp_path / "notes.txt").read_text() == "mine"
