@@ -72,6 +72,15 @@ retry() {  # retry ATTEMPTS COMMAND...: for steps that talk to a network service
   done
 }
 env_value() { sed -n "s/^$1=//p" "$ENV_FILE" | tail -n 1; }
+# The environment file as systemd's EnvironmentFile reads it: KEY=value lines, values taken
+# literally (never run through the shell: a URL's '&' or a '$' stays what it is).
+load_env() {
+  local line
+  while IFS= read -r line || [[ -n "$line" ]]; do
+    [[ "$line" =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] && export "${line?}"
+  done < "$ENV_FILE"
+  return 0
+}
 
 PORT=$(env_value GAME_PORT); PORT=${PORT:-8000}
 HEALTH_HOST=$(env_value GAME_BIND); [[ -z "$HEALTH_HOST" || "$HEALTH_HOST" == 0.0.0.0 ]] && HEALTH_HOST=127.0.0.1
@@ -139,8 +148,7 @@ EOF
     if [[ -f "$PREFIX/service.pid" ]] && kill -0 "$(cat "$PREFIX/service.pid")" 2>/dev/null; then
       kill "$(cat "$PREFIX/service.pid")" && sleep 1
     fi
-    # shellcheck source=/dev/null
-    (set -a; . "$ENV_FILE"; set +a; cd "$PREFIX/app"
+    (load_env; cd "$PREFIX/app"
      exec setsid "$PREFIX/venv/bin/python" -m game_service serve >>"$SERVICE_LOG" 2>&1 </dev/null) &
     echo $! > "$PREFIX/service.pid"
   fi
@@ -236,8 +244,7 @@ rm -rf "$PREFIX/venv"
   -r "$PREFIX/app/game_service/requirements.lock" || fail "pip install from the wheelhouse"
 log "service installed from the wheelhouse (no package index)"
 
-# shellcheck source=/dev/null
-(set -a; . "$ENV_FILE"; set +a; cd "$PREFIX/app"
+(load_env; cd "$PREFIX/app"
  exec timeout "$MIGRATE_TIMEOUT" "$PREFIX/venv/bin/python" -m game_service migrate) \
   || fail "database migration (exit $?; a timeout is exit 124)"
 log "database migrated"

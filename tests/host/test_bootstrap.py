@@ -77,7 +77,8 @@ def _env_file(tmp_path: Path, database: str, port: int, **extra: str) -> Path:
     values = {
         "GAME_ENV": "production",
         "GAME_SESSION_SECRET": "session-secret-of-a-test-host",
-        "GAME_DATABASE_URL": f"postgresql://postgres@:{ADMIN_PORT}/{database}?host={SOCKET_DIR}",
+        # '&' on purpose: values are read literally, as systemd's EnvironmentFile does
+        "GAME_DATABASE_URL": f"postgresql://postgres@/{database}?host={SOCKET_DIR}&port={ADMIN_PORT}",
         "GAME_BIND": "127.0.0.1",
         "GAME_PORT": str(port),
         "GAME_WORKERS": "2",
