@@ -7,8 +7,9 @@ backend the server has ended (failover, restart, ``pg_terminate_backend``) has a
 sent its goodbye and closed the socket, so the socket is readable; such a connection is
 replaced, and a failover or a terminated backend costs a reconnect, not a failed request.
 
-The hot one-statement reads go through :func:`fetch_one`: on PostgreSQL the statement
-(SQLAlchemy Core, compiled once) runs on the pooled psycopg connection itself.
+The hot statements (the state read, the one-statement action and gift claim) run through
+:func:`execute_one`: on PostgreSQL the statement (SQLAlchemy Core, compiled once) runs on
+the pooled psycopg connection itself.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import sqlalchemy as sa
 from psycopg.rows import namedtuple_row
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql.psycopg import PGDialectAsync_psycopg
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from game_service import outage
 from game_service.config import ConfigError, Settings
@@ -125,28 +126,35 @@ def _psycopg_sql(stmt: sa.Executable) -> tuple[str, dict]:
     return compiled.string, {k: v for k, v in compiled.params.items() if v is not None}
 
 
-async def fetch_one(engine: AsyncEngine, stmt: sa.Executable, params: dict) -> Any:
-    """The one row (or None) of a one-statement read, in autocommit (no BEGIN/COMMIT).
+async def execute_one(conn: AsyncConnection, stmt: sa.Executable, params: dict) -> Any:
+    """The first row (or None) of ``stmt`` executed on ``conn``.
 
-    On PostgreSQL the statement runs on the pooled psycopg connection itself (the statement
-    compiled once; rows are named tuples): SQLAlchemy's execution layer would cost as much
-    CPU as the rest of a hot read (bench/profile_service.py). The connection comes from,
-    and goes back to, the engine's pool (its credentials, timeouts and checks); after any
-    error while it was in use it is discarded, not returned. Elsewhere (SQLite) it is an
-    ordinary SQLAlchemy execution."""
-    if engine.dialect.name != "postgresql":
-        async with engine.connect() as conn:
-            return (await conn.execute(stmt, params)).first()
+    On PostgreSQL the statement runs on the pooled psycopg connection itself (compiled
+    once; rows are named tuples): SQLAlchemy's execution layer costs as much CPU as the
+    rest of a hot request (bench/profile_service.py). Errors are SQLAlchemy's, as from
+    ``conn.execute``; after a disconnect or an interruption (a cancelled request) the
+    connection is discarded, never handed out again. Elsewhere (SQLite) it is
+    ``conn.execute``."""
+    if conn.dialect.name != "postgresql":
+        return (await conn.execute(stmt, params)).first()
     sql, defaults = _psycopg_sql(stmt)
+    pg: psycopg.AsyncConnection = (await conn.get_raw_connection()).driver_connection
+    try:
+        async with pg.cursor(row_factory=namedtuple_row) as cur:
+            await cur.execute(sql, {**defaults, **params})
+            return await cur.fetchone()
+    except psycopg.Error as exc:
+        lost = isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)) or pg.broken
+        if lost:
+            await conn.invalidate(exc)
+        raise sa.exc.DBAPIError.instance(sql, params, exc, psycopg.Error, connection_invalidated=lost) from exc
+    except BaseException:
+        await conn.invalidate()  # e.g. cancelled mid-statement: its state is unknown
+        raise
+
+
+async def fetch_one(engine: AsyncEngine, stmt: sa.Executable, params: dict) -> Any:
+    """:func:`execute_one` on a connection of ``engine`` (an autocommit engine for reads:
+    ``repository.writes.reader``)."""
     async with engine.connect() as conn:
-        pg: psycopg.AsyncConnection = (await conn.get_raw_connection()).driver_connection
-        try:
-            await pg.set_autocommit(True)
-            async with pg.cursor(row_factory=namedtuple_row) as cur:
-                await cur.execute(sql, {**defaults, **params})
-                row = await cur.fetchone()
-            await pg.set_autocommit(False)
-        except BaseException:
-            await conn.invalidate()  # its state is unknown: never hand it out again
-            raise
-    return row
+        return await execute_one(conn, stmt, params)

@@ -60,7 +60,7 @@ async def get_state(engine: AsyncEngine, s: Settings, player_id: int) -> dict:
     """The player's state in one primary-key read (and a primary-key probe of daily_rewards)."""
     now = clock.now_ms()
     params = {**energy_params(s, now), "pid": player_id, "today": clock.today()}
-    row = await fetch_one(engine, _STATE, params)
+    row = await fetch_one(reader(engine), _STATE, params)
     if row is None:
         raise not_found("player")
     view = rules.player_view(row, s, now)
@@ -74,7 +74,7 @@ _SELECT_1 = sa.select(sa.literal_column("1"))
 
 
 async def db_ping(engine: AsyncEngine) -> int:
-    return (await fetch_one(engine, _SELECT_1, {}))[0]
+    return (await fetch_one(reader(engine), _SELECT_1, {}))[0]
 
 
 async def find_by_facebook(engine: AsyncEngine, fb_user_id: str) -> int | None:
