@@ -11,6 +11,7 @@ import time
 import uuid
 
 from game_service import outage
+from game_service.contract import LIVENESS_PATH
 from game_service.logs import request_id_var
 
 access_log = logging.getLogger("game_service.access")
@@ -137,7 +138,7 @@ class RequestContextMiddleware:
                     },
                 )
         finally:
-            if scope["path"] not in ("/api/health/live",):
+            if scope["path"] != LIVENESS_PATH:
                 access_log.info(
                     "request",
                     extra={

@@ -6,13 +6,14 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from game_service.contract import LIVENESS_PATH, READINESS_PATH
 from game_service.repository import players
 from game_service.api.deps import Services, services
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/api/health/live")
+@router.get(LIVENESS_PATH)
 async def live():
     """Shallow liveness for the load balancer: the process and its event loop answer. No DB."""
     return JSONResponse({"status": "ok"})
@@ -24,7 +25,7 @@ async def db(svc: Services = Depends(services)):
     return JSONResponse({"status": "ok", "db": await players.db_ping(svc.engine)})
 
 
-@router.get("/api/health/ready")
+@router.get(READINESS_PATH)
 async def ready(svc: Services = Depends(services)):
     """Deep readiness for alarms: database and storage. 503 with the reason when one fails."""
     checks: dict[str, str] = {}
