@@ -288,6 +288,11 @@ def main() -> int:
                   f"{vs_bare[name]:>8.2f} {vs_floor[name]:>9.2f}")
         print("per-round req/s: " + "; ".join(f"{n} " + "/".join(f"{r['rps']:.0f}" for r in rs) for n, rs in runs.items()))
         print(f"load average after: {load_after}")
+        # the servers' pools (40 connections) closed first: on a shared PostgreSQL the
+        # check must not be the connection over max_connections
+        stop(server)
+        stop(bare)
+        server = bare = None
         with psycopg.connect(url) as c:
             bad = c.execute(
                 """SELECT count(*) FROM players p

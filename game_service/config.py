@@ -25,6 +25,8 @@ from typing import Literal
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from game_service import contract
+
 log = logging.getLogger("game_service.config")
 
 
@@ -33,7 +35,7 @@ class ConfigError(RuntimeError):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="GAME_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=contract.ENV_PREFIX, extra="ignore")
 
     env: Literal["local", "test", "production"] = "local"
 
@@ -42,7 +44,7 @@ class Settings(BaseSettings):
     database_url: str | None = None
     db_secret_id: str | None = None
     db_admin_secret_id: str | None = None  # the master user's secret; only `migrate` reads it
-    db_user: str = "game_app"  # the app's own role (IAM mode connects as it; migrate grants it)
+    db_user: str = contract.APP_DB_USER  # the app's own role (IAM mode connects as it; migrate grants it)
     # used when the database secret lacks host/port/dbname (e.g. an RDS-managed master secret)
     db_host: str | None = None
     db_port: int | None = None
@@ -80,7 +82,7 @@ class Settings(BaseSettings):
 
     # Server
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
-    port: int = 8000
+    port: int = contract.PORT
     bind: str = "127.0.0.1"
     serve_static: bool = True
     log_level: str = "INFO"

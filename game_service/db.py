@@ -2,18 +2,30 @@
 
 On PostgreSQL each new connection computes its credentials when it opens (``db_auth``:
 a fixed URL, a Secrets Manager secret re-read after a rotation, or an RDS IAM token), and
-a pooled connection is checked before use (``pool_pre_ping``), so a failover or a
-terminated backend costs a reconnect, not a failed request.
+a pooled connection is checked before use without a round trip (:func:`_check_out`): a
+backend the server has ended (failover, restart, ``pg_terminate_backend``) has already
+sent its goodbye and closed the socket, so the socket is readable; such a connection is
+replaced, and a failover or a terminated backend costs a reconnect, not a failed request.
+
+The hot statements (the state read, the one-statement action and gift claim) run through
+:func:`execute_one`: on PostgreSQL the statement (SQLAlchemy Core, compiled once) runs on
+the pooled psycopg connection itself.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import select
+from typing import Any
 
 import psycopg
+import sqlalchemy as sa
+from psycopg.rows import namedtuple_row
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.dialects.postgresql.psycopg import PGDialectAsync_psycopg
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from game_service import outage
 from game_service.config import ConfigError, Settings
@@ -74,12 +86,75 @@ def make_engine(settings: Settings) -> AsyncEngine:
         async_creator=make_async_creator(creds, settings),
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
-        pool_pre_ping=True,
         pool_recycle=settings.db_pool_recycle_seconds,
         pool_timeout=settings.db_pool_timeout_seconds,
-        # prepared statements server-side after 5 uses (psycopg default); keep it
+        # psycopg prepares a statement server-side after its 5th use on a connection (its
+        # default): the hot statements are then parsed and planned once per connection
     )
-    # a connection handed out (pre-pinged, or just opened) ends an outage; a cheap no-op otherwise
-    event.listen(engine.sync_engine, "checkout", lambda *_: outage.recovered())
+    event.listen(engine.sync_engine, "checkout", _check_out)
     engine.sync_engine._game_credentials = creds  # type: ignore[attr-defined]  # tests read counters
     return engine
+
+
+def _server_hung_up(conn: psycopg.AsyncConnection) -> bool:
+    """True when the server side of an idle connection is gone, without a round trip.
+
+    An idle connection in the pool has nothing to read: anything readable (the FATAL
+    message a terminated backend sends, end of file, an error) means it must not be used.
+    """
+    if conn.closed or conn.broken:
+        return True
+    poller = select.poll()
+    poller.register(conn.pgconn.socket, select.POLLIN | select.POLLPRI)
+    return bool(poller.poll(0))
+
+
+def _check_out(dbapi_conn, record, _proxy) -> None:
+    """Pool checkout (SQLAlchemy's "pessimistic" recipe, instead of a ``SELECT 1`` ping per
+    checkout, docs/decisions.md "Database connections"): a connection whose server hung up is
+    replaced (DisconnectionError: the pool discards it and opens a new one). A connection
+    handed out ends an outage (a cheap no-op otherwise)."""
+    if _server_hung_up(record.driver_connection):
+        raise sa.exc.DisconnectionError("the server closed the connection")
+    outage.recovered()
+
+
+@functools.lru_cache(maxsize=None)
+def _psycopg_sql(stmt: sa.Executable) -> tuple[str, dict]:
+    """A statement compiled once for psycopg: its SQL and its literal parameters."""
+    compiled = stmt.compile(dialect=PGDialectAsync_psycopg())
+    return compiled.string, {k: v for k, v in compiled.params.items() if v is not None}
+
+
+async def execute_one(conn: AsyncConnection, stmt: sa.Executable, params: dict) -> Any:
+    """The first row (or None) of ``stmt`` executed on ``conn``.
+
+    On PostgreSQL the statement runs on the pooled psycopg connection itself (compiled
+    once; rows are named tuples): SQLAlchemy's execution layer costs as much CPU as the
+    rest of a hot request (bench/profile_service.py). Errors are SQLAlchemy's, as from
+    ``conn.execute``; after a disconnect or an interruption (a cancelled request) the
+    connection is discarded, never handed out again. Elsewhere (SQLite) it is
+    ``conn.execute``."""
+    if conn.dialect.name != "postgresql":
+        return (await conn.execute(stmt, params)).first()
+    sql, defaults = _psycopg_sql(stmt)
+    pg: psycopg.AsyncConnection = (await conn.get_raw_connection()).driver_connection
+    try:
+        async with pg.cursor(row_factory=namedtuple_row) as cur:
+            await cur.execute(sql, {**defaults, **params})
+            return await cur.fetchone()
+    except psycopg.Error as exc:
+        lost = isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)) or pg.broken
+        if lost:
+            await conn.invalidate(exc)
+        raise sa.exc.DBAPIError.instance(sql, params, exc, psycopg.Error, connection_invalidated=lost) from exc
+    except BaseException:
+        await conn.invalidate()  # e.g. cancelled mid-statement: its state is unknown
+        raise
+
+
+async def fetch_one(engine: AsyncEngine, stmt: sa.Executable, params: dict) -> Any:
+    """:func:`execute_one` on a connection of ``engine`` (an autocommit engine for reads:
+    ``repository.writes.reader``)."""
+    async with engine.connect() as conn:
+        return await execute_one(conn, stmt, params)

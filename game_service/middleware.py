@@ -11,6 +11,7 @@ import time
 import uuid
 
 from game_service import outage
+from game_service.contract import LIVENESS_PATH
 from game_service.logs import request_id_var
 
 access_log = logging.getLogger("game_service.access")
@@ -153,9 +154,11 @@ class RequestContextMiddleware:
                     },
                 )
         finally:
-            if scope["path"] not in ("/api/health/live",):
-                access_log.info(
-                    "request",
+            if scope["path"] != LIVENESS_PATH and access_log.isEnabledFor(logging.INFO):
+                # the record made directly: Logger.info would also walk the stack to find
+                # its caller, which an access line does not report
+                access_log.handle(access_log.makeRecord(
+                    access_log.name, logging.INFO, __file__, 0, "request", (), None,
                     extra={
                         "fields": {
                             "method": scope["method"],
@@ -164,5 +167,5 @@ class RequestContextMiddleware:
                             "duration_ms": round((time.perf_counter() - start) * 1000, 2),
                         }
                     },
-                )
+                ))
             request_id_var.reset(token)

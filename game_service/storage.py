@@ -19,6 +19,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from starlette.staticfiles import StaticFiles
 
 from game_service import clock
+from game_service.contract import MEDIA_PREFIX, UPLOAD_PREFIX
 
 ALLOWED_TYPES = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
 SNIFF_BYTES = 16
@@ -37,7 +38,7 @@ def sniff_image_type(head: bytes) -> str | None:
 
 
 def incoming_prefix(player_id: int) -> str:
-    return f"incoming/{player_id}/"
+    return f"{UPLOAD_PREFIX}{player_id}/"
 
 
 def new_incoming_key(player_id: int, content_type: str) -> str:
@@ -45,7 +46,7 @@ def new_incoming_key(player_id: int, content_type: str) -> str:
 
 
 def avatar_key_for(player_id: int, content_type: str) -> str:
-    return f"media/avatars/{player_id}/{uuid.uuid4().hex}.{ALLOWED_TYPES[content_type]}"
+    return f"{MEDIA_PREFIX}avatars/{player_id}/{uuid.uuid4().hex}.{ALLOWED_TYPES[content_type]}"
 
 
 def public_url(key: str) -> str:

@@ -24,7 +24,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from patterns.game_service_host import LIVENESS_PATH, GameServiceHostArtifacts
+from game_service.contract import LIVENESS_PATH
+from patterns.game_service_host import GameServiceHostArtifacts
 from patterns.nag import acknowledge
 
 SIGNAL_TIMEOUT = Duration.minutes(20)

@@ -41,8 +41,6 @@ BUNDLE_EXCLUDES = [
     "static", "*.md", "__pycache__", "*.pyc", "var", ".pytest_cache", "*.egg-info", "*.db", "*.sqlite", "*.sqlite3",
 ]
 
-LIVENESS_PATH = "/api/health/live"
-READINESS_PATH = "/api/health/ready"
 READINESS_NAMESPACE = "Game/Health"
 READINESS_METRIC = "Ready"
 SERVICE_LOG = "/var/log/game/service.log"

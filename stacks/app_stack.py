@@ -24,6 +24,7 @@ from aws_cdk import aws_ssm as ssm
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from game_service.contract import APP_DB_USER, MEDIA_PREFIX, UPLOAD_PREFIX, Env
 from patterns.app_tier import ScalingAppTier, SingleInstanceAppTier
 from patterns.game_distribution import GameDistribution
 from patterns.game_service_host import GameServiceHostArtifacts
@@ -32,11 +33,8 @@ from patterns.retention import retention
 from stacks.config import StageConfig
 from stacks.data_stack import GAME_DATABASE_NAME
 from stacks.network_stack import APP_PORT
-from stacks.storage_stack import MEDIA_PREFIX, UPLOAD_PREFIX
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "game_service" / "static"
-APP_DB_USER = "game_app"
-"""The service's own database role (created by its migrate step), reached with IAM auth."""
 
 
 class AppStack(Stack):
@@ -74,34 +72,34 @@ class AppStack(Stack):
         database.grant_connect(role, APP_DB_USER)
 
         environment = {
-            "GAME_ENV": "production",
-            "GAME_DB_AUTH": "iam",
-            "GAME_DB_USER": APP_DB_USER,
-            "GAME_DB_HOST": database.db_instance_endpoint_address,
-            "GAME_DB_PORT": database.db_instance_endpoint_port,
-            "GAME_DB_NAME": GAME_DATABASE_NAME,
-            "GAME_DB_ADMIN_SECRET_ID": database.secret.secret_arn,
-            "GAME_APP_SECRET_ID": app_secret.secret_arn,
-            "GAME_MEDIA_BUCKET": media_bucket.bucket_name,
+            Env.ENV: "production",
+            Env.DB_AUTH: "iam",
+            Env.DB_USER: APP_DB_USER,
+            Env.DB_HOST: database.db_instance_endpoint_address,
+            Env.DB_PORT: database.db_instance_endpoint_port,
+            Env.DB_NAME: GAME_DATABASE_NAME,
+            Env.DB_ADMIN_SECRET_ID: database.secret.secret_arn,
+            Env.APP_SECRET_ID: app_secret.secret_arn,
+            Env.MEDIA_BUCKET: media_bucket.bucket_name,
             "AWS_REGION": self.region,
-            "GAME_BIND": "0.0.0.0",
-            "GAME_PORT": str(APP_PORT),
-            "GAME_WORKERS": str(config.workers_per_instance),
-            "GAME_DB_POOL_SIZE": str(config.db_pool_size),
-            "GAME_DB_MAX_OVERFLOW": str(config.db_max_overflow),
+            Env.BIND: "0.0.0.0",
+            Env.PORT: str(APP_PORT),
+            Env.WORKERS: str(config.workers_per_instance),
+            Env.DB_POOL_SIZE: str(config.db_pool_size),
+            Env.DB_MAX_OVERFLOW: str(config.db_max_overflow),
             # the service believes the viewer address CloudFront sets (CloudFront-Viewer-Address,
             # forwarded by the API behaviour's origin request policy) only from peers in the VPC:
             # the load balancer and CloudFront's VPC origin; the hosts accept nothing else
-            "GAME_TRUSTED_PROXIES": config.vpc_cidr,
+            Env.TRUSTED_PROXIES: config.vpc_cidr,
         }
         # Where players reach the site (the data-deletion status URL points there). The
         # distribution's own domain cannot be in the hosts' user data (the distribution
         # depends on the hosts through its origin), so the service reads it from a
         # parameter this stack writes once the distribution exists.
         public_url_parameter = f"/game/{config.name}/public-base-url"
-        environment["GAME_PUBLIC_BASE_URL_PARAMETER"] = public_url_parameter
+        environment[Env.PUBLIC_BASE_URL_PARAMETER] = public_url_parameter
         if config.domain_name:
-            environment["GAME_PUBLIC_BASE_URL"] = f"https://{config.domain_name}"
+            environment[Env.PUBLIC_BASE_URL] = f"https://{config.domain_name}"
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="ReadPublicBaseUrl",

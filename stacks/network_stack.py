@@ -10,12 +10,13 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from game_service.contract import PORT
 from patterns.nag import acknowledge
 from patterns.retention import retention
 from stacks.config import CLOUDFRONT_ORIGIN_FACING_PREFIX_LISTS, StageConfig
 
-APP_PORT = 8000
-"""Port the game service listens on inside the VPC."""
+APP_PORT = PORT
+"""Port the game service listens on inside the VPC (the service's contract)."""
 
 
 class NetworkStack(Stack):

@@ -7,15 +7,10 @@ from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from game_service.contract import MEDIA_PREFIX, UPLOAD_PREFIX
 from patterns.nag import acknowledge
 from patterns.secure_bucket import SecureBucket
 from stacks.config import StageConfig
-
-UPLOAD_PREFIX = "incoming/"
-"""Browsers upload here (presigned POST); never served."""
-MEDIA_PREFIX = "media/"
-"""Verified media; served by CloudFront at the same path (/media/...)."""
-
 
 class StorageStack(Stack):
     def __init__(self, scope: Construct, id_: str, *, config: StageConfig, **kwargs) -> None:

@@ -10,8 +10,10 @@ from game_service import facebook
 from game_service.repository import deletion
 from game_service.api.deps import Services, services
 from game_service.api.schemas import ERRORS, DeletionOut, errors_for, link, linked
+from game_service.contract import MEDIA_PREFIX
 from game_service.errors import GameError, not_found
 from game_service.public_url import public_base_url
+from game_service.storage import incoming_prefix
 
 router = APIRouter(tags=["facebook"], responses=ERRORS)
 log = logging.getLogger("game_service.deletion")
@@ -19,8 +21,8 @@ log = logging.getLogger("game_service.deletion")
 
 async def _complete(svc: Services, code: str, player_id: int | None) -> None:
     if player_id is not None:
-        await run_in_threadpool(svc.storage.delete_prefix, f"media/avatars/{player_id}/")
-        await run_in_threadpool(svc.storage.delete_prefix, f"incoming/{player_id}/")
+        await run_in_threadpool(svc.storage.delete_prefix, f"{MEDIA_PREFIX}avatars/{player_id}/")
+        await run_in_threadpool(svc.storage.delete_prefix, incoming_prefix(player_id))
     await deletion.finish_deletion(svc.engine, code)
 
 

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from game_service.contract import LIVENESS_PATH, READINESS_PATH
 from game_service.repository import players
 from game_service.api.deps import Services, services
 from game_service.api.schemas import errors_for
@@ -13,7 +14,7 @@ from game_service.api.schemas import errors_for
 router = APIRouter(tags=["health"])
 
 
-@router.get("/api/health/live")
+@router.get(LIVENESS_PATH)
 async def live():
     """Shallow liveness for the load balancer: the process and its event loop answer. No DB."""
     return JSONResponse({"status": "ok"})
@@ -25,7 +26,7 @@ async def db(svc: Services = Depends(services)):
     return JSONResponse({"status": "ok", "db": await players.db_ping(svc.engine)})
 
 
-@router.get("/api/health/ready", responses=errors_for(503))
+@router.get(READINESS_PATH, responses=errors_for(503))
 async def ready(svc: Services = Depends(services)):
     """Deep readiness for alarms: database and storage. 503 with the reason when one fails."""
     checks: dict[str, str] = {}

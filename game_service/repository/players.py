@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from game_service import clock, rules
 from game_service.config import Settings
+from game_service.db import fetch_one
 from game_service.errors import conflict, not_found
 from game_service.models import daily_rewards, ledger, players
 from game_service.repository.economy import energy_now, energy_params
@@ -59,8 +60,7 @@ async def get_state(engine: AsyncEngine, s: Settings, player_id: int) -> dict:
     """The player's state in one primary-key read (and a primary-key probe of daily_rewards)."""
     now = clock.now_ms()
     params = {**energy_params(s, now), "pid": player_id, "today": clock.today()}
-    async with reader(engine).connect() as conn:
-        row = (await conn.execute(_STATE, params)).one_or_none()
+    row = await fetch_one(reader(engine), _STATE, params)
     if row is None:
         raise not_found("player")
     view = rules.player_view(row, s, now)
@@ -70,9 +70,11 @@ async def get_state(engine: AsyncEngine, s: Settings, player_id: int) -> dict:
     return view
 
 
+_SELECT_1 = sa.select(sa.literal_column("1"))
+
+
 async def db_ping(engine: AsyncEngine) -> int:
-    async with reader(engine).connect() as conn:
-        return (await conn.execute(sa.text("SELECT 1"))).scalar_one()
+    return (await fetch_one(reader(engine), _SELECT_1, {}))[0]
 
 
 async def find_by_facebook(engine: AsyncEngine, fb_user_id: str) -> int | None:

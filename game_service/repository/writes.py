@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from game_service import clock, rules
 from game_service.config import Settings
+from game_service.db import execute_one
 from game_service.errors import GameError, not_found
 from game_service.models import idempotency_keys, ledger, players, rate_limits, signup_limits
 
@@ -249,9 +250,7 @@ async def run_write(
     if write.one_statement is not None and idem_key is None and engine.dialect.name == "postgresql":
         one = write.one_statement(op_key)
         async with reader(engine).connect() as conn:
-            row = (
-                await conn.execute(_gated(one.build), {**one.params, **rate_limit_params(s, player_id, now)})
-            ).one()
+            row = await execute_one(conn, _gated(one.build), {**one.params, **rate_limit_params(s, player_id, now)})
             if row.rl_count > s.rate_limit_writes:
                 raise rate_limited(s)
             return await one.finish(conn, row if row[1] is not None else None)

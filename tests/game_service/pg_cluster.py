@@ -134,10 +134,13 @@ class PgCluster:
     def terminate(self, role: str, dbname: str, idle_only: bool = False) -> int:
         """pg_terminate_backend of a role's connections (as a failover does); returns how many.
 
-        ``idle_only``: only connections resting in the pool, not one a request is using."""
+        ``idle_only``: only connections resting in the pool, not one a request is using.
+        Returns once the backends have exited (``pg_terminate_backend``'s timeout), so the
+        kill has a known end: from then on their clients can see the hang-up."""
         with self.admin() as conn:
             return conn.execute(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = %s AND datname = %s"
+                "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity"
+                " WHERE usename = %s AND datname = %s"
                 + (" AND state = 'idle'" if idle_only else ""),
                 (role, dbname),
             ).fetchone()[0]

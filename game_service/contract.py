@@ -1,0 +1,53 @@
+"""The contract between the game service and the infrastructure that runs it.
+
+Both sides import these names from here: the service (its routes, settings and storage
+keys) and the CDK code (``patterns/``, ``stacks/``: security groups, health checks, IAM
+policies, the hosts' environment file). This module imports nothing, so the CDK app can
+import it without the service's dependencies; it holds no CDK either (the service never
+imports CDK). ``host/bootstrap.sh`` is shell and repeats the port and the health paths;
+``tests/stacks/test_contract.py`` checks it against this module.
+"""
+
+from __future__ import annotations
+
+PORT = 8000
+"""The port the service listens on inside the VPC (``GAME_PORT``'s default)."""
+
+LIVENESS_PATH = "/api/health/live"
+"""Shallow: the process answers (no database). The load balancer's health check."""
+READINESS_PATH = "/api/health/ready"
+"""Deep: database and storage answer. The bootstrap waits for it; each host reports it."""
+
+UPLOAD_PREFIX = "incoming/"
+"""Media bucket: browsers upload here (presigned POST); never served."""
+MEDIA_PREFIX = "media/"
+"""Media bucket: verified media; served by CloudFront at the same path (``/media/...``)."""
+
+APP_DB_USER = "game_app"
+"""The service's own database role (created by ``migrate``), reached with IAM auth."""
+
+ENV_PREFIX = "GAME_"
+"""Every setting of ``game_service.config.Settings`` is read from ``GAME_<FIELD>``."""
+
+
+class Env:
+    """The ``GAME_*`` variables the app stack writes to the hosts' environment file; each
+    names a field of ``game_service.config.Settings`` (tests/stacks/test_contract.py)."""
+
+    ENV = "GAME_ENV"
+    DB_AUTH = "GAME_DB_AUTH"
+    DB_USER = "GAME_DB_USER"
+    DB_HOST = "GAME_DB_HOST"
+    DB_PORT = "GAME_DB_PORT"
+    DB_NAME = "GAME_DB_NAME"
+    DB_ADMIN_SECRET_ID = "GAME_DB_ADMIN_SECRET_ID"
+    APP_SECRET_ID = "GAME_APP_SECRET_ID"
+    MEDIA_BUCKET = "GAME_MEDIA_BUCKET"
+    BIND = "GAME_BIND"
+    PORT = "GAME_PORT"
+    WORKERS = "GAME_WORKERS"
+    DB_POOL_SIZE = "GAME_DB_POOL_SIZE"
+    DB_MAX_OVERFLOW = "GAME_DB_MAX_OVERFLOW"
+    PUBLIC_BASE_URL = "GAME_PUBLIC_BASE_URL"
+    PUBLIC_BASE_URL_PARAMETER = "GAME_PUBLIC_BASE_URL_PARAMETER"
+    TRUSTED_PROXIES = "GAME_TRUSTED_PROXIES"
