@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from game_service import clock, rules
 from game_service.config import Settings
-from game_service.db import execute_one
+from game_service.db import execute_one, fetch_one
 from game_service.errors import GameError, not_found
 from game_service.models import idempotency_keys, ledger, players, rate_limits, signup_limits
 
@@ -158,9 +158,10 @@ _SESSION_GEN = sa.select(p.c.session_gen).where(p.c.id == PID)
 
 
 async def session_generation(engine: AsyncEngine, player_id: int) -> int | None:
-    """The player's current session-token generation; None when the player does not exist."""
-    async with reader(engine).connect() as conn:
-        return (await conn.execute(_SESSION_GEN, {"pid": player_id})).scalar_one_or_none()
+    """The player's current session-token generation; None when the player does not exist.
+    Read on every authenticated request, so it takes the driver's hot path (``fetch_one``)."""
+    row = await fetch_one(reader(engine), _SESSION_GEN, {"pid": player_id})
+    return None if row is None else row[0]
 
 
 async def next_session_generation(engine: AsyncEngine, player_id: int) -> int | None:
