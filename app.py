@@ -8,6 +8,7 @@ check every stage, each once for the whole app (docs/decisions.md, "Synth speed"
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 
@@ -28,10 +29,10 @@ def build_app(
     # CDK's CloudFormation validation, registered now rather than left to CDK's default,
     # which starts its engine at synth: the engine's start-up runs hundreds of full
     # garbage collections, each slower the more constructs are in memory, so starting
-    # it before any stage exists saves about a second. Same rules, same report; the
+    # it before any stage exists saves a second or more. Same rules, same report; the
     # CLI's --no-validation (CDK_VALIDATION=false) still turns it off.
     if os.environ.get("CDK_VALIDATION") != "false":
-        Validations.of(app).add_plugins(CloudFormationValidatePlugin())
+        Validations.of(app).add_plugins(_cloudformation_validation())
     if configs is None:
         ctx = {key: app.node.try_get_context(key) for key in ("stage", *sorted(OVERRIDABLE_KEYS))}
         configs = select_stages({k: v for k, v in ctx.items() if v is not None})
@@ -42,6 +43,12 @@ def build_app(
     # registered on, so one pack per stage checked (and reported) everything twice.
     Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
     return app
+
+
+@functools.cache
+def _cloudformation_validation() -> CloudFormationValidatePlugin:
+    """One engine per process, as CDK's default is: every app a test session builds shares it."""
+    return CloudFormationValidatePlugin()
 
 
 def _note_placeholder_account(configs: list[StageConfig]) -> None:
