@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tooling.assembly import ROOT, stage_templates, synth, validation_findings
-from tests.conftest import STACKS
+from tooling.assembly import ROOT, cdk_json_context, stage_templates, synth, use_pinned_node, validation_findings
+from tests.conftest import STACKS, STAGES
 from tooling.lint import lint
 from tooling.snapshots import differences
 
@@ -79,3 +79,46 @@ def test_readme_lists_every_acknowledged_finding_with_its_reason(assembly_dir: P
     from tooling.readme_blocks import read_block
 
     assert read_block(START, END) == table(assembly_dir), "run: make snapshots (python -m tooling.readme_blocks)"
+
+
+def test_a_finding_in_any_stage_fails_synth_and_is_reported_once(tmp_path: Path):
+    """cdk-nag and CDK's CloudFormation validation check every stage's stacks, and each
+    finding is reported once with every place it occurs (not once per stage)."""
+    use_pinned_node()
+    from aws_cdk import CfnResource
+    from aws_cdk import aws_sns as sns
+
+    from app import build_app
+
+    outdir = tmp_path / "cdk.out"
+    app = build_app(cdk_json_context(), str(outdir))
+    for stage in STAGES:
+        foundation = app.node.find_child(stage).foundation
+        sns.Topic(foundation, "PlainTopic")  # AwsSolutions-SNS3: publishers not held to TLS
+        CfnResource(foundation, "BadBucket", type="AWS::S3::Bucket", properties={"NoSuchProperty": 1})
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    found = {(f["plugin"], f["rule"]): f["paths"] for f in validation_findings(outdir)}
+    assert len(found) == len(validation_findings(outdir)), "a finding is reported more than once"
+    assert sorted(found[("AwsSolutions", "AwsSolutions-SNS3")]) == sorted(
+        f"{stage}/Foundation/PlainTopic/Resource" for stage in STAGES
+    )
+    assert sorted(found[("CloudFormation Validate", "F3002")]) == sorted(f"{stage}/Foundation/BadBucket" for stage in STAGES)
+
+
+def test_cli_no_validation_still_turns_cloudformation_validation_off(tmp_path: Path):
+    env = {**os.environ, "PATH": f"{ROOT / 'node_modules/.bin'}:{ROOT / '.venv/bin'}:{os.environ['PATH']}",
+           "CDK_DISABLE_VERSION_CHECK": "1"}
+    plugins = {}
+    for flag in ("--validation", "--no-validation"):
+        outdir = tmp_path / flag
+        result = subprocess.run(
+            [str(ROOT / "node_modules/.bin/cdk"), "synth", "--quiet", "--no-notices", flag, "-c", "stage=starter",
+             "--output", str(outdir)],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        report = json.loads((outdir / "validation-report.json").read_text()) if (outdir / "validation-report.json").exists() else {}
+        plugins[flag] = {p["pluginName"] for p in report.get("pluginReports", [])}
+    assert "CloudFormation Validate" in plugins["--validation"]
+    assert "CloudFormation Validate" not in plugins["--no-validation"]
