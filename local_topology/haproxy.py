@@ -16,10 +16,10 @@ import io
 import socket
 from dataclasses import dataclass
 
+from game_service.contract import LIVENESS_PATH  # the ALB's health check path too
 from local_topology.frontdoor import API_READ_TIMEOUT_S
 
 BACKEND = "hosts"
-LIVENESS_PATH = "/api/health/live"
 CHECK_INTERVAL_S = 1.0
 FAST_INTERVAL_S = 0.5  # between checks once one failed
 FALL = 2

@@ -12,7 +12,6 @@ from patterns import game_service_host
 def test_the_bundle_leaves_out_what_the_cdk_asset_leaves_out():
     assert topology.BUNDLE_EXCLUDES == game_service_host.BUNDLE_EXCLUDES
     assert topology.BOOTSTRAP == game_service_host.BOOTSTRAP_SCRIPT
-    assert topology.haproxy.LIVENESS_PATH == game_service_host.LIVENESS_PATH
 
 
 def test_the_bootstrap_refuses_a_namespace_on_ec2(tmp_path):
