@@ -58,23 +58,24 @@ def insert_for(dialect: str, table: sa.Table):
 
 
 # ---------------------------------------------------------------- the rate-limit counter
-def _rate_limit_upsert(dialect: str):
-    """Count one write of player ``:pid`` in window ``:win``; RETURNING the window's count."""
-    stmt = insert_for(dialect, rate_limits).values(
-        player_id=PID, window_start=sa.bindparam("win", type_=sa.BigInteger), count=1
+def _window_counter(dialect: str, table: sa.Table, key: sa.Column, key_param: sa.BindParameter):
+    """The fixed-window counter, defined once (the write budget and the sign-up limit): count
+    one event of ``key`` in window ``:win`` (a new window starts again at 1); RETURNING the
+    window's count."""
+    stmt = insert_for(dialect, table).values(
+        {key.name: key_param, "window_start": sa.bindparam("win", type_=sa.BigInteger), "count": 1}
     )
     return stmt.on_conflict_do_update(
-        index_elements=[rate_limits.c.player_id],
+        index_elements=[key],
         set_={
-            "count": sa.case(
-                (rate_limits.c.window_start == stmt.excluded.window_start, rate_limits.c.count + 1), else_=1
-            ),
+            "count": sa.case((table.c.window_start == stmt.excluded.window_start, table.c.count + 1), else_=1),
             "window_start": stmt.excluded.window_start,
         },
-    ).returning(rate_limits.c.count)
+    ).returning(table.c.count)
 
 
-RATE_LIMIT = {d: _rate_limit_upsert(d) for d in ("postgresql", "sqlite")}
+# Count one write of player ``:pid`` in window ``:win``.
+RATE_LIMIT = {d: _window_counter(d, rate_limits, rate_limits.c.player_id, PID) for d in ("postgresql", "sqlite")}
 
 
 def rate_limit_params(s: Settings, player_id: int, now: int) -> dict:
@@ -177,24 +178,11 @@ async def next_session_generation(engine: AsyncEngine, player_id: int) -> int | 
 
 
 # ---------------------------------------------------------------- guest sign-ups per address
-def _signup_upsert(dialect: str):
-    """Count one sign-up from ``:address`` in window ``:win``; RETURNING the window's count."""
-    stmt = insert_for(dialect, signup_limits).values(
-        address=sa.bindparam("address", type_=sa.String), window_start=sa.bindparam("win", type_=sa.BigInteger),
-        count=1,
-    )
-    return stmt.on_conflict_do_update(
-        index_elements=[signup_limits.c.address],
-        set_={
-            "count": sa.case(
-                (signup_limits.c.window_start == stmt.excluded.window_start, signup_limits.c.count + 1), else_=1
-            ),
-            "window_start": stmt.excluded.window_start,
-        },
-    ).returning(signup_limits.c.count)
-
-
-SIGNUP = {d: _signup_upsert(d) for d in ("postgresql", "sqlite")}
+# Count one sign-up from ``:address`` in window ``:win``.
+SIGNUP = {
+    d: _window_counter(d, signup_limits, signup_limits.c.address, sa.bindparam("address", type_=sa.String))
+    for d in ("postgresql", "sqlite")
+}
 
 
 async def count_signup(engine: AsyncEngine, s: Settings, address: str) -> None:

@@ -283,6 +283,18 @@ class Player:
         return r.json()
 
 
+@pytest.fixture(params=[False, True], ids=["no-key", "key"])
+def keyed(request) -> bool:
+    """Every write endpoint runs both ways: without and with an Idempotency-Key."""
+    return request.param
+
+
+def post(p: Player, path: str, keyed: bool, key: str | None = None, **kw):
+    """POST as ``p``, with a fresh Idempotency-Key (or ``key``) when ``keyed``."""
+    headers = {"Idempotency-Key": key or uuid.uuid4().hex} if keyed else {}
+    return p.post(path, headers=headers, **kw)
+
+
 def sign_in_guest(client, name: str | None = None) -> Player:
     r = client.post("/api/auth/guest", json={"name": name} if name else None)
     assert r.status_code == 201, r.text

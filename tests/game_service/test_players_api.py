@@ -10,17 +10,7 @@ import pytest
 
 from game_service import clock
 from game_service.session_renewal import HEADER, RENEW_AFTER_SECONDS
-from tests.game_service.conftest import Player, befriend, coins_of, ledger_sum, sign_in_guest
-
-
-@pytest.fixture(params=[False, True], ids=["no-key", "key"])
-def keyed(request) -> bool:
-    return request.param
-
-
-def post(p: Player, path: str, keyed: bool, key: str | None = None, **kw):
-    headers = {"Idempotency-Key": key or uuid.uuid4().hex} if keyed else {}
-    return p.post(path, headers=headers, **kw)
+from tests.game_service.conftest import Player, post, befriend, coins_of, ledger_sum, sign_in_guest
 
 
 def castle_rows(db, pid: int):

@@ -9,17 +9,7 @@ import uuid
 import pytest
 
 from game_service import clock
-from tests.game_service.conftest import Player, befriend, coins_of, ledger_sum, sign_in_guest, start_of_a_rate_window
-
-
-@pytest.fixture(params=[False, True], ids=["no-key", "key"])
-def keyed(request) -> bool:
-    return request.param
-
-
-def post(p: Player, path: str, keyed: bool, key: str | None = None, **kw):
-    headers = {"Idempotency-Key": key or uuid.uuid4().hex} if keyed else {}
-    return p.post(path, headers=headers, **kw)
+from tests.game_service.conftest import Player, post, befriend, coins_of, ledger_sum, sign_in_guest, start_of_a_rate_window
 
 
 def gifts_waiting(db, player_id: int) -> int:
