@@ -43,6 +43,9 @@ def _bucket_location(bucket: str) -> str:
         f"    limit_except {' '.join(BUCKET_METHODS)} {{ deny all; }}\n"
         "    proxy_set_header Authorization \"\";\n"
         "    proxy_set_header Cookie \"\";\n"
+        # HEAD goes to the bucket as GET (nginx sends the client only the headers): moto
+        # refuses an anonymous HEAD of an object it serves to an anonymous GET
+        "    proxy_method GET;\n"
         f"    rewrite ^(.*)$ /{bucket}$1 break;\n"
         "    proxy_pass http://s3;\n"
     )

@@ -29,6 +29,8 @@ def play_one_round(url: str) -> dict:
     page = httpx.get(url, timeout=10)
     assert page.status_code == 200 and "<title>" in page.text  # the page, from the static bucket
     assert httpx.get(url + "app.js", timeout=10).text.startswith("// Coin Quest")
+    head = httpx.head(url, timeout=10)  # CloudFront answers HEAD on a bucket behaviour too
+    assert head.status_code == 200 and head.headers["content-type"].startswith("text/html"), head
     pid, auth = guest(url, "Local")
     with httpx.Client(base_url=url, headers=auth, timeout=15) as c:
         r = c.post("api/actions", headers={"Idempotency-Key": "one-action"})
