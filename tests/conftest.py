@@ -38,7 +38,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     global _throwaway_pg
     config = session.config
     url = os.environ.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL)
-    if hasattr(config, "workerinput") or _postgres_answers(url):
+    if _postgres_answers(url):
         return
     from tests.game_service.pg_cluster import PgCluster
 
