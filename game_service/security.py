@@ -11,6 +11,7 @@ from typing import NamedTuple
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
 from game_service import clock
+from game_service.errors import GameError
 
 
 class _GameClockSigner(TimestampSigner):
@@ -32,6 +33,21 @@ class Session(NamedTuple):
     player_id: int
     generation: int
     signed_at: int
+
+    def check(self, current_generation: int | None) -> None:
+        """The rule that makes a verified token a session, in one place: the player still
+        exists (``current_generation`` is not None) and the token is of the player's current
+        generation. Raises the 401 otherwise. The read of ``current_generation`` is the
+        caller's: a statement of its own (``api.deps.current_session``) or a column of the
+        route's own statement (the state read, the one-statement writes)."""
+        if current_generation is None:
+            raise unauthorized("invalid_session", "this player no longer exists; sign in again")
+        if current_generation != self.generation:
+            raise unauthorized("invalid_session", "this session was signed out; sign in again")
+
+
+def unauthorized(code: str, detail: str) -> GameError:
+    return GameError(401, code, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
 class Sessions:

@@ -8,7 +8,9 @@ at most one new token per day per player chain, and only for a token that is sti
 (an expired or revoked one is refused before this runs).
 
 ``note`` is called by the authentication dependency once the token is verified;
-``RenewalMiddleware`` adds the header to whatever response the route returns.
+``RenewalMiddleware`` adds the header to whatever response the route returns, except a 401:
+the session check (the player's current generation) may come later, in the route's own
+statement, and a refused session is never renewed.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ class RenewalMiddleware:
             return await self.app(scope, receive, send)
 
         async def send_with_token(message):
-            if message["type"] == "http.response.start":
+            if message["type"] == "http.response.start" and message["status"] != 401:
                 token = scope.get("state", {}).get(_STATE_KEY)
                 if token:
                     message = {**message, "headers": [*message.get("headers", []),

@@ -19,7 +19,7 @@ from game_service import session_renewal
 from game_service.config import Settings
 from game_service.errors import GameError
 from game_service.repository.writes import Write, run_write, session_generation
-from game_service.security import Session, Sessions
+from game_service.security import Session, Sessions, unauthorized
 
 _bearer = HTTPBearer(auto_error=False, description="Session token from /api/auth/guest or /api/auth/facebook")
 _IDEM_OK = re.compile(r"^[\x21-\x7e]{1,128}$")
@@ -38,44 +38,43 @@ async def services(request: Request) -> Services:
     return request.app.state.services
 
 
-def _unauthorized(code: str, detail: str) -> GameError:
-    return GameError(401, code, detail, headers={"WWW-Authenticate": "Bearer"})
-
-
-async def current_session(
-    creds: HTTPAuthorizationCredentials | None = Depends(_bearer), svc: Services = Depends(services)
+async def session_token(
+    request: Request, creds: HTTPAuthorizationCredentials | None = Depends(_bearer), svc: Services = Depends(services)
 ) -> Session:
+    """The caller's token, verified (signature, expiry) but NOT yet checked against the
+    database: a route that takes it (``Token``) must check it in its own statement, with
+    ``Session.check`` on the player's current generation (the state read and the writes
+    do: one statement per request instead of two). Every other route takes ``Me``."""
+    if creds is None:
+        raise unauthorized("not_authenticated", "sign in first (Authorization: Bearer <token>)")
+    session = svc.sessions.verify(creds.credentials)
+    if session is None:
+        raise unauthorized("invalid_session", "session token is invalid or expired; sign in again")
+    session_renewal.note(request, svc.sessions, session)  # sent only if the session is not then refused
+    return session
+
+
+async def current_session(session: Session = Depends(session_token), svc: Services = Depends(services)) -> Session:
     """The caller's session: a valid, unexpired token of a player who still exists, of the
     player's current token generation (signing out or linking Facebook revokes older ones).
     Checked in the database before the route does anything: a deleted player's token is a
     401 and moves nothing."""
-    if creds is None:
-        raise _unauthorized("not_authenticated", "sign in first (Authorization: Bearer <token>)")
-    session = svc.sessions.verify(creds.credentials)
-    if session is None:
-        raise _unauthorized("invalid_session", "session token is invalid or expired; sign in again")
-    generation = await session_generation(svc.engine, session.player_id)
-    if generation is None:
-        raise _unauthorized("invalid_session", "this player no longer exists; sign in again")
-    if generation != session.generation:
-        raise _unauthorized("invalid_session", "this session was signed out; sign in again")
+    session.check(await session_generation(svc.engine, session.player_id))
     return session
 
 
-async def player_id(request: Request, session: Session = Depends(current_session),
-                    svc: Services = Depends(services)) -> int:
-    session_renewal.note(request, svc.sessions, session)
+async def player_id(session: Session = Depends(current_session)) -> int:
     return session.player_id
 
 
 async def optional_player_id(
-    creds: HTTPAuthorizationCredentials | None = Depends(_bearer), svc: Services = Depends(services)
+    request: Request, creds: HTTPAuthorizationCredentials | None = Depends(_bearer), svc: Services = Depends(services)
 ) -> int | None:
     """The signed-in player, or None without a (valid, current) session."""
     if creds is None:
         return None
     try:
-        return (await current_session(creds, svc)).player_id
+        return (await current_session(await session_token(request, creds, svc), svc)).player_id
     except GameError:
         return None
 
@@ -100,30 +99,36 @@ def fingerprint(request: Request, body: bytes | str = b"") -> str:
 
 Svc = Annotated[Services, Depends(services)]
 Me = Annotated[int, Depends(player_id)]
+Token = Annotated[Session, Depends(session_token)]  # generation checked by the route's own statement
 IdemKey = Annotated[str | None, Depends(idempotency_key)]
 
 
 @dataclass
 class WriteContext:
-    """What a write route needs: who writes, with which Idempotency-Key, on which services."""
+    """What a write route needs: who writes (a verified token, whose generation the write's
+    own transaction checks), with which Idempotency-Key, on which services."""
 
     request: Request
     svc: Services
-    me: int
+    session: Session
     key: str | None
 
+    @property
+    def me(self) -> int:
+        return self.session.player_id
+
     async def run(self, write: Write, body: bytes = b"") -> JSONResponse:
-        """Run ``write`` (rate limit, idempotency, one transaction) and answer its result.
+        """Check the session, then run ``write`` (rate limit, idempotency, one transaction)
+        and answer its result.
 
         ``body`` is the request body as validated, part of the Idempotency-Key fingerprint."""
-        status, out = await run_write(
-            self.svc.engine, self.svc.settings, self.me, write, self.key, fingerprint(self.request, body)
-        )
+        fp = fingerprint(self.request, body) if self.key is not None else ""
+        status, out = await run_write(self.svc.engine, self.svc.settings, self.session, write, self.key, fp)
         return JSONResponse(jsonable_encoder(out), status_code=status)
 
 
-async def write_context(request: Request, svc: Svc, me: Me, key: IdemKey) -> WriteContext:
-    return WriteContext(request, svc, me, key)
+async def write_context(request: Request, svc: Svc, session: Token, key: IdemKey) -> WriteContext:
+    return WriteContext(request, svc, session, key)
 
 
 Writer = Annotated[WriteContext, Depends(write_context)]

@@ -5,7 +5,7 @@ from typing import Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from game_service.api.deps import Me, Svc, Writer
+from game_service.api.deps import Me, Svc, Token, Writer
 from game_service.api.schemas import (
     ERRORS,
     ActionOut,
@@ -23,9 +23,9 @@ router = APIRouter(tags=["game"], responses=ERRORS)
 
 
 @router.get("/api/me", responses={200: {"model": PlayerState}})
-async def my_state(me: Me, svc: Svc):
+async def my_state(session: Token, svc: Svc):
     """Profile and game state: coins, energy (refilled lazily), level/XP, daily reward, gifts waiting."""
-    return JSONResponse(await players.get_state(svc.engine, svc.settings, me))
+    return JSONResponse(await players.get_state(svc.engine, svc.settings, session.player_id, session))
 
 
 @router.patch("/api/me", response_model=PlayerState)

@@ -11,6 +11,7 @@ from game_service.db import fetch_one
 from game_service.errors import conflict, not_found
 from game_service.models import daily_rewards, ledger, players
 from game_service.repository.economy import energy_now, energy_params
+from game_service.security import Session
 from game_service.repository.writes import PID, ledger_entry, player_exists, reader
 
 p = players
@@ -49,18 +50,23 @@ def _state_select() -> sa.Select:
     )
     return sa.select(
         p.c.id, p.c.name, p.c.fb_user_id, p.c.coins, cur.label("energy"), at.label("energy_at"), p.c.xp,
-        p.c.avatar_key, p.c.gifts_waiting, claimed.label("daily_claimed"),
+        p.c.avatar_key, p.c.gifts_waiting, claimed.label("daily_claimed"), p.c.session_gen,
     ).where(p.c.id == PID)
 
 
 _STATE = _state_select()
 
 
-async def get_state(engine: AsyncEngine, s: Settings, player_id: int) -> dict:
-    """The player's state in one primary-key read (and a primary-key probe of daily_rewards)."""
+async def get_state(engine: AsyncEngine, s: Settings, player_id: int, session: Session | None = None) -> dict:
+    """The player's state in one primary-key read (and a primary-key probe of daily_rewards).
+
+    With ``session`` (the caller's verified token), the same read checks it: a player who no
+    longer exists or a signed-out token is the 401 of ``Session.check``."""
     now = clock.now_ms()
     params = {**energy_params(s, now), "pid": player_id, "today": clock.today()}
     row = await fetch_one(reader(engine), _STATE, params)
+    if session is not None:
+        session.check(None if row is None else row.session_gen)
     if row is None:
         raise not_found("player")
     view = rules.player_view(row, s, now)

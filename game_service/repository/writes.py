@@ -30,6 +30,7 @@ from game_service.config import Settings
 from game_service.db import execute_one, fetch_one
 from game_service.errors import GameError, not_found
 from game_service.models import idempotency_keys, ledger, players, rate_limits, signup_limits
+from game_service.security import Session
 
 p = players
 
@@ -58,13 +59,20 @@ def insert_for(dialect: str, table: sa.Table):
 
 
 # ---------------------------------------------------------------- the rate-limit counter
-def _window_counter(dialect: str, table: sa.Table, key: sa.Column, key_param: sa.BindParameter):
+def _window_counter(dialect: str, table: sa.Table, key: sa.Column, key_param: sa.BindParameter,
+                    only_if: sa.ColumnElement[bool] | None = None):
     """The fixed-window counter, defined once (the write budget and the sign-up limit): count
     one event of ``key`` in window ``:win`` (a new window starts again at 1); RETURNING the
-    window's count."""
-    stmt = insert_for(dialect, table).values(
-        {key.name: key_param, "window_start": sa.bindparam("win", type_=sa.BigInteger), "count": 1}
-    )
+    window's count. With ``only_if``, the event is counted (and a row returned) only where
+    that condition holds."""
+    values = {key.name: key_param, "window_start": sa.bindparam("win", type_=sa.BigInteger), "count": 1}
+    if only_if is None:
+        stmt = insert_for(dialect, table).values(values)
+    else:
+        stmt = insert_for(dialect, table).from_select(
+            list(values), sa.select(*(sa.literal(v) if isinstance(v, int) else v for v in values.values()))
+            .where(only_if)
+        )
     return stmt.on_conflict_do_update(
         index_elements=[key],
         set_={
@@ -155,12 +163,13 @@ async def player_exists(engine: AsyncEngine, player_id: int) -> bool:
 
 
 # ---------------------------------------------------------------- session generations
+GEN = sa.bindparam("gen", type_=sa.BigInteger)
 _SESSION_GEN = sa.select(p.c.session_gen).where(p.c.id == PID)
 
 
 async def session_generation(engine: AsyncEngine, player_id: int) -> int | None:
-    """The player's current session-token generation; None when the player does not exist.
-    Read on every authenticated request, so it takes the driver's hot path (``fetch_one``)."""
+    """The player's current session-token generation; None when the player does not exist
+    (a statement of its own, for the routes whose statements do not read it themselves)."""
     row = await fetch_one(reader(engine), _SESSION_GEN, {"pid": player_id})
     return None if row is None else row[0]
 
@@ -207,13 +216,25 @@ async def raise_missing_or(conn: AsyncConnection, player_id: int, err: GameError
     raise err if exists else not_found("player")
 
 
+# Count one write of player ``:pid`` in window ``:win``, only while token generation ``:gen``
+# is the player's current one: a refused session (signed out, or the player deleted) counts
+# nothing and writes nothing.
+_SESSION_OK = sa.exists().where(p.c.id == PID, p.c.session_gen == GEN)
+_SESSION_RATE_LIMIT = _window_counter("postgresql", rate_limits, rate_limits.c.player_id, PID, only_if=_SESSION_OK)
+
+
 @functools.lru_cache(maxsize=None)
 def _gated(build: Callable[[Any], sa.Select]) -> sa.Select:
-    """``build``'s statement behind the rate-limit counter (PostgreSQL), built once."""
-    rl = RATE_LIMIT["postgresql"].cte("rl")
+    """``build``'s statement behind the session check and the rate-limit counter
+    (PostgreSQL), built once: its row says the player's current token generation (``gen``),
+    the window's count (``rl_count``, NULL when the session was refused), then the write's
+    own columns (NULL when it did not happen)."""
+    rl = _SESSION_RATE_LIMIT.cte("rl")
     count = sa.select(rl.c.count).scalar_subquery()
     inner = build(count <= sa.bindparam("limit", type_=sa.Integer)).subquery("w")
-    return sa.select(count.label("rl_count"), inner).select_from(
+    return sa.select(
+        _SESSION_GEN.scalar_subquery().label("gen"), count.label("rl_count"), inner,
+    ).select_from(
         sa.select(sa.literal(1).label("one")).subquery("one").outerjoin(inner, sa.true())
     ).add_cte(rl)
 
@@ -226,27 +247,33 @@ def _ungated(build: Callable[[Any], sa.Select]) -> sa.Select:
 
 @gone_player_is_404
 async def run_write(
-    engine: AsyncEngine, s: Settings, player_id: int, write: Write, idem_key: str | None, fingerprint: str
+    engine: AsyncEngine, s: Settings, session: Session, write: Write, idem_key: str | None, fingerprint: str
 ) -> tuple[int, dict]:
-    """Run one write with rate limiting and idempotency; return ``(status_code, body)``.
+    """Check ``session`` and run one write with rate limiting and idempotency; return
+    ``(status_code, body)``.
 
     ``write.steps`` gets the connection and an ``op_key`` that is unique per logical
     operation (derived from the Idempotency-Key when the client sent one); a
-    :class:`GameError` rolls the write back (the refused write still counts).
+    :class:`GameError` rolls the write back (the refused write still counts; a refused
+    session counts nothing).
     """
+    player_id = session.player_id
     now = clock.now_ms()
     op_key = rules.op_key(write.op, idem_key, now)
     if write.one_statement is not None and idem_key is None and engine.dialect.name == "postgresql":
         one = write.one_statement(op_key)
         async with reader(engine).connect() as conn:
-            row = await execute_one(conn, _gated(one.build), {**one.params, **rate_limit_params(s, player_id, now)})
+            row = await execute_one(conn, _gated(one.build), {
+                **one.params, **rate_limit_params(s, player_id, now), "gen": session.generation})
+            session.check(row.gen)
             if row.rl_count > s.rate_limit_writes:
                 raise rate_limited(s)
-            return await one.finish(conn, row if row[1] is not None else None)
+            return await one.finish(conn, row if row[2] is not None else None)
     # The counter increment and the write commit together; a refused write (over the
     # budget, or a GameError from the write) rolls back to a savepoint taken after the
     # increment, and the increment still commits: refused writes count in the same step.
     async with engine.begin() as conn:
+        session.check((await conn.execute(_SESSION_GEN, {"pid": player_id})).scalar_one_or_none())
         if await count_write(conn, s, player_id) > s.rate_limit_writes:
             refusal: GameError = rate_limited(s)
         else:

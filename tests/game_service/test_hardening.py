@@ -96,6 +96,59 @@ def test_signing_out_revokes_every_token_issued_before(client):
     assert p.post("/api/auth/sign-out").status_code == 401
 
 
+def _write_routes(app) -> list[tuple[str, str]]:
+    """Every route that writes through the shared write context (``api.deps.Writer``)."""
+    from fastapi.routing import APIRoute
+
+    from game_service.api.deps import write_context
+
+    def uses_writer(dependant) -> bool:
+        return any(d.call is write_context or uses_writer(d) for d in dependant.dependencies)
+
+    def routes(router_routes):  # the routers' own routes (included routers are not flattened)
+        for r in router_routes:
+            if hasattr(r, "original_router"):
+                yield from routes(r.original_router.routes)
+            elif isinstance(r, APIRoute):
+                yield r
+
+    return [(m, r.path) for r in routes(app.routes) if uses_writer(r.dependant) for m in r.methods]
+
+
+def test_a_signed_out_or_deleted_players_token_writes_and_counts_nothing_on_every_write_route(client, db, keyed):
+    """The session is checked by the write's own statement (on the one-statement path) or its
+    transaction: a refused session is a 401 that moves nothing, not even the write budget,
+    with or without an Idempotency-Key; and no renewed token rides on the 401."""
+    routes = _write_routes(client.app)
+    assert len(routes) >= 10, routes
+    friend, gone = sign_in_guest(client), sign_in_guest(client)
+    signed_out = sign_in_guest(client)
+    befriend(friend, signed_out)
+    assert friend.post("/api/gifts", json={"to_player_id": signed_out.id}).status_code == 201
+    gift_id = db.execute("SELECT id FROM gifts WHERE recipient_id = %s", (signed_out.id,)).fetchone()[0]
+    assert signed_out.post("/api/auth/sign-out").status_code == 204
+    db.execute("DELETE FROM players WHERE id = %s", (gone.id,))
+    clock.advance(25 * 3600)  # old enough that a valid session would be renewed
+
+    def snapshot() -> tuple:
+        from game_service.models import metadata
+
+        return tuple(db.execute(f"SELECT count(*), md5(string_agg(t::text, ',' ORDER BY t::text)) FROM {t.name} t")
+                     .fetchone() for t in metadata.sorted_tables)
+
+    before = snapshot()
+    for player, why in ((signed_out, "signed out"), (gone, "no longer exists")):
+        for method, path in routes:
+            url = path.replace("{gift_id}", str(gift_id)).replace("{request_id}", "1").replace(
+                "{code}", "abcdefghjk")
+            body = {"to_player_id": friend.id} if "gift" in path else {"player_id": friend.id}
+            headers = {**player.h, **({"Idempotency-Key": f"k-{path}"} if keyed else {})}
+            r = client.request(method, url, json=body, headers=headers)
+            assert r.status_code == 401, (path, r.text)
+            assert why in r.json()["detail"] and "X-Session-Token" not in r.headers, (path, r.headers)
+    assert snapshot() == before, "a refused session changed nothing"
+
+
 def test_linking_facebook_revokes_the_guest_token_and_answers_a_new_one(client):
     g = sign_in_guest(client)
     g.post("/api/actions")
