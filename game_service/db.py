@@ -81,18 +81,26 @@ def make_engine(settings: Settings) -> AsyncEngine:
 
         return engine
     creds = credentials_for(settings)
-    engine = create_async_engine(
+    # The pool's connections stay in autocommit: the one-statement reads and writes (the hot
+    # path, ``repository.writes.reader``) then need no BEGIN/COMMIT and nothing is set or
+    # reset per checkout. What the service uses by default is this pool with transactions
+    # (READ COMMITTED, PostgreSQL's default): ``engine.begin()`` is one transaction.
+    auto = create_async_engine(
         "postgresql+psycopg://",
         async_creator=make_async_creator(creds, settings),
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_recycle=settings.db_pool_recycle_seconds,
         pool_timeout=settings.db_pool_timeout_seconds,
+        isolation_level="AUTOCOMMIT",
         # psycopg prepares a statement server-side after its 5th use on a connection (its
         # default): the hot statements are then parsed and planned once per connection
     )
-    event.listen(engine.sync_engine, "checkout", _check_out)
-    engine.sync_engine._game_credentials = creds  # type: ignore[attr-defined]  # tests read counters
+    event.listen(auto.sync_engine, "checkout", _check_out)
+    engine = auto.execution_options(isolation_level="READ COMMITTED")
+    engine.sync_engine._game_autocommit = auto  # type: ignore[attr-defined]  # writes.reader
+    for e in (auto, engine):
+        e.sync_engine._game_credentials = creds  # type: ignore[attr-defined]  # tests read counters
     return engine
 
 
