@@ -18,6 +18,7 @@ import asyncio
 import functools
 import logging
 import select
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import psycopg
@@ -26,6 +27,7 @@ from psycopg.rows import namedtuple_row
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql.psycopg import PGDialectAsync_psycopg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.util import greenlet_spawn
 
 from game_service import outage
 from game_service.config import ConfigError, Settings
@@ -145,8 +147,33 @@ async def execute_one(conn: AsyncConnection, stmt: sa.Executable, params: dict) 
     ``conn.execute``."""
     if conn.dialect.name != "postgresql":
         return (await conn.execute(stmt, params)).first()
+    sync = conn.sync_connection
+    # the checked-out connection itself (get_raw_connection() would cost a greenlet switch);
+    # an invalidated one is reconnected by SQLAlchemy first
+    pooled = await conn.get_raw_connection() if sync.invalidated else sync.connection
+    return await _on_driver(pooled.driver_connection, stmt, params, conn.invalidate)
+
+
+async def fetch_one(engine: AsyncEngine, stmt: sa.Executable, params: dict) -> Any:
+    """The first row (or None) of ``stmt`` on a pooled connection of ``engine`` (an
+    autocommit engine: ``repository.writes.reader``), as :func:`execute_one` runs it.
+
+    On PostgreSQL the connection comes straight from the pool (its checkout check and
+    credentials included), without a SQLAlchemy ``Connection`` around it."""
+    if engine.dialect.name != "postgresql":
+        async with engine.connect() as conn:
+            return (await conn.execute(stmt, params)).first()
+    pooled = await engine.raw_connection()
+    try:
+        return await _on_driver(pooled.driver_connection, stmt, params,
+                                lambda exc: greenlet_spawn(pooled.invalidate, exc))
+    finally:
+        await greenlet_spawn(pooled.close)  # back to the pool (or closed, when invalidated)
+
+
+async def _on_driver(pg: psycopg.AsyncConnection, stmt: sa.Executable, params: dict,
+                     invalidate: Callable[[BaseException | None], Awaitable[None]]) -> Any:
     sql, defaults = _psycopg_sql(stmt)
-    pg: psycopg.AsyncConnection = (await conn.get_raw_connection()).driver_connection
     try:
         async with pg.cursor(row_factory=namedtuple_row) as cur:
             await cur.execute(sql, {**defaults, **params})
@@ -154,15 +181,8 @@ async def execute_one(conn: AsyncConnection, stmt: sa.Executable, params: dict) 
     except psycopg.Error as exc:
         lost = isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)) or pg.broken
         if lost:
-            await conn.invalidate(exc)
+            await invalidate(exc)
         raise sa.exc.DBAPIError.instance(sql, params, exc, psycopg.Error, connection_invalidated=lost) from exc
     except BaseException:
-        await conn.invalidate()  # e.g. cancelled mid-statement: its state is unknown
+        await invalidate(None)  # e.g. cancelled mid-statement: its state is unknown
         raise
-
-
-async def fetch_one(engine: AsyncEngine, stmt: sa.Executable, params: dict) -> Any:
-    """:func:`execute_one` on a connection of ``engine`` (an autocommit engine for reads:
-    ``repository.writes.reader``)."""
-    async with engine.connect() as conn:
-        return await execute_one(conn, stmt, params)
