@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from game_service.api.deps import Me, Svc, Token, Writer
+from game_service.api.deps import Me, Svc, Token, Writer, services_of
 from game_service.api.schemas import (
     ERRORS,
     ActionOut,
@@ -23,8 +23,9 @@ router = APIRouter(tags=["game"], responses=ERRORS)
 
 
 @router.get("/api/me", responses={200: {"model": PlayerState}})
-async def my_state(session: Token, svc: Svc):
+async def my_state(session: Token, request: Request):
     """Profile and game state: coins, energy (refilled lazily), level/XP, daily reward, gifts waiting."""
+    svc = services_of(request)
     return JSONResponse(await players.get_state(svc.engine, svc.settings, session.player_id, session))
 
 
