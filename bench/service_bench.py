@@ -16,8 +16,9 @@ else, a psycopg pool of 10 per worker, 2 workers) on 127.0.0.1, and drives them 
   action  POST /api/actions             the service: rate limit, spend energy, earn coins, ledger row
   claim   POST /api/gifts/{id}/claim    the service: rate limit, claim the gift, credit, ledger row
 
-It prints requests/s, p50/p99 latency and each endpoint's ratio to the bare app's SELECT 1
-and to the service's own floor, checks that no request failed and that every wallet still
+It prints requests/s, p50/p99 latency, each endpoint's ratio to the bare app's SELECT 1
+and to the service's own floor, the CPU time per request of the app's workers, of
+PostgreSQL and of wrk (where the time goes; steadier than req/s on a shared machine), checks that no request failed and that every wallet still
 equals its ledger, then stops the servers and drops the database. Targets (ratios to the
 bare SELECT 1): floor >= 0.85, state >= 0.65, action >= 0.30, claim >= 0.28. The exit code
 is 0 only when the targets are met, no request failed and every wallet equals its ledger
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import shutil
 import signal
 import statistics
@@ -168,14 +170,47 @@ def seed(url: str) -> None:
         c.execute("ANALYZE")
 
 
-def run_wrk(url: str, name: str, tokens: list[str], duration: int, start: int, workdir: Path) -> dict:
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (/proc/PID/stat); gone ones count 0."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / _TICK
+
+
+def pids_of(master: subprocess.Popen | None = None, name: str | None = None) -> list[int]:
+    """A server's workers (the children of its master) or every process called ``name``."""
+    cmd = ["pgrep", "-P", str(master.pid)] if master is not None else ["pgrep", "-x", name or ""]
+    return [int(x) for x in subprocess.run(cmd, capture_output=True, text=True).stdout.split()]
+
+
+def run_wrk(url: str, name: str, tokens: list[str], duration: int, start: int, workdir: Path,
+            app: list[int] | None = None) -> dict:
+    """One wrk run; with ``app`` (the server's worker pids) also the CPU time per request of
+    the app's workers, of PostgreSQL's processes and of wrk itself, in microseconds."""
     script = workdir / f"{name}.lua"
     body = LUA.replace("{TOKENS}", "{" + ",".join(f'"{t}"' for t in tokens) + "}")
     script.write_text(body.replace("MAKE_REQUEST", REQUESTS[name]))
     cmd = ["wrk", "-t", str(THREADS), "-c", str(CONNECTIONS), "-d", f"{duration}s", "--latency", "--timeout", "10s",
            "-s", str(script), url, "--", str(THREADS), str(start)]
+    db = pids_of(name="postgres")
+    before = (cpu_seconds(app or []), cpu_seconds(db), resource.getrusage(resource.RUSAGE_CHILDREN))
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 60).stdout
-    return parse_wrk(out)
+    after = (cpu_seconds(app or []), cpu_seconds(db), resource.getrusage(resource.RUSAGE_CHILDREN))
+    r = parse_wrk(out)
+    n = max(r["requests"], 1)
+    r["cpu_app"] = (after[0] - before[0]) / n * 1e6
+    r["cpu_db"] = (after[1] - before[1]) / n * 1e6
+    wrk_cpu = (after[2].ru_utime + after[2].ru_stime) - (before[2].ru_utime + before[2].ru_stime)
+    r["cpu_wrk"] = wrk_cpu / n * 1e6
+    return r
 
 
 def _ms(v: str) -> float:
@@ -255,11 +290,13 @@ def main() -> int:
             run_wrk(target, name, tokens, 2, 0, workdir)
         # interleaved rounds: the machine is shared, so each figure is the median over rounds
         names = BARE + ("floor", "state", "action", "claim")
+        workers = {True: pids_of(bare), False: pids_of(server)}
         runs: dict[str, list[dict]] = {n: [] for n in names}
         claim_start = 0
         for _ in range(ROUNDS):
             for name in names:
-                r = run_wrk(bare_target if name in BARE else target, name, tokens, DURATION, claim_start, workdir)
+                r = run_wrk(bare_target if name in BARE else target, name, tokens, DURATION, claim_start, workdir,
+                            app=workers[name in BARE])
                 runs[name].append(r)
                 if name == "claim":
                     # wrk threads advance at different speeds: leave a wide gap so that no
@@ -268,7 +305,8 @@ def main() -> int:
                     if claim_start >= GIFTS:
                         raise RuntimeError("not enough seeded gifts; raise BENCH_GIFTS")
         load_after = loadavg()
-        results = {n: {k: statistics.median(r[k] for r in rs) for k in ("rps", "p50", "p99")}
+        results = {n: {k: statistics.median(r[k] for r in rs)
+                       for k in ("rps", "p50", "p99", "cpu_app", "cpu_db", "cpu_wrk")}
                    | {"requests": sum(r["requests"] for r in rs), "errors": sum(r["errors"] for r in rs)}
                    for n, rs in runs.items()}
 
@@ -281,11 +319,14 @@ def main() -> int:
         print(f"{ROUNDS} interleaved rounds of {DURATION}s per endpoint; medians over rounds; ratios are medians of "
               "the per-round ratios to the bare app's SELECT 1 ('vs bare') and to the service's own SELECT 1 "
               "endpoint ('vs floor')")
+        print("CPU us/req: CPU time per request (medians over rounds) of the app's workers, of PostgreSQL's "
+              "processes and of wrk; all three share the machine's CPUs")
         print(f"{'endpoint':<8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} {'errors':>7} "
-              f"{'vs bare':>8} {'vs floor':>9}")
+              f"{'vs bare':>8} {'vs floor':>9} {'app us':>7} {'db us':>6} {'wrk us':>7}")
         for name, r in results.items():
             print(f"{name:<8} {r['rps']:>9.0f} {r['p50']:>8.2f} {r['p99']:>8.2f} {r['requests']:>9} {r['errors']:>7} "
-                  f"{vs_bare[name]:>8.2f} {vs_floor[name]:>9.2f}")
+                  f"{vs_bare[name]:>8.2f} {vs_floor[name]:>9.2f} {r['cpu_app']:>7.0f} {r['cpu_db']:>6.0f} "
+                  f"{r['cpu_wrk']:>7.0f}")
         print("per-round req/s: " + "; ".join(f"{n} " + "/".join(f"{r['rps']:.0f}" for r in rs) for n, rs in runs.items()))
         print(f"load average after: {load_after}")
         # the servers' pools (40 connections) closed first: on a shared PostgreSQL the
