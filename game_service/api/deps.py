@@ -10,7 +10,6 @@ from typing import Annotated
 
 import httpx
 from fastapi import Depends, Header, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -141,7 +140,7 @@ class WriteContext:
         ``body`` is the request body as validated, part of the Idempotency-Key fingerprint."""
         fp = fingerprint(self.request, body) if self.key is not None else ""
         status, out = await run_write(self.svc.engine, self.svc.settings, self.session, write, self.key, fp)
-        return JSONResponse(jsonable_encoder(out), status_code=status)
+        return JSONResponse(out, status_code=status)  # a write's body is JSON types already
 
 
 async def write_context(request: Request, session: Token, key: IdemKey) -> WriteContext:
