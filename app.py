@@ -12,11 +12,15 @@ import functools
 import os
 import sys
 
-from aws_cdk import App, CloudFormationValidatePlugin, Validations
-from cdk_nag import AwsSolutionsChecks
+from tooling.assembly import use_pinned_node
 
-from stacks.config import OVERRIDABLE_KEYS, PLACEHOLDER_ACCOUNT, StageConfig, StageConfigError, select_stages
-from stacks.stage import GameStage
+use_pinned_node()  # before aws_cdk starts Node: the pinned Node, single-threaded GC
+
+from aws_cdk import App, CloudFormationValidatePlugin, Validations  # noqa: E402
+from cdk_nag import AwsSolutionsChecks  # noqa: E402
+
+from stacks.config import OVERRIDABLE_KEYS, PLACEHOLDER_ACCOUNT, StageConfig, StageConfigError, select_stages  # noqa: E402
+from stacks.stage import GameStage  # noqa: E402
 
 
 def build_app(

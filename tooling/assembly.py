@@ -11,10 +11,18 @@ ROOT = Path(__file__).resolve().parent.parent
 NODE_BIN = ROOT / "node_modules" / ".bin"
 
 
+JSII_NODE = ROOT / "tooling" / "jsii-node"
+
+
 def use_pinned_node() -> None:
-    """Put the Node from package.json (a supported release) first on PATH for jsii."""
+    """Put the Node from package.json (a supported release) first on PATH for jsii, and
+    have jsii start it through ``tooling/jsii-node`` (single-threaded garbage collection:
+    docs/decisions.md, "Synth speed") unless JSII_NODE is set already. Takes effect for the
+    jsii runtime this process starts: call it before the first ``import aws_cdk``."""
     if NODE_BIN.is_dir() and str(NODE_BIN) not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = f"{NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+    if os.name == "posix":
+        os.environ.setdefault("JSII_NODE", str(JSII_NODE))
 
 
 def cdk_json_context() -> dict:

@@ -1,0 +1,47 @@
+"""How app.py starts Node for jsii (tooling/assembly.py, tooling/jsii-node): the pinned Node
+with single-threaded garbage collection (docs/decisions.md, "Synth speed"), unless the user
+chose a Node for jsii themselves."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# imports app.py (which starts jsii's Node) and reports the command lines of the Node
+# processes under this one: jsii's launcher and the kernel it starts
+_PROBE = """
+import json, os, pathlib, subprocess, sys
+sys.path.insert(0, os.getcwd())
+import app  # noqa: F401
+def tree(pid):
+    kids = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    return [k for c in kids for k in (c, *tree(c))]
+cmds = [pathlib.Path(f"/proc/{p}/cmdline").read_bytes().split(b"\\0") for p in tree(os.getpid())]
+print(json.dumps([[a.decode() for a in c if a] for c in cmds]))
+"""
+
+
+def _node_command_lines(env: dict) -> list[list[str]]:
+    out = subprocess.run([sys.executable, "-c", _PROBE], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return [c for c in json.loads(out.stdout.splitlines()[-1]) if any("node" in Path(a).name for a in c[:1])]
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="reads command lines from /proc")
+def test_the_apps_jsii_node_collects_garbage_on_one_thread_unless_the_user_chose_a_node():
+    env = {k: v for k, v in os.environ.items() if k != "JSII_NODE"}
+    nodes = _node_command_lines(env)
+    kernel = [c for c in nodes if any(a.endswith("program.js") for a in c)]
+    assert kernel and all("--single-threaded-gc" in c for c in kernel), nodes
+    assert any(Path(c[0]).resolve() == (ROOT / "node_modules/.bin/node").resolve() for c in kernel), nodes
+
+    nodes = _node_command_lines({**env, "JSII_NODE": "node"})
+    assert nodes and not any("--single-threaded-gc" in c for c in nodes), nodes
