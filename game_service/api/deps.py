@@ -83,16 +83,18 @@ async def player_id(session: Session = Depends(current_session)) -> int:
 
 
 async def optional_player_id(
-    request: Request, creds: HTTPAuthorizationCredentials | None = Depends(_optional_bearer),
-    svc: Services = Depends(services),
+    creds: HTTPAuthorizationCredentials | None = Depends(_optional_bearer), svc: Services = Depends(services)
 ) -> int | None:
-    """The signed-in player, or None without a (valid, current) session."""
-    if creds is None:
+    """The signed-in player, or None without a (valid, current) session (never renewed here:
+    the routes that take it answer a token of their own)."""
+    session = None if creds is None else svc.sessions.verify(creds.credentials)
+    if session is None:
         return None
     try:
-        return (await current_session(await session_token(request), svc)).player_id
+        session.check(await session_generation(svc.engine, session.player_id))
     except GameError:
         return None
+    return session.player_id
 
 
 async def idempotency_key(
