@@ -145,7 +145,8 @@ def test_a_signed_out_or_deleted_players_token_writes_and_counts_nothing_on_ever
             headers = {**player.h, **({"Idempotency-Key": f"k-{path}"} if keyed else {})}
             r = client.request(method, url, json=body, headers=headers)
             assert r.status_code == 401, (path, r.text)
-            assert why in r.json()["detail"] and "X-Session-Token" not in r.headers, (path, r.headers)
+            assert r.json()["error"] == "invalid_session" and why in r.json()["detail"], (path, r.text)
+            assert r.headers["WWW-Authenticate"] == "Bearer" and "X-Session-Token" not in r.headers, (path, r.headers)
     assert snapshot() == before, "a refused session changed nothing"
 
 
