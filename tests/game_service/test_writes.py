@@ -188,3 +188,41 @@ def test_every_write_replayed_with_its_key_applies_once(client, db, name):
     again = post(who, path, True, key=key, json=body)
     assert (again.status_code, again.json()) == (first.status_code, first.json())
     assert world() == after_first
+
+
+def test_an_unkeyed_action_and_gift_claim_are_one_statement_and_keyed_ones_a_transaction(client, monkeypatch):
+    """On PostgreSQL an unkeyed action or gift claim takes the one-statement path: one
+    statement on the driver (session check, rate limit, write and ledger row together) and
+    nothing through SQLAlchemy's execution; a keyed one runs the transaction's steps. The
+    results of both paths are the tests above; this pins which path runs."""
+    from sqlalchemy import event
+
+    from game_service import db as game_db
+    from game_service.repository.writes import reader
+
+    a, b = sign_in_guest(client), sign_in_guest(client)
+    befriend(a, b)
+    gifts = [post(a, "/api/gifts", False, json={"to_player_id": b.id}).json()["gift_id"]]
+    clock.advance(24 * 3600)
+    gifts.append(post(a, "/api/gifts", False, json={"to_player_id": b.id}).json()["gift_id"])
+    driver, orm = [], []
+    real = game_db._on_driver
+
+    async def counted(pg, stmt, params, invalidate):
+        driver.append(stmt)
+        return await real(pg, stmt, params, invalidate)
+
+    monkeypatch.setattr(game_db, "_on_driver", counted)
+    engine = reader(client.app.state.services.engine).sync_engine
+    listener = lambda *args, **kw: orm.append(args[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        for player, path, gift in ((a, "/api/actions", None), (b, "/api/gifts/{}/claim", gifts[0])):
+            driver.clear(), orm.clear()
+            assert post(player, path.format(gift), False).status_code == 200
+            assert (len(driver), orm) == (1, []), (path, orm)
+        driver.clear(), orm.clear()
+        assert post(b, f"/api/gifts/{gifts[1]}/claim", True).status_code == 200
+        assert driver == [] and len(orm) >= 4, orm  # session, counter, key, claim, ...
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
