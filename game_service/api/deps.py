@@ -91,10 +91,9 @@ async def optional_player_id(
     if session is None:
         return None
     try:
-        session.check(await session_generation(svc.engine, session.player_id))
+        return (await current_session(session, svc)).player_id
     except GameError:
         return None
-    return session.player_id
 
 
 async def idempotency_key(
