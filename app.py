@@ -8,7 +8,6 @@ check every stage, each once for the whole app (docs/decisions.md, "Synth speed"
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 
@@ -17,10 +16,20 @@ from tooling.assembly import use_pinned_node
 use_pinned_node()  # before aws_cdk starts Node: the pinned Node, single-threaded GC
 
 from aws_cdk import App, CloudFormationValidatePlugin, Validations  # noqa: E402
-from cdk_nag import AwsSolutionsChecks  # noqa: E402
+
+from tooling.jsii_background import in_background  # noqa: E402
+
+# CDK's CloudFormation validation engine takes Node about a second to start, with Python
+# waiting: so Node starts it now, while Python imports the stacks' modules below (which
+# send Node nothing; a request that did would wait for the engine). One engine per
+# process, as CDK's default is: every app a test session builds shares it.
+VALIDATION_ON = os.environ.get("CDK_VALIDATION") != "false"  # the CLI's --no-validation
+_VALIDATION = in_background(CloudFormationValidatePlugin, name="validation-engine") if VALIDATION_ON else None
 
 from stacks.config import OVERRIDABLE_KEYS, PLACEHOLDER_ACCOUNT, StageConfig, StageConfigError, select_stages  # noqa: E402
 from stacks.stage import GameStage  # noqa: E402
+
+from cdk_nag import AwsSolutionsChecks  # noqa: E402  (loading it into Node waits for the engine)
 
 
 def build_app(
@@ -35,8 +44,8 @@ def build_app(
     # garbage collections, each slower the more constructs are in memory, so starting
     # it before any stage exists saves a second or more. Same rules, same report; the
     # CLI's --no-validation (CDK_VALIDATION=false) still turns it off.
-    if os.environ.get("CDK_VALIDATION") != "false":
-        Validations.of(app).add_plugins(_cloudformation_validation())
+    if _VALIDATION is not None:
+        Validations.of(app).add_plugins(_VALIDATION.result())
     if configs is None:
         ctx = {key: app.node.try_get_context(key) for key in ("stage", *sorted(OVERRIDABLE_KEYS))}
         configs = select_stages({k: v for k, v in ctx.items() if v is not None})
@@ -47,12 +56,6 @@ def build_app(
     # registered on, so one pack per stage checked (and reported) everything twice.
     Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
     return app
-
-
-@functools.cache
-def _cloudformation_validation() -> CloudFormationValidatePlugin:
-    """One engine per process, as CDK's default is: every app a test session builds shares it."""
-    return CloudFormationValidatePlugin()
 
 
 def _note_placeholder_account(configs: list[StageConfig]) -> None:

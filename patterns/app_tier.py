@@ -28,7 +28,7 @@ from game_service.contract import LIVENESS_PATH
 from patterns.game_service_host import GameServiceHostArtifacts
 from patterns.nag import acknowledge
 
-SIGNAL_TIMEOUT = Duration.minutes(20)
+SIGNAL_TIMEOUT_MINUTES = 20
 
 
 def _root_volume() -> ec2.BlockDevice:
@@ -93,7 +93,7 @@ class SingleInstanceAppTier(Construct):
             require_imdsv2=True,
             detailed_monitoring=True,
             block_devices=[_root_volume()],
-            resource_signal_timeout=SIGNAL_TIMEOUT,
+            resource_signal_timeout=Duration.minutes(SIGNAL_TIMEOUT_MINUTES),
         )
         user_data.add_signal_on_exit_command(self.instance)
         # The subnet already fixes the zone; a literal AZ in the template is what
@@ -289,7 +289,7 @@ class ScalingAppTier(Construct):
                 additional_types=[autoscaling.AdditionalHealthCheckType.ELB],
                 grace_period=Duration.minutes(10),
             ),
-            signals=autoscaling.Signals.wait_for_min_capacity(timeout=SIGNAL_TIMEOUT),
+            signals=autoscaling.Signals.wait_for_min_capacity(timeout=Duration.minutes(SIGNAL_TIMEOUT_MINUTES)),
             # A rollout replaces a quarter of the largest group at a time (at least one),
             # keeping min_instances in service (below max_instances, which the config
             # enforces, so there is room for new instances); a group scaled out to its
@@ -298,7 +298,7 @@ class ScalingAppTier(Construct):
             update_policy=autoscaling.UpdatePolicy.rolling_update(
                 max_batch_size=max(1, -(-max_instances // 4)),
                 min_instances_in_service=min_instances,
-                pause_time=SIGNAL_TIMEOUT,
+                pause_time=Duration.minutes(SIGNAL_TIMEOUT_MINUTES),
                 wait_on_resource_signals=True,
             ),
             group_metrics=[autoscaling.GroupMetrics.all()],

@@ -21,7 +21,7 @@ from patterns.app_tier import ScalingAppTier, SingleInstanceAppTier
 from patterns.game_service_host import READINESS_METRIC, READINESS_NAMESPACE
 from stacks.config import StageConfig
 
-PERIOD = Duration.minutes(1)
+PERIOD_MINUTES = 1  # every metric's period (a Duration is made per stack: no jsii call at import)
 
 
 class ObservabilityStack(Stack):
@@ -40,20 +40,21 @@ class ObservabilityStack(Stack):
         super().__init__(scope, id_, **kwargs)
         self.alarms: list[cloudwatch.IAlarm] = []
         self.topic = alarm_topic
+        period = Duration.minutes(PERIOD_MINUTES)
 
         # --- app tier ---
         if isinstance(app_tier, ScalingAppTier):
             lb_metrics = app_tier.load_balancer.metrics
             tg_metrics = app_tier.target_group.metrics
-            requests = lb_metrics.request_count(period=PERIOD, label="Requests")
-            latency_p50 = lb_metrics.target_response_time(period=PERIOD, statistic="p50", label="p50")
-            latency_p99 = lb_metrics.target_response_time(period=PERIOD, statistic="p99", label="p99")
+            requests = lb_metrics.request_count(period=period, label="Requests")
+            latency_p50 = lb_metrics.target_response_time(period=period, statistic="p50", label="p50")
+            latency_p99 = lb_metrics.target_response_time(period=period, statistic="p99", label="p99")
             errors_5xx = lb_metrics.http_code_target(
                 elbv2.HttpCodeTarget.TARGET_5XX_COUNT,
-                period=PERIOD, label="Target 5xx",
+                period=period, label="Target 5xx",
             )
-            healthy = tg_metrics.healthy_host_count(period=PERIOD, statistic="Minimum", label="Healthy hosts")
-            unhealthy = tg_metrics.unhealthy_host_count(period=PERIOD, statistic="Maximum", label="Unhealthy hosts")
+            healthy = tg_metrics.healthy_host_count(period=period, statistic="Minimum", label="Healthy hosts")
+            unhealthy = tg_metrics.unhealthy_host_count(period=period, statistic="Maximum", label="Unhealthy hosts")
             self._alarm("AppErrors", errors_5xx, 10, 5, "More than 10 5xx answers a minute from the game service")
             self._alarm("AppLatency", latency_p99, 1.5, 5, "p99 latency of the game service above 1.5 s")
             self._alarm("UnhealthyHosts", unhealthy, 1, 3, "An app instance failed its load-balancer health check")
@@ -72,7 +73,7 @@ class ObservabilityStack(Stack):
             cpu = cloudwatch.Metric(
                 namespace="AWS/EC2", metric_name="CPUUtilization",
                 dimensions_map={"AutoScalingGroupName": app_tier.group.auto_scaling_group_name},
-                period=PERIOD, statistic="Average", label="App CPU %",
+                period=period, statistic="Average", label="App CPU %",
             )
         else:
             # The instance's own alarms are the app stack's; shown here by their fixed names
@@ -88,7 +89,7 @@ class ObservabilityStack(Stack):
         # and storage; the minimum over hosts is 0 as soon as one of them cannot.
         ready = cloudwatch.Metric(
             namespace=READINESS_NAMESPACE, metric_name=READINESS_METRIC, dimensions_map={"Stage": config.name},
-            period=PERIOD, statistic="Minimum", label="Ready (min over hosts)",
+            period=period, statistic="Minimum", label="Ready (min over hosts)",
         )
         self._alarm(
             "AppNotReady", ready, 1, 3, "The game service cannot reach its database or storage (deep readiness check)",
@@ -98,10 +99,10 @@ class ObservabilityStack(Stack):
         app_widgets.append(cloudwatch.GraphWidget(title="Deep readiness (DB, S3)", left=[ready], width=8))
 
         # --- database ---
-        db_cpu = database.metric_cpu_utilization(period=PERIOD, label="DB CPU %")
-        db_connections = database.metric_database_connections(period=PERIOD, label="Connections")
-        db_free_storage = database.metric_free_storage_space(period=PERIOD, statistic="Minimum", label="Free storage (bytes)")
-        db_free_memory = database.metric_freeable_memory(period=PERIOD, statistic="Minimum", label="Freeable memory (bytes)")
+        db_cpu = database.metric_cpu_utilization(period=period, label="DB CPU %")
+        db_connections = database.metric_database_connections(period=period, label="Connections")
+        db_free_storage = database.metric_free_storage_space(period=period, statistic="Minimum", label="Free storage (bytes)")
+        db_free_memory = database.metric_freeable_memory(period=period, statistic="Minimum", label="Freeable memory (bytes)")
         self._alarm("DatabaseCpu", db_cpu, 80, 10, "Database CPU above 80% for 10 minutes")
         self._alarm(
             "DatabaseStorage", db_free_storage, config.db_allocated_storage_gib * 1024**3 * 0.1, 5,
@@ -112,9 +113,9 @@ class ObservabilityStack(Stack):
         # --- edge: CloudFront publishes its metrics in us-east-1 only, with the
         # dimensions DistributionId *and* Region=Global; a metric without the second
         # matches no data, so an alarm on it could never fire ---
-        cdn_requests = cdn_metric(distribution, "Requests", statistic="Sum", label="CDN requests")
-        cdn_4xx = cdn_metric(distribution, "4xxErrorRate", statistic="Average", label="CDN 4xx %")
-        cdn_5xx = cdn_metric(distribution, "5xxErrorRate", statistic="Average", label="CDN 5xx %")
+        cdn_requests = cdn_metric(distribution, "Requests", statistic="Sum", label="CDN requests", period=period)
+        cdn_4xx = cdn_metric(distribution, "4xxErrorRate", statistic="Average", label="CDN 4xx %", period=period)
+        cdn_5xx = cdn_metric(distribution, "5xxErrorRate", statistic="Average", label="CDN 5xx %", period=period)
         if config.region == "us-east-1":
             self._alarm("CdnErrors", cdn_5xx, 5, 5, "More than 5% of CloudFront answers are 5xx")
 
@@ -162,13 +163,15 @@ class ObservabilityStack(Stack):
         self.alarms.append(alarm)
 
 
-def cdn_metric(distribution: cloudfront.Distribution, name: str, *, statistic: str, label: str) -> cloudwatch.Metric:
+def cdn_metric(
+    distribution: cloudfront.Distribution, name: str, *, statistic: str, label: str, period: Duration
+) -> cloudwatch.Metric:
     """A CloudFront metric as CloudFront publishes it (us-east-1, Region=Global)."""
     return distribution.metric(
         name,
         dimensions_map={"DistributionId": distribution.distribution_id, "Region": "Global"},
         region="us-east-1",
-        period=PERIOD,
+        period=period,
         statistic=statistic,
         label=label,
     )

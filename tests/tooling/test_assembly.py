@@ -1,11 +1,13 @@
 """How app.py starts Node for jsii (tooling/assembly.py, tooling/jsii-node): the pinned Node
-with single-threaded garbage collection (docs/decisions.md, "Synth speed"), unless the user
-chose a Node for jsii themselves."""
+with single-threaded garbage collection and a compile cache that holds across runs
+(tooling/jsii-compile-cache.js; docs/decisions.md, "Synth speed"), unless the user chose a
+Node for jsii themselves."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -45,3 +47,39 @@ def test_the_apps_jsii_node_collects_garbage_on_one_thread_unless_the_user_chose
 
     nodes = _node_command_lines({**env, "JSII_NODE": "node"})
     assert nodes and not any("--single-threaded-gc" in c for c in nodes), nodes
+
+
+_LOAD_CDK = "import sys, os; sys.path.insert(0, os.getcwd()); import app"  # starts jsii, loads aws-cdk-lib
+_CACHED = re.compile(r"cache for (\S+) was (accepted|rejected)")
+
+
+def _compile_cache_lines(env: dict) -> list[tuple[str, str]]:
+    out = subprocess.run([sys.executable, "-c", _LOAD_CDK], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return _CACHED.findall(out.stderr)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="tooling/jsii-node is a POSIX shell script")
+def test_the_apps_jsii_node_compiles_aws_cdk_lib_from_a_cache_that_a_second_run_reads(tmp_path: Path):
+    cache = tmp_path / "compile-cache"
+    env = {k: v for k, v in os.environ.items() if k not in ("JSII_NODE", "NODE_DISABLE_COMPILE_CACHE")}
+    env.update(NODE_COMPILE_CACHE=str(cache), NODE_DEBUG_NATIVE="COMPILE_CACHE")
+
+    first = _compile_cache_lines(env)
+    assert not [name for name, verdict in first if verdict == "accepted"], first[:5]
+
+    second = _compile_cache_lines(env)
+    cdk = [name for name, verdict in second if "/node_modules/aws-cdk-lib/" in name]
+    assert len(cdk) > 50, second[:5]  # jsii's temporary directory changed; the names did not
+    assert all(verdict == "accepted" for name, verdict in second if name in cdk), second
+    # the names are real paths to the package's files, kept under the cache directory
+    assert all(name.startswith(f"{cache}/packages/") and Path(name).is_file() for name in cdk), cdk[:5]
+
+
+def test_cdk_still_folds_its_own_frames_in_the_assemblys_stack_traces(assembly_dir: Path):
+    # CDK names a frame's library by the first node_modules/<name> in its path: modules
+    # compiled under another name would put every aws-cdk-lib frame, with its path, in here
+    metadata = "".join(p.read_text() for p in assembly_dir.glob("assembly-*/*.metadata.json"))
+    assert "...aws-cdk-lib" in metadata
+    assert "package-cache" not in metadata and "node_modules/.cache" not in metadata
