@@ -13,7 +13,7 @@ import sys
 
 from tooling.assembly import use_pinned_node
 
-use_pinned_node()  # before aws_cdk starts Node: the pinned Node, single-threaded GC
+use_pinned_node()  # before aws_cdk starts Node: the pinned Node, single-threaded GC, compile cache
 
 from aws_cdk import App, CloudFormationValidatePlugin, Validations  # noqa: E402
 
@@ -22,9 +22,12 @@ from tooling.jsii_background import in_background  # noqa: E402
 # CDK's CloudFormation validation engine takes Node about a second to start, with Python
 # waiting: so Node starts it now, while Python imports the stacks' modules below (which
 # send Node nothing; a request that did would wait for the engine). One engine per
-# process, as CDK's default is: every app a test session builds shares it.
-VALIDATION_ON = os.environ.get("CDK_VALIDATION") != "false"  # the CLI's --no-validation
-_VALIDATION = in_background(CloudFormationValidatePlugin, name="validation-engine") if VALIDATION_ON else None
+# process, as CDK's default is: every app a test session builds shares it. The CLI's
+# --no-validation (CDK_VALIDATION=false) turns validation off.
+_VALIDATION = (
+    None if os.environ.get("CDK_VALIDATION") == "false"
+    else in_background(CloudFormationValidatePlugin, name="validation-engine")
+)
 
 from stacks.config import OVERRIDABLE_KEYS, PLACEHOLDER_ACCOUNT, StageConfig, StageConfigError, select_stages  # noqa: E402
 from stacks.stage import GameStage  # noqa: E402
@@ -39,11 +42,10 @@ def build_app(
     ``configs`` replaces the stages chosen from context (tests synthesize variants)."""
     # No CDK analytics metadata: templates stay free of version-specific blobs.
     app = App(context=context, outdir=outdir, analytics_reporting=False)
-    # CDK's CloudFormation validation, registered now rather than left to CDK's default,
-    # which starts its engine at synth: the engine's start-up runs hundreds of full
-    # garbage collections, each slower the more constructs are in memory, so starting
-    # it before any stage exists saves a second or more. Same rules, same report; the
-    # CLI's --no-validation (CDK_VALIDATION=false) still turns it off.
+    # CDK's CloudFormation validation, its engine started at import (above) rather than
+    # left to CDK's default, which starts it at synth: the engine's start-up runs hundreds
+    # of full garbage collections, each slower the more constructs are in memory, so
+    # starting it before any stage exists saves a second or more. Same rules, same report.
     if _VALIDATION is not None:
         Validations.of(app).add_plugins(_VALIDATION.result())
     if configs is None:

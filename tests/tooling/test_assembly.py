@@ -63,11 +63,12 @@ def _compile_cache_lines(env: dict) -> list[tuple[str, str]]:
 @pytest.mark.skipif(os.name != "posix", reason="tooling/jsii-node is a POSIX shell script")
 def test_the_apps_jsii_node_compiles_aws_cdk_lib_from_a_cache_that_a_second_run_reads(tmp_path: Path):
     cache = tmp_path / "compile-cache"
-    env = {k: v for k, v in os.environ.items() if k not in ("JSII_NODE", "NODE_DISABLE_COMPILE_CACHE")}
+    env = {k: v for k, v in os.environ.items() if k not in ("JSII_NODE", "JSII_RUNTIME", "NODE_DISABLE_COMPILE_CACHE")}
     env.update(NODE_COMPILE_CACHE=str(cache), NODE_DEBUG_NATIVE="COMPILE_CACHE")
 
     first = _compile_cache_lines(env)
     assert not [name for name, verdict in first if verdict == "accepted"], first[:5]
+    entries = sorted(p.name for p in cache.glob("v*/*"))
 
     second = _compile_cache_lines(env)
     cdk = [name for name, verdict in second if "/node_modules/aws-cdk-lib/" in name]
@@ -75,6 +76,8 @@ def test_the_apps_jsii_node_compiles_aws_cdk_lib_from_a_cache_that_a_second_run_
     assert all(verdict == "accepted" for name, verdict in second if name in cdk), second
     # the names are real paths to the package's files, kept under the cache directory
     assert all(name.startswith(f"{cache}/packages/") and Path(name).is_file() for name in cdk), cdk[:5]
+    # and nothing is cached under a name that changes every run: the cache does not grow
+    assert sorted(p.name for p in cache.glob("v*/*")) == entries
 
 
 def test_cdk_still_folds_its_own_frames_in_the_assemblys_stack_traces(assembly_dir: Path):
