@@ -40,10 +40,11 @@ NO_STACKS = "This app contains no stacks"
 
 
 def _env(**extra: str) -> dict[str, str]:
-    """The same environment for both apps: the pinned Node first on PATH, and no JSII_NODE
-    (the empty app is a plain CDK app; ours picks tooling/jsii-node itself, in app.py)."""
+    """The same environment for both apps: the pinned Node first on PATH, and no JSII_NODE or
+    JSII_RUNTIME (the empty app is a plain CDK app; ours picks tooling/jsii-node and its
+    runtime itself, in app.py)."""
     path = os.pathsep.join([str(Path(sys.executable).parent), str(NODE_BIN), os.environ["PATH"]])
-    env = {k: v for k, v in os.environ.items() if k != "JSII_NODE"}
+    env = {k: v for k, v in os.environ.items() if k not in ("JSII_NODE", "JSII_RUNTIME")}
     return {**env, "PATH": path, "CDK_DISABLE_VERSION_CHECK": "1", **extra}
 
 
