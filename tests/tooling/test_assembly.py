@@ -86,3 +86,16 @@ def test_cdk_still_folds_its_own_frames_in_the_assemblys_stack_traces(assembly_d
     metadata = "".join(p.read_text() for p in assembly_dir.glob("assembly-*/*.metadata.json"))
     assert "...aws-cdk-lib" in metadata
     assert "package-cache" not in metadata and "node_modules/.cache" not in metadata
+
+
+def test_jsiis_runtime_is_written_once_to_a_folder_that_stays_or_left_to_jsii(tmp_path: Path, monkeypatch):
+    from tooling import assembly
+
+    monkeypatch.setattr(assembly, "JSII_RUNTIMES", tmp_path / "jsii-runtime")
+    launcher = assembly._jsii_runtime()
+    assert launcher.is_file() and (launcher.parent.parent / "lib" / "program.js").is_file()
+    assert assembly._jsii_runtime() == launcher
+    assert [p.name for p in (tmp_path / "jsii-runtime").iterdir()] == [launcher.parent.parent.name]  # no staging left
+
+    monkeypatch.setattr(assembly, "JSII_RUNTIMES", Path("/proc/no-such-folder/jsii-runtime"))  # cannot be made
+    assert assembly._jsii_runtime() is None
