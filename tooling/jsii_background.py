@@ -7,8 +7,8 @@ start CloudFormation validation's engine while Python imports the stacks' module
 (docs/decisions.md, "Synth speed").
 
 jsii's client is one pipe and is not made for threads. So from the first ``in_background``
-on, every request to the runtime goes through one lock, and a task holds it from its first
-request to its last: any other thread's request waits until the task is done. The overlap
+on, every request to the runtime goes through one lock, and a task holds it from its start
+to its end: any other thread's request waits until the task is done. The overlap
 is with Python-only work (imports, config); a request from another thread is never
 interleaved with the task's, it only waits.
 """
@@ -48,6 +48,8 @@ class _OneTaskAtATime:
                     sent.set()
                 return attribute(*args, **kwargs)
 
+        # every jsii call goes through here: wrap each of the provider's methods once
+        setattr(self, name, locked)
         return locked
 
 
