@@ -1,0 +1,655 @@
+"""What moto (the pinned version) needs to take our stacks through the real CDK CLI.
+
+Two kinds, each small and each tested (tests/tooling/test_moto_fixes.py shows the failure
+without it and the result with it, on moto itself, so a moto upgrade that fixes one shows up
+as a failing "still needed" test):
+
+- **bugs** in moto's CloudFormation handlers of types it does support: each replaces one
+  handler with the same code, corrected; written so it can go upstream as is;
+- **handlers** for types moto's CloudFormation skips ("No Moto CloudFormation support for
+  ..."), where our stacks or the rehearsal's checks need the resource to exist: each creates
+  the resource in moto's own backend of that service (a secret in its Secrets Manager, a
+  policy on its S3 bucket), so the resource is visible through the AWS API like any other.
+
+Types still skipped (moto logs them) are listed in the README ("What the rehearsal cannot
+prove") with what only a real account proves. Nothing here changes our templates.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from moto import __version__ as MOTO_VERSION
+
+PINNED_MOTO = "5.2.6"
+
+Undo = Callable[[], None]
+
+
+@dataclass(frozen=True)
+class Fix:
+    name: str
+    problem: str  # what goes wrong without it, as the CDK CLI or moto shows it
+    apply: Callable[[], Undo]
+
+
+FIXES: list[Fix] = []
+
+
+def fix(problem: str) -> Callable[[Callable[[], Undo]], Callable[[], Undo]]:
+    def register(apply_fn: Callable[[], Undo]) -> Callable[[], Undo]:
+        FIXES.append(Fix(name=apply_fn.__name__.lstrip("_"), problem=problem, apply=apply_fn))
+        return apply_fn
+
+    return register
+
+
+def _replace(owner: Any, attribute: str, new: Any) -> Undo:
+    original = owner.__dict__[attribute]
+    setattr(owner, attribute, new)
+    return lambda: setattr(owner, attribute, original)
+
+
+def _add(owner: Any, attribute: str, new: Any) -> Undo:
+    assert attribute not in owner.__dict__, f"{owner.__name__}.{attribute} exists now: is this fix still needed?"
+    setattr(owner, attribute, new)
+    return lambda: delattr(owner, attribute)
+
+
+def apply(names: list[str] | None = None) -> Undo:
+    """Apply every fix (or those named); returns what undoes them, in reverse order."""
+    if MOTO_VERSION != PINNED_MOTO:
+        raise RuntimeError(
+            f"tooling/rehearsal/moto_fixes.py is written for moto {PINNED_MOTO}, this is {MOTO_VERSION}: "
+            "run tests/tooling/test_moto_fixes.py, drop the fixes moto no longer needs, then update PINNED_MOTO"
+        )
+    chosen = [f for f in FIXES if names is None or f.name in names]
+    unknown = set(names or ()) - {f.name for f in FIXES}
+    if unknown:
+        raise ValueError(f"no such moto fix: {', '.join(sorted(unknown))}")
+    undos = [f.apply() for f in chosen]
+
+    def undo() -> None:
+        for one in reversed(undos):
+            one()
+
+    return undo
+
+
+# --- bugs in handlers moto has ----------------------------------------------------------
+
+
+@fix(
+    "AWS::KMS::Key with Tags: moto passes CloudFormation's Key/Value tags to KMS's tagger, "
+    "which reads TagKey/TagValue: KeyError 'TagKey', a 500 on ExecuteChangeSet, and the CLI "
+    "reports the stack deployed with no key in it"
+)
+def _kms_key_tags() -> Undo:
+    from moto.kms.models import Key
+
+    original = Key.__dict__["create_from_cloudformation_json"].__func__
+
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        properties = dict(cloudformation_json["Properties"])
+        properties["Tags"] = [{"TagKey": t["Key"], "TagValue": t["Value"]} for t in properties.get("Tags", [])]
+        return original(cls, resource_name, {**cloudformation_json, "Properties": properties}, account_id,
+                        region_name, **kwargs)
+
+    return _replace(Key, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json))
+
+
+@fix(
+    "AWS::EC2::SecurityGroup with an inline rule of IpProtocol -1 (all traffic): such a rule "
+    "has no FromPort/ToPort, moto reads them unconditionally (KeyError 'FromPort'), and every "
+    "Fn::GetAtt on the group then fails with 'references undefined resource'"
+)
+def _security_group_rule_ports() -> Undo:
+    from moto.ec2.models.security_groups import SecurityGroup
+
+    original = SecurityGroup.__dict__["create_from_cloudformation_json"].__func__
+
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        properties = cloudformation_json["Properties"]
+        rules = [
+            {"FromPort": None, "ToPort": None, **rule}
+            for rule in properties.get("SecurityGroupIngress", [])
+        ]
+        return original(cls, resource_name, {**cloudformation_json, "Properties": {**properties, "SecurityGroupIngress": rules}},
+                        account_id, region_name, **kwargs)
+
+    return _replace(SecurityGroup, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json))
+
+
+@fix(
+    "AWS::EC2::SecurityGroupIngress from a managed prefix list (SourcePrefixListId, e.g. CloudFront's "
+    "origin-facing list): moto asserts a CIDR or a source group (AssertionError, a 500), and the stack stops"
+)
+def _ingress_from_prefix_list() -> Undo:
+    from moto.ec2.models import ec2_backends
+    from moto.ec2.models.security_groups import SecurityGroupIngress
+
+    original = SecurityGroupIngress.__dict__["create_from_cloudformation_json"].__func__
+
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        properties = cloudformation_json["Properties"]
+        if "SourcePrefixListId" not in properties:
+            return original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        backend = ec2_backends[account_id][region_name]
+        group = backend.describe_security_groups(group_ids=[properties["GroupId"]])[0]
+        backend.authorize_security_group_ingress(
+            group_name_or_id=group.id, ip_protocol=properties["IpProtocol"], from_port=properties.get("FromPort"),
+            to_port=properties.get("ToPort"), ip_ranges=[],
+            prefix_list_ids=[{"PrefixListId": properties["SourcePrefixListId"],
+                              "Description": properties.get("Description", "")}],
+        )
+        return cls(group, properties)
+
+    return _replace(SecurityGroupIngress, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json))
+
+
+@fix(
+    "ExecuteChangeSet (how the CDK CLI deploys): moto never evaluates the template's Outputs for a "
+    "change set (so no stack has outputs or exports, and the next stack fails with 'No export named "
+    "...'), and a resource that fails to create is a 500 on the API call while the stack still reads "
+    "*_COMPLETE, so the CLI reports a broken stack as deployed. Here a failure marks the stack "
+    "ROLLBACK_COMPLETE / UPDATE_ROLLBACK_COMPLETE with the error as the reason, as CloudFormation does "
+    "(moto does not undo what it created before the failure)"
+)
+def _change_set_execution() -> Undo:
+    from moto.cloudformation.models import CloudFormationBackend
+    from moto.cloudformation.exceptions import ValidationError
+    from moto.cloudformation.parsing import OutputMap
+
+    original = CloudFormationBackend.__dict__["execute_change_set"]
+
+    def execute_change_set(self, change_set_name, stack_name=None):
+        change_set = self.describe_change_set(change_set_name)
+        stack = self.stacks[change_set.stack_id]
+        creating = change_set.change_set_type == "CREATE"
+        # Fn::ImportValue reads the region's exports (moto gives a change set's stack none)
+        stack.cross_stack_resources = stack.resource_map.cross_stack_resources = self.exports
+        try:
+            original(self, change_set_name, stack_name)
+            stack._parse_template()
+            stack.description = stack.template_dict.get("Description")
+            previous = [name for name, export in self.exports.items() if export.exporting_stack_id == stack.stack_id]
+            stack.output_map = stack._create_output_map()
+            stack.outputs  # noqa: B018  evaluated now: an output that cannot be read fails the deploy
+            for name in previous:
+                self.exports.pop(name)
+            for export in stack.exports:
+                if export.name in self.exports:
+                    raise ValidationError(message=f"Export with name {export.name} is already exported by another stack")
+                self.exports[export.name] = export
+        except Exception as error:  # the API call succeeds; the stack fails, with the reason
+            reason = f"{type(error).__name__}: {error}"
+            print(f"emulator: {stack.name}: {'create' if creating else 'update'} failed: {reason}", flush=True)
+            traceback.print_exc()
+            stack.output_map = OutputMap(stack.resource_map, {}, stack.stack_id)  # none: the stack failed
+            stack._add_stack_event("CREATE_FAILED" if creating else "UPDATE_FAILED", resource_status_reason=reason)
+            stack.status = "ROLLBACK_COMPLETE" if creating else "UPDATE_ROLLBACK_COMPLETE"
+            stack._add_stack_event(stack.status)
+            change_set.execution_status = "EXECUTE_FAILED"
+
+    return _replace(CloudFormationBackend, "execute_change_set", execute_change_set)
+
+
+@fix(
+    "custom resources (Custom::...): moto invokes their Lambda handler in Docker; with no Docker daemon "
+    "the invocation fails, nothing answers the response URL, and the resource never completes. Here the "
+    "handler is not run: the resource is marked created with no data and the emulator says so in one "
+    "line (the README lists what these handlers do, which only a real account proves)"
+)
+def _custom_resources_without_docker() -> Undo:
+    from moto.cloudformation.custom_model import CustomModel
+
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        resource = CustomModel(region_name, "rehearsal", kwargs["LogicalId"], resource_name)
+        resource.set_data({})
+        print(f"emulator: {kwargs['LogicalId']} ({kwargs['ResourceType']}): handler not run (no Lambda runtime here)",
+              flush=True)
+        return resource
+
+    return _replace(CustomModel, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json))
+
+
+@fix(
+    "Fn::GetStackOutput (the intrinsic of CDK's weak cross-stack references, which cdk.json turns on): "
+    "moto does not know it and passes the dict on as the value, e.g. as a security group's VpcId "
+    "(TypeError: unhashable type: 'dict')"
+)
+def _get_stack_output() -> Undo:
+    from moto.cloudformation import parsing
+    from moto.cloudformation.exceptions import ValidationError
+    from moto.cloudformation.models import cloudformation_backends
+
+    original = parsing.clean_json
+
+    def clean_json(resource_json, resources_map):
+        if isinstance(resource_json, dict) and "Fn::GetStackOutput" in resource_json:
+            spec = original(resource_json["Fn::GetStackOutput"], resources_map)
+            backend = cloudformation_backends[resources_map._account_id][spec.get("Region", resources_map._region_name)]
+            stacks = [s for s in backend.stacks.values() if s.name == spec["StackName"] and "DELETE" not in s.status]
+            outputs = {o["OutputKey"]: o["OutputValue"] for s in stacks for o in (s.outputs or [])}
+            if spec["OutputName"] not in outputs:
+                raise ValidationError(message=f"Fn::GetStackOutput: stack {spec['StackName']} has no output {spec['OutputName']}")
+            return outputs[spec["OutputName"]]
+        return original(resource_json, resources_map)
+
+    return _replace(parsing, "clean_json", clean_json)
+
+
+@fix(
+    "AWS::RDS::DBParameterGroup: moto's model has no physical id, so a Ref to it (a DB instance's "
+    "DBParameterGroupName) is the Python object, and the instance fails "
+    "(AttributeError: 'DBParameterGroup' object has no attribute 'startswith')"
+)
+def _db_parameter_group_ref() -> Undo:
+    from moto.rds.models import DBParameterGroup
+
+    return _add(DBParameterGroup, "physical_resource_id", property(lambda self: self.name))
+
+
+@fix(
+    "S3 bucket policies with a Condition: moto evaluates a statement whose condition it cannot read "
+    "(it passes no request context, e.g. aws:SecureTransport) as DENIED whatever its Effect, so the "
+    "CDK bootstrap bucket's TLS-only Deny refuses every request (the CLI's asset upload: 403, "
+    "'UnknownError'). In IAM a statement whose condition does not hold does not apply; here a "
+    "conditional statement does not apply (moto has no TLS, so a TLS-only rule is not shown either way)"
+)
+def _bucket_policy_conditions() -> Undo:
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    def get_permission(self, action: str, resource: str) -> Any:
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        policy = json.loads(self.policy.decode())
+        statements = policy.get("Statement", [])
+        statements = [s for s in (statements if isinstance(statements, list) else [statements]) if "Condition" not in s]
+        return IAMPolicy(json.dumps({**policy, "Statement": statements})).is_action_permitted(action, resource)
+
+    return _replace(FakeBucket, "get_permission", get_permission)
+
+
+@fix(
+    "AWS::RDS::DBInstance's Fn::GetAtt knows only Endpoint.Address and Endpoint.Port; a template that "
+    "reads DbiResourceId (what IAM database authentication's rds-db:connect ARN needs) or DBInstanceArn "
+    "fails: 'does not support attribute type DbiResourceId'"
+)
+def _db_instance_attributes() -> Undo:
+    from moto.rds.models import DBInstance
+
+    original = DBInstance.__dict__["get_cfn_attribute"]
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        if attribute_name == "DbiResourceId":
+            return self.dbi_resource_id
+        if attribute_name == "DBInstanceArn":
+            return self.arn
+        return original(self, attribute_name)
+
+    return _replace(DBInstance, "get_cfn_attribute", get_cfn_attribute)
+
+
+@fix(
+    "Fn::GetAtt on a resource of a type moto skips (no moto backend has it, e.g. "
+    "AWS::CloudFront::VpcOrigin): moto fails the stack ('references undefined resource') where a Ref "
+    "to the same resource is nothing. Here both are nothing, with a line saying so; the attribute's "
+    "validity is cfn-lint's check in `make synth`"
+)
+def _get_att_of_skipped_type() -> Undo:
+    from moto.cloudformation import parsing
+
+    original = parsing.clean_json
+
+    def clean_json(resource_json, resources_map):
+        if isinstance(resource_json, dict) and "Fn::GetAtt" in resource_json:
+            logical_id, attribute = resource_json["Fn::GetAtt"][:2] if isinstance(resource_json["Fn::GetAtt"], list) \
+                else resource_json["Fn::GetAtt"].split(".", 1)
+            declared = resources_map._resource_json_map.get(logical_id)
+            if declared is not None and parsing.resource_class_from_type(declared["Type"]) is None:
+                print(f"emulator: Fn::GetAtt {logical_id}.{attribute}: {declared['Type']} is not emulated; no value",
+                      flush=True)
+                return None
+        return original(resource_json, resources_map)
+
+    return _replace(parsing, "clean_json", clean_json)
+
+
+@fix(
+    "AWS::SSM::Parameter with Tags: in CloudFormation they are a JSON object ({key: value}); moto reads "
+    "a list of Key/Value pairs (TypeError: string indices must be integers)"
+)
+def _ssm_parameter_tags() -> Undo:
+    from moto.ssm.models import Parameter
+
+    original = Parameter.__dict__["create_from_cloudformation_json"].__func__
+
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        properties = dict(cloudformation_json["Properties"])
+        if isinstance(properties.get("Tags"), dict):
+            properties["Tags"] = [{"Key": k, "Value": v} for k, v in properties["Tags"].items()]
+        return original(cls, resource_name, {**cloudformation_json, "Properties": properties}, account_id, region_name,
+                        **kwargs)
+
+    return _replace(Parameter, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json))
+
+
+# --- handlers for types moto's CloudFormation skips ------------------------------------
+
+EXTENSIONS: dict[str, type] = {}
+
+
+class ExtensionResource:
+    """The part of moto's CloudFormationModel interface its stack code calls on a resource."""
+
+    cloudformation_type_name = ""
+    physical_resource_id = ""
+
+    def is_created(self) -> bool:
+        return True
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return True
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+
+        raise UnformattedGetAttTemplateException()
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json, account_id,
+                                        region_name):
+        original_resource.delete(account_id, region_name)
+        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
+
+    @classmethod
+    def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name) -> None:
+        pass
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        pass
+
+
+def extension(resource_type: str) -> Callable[[type], type]:
+    def register(cls: type) -> type:
+        EXTENSIONS[resource_type] = cls
+        return cls
+
+    return register
+
+
+@fix(
+    "resource types moto's CloudFormation skips ('No Moto CloudFormation support for ...') although "
+    "moto's backend of the service has the resource: a Ref to one becomes nothing, a Fn::GetAtt fails "
+    "the stack; handled here for the types listed in EXTENSIONS"
+)
+def _extension_types() -> Undo:
+    from moto.cloudformation import parsing
+
+    original = parsing.resource_class_from_type
+
+    def resource_class_from_type(resource_type: str):
+        if resource_type in EXTENSIONS:
+            return EXTENSIONS[resource_type]
+        return original(resource_type)
+
+    return _replace(parsing, "resource_class_from_type", resource_class_from_type)
+
+
+def _json(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _generated_name(logical_id: str) -> str:
+    from moto.cloudformation.utils import random_suffix
+
+    return f"{logical_id}-{random_suffix()}"
+
+
+@extension("AWS::SecretsManager::Secret")
+class Secret(ExtensionResource):
+    """A secret in moto's Secrets Manager; GenerateSecretString as CloudFormation does it
+    (the template's JSON with a random string under GenerateStringKey). Ref: the ARN."""
+
+    def __init__(self, arn: str) -> None:
+        self.arn = self.physical_resource_id = arn
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        from moto.secretsmanager.models import secretsmanager_backends
+
+        backend = secretsmanager_backends[account_id][region_name]
+        properties = cloudformation_json["Properties"]
+        value = properties.get("SecretString")
+        if "GenerateSecretString" in properties:
+            spec = properties["GenerateSecretString"]
+            password = backend.get_random_password(
+                password_length=int(spec.get("PasswordLength", 32)),
+                exclude_characters=spec.get("ExcludeCharacters", ""),
+                exclude_numbers=bool(spec.get("ExcludeNumbers", False)),
+                exclude_punctuation=bool(spec.get("ExcludePunctuation", False)),
+                exclude_uppercase=bool(spec.get("ExcludeUppercase", False)),
+                exclude_lowercase=bool(spec.get("ExcludeLowercase", False)),
+                include_space=bool(spec.get("IncludeSpace", False)),
+                require_each_included_type=bool(spec.get("RequireEachIncludedType", True)),
+            )
+            password = json.loads(password)["RandomPassword"] if password.startswith("{") else password
+            if "GenerateStringKey" in spec:
+                value = json.dumps({**json.loads(spec.get("SecretStringTemplate", "{}")), spec["GenerateStringKey"]: password})
+            else:
+                value = password
+        name = properties.get("Name") or _generated_name(kwargs.get("LogicalId", resource_name))
+        created = backend.create_secret(
+            name=name, secret_string=value, secret_binary=None, description=properties.get("Description"),
+            tags=properties.get("Tags", []), kms_key_id=properties.get("KmsKeyId"), client_request_token=None,
+            replica_regions=[], force_overwrite=False,
+        )
+        return cls(json.loads(created)["ARN"] if isinstance(created, str) else created["ARN"])
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json, account_id,
+                                        region_name):
+        from moto.secretsmanager.models import secretsmanager_backends
+
+        properties = cloudformation_json["Properties"]
+        secret = secretsmanager_backends[account_id][region_name].describe_secret(original_resource.arn)
+        secret.description = properties.get("Description", secret.description)  # the value is kept, as in AWS
+        return original_resource
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        if attribute_name == "Id":
+            return self.arn
+        return super().get_cfn_attribute(attribute_name)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        from moto.secretsmanager.models import secretsmanager_backends
+
+        secretsmanager_backends[account_id][region_name].delete_secret(
+            self.arn, recovery_window_in_days=None, force_delete_without_recovery=True
+        )
+
+
+@extension("AWS::SecretsManager::SecretTargetAttachment")
+class SecretTargetAttachment(ExtensionResource):
+    """Writes the database's engine, host, port and identifier into the secret's JSON, as
+    CloudFormation does for an RDS instance. Ref: the secret's ARN."""
+
+    def __init__(self, secret_arn: str) -> None:
+        self.physical_resource_id = secret_arn
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        from moto.rds.models import rds_backends
+        from moto.secretsmanager.models import secretsmanager_backends
+
+        properties = cloudformation_json["Properties"]
+        if properties.get("TargetType") != "AWS::RDS::DBInstance":
+            raise NotImplementedError(f"SecretTargetAttachment to {properties.get('TargetType')}")
+        database = rds_backends[account_id][region_name].describe_db_instances(properties["TargetId"])[0]
+        secrets = secretsmanager_backends[account_id][region_name]
+        current = json.loads(secrets.get_secret_value(properties["SecretId"], None, "AWSCURRENT")["SecretString"])
+        current.update(engine=database.engine, host=database.address, port=database.port,
+                       dbInstanceIdentifier=database.db_instance_identifier)
+        secrets.put_secret_value(properties["SecretId"], json.dumps(current), None, None, ["AWSCURRENT"])
+        return cls(properties["SecretId"])
+
+
+@extension("AWS::S3::BucketPolicy")
+class BucketPolicy(ExtensionResource):
+    """The policy on moto's bucket (GetBucketPolicy returns it). Ref: the bucket name."""
+
+    def __init__(self, bucket: str) -> None:
+        self.physical_resource_id = bucket
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        from moto.s3.models import s3_backends
+
+        properties = cloudformation_json["Properties"]
+        s3_backends[account_id]["aws"].put_bucket_policy(properties["Bucket"], _json(properties["PolicyDocument"]).encode())
+        return cls(properties["Bucket"])
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        from moto.s3.models import s3_backends
+
+        backend = s3_backends[account_id]["aws"]
+        if self.physical_resource_id in backend.buckets:
+            backend.delete_bucket_policy(self.physical_resource_id)
+
+
+@extension("AWS::SNS::TopicPolicy")
+class TopicPolicy(ExtensionResource):
+    """The policy on moto's topics (GetTopicAttributes' Policy)."""
+
+    def __init__(self, topics: list[str]) -> None:
+        self.topics = topics
+        self.physical_resource_id = _generated_name("TopicPolicy")
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        from moto.sns.models import sns_backends
+
+        properties = cloudformation_json["Properties"]
+        for topic in properties["Topics"]:
+            sns_backends[account_id][region_name].set_topic_attribute(topic, "Policy", _json(properties["PolicyDocument"]))
+        return cls(properties["Topics"])
+
+
+def _items(values: list | None, **extra: Any) -> dict[str, Any]:
+    """A CloudFormation list as the CloudFront API (and moto) shape it: {Quantity, Items}."""
+    values = list(values or [])
+    return {"Quantity": len(values), "Items": values, **extra} if values else {"Quantity": 0, **extra}
+
+
+def _cloudfront_behavior(cfn: dict[str, Any]) -> dict[str, Any]:
+    behavior = {k: v for k, v in cfn.items() if k not in ("AllowedMethods", "CachedMethods")}
+    if "AllowedMethods" in cfn:
+        behavior["AllowedMethods"] = _items(cfn["AllowedMethods"], CachedMethods=_items(cfn.get("CachedMethods", ["GET", "HEAD"])))
+    return behavior
+
+
+def _cloudfront_config(cfn: dict[str, Any], caller_reference: str) -> dict[str, Any]:
+    """AWS::CloudFront::Distribution's DistributionConfig in the API's shape."""
+    config = {k: v for k, v in cfn.items() if k not in ("Origins", "CacheBehaviors", "Aliases", "CustomErrorResponses",
+                                                         "DefaultCacheBehavior", "IPV6Enabled", "ViewerCertificate")}
+    origins = []
+    for origin in cfn.get("Origins", []):
+        origin = dict(origin)
+        if "OriginCustomHeaders" in origin:
+            origin["CustomHeaders"] = _items(origin.pop("OriginCustomHeaders"))
+        if "CustomOriginConfig" in origin:
+            custom = dict(origin["CustomOriginConfig"])
+            custom["OriginSslProtocols"] = _items(custom.pop("OriginSSLProtocols", []))
+            origin["CustomOriginConfig"] = custom
+        origins.append(origin)
+    config.update(
+        CallerReference=caller_reference,
+        Origins=_items(origins),
+        DefaultCacheBehavior=_cloudfront_behavior(cfn["DefaultCacheBehavior"]),
+        CacheBehaviors=_items([_cloudfront_behavior(b) for b in cfn.get("CacheBehaviors", [])]),
+        Aliases=_items(cfn.get("Aliases")),
+        CustomErrorResponses=_items(cfn.get("CustomErrorResponses")),
+        IsIPV6Enabled=cfn.get("IPV6Enabled", True),
+    )
+    if "ViewerCertificate" in cfn:
+        certificate = dict(cfn["ViewerCertificate"])
+        for cfn_key, api_key in (("AcmCertificateArn", "ACMCertificateArn"), ("IamCertificateId", "IAMCertificateId")):
+            if cfn_key in certificate:
+                certificate[api_key] = certificate.pop(cfn_key)
+        config["ViewerCertificate"] = certificate
+    return config
+
+
+@extension("AWS::CloudFront::Distribution")
+class Distribution(ExtensionResource):
+    """A distribution in moto's CloudFront (GetDistribution returns it). Ref: its id;
+    Fn::GetAtt: Id, DomainName (moto's random *.cloudfront.net)."""
+
+    def __init__(self, distribution: Any) -> None:
+        self.distribution = distribution
+        self.physical_resource_id = distribution.distribution_id
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        from moto.cloudfront.models import cloudfront_backends
+
+        properties = cloudformation_json["Properties"]
+        config = _cloudfront_config(properties["DistributionConfig"], caller_reference=_generated_name(resource_name))
+        distribution, _, _ = cloudfront_backends[account_id]["global"].create_distribution(config, properties.get("Tags", []))
+        return cls(distribution)
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json, account_id,
+                                        region_name):
+        from moto.cloudfront.models import cloudfront_backends
+
+        backend = cloudfront_backends[account_id]["global"]
+        old = original_resource.distribution
+        config = _cloudfront_config(cloudformation_json["Properties"]["DistributionConfig"],
+                                    caller_reference=old.distribution_config.caller_reference)
+        distribution, _, _ = backend.update_distribution(dist_config=config, _id=old.distribution_id, if_match=old.etag)
+        return cls(distribution)
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        if attribute_name == "Id":
+            return self.distribution.distribution_id
+        if attribute_name == "DomainName":
+            return self.distribution.domain_name
+        return super().get_cfn_attribute(attribute_name)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        from moto.cloudfront.models import cloudfront_backends
+
+        cloudfront_backends[account_id]["global"].delete_distribution(self.distribution.distribution_id, if_match=True)
+
+
+@extension("AWS::CloudFront::OriginAccessControl")
+class OriginAccessControl(ExtensionResource):
+    """An origin access control in moto's CloudFront. Ref and Fn::GetAtt Id: its id."""
+
+    def __init__(self, control_id: str) -> None:
+        self.physical_resource_id = control_id
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        from moto.cloudfront.models import cloudfront_backends
+
+        config = cloudformation_json["Properties"]["OriginAccessControlConfig"]
+        return cls(cloudfront_backends[account_id]["global"].create_origin_access_control(dict(config)).id)
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        if attribute_name == "Id":
+            return self.physical_resource_id
+        return super().get_cfn_attribute(attribute_name)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        from moto.cloudfront.models import cloudfront_backends
+
+        cloudfront_backends[account_id]["global"].delete_origin_access_control(self.physical_resource_id)
