@@ -20,9 +20,12 @@ region=$(python -c "import sys; from stacks.config import STAGES; print(STAGES[s
 account=${ACCOUNT:-}
 for arg in "$@"; do [[ "$arg" == account=* ]] && account=${arg#account=}; done
 if [[ -z "$account" ]]; then
-  account=$(python - <<'EOF' 2>/dev/null || true
+  # In the stage's region: credentials without a default region (e.g. only
+  # AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) still name their account.
+  account=$(python - "$region" <<'EOF' 2>/dev/null || true
+import sys
 import boto3
-print(boto3.client("sts").get_caller_identity()["Account"])
+print(boto3.client("sts", region_name=sys.argv[1]).get_caller_identity()["Account"])
 EOF
 )
 fi
@@ -32,9 +35,14 @@ if [[ ! "$account" =~ ^[0-9]{12}$ || "$account" == 000000000000 ]]; then
 fi
 
 context=(-c "stage=$stage" -c "account=$account")
+# Every stack lives inside the stage's CDK Stage: `--all` would select only top-level stacks
+# (there are none), so the stage's own stacks are selected by path: "starter/*".
+stacks="$stage/*"
 case "$command" in
-  bootstrap) exec cdk bootstrap --no-notices "${context[@]}" "$@" "aws://$account/$region" ;;
-  deploy) exec cdk deploy --no-notices "${context[@]}" --all --require-approval broadening "$@" ;;
-  diff) exec cdk diff --no-notices "${context[@]}" --all "$@" ;;
-  destroy) exec cdk destroy --no-notices "${context[@]}" --all "$@" ;;
+  # The bootstrap stack needs nothing from the app: --app '' keeps the CLI from synthesizing
+  # it (which would ask for the stage's monitoring choice before anything is deployed).
+  bootstrap) exec cdk bootstrap --no-notices --app '' "$@" "aws://$account/$region" ;;
+  deploy) exec cdk deploy --no-notices "${context[@]}" --require-approval broadening "$@" "$stacks" ;;
+  diff) exec cdk diff --no-notices "${context[@]}" "$@" "$stacks" ;;
+  destroy) exec cdk destroy --no-notices "${context[@]}" "$@" "$stacks" ;;
 esac

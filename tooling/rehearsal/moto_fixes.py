@@ -340,6 +340,167 @@ def _ssm_parameter_tags() -> Undo:
     return _replace(Parameter, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json))
 
 
+@fix(
+    "UpdateTerminationProtection (what the CDK CLI calls for a stack with terminationProtection, e.g. "
+    "scale-out's stateful stacks): moto answers NotImplementedError, a 500, and the deploy fails; and "
+    "moto's DeleteStack ignores the protection. Here the flag is set, and a protected stack refuses "
+    "deletion with CloudFormation's message"
+)
+def _termination_protection() -> Undo:
+    from moto.cloudformation.exceptions import ValidationError
+    from moto.cloudformation.models import CloudFormationBackend
+    from moto.cloudformation.responses import CloudFormationResponse
+    from moto.core.responses import ActionResult
+
+    def update_termination_protection(self) -> ActionResult:
+        stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
+        stack.enable_termination_protection = self._get_bool_param("EnableTerminationProtection")
+        return ActionResult({"StackId": stack.stack_id})
+
+    original_delete = CloudFormationBackend.__dict__["delete_stack"]
+
+    def delete_stack(self, name_or_stack_id: str) -> None:
+        for stack in self.stacks.values():
+            if name_or_stack_id in (stack.stack_id, stack.name) and stack.enable_termination_protection:
+                raise ValidationError(
+                    message=f"Stack [{stack.name}] cannot be deleted while TerminationProtection is enabled"
+                )
+        original_delete(self, name_or_stack_id)
+
+    undo_api = _add(CloudFormationResponse, "update_termination_protection", update_termination_protection)
+    undo_delete = _replace(CloudFormationBackend, "delete_stack", delete_stack)
+    return lambda: (undo_delete(), undo_api())
+
+
+@fix(
+    "Elastic Load Balancing v2 attributes that CloudWatch dimensions read: moto's target group has no "
+    "Fn::GetAtt at all (AttributeError: 'FakeTargetGroup' object has no attribute 'get_cfn_attribute') "
+    "and its load balancer raises NotImplementedError for LoadBalancerFullName (an empty dimension)"
+)
+def _elbv2_attributes() -> Undo:
+    from moto.elbv2.models import FakeLoadBalancer, FakeTargetGroup
+
+    original = FakeLoadBalancer.__dict__["get_cfn_attribute"]
+
+    def load_balancer_attribute(self, attribute_name: str) -> Any:
+        if attribute_name == "LoadBalancerFullName":  # app/<name>/<id>
+            return self.arn.split(":loadbalancer/", 1)[1]
+        return original(self, attribute_name)
+
+    def target_group_attribute(self, attribute_name: str) -> Any:
+        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+
+        values = {
+            "TargetGroupFullName": self.arn.split(":", 5)[5],  # targetgroup/<name>/<id>
+            "TargetGroupName": self.name,
+            "TargetGroupArn": self.arn,
+            "LoadBalancerArns": list(self.load_balancer_arns),
+        }
+        if attribute_name not in values:
+            raise UnformattedGetAttTemplateException()
+        return values[attribute_name]
+
+    undo_lb = _replace(FakeLoadBalancer, "get_cfn_attribute", load_balancer_attribute)
+    undo_tg = _add(FakeTargetGroup, "get_cfn_attribute", target_group_attribute)
+    return lambda: (undo_tg(), undo_lb())
+
+
+@fix(
+    "DeleteChangeSet of a change set that does not exist: CloudFormation answers success (the CDK CLI "
+    "relies on it before every `cdk diff`: 'Removing existing change set ... if it exists'); moto fails "
+    "with an UnboundLocalError, a 500 that the SDK retries for about 40 s per stack before `cdk diff` "
+    "gives up on its change set and falls back to a template-only diff"
+)
+def _delete_missing_change_set() -> Undo:
+    from moto.cloudformation.models import CloudFormationBackend
+
+    original = CloudFormationBackend.__dict__["delete_change_set"]
+
+    def delete_change_set(self, change_set_name: str) -> None:
+        if change_set_name in self.change_sets or any(
+            cs.change_set_name == change_set_name for cs in self.change_sets.values()
+        ):
+            original(self, change_set_name)
+
+    return _replace(CloudFormationBackend, "delete_change_set", delete_change_set)
+
+
+@fix(
+    "DescribeChangeSet of a change set that does not exist: CloudFormation answers ChangeSetNotFound, "
+    "which the CDK CLI waits for after deleting one (`cdk deploy --change-set-name ...`); moto answers "
+    "'Stack with id NAME does not exist' and the deploy stops"
+)
+def _change_set_not_found() -> Undo:
+    from moto.cloudformation.exceptions import CloudFormationError, ValidationError
+    from moto.cloudformation.models import CloudFormationBackend
+
+    class ChangeSetNotFound(CloudFormationError):
+        code = "ChangeSetNotFound"
+
+        def __init__(self, name: str) -> None:
+            super().__init__(f"ChangeSet [{name}] does not exist")
+            self.code = "ChangeSetNotFound"
+
+    original = CloudFormationBackend.__dict__["describe_change_set"]
+
+    def describe_change_set(self, change_set_name: str):
+        try:
+            return original(self, change_set_name)
+        except ValidationError:
+            raise ChangeSetNotFound(change_set_name) from None
+
+    return _replace(CloudFormationBackend, "describe_change_set", describe_change_set)
+
+
+@fix(
+    "change sets: moto lists each resource's Action only, with no Replacement, Scope or Details; "
+    "`cdk diff` reads a change set's Details to show which properties change, so against moto it "
+    "drops them (an instance type change disappears from the diff). Here Replacement and Details are "
+    "filled in as CloudFormation's static evaluation does: from the resource schemas' "
+    "createOnlyProperties and the update behaviours of the CDK CLI's spec (tooling/changes.py, the "
+    "classifier `make diff` uses offline); a value known only at deploy time is not evaluated"
+)
+def _change_set_details() -> Undo:
+    from moto.cloudformation.models import ChangeSet
+
+    from tooling.changes import _matches, classify, conditional_paths, create_only_paths
+
+    original = ChangeSet.__dict__["diff"]
+
+    def diff(self):
+        changes = original(self)
+        before = self.stack.template_dict if self.change_set_type == "UPDATE" else {}
+        classified = classify(before=before or {}, after=self.template_dict)
+        parsed = self.stack.resource_map._parsed_resources
+        for change in changes:
+            logical_id = change.logical_resource_id
+            change.physical_resource_id = getattr(parsed.get(logical_id), "physical_resource_id", None)
+            change.scope, change.details, change.replacement = [], [], None
+            if change.action != "Modify" or logical_id not in classified:
+                continue
+            resource = classified[logical_id]
+            change.replacement = {"replaced": "True", "may-replace": "Conditional"}.get(resource.kind, "False")
+            for dotted_path in resource.changed:
+                attribute, *path = dotted_path.split(".")
+                target = {"Attribute": attribute}
+                if attribute == "Properties" and path:
+                    target["Name"] = path[0]
+                    path_t = tuple(int(p) if p.isdigit() else p for p in path)
+                    target["RequiresRecreation"] = (
+                        "Always" if any(_matches(path_t, c) for c in create_only_paths(change.resource_type))
+                        else "Conditionally" if any(_matches(path_t, c) for c in conditional_paths(change.resource_type))
+                        else "Never"
+                    )
+                if attribute not in change.scope:
+                    change.scope.append(attribute)
+                detail = {"Target": target, "Evaluation": "Static", "ChangeSource": "DirectModification"}
+                if detail not in change.details:
+                    change.details.append(detail)
+        return changes
+
+    return _replace(ChangeSet, "diff", diff)
+
+
 # --- handlers for types moto's CloudFormation skips ------------------------------------
 
 EXTENSIONS: dict[str, type] = {}
