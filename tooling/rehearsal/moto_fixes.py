@@ -84,11 +84,12 @@ def apply(names: list[str] | None = None) -> Undo:
 
 
 @fix(
-    "AWS::KMS::Key with Tags: moto passes CloudFormation's Key/Value tags to KMS's tagger, "
-    "which reads TagKey/TagValue: KeyError 'TagKey', a 500 on ExecuteChangeSet, and the CLI "
-    "reports the stack deployed with no key in it"
+    "AWS::KMS::Key: moto passes CloudFormation's Key/Value tags to KMS's tagger, which reads "
+    "TagKey/TagValue (KeyError 'TagKey', a 500 on ExecuteChangeSet: the CLI reported the stack deployed "
+    "with no key in it), and keeps the KeyPolicy as a JSON object where its KMS API expects the policy "
+    "text (every later DescribeKey of the key is a 500)"
 )
-def _kms_key_tags() -> Undo:
+def _kms_key_properties() -> Undo:
     from moto.kms.models import Key
 
     original = Key.__dict__["create_from_cloudformation_json"].__func__
@@ -96,6 +97,7 @@ def _kms_key_tags() -> Undo:
     def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
         properties = dict(cloudformation_json["Properties"])
         properties["Tags"] = [{"TagKey": t["Key"], "TagValue": t["Value"]} for t in properties.get("Tags", [])]
+        properties["KeyPolicy"] = _json(properties["KeyPolicy"])
         return original(cls, resource_name, {**cloudformation_json, "Properties": properties}, account_id,
                         region_name, **kwargs)
 
@@ -152,6 +154,76 @@ def _ingress_from_prefix_list() -> Undo:
 
 
 @fix(
+    "change sets by name: a change set's name is unique per stack, but moto's DescribeChangeSet, "
+    "ExecuteChangeSet and DeleteChangeSet ignore the StackName and take the first change set of that name "
+    "in the region (`cdk deploy --change-set-name X` makes one per stack: every stack was shown the "
+    "first stack's changes); a missing one is 'Stack with id X does not exist' on describe (CloudFormation: "
+    "ChangeSetNotFound, which the CLI waits for) and a 500 on delete (CloudFormation: success, which "
+    "the CLI relies on before every `cdk diff`; the SDK retried the 500 for about 40 s per stack); "
+    "GetTemplate ignores ChangeSetName"
+)
+def _change_sets_per_stack() -> Undo:
+    from moto.cloudformation.exceptions import CloudFormationError
+    from moto.cloudformation.models import CloudFormationBackend
+    from moto.cloudformation.responses import CloudFormationResponse
+    from moto.core.responses import ActionResult, EmptyResult
+
+    class ChangeSetNotFound(CloudFormationError):
+        code = "ChangeSetNotFound"
+
+        def __init__(self, name: str) -> None:
+            super().__init__(f"ChangeSet [{name}] does not exist")
+            self.code = "ChangeSetNotFound"
+
+    def find(backend, change_set_name: str, stack_name: str | None):
+        if change_set_name in backend.change_sets:  # an ARN
+            return backend.change_sets[change_set_name]
+        for change_set in backend.change_sets.values():
+            if change_set.change_set_name == change_set_name and stack_name in (None, change_set.stack_name,
+                                                                                change_set.stack_id):
+                return change_set
+        return None
+
+    def describe_change_set(self) -> ActionResult:
+        name, stack_name = self._get_param("ChangeSetName"), self._get_param("StackName")
+        change_set = find(self.cloudformation_backend, name, stack_name)
+        if change_set is None:
+            raise ChangeSetNotFound(name)
+        return ActionResult(change_set)
+
+    def delete_change_set(self) -> ActionResult:
+        change_set = find(self.cloudformation_backend, self._get_param("ChangeSetName"), self._get_param("StackName"))
+        if change_set is not None:
+            del self.cloudformation_backend.change_sets[change_set.change_set_id]
+        return EmptyResult()
+
+    original_execute = CloudFormationBackend.__dict__["execute_change_set"]
+
+    def execute_change_set(self, change_set_name: str, stack_name: str | None = None) -> None:
+        change_set = find(self, change_set_name, stack_name)
+        if change_set is None:
+            raise ChangeSetNotFound(change_set_name)
+        original_execute(self, change_set.change_set_id, stack_name)
+
+    def get_template(self) -> ActionResult:
+        name, stack_name = self._get_param("ChangeSetName"), self._get_param("StackName")
+        if not name:
+            return ActionResult({"TemplateBody": self.cloudformation_backend.get_template(stack_name)})
+        change_set = find(self.cloudformation_backend, name, stack_name)
+        if change_set is None:
+            raise ChangeSetNotFound(name)
+        return ActionResult({"TemplateBody": change_set.template})
+
+    undos = [
+        _replace(CloudFormationResponse, "describe_change_set", describe_change_set),
+        _replace(CloudFormationResponse, "delete_change_set", delete_change_set),
+        _replace(CloudFormationResponse, "get_template", get_template),
+        _replace(CloudFormationBackend, "execute_change_set", execute_change_set),
+    ]
+    return lambda: [undo() for undo in reversed(undos)] and None
+
+
+@fix(
     "ExecuteChangeSet (how the CDK CLI deploys): moto never evaluates the template's Outputs for a "
     "change set (so no stack has outputs or exports, and the next stack fails with 'No export named "
     "...'), and a resource that fails to create is a 500 on the API call while the stack still reads "
@@ -167,7 +239,10 @@ def _change_set_execution() -> Undo:
     original = CloudFormationBackend.__dict__["execute_change_set"]
 
     def execute_change_set(self, change_set_name, stack_name=None):
-        change_set = self.describe_change_set(change_set_name)
+        change_set = next((cs for cs in self.change_sets.values() if change_set_name in (cs.change_set_id, cs.change_set_name)
+                           and stack_name in (None, cs.stack_name, cs.stack_id)), None)
+        if change_set is None:
+            return original(self, change_set_name, stack_name)  # ChangeSetNotFound
         stack = self.stacks[change_set.stack_id]
         creating = change_set.change_set_type == "CREATE"
         # Fn::ImportValue reads the region's exports (moto gives a change set's stack none)
@@ -406,53 +481,6 @@ def _elbv2_attributes() -> Undo:
 
 
 @fix(
-    "DeleteChangeSet of a change set that does not exist: CloudFormation answers success (the CDK CLI "
-    "relies on it before every `cdk diff`: 'Removing existing change set ... if it exists'); moto fails "
-    "with an UnboundLocalError, a 500 that the SDK retries for about 40 s per stack before `cdk diff` "
-    "gives up on its change set and falls back to a template-only diff"
-)
-def _delete_missing_change_set() -> Undo:
-    from moto.cloudformation.models import CloudFormationBackend
-
-    original = CloudFormationBackend.__dict__["delete_change_set"]
-
-    def delete_change_set(self, change_set_name: str) -> None:
-        if change_set_name in self.change_sets or any(
-            cs.change_set_name == change_set_name for cs in self.change_sets.values()
-        ):
-            original(self, change_set_name)
-
-    return _replace(CloudFormationBackend, "delete_change_set", delete_change_set)
-
-
-@fix(
-    "DescribeChangeSet of a change set that does not exist: CloudFormation answers ChangeSetNotFound, "
-    "which the CDK CLI waits for after deleting one (`cdk deploy --change-set-name ...`); moto answers "
-    "'Stack with id NAME does not exist' and the deploy stops"
-)
-def _change_set_not_found() -> Undo:
-    from moto.cloudformation.exceptions import CloudFormationError, ValidationError
-    from moto.cloudformation.models import CloudFormationBackend
-
-    class ChangeSetNotFound(CloudFormationError):
-        code = "ChangeSetNotFound"
-
-        def __init__(self, name: str) -> None:
-            super().__init__(f"ChangeSet [{name}] does not exist")
-            self.code = "ChangeSetNotFound"
-
-    original = CloudFormationBackend.__dict__["describe_change_set"]
-
-    def describe_change_set(self, change_set_name: str):
-        try:
-            return original(self, change_set_name)
-        except ValidationError:
-            raise ChangeSetNotFound(change_set_name) from None
-
-    return _replace(CloudFormationBackend, "describe_change_set", describe_change_set)
-
-
-@fix(
     "change sets: moto lists each resource's Action only, with no Replacement, Scope or Details; "
     "`cdk diff` reads a change set's Details to show which properties change, so against moto it "
     "drops them (an instance type change disappears from the diff). Here Replacement and Details are "
@@ -499,6 +527,103 @@ def _change_set_details() -> Undo:
         return changes
 
     return _replace(ChangeSet, "diff", diff)
+
+
+@fix(
+    "EC2 networking resources have no deletion in moto's CloudFormation (route tables, routes, subnet "
+    "associations, internet gateways and their attachments, NAT gateways, Elastic IPs, flow logs, VPC "
+    "endpoints): they stay when their stack is deleted, and the VPC's deletion then fails ('The vpc ... "
+    "has dependencies and cannot be deleted'), so `cdk destroy` of a network stack never completes"
+)
+def _ec2_network_deletion() -> Undo:
+    from moto.ec2.exceptions import EC2ClientError
+    from moto.ec2.models import ec2_backends
+    from moto.ec2.models.elastic_ip_addresses import ElasticAddress
+    from moto.ec2.models.flow_logs import FlowLogs
+    from moto.ec2.models.internet_gateways import InternetGateway
+    from moto.ec2.models.nat_gateways import NatGateway
+    from moto.ec2.models.route_tables import Route, RouteTable
+    from moto.ec2.models.subnets import SubnetRouteTableAssociation
+    from moto.ec2.models.vpcs import VPCEndPoint
+    from moto.ec2.models.vpn_gateway import VPCGatewayAttachment
+
+    def deleter(action: Callable[[Any, Any], None]) -> Callable[..., None]:
+        def delete(self, account_id: str, region_name: str) -> None:
+            try:
+                action(self, ec2_backends[account_id][region_name])
+            except EC2ClientError as error:  # already gone with its parent: deleted
+                if "NotFound" not in error.code and "Invalid" not in error.code:
+                    raise
+        return delete
+
+    def detach(attachment, backend) -> None:
+        if attachment.gateway_id and attachment.gateway_id.startswith("igw-"):
+            backend.detach_internet_gateway(attachment.gateway_id, attachment.vpc_id)
+        elif attachment.gateway_id:
+            backend.detach_vpn_gateway(attachment.gateway_id, attachment.vpc_id)
+
+    actions = {
+        SubnetRouteTableAssociation: lambda a, b: b.subnet_associations.pop(f"{a.route_table_id}:{a.subnet_id}", None),
+        Route: lambda r, b: b.delete_route(r.route_table.id, r.destination_cidr_block, r.destination_ipv6_cidr_block,
+                                           r.destination_prefix_list.id if r.destination_prefix_list else None),
+        RouteTable: lambda t, b: b.delete_route_table(t.id),
+        VPCGatewayAttachment: detach,
+        InternetGateway: lambda g, b: b.delete_internet_gateway(g.id),
+        NatGateway: lambda n, b: b.delete_nat_gateway(n.id),
+        ElasticAddress: lambda e, b: b.release_address(allocation_id=e.allocation_id),
+        FlowLogs: lambda f, b: b.delete_flow_logs([f.id]),
+        VPCEndPoint: lambda e, b: b.delete_vpc_endpoints([e.id]),
+    }
+    undos = [_add(cls, "delete", deleter(action)) for cls, action in actions.items()]
+    return lambda: [undo() for undo in reversed(undos)] and None
+
+
+@fix(
+    "AWS::KMS::Key deleted with its stack: CloudFormation schedules the key's deletion "
+    "(PendingWindowInDays, 7 to 30 days: the key is PendingDeletion meanwhile); moto deletes it at once "
+    "and leaves its tags behind, so the next DescribeKey on it is a 500"
+)
+def _kms_key_pending_deletion() -> Undo:
+    from moto.kms.models import Key, kms_backends
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        kms_backends[account_id][region_name].schedule_key_deletion(self.id, self._cfn_pending_window)
+
+    original = Key.__dict__["create_from_cloudformation_json"].__func__
+
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        key = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        key._cfn_pending_window = int(cloudformation_json["Properties"].get("PendingWindowInDays", 30))
+        return key
+
+    undo_delete = _replace(Key, "delete", delete)
+    undo_create = _replace(Key, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json))
+    return lambda: (undo_create(), undo_delete())
+
+
+@fix(
+    "DeletionPolicy: Snapshot on an RDS instance: CloudFormation takes a final snapshot before deleting "
+    "it (what a destroyed stage leaves behind, and pays for); moto deletes the instance with no snapshot"
+)
+def _db_snapshot_on_delete() -> Undo:
+    from moto.cloudformation.parsing import ResourceMap
+    from moto.rds.models import DBInstance, rds_backends
+
+    original = ResourceMap.__dict__["_delete_resource"]
+
+    def _delete_resource(self, parsed_resource, resource_json) -> None:
+        if isinstance(parsed_resource, DBInstance) and resource_json.get("DeletionPolicy") == "Snapshot":
+            from moto.cloudformation.utils import random_suffix
+
+            stack_name = self["AWS::StackName"]
+            snapshot = f"{stack_name}-{parsed_resource.logical_resource_id}-{random_suffix()}".lower()[:255]
+            rds_backends[self._account_id][self._region_name].delete_db_instance(
+                parsed_resource.db_instance_identifier, final_db_snapshot_identifier=snapshot
+            )
+            return
+        original(self, parsed_resource, resource_json)
+
+    return _replace(ResourceMap, "_delete_resource", _delete_resource)
 
 
 # --- handlers for types moto's CloudFormation skips ------------------------------------
