@@ -1,21 +1,24 @@
 # One target per entry point; laptop and CI call the same scripts.
-.PHONY: setup synth test snapshots diff bench-synth report play bench-service lock wheelhouse bootstrap deploy destroy clean local local-down local-status bench-scale
+.PHONY: setup setup-system synth test snapshots diff bench-synth report play bench-service lock wheelhouse bootstrap deploy destroy rehearse clean local local-down local-status bench-scale
 
-setup:          ## install everything (Debian packages, .venv, pinned CDK CLI)
+setup:          ## what synth and deploy need, no root: .venv, the pinned CDK CLI, the hosts' wheelhouses
 	scripts/setup.sh
+
+setup-system:   ## the Debian packages tests and local tools need (scripts/system-packages.txt; root or sudo)
+	scripts/setup-system.sh
 
 synth: setup    ## synthesize every stage offline; print a summary per stage
 	scripts/synth.sh
 
-test: setup     ## the whole test suite (PostgreSQL at 127.0.0.1:5432, else a throwaway cluster it starts)
+test: setup setup-system ## the whole test suite (PostgreSQL at 127.0.0.1:5432, else a throwaway cluster it starts)
 	scripts/test.sh
 
 snapshots: setup ## re-record the committed template snapshots (and the README's generated blocks) on purpose
 	PATH="$$PWD/node_modules/.bin:$$PATH" .venv/bin/python -m tooling.snapshots record
 	PATH="$$PWD/node_modules/.bin:$$PATH" .venv/bin/python -m tooling.readme_blocks
 
-diff: setup     ## replacements and deletions first (STATEFUL flagged, exit 1), then `cdk diff --template` of a fresh synth against the committed snapshots
-	scripts/diff.sh
+diff: setup     ## no STAGE: a fresh synth against the committed snapshots, offline (replacements first). STAGE=...: against that stage as deployed (ARGS as for deploy)
+	@if [ -n "$(STAGE)" ]; then scripts/deploy.sh diff $(STAGE) $(ARGS); else scripts/diff.sh; fi
 
 bench-synth: setup ## wall time of synthesizing all stages vs an empty CDK app
 	.venv/bin/python bench/synth_bench.py
@@ -26,10 +29,10 @@ report: setup   ## "is it distributed?" report of every stage (synthesizes first
 play: setup     ## run the game locally on embedded defaults (SQLite, local files)
 	.venv/bin/python -m game_service
 
-bench-service: setup ## load benchmark of the game service against PostgreSQL
+bench-service: setup setup-system ## load benchmark of the game service against PostgreSQL
 	.venv/bin/python bench/service_bench.py
 
-local: setup    ## the scale-out stage on this machine: HOSTS=3 app hosts (namespaces, bootstrap), HAProxy, PostgreSQL, moto, front door; prints the URL
+local: setup setup-system ## the scale-out stage on this machine: HOSTS=3 app hosts (namespaces, bootstrap), HAProxy, PostgreSQL, moto, front door; prints the URL
 	scripts/local.sh up --hosts $(or $(HOSTS),3) $(ARGS)
 
 local-down:     ## stop the local topology: no process, namespace or mount left
@@ -38,7 +41,7 @@ local-down:     ## stop the local topology: no process, namespace or mount left
 local-status:   ## each local host's health as the load balancer sees it
 	scripts/local.sh status
 
-bench-scale: setup ## scale curve through the local front door: 1, 2, 3 hosts, throughput, p50/p99, errors, CPU per component
+bench-scale: setup setup-system ## scale curve through the local front door: 1, 2, 3 hosts, throughput, p50/p99, errors, CPU per component
 	.venv/bin/python bench/scale_bench.py
 
 lock: setup    ## re-resolve game_service/requirements.lock (hashes of every transitive dependency) from requirements.txt
@@ -56,6 +59,9 @@ deploy: setup   ## deploy STAGE (starter|scale-out) to the account of your AWS c
 
 destroy: setup  ## tear STAGE down (its stateful stacks keep what their policies retain)
 	scripts/deploy.sh destroy $(or $(STAGE),starter) $(ARGS)
+
+rehearse: setup ## bootstrap, deploy, change, diff, destroy and deploy again, through the real CDK CLI against an AWS API emulator (no account)
+	.venv/bin/python -m tooling.rehearsal
 
 clean:
 	rm -rf cdk.out .pytest_cache

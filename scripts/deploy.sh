@@ -42,7 +42,17 @@ case "$command" in
   # The bootstrap stack needs nothing from the app: --app '' keeps the CLI from synthesizing
   # it (which would ask for the stage's monitoring choice before anything is deployed).
   bootstrap) exec cdk bootstrap --no-notices --app '' "$@" "aws://$account/$region" ;;
-  deploy) exec cdk deploy --no-notices "${context[@]}" --require-approval broadening "$@" "$stacks" ;;
+  deploy)
+    # A change that widens access (IAM, security groups) waits for a yes, unless the
+    # arguments choose otherwise (the CLI takes the option once).
+    approval=(--require-approval broadening)
+    [[ " $* " == *" --require-approval"* ]] && approval=()
+    exec cdk deploy --no-notices "${context[@]}" "${approval[@]}" "$@" "$stacks" ;;
   diff) exec cdk diff --no-notices "${context[@]}" "$@" "$stacks" ;;
-  destroy) exec cdk destroy --no-notices "${context[@]}" "$@" "$stacks" ;;
+  destroy)
+    # Deleting needs only the stage's stack names, not its alarm subscribers: without a
+    # monitoring choice among the arguments, the app is synthesized with none, so
+    # `make destroy STAGE=...` works without repeating the deploy's ARGS.
+    [[ " $* " == *"monitoring="* || " $* " == *"alarm_emails="* ]] || context+=(-c monitoring=none)
+    exec cdk destroy --no-notices "${context[@]}" "$@" "$stacks" ;;
 esac

@@ -1,33 +1,13 @@
 #!/usr/bin/env bash
-# Installs everything this repository needs on a fresh machine: Debian packages
-# (scripts/system-packages.txt), a Python virtualenv in .venv with the pinned
-# requirements, the pinned CDK CLI from package.json (node_modules/), and the service's
-# wheelhouses (build/wheelhouse-<platform>.zip: what hosts install from, with no PyPI).
+# What synthesizing and deploying need, with no root: a Python virtualenv in .venv with the
+# pinned requirements, the pinned CDK CLI from package.json (node_modules/), and the
+# service's wheelhouses (build/wheelhouse-<platform>.zip: what hosts install from, with no
+# PyPI). The Debian packages that only tests and local tools need: scripts/setup-system.sh.
 # Idempotent and quick when nothing changed (a stamp of the inputs' hashes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
-
-missing=()
-while read -r pkg; do
-  [[ -z "$pkg" || "$pkg" == \#* ]] && continue
-  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
-done < scripts/system-packages.txt
-if ((${#missing[@]})); then
-  echo "setup: installing Debian packages: ${missing[*]}"
-  sudo=()
-  if [[ $(id -u) -ne 0 ]]; then
-    if sudo -n true 2>/dev/null; then
-      sudo=(sudo -n)
-    else
-      echo "setup: need root (or passwordless sudo) to apt-get install ${missing[*]}; or install them yourself" >&2
-      exit 1
-    fi
-  fi
-  "${sudo[@]}" apt-get update -qq
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
 
 inputs=$(cat requirements*.txt game_service/requirements.txt topology_report/requirements*.txt \
   tests/*/requirements*.txt package.json package-lock.json 2>/dev/null | sha256sum | cut -d' ' -f1)

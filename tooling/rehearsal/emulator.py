@@ -12,17 +12,20 @@ reads the bucket of a path-style S3 URL (a template URL) from the host name, and
 from __future__ import annotations
 
 import argparse
-import os
+import logging
+import re
 import signal
 import socket
 import sys
 import threading
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 ACCOUNT = "123456789012"  # moto's account: STS GetCallerIdentity answers it for any credentials
 REGION = "us-east-1"
+log = logging.getLogger("tooling.rehearsal.emulator")
 
 
 def free_port() -> int:
@@ -31,14 +34,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Endpoint:
     url: str  # http://localhost:PORT
     port: int
+    skipped_types: set[str] = field(default_factory=set)
+    """Resource types moto's CloudFormation skipped so far ("No Moto CloudFormation support")."""
 
     def client_env(self) -> dict[str, str]:
         """What a client process needs to talk to the emulator: the endpoint and dummy
-        credentials, nothing from the user's own AWS configuration."""
+        credentials (the caller removes the user's own AWS configuration)."""
         return {
             "AWS_ENDPOINT_URL": self.url,
             "AWS_ACCESS_KEY_ID": "rehearsal",
@@ -49,31 +54,52 @@ class Endpoint:
         }
 
 
+class _SkippedTypes(logging.Handler):
+    _PATTERN = re.compile(r"No Moto CloudFormation support for (\S+)")
+
+    def __init__(self, into: set[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        match = self._PATTERN.search(record.getMessage())
+        if match:
+            self.into.add(match.group(1))
+
+
 @contextmanager
 def running(port: int | None = None) -> Iterator[Endpoint]:
     """moto's server with the fixes applied, stopped (and the fixes undone) on exit,
-    whatever happens inside."""
+    whatever happens inside. Its notes go to the ``tooling.rehearsal.emulator`` logger."""
     from moto.server import ThreadedMotoServer
 
     from tooling.rehearsal import moto_fixes
 
     port = port or free_port()
-    # A custom resource's response URL (moto builds it from these; see moto_fixes).
-    os.environ["MOTO_PORT"] = str(port)
+    endpoint = Endpoint(url=f"http://localhost:{port}", port=port)
+    moto_log = logging.getLogger("moto")
+    skipped = _SkippedTypes(endpoint.skipped_types)
+    moto_log.addHandler(skipped)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     undo = moto_fixes.apply()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     try:
-        server.start()
-        yield Endpoint(url=f"http://localhost:{port}", port=port)
+        with warnings.catch_warnings():
+            # moto also warns per skipped resource; the handler above keeps the list
+            warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
+            server.start()
+            yield endpoint
     finally:
         server.stop()
         undo()
+        moto_log.removeHandler(skipped)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tooling.rehearsal.emulator", description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=None, help="loopback port (default: a free one)")
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="emulator: %(message)s", stream=sys.stderr)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with running(args.port) as endpoint:

@@ -18,6 +18,7 @@ prove") with what only a real account proves. Nothing here changes our templates
 from __future__ import annotations
 
 import json
+import logging
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from typing import Any
 from moto import __version__ as MOTO_VERSION
 
 PINNED_MOTO = "5.2.6"
+log = logging.getLogger("tooling.rehearsal.emulator")
 
 Undo = Callable[[], None]
 
@@ -178,10 +180,10 @@ def _change_sets_per_stack() -> Undo:
     def find(backend, change_set_name: str, stack_name: str | None):
         if change_set_name in backend.change_sets:  # an ARN
             return backend.change_sets[change_set_name]
-        for change_set in backend.change_sets.values():
-            if change_set.change_set_name == change_set_name and stack_name in (None, change_set.stack_name,
-                                                                                change_set.stack_id):
-                return change_set
+        for change_set in reversed(list(backend.change_sets.values())):  # the newest first
+            if (change_set.change_set_name == change_set_name and change_set.stack_id in backend.stacks
+                    and stack_name in (None, change_set.stack_name, change_set.stack_id)):
+                return change_set  # of a live stack: a deleted stack's change sets are gone with it
         return None
 
     def describe_change_set(self) -> ActionResult:
@@ -239,7 +241,8 @@ def _change_set_execution() -> Undo:
     original = CloudFormationBackend.__dict__["execute_change_set"]
 
     def execute_change_set(self, change_set_name, stack_name=None):
-        change_set = next((cs for cs in self.change_sets.values() if change_set_name in (cs.change_set_id, cs.change_set_name)
+        change_set = next((cs for cs in reversed(list(self.change_sets.values()))
+                           if change_set_name in (cs.change_set_id, cs.change_set_name) and cs.stack_id in self.stacks
                            and stack_name in (None, cs.stack_name, cs.stack_id)), None)
         if change_set is None:
             return original(self, change_set_name, stack_name)  # ChangeSetNotFound
@@ -262,8 +265,8 @@ def _change_set_execution() -> Undo:
                 self.exports[export.name] = export
         except Exception as error:  # the API call succeeds; the stack fails, with the reason
             reason = f"{type(error).__name__}: {error}"
-            print(f"emulator: {stack.name}: {'create' if creating else 'update'} failed: {reason}", flush=True)
-            traceback.print_exc()
+            log.error("%s: %s failed: %s\n%s", stack.name, "create" if creating else "update", reason,
+                      traceback.format_exc())
             stack.output_map = OutputMap(stack.resource_map, {}, stack.stack_id)  # none: the stack failed
             stack._add_stack_event("CREATE_FAILED" if creating else "UPDATE_FAILED", resource_status_reason=reason)
             stack.status = "ROLLBACK_COMPLETE" if creating else "UPDATE_ROLLBACK_COMPLETE"
@@ -285,8 +288,7 @@ def _custom_resources_without_docker() -> Undo:
     def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
         resource = CustomModel(region_name, "rehearsal", kwargs["LogicalId"], resource_name)
         resource.set_data({})
-        print(f"emulator: {kwargs['LogicalId']} ({kwargs['ResourceType']}): handler not run (no Lambda runtime here)",
-              flush=True)
+        log.info("%s (%s): handler not run (no Lambda runtime here)", kwargs["LogicalId"], kwargs["ResourceType"])
         return resource
 
     return _replace(CustomModel, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json))
@@ -388,8 +390,7 @@ def _get_att_of_skipped_type() -> Undo:
                 else resource_json["Fn::GetAtt"].split(".", 1)
             declared = resources_map._resource_json_map.get(logical_id)
             if declared is not None and parsing.resource_class_from_type(declared["Type"]) is None:
-                print(f"emulator: Fn::GetAtt {logical_id}.{attribute}: {declared['Type']} is not emulated; no value",
-                      flush=True)
+                log.info("Fn::GetAtt %s.%s: %s is not emulated; no value", logical_id, attribute, declared["Type"])
                 return None
         return original(resource_json, resources_map)
 
@@ -624,6 +625,97 @@ def _db_snapshot_on_delete() -> Undo:
         original(self, parsed_resource, resource_json)
 
     return _replace(ResourceMap, "_delete_resource", _delete_resource)
+
+
+@fix(
+    "AWS::RDS::DBInstance without a Port: moto's CloudFormation gives every engine 3306 (MySQL's), so a "
+    "PostgreSQL instance's Endpoint.Port and what the hosts are told is 3306; RDS uses the engine's "
+    "default (5432)"
+)
+def _db_instance_default_port() -> Undo:
+    from moto.rds.models import DBInstance
+
+    original = DBInstance.__dict__["create_from_cloudformation_json"].__func__
+
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        properties = dict(cloudformation_json["Properties"])
+        properties.setdefault("Port", DBInstance.default_port(properties.get("Engine", "")))
+        return original(cls, resource_name, {**cloudformation_json, "Properties": properties}, account_id, region_name,
+                        **kwargs)
+
+    return _replace(DBInstance, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json))
+
+
+@fix(
+    "UsePreviousValue on an SSM-typed parameter (every CDK stack's BootstrapVersion): the previous value "
+    "is the parameter's name (/cdk-bootstrap/.../version), but moto reuses what it resolved to ('33') "
+    "and then looks that up as a name: every update of a stack fails "
+    "(AttributeError: 'NoneType' object has no attribute 'value')"
+)
+def _previous_ssm_parameter_values() -> Undo:
+    from moto.cloudformation.models import Stack
+
+    def stack_parameters(self) -> dict[str, Any]:
+        values = dict(self.resource_map.resolved_parameters)
+        for key, slot in (self.resource_map._template.get("Parameters") or {}).items():
+            if str(slot.get("Type", "")).startswith("AWS::SSM::Parameter::"):
+                values[key] = self.resource_map.input_parameters.get(key, slot.get("Default"))
+        return values
+
+    return _replace(Stack, "stack_parameters", property(stack_parameters))
+
+
+@fix(
+    "an update of a resource whose type has no update handler in moto (e.g. AWS::EC2::Instance's "
+    "InstanceType): the stack forgets the resource (it stays in its service, but a Ref to it is "
+    "nothing, it is not listed and never deleted). Here the stack keeps it as it was, and the emulator "
+    "says that the update was not applied"
+)
+def _keep_resources_without_update() -> Undo:
+    from moto.cloudformation import parsing
+
+    original = parsing.parse_and_update_resource
+
+    def parse_and_update_resource(logical_id, resource_json, resources_map, account_id, region_name):
+        updated = original(logical_id, resource_json, resources_map, account_id, region_name)
+        if updated is None and logical_id in resources_map._parsed_resources:
+            existing = resources_map._parsed_resources[logical_id]
+            if existing is not None:
+                log.info("%s (%s): update not applied (moto has no update for this type); kept as it was",
+                         logical_id, resource_json["Type"])
+                return existing
+        return updated
+
+    return _replace(parsing, "parse_and_update_resource", parse_and_update_resource)
+
+
+@fix(
+    "an update of an AWS::AutoScaling::AutoScalingGroup (a new launch template version, a new max size): "
+    "moto deletes the group and creates a new one, so its scaling policies (and instances) are gone; "
+    "CloudFormation updates the group in place and rolls its instances by the UpdatePolicy. Here the "
+    "group is updated in place (UpdateAutoScalingGroup); its instances are not rolled"
+)
+def _auto_scaling_group_update() -> Undo:
+    from moto.autoscaling.models import FakeAutoScalingGroup, autoscaling_backends
+
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json, account_id,
+                                        region_name):
+        p = cloudformation_json["Properties"]
+
+        def number(key: str) -> int | None:  # CloudFormation passes "3"; the API's integers
+            return int(p[key]) if p.get(key) is not None else None
+
+        return autoscaling_backends[account_id][region_name].update_auto_scaling_group(
+            name=original_resource.name, availability_zones=p.get("AvailabilityZones", []),
+            desired_capacity=number("DesiredCapacity"), max_size=number("MaxSize"), min_size=number("MinSize"),
+            launch_config_name=p.get("LaunchConfigurationName"), launch_template=p.get("LaunchTemplate", {}),
+            vpc_zone_identifier=",".join(p.get("VPCZoneIdentifier", [])) or None,
+            health_check_period=number("HealthCheckGracePeriod"), health_check_type=p.get("HealthCheckType"),
+            new_instances_protected_from_scale_in=p.get("NewInstancesProtectedFromScaleIn", False),
+            mixed_instances_policy=p.get("MixedInstancesPolicy"),
+        )
+
+    return _replace(FakeAutoScalingGroup, "update_from_cloudformation_json", classmethod(update_from_cloudformation_json))
 
 
 # --- handlers for types moto's CloudFormation skips ------------------------------------
@@ -939,3 +1031,202 @@ class OriginAccessControl(ExtensionResource):
         from moto.cloudfront.models import cloudfront_backends
 
         cloudfront_backends[account_id]["global"].delete_origin_access_control(self.physical_resource_id)
+
+
+@extension("AWS::CloudWatch::Alarm")
+class MetricAlarm(ExtensionResource):
+    """An alarm in moto's CloudWatch (DescribeAlarms returns it, with its actions). Ref: its
+    name; Fn::GetAtt Arn."""
+
+    def __init__(self, alarm: Any) -> None:
+        self.alarm = alarm
+        self.physical_resource_id = alarm.name
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        from moto.cloudwatch.models import Dimension, Metric, MetricDataQuery, MetricStat, cloudwatch_backends
+
+        p = cloudformation_json["Properties"]
+        queries = None
+        if p.get("Metrics"):
+            queries = []
+            for query in p["Metrics"]:
+                stat = query.get("MetricStat")
+                metric_stat = None
+                if stat:
+                    metric = stat["Metric"]
+                    metric_stat = MetricStat(
+                        metric=Metric(metric_name=metric["MetricName"], namespace=metric.get("Namespace"),
+                                      dimensions=[Dimension(name=d["Name"], value=d["Value"])
+                                                  for d in metric.get("Dimensions", [])]),
+                        period=stat.get("Period"), stat=stat.get("Stat"), unit=stat.get("Unit"),
+                    )
+                queries.append(MetricDataQuery(query_id=query["Id"], label=query.get("Label"), period=query.get("Period"),
+                                               return_data=query.get("ReturnData"), expression=query.get("Expression"),
+                                               metric_stat=metric_stat))
+        alarm = cloudwatch_backends[account_id][region_name].put_metric_alarm(
+            name=p.get("AlarmName") or _generated_name(kwargs.get("LogicalId", resource_name)),
+            namespace=p.get("Namespace"), metric_name=p.get("MetricName"), metric_data_queries=queries,
+            comparison_operator=p["ComparisonOperator"], evaluation_periods=int(p["EvaluationPeriods"]),
+            datapoints_to_alarm=p.get("DatapointsToAlarm"), period=p.get("Period"), threshold=p.get("Threshold"),
+            statistic=p.get("Statistic"), extended_statistic=p.get("ExtendedStatistic"),
+            description=p.get("AlarmDescription"), dimensions=p.get("Dimensions", []),
+            alarm_actions=p.get("AlarmActions", []), ok_actions=p.get("OKActions", []),
+            insufficient_data_actions=p.get("InsufficientDataActions", []), unit=p.get("Unit"),
+            actions_enabled=bool(p.get("ActionsEnabled", True)), treat_missing_data=p.get("TreatMissingData"),
+            evaluate_low_sample_count_percentile=p.get("EvaluateLowSampleCountPercentile"),
+            threshold_metric_id=p.get("ThresholdMetricId"), tags=p.get("Tags", []),
+        )
+        return cls(alarm)
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json, account_id,
+                                        region_name):
+        # PutMetricAlarm replaces an alarm of the same name: the name (Ref) stays
+        properties = {"AlarmName": original_resource.alarm.name, **cloudformation_json["Properties"]}
+        return cls.create_from_cloudformation_json(new_resource_name, {**cloudformation_json, "Properties": properties},
+                                                   account_id, region_name)
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        if attribute_name == "Arn":
+            return self.alarm.alarm_arn
+        return super().get_cfn_attribute(attribute_name)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        from moto.cloudwatch.models import cloudwatch_backends
+
+        cloudwatch_backends[account_id][region_name].delete_alarms([self.alarm.name])
+
+
+@extension("AWS::AutoScaling::ScalingPolicy")
+class ScalingPolicy(ExtensionResource):
+    """A scaling policy in moto's Auto Scaling (DescribePolicies returns it). Ref: its ARN."""
+
+    def __init__(self, policy: Any) -> None:
+        self.policy = policy
+        self.physical_resource_id = policy.arn
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        from moto.autoscaling.models import autoscaling_backends
+
+        p = cloudformation_json["Properties"]
+        policy = autoscaling_backends[account_id][region_name].put_scaling_policy(
+            name=p.get("PolicyName") or _generated_name(kwargs.get("LogicalId", resource_name)),
+            policy_type=p.get("PolicyType", "SimpleScaling"), metric_aggregation_type=p.get("MetricAggregationType"),
+            adjustment_type=p.get("AdjustmentType"), as_name=p["AutoScalingGroupName"],
+            min_adjustment_magnitude=p.get("MinAdjustmentMagnitude"), scaling_adjustment=p.get("ScalingAdjustment"),
+            cooldown=p.get("Cooldown"), target_tracking_config=p.get("TargetTrackingConfiguration"),
+            step_adjustments=p.get("StepAdjustments"), estimated_instance_warmup=p.get("EstimatedInstanceWarmup"),
+            predictive_scaling_configuration=p.get("PredictiveScalingConfiguration"),
+        )
+        return cls(policy)
+
+    @classmethod
+    def update_from_cloudformation_json(cls, original_resource, new_resource_name, cloudformation_json, account_id,
+                                        region_name):
+        properties = {"PolicyName": original_resource.policy.name, **cloudformation_json["Properties"]}
+        return cls.create_from_cloudformation_json(new_resource_name, {**cloudformation_json, "Properties": properties},
+                                                   account_id, region_name)
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        if attribute_name == "Arn":
+            return self.policy.arn
+        if attribute_name == "PolicyName":
+            return self.policy.name
+        return super().get_cfn_attribute(attribute_name)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        from moto.autoscaling.models import autoscaling_backends
+
+        backend = autoscaling_backends[account_id][region_name]
+        if self.policy.name in backend.policies:
+            backend.delete_policy(self.policy.name)
+
+
+@extension("AWS::EC2::SecurityGroupEgress")
+class SecurityGroupEgress(ExtensionResource):
+    """An egress rule on moto's security group (DescribeSecurityGroups shows it)."""
+
+    def __init__(self, group_id: str, rule: dict[str, Any]) -> None:
+        self.group_id, self.rule = group_id, rule
+        self.physical_resource_id = _generated_name("sgr")
+
+    @staticmethod
+    def _rule(properties: dict[str, Any]) -> dict[str, Any]:
+        rule: dict[str, Any] = {"ip_protocol": properties["IpProtocol"], "from_port": properties.get("FromPort"),
+                                "to_port": properties.get("ToPort"), "ip_ranges": [], "source_groups": [],
+                                "prefix_list_ids": []}
+        if "CidrIp" in properties:
+            rule["ip_ranges"] = [{"CidrIp": properties["CidrIp"], "Description": properties.get("Description", "")}]
+        if "CidrIpv6" in properties:
+            rule["ip_ranges"] = [{"CidrIpv6": properties["CidrIpv6"], "Description": properties.get("Description", "")}]
+        if "DestinationSecurityGroupId" in properties:
+            rule["source_groups"] = [{"GroupId": properties["DestinationSecurityGroupId"]}]
+        if "DestinationPrefixListId" in properties:
+            rule["prefix_list_ids"] = [{"PrefixListId": properties["DestinationPrefixListId"]}]
+        return rule
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        from moto.ec2.models import ec2_backends
+
+        properties = cloudformation_json["Properties"]
+        rule = cls._rule(properties)
+        ec2_backends[account_id][region_name].authorize_security_group_egress(properties["GroupId"], **rule)
+        return cls(properties["GroupId"], rule)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        from moto.ec2.exceptions import EC2ClientError
+        from moto.ec2.models import ec2_backends
+
+        try:
+            ec2_backends[account_id][region_name].revoke_security_group_egress(self.group_id, **self.rule)
+        except EC2ClientError:  # the group is gone already, and the rule with it
+            pass
+
+
+@extension("AWS::SNS::Subscription")
+class Subscription(ExtensionResource):
+    """A subscription in moto's SNS (ListSubscriptionsByTopic returns it). Ref: its ARN."""
+
+    def __init__(self, arn: str) -> None:
+        self.physical_resource_id = arn
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        from moto.sns.models import sns_backends
+
+        p = cloudformation_json["Properties"]
+        subscription = sns_backends[account_id][region_name].subscribe(p["TopicArn"], p["Endpoint"], p["Protocol"])
+        return cls(subscription.arn)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        from moto.sns.models import sns_backends
+
+        sns_backends[account_id][region_name].unsubscribe(self.physical_resource_id)
+
+
+@extension("AWS::SecretsManager::ResourcePolicy")
+class SecretResourcePolicy(ExtensionResource):
+    """The resource policy on moto's secret (GetResourcePolicy returns it)."""
+
+    def __init__(self, secret_id: str) -> None:
+        self.physical_resource_id = secret_id
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        from moto.secretsmanager.models import secretsmanager_backends
+
+        p = cloudformation_json["Properties"]
+        secretsmanager_backends[account_id][region_name].put_resource_policy(p["SecretId"], _json(p["ResourcePolicy"]))
+        return cls(p["SecretId"])
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        from moto.secretsmanager.exceptions import SecretNotFoundException
+        from moto.secretsmanager.models import secretsmanager_backends
+
+        try:
+            secretsmanager_backends[account_id][region_name].delete_resource_policy(self.physical_resource_id)
+        except SecretNotFoundException:
+            pass
