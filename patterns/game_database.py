@@ -121,6 +121,12 @@ class GameDatabase(Construct):
 
         self.secret = self.instance.secret
         assert self.secret is not None
+        if deletion_protection:
+            # Production keeps the master credentials when its stack is deleted: the final
+            # snapshot restores a database that only this password opens. (Rotation also
+            # puts a policy on the secret that denies its deletion to the whole account, so
+            # CloudFormation could not delete it anyway: the stack's deletion would fail.)
+            self.instance.node.find_child("Secret").apply_removal_policy(RemovalPolicy.RETAIN)
 
         if secret_rotation_days is not None:
             self.rotation = self.instance.add_rotation_single_user(

@@ -47,6 +47,8 @@ def test_stateful_resources_outlive_their_stack(templates, stage):
     assert data["GameDatabase"]["DeletionPolicy"] == "Snapshot"
     production = STAGES[stage].db_deletion_protection
     assert data["GameAppSecret"]["DeletionPolicy"] == ("Retain" if production else "Delete")
+    # The master credentials open the final snapshot; production keeps them (the README's teardown says so).
+    assert data["GameDatabaseSecret"]["DeletionPolicy"] == ("Retain" if production else "Delete")
     for bucket in PINNED["storage"]:
         assert templates[stage]["storage"]["Resources"][bucket]["DeletionPolicy"] == "Retain"
 
