@@ -54,5 +54,23 @@ case "$command" in
     # monitoring choice among the arguments, the app is synthesized with none, so
     # `make destroy STAGE=...` works without repeating the deploy's ARGS.
     [[ " $* " == *"monitoring="* || " $* " == *"alarm_emails="* ]] || context+=(-c monitoring=none)
+    # cdk destroy deletes the stateless stacks first and stops at the first protected one:
+    # the game would be down with its data still there. A protected stage is refused up
+    # front, with nothing deleted (README, "Tear down scale-out").
+    protected=$(python - "$stage" "$region" <<'EOF' 2>/dev/null || true
+import sys
+import boto3
+stage, region = sys.argv[1:]
+pages = boto3.client("cloudformation", region_name=region).get_paginator("describe_stacks").paginate()
+print(" ".join(sorted(
+    s["StackName"] for page in pages for s in page["Stacks"]
+    if s.get("EnableTerminationProtection") and {"Key": "stage", "Value": stage} in s.get("Tags", [])
+)))
+EOF
+)
+    if [[ -n "$protected" ]]; then
+      echo "destroy: $protected of stage '$stage' have termination protection: nothing was deleted; to tear the stage down on purpose, follow README.md, \"Tear down scale-out\"" >&2
+      exit 1
+    fi
     exec cdk destroy --no-notices "${context[@]}" "$@" "$stacks" ;;
 esac

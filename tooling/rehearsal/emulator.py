@@ -18,6 +18,7 @@ import signal
 import socket
 import sys
 import threading
+import urllib.request
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -69,8 +70,9 @@ class _SkippedTypes(logging.Handler):
 
 @contextmanager
 def running(port: int | None = None) -> Iterator[Endpoint]:
-    """moto's server with the fixes applied, stopped (and the fixes undone) on exit,
-    whatever happens inside. Its notes go to the ``tooling.rehearsal.emulator`` logger."""
+    """moto's server with the fixes applied and no resources, stopped (and the fixes
+    undone) on exit, whatever happens inside. Its notes go to the
+    ``tooling.rehearsal.emulator`` logger."""
     from moto.server import ThreadedMotoServer
 
     from tooling.rehearsal import moto_fixes
@@ -88,6 +90,8 @@ def running(port: int | None = None) -> Iterator[Endpoint]:
             # moto also warns per skipped resource; the handler above keeps the list
             warnings.filterwarnings("ignore", message="Tried to parse", category=UserWarning)
             server.start()
+            # moto's state lives in this process: start from an empty AWS, whatever ran before
+            urllib.request.urlopen(urllib.request.Request(f"{endpoint.url}/moto-api/reset", method="POST"), timeout=30)
             yield endpoint
     finally:
         server.stop()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -525,6 +526,17 @@ def _change_set_details() -> Undo:
                 detail = {"Target": target, "Evaluation": "Static", "ChangeSource": "DirectModification"}
                 if detail not in change.details:
                     change.details.append(detail)
+            for reason in resource.reasons:  # a value another resource's update changes
+                cascade = re.match(r"(\S+) (?:reads|references (?:new|replaced)) (\S+)", reason)
+                if cascade:
+                    path, causing = cascade.groups()
+                    attribute, name = path.split(".")[0], path.split(".")[1] if "." in path else None
+                    target = {"Attribute": attribute, **({"Name": name} if name else {}),
+                              "RequiresRecreation": {"replaced": "Always", "may-replace": "Conditionally"}.get(
+                                  resource.kind, "Never")}
+                    change.scope = sorted({*change.scope, attribute})
+                    change.details.append({"Target": target, "Evaluation": "Dynamic", "ChangeSource": "ResourceAttribute",
+                                           "CausingEntity": causing})
         return changes
 
     return _replace(ChangeSet, "diff", diff)
@@ -716,6 +728,40 @@ def _auto_scaling_group_update() -> Undo:
         )
 
     return _replace(FakeAutoScalingGroup, "update_from_cloudformation_json", classmethod(update_from_cloudformation_json))
+
+
+@fix(
+    "a new launch template version does not reach its Auto Scaling group: moto updates only resources "
+    "whose template text changed, but the group's LaunchTemplate.Version is Fn::GetAtt "
+    "LatestVersionNumber of the template, whose value changes when the template is updated; "
+    "CloudFormation updates the group (and rolls its instances). Here a resource that reads a version "
+    "attribute of a resource being updated is updated too (and shows in the change set)"
+)
+def _version_attribute_updates() -> Undo:
+    from moto.cloudformation.parsing import ResourceMap
+
+    from tooling.changes import _VERSION_ATTRIBUTES, _references
+
+    original = ResourceMap.__dict__["build_resource_diff"]
+
+    def build_resource_diff(self, other_template, parameters=None):
+        actions = original(self, other_template, parameters)
+        new = other_template["Resources"]
+        changing = set(actions["Modify"])
+        grew = True
+        while grew:  # to a fixed point: a version bump can cascade
+            grew = False
+            for name, resource in new.items():
+                if name in changing or name not in self._resource_json_map:
+                    continue
+                if any(target in changing and attribute in _VERSION_ATTRIBUTES
+                       for _, target, attribute in _references(resource.get("Properties", {}))):
+                    actions["Modify"].append(name)
+                    changing.add(name)
+                    grew = True
+        return actions
+
+    return _replace(ResourceMap, "build_resource_diff", build_resource_diff)
 
 
 # --- handlers for types moto's CloudFormation skips ------------------------------------
@@ -916,7 +962,8 @@ class TopicPolicy(ExtensionResource):
 
         properties = cloudformation_json["Properties"]
         for topic in properties["Topics"]:
-            sns_backends[account_id][region_name].set_topic_attribute(topic, "Policy", _json(properties["PolicyDocument"]))
+            # the backend takes the attribute's Python name (the API's "Policy")
+            sns_backends[account_id][region_name].set_topic_attribute(topic, "policy", _json(properties["PolicyDocument"]))
         return cls(properties["Topics"])
 
 

@@ -20,7 +20,9 @@ What it does, in order, and stops at the first failure with the step's output:
    read per stack: no database, secret, bucket or key is ever replaced or deleted, and the
    expected resources change as expected; then the change is deployed and checked as in 3;
 5. ``make destroy STAGE=starter``: what is left must be exactly what is retained on purpose
-   (the README's "Tear down and deploy again"), then starter deploys again.
+   (the README's "Tear down and deploy again"), then starter deploys again; scale-out's
+   deliberate teardown, step by step as the README gives it, also ends with the stage
+   deployed again.
 
 Every command's output is in ``build/rehearsal/`` (one log per step, and the emulator's).
 """
@@ -292,7 +294,12 @@ class Rehearsal:
             self.make("deploy", change.stage, f"{args} --method prepare-change-set --change-set-name {name}")
             changes = self.change_sets(change.stage, name)
             self.report_changes(change, changes)
-            missing = sorted({c["LogicalResourceId"] for cs in changes.values() for c in cs} - set(re.findall(r"\b(\w+)\b", diff)))
+            # What the templates change must be in the diff (a resource updated only because
+            # another one's attribute changes, e.g. a new launch template version, is not: cdk
+            # diff compares templates)
+            direct = {c["LogicalResourceId"] for cs in changes.values() for c in cs
+                      if c["Action"] != "Modify" or any(d["ChangeSource"] == "DirectModification" for d in c["Details"])}
+            missing = sorted(direct - set(re.findall(r"\b(\w+)\b", diff)))
             if missing:
                 raise RehearsalFailed(f"make diff STAGE={change.stage} does not name {', '.join(missing)}, which the change sets change")
             bundle_before = _bundle(self.user_data(change.stage))
@@ -316,7 +323,10 @@ class Rehearsal:
         for stack, cs in changes.items():
             for c in cs:
                 replacement = f", replacement {c['Replacement']}" if c.get("Replacement") not in (None, "False") else ""
-                say(f"  change set {change.stage}-{stack}: {c['Action']} {c['LogicalResourceId']} ({c['ResourceType']}){replacement}")
+                causes = sorted({d["CausingEntity"] for d in c.get("Details", []) if d.get("CausingEntity")})
+                because = f", because {', '.join(causes)} changes" if causes else ""
+                say(f"  change set {change.stage}-{stack}: {c['Action']} {c['LogicalResourceId']} ({c['ResourceType']})"
+                    f"{replacement}{because}")
         lost = [
             f"{stack}: {c['LogicalResourceId']} ({c['ResourceType']}) {c['Action']}, replacement {c.get('Replacement')}"
             for stack, cs in changes.items() for c in cs
@@ -332,7 +342,8 @@ class Rehearsal:
     # --- teardown ----------------------------------------------------------------------------
 
     def leftovers(self, stage: str) -> list[str]:
-        """What still carries the stage's tag, as "kind name" (terminated instances do not count)."""
+        """What still carries the stage's tag, one short line each (generated suffixes dropped;
+        terminated instances do not count)."""
         found = []
         tagging = self.client("resourcegroupstaggingapi")
         for resource in tagging.get_resources(TagFilters=[{"Key": "stage", "Values": [stage]}])["ResourceTagMappingList"]:
@@ -343,29 +354,65 @@ class Rehearsal:
                 if state["Reservations"][0]["Instances"][0]["State"]["Name"] == "terminated":
                     continue
             if service == "kms":
-                key = self.client("kms").describe_key(KeyId=arn)["KeyMetadata"]
-                found.append(f"kms key ({key['KeyState']})")
+                found.append(f"KMS key ({self.client('kms').describe_key(KeyId=arn)['KeyMetadata']['KeyState']})")
             elif service == "s3":
-                found.append(f"s3 bucket {rest}")
+                found.append(f"bucket {re.sub(r'-[a-z0-9]{12}$', '', rest)}")
             elif service == "rds" and rest.startswith("snapshot:"):
-                found.append("rds final snapshot")
+                found.append("final database snapshot")
+            elif service == "secretsmanager":
+                found.append(f"secret {rest.removeprefix('secret:').split('-')[0]}")
+            elif service == "logs":
+                found.append(f"log group {rest.removeprefix('log-group:')}")
             else:
                 found.append(f"{service} {rest}")
         return sorted(found)
 
+    def check_leftovers(self, stage: str, retained: list[str]) -> None:
+        left = self.leftovers(stage)
+        if left != sorted(retained):
+            raise RehearsalFailed(f"{stage}: after make destroy, left: {left}; retained on purpose: {sorted(retained)}")
+        say(f"  {stage}: left after destroy, all retained on purpose: {', '.join(left)}")
+
+    def existing_stacks(self, stage: str) -> list[str]:
+        names = {s["StackName"] for s in self.client("cloudformation").describe_stacks()["Stacks"]}
+        return [suffix for suffix in STACKS if f"{stage}-{suffix}" in names]
+
     def destroy_and_redeploy(self, stage: str) -> None:
+        """starter: `make destroy`, then `make deploy` (the README's "Tear down and deploy again")."""
         say(f"{stage}: destroy, then deploy again")
         self.make("destroy", stage, "--force")
-        for suffix in STACKS:
-            stacks = self.client("cloudformation").describe_stacks()["Stacks"]
-            if any(s["StackName"] == f"{stage}-{suffix}" for s in stacks):
-                raise RehearsalFailed(f"{stage}-{suffix} still exists after make destroy")
-        left = self.leftovers(stage)
-        retained = sorted([f"s3 bucket {stage}-storage-{b}bucket" for b in ("logs", "media", "static")]
-                          + ["kms key (PendingDeletion)", "rds final snapshot"])
-        if [re.sub(r"-[a-z0-9]{12}$", "", item) for item in left] != retained:
-            raise RehearsalFailed(f"{stage}: after make destroy, left: {left}; retained on purpose: {retained}")
-        say(f"  {stage}: left after destroy, all retained on purpose: {', '.join(left)}")
+        if self.existing_stacks(stage):
+            raise RehearsalFailed(f"{stage}: {self.existing_stacks(stage)} still exist after make destroy")
+        self.check_leftovers(stage, [f"bucket {stage}-storage-{b}bucket" for b in ("logs", "media", "static")]
+                             + ["KMS key (PendingDeletion)", "final database snapshot"])
+        self.make("deploy", stage, DEPLOY_ARGS)
+        self.check_deployed(stage)
+
+    def tear_down_production(self, stage: str) -> None:
+        """scale-out: the README's deliberate teardown, step by step (its `aws` commands are
+        the API calls below), ending with the stage deployed again."""
+        say(f"{stage}: the teardown procedure, then deploy again")
+        output = self.make("destroy", stage, "--force", expect_failure=True)
+        if "have termination protection: nothing was deleted" not in output:
+            raise RehearsalFailed(f"{stage}: make destroy failed, but not on termination protection")
+        if self.existing_stacks(stage) != list(STACKS):
+            raise RehearsalFailed(f"{stage}: make destroy refused, yet only {self.existing_stacks(stage)} remain")
+        say(f"  {stage}: make destroy refuses a protected stage and deletes nothing")
+        protected = {"data", "storage"}
+        cloudformation = self.client("cloudformation")
+        for suffix in sorted(protected):  # step 1
+            cloudformation.update_termination_protection(StackName=f"{stage}-{suffix}", EnableTerminationProtection=False)
+        self.client("rds").modify_db_instance(  # step 2
+            DBInstanceIdentifier=f"{stage}-game", DeletionProtection=False, ApplyImmediately=True)
+        self.make("destroy", stage, "--force")  # step 3
+        if self.existing_stacks(stage):
+            raise RehearsalFailed(f"{stage}: {self.existing_stacks(stage)} still exist after the teardown")
+        rds_logs = [f"/aws/rds/instance/{stage}-game/{kind}" for kind in ("postgresql", "upgrade")]
+        self.check_leftovers(stage, [f"bucket {stage}-storage-{b}bucket" for b in ("logs", "media", "static")]
+                             + ["KMS key (Enabled)", "final database snapshot", "secret GameAppSecret",
+                                "secret GameDatabaseSecret"] + [f"log group {name}" for name in rds_logs])
+        for name in rds_logs:  # step 4: their fixed names would block the next deploy
+            self.client("logs").delete_log_group(logGroupName=name)
         self.make("deploy", stage, DEPLOY_ARGS)
         self.check_deployed(stage)
 
@@ -425,6 +472,8 @@ def rehearse(stages: tuple[str, ...]) -> None:
                     run.rehearse_change(change)
             if "starter" in stages:
                 run.destroy_and_redeploy("starter")
+            if "scale-out" in stages:
+                run.tear_down_production("scale-out")
             listed = not_emulated_in_readme()
             unlisted = sorted(endpoint.skipped_types - listed)
             if unlisted:
@@ -436,8 +485,8 @@ def rehearse(stages: tuple[str, ...]) -> None:
     finally:
         emulator_log.removeHandler(notes)
         logging.getLogger("werkzeug").removeHandler(notes)
-    say(f"PASS: {', '.join(stages)} bootstrapped, deployed, changed, diffed"
-        f"{', destroyed and deployed again' if 'starter' in stages else ''} in {time.monotonic() - started:.0f} s")
+    say(f"PASS: {', '.join(stages)} bootstrapped, deployed, changed, diffed, torn down and deployed again "
+        f"in {time.monotonic() - started:.0f} s")
 
 
 def main(argv: list[str] | None = None) -> int:
