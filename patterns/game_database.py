@@ -12,6 +12,9 @@ from constructs import Construct
 from patterns.nag import acknowledge
 from patterns.retention import retention
 
+STATEMENT_TIMEOUT_MS = 30_000
+IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
+
 
 class GameDatabase(Construct):
     """A PostgreSQL instance that is safe by default.
@@ -62,6 +65,11 @@ class GameDatabase(Construct):
                 "log_min_duration_statement": "1000",
                 "log_connections": "1",
                 "log_disconnections": "1",
+                # A stuck client cannot hold locks for ever: no request of the game runs near
+                # 30 s, and a transaction left idle is ended after a minute (its locks freed).
+                # The migration step sets its own, longer bounds (game_service/migrate.py).
+                "statement_timeout": str(STATEMENT_TIMEOUT_MS),
+                "idle_in_transaction_session_timeout": str(IDLE_IN_TRANSACTION_TIMEOUT_MS),
             },
         )
 

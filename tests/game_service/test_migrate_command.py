@@ -9,6 +9,7 @@ import sys
 import time
 
 import psycopg
+from psycopg import sql
 import pytest
 
 import sqlalchemy
@@ -74,3 +75,20 @@ def test_bad_settings_and_arguments_are_clear_errors_naming_the_variable(empty_d
     assert r.returncode == 2 and "--timeout" in r.stderr
     r, _ = run_migrate("postgresql://postgres@127.0.0.1:1/nope", "--timeout", "5")
     assert r.returncode == 1 and "database error" in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_migrate_sets_its_own_bounds_over_the_servers_request_timeout(empty_db):
+    """In AWS the parameter group gives every session statement_timeout 30 s (a stuck request
+    cannot hold locks for ever); a schema change may take longer and sets its own. Here the
+    database's default is 1 ms, which cancels any real statement."""
+    with psycopg.connect(empty_db, autocommit=True) as admin:
+        admin.execute(sql.SQL("ALTER DATABASE {} SET statement_timeout = 1").format(
+            sql.Identifier(admin.info.dbname)))
+    with psycopg.connect(empty_db) as probe:  # the server's default does cancel a real statement
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            probe.execute("SELECT pg_sleep(0.05)")
+    r, _ = run_migrate(empty_db, "--timeout", "60")
+    assert r.returncode == 0, r.stderr
+    with psycopg.connect(empty_db) as conn:
+        conn.execute("SET statement_timeout = 0")
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone() is not None

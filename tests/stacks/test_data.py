@@ -126,3 +126,11 @@ def test_starter_is_cheap_single_az_and_still_snapshots_on_delete(templates):
 def test_outputs_name_the_secrets(templates, stage):
     outputs = templates[stage]["data"]["Outputs"]
     assert {"DatabaseSecretName", "AppSecretName"} <= set(outputs)
+
+
+@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+def test_a_stuck_client_cannot_hold_locks_for_ever(template, stage):
+    """Server-side bounds for every session (the migration step sets its own, longer ones:
+    tests/game_service/test_migrate_command.py)."""
+    template(stage, "data").has_resource_properties("AWS::RDS::DBParameterGroup", {"Parameters": Match.object_like({
+        "statement_timeout": "30000", "idle_in_transaction_session_timeout": "60000"})})
