@@ -32,6 +32,28 @@ _DOMAIN_RE = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[
 _CIDR_RE = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})/(\d{1,2})$")
 _STAGE_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{1,20}$")
 
+# The database classes a stage may use: memory (GiB, sets RDS's default max_connections and
+# the memory alarm) and, for burstable classes, the largest CPU-credit balance (the credit
+# alarm). The memory figures equal the topology report's price table (a test checks).
+@dataclass(frozen=True)
+class DbClass:
+    memory_gib: float
+    max_cpu_credits: int | None = None  # burstable (t4g) classes only
+
+
+DB_INSTANCE_CLASSES: dict[str, DbClass] = {
+    "t4g.micro": DbClass(1, 288), "t4g.small": DbClass(2, 576), "t4g.medium": DbClass(4, 576),
+    "t4g.large": DbClass(8, 864), "t4g.xlarge": DbClass(16, 2304), "t4g.2xlarge": DbClass(32, 4608),
+    "m7g.large": DbClass(8), "m7g.xlarge": DbClass(16), "m7g.2xlarge": DbClass(32), "m7g.4xlarge": DbClass(64),
+    "r7g.large": DbClass(16), "r7g.xlarge": DbClass(32), "r7g.2xlarge": DbClass(64), "r7g.4xlarge": DbClass(128),
+}
+
+_BACKUP_WINDOW_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
+_MAINTENANCE_WINDOW_RE = re.compile(
+    r"^(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):([0-5]\d)-(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):([0-5]\d)$"
+)
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
 # Engine versions this project has tested; pinned to the minor version, with
 # automatic minor upgrades turned off (docs/decisions.md, "Database engine"; aws-cdk#15475).
 POSTGRES_VERSIONS = ("16.10", "17.6")
@@ -90,6 +112,11 @@ class StageConfig:
     db_backup_retention_days: int
     db_deletion_protection: bool
     db_secret_rotation_days: int | None = None
+    # UTC, at the players' quietest hours: a backup slows the database, and maintenance on a
+    # Single-AZ database is downtime. The defaults suit players in the Americas (about
+    # 3-6 am on the US east coast, 0-3 am on the west coast); move them with the players.
+    db_backup_window: str = "08:00-09:00"
+    db_maintenance_window: str = "tue:09:00-tue:10:00"
     db_performance_insights: bool = False
     # OS-level metrics of the database host every N seconds (0: off); costs CloudWatch Logs.
     db_enhanced_monitoring_seconds: int = 0
@@ -147,7 +174,8 @@ class StageConfig:
 # every stage at once; the second is per stage and needs `-c stage=NAME`.
 ACCOUNT_WIDE_KEYS = frozenset({"account", "alarm_emails", "monitoring", "machine_image_id"})
 PER_STAGE_KEYS = frozenset(
-    {"domain_name", "certificate_arn", "max_instances", "instance_type", "availability_zones"}
+    {"domain_name", "certificate_arn", "max_instances", "instance_type", "availability_zones",
+     "db_backup_window", "db_maintenance_window"}
 )
 OVERRIDABLE_KEYS = ACCOUNT_WIDE_KEYS | PER_STAGE_KEYS
 
@@ -247,6 +275,9 @@ def _validate(cfg: StageConfig) -> None:  # noqa: C901 - a flat list of checks r
         _fail(cfg, "postgres_version", f"must be one of {', '.join(POSTGRES_VERSIONS)}, got {cfg.postgres_version!r}")
     if not re.match(r"^[a-z][a-z0-9]*\.[a-z0-9]+$", str(cfg.db_instance_class)) or str(cfg.db_instance_class).startswith("db."):
         _fail(cfg, "db_instance_class", f"must be a class without the 'db.' prefix, like 't4g.micro', got {cfg.db_instance_class!r}")
+    if cfg.db_instance_class not in DB_INSTANCE_CLASSES:
+        _fail(cfg, "db_instance_class", f"must be one of {', '.join(DB_INSTANCE_CLASSES)} (stacks/config.py, "
+              f"DB_INSTANCE_CLASSES: its memory sets the alarms), got {cfg.db_instance_class!r}")
     if not isinstance(cfg.db_multi_az, bool):
         _fail(cfg, "db_multi_az", f"must be true or false, got {cfg.db_multi_az!r}")
     if not isinstance(cfg.db_deletion_protection, bool):
@@ -260,6 +291,7 @@ def _validate(cfg: StageConfig) -> None:  # noqa: C901 - a flat list of checks r
         _fail(cfg, "db_performance_insights", f"needs a db class of size medium or larger, got {cfg.db_instance_class!r}")
     if cfg.db_enhanced_monitoring_seconds not in (0, 1, 5, 10, 15, 30, 60):
         _fail(cfg, "db_enhanced_monitoring_seconds", f"must be one of 0, 1, 5, 10, 15, 30, 60, got {cfg.db_enhanced_monitoring_seconds!r}")
+    _check_windows(cfg)
     _check_range(cfg, "media_noncurrent_version_expiry_days", 1, 3650)
     allowed_retention = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
     if cfg.log_retention_days not in allowed_retention:
@@ -285,6 +317,38 @@ def _validate(cfg: StageConfig) -> None:  # noqa: C901 - a flat list of checks r
     if cfg.monitoring == "alarms" and not cfg.alarm_emails and not cfg.is_placeholder_account:
         _fail(cfg, "alarm_emails", "must name at least one subscriber when monitoring is 'alarms' "
               "(-c alarm_emails=ops@example.com), or set -c monitoring=none to deploy without alarms")
+
+
+def _check_windows(cfg: StageConfig) -> None:
+    """RDS's rules: a daily backup window of at least 30 minutes, a weekly maintenance window
+    of at least 30 minutes, and the two must not overlap."""
+    backup = _BACKUP_WINDOW_RE.match(str(cfg.db_backup_window))
+    if not backup:
+        _fail(cfg, "db_backup_window", f"must be 'hh:mm-hh:mm' in UTC, like '08:00-09:00', got {cfg.db_backup_window!r}")
+    start, end = int(backup[1]) * 60 + int(backup[2]), int(backup[3]) * 60 + int(backup[4])
+    if (end - start) % 1440 < 30:
+        _fail(cfg, "db_backup_window", f"must last at least 30 minutes, got {cfg.db_backup_window!r}")
+    maintenance = _MAINTENANCE_WINDOW_RE.match(str(cfg.db_maintenance_window))
+    if not maintenance:
+        _fail(cfg, "db_maintenance_window", "must be 'ddd:hh:mm-ddd:hh:mm' in UTC, like 'tue:09:00-tue:10:00', "
+              f"got {cfg.db_maintenance_window!r}")
+    week = 7 * 1440
+    m_start = _DAYS.index(maintenance[1]) * 1440 + int(maintenance[2]) * 60 + int(maintenance[3])
+    m_end = _DAYS.index(maintenance[4]) * 1440 + int(maintenance[5]) * 60 + int(maintenance[6])
+    m_length = (m_end - m_start) % week
+    if m_length < 30:
+        _fail(cfg, "db_maintenance_window", f"must last at least 30 minutes, got {cfg.db_maintenance_window!r}")
+    b_length = (end - start) % 1440
+    for day in range(7):  # the daily backup window, every day of the week
+        b_start = day * 1440 + start
+        if ((b_start - m_start) % week) < m_length or ((m_start - b_start) % week) < b_length:
+            _fail(cfg, "db_maintenance_window", f"must not overlap the backup window {cfg.db_backup_window} "
+                  f"(RDS refuses that), got {cfg.db_maintenance_window!r}")
+
+
+def db_max_connections(db_instance_class: str) -> int:
+    """RDS for PostgreSQL's default max_connections: LEAST({DBInstanceClassMemory/9531392}, 5000)."""
+    return min(int(DB_INSTANCE_CLASSES[db_instance_class].memory_gib * 2**30 // 9531392), 5000)
 
 
 # Both stages deploy to us-east-1: the region of the topology report's dated price

@@ -51,6 +51,8 @@ class DataStack(Stack):
             allocated_storage_gib=config.db_allocated_storage_gib,
             max_allocated_storage_gib=config.db_max_allocated_storage_gib,
             backup_retention_days=config.db_backup_retention_days,
+            backup_window=config.db_backup_window,
+            maintenance_window=config.db_maintenance_window,
             deletion_protection=config.db_deletion_protection,
             log_retention_days=config.log_retention_days,
             secret_rotation_days=config.db_secret_rotation_days,

@@ -19,7 +19,7 @@ from constructs import Construct
 
 from patterns.app_tier import ScalingAppTier, SingleInstanceAppTier
 from patterns.game_service_host import READINESS_METRIC, READINESS_NAMESPACE
-from stacks.config import StageConfig
+from stacks.config import DB_INSTANCE_CLASSES, StageConfig, db_max_connections
 
 PERIOD_MINUTES = 1  # every metric's period (a Duration is made per stack: no jsii call at import)
 
@@ -103,12 +103,35 @@ class ObservabilityStack(Stack):
         db_connections = database.metric_database_connections(period=period, label="Connections")
         db_free_storage = database.metric_free_storage_space(period=period, statistic="Minimum", label="Free storage (bytes)")
         db_free_memory = database.metric_freeable_memory(period=period, statistic="Minimum", label="Freeable memory (bytes)")
+        db_class = DB_INSTANCE_CLASSES[config.db_instance_class]
+        max_connections = db_max_connections(config.db_instance_class)
         self._alarm("DatabaseCpu", db_cpu, 80, 10, "Database CPU above 80% for 10 minutes")
+        # Storage autoscales (up to db_max_allocated_storage_gib) whenever less than 10% of the
+        # allocation is free; what needs a person is the ceiling, where it stops.
         self._alarm(
-            "DatabaseStorage", db_free_storage, config.db_allocated_storage_gib * 1024**3 * 0.1, 5,
-            "Database free storage below 10% of the allocated size",
+            "DatabaseStorage", db_free_storage, config.db_max_allocated_storage_gib * 1024**3 * 0.1, 5,
+            f"Database free storage below 10% of its ceiling ({config.db_max_allocated_storage_gib} GiB, "
+            "db_max_allocated_storage_gib): storage autoscaling is about to run out of room",
             comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
         )
+        self._alarm(
+            "DatabaseMemory", db_free_memory, db_class.memory_gib * 1024**3 * 0.1, 10,
+            f"Database freeable memory below 10% of the class's {db_class.memory_gib:g} GiB for 10 minutes",
+            comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        )
+        self._alarm(
+            "DatabaseConnections", db_connections, int(max_connections * 0.8), 5,
+            f"Database connections above 80% of max_connections ({max_connections} for db.{config.db_instance_class})",
+        )
+        if db_class.max_cpu_credits is not None:
+            credits = database.metric("CPUCreditBalance", period=Duration.minutes(5), statistic="Minimum",
+                                      label="CPU credit balance")
+            self._alarm(
+                "DatabaseCpuCredits", credits, db_class.max_cpu_credits * 0.1, 3,
+                f"Database CPU credits below 10% of db.{config.db_instance_class}'s {db_class.max_cpu_credits}: "
+                "sustained CPU above the baseline, billed as surplus credits",
+                comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            )
 
         # --- edge: CloudFront publishes its metrics in us-east-1 only, with the
         # dimensions DistributionId *and* Region=Global; a metric without the second

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from stacks.config import STAGES, StageConfigError, select_stages
+from stacks.config import DB_INSTANCE_CLASSES, STAGES, StageConfigError, db_max_connections, select_stages
 from tooling.assembly import cdk_json_context, use_pinned_node
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,6 +76,15 @@ def test_bad_context_names_the_key(context, expected):
         ({"db_performance_insights": True}, "key 'db_performance_insights' needs a db class of size medium or larger"),
         ({"log_retention_days": 10}, "key 'log_retention_days' must be one of"),
         ({"monitoring": "none", "alarm_emails": ("a@x.io",)}, "key 'alarm_emails' must be empty when monitoring is 'none'"),
+        ({"db_instance_class": "t3.micro"}, "key 'db_instance_class' must be one of t4g.micro"),
+        ({"db_backup_window": "8:00-09:00"}, "key 'db_backup_window' must be 'hh:mm-hh:mm' in UTC"),
+        ({"db_backup_window": "08:00-08:20"}, "key 'db_backup_window' must last at least 30 minutes"),
+        ({"db_maintenance_window": "tuesday 9am"}, "key 'db_maintenance_window' must be 'ddd:hh:mm-ddd:hh:mm' in UTC"),
+        ({"db_maintenance_window": "tue:10:00-tue:10:15"}, "key 'db_maintenance_window' must last at least 30 minutes"),
+        ({"db_maintenance_window": "wed:08:30-wed:09:30"},
+         "key 'db_maintenance_window' must not overlap the backup window 08:00-09:00"),
+        ({"db_backup_window": "23:45-00:30", "db_maintenance_window": "sun:00:15-sun:01:00"},
+         "key 'db_maintenance_window' must not overlap the backup window 23:45-00:30"),
     ],
 )
 def test_bad_starter_values_name_the_key(change, expected):
@@ -143,3 +152,21 @@ def test_synth_without_an_account_says_how_to_set_one_and_still_writes_the_place
     assert result.returncode == 0, result.stderr
     notes = [line for line in result.stderr.splitlines() if line.startswith("note: starter: no AWS account")]
     assert len(notes) == 1 and "-c account=<12 digits>" in notes[0]
+
+
+def test_database_windows_are_per_stage_and_set_from_context():
+    (config,) = select_stages({"stage": "starter", "db_backup_window": "05:00-05:30",
+                               "db_maintenance_window": "sat:06:00-sat:06:30"})
+    assert (config.db_backup_window, config.db_maintenance_window) == ("05:00-05:30", "sat:06:00-sat:06:30")
+    # the defaults: after the Americas' evening peak, before their morning
+    assert STAGES["starter"].db_backup_window == "08:00-09:00"
+
+
+def test_database_classes_agree_with_the_reports_price_table():
+    """The alarms' memory and max_connections come from DB_INSTANCE_CLASSES; the topology
+    report prices and sizes the same classes from its own table: they must not drift."""
+    prices = json.loads((ROOT / "topology_report" / "prices.json").read_text())["rds_postgresql"]
+    for name, db_class in DB_INSTANCE_CLASSES.items():
+        if f"db.{name}" in prices:
+            assert prices[f"db.{name}"]["memory_gib"] == db_class.memory_gib, name
+    assert (db_max_connections("t4g.micro"), db_max_connections("m7g.large")) == (112, 901)  # as the report says

@@ -134,3 +134,11 @@ def test_a_stuck_client_cannot_hold_locks_for_ever(template, stage):
     tests/game_service/test_migrate_command.py)."""
     template(stage, "data").has_resource_properties("AWS::RDS::DBParameterGroup", {"Parameters": Match.object_like({
         "statement_timeout": "30000", "idle_in_transaction_session_timeout": "60000"})})
+
+
+@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+def test_backups_and_maintenance_at_the_players_quietest_hours(template, stage):
+    config = STAGES[stage]
+    template(stage, "data").has_resource_properties("AWS::RDS::DBInstance", {
+        "PreferredBackupWindow": config.db_backup_window, "PreferredMaintenanceWindow": config.db_maintenance_window})
+    assert config.db_backup_window == "08:00-09:00" and config.db_maintenance_window == "tue:09:00-tue:10:00"

@@ -96,3 +96,23 @@ def _metric_name(alarm: dict) -> str:
         return alarm["MetricName"]
     (stat,) = [m["MetricStat"] for m in alarm["Metrics"] if "MetricStat" in m]
     return stat["Metric"]["MetricName"]
+
+
+@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+def test_database_alarms_on_what_actually_fails(templates, stage):
+    """Memory, connections against max_connections, storage against the autoscaling ceiling,
+    and CPU credits where the class is burstable."""
+    from stacks.config import DB_INSTANCE_CLASSES, STAGES, db_max_connections
+
+    config = STAGES[stage]
+    db_class = DB_INSTANCE_CLASSES[config.db_instance_class]
+    alarms = {_metric_name(a): a for a in props(templates[stage]["observability"], "AWS::CloudWatch::Alarm")}
+    assert alarms["FreeableMemory"]["Threshold"] == db_class.memory_gib * 1024**3 * 0.1
+    assert alarms["FreeableMemory"]["ComparisonOperator"] == "LessThanThreshold"
+    assert alarms["DatabaseConnections"]["Threshold"] == int(db_max_connections(config.db_instance_class) * 0.8)
+    assert alarms["FreeStorageSpace"]["Threshold"] == config.db_max_allocated_storage_gib * 1024**3 * 0.1
+    if db_class.max_cpu_credits is not None:  # starter's db.t4g.micro
+        assert alarms["CPUCreditBalance"]["Threshold"] == db_class.max_cpu_credits * 0.1
+    else:
+        assert "CPUCreditBalance" not in alarms
+    assert stage == "scale-out" or "CPUCreditBalance" in alarms
