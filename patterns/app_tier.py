@@ -27,6 +27,7 @@ from constructs import Construct
 from game_service.contract import LIVENESS_PATH
 from patterns.game_service_host import GameServiceHostArtifacts
 from patterns.nag import acknowledge
+from patterns.recovery import auto_recovery
 
 SIGNAL_TIMEOUT_MINUTES = 20
 
@@ -101,32 +102,8 @@ class SingleInstanceAppTier(Construct):
         self.instance.instance.add_property_deletion_override("AvailabilityZone")
         _service_metadata(self.instance.instance, workers=workers, pool=db_pool_size, overflow=db_max_overflow)
 
-        region = Stack.of(self).region
-        # Self-healing within the budget: EC2 auto recovery moves the instance to new
-        # hardware when the host fails (same id, IP and volumes); a failed instance
-        # check reboots it. Free, unlike a load balancer in front of a group of one.
-        for metric_name, action, description in (
-            ("StatusCheckFailed_System", cw_actions.Ec2InstanceAction.RECOVER, "host failed: recover the instance"),
-            ("StatusCheckFailed_Instance", cw_actions.Ec2InstanceAction.REBOOT, "instance failed: reboot it"),
-        ):
-            alarm = cloudwatch.Alarm(
-                self,
-                metric_name.replace("StatusCheckFailed_", "") + "CheckAlarm",
-                alarm_description=f"Game instance {description}",
-                metric=cloudwatch.Metric(
-                    namespace="AWS/EC2",
-                    metric_name=metric_name,
-                    dimensions_map={"InstanceId": self.instance.instance_id},
-                    statistic="Maximum",
-                    period=Duration.minutes(1),
-                    region=region,
-                ),
-                threshold=1,
-                evaluation_periods=2,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.MISSING,
-            )
-            alarm.add_alarm_action(cw_actions.Ec2Action(action))
+        # Self-healing within the budget: EC2 auto recovery (patterns/recovery.py).
+        auto_recovery(self, instance_id=self.instance.instance_id, what="Game instance")
 
         # Alarms that reach people, here with the instance they watch: a replacement
         # instance updates them (an alarm in another stack would keep the old id).

@@ -4,14 +4,18 @@ way: network -> data/storage -> app; the database's group lives with the databas
 
 from __future__ import annotations
 
-from aws_cdk import Aspects, CfnCreationPolicy, CfnResourceSignal, RemovalPolicy, Stack
+from aws_cdk import Aspects, CfnCreationPolicy, CfnResourceSignal, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from game_service.contract import PORT
 from patterns.nag import acknowledge
+from patterns.recovery import auto_recovery
 from patterns.retention import retention
 from stacks.config import CLOUDFRONT_ORIGIN_FACING_PREFIX_LISTS, StageConfig
 
@@ -26,7 +30,10 @@ class NetworkStack(Stack):
         # zones at synth time (a context lookup that needs credentials).
         return self._zones
 
-    def __init__(self, scope: Construct, id_: str, *, config: StageConfig, key: kms.IKey, **kwargs) -> None:
+    def __init__(
+        self, scope: Construct, id_: str, *, config: StageConfig, key: kms.IKey, alarm_topic: sns.ITopic | None,
+        **kwargs,
+    ) -> None:
         super().__init__(scope, id_, **kwargs)
         self._zones = list(config.availability_zones)
 
@@ -96,6 +103,22 @@ class NetworkStack(Stack):
             )
             nat_user_data.add_signal_on_exit_command(gateway)
             Aspects.of(gateway).add(ec2.InstanceRequireImdsv2Aspect())
+            # Every private host's egress goes through it (a replacement app host could not
+            # even boot): EC2 recovers it when its host fails, and a person hears of it.
+            auto_recovery(gateway, instance_id=gateway.instance_id, what="NAT instance")
+            if alarm_topic is not None:
+                down = cloudwatch.Alarm(
+                    gateway, "StatusAlarm",
+                    alarm_description="The NAT instance fails its EC2 status checks: the private hosts have no egress",
+                    metric=cloudwatch.Metric(namespace="AWS/EC2", metric_name="StatusCheckFailed", statistic="Maximum",
+                                             dimensions_map={"InstanceId": gateway.instance_id},
+                                             period=Duration.minutes(1)),
+                    threshold=1, evaluation_periods=3,
+                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                    treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
+                )
+                down.add_alarm_action(cw_actions.SnsAction(alarm_topic))
+                down.add_ok_action(cw_actions.SnsAction(alarm_topic))
             acknowledge(
                 gateway,
                 "CloudFormation-Validate::W9010",

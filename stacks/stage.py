@@ -30,7 +30,8 @@ class GameStage(Stage):
             description=f"Game ({name}): the stage's KMS key and the alarm topic every stack's alarms notify",
         )
         self.network = NetworkStack(
-            self, "Network", config=config, key=self.foundation.key, stack_name=f"{name}-network",
+            self, "Network", config=config, key=self.foundation.key, alarm_topic=self.foundation.alarm_topic,
+            stack_name=f"{name}-network",
             description=f"Game ({name}): VPC, subnets, NAT, endpoints, flow logs, security groups",
         )
         self.data = DataStack(

@@ -89,3 +89,19 @@ def test_the_app_origin_accepts_only_cloudfronts_origin_facing_servers(templates
     if stage == "scale-out":
         app_rules = props(network, "AWS::EC2::SecurityGroupIngress")
         assert [r["Description"] for r in app_rules if r.get("FromPort") == 8000] == ["from the load balancer"]
+
+
+def test_the_starter_nat_instance_heals_and_pages_when_it_fails(templates):
+    """Every private host's egress goes through it: EC2 auto recovery on its host failing, a
+    reboot on its own check failing, and a person paged while it fails its status checks
+    (no data counts as failing: a NAT instance that is gone forwards nothing)."""
+    network = templates["starter"]["network"]
+    (nat,) = [lid for lid, r in resources(network, "AWS::EC2::Instance").items() if "NatInstance" in lid]
+    watching = {}
+    for alarm in props(network, "AWS::CloudWatch::Alarm"):
+        if alarm["Dimensions"] == [{"Name": "InstanceId", "Value": {"Ref": nat}}]:
+            watching[alarm["MetricName"]] = alarm
+    assert watching["StatusCheckFailed_System"]["AlarmActions"] == ["arn:aws:automate:us-east-1:ec2:recover"]
+    assert watching["StatusCheckFailed_Instance"]["AlarmActions"] == ["arn:aws:automate:us-east-1:ec2:reboot"]
+    paging = watching["StatusCheckFailed"]
+    assert "AlarmTopic" in json.dumps(paging["AlarmActions"]) and paging["TreatMissingData"] == "breaching"
