@@ -110,14 +110,21 @@ os_packages() {
 
 os_start_service() {
   if [[ "$MODE" == ec2 ]]; then
-    chown -R game:game "$PREFIX" && chmod 0640 "$ENV_FILE" && chgrp game "$ENV_FILE"
+    # One command a line: under `set -e` a failure inside an `a && b && c` chain (but the
+    # last) does not stop the script.
+    chown -R game:game "$PREFIX" || fail "chown $PREFIX"
+    chgrp game "$ENV_FILE" || fail "chgrp $ENV_FILE"
+    chmod 0640 "$ENV_FILE" || fail "chmod $ENV_FILE"
     install -d -o game -g game /var/log/game
+    # By size, checked every 10 minutes (a timer below): a busy host writes about 100 MB of
+    # request lines in that time, and a daily rotation could fill the root volume first.
     cat > /etc/logrotate.d/game <<EOF
 $SERVICE_LOG {
-  daily
-  rotate 3
+  size 100M
+  rotate 5
   compress
   missingok
+  notifempty
   copytruncate
 }
 EOF
@@ -140,13 +147,30 @@ StandardError=inherit
 [Install]
 WantedBy=multi-user.target
 EOF
+    cat > /etc/systemd/system/game-logrotate.service <<EOF
+[Unit]
+Description=Rotate the game service's log when it is over its size
+[Service]
+Type=oneshot
+ExecStart=/usr/sbin/logrotate /etc/logrotate.d/game
+EOF
+    cat > /etc/systemd/system/game-logrotate.timer <<EOF
+[Unit]
+Description=Every 10 minutes: rotate the game service's log by size
+[Timer]
+OnActiveSec=10min
+OnUnitActiveSec=10min
+[Install]
+WantedBy=timers.target
+EOF
     os_observability
     systemctl daemon-reload
-    systemctl enable --now game.service game-readiness.timer
+    systemctl enable --now game.service game-readiness.timer game-logrotate.timer
   else
     mkdir -p "$(dirname "$SERVICE_LOG")"
     if [[ -f "$PREFIX/service.pid" ]] && kill -0 "$(cat "$PREFIX/service.pid")" 2>/dev/null; then
-      kill "$(cat "$PREFIX/service.pid")" && sleep 1
+      kill "$(cat "$PREFIX/service.pid")"
+      sleep 1
     fi
     (load_env; cd "$PREFIX/app"
      exec setsid "$PREFIX/venv/bin/python" -m game_service serve >>"$SERVICE_LOG" 2>&1 </dev/null) &
@@ -162,6 +186,7 @@ os_observability() {  # ec2 only: the CloudWatch agent ships logs; a timer repor
    {"file_path": "/var/log/game-bootstrap.log", "log_group_name": "$LOG_GROUP", "log_stream_name": "{instance_id}/bootstrap"}]}}},
  "metrics": {"namespace": "Game/Host",
    "append_dimensions": {"InstanceId": "\${aws:InstanceId}", "AutoScalingGroupName": "\${aws:AutoScalingGroupName}"},
+   "aggregation_dimensions": [["AutoScalingGroupName"], ["InstanceId"]],
    "metrics_collected": {"mem": {"measurement": ["mem_used_percent"]}, "disk": {"measurement": ["used_percent"], "resources": ["/"]}}}}
 EOF
   /opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s \
@@ -207,10 +232,12 @@ os_wait_in_load_balancer() {  # ec2 behind a target group only
 # ---- the same in every mode ----------------------------------------------------------
 fetch() {  # fetch SRC DEST_DIR: unpack a zip (from S3 or a path) or copy a directory
   local src=$1 dest=$2 tmp
-  rm -rf "$dest" && mkdir -p "$dest"
+  rm -rf "$dest"
+  mkdir -p "$dest"
   if [[ -d "$src" ]]; then cp -a "$src/." "$dest/"; return; fi
   if [[ "$src" == s3://* ]]; then
-    tmp=$(mktemp) && retry 3 aws s3 cp --only-show-errors --region "$REGION" "$src" "$tmp" || fail "download $src"
+    tmp=$(mktemp)
+    retry 3 aws s3 cp --only-show-errors --region "$REGION" "$src" "$tmp" || fail "download $src"
   else
     tmp=$src
   fi

@@ -25,7 +25,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from game_service.contract import LIVENESS_PATH
-from patterns.game_service_host import GameServiceHostArtifacts
+from patterns.game_service_host import DISK_ALARM_PERCENT, DISK_USED_METRIC, HOST_NAMESPACE, GameServiceHostArtifacts
 from patterns.nag import acknowledge
 from patterns.recovery import auto_recovery
 
@@ -110,9 +110,12 @@ class SingleInstanceAppTier(Construct):
         # Fixed names, so the dashboard can show them without a cross-stack reference.
         self.alarm_names: list[str] = []
         if alarm_topic is not None:
-            for suffix, metric_name, statistic, threshold, periods, description in (
-                ("instance-status", "StatusCheckFailed", "Maximum", 1, 3, "The app instance fails its EC2 status checks"),
-                ("cpu", "CPUUtilization", "Average", 85, 10, "App instance CPU above 85% for 10 minutes"),
+            for suffix, namespace, metric_name, statistic, threshold, periods, description in (
+                ("instance-status", "AWS/EC2", "StatusCheckFailed", "Maximum", 1, 3,
+                 "The app instance fails its EC2 status checks"),
+                ("cpu", "AWS/EC2", "CPUUtilization", "Average", 85, 10, "App instance CPU above 85% for 10 minutes"),
+                ("disk", HOST_NAMESPACE, DISK_USED_METRIC, "Maximum", DISK_ALARM_PERCENT, 10,
+                 f"App instance root disk over {DISK_ALARM_PERCENT}% full for 10 minutes"),
             ):
                 name = f"game-{stage}-app-{suffix}"
                 alarm = cloudwatch.Alarm(
@@ -121,7 +124,7 @@ class SingleInstanceAppTier(Construct):
                     alarm_name=name,
                     alarm_description=description,
                     metric=cloudwatch.Metric(
-                        namespace="AWS/EC2", metric_name=metric_name, statistic=statistic,
+                        namespace=namespace, metric_name=metric_name, statistic=statistic,
                         dimensions_map={"InstanceId": self.instance.instance_id}, period=Duration.minutes(1),
                     ),
                     threshold=threshold,

@@ -42,6 +42,11 @@ BUNDLE_EXCLUDES = [
 ]
 
 READINESS_NAMESPACE = "Game/Health"
+# What the CloudWatch agent publishes (host/bootstrap.sh): memory and root-disk use in %,
+# also aggregated per instance and per Auto Scaling group.
+HOST_NAMESPACE = "Game/Host"
+DISK_USED_METRIC = "disk_used_percent"
+DISK_ALARM_PERCENT = 85
 READINESS_METRIC = "Ready"
 SERVICE_LOG = "/var/log/game/service.log"
 BOOTSTRAP_LOG = "/var/log/game-bootstrap.log"

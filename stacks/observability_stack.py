@@ -18,7 +18,13 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from patterns.app_tier import ScalingAppTier, SingleInstanceAppTier
-from patterns.game_service_host import READINESS_METRIC, READINESS_NAMESPACE
+from patterns.game_service_host import (
+    DISK_ALARM_PERCENT,
+    DISK_USED_METRIC,
+    HOST_NAMESPACE,
+    READINESS_METRIC,
+    READINESS_NAMESPACE,
+)
 from stacks.config import DB_INSTANCE_CLASSES, StageConfig, db_max_connections
 
 PERIOD_MINUTES = 1  # every metric's period (a Duration is made per stack: no jsii call at import)
@@ -75,6 +81,13 @@ class ObservabilityStack(Stack):
                 dimensions_map={"AutoScalingGroupName": app_tier.group.auto_scaling_group_name},
                 period=period, statistic="Average", label="App CPU %",
             )
+            fullest_disk = cloudwatch.Metric(
+                namespace=HOST_NAMESPACE, metric_name=DISK_USED_METRIC,
+                dimensions_map={"AutoScalingGroupName": app_tier.group.auto_scaling_group_name},
+                period=period, statistic="Maximum", label="Fullest root disk %",
+            )
+            self._alarm("AppDisk", fullest_disk, DISK_ALARM_PERCENT, 10,
+                        f"An app instance's root disk is over {DISK_ALARM_PERCENT}% full for 10 minutes")
         else:
             # The instance's own alarms are the app stack's; shown here by their fixed names
             # (an alarm widget follows its alarm when a new instance updates it).

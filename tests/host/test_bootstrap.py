@@ -147,10 +147,58 @@ def test_host_is_not_ready_while_its_storage_is_unreachable(shipped, tmp_path, d
     assert "storage" in result.stderr and "READY" not in result.stdout
 
 
-@pytest.mark.parametrize("script", ["host/bootstrap.sh", "scripts/deploy.sh", "scripts/local.sh"])
+_ROOT = Path(__file__).resolve().parents[2]
+_SHELL_SCRIPTS = sorted(
+    str(p.relative_to(_ROOT)) for p in [*_ROOT.glob("host/*.sh"), *_ROOT.glob("scripts/*.sh"), _ROOT / ".ci" / "run",
+                                       _ROOT / "tooling" / "jsii-node"]
+)
+
+
+@pytest.mark.parametrize("script", _SHELL_SCRIPTS)
 def test_shell_scripts_pass_shellcheck(script):
-    root = Path(__file__).resolve().parents[2]
+    """Every finding, notes included (e.g. `a && b || c` is not if-then-else)."""
     shellcheck = shutil.which("shellcheck")
     assert shellcheck, "shellcheck is a system package of this repo (scripts/system-packages.txt)"
-    result = subprocess.run([shellcheck, "-S", "warning", str(root / script)], capture_output=True, text=True)
+    result = subprocess.run([shellcheck, str(_ROOT / script)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
+
+
+def _logrotate_config(log: Path) -> str:
+    """The logrotate configuration the bootstrap writes on EC2, for ``log``."""
+    text = (_ROOT / "host" / "bootstrap.sh").read_text()
+    body = text.split("cat > /etc/logrotate.d/game <<EOF\n", 1)[1].split("\nEOF\n", 1)[0]
+    return body.replace("$SERVICE_LOG", str(log))
+
+
+def test_the_service_log_rotates_by_size_not_by_day(tmp_path):
+    """Run the real logrotate with the bootstrap's configuration, as the host's 10-minute timer
+    does: a log over 100 MB is rotated at once (compressed), a small one is left alone."""
+    logrotate = shutil.which("logrotate") or "/usr/sbin/logrotate"
+    assert Path(logrotate).exists(), "logrotate is a system package of this repo (scripts/system-packages.txt)"
+    log = tmp_path / "service.log"
+    config = tmp_path / "game.conf"
+    config.write_text(_logrotate_config(log))
+    state = tmp_path / "state"
+
+    def rotate() -> None:
+        subprocess.run([logrotate, "-s", str(state), str(config)], check=True, capture_output=True, timeout=120)
+
+    log.write_bytes(b'{"path": "/api/me", "status": 200}\n' * 100)
+    rotate()
+    assert log.stat().st_size > 0 and not list(tmp_path.glob("service.log.*"))
+    with log.open("ab") as out:  # over the limit (sparse: quick to write and to compress)
+        out.truncate(101 * 1024 * 1024)
+    rotate()
+    assert log.stat().st_size == 0  # copytruncate: the service keeps writing to the same file
+    assert [p.name for p in tmp_path.glob("service.log.*")] == ["service.log.1.gz"]
+
+
+def test_the_hosts_agent_publishes_what_the_disk_alarms_watch():
+    from patterns.game_service_host import DISK_USED_METRIC, HOST_NAMESPACE
+
+    text = (_ROOT / "host" / "bootstrap.sh").read_text()
+    assert f'"namespace": "{HOST_NAMESPACE}"' in text
+    assert '"disk": {"measurement": ["used_percent"], "resources": ["/"]}' in text  # the agent names it disk_used_percent
+    assert DISK_USED_METRIC == "disk_used_percent"
+    assert '"aggregation_dimensions": [["AutoScalingGroupName"], ["InstanceId"]]' in text
+    assert "systemctl enable --now game.service game-readiness.timer game-logrotate.timer" in text

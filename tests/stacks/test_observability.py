@@ -42,7 +42,7 @@ def test_starter_instance_alarms_live_with_the_instance_they_watch(templates):
     app, obs = templates["starter"]["app"], templates["starter"]["observability"]
     instance_id = next(lid for lid, r in app["Resources"].items() if r["Type"] == "AWS::EC2::Instance")
     watching = [a for a in props(app, "AWS::CloudWatch::Alarm") if "AlarmTopic" in json.dumps(a.get("AlarmActions"))]
-    assert {_metric_name(a) for a in watching} == {"StatusCheckFailed", "CPUUtilization"}
+    assert {_metric_name(a) for a in watching} == {"StatusCheckFailed", "CPUUtilization", "disk_used_percent"}
     for alarm in watching:
         assert alarm["Dimensions"] == [{"Name": "InstanceId", "Value": {"Ref": instance_id}}]
         assert alarm["AlarmName"].startswith("game-starter-app-")
@@ -116,3 +116,17 @@ def test_database_alarms_on_what_actually_fails(templates, stage):
     else:
         assert "CPUCreditBalance" not in alarms
     assert stage == "scale-out" or "CPUCreditBalance" in alarms
+
+
+@pytest.mark.parametrize(("stage", "stack", "dimension"), [("starter", "app", "InstanceId"),
+                                                           ("scale-out", "observability", "AutoScalingGroupName")])
+def test_a_filling_root_disk_pages_someone(templates, stage, stack, dimension):
+    (disk,) = [a for a in props(templates[stage][stack], "AWS::CloudWatch::Alarm") if _metric_name(a) == "disk_used_percent"]
+    if "Metrics" in disk:  # a cross-stack dimension: CDK writes the metric as a query
+        (stat,) = [m["MetricStat"] for m in disk["Metrics"] if "MetricStat" in m]
+        namespace, statistic, dimensions = stat["Metric"]["Namespace"], stat["Stat"], stat["Metric"]["Dimensions"]
+    else:
+        namespace, statistic, dimensions = disk["Namespace"], disk["Statistic"], disk["Dimensions"]
+    assert (namespace, statistic, disk["Threshold"]) == ("Game/Host", "Maximum", 85)
+    assert [d["Name"] for d in dimensions] == [dimension]
+    assert "AlarmTopic" in json.dumps(disk["AlarmActions"])
