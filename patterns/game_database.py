@@ -143,6 +143,17 @@ class GameDatabase(Construct):
                 automatically_after=Duration.days(secret_rotation_days),
                 vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
             )
+            # The rotation Lambda comes from AWS's Serverless Application Repository under a
+            # name CDK chooses; Lambda would create its log group, without a retention, on the
+            # first rotation (which runs as soon as the schedule exists): created here first.
+            application = self.rotation.node.find_child("Resource")
+            function_name = application.parameters["functionName"]
+            rotation_logs = logs.LogGroup(
+                self, "RotationLogs", log_group_name=f"/aws/lambda/{function_name}",
+                retention=retention(log_retention_days), removal_policy=RemovalPolicy.DESTROY,
+                encryption_key=encryption_key,
+            )
+            application.node.add_dependency(rotation_logs)
         else:
             acknowledge(
                 self.instance,

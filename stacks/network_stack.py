@@ -73,10 +73,13 @@ class NetworkStack(Stack):
                 ec2.SubnetConfiguration(name="data", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24),
             ],
             gateway_endpoints={"S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3)},
+            # Rejected traffic only: what a security question needs (who knocked and was refused)
+            # at a sliver of ALL's volume; accepted traffic is in the load balancer's and
+            # CloudFront's access logs (S3) already.
             flow_logs={
-                "All": ec2.FlowLogOptions(
+                "Rejected": ec2.FlowLogOptions(
                     destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group),
-                    traffic_type=ec2.FlowLogTrafficType.ALL,
+                    traffic_type=ec2.FlowLogTrafficType.REJECT,
                 )
             },
         )
@@ -92,6 +95,16 @@ class NetworkStack(Stack):
             "Zone names are per-account labels: each account picks its own with "
             "-c availability_zones=..., and the template shows exactly which it deploys to.",
         )
+
+        # The handler that empties the default security group is aws-cdk-lib's; without a log
+        # group of its own, Lambda creates one that never expires.
+        handler = self.node.find_child("Custom::VpcRestrictDefaultSGCustomResourceProvider").node.find_child("Handler")
+        handler_logs = logs.LogGroup(
+            self, "DefaultSecurityGroupHandlerLogs",
+            retention=retention(config.log_retention_days), removal_policy=RemovalPolicy.DESTROY, encryption_key=key,
+        )
+        handler.add_property_override("LoggingConfig.LogGroup", handler_logs.log_group_name)
+        handler.node.add_dependency(handler_logs)
 
         if config.nat == "instance":
             nat_instance: ec2.NatInstanceProviderV2 = nat_provider  # type: ignore[assignment]

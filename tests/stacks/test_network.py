@@ -47,7 +47,7 @@ def test_s3_gateway_endpoint_and_flow_logs(templates, stage):
     endpoints = props(network, "AWS::EC2::VPCEndpoint")
     assert any(e.get("VpcEndpointType", "Gateway") == "Gateway" and "s3" in str(e["ServiceName"]) for e in endpoints)
     flow_logs = props(network, "AWS::EC2::FlowLog")
-    assert len(flow_logs) == 1 and flow_logs[0]["TrafficType"] == "ALL" and flow_logs[0]["ResourceType"] == "VPC"
+    assert len(flow_logs) == 1 and flow_logs[0]["TrafficType"] == "REJECT" and flow_logs[0]["ResourceType"] == "VPC"
     assert all(p.get("RetentionInDays") for p in props(network, "AWS::Logs::LogGroup"))
 
 
