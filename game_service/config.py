@@ -18,6 +18,8 @@ import json
 import logging
 import os
 import secrets
+import threading
+import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -79,6 +81,9 @@ class Settings(BaseSettings):
     public_base_url: str = ""
     # an SSM parameter holding it (the app stack writes the CloudFront URL there)
     public_base_url_parameter: str | None = None
+    # an SSM parameter holding the CloudFront distribution's id: a player's deleted media are
+    # invalidated there (unset: no CDN in front, nothing to invalidate)
+    cdn_distribution_parameter: str | None = None
 
     # Server
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
@@ -202,6 +207,24 @@ def aws_client(service: str):
 
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
     return boto3.client(service, region_name=region, config=Config(retries={"max_attempts": 3, "mode": "standard"}))
+
+
+_PARAMETER_CACHE_SECONDS = 300
+_parameters_lock = threading.Lock()
+_parameters: dict[str, tuple[float, str]] = {}
+
+
+def read_parameter(name: str) -> str:
+    """An SSM parameter's value, cached for five minutes (blocking: call in a thread). The app
+    stack writes what the hosts' own configuration cannot name (the site URL, the CDN's id)."""
+    with _parameters_lock:
+        hit = _parameters.get(name)
+        if hit and time.monotonic() - hit[0] < _PARAMETER_CACHE_SECONDS:
+            return hit[1]
+    value = aws_client("ssm").get_parameter(Name=name)["Parameter"]["Value"]
+    with _parameters_lock:
+        _parameters[name] = (time.monotonic(), value)
+    return value
 
 
 def read_secret(secret_id: str, env_name: str) -> dict:

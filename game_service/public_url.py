@@ -8,29 +8,14 @@ forge it."""
 
 from __future__ import annotations
 
-import threading
-import time
-
-from game_service.config import Settings, aws_client
+from game_service.config import Settings, read_parameter
 from game_service.errors import GameError
 
-_CACHE_SECONDS = 300
-_lock = threading.Lock()
-_cached: dict[str, tuple[float, str]] = {}
-
-
 def _from_parameter(name: str) -> str:
-    with _lock:
-        hit = _cached.get(name)
-        if hit and time.monotonic() - hit[0] < _CACHE_SECONDS:
-            return hit[1]
     try:
-        value = aws_client("ssm").get_parameter(Name=name)["Parameter"]["Value"]
+        return read_parameter(name)
     except Exception as exc:  # noqa: BLE001 - answered as a clear 503
         raise GameError(503, "public_url_unavailable", f"the site's public URL cannot be read from {name}") from exc
-    with _lock:
-        _cached[name] = (time.monotonic(), value)
-    return value
 
 
 def public_base_url(settings: Settings, request_base_url: str) -> str:

@@ -122,11 +122,19 @@ class S3Storage:
         self.s3.delete_object(Bucket=self.bucket, Key=key)
 
     def delete_prefix(self, prefix: str) -> None:
-        paginator = self.s3.get_paginator("list_objects_v2")
+        """Every version of every object under ``prefix``, and the delete markers: the media
+        bucket is versioned, so a plain delete would only hide the objects (their noncurrent
+        versions would stay for the bucket's noncurrent-version lifetime)."""
+        paginator = self.s3.get_paginator("list_object_versions")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
-            if keys:
-                self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True})
+            versions = [{"Key": v["Key"], "VersionId": v["VersionId"]}
+                        for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]]
+            if versions:
+                result = self.s3.delete_objects(Bucket=self.bucket, Delete={"Objects": versions, "Quiet": True})
+                if result.get("Errors"):
+                    first = result["Errors"][0]
+                    raise RuntimeError(f"S3 refused to delete {len(result['Errors'])} object version(s), e.g. "
+                                       f"{first.get('Key')}: {first.get('Code')} {first.get('Message')}")
 
     def check(self) -> None:
         self.s3.head_bucket(Bucket=self.bucket)

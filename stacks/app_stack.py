@@ -100,11 +100,15 @@ class AppStack(Stack):
         environment[Env.PUBLIC_BASE_URL_PARAMETER] = public_url_parameter
         if config.domain_name:
             environment[Env.PUBLIC_BASE_URL] = f"https://{config.domain_name}"
+        # Likewise the distribution's id: a player's deleted media are invalidated there.
+        cdn_parameter = f"/game/{config.name}/cdn-distribution-id"
+        environment[Env.CDN_DISTRIBUTION_PARAMETER] = cdn_parameter
         role.add_to_policy(
             iam.PolicyStatement(
-                sid="ReadPublicBaseUrl",
+                sid="ReadTheStacksParameters",
                 actions=["ssm:GetParameter"],
-                resources=[f"arn:{self.partition}:ssm:{self.region}:{self.account}:parameter{public_url_parameter}"],
+                resources=[f"arn:{self.partition}:ssm:{self.region}:{self.account}:parameter{name}"
+                           for name in (public_url_parameter, cdn_parameter)],
             )
         )
 
@@ -202,6 +206,26 @@ class AppStack(Stack):
             string_value=self.edge.site_url,
             description=f"Game ({config.name}): the public site URL, read by the service",
         )
+        ssm.StringParameter(
+            self,
+            "CdnDistributionId",
+            parameter_name=cdn_parameter,
+            string_value=self.edge.distribution.distribution_id,
+            description=f"Game ({config.name}): the CloudFront distribution's id, where the service invalidates deleted media",
+        )
+        # Its own policy, not the role's default one: the hosts depend on that (they boot with
+        # it), and the distribution depends on the hosts (its origin), so naming the
+        # distribution there would be a cycle.
+        iam.Policy(
+            self,
+            "InvalidateDeletedMedia",
+            roles=[role],
+            statements=[iam.PolicyStatement(
+                actions=["cloudfront:CreateInvalidation"],
+                resources=[f"arn:{self.partition}:cloudfront::{self.account}:distribution/"
+                           f"{self.edge.distribution.distribution_id}"],
+            )],
+        )
         CfnOutput(self, "SiteUrl", value=self.edge.site_url, description="The game, for players")
 
 
@@ -251,7 +275,8 @@ class AppStack(Stack):
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="MediaUploadsAndVerifiedMedia",
-                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                # DeleteObjectVersion: a player's data deletion removes every version
+                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"],
                 resources=[f"{media_bucket_arn}/{UPLOAD_PREFIX}*", f"{media_bucket_arn}/{MEDIA_PREFIX}*"],
             )
         )
@@ -260,7 +285,7 @@ class AppStack(Stack):
                 # The readiness check (HeadBucket) and a player's data deletion (listing
                 # their prefixes) need it; keys are the only thing it reveals.
                 sid="ListMediaBucket",
-                actions=["s3:ListBucket"],
+                actions=["s3:ListBucket", "s3:ListBucketVersions"],
                 resources=[media_bucket_arn],
             )
         )

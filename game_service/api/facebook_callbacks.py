@@ -6,7 +6,7 @@ import logging
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from game_service import facebook
+from game_service import cdn, facebook
 from game_service.repository import deletion
 from game_service.api.deps import Services, services
 from game_service.api.schemas import ERRORS, DeletionOut, errors_for, link, linked
@@ -21,8 +21,10 @@ log = logging.getLogger("game_service.deletion")
 
 async def _complete(svc: Services, code: str, player_id: int | None) -> None:
     if player_id is not None:
-        await run_in_threadpool(svc.storage.delete_prefix, f"{MEDIA_PREFIX}avatars/{player_id}/")
+        media = f"{MEDIA_PREFIX}avatars/{player_id}/"
+        await run_in_threadpool(svc.storage.delete_prefix, media)
         await run_in_threadpool(svc.storage.delete_prefix, incoming_prefix(player_id))
+        await run_in_threadpool(cdn.invalidate, svc.settings, [f"/{media}*"])
     await deletion.finish_deletion(svc.engine, code)
 
 

@@ -204,3 +204,49 @@ def test_data_deletion_stays_pending_while_storage_fails_and_the_status_url_comp
     healthy = make_client(media_bucket="bucket-now-working")
     s = healthy.get(path)
     assert s.json()["status"] == "completed" and s.json()["completed_at"]
+
+
+@pytest.mark.slow  # the emulated S3 and CloudFront (moto)
+def test_data_deletion_deletes_every_version_and_drops_the_cdns_copies(aws, make_client):
+    """The media bucket is versioned (as in AWS): deleting a player's media removes every
+    version and delete marker, not only the current objects, and CloudFront is told to drop
+    its cached copies of the player's media paths."""
+    import time
+
+    from tests.game_service.conftest import FB_APP_SECRET, Player
+
+    s3, cloudfront = aws.client("s3"), aws.client("cloudfront")
+    bucket = f"media-versioned-{time.time_ns()}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    distribution = cloudfront.create_distribution(DistributionConfig={
+        "CallerReference": bucket, "Comment": "media", "Enabled": True,
+        "Origins": {"Quantity": 1, "Items": [{"Id": "media", "DomainName": f"{bucket}.s3.us-east-1.amazonaws.com",
+                                              "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
+        "DefaultCacheBehavior": {"TargetOriginId": "media", "ViewerProtocolPolicy": "redirect-to-https",
+                                 "ForwardedValues": {"QueryString": False, "Cookies": {"Forward": "none"}},
+                                 "MinTTL": 0},
+    })["Distribution"]["Id"]
+    aws.client("ssm").put_parameter(Name=f"/game/{bucket}/cdn", Value=distribution, Type="String")
+    client = make_client(media_bucket=bucket, cdn_distribution_parameter=f"/game/{bucket}/cdn")
+
+    fb_user = f"fb-versions-{time.time_ns()}"
+    sr = make_signed_request({"algorithm": "HMAC-SHA256", "issued_at": int(time.time()), "user_id": fb_user}, FB_APP_SECRET)
+    player = Player(client, client.post("/api/auth/facebook", json={"signed_request": sr}).json())
+    for name in ("a.png", "b.png"):  # two avatars in turn: each promoted upload leaves versions behind
+        up = player.post("/api/me/avatar/upload-url", json={"content_type": "image/png"}).json()
+        httpx.post(up["url"], data=up["fields"], files={"file": (name, PNG, "image/png")})
+        assert player.post("/api/me/avatar", json={"key": up["key"]}).status_code == 200
+
+    def versions(prefix: str) -> int:
+        listed = s3.list_object_versions(Bucket=bucket, Prefix=prefix)
+        return len(listed.get("Versions", [])) + len(listed.get("DeleteMarkers", []))
+
+    assert versions(f"incoming/{player.id}/") >= 2 and versions(f"media/avatars/{player.id}/") >= 2
+    r = client.post("/api/facebook/data-deletion", data={"signed_request": sr})
+    assert r.status_code == 200
+    assert versions(f"incoming/{player.id}/") == 0 and versions(f"media/avatars/{player.id}/") == 0
+    (invalidation,) = cloudfront.list_invalidations(DistributionId=distribution)["InvalidationList"]["Items"]
+    batch = cloudfront.get_invalidation(DistributionId=distribution, Id=invalidation["Id"])["Invalidation"]["InvalidationBatch"]
+    assert batch["Paths"]["Items"] == [f"/media/avatars/{player.id}/*"]
+    assert client.get(r.json()["url"].removeprefix("https://game.example.test")).json()["status"] == "completed"

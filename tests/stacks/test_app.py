@@ -68,16 +68,17 @@ def test_least_privilege_role(templates, stage):
     managed = json.dumps(role["ManagedPolicyArns"])
     assert "AmazonSSMManagedInstanceCore" in managed and "CloudWatchAgentServerPolicy" in managed
     assert len(role["ManagedPolicyArns"]) == 2
-    (policy,) = [p for p in props(app, "AWS::IAM::Policy") if p["Roles"] == [{"Ref": role_id}]]
+    (policy, invalidation) = sorted((p for p in props(app, "AWS::IAM::Policy") if p["Roles"] == [{"Ref": role_id}]),
+                                    key=lambda p: p["PolicyName"].startswith("InvalidateDeletedMedia"))
     all_statements = policy["PolicyDocument"]["Statement"]
     statements = {s["Sid"]: s for s in all_statements if "Sid" in s}
     actions = [a for s in all_statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
     assert not any(a.endswith("*") for a in actions), f"no wildcard actions: {actions}"
     media = statements["MediaUploadsAndVerifiedMedia"]
-    assert sorted(media["Action"]) == ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
+    assert sorted(media["Action"]) == ["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:GetObject", "s3:PutObject"]
     resources_ = json.dumps(media["Resource"])
     assert "/incoming/*" in resources_ and "/media/*" in resources_ and f"{stage}-media-bucket-arn" in resources_
-    assert statements["ListMediaBucket"]["Action"] == "s3:ListBucket"
+    assert sorted(statements["ListMediaBucket"]["Action"]) == ["s3:ListBucket", "s3:ListBucketVersions"]
     assert statements["ListMediaBucket"]["Resource"] == {"Fn::ImportValue": f"{stage}-media-bucket-arn"}
     secret_reads = [s for s in all_statements if "secretsmanager:GetSecretValue" in json.dumps(s["Action"])]
     (secret_read,) = secret_reads
@@ -85,6 +86,10 @@ def test_least_privilege_role(templates, stage):
     assert "DatabaseInstanceSecretAttachment" in json.dumps(secret_read["Resource"])
     assert "GameAppSecret" in json.dumps(secret_read["Resource"])
     assert "ReadServiceBundle" in statements and "*" not in json.dumps(statements["ReadServiceBundle"]["Resource"])
+    # A player's deleted media are invalidated in the stage's own distribution, nowhere else.
+    (invalidate,) = invalidation["PolicyDocument"]["Statement"]
+    assert invalidate["Action"] == "cloudfront:CreateInvalidation"
+    assert "distribution/" in json.dumps(invalidate["Resource"]) and "EdgeDistribution" in json.dumps(invalidate["Resource"])
 
 
 @pytest.mark.parametrize("stage", ["starter", "scale-out"])
@@ -214,9 +219,11 @@ def test_hosts_learn_the_public_site_url_from_a_parameter_the_stack_writes(templ
     """The data-deletion status URL must point at the public site, not the internal load
     balancer, with or without a custom domain."""
     app = templates[stage]["app"]
-    (parameter,) = props(app, "AWS::SSM::Parameter")
-    assert parameter["Name"] == f"/game/{stage}/public-base-url"
-    assert "EdgeDistribution" in json.dumps(parameter["Value"]) and "DomainName" in json.dumps(parameter["Value"])
+    parameters = {p["Name"]: p for p in props(app, "AWS::SSM::Parameter")}
+    url, cdn = parameters[f"/game/{stage}/public-base-url"], parameters[f"/game/{stage}/cdn-distribution-id"]
+    assert "EdgeDistribution" in json.dumps(url["Value"]) and "DomainName" in json.dumps(url["Value"])
+    assert cdn["Value"] == {"Ref": "EdgeDistribution0060737B"}
     assert f"GAME_PUBLIC_BASE_URL_PARAMETER=/game/{stage}/public-base-url" in _user_data(templates, stage)
+    assert f"GAME_CDN_DISTRIBUTION_PARAMETER=/game/{stage}/cdn-distribution-id" in _user_data(templates, stage)
     policy = json.dumps(props(app, "AWS::IAM::Policy"))
-    assert f"parameter/game/{stage}/public-base-url" in policy
+    assert f"parameter/game/{stage}/public-base-url" in policy and f"parameter/game/{stage}/cdn-distribution-id" in policy

@@ -270,6 +270,12 @@ class Rehearsal:
         if parameter != site_url:
             raise RehearsalFailed(f"{stage}: parameter {env['GAME_PUBLIC_BASE_URL_PARAMETER']} is {parameter!r}, not {site_url}")
         checked.append(f"parameter {env['GAME_PUBLIC_BASE_URL_PARAMETER']}")
+        distribution = self.client("ssm").get_parameter(Name=env["GAME_CDN_DISTRIBUTION_PARAMETER"])["Parameter"]["Value"]
+        domain = self.client("cloudfront").get_distribution(Id=distribution)["Distribution"]["DomainName"]
+        if site_url != f"https://{domain}":
+            raise RehearsalFailed(f"{stage}: parameter {env['GAME_CDN_DISTRIBUTION_PARAMETER']} names distribution "
+                                  f"{distribution} ({domain}), not the site's")
+        checked.append(f"parameter {env['GAME_CDN_DISTRIBUTION_PARAMETER']}")
         s3.head_bucket(Bucket=env["GAME_MEDIA_BUCKET"])
         checked.append("the media bucket")
         database = self.client("rds").describe_db_instances(DBInstanceIdentifier=f"{stage}-game")["DBInstances"][0]
