@@ -27,7 +27,7 @@ from constructs import Construct
 from game_service.contract import APP_DB_USER, MEDIA_PREFIX, UPLOAD_PREFIX, Env
 from patterns.app_tier import ScalingAppTier, SingleInstanceAppTier
 from patterns.game_distribution import GameDistribution
-from patterns.game_service_host import GameServiceHostArtifacts
+from patterns.game_service_host import HOST_NAMESPACE, READINESS_NAMESPACE, GameServiceHostArtifacts
 from patterns.nag import acknowledge
 from patterns.retention import retention
 from stacks.config import StageConfig
@@ -124,6 +124,8 @@ class AppStack(Stack):
             removal_policy=RemovalPolicy.DESTROY,
             encryption_key=key,
         )
+        # The CloudWatch agent ships the service's and the bootstrap's log into this group only.
+        service_logs.grant(role, "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams")
         common = dict(
             vpc=vpc,
             security_group=app_security_group,
@@ -156,13 +158,6 @@ class AppStack(Stack):
                     actions=["elasticloadbalancing:DescribeTargetHealth"],
                     resources=["*"],
                 )
-            )
-            acknowledge(
-                role,
-                "AwsSolutions-IAM5",
-                "elasticloadbalancing:DescribeTargetHealth supports no resource-level permissions; the "
-                "instance reads its own health before signalling CloudFormation.",
-                applies_to=["Resource::*"],
             )
         else:
             self.tier = SingleInstanceAppTier(self, "Tier", alarm_topic=alarm_topic, **common)
@@ -243,20 +238,45 @@ class AppStack(Stack):
             "InstanceRole",
             assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
             description=f"Game service instances ({config.name}): least privilege",
-            managed_policies=[
-                iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore"),
-                iam.ManagedPolicy.from_aws_managed_policy_name("CloudWatchAgentServerPolicy"),
-            ],
+        )
+        # What AWS's managed policies for the two agents would give, cut to what the hosts use:
+        # AmazonSSMManagedInstanceCore also reads every SSM parameter of the account, and
+        # CloudWatchAgentServerPolicy every AmazonCloudWatch-* one (the agent's config here is
+        # a file), creates log groups and writes to any.
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="SessionManager",  # instead of SSH: the agent's channel, nothing of Run Command
+                actions=[
+                    "ssm:UpdateInstanceInformation",
+                    "ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
+                    "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel",
+                ],
+                resources=["*"],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="HostMetrics",  # the agent's memory and disk metrics, the readiness timer's
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": [HOST_NAMESPACE, READINESS_NAMESPACE]}},
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="AgentFindsItsGroup",  # the agent reads the instance's tags for its group's name
+                actions=["ec2:DescribeTags"],
+                resources=["*"],
+            )
         )
         acknowledge(
             role,
-            "AwsSolutions-IAM4",
-            "AWS-maintained policies for Session Manager (instead of SSH) and the CloudWatch agent; "
-            "AWS keeps their action lists current as the agents change.",
-            applies_to=[
-                "Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore",
-                "Policy::arn:<AWS::Partition>:iam::aws:policy/CloudWatchAgentServerPolicy",
-            ],
+            "AwsSolutions-IAM5",
+            "Session Manager's channel actions, cloudwatch:PutMetricData (held to the game's two "
+            "namespaces by a condition) and ec2:DescribeTags support no resource-level permissions"
+            + ("; nor does elasticloadbalancing:DescribeTargetHealth, with which an instance reads its "
+               "own health before signalling CloudFormation." if config.app_tier == "auto-scaling" else "."),
+            applies_to=["Resource::*"],
         )
         # Both secrets by ARN: granting on the secret objects would also write this role
         # into the stage key's policy, in the foundation stack (a dependency cycle). The

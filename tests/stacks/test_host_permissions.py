@@ -1,0 +1,93 @@
+"""What a host may do, read from the synthesized policies of the instance role, the way IAM
+evaluates them (an explicit Deny wins; an Allow needs both the action and the resource).
+Every permission of the role is in its own template (no AWS-managed policy), so these
+answers are complete; only conditions are not evaluated (a condition only narrows)."""
+
+from __future__ import annotations
+
+import json
+from fnmatch import fnmatchcase
+
+import pytest
+
+from stacks.config import PLACEHOLDER_ACCOUNT, STAGES
+from tests.stacks.helpers import resources
+
+ACCOUNT = PLACEHOLDER_ACCOUNT
+
+
+def _resolve(value) -> str:
+    """A template value as a string IAM would see; what only a deploy knows is a token that
+    matches nothing but a wildcard (``{output:Stack.Name}``, ``{import:name}``, ``{ref:Id}``)."""
+    if isinstance(value, str):
+        return value
+    if "Ref" in value:
+        return {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": ACCOUNT}.get(
+            value["Ref"], f"{{ref:{value['Ref']}}}")
+    if "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return separator.join(_resolve(p) for p in parts)
+    if "Fn::ImportValue" in value:
+        return f"{{import:{value['Fn::ImportValue']}}}"
+    if "Fn::GetStackOutput" in value:
+        spec = value["Fn::GetStackOutput"]
+        return f"{{output:{spec['StackName']}.{spec['OutputName']}}}"
+    if "Fn::GetAtt" in value:
+        return "{getatt:" + ".".join(value["Fn::GetAtt"]) + "}"
+    raise AssertionError(f"cannot read {value}")
+
+
+class Role:
+    def __init__(self, template: dict) -> None:
+        (self.id,) = [lid for lid in resources(template, "AWS::IAM::Role") if lid.startswith("InstanceRole")]
+        role = resources(template, "AWS::IAM::Role")[self.id]["Properties"]
+        assert not role.get("ManagedPolicyArns"), "an AWS-managed policy: its permissions are not in the template"
+        self.statements = [
+            statement
+            for policy in resources(template, "AWS::IAM::Policy").values()
+            if {"Ref": self.id} in policy["Properties"]["Roles"]
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        ]
+
+    @staticmethod
+    def _matches(patterns, value: str) -> bool:
+        patterns = patterns if isinstance(patterns, list) else [patterns]
+        return any(fnmatchcase(value.lower(), _resolve(p).lower()) for p in patterns)
+
+    def may(self, action: str, resource: str) -> bool:
+        applying = [s for s in self.statements
+                    if self._matches(s["Action"], action) and self._matches(s.get("Resource", "*"), resource)]
+        return any(s["Effect"] == "Allow" for s in applying) and not any(s["Effect"] == "Deny" for s in applying)
+
+
+@pytest.fixture(params=["starter", "scale-out"])
+def host(request, templates):
+    return request.param, Role(templates[request.param]["app"])
+
+
+def test_a_host_reads_its_stages_parameters_and_no_others(host):
+    stage, role = host
+    parameter = f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter"
+    for name in ("public-base-url", "cdn-distribution-id"):
+        assert role.may("ssm:GetParameter", f"{parameter}/game/{stage}/{name}")
+    other = next(s for s in STAGES if s != stage)
+    for forbidden in (f"/game/{other}/public-base-url", f"/game/{stage}/anything-else", "/AmazonCloudWatch-linux",
+                      "/cdk-bootstrap/hnb659fds/version", "/aws/service/ami-amazon-linux-latest/al2023"):
+        assert not role.may("ssm:GetParameter", f"{parameter}{forbidden}"), forbidden
+    for action in ("ssm:GetParameters", "ssm:GetParametersByPath", "ssm:GetParameterHistory"):
+        assert not role.may(action, f"{parameter}/game/{stage}/public-base-url"), action
+
+
+def test_a_host_reads_its_own_secrets_and_writes_only_its_own_logs_media_and_metrics(host):
+    stage, role = host
+    assert role.may("secretsmanager:GetSecretValue", f"{{output:{stage}-data.PublishOutputRefGameAppSecretEF6DB2AD}}")
+    assert not role.may("secretsmanager:GetSecretValue", f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:anything")
+    assert role.may("logs:PutLogEvents", "{getatt:ServiceLogs24DEC314.Arn}")
+    assert not role.may("logs:PutLogEvents", f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/lambda/anything")
+    assert not role.may("logs:CreateLogGroup", f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/game/{stage}/x")
+    media = f"{{import:{stage}-media-bucket-arn}}"
+    assert role.may("s3:PutObject", f"{media}/incoming/7/a.png") and role.may("s3:DeleteObjectVersion", f"{media}/media/x")
+    assert not role.may("s3:PutObject", f"{media}/elsewhere/x")
+    assert not role.may("s3:GetObject", "arn:aws:s3:::another-bucket/x")
+    assert role.may("cloudwatch:PutMetricData", "*")  # held to Game/Host and Game/Health by its condition
+    assert not role.may("iam:PassRole", "*") and not role.may("ssm:SendCommand", "*")
