@@ -23,8 +23,18 @@ set -euo pipefail
 ARGS=("$@")
 MODE=""; BUNDLE=""; WHEELS=""; ENV_FILE=""; PREFIX=""; NETNS=""
 REGION=""; STAGE=""; LOG_GROUP=""; TARGET_GROUP_ARN=""
-READY_TIMEOUT=${READY_TIMEOUT:-180}; MIGRATE_TIMEOUT=${MIGRATE_TIMEOUT:-600}
 PYTHON=${PYTHON:-python3.11}
+# The time budget of every step, in seconds: a step past its budget fails the boot with its
+# reason. The worst case adds up below the stack's signal timeout, and the time to liveness
+# below the group's health-check grace (tests/host/test_boot_budget.py adds them up).
+RETRY_ATTEMPTS=3                  # steps that talk to a network service; 5 s, 10 s between
+PACKAGES_ATTEMPT_TIMEOUT=60       # one dnf install
+FETCH_ATTEMPT_TIMEOUT=30          # one download from S3 (bundle, wheelhouse)
+INSTALL_TIMEOUT=${INSTALL_TIMEOUT:-120}  # pip, from the local wheelhouse
+MIGRATE_TIMEOUT=${MIGRATE_TIMEOUT:-300}
+LIVE_TIMEOUT=60
+READY_TIMEOUT=${READY_TIMEOUT:-120}
+TARGET_HEALTH_TIMEOUT=180         # behind a load balancer: until it calls the host healthy
 
 usage() { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while (($#)); do
@@ -100,7 +110,8 @@ os_enter_network() {  # local with --netns: the host's network is a namespace of
 os_packages() {
   if [[ "$MODE" == ec2 ]]; then
     # Amazon Linux's repositories sit in S3, reached through the VPC's gateway endpoint.
-    retry 3 dnf install -y -q python3.11 unzip amazon-cloudwatch-agent || fail "dnf install"
+    retry "$RETRY_ATTEMPTS" timeout "$PACKAGES_ATTEMPT_TIMEOUT" dnf install -y -q python3.11 unzip amazon-cloudwatch-agent \
+      || fail "dnf install"
     id game >/dev/null 2>&1 || useradd --system --home-dir "$PREFIX" --shell /sbin/nologin game
   else
     command -v "$PYTHON" >/dev/null || fail "$PYTHON not found (set PYTHON=...)"
@@ -220,13 +231,14 @@ os_wait_in_load_balancer() {  # ec2 behind a target group only
   local token instance state=unknown
   token=$(curl -fsS -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')
   instance=$(curl -fsS -H "X-aws-ec2-metadata-token: $token" http://169.254.169.254/latest/meta-data/instance-id)
-  for _ in $(seq 1 60); do
-    state=$(aws elbv2 describe-target-health --region "$REGION" --target-group-arn "$TARGET_GROUP_ARN" \
+  local deadline=$((SECONDS + TARGET_HEALTH_TIMEOUT))
+  while ((SECONDS < deadline)); do
+    state=$(timeout 20 aws elbv2 describe-target-health --region "$REGION" --target-group-arn "$TARGET_GROUP_ARN" \
       --targets "Id=$instance" --query 'TargetHealthDescriptions[0].TargetHealth.State' --output text || true)
     [[ "$state" == healthy ]] && { log "healthy in the target group"; return 0; }
     sleep 10
   done
-  fail "not healthy in the target group after 10 minutes (last state: $state)"
+  fail "not healthy in the target group after $TARGET_HEALTH_TIMEOUT s (last state: $state)"
 }
 
 # ---- the same in every mode ----------------------------------------------------------
@@ -237,7 +249,8 @@ fetch() {  # fetch SRC DEST_DIR: unpack a zip (from S3 or a path) or copy a dire
   if [[ -d "$src" ]]; then cp -a "$src/." "$dest/"; return; fi
   if [[ "$src" == s3://* ]]; then
     tmp=$(mktemp)
-    retry 3 aws s3 cp --only-show-errors --region "$REGION" "$src" "$tmp" || fail "download $src"
+    retry "$RETRY_ATTEMPTS" timeout "$FETCH_ATTEMPT_TIMEOUT" aws s3 cp --only-show-errors --region "$REGION" "$src" "$tmp" \
+      || fail "download $src"
   else
     tmp=$src
   fi
@@ -266,18 +279,19 @@ log "bundle and wheelhouse fetched"
 
 rm -rf "$PREFIX/venv"
 "$PYTHON" -m venv "$PREFIX/venv"
-"$PREFIX/venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-index --no-cache-dir --no-compile \
+timeout "$INSTALL_TIMEOUT" "$PREFIX/venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-index \
+  --no-cache-dir --no-compile \
   --find-links "$PREFIX/wheels" --require-hashes --only-binary=:all: \
   -r "$PREFIX/app/game_service/requirements.lock" || fail "pip install from the wheelhouse"
 log "service installed from the wheelhouse (no package index)"
 
-(load_env; cd "$PREFIX/app"
- exec timeout "$MIGRATE_TIMEOUT" "$PREFIX/venv/bin/python" -m game_service migrate) \
+(load_env; cd "$PREFIX/app"  # the migration gives up cleanly 10 s before its budget is out
+ exec timeout "$MIGRATE_TIMEOUT" "$PREFIX/venv/bin/python" -m game_service migrate --timeout $((MIGRATE_TIMEOUT - 10))) \
   || fail "database migration (exit $?; a timeout is exit 124)"
 log "database migrated"
 
 os_start_service
-wait_for "liveness" "$BASE/api/health/live" 60
+wait_for "liveness" "$BASE/api/health/live" "$LIVE_TIMEOUT"
 wait_for "deep readiness (database, storage)" "$BASE/api/health/ready" "$READY_TIMEOUT"
 os_wait_in_load_balancer
 log "READY in $(elapsed) s"

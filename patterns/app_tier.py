@@ -29,7 +29,11 @@ from patterns.game_service_host import DISK_ALARM_PERCENT, DISK_USED_METRIC, HOS
 from patterns.nag import acknowledge
 from patterns.recovery import auto_recovery
 
-SIGNAL_TIMEOUT_MINUTES = 20
+# A host signals once it serves, or fails with its reason; its worst case (every step of the
+# bootstrap at its budget) is under the signal timeout, and its time to liveness under the
+# health-check grace, so a slow host is never replaced mid-boot (tests/host/test_boot_budget.py).
+SIGNAL_TIMEOUT_MINUTES = 25
+HEALTH_CHECK_GRACE_MINUTES = 17
 
 
 def _root_volume() -> ec2.BlockDevice:
@@ -267,7 +271,7 @@ class ScalingAppTier(Construct):
             default_instance_warmup=Duration.minutes(3),
             health_checks=autoscaling.HealthChecks.with_additional_checks(
                 additional_types=[autoscaling.AdditionalHealthCheckType.ELB],
-                grace_period=Duration.minutes(10),
+                grace_period=Duration.minutes(HEALTH_CHECK_GRACE_MINUTES),
             ),
             signals=autoscaling.Signals.wait_for_min_capacity(timeout=Duration.minutes(SIGNAL_TIMEOUT_MINUTES)),
             # A rollout replaces a quarter of the largest group at a time (at least one),

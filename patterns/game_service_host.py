@@ -51,6 +51,10 @@ READINESS_METRIC = "Ready"
 SERVICE_LOG = "/var/log/game/service.log"
 BOOTSTRAP_LOG = "/var/log/game-bootstrap.log"
 ENV_FILE = "/etc/game.env"
+# The user data fetches the bootstrap script in at most this many tries of this many seconds
+# (5 s, 10 s between): the first part of a host's boot budget (tests/host/test_boot_budget.py).
+BOOTSTRAP_FETCH_ATTEMPTS = 3
+BOOTSTRAP_FETCH_TIMEOUT = 30
 
 
 class GameServiceHostArtifacts(Construct):
@@ -109,8 +113,8 @@ class GameServiceHostArtifacts(Construct):
             *env_lines,
             "GAME_ENV_EOF",
             f"chmod 0600 {ENV_FILE}",
-            "for i in 1 2 3; do aws s3 cp --only-show-errors --region "
-            f"{region} {self.bootstrap.s3_object_url} /opt/game/bootstrap.sh && break; sleep $((i * 5)); done",
+            f"for i in $(seq 1 {BOOTSTRAP_FETCH_ATTEMPTS}); do timeout {BOOTSTRAP_FETCH_TIMEOUT} aws s3 cp --only-show-errors "
+            f"--region {region} {self.bootstrap.s3_object_url} /opt/game/bootstrap.sh && break; sleep $((i * 5)); done",
             "bash /opt/game/bootstrap.sh " + " ".join(args),
         )
         return user_data

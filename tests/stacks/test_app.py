@@ -142,7 +142,7 @@ def test_connection_budget_metadata_for_the_topology_report(templates, stage):
 def test_starter_single_instance_recovers_itself(templates):
     app = templates["starter"]["app"]
     (instance,) = resources(app, "AWS::EC2::Instance").values()
-    assert instance["CreationPolicy"]["ResourceSignal"]["Timeout"] == "PT20M"
+    assert instance["CreationPolicy"]["ResourceSignal"]["Timeout"] == "PT25M"
     alarms = props(app, "AWS::CloudWatch::Alarm")
     actions = {a["MetricName"]: json.dumps(a["AlarmActions"]) for a in alarms}
     assert ":ec2:recover" in actions["StatusCheckFailed_System"]
@@ -200,7 +200,7 @@ def test_scale_out_group_with_assertions_api(template):
             "Properties": Match.object_like({"MinSize": "3", "MaxSize": "12", "DesiredCapacity": Match.absent(),
                                              "HealthCheckType": "ELB"}),
             "UpdatePolicy": {"AutoScalingRollingUpdate": Match.object_like({"WaitOnResourceSignals": True})},
-            "CreationPolicy": {"ResourceSignal": {"Count": 3, "Timeout": "PT20M"}},
+            "CreationPolicy": {"ResourceSignal": {"Count": 3, "Timeout": "PT25M"}},
         },
     )
     t.has_resource_properties(

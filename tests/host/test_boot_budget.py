@@ -1,0 +1,80 @@
+"""A host's boot fits its budgets: every step of host/bootstrap.sh at its worst (each retry,
+each timeout) adds up below the signal timeout CloudFormation waits for, and the time until
+the host answers its liveness check below the group's health-check grace, so a slow but
+healthy host is never replaced mid-boot and a stuck one fails with its reason instead of
+running into the stack's timeout. The numbers are read from the script and the templates."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from patterns.game_service_host import BOOTSTRAP_FETCH_ATTEMPTS, BOOTSTRAP_FETCH_TIMEOUT
+from tests.stacks.helpers import props
+
+SCRIPT = (Path(__file__).resolve().parents[2] / "host" / "bootstrap.sh").read_text()
+POLL_OVERSHOOT = 10  # a polling wait may run one probe past its deadline (curl -m 5, then 1 s; aws 20 s)
+
+
+def _constant(name: str) -> int:
+    match = re.search(rf"^{name}=(?:\$\{{{name}:-)?(\d+)\}}?", SCRIPT, re.MULTILINE)
+    assert match, f"{name} is not set in host/bootstrap.sh"
+    return int(match[1])
+
+
+def _retried(attempts: int, timeout: int) -> int:
+    """``retry`` of host/bootstrap.sh: every attempt at its timeout, and 5 s, 10 s... between."""
+    return attempts * timeout + sum(5 * n for n in range(1, attempts))
+
+
+def _worst_case(*, behind_load_balancer: bool) -> tuple[int, int]:
+    """(seconds until liveness, seconds until the signal), every step at its worst."""
+    retries = _constant("RETRY_ATTEMPTS")
+    to_liveness = (
+        _retried(BOOTSTRAP_FETCH_ATTEMPTS, BOOTSTRAP_FETCH_TIMEOUT)  # user data: the script itself
+        + _retried(retries, _constant("PACKAGES_ATTEMPT_TIMEOUT"))
+        + 2 * _retried(retries, _constant("FETCH_ATTEMPT_TIMEOUT"))  # bundle, wheelhouse
+        + _constant("INSTALL_TIMEOUT")
+        + _constant("MIGRATE_TIMEOUT")
+        + _constant("LIVE_TIMEOUT") + POLL_OVERSHOOT
+    )
+    to_signal = to_liveness + _constant("READY_TIMEOUT") + POLL_OVERSHOOT
+    if behind_load_balancer:
+        to_signal += _constant("TARGET_HEALTH_TIMEOUT") + 30  # its last describe-target-health may take 20 s
+    return to_liveness, to_signal
+
+
+def _minutes(iso: str) -> int:
+    match = re.fullmatch(r"PT(\d+)M", iso)
+    assert match, iso
+    return int(match[1])
+
+
+def test_every_step_of_the_boot_is_bounded():
+    for step in ("dnf install", "aws s3 cp", "-m pip install", "-m game_service migrate"):
+        line = next(line for line in SCRIPT.splitlines()
+                    if step in line and not re.match(r"\s*([A-Z_]+=|#)", line))  # the command, not a setting
+        assert "timeout" in line, f"{step}: not bounded by a timeout"
+    assert '"$BASE/api/health/live" "$LIVE_TIMEOUT"' in SCRIPT and '"$READY_TIMEOUT"' in SCRIPT
+    assert "deadline=$((SECONDS + TARGET_HEALTH_TIMEOUT))" in SCRIPT
+
+
+@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+def test_the_worst_boot_fits_the_signal_timeout_and_the_health_check_grace(templates, stage):
+    app = templates[stage]["app"]
+    if stage == "starter":
+        (instance,) = [r for r in app["Resources"].values() if r["Type"] == "AWS::EC2::Instance"]
+        signal_timeout = _minutes(instance["CreationPolicy"]["ResourceSignal"]["Timeout"]) * 60
+        grace = None
+    else:
+        (group,) = [r for r in app["Resources"].values() if r["Type"] == "AWS::AutoScaling::AutoScalingGroup"]
+        signal_timeout = _minutes(group["CreationPolicy"]["ResourceSignal"]["Timeout"]) * 60
+        assert _minutes(group["UpdatePolicy"]["AutoScalingRollingUpdate"]["PauseTime"]) * 60 == signal_timeout
+        (properties,) = props(app, "AWS::AutoScaling::AutoScalingGroup")
+        grace = properties["HealthCheckGracePeriod"]
+    to_liveness, to_signal = _worst_case(behind_load_balancer=stage == "scale-out")
+    assert to_signal < signal_timeout, f"worst boot {to_signal} s, signal timeout {signal_timeout} s"
+    if grace is not None:
+        assert to_liveness < grace, f"worst time to liveness {to_liveness} s, health-check grace {grace} s"
