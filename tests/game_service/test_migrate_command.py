@@ -92,3 +92,21 @@ def test_migrate_sets_its_own_bounds_over_the_servers_request_timeout(empty_db):
     with psycopg.connect(empty_db) as conn:
         conn.execute("SET statement_timeout = 0")
         assert conn.execute("SELECT version_num FROM alembic_version").fetchone() is not None
+
+
+def test_a_database_a_newer_release_migrated_is_left_alone_by_this_releases_migrate(empty_db):
+    """The rollback path: an older release boots against a schema a newer release migrated
+    (expand/contract keeps it working). Its migrate must leave the schema alone and exit 0,
+    with one line saying so, not crash-loop on a revision it does not know."""
+    r, _ = run_migrate(empty_db)
+    assert r.returncode == 0, r.stderr
+    with psycopg.connect(empty_db) as conn:  # what a newer release's migration would leave
+        conn.execute("UPDATE alembic_version SET version_num = '9999_from_a_newer_release'")
+        conn.execute("CREATE TABLE added_by_a_newer_release (id int)")
+    r, _ = run_migrate(empty_db, "--timeout", "30")
+    assert r.returncode == 0, r.stderr
+    (line,) = [line for line in r.stderr.splitlines() if "newer than this release knows" in line]
+    assert "9999_from_a_newer_release" in line and "Traceback" not in r.stderr
+    with psycopg.connect(empty_db) as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("9999_from_a_newer_release",)]
+        assert conn.execute("SELECT to_regclass('added_by_a_newer_release')").fetchone() != (None,)
