@@ -102,6 +102,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         upload_path=LocalStorage.UPLOAD_URL,
         upload_max_body=settings.avatar_max_bytes + 16 * 1024,
         retry_after=settings.db_retry_after_seconds,
+        access_sample_rate=settings.access_log_sample_rate,
+        access_slow_ms=settings.access_log_slow_ms,
     )
 
     if isinstance(storage, LocalStorage):

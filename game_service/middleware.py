@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import random
 import re
 import time
 import uuid
@@ -36,8 +37,15 @@ async def _send_json(send, status: int, body: dict, headers: list | None = None)
 
 
 class RequestContextMiddleware:
-    def __init__(self, app, max_body: int, upload_path: str, upload_max_body: int, retry_after: int = 5):
+    def __init__(self, app, max_body: int, upload_path: str, upload_max_body: int, retry_after: int = 5,
+                 access_sample_rate: float = 1.0, access_slow_ms: float = 1000.0):
         self.app = app
+        # Which requests get an access line: every failure (5xx) and every slow one, and this
+        # share of the rest (each such line says so: "sampled": rate). The load balancer's and
+        # CloudFront's logs have every request; this line adds what only the service knows
+        # (its request id, its own time), and costs CloudWatch ingestion per line.
+        self.access_sample_rate = access_sample_rate
+        self.access_slow_ms = access_slow_ms
         self.retry_after = retry_after
         self.max_body = max_body
         self.upload_path = upload_path
@@ -155,17 +163,22 @@ class RequestContextMiddleware:
                 )
         finally:
             if scope["path"] != LIVENESS_PATH and access_log.isEnabledFor(logging.INFO):
-                # the record made directly: Logger.info would also walk the stack to find
-                # its caller, which an access line does not report
-                access_log.handle(access_log.makeRecord(
-                    access_log.name, logging.INFO, __file__, 0, "request", (), None,
-                    extra={
-                        "fields": {
-                            "method": scope["method"],
-                            "path": scope["path"],
-                            "status": status_holder["status"],
-                            "duration_ms": round((time.perf_counter() - start) * 1000, 2),
-                        }
-                    },
-                ))
+                duration_ms = (time.perf_counter() - start) * 1000
+                fields = {
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status_holder["status"],
+                    "duration_ms": round(duration_ms, 2),
+                }
+                keep = status_holder["status"] >= 500 or duration_ms >= self.access_slow_ms
+                if not keep:
+                    keep = self.access_sample_rate >= 1 or random.random() < self.access_sample_rate
+                    if self.access_sample_rate < 1:
+                        fields["sampled"] = self.access_sample_rate
+                if keep:
+                    # the record made directly: Logger.info would also walk the stack to find
+                    # its caller, which an access line does not report
+                    access_log.handle(access_log.makeRecord(
+                        access_log.name, logging.INFO, __file__, 0, "request", (), None, extra={"fields": fields},
+                    ))
             request_id_var.reset(token)

@@ -12,6 +12,8 @@ an instance updates the origin in place instead of changing a cross-stack export
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_autoscaling as autoscaling
 from aws_cdk import aws_cloudfront as cloudfront
@@ -24,7 +26,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from game_service.contract import LIVENESS_PATH
+from game_service.contract import LIVENESS_PATH, Env
 from patterns.game_service_host import DISK_ALARM_PERCENT, DISK_USED_METRIC, HOST_NAMESPACE, GameServiceHostArtifacts
 from patterns.nag import acknowledge
 from patterns.recovery import auto_recovery
@@ -43,12 +45,20 @@ def _root_volume() -> ec2.BlockDevice:
     )
 
 
-def _service_metadata(resource: ec2.CfnInstance | ec2.CfnLaunchTemplate, *, workers: int, pool: int, overflow: int) -> None:
-    # Read by the topology report: the connection budget of one instance.
+def _service_metadata(resource: ec2.CfnInstance | ec2.CfnLaunchTemplate, *, workers: int, pool: int, overflow: int,
+                      access_log_sample_rate: float) -> None:
+    # Read by the topology report: the connection budget of one instance, and the share of
+    # requests whose access line it ships to CloudWatch Logs (priced).
     resource.add_metadata(
         "GameService",
-        {"WorkersPerInstance": workers, "DbPoolSizePerWorker": pool, "DbMaxOverflowPerWorker": overflow},
+        {"WorkersPerInstance": workers, "DbPoolSizePerWorker": pool, "DbMaxOverflowPerWorker": overflow,
+         "AccessLogSampleRate": access_log_sample_rate},
     )
+
+
+def _sample_rate(service_environment: Mapping[str, str]) -> float:
+    """The share of ordinary requests whose access line the hosts ship (the service's default: all)."""
+    return float(service_environment.get(Env.ACCESS_LOG_SAMPLE_RATE, "1"))
 
 
 class SingleInstanceAppTier(Construct):
@@ -104,7 +114,8 @@ class SingleInstanceAppTier(Construct):
         # The subnet already fixes the zone; a literal AZ in the template is what
         # linters warn about (W3010) and adds nothing.
         self.instance.instance.add_property_deletion_override("AvailabilityZone")
-        _service_metadata(self.instance.instance, workers=workers, pool=db_pool_size, overflow=db_max_overflow)
+        _service_metadata(self.instance.instance, workers=workers, pool=db_pool_size, overflow=db_max_overflow,
+                          access_log_sample_rate=_sample_rate(service_environment))
 
         # Self-healing within the budget: EC2 auto recovery (patterns/recovery.py).
         auto_recovery(self, instance_id=self.instance.instance_id, what="Game instance")
@@ -256,7 +267,8 @@ class ScalingAppTier(Construct):
             block_devices=[_root_volume()],
         )
         _service_metadata(
-            self.launch_template.node.default_child, workers=workers, pool=db_pool_size, overflow=db_max_overflow
+            self.launch_template.node.default_child, workers=workers, pool=db_pool_size, overflow=db_max_overflow,
+            access_log_sample_rate=_sample_rate(service_environment),
         )
 
         self.group = autoscaling.AutoScalingGroup(

@@ -37,6 +37,10 @@ from stacks.network_stack import APP_PORT
 STATIC_DIR = Path(__file__).resolve().parent.parent / "game_service" / "static"
 
 
+ACCESS_LOG_SAMPLE_RATE = 0.01
+"""The share of ordinary requests (not failed, not slow) whose access line a host ships."""
+
+
 class AppStack(Stack):
     def __init__(
         self,
@@ -91,6 +95,8 @@ class AppStack(Stack):
             # forwarded by the API behaviour's origin request policy) only from peers in the VPC:
             # the load balancer and CloudFront's VPC origin; the hosts accept nothing else
             Env.TRUSTED_PROXIES: config.vpc_cidr,
+            # failures and slow requests always; 1% of the rest (docs/decisions.md, "Logs")
+            Env.ACCESS_LOG_SAMPLE_RATE: str(ACCESS_LOG_SAMPLE_RATE),
         }
         # Where players reach the site (the data-deletion status URL points there). The
         # distribution's own domain cannot be in the hosts' user data (the distribution

@@ -171,6 +171,18 @@ def estimate(a: Analysis, prices: dict) -> dict:
                          f"already use it, add {gb} GB x ${prices['cloudfront_gb_out']}/GB + "
                          f"{req} requests x ${prices['cloudfront_https_per_10000']}/10k = $"
                          f"{gb * prices['cloudfront_gb_out'] + req / 10000 * prices['cloudfront_https_per_10000']:,.2f}")
+    # The game service's own access lines, shipped to CloudWatch Logs by its hosts: as many as
+    # the app's requests, times the share its hosts keep (GameService metadata).
+    services = [u.game_service for u in a.app_units if u.game_service]
+    if services and "cloudwatch_logs_ingest_gb" in prices:
+        rate = max(float(s.get("AccessLogSampleRate", 1.0)) for s in services)
+        requests, line = usage["app_requests_month"], usage["access_line_bytes"]
+        gb = requests * rate * line / 1e9
+        per_second = requests / (hours * 3600)
+        add("CloudWatch Logs: the hosts' access lines", gb * prices["cloudwatch_logs_ingest_gb"], None,
+            f"{requests:,} app requests a month (~{per_second:,.1f}/s) x {rate:g} kept x {line} bytes = "
+            f"{gb:,.2f} GB x ${prices['cloudwatch_logs_ingest_gb']}/GB ingested "
+            f"(at 500 requests/s: ${500 * hours * 3600 * rate * line / 1e9 * prices['cloudwatch_logs_ingest_gb']:,.2f})")
     small = [("AWS::CloudWatch::Alarm", "cloudwatch_alarm_month", "CloudWatch alarm"),
              ("AWS::CloudWatch::Dashboard", "cloudwatch_dashboard_month", "CloudWatch dashboard"),
              ("AWS::SecretsManager::Secret", "secrets_manager_secret_month", "Secrets Manager secret"),
@@ -204,7 +216,8 @@ def estimate(a: Analysis, prices: dict) -> dict:
         f"{hours} hours a month",
         f"app instances: {usage['app_instances']}",
         "not counted: data transfer between AZs and to the internet from EC2, backups beyond "
-        "the free allowance, CloudWatch Logs and metrics, VPC flow logs, Route 53, taxes",
+        "the free allowance, CloudWatch Logs other than the game service's access lines, "
+        "CloudWatch metrics, VPC flow logs, Route 53, taxes",
     ]
     return {"currency": prices["currency"], "as_of": prices["as_of"], "region": prices["region"],
             "deploys_to": a.region,

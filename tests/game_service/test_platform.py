@@ -270,3 +270,45 @@ def test_the_database_secret_is_reread_after_its_ttl_and_a_stale_one_survives_an
     sm.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
     time.sleep(0.6)
     assert creds.params()["password"] == "two"  # unreachable or gone: keep using the last good one
+
+
+def test_access_lines_keep_every_failure_and_slow_request_and_a_share_of_the_rest(make_client, caplog):
+    """What the hosts ship to CloudWatch per request (GAME_ACCESS_LOG_SAMPLE_RATE, 1% on EC2):
+    a 5xx and a slow request always, the ordinary ones sampled, each sampled line saying by
+    how much, so counts can be scaled back."""
+    import logging
+    import random
+
+    caplog.set_level(logging.INFO, logger="game_service.access")
+
+    def lines() -> list[dict]:
+        found = [r.fields for r in caplog.records if r.name == "game_service.access"]
+        caplog.clear()
+        return found
+
+    client = make_client(access_log_sample_rate=0.0, access_log_slow_ms=60_000)
+
+    @client.app.get("/api/test-boom")  # a route that fails the way a bug would
+    def boom():
+        raise RuntimeError("a bug")
+
+    for _ in range(10):
+        assert client.get("/api/health/ready").status_code == 200
+    assert lines() == []
+    assert client.get("/api/test-boom").status_code == 500
+    (failed,) = lines()
+    assert failed["status"] == 500 and "sampled" not in failed
+
+    slow = make_client(access_log_sample_rate=0.0, access_log_slow_ms=0.001)  # every request is slow here
+    assert slow.get("/api/health/ready").status_code == 200
+    assert [line["path"] for line in lines()] == ["/api/health/ready"]
+
+    half = make_client(access_log_sample_rate=0.5, access_log_slow_ms=60_000)
+    random.seed(7)
+    for _ in range(200):
+        half.get("/api/health/ready")
+    kept = lines()
+    assert 60 < len(kept) < 140 and all(line["sampled"] == 0.5 for line in kept)
+    every = make_client()  # the default keeps every line (local play, tests)
+    every.get("/api/health/ready")
+    assert len(lines()) == 1

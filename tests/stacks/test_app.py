@@ -136,7 +136,9 @@ def test_connection_budget_metadata_for_the_topology_report(templates, stage):
         "WorkersPerInstance": config.workers_per_instance,
         "DbPoolSizePerWorker": config.db_pool_size,
         "DbMaxOverflowPerWorker": config.db_max_overflow,
+        "AccessLogSampleRate": 0.01,  # and the hosts are told the same
     }
+    assert "GAME_ACCESS_LOG_SAMPLE_RATE=0.01" in _user_data(templates, stage)
 
 
 def test_starter_single_instance_recovers_itself(templates):

@@ -180,3 +180,23 @@ def test_a_max_connections_below_the_reserved_ones_says_no_instance_fits(prices,
     assert c["budget_ok"] is False
     assert any("leaves no connection for the app" in x for x in c["assumptions"])
     assert all(g["instances"] >= 0 for g in c["growth"])
+
+
+def test_the_hosts_access_lines_are_priced_with_their_sample_rate_and_traffic(prices):
+    """CloudWatch Logs ingestion of the game service's access lines: the app's requests (the
+    price table's assumption, printed as requests/s) times the share its hosts keep
+    (GameService metadata; without it, the service's default: every line), times a line's size."""
+    usage = prices["usage"]
+    every_line = usage["app_requests_month"] * usage["access_line_bytes"] / 1e9 * prices["cloudwatch_logs_ingest_gb"]
+
+    def priced(rate: float | None) -> dict:
+        (stage,) = load(str(ASSEMBLY / "assembly-scale-out"))
+        for stack in stage.stacks:
+            for res in stack.template["Resources"].values():
+                if "GameService" in res.get("Metadata", {}) and rate is not None:
+                    res["Metadata"]["GameService"]["AccessLogSampleRate"] = rate
+        return {x["item"]: x for x in report_of(stage, prices)["cost"]["lines"]}["CloudWatch Logs: the hosts' access lines"]
+
+    assert priced(None)["monthly"] == round(every_line, 2) and "/s) x 1 kept" in priced(None)["basis"]
+    sampled = priced(0.1)
+    assert abs(sampled["monthly"] - every_line * 0.1) < 0.006 and "x 0.1 kept" in sampled["basis"]  # to the cent
