@@ -1,27 +1,31 @@
 #!/usr/bin/env bash
-# Turns a machine into a game-service host. EC2 user data only writes the environment
-# file, fetches this script and runs it; tests and local hosts run the same script.
+# Turns a machine into a game-service host, or runs a release's database migration. EC2 user
+# data only writes the environment file, fetches this script and runs it; tests and local
+# hosts run the same script.
 #
-#   bootstrap.sh --mode ec2|local --bundle SRC --wheels SRC --env-file FILE [options]
+#   bootstrap.sh --mode ec2|local --role serve|migrate|all --bundle SRC --wheels SRC --env-file FILE [options]
 #
 # SRC is an s3:// URL (ec2) or a local .zip or directory. Local mode with --netns NAME runs
 # the whole boot inside that network namespace (a host of the local topology). Steps:
 #   0. local with --netns: re-run inside the namespace  [os_enter_network]
-#   1. OS packages (ec2: dnf, with retries)          [os_packages]
+#   1. OS packages (ec2: dnf, with retries); ec2: the CloudWatch agent ships this log from
+#      here on                                        [os_packages, os_ship_logs]
 #   2. fetch the service bundle and its wheelhouse    [fetch]
 #   3. a fresh virtualenv from the wheelhouse only: pip --no-index --require-hashes
-#   4. migrate the database once (the release's own step; an advisory lock in the
-#      service makes concurrent hosts migrate once; a rollback's older code no-ops)
-#   5. start the production server                    [os_start_service]
+#   4. --role migrate|all: migrate the database (the release's one-shot step: on EC2 an
+#      instance of its own, the only one that may read the master secret; an advisory lock
+#      makes concurrent runs migrate once; a rollback's older code no-ops); migrate ends here
+#   5. --role serve|all: start the production server  [os_start_service]
 #   6. wait for liveness, then deep readiness (database and storage)
 #   7. ec2 behind a load balancer: wait until the target group calls this host healthy
 # It exits 0 only when all of that holds; EC2 user data signals CloudFormation with that
-# exit code, so a rolling update moves on only past a host that really serves.
+# exit code, so a rolling update moves on only past a host that really serves (and a release
+# reaches its hosts only once its migration is done).
 # Only the steps marked [os_*] differ between modes (the "named switch").
 set -euo pipefail
 
 ARGS=("$@")
-MODE=""; BUNDLE=""; WHEELS=""; ENV_FILE=""; PREFIX=""; NETNS=""
+MODE=""; ROLE=all; BUNDLE=""; WHEELS=""; ENV_FILE=""; PREFIX=""; NETNS=""
 REGION=""; STAGE=""; LOG_GROUP=""; TARGET_GROUP_ARN=""
 PYTHON=${PYTHON:-python3.11}
 # The time budget of every step, in seconds: a step past its budget fails the boot with its
@@ -29,6 +33,7 @@ PYTHON=${PYTHON:-python3.11}
 # below the group's health-check grace (tests/host/test_boot_budget.py adds them up).
 RETRY_ATTEMPTS=3                  # steps that talk to a network service; 5 s, 10 s between
 PACKAGES_ATTEMPT_TIMEOUT=60       # one dnf install
+AGENT_TIMEOUT=30                  # starting the CloudWatch agent (ec2)
 FETCH_ATTEMPT_TIMEOUT=30          # one download from S3 (bundle, wheelhouse)
 INSTALL_TIMEOUT=${INSTALL_TIMEOUT:-120}  # pip, from the local wheelhouse
 MIGRATE_TIMEOUT=${MIGRATE_TIMEOUT:-300}
@@ -36,10 +41,11 @@ LIVE_TIMEOUT=60
 READY_TIMEOUT=${READY_TIMEOUT:-120}
 TARGET_HEALTH_TIMEOUT=180         # behind a load balancer: until it calls the host healthy
 
-usage() { sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while (($#)); do
   case "$1" in
     --mode) MODE=$2; shift 2 ;;
+    --role) ROLE=$2; shift 2 ;;
     --bundle) BUNDLE=$2; shift 2 ;;
     --wheels) WHEELS=$2; shift 2 ;;
     --env-file) ENV_FILE=$2; shift 2 ;;
@@ -56,6 +62,7 @@ while (($#)); do
   esac
 done
 case "$MODE" in ec2|local) ;; *) echo "bootstrap: --mode must be ec2 or local" >&2; usage ;; esac
+case "$ROLE" in serve|migrate|all) ;; *) echo "bootstrap: --role must be serve, migrate or all" >&2; usage ;; esac
 for required in BUNDLE WHEELS ENV_FILE; do
   [[ -n "${!required}" ]] || { echo "bootstrap: --$(tr '_A-Z' '-a-z' <<<"$required") is required" >&2; usage; }
 done
@@ -174,7 +181,7 @@ OnUnitActiveSec=10min
 [Install]
 WantedBy=timers.target
 EOF
-    os_observability
+    os_report_readiness
     systemctl daemon-reload
     systemctl enable --now game.service game-readiness.timer game-logrotate.timer
   else
@@ -189,7 +196,8 @@ EOF
   fi
 }
 
-os_observability() {  # ec2 only: the CloudWatch agent ships logs; a timer reports deep readiness
+os_ship_logs() {  # ec2: the CloudWatch agent ships this boot's log (and later the service's)
+  [[ "$MODE" == ec2 ]] || return 0
   cat > /opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json <<EOF
 {"agent": {"metrics_collection_interval": 60},
  "logs": {"logs_collected": {"files": {"collect_list": [
@@ -200,8 +208,11 @@ os_observability() {  # ec2 only: the CloudWatch agent ships logs; a timer repor
    "aggregation_dimensions": [["AutoScalingGroupName"], ["InstanceId"]],
    "metrics_collected": {"mem": {"measurement": ["mem_used_percent"]}, "disk": {"measurement": ["used_percent"], "resources": ["/"]}}}}
 EOF
-  /opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s \
-    -c file:/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json
+  timeout "$AGENT_TIMEOUT" /opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s \
+    -c file:/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json || fail "start the CloudWatch agent"
+}
+
+os_report_readiness() {  # ec2 hosts: a timer reports deep readiness to CloudWatch every minute
   cat > /usr/local/bin/game-readiness <<EOF
 #!/bin/bash
 if curl -fsS -m 10 -o /dev/null $BASE/api/health/ready; then value=1; else value=0; fi
@@ -270,8 +281,9 @@ wait_for() {  # wait_for WHAT URL SECONDS
 }
 
 os_enter_network
-log "mode $MODE, prefix $PREFIX${NETNS:+, network namespace $NETNS}"
+log "mode $MODE, role $ROLE, prefix $PREFIX${NETNS:+, network namespace $NETNS}"
 os_packages
+os_ship_logs
 mkdir -p "$PREFIX"
 fetch "$BUNDLE" "$PREFIX/app/game_service"
 fetch "$WHEELS" "$PREFIX/wheels"
@@ -285,10 +297,16 @@ timeout "$INSTALL_TIMEOUT" "$PREFIX/venv/bin/python" -m pip install --quiet --di
   -r "$PREFIX/app/game_service/requirements.lock" || fail "pip install from the wheelhouse"
 log "service installed from the wheelhouse (no package index)"
 
-(load_env; cd "$PREFIX/app"  # the migration gives up cleanly 10 s before its budget is out
- exec timeout "$MIGRATE_TIMEOUT" "$PREFIX/venv/bin/python" -m game_service migrate --timeout $((MIGRATE_TIMEOUT - 10))) \
-  || fail "database migration (exit $?; a timeout is exit 124)"
-log "database migrated"
+if [[ "$ROLE" != serve ]]; then
+  (load_env; cd "$PREFIX/app"  # the migration gives up cleanly 10 s before its budget is out
+   exec timeout "$MIGRATE_TIMEOUT" "$PREFIX/venv/bin/python" -m game_service migrate --timeout $((MIGRATE_TIMEOUT - 10))) \
+    || fail "database migration (exit $?; a timeout is exit 124)"
+  log "database migrated"
+fi
+if [[ "$ROLE" == migrate ]]; then
+  log "MIGRATED in $(elapsed) s"
+  exit 0
+fi
 
 os_start_service
 wait_for "liveness" "$BASE/api/health/live" "$LIVE_TIMEOUT"

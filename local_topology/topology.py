@@ -228,6 +228,7 @@ class Topology:
                 if not self.netns:
                     self.state["ports"]["hosts"][str(i)] = free_port()
             self._save()
+            self.migrate(artifacts)
             self.boot_hosts(self.state["hosts"], artifacts)
             self._haproxy_up()
             self._front_door_up()
@@ -315,7 +316,7 @@ class Topology:
         self._save()
         self.pg_start()
         self.psql(f"CREATE DATABASE {DB_NAME}")
-        # the app's own role; the migrate step (run by the first host's bootstrap) grants it the tables
+        # the app's own role; the migration step (``migrate``) grants it the tables
         self.psql(f"CREATE ROLE {APP_DB_USER} LOGIN PASSWORD '{app_password}'")
         self.say(f"postgresql: {self.gateway}:{port}, TLS, initdb'd in {root} (database {DB_NAME})")
 
@@ -401,12 +402,14 @@ class Topology:
         self._save()
         return {"bundle": bundle, "wheels": wheels}
 
-    def _env_file(self, i: int) -> Path:
+    def _env_file(self, i: int, *, migrate: bool = False) -> Path:
+        """Host ``i``'s environment file; with ``migrate``, the migration step's (the only one
+        that names the master secret, as in AWS)."""
         port = HOST_PORT if self.netns else self.state["ports"]["hosts"][str(i)]
         values = {
             "GAME_ENV": "production",
             "GAME_DB_SECRET_ID": SECRET_DB_APP,
-            "GAME_DB_ADMIN_SECRET_ID": SECRET_DB_MASTER,
+            **({"GAME_DB_ADMIN_SECRET_ID": SECRET_DB_MASTER} if migrate else {}),
             "GAME_DB_USER": APP_DB_USER,
             "GAME_APP_SECRET_ID": SECRET_APP,
             "GAME_MEDIA_BUCKET": MEDIA_BUCKET,
@@ -425,19 +428,41 @@ class Topology:
             "GAME_DB_POOL_SIZE": str(HOST_DB_POOL),
             **self.state.get("extra_env", {}),
         }
-        path = self.host_dir(i) / "game.env"
+        path = self.host_dir(i) / ("migrate.env" if migrate else "game.env")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
         path.chmod(0o600)
         return path
 
+    def migrate(self, artifacts: dict | None = None) -> None:
+        """The release's migration, once, before any host boots: the bootstrap in its migrate
+        role, from the first host's network (in AWS: an instance of its own)."""
+        artifacts = artifacts or {k: Path(v) for k, v in self.state["artifacts"].items()}
+        first = 1
+        args = ["bash", str(BOOTSTRAP), "--mode", "local", "--role", "migrate", "--bundle", str(artifacts["bundle"]),
+                "--wheels", str(artifacts["wheels"]), "--env-file", str(self._env_file(first, migrate=True)),
+                "--prefix", str(self.state_dir / "migration")]
+        if self.netns:
+            args += ["--netns", self.host_ns(first)]
+        log_path = self.state_dir / "migration.log"
+        with open(log_path, "w") as log:
+            rc = subprocess.run(args, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHON": sys.executable},
+                                timeout=600).returncode
+        text = log_path.read_text()
+        match = re.search(r"MIGRATED in ([0-9.]+) s", text)
+        if rc != 0 or not match:
+            raise TopologyError(f"migration: bootstrap exit {rc}: "
+                                f"{text.strip().splitlines()[-1] if text.strip() else ''} (log {log_path})")
+        self.say(f"migration: done in {float(match.group(1)):.1f} s (the master secret read there only)")
+
     def boot_hosts(self, hosts: list[int], artifacts: dict | None = None) -> dict[int, float]:
-        """Run the bootstrap of each host (in parallel); return each one's "READY in N s"."""
+        """Run the bootstrap of each host (in parallel), which serves the migrated database;
+        return each one's "READY in N s"."""
         artifacts = artifacts or {k: Path(v) for k, v in self.state["artifacts"].items()}
         procs = {}
         for i in hosts:
             env_file = self._env_file(i)
-            args = ["bash", str(BOOTSTRAP), "--mode", "local", "--bundle", str(artifacts["bundle"]),
+            args = ["bash", str(BOOTSTRAP), "--mode", "local", "--role", "serve", "--bundle", str(artifacts["bundle"]),
                     "--wheels", str(artifacts["wheels"]), "--env-file", str(env_file),
                     "--prefix", str(self.host_dir(i) / "host"), "--ready-timeout", "60"]
             if self.netns:

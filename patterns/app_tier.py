@@ -35,7 +35,7 @@ from patterns.recovery import auto_recovery
 # bootstrap at its budget) is under the signal timeout, and its time to liveness under the
 # health-check grace, so a slow host is never replaced mid-boot (tests/host/test_boot_budget.py).
 SIGNAL_TIMEOUT_MINUTES = 25
-HEALTH_CHECK_GRACE_MINUTES = 17
+HEALTH_CHECK_GRACE_MINUTES = 18
 
 
 def _root_volume() -> ec2.BlockDevice:

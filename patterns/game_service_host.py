@@ -89,12 +89,18 @@ class GameServiceHostArtifacts(Construct):
         region: str,
         log_group_name: str,
         stage: str,
+        role: str = "serve",
         target_group_arn: str | None = None,
     ) -> ec2.UserData:
-        """User data that runs the bootstrap; the caller adds the CloudFormation signal."""
+        """User data that runs the bootstrap in ``role`` (``serve``: a host; ``migrate``: the
+        release's migration, after which the instance shuts itself down); the caller adds the
+        CloudFormation signal."""
+        if role not in ("serve", "migrate"):
+            raise ValueError(f"role must be 'serve' or 'migrate', got {role!r}")
         env_lines = [f"{key}={value}" for key, value in sorted(environment.items())]
         args = [
             "--mode ec2",
+            f"--role {role}",
             f"--bundle {self.bundle.s3_object_url}",
             f"--wheels {self.wheels.s3_object_url}",
             f"--env-file {ENV_FILE}",
@@ -117,4 +123,9 @@ class GameServiceHostArtifacts(Construct):
             f"--region {region} {self.bootstrap.s3_object_url} /opt/game/bootstrap.sh && break; sleep $((i * 5)); done",
             "bash /opt/game/bootstrap.sh " + " ".join(args),
         )
+        if role == "migrate":
+            # done (a failure has exited above, the instance kept for a look until the stack
+            # rolls back and deletes it): signal on exit, then stop for good in two minutes,
+            # time for the agent to ship the log (the instance terminates on shutdown)
+            user_data.add_commands("shutdown -h +2 'the release is migrated'")
         return user_data

@@ -28,6 +28,7 @@ from game_service.contract import APP_DB_USER, MEDIA_PREFIX, UPLOAD_PREFIX, Env
 from patterns.app_tier import ScalingAppTier, SingleInstanceAppTier
 from patterns.game_distribution import GameDistribution
 from patterns.game_service_host import HOST_NAMESPACE, READINESS_NAMESPACE, GameServiceHostArtifacts
+from patterns.migration import DatabaseMigration
 from patterns.nag import acknowledge
 from patterns.retention import retention
 from stacks.config import StageConfig
@@ -69,7 +70,7 @@ class AppStack(Stack):
 
         host = GameServiceHostArtifacts(self, "Host")
         assert database.secret is not None
-        role = self._instance_role(host, database.secret, app_secret, media_bucket_arn, config, key)
+        role = self._instance_role(host, app_secret, media_bucket_arn, config, key)
         # The service connects as its own role with IAM database authentication: a
         # short-lived token per connection, no password to rotate or leak. The master
         # secret is read only by the migrate step, which creates that role.
@@ -82,7 +83,6 @@ class AppStack(Stack):
             Env.DB_HOST: database.db_instance_endpoint_address,
             Env.DB_PORT: database.db_instance_endpoint_port,
             Env.DB_NAME: GAME_DATABASE_NAME,
-            Env.DB_ADMIN_SECRET_ID: database.secret.secret_arn,
             Env.APP_SECRET_ID: app_secret.secret_arn,
             Env.MEDIA_BUCKET: media_bucket.bucket_name,
             "AWS_REGION": self.region,
@@ -132,6 +132,21 @@ class AppStack(Stack):
         )
         # The CloudWatch agent ships the service's and the bootstrap's log into this group only.
         service_logs.grant(role, "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams")
+        # Each release's migration runs once, before any host of the release starts, on an
+        # instance of its own: the only reader of the master secret (patterns/migration.py).
+        self.migration = DatabaseMigration(
+            self,
+            "Migration",
+            vpc=vpc,
+            security_group=app_security_group,
+            host=host,
+            environment={**environment, Env.DB_ADMIN_SECRET_ID: database.secret.secret_arn},
+            master_secret=database.secret,
+            key=key,
+            log_group=service_logs,
+            stage=config.name,
+            machine_image=machine_image,
+        )
         common = dict(
             vpc=vpc,
             security_group=app_security_group,
@@ -167,6 +182,7 @@ class AppStack(Stack):
             )
         else:
             self.tier = SingleInstanceAppTier(self, "Tier", alarm_topic=alarm_topic, **common)
+        self.tier.node.add_dependency(self.migration)  # a release's hosts start on its migrated schema
         self.edge = GameDistribution(
             self,
             "Edge",
@@ -233,7 +249,6 @@ class AppStack(Stack):
     def _instance_role(
         self,
         host: GameServiceHostArtifacts,
-        database_secret: secretsmanager.ISecret,
         app_secret: secretsmanager.ISecret,
         media_bucket_arn: str,
         config: StageConfig,
@@ -284,11 +299,12 @@ class AppStack(Stack):
                "own health before signalling CloudFormation." if config.app_tier == "auto-scaling" else "."),
             applies_to=["Resource::*"],
         )
-        # Both secrets by ARN: granting on the secret objects would also write this role
-        # into the stage key's policy, in the foundation stack (a dependency cycle). The
-        # role reads them, and decrypts with the stage key only through Secrets Manager.
-        for secret_id, secret in (("DatabaseSecretRef", database_secret), ("AppSecretRef", app_secret)):
-            secretsmanager.Secret.from_secret_complete_arn(self, secret_id, secret.secret_arn).grant_read(role)
+        # The secret by ARN: granting on the secret object would also write this role into
+        # the stage key's policy, in the foundation stack (a dependency cycle). The role reads
+        # it, and decrypts with the stage key only through Secrets Manager. The app secret
+        # only: the hosts connect as the app's own database user with IAM tokens, and never
+        # read the master secret (the migration does: patterns/migration.py).
+        secretsmanager.Secret.from_secret_complete_arn(self, "AppSecretRef", app_secret.secret_arn).grant_read(role)
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="DecryptSecretsThroughSecretsManager",

@@ -67,6 +67,12 @@ def estimate(a: Analysis, prices: dict) -> dict:
 
     root_default = usage["root_volume_gb_default"]
     for u in [x for x in a.app_units + a.idle_instances if x.kind in ("asg", "instance")]:
+        if u.kind == "instance" and str(m.literal(u.resource.stack, u.resource.props.get(
+                "InstanceInitiatedShutdownBehavior")) or "").lower() == "terminate" and u in a.idle_instances:
+            # it terminates itself when its job is done (a deploy step): minutes, not a month
+            notes.append(f"{u.resource.logical_id}: an instance that terminates itself on shutdown "
+                         f"(a one-shot job, e.g. a deploy step): not priced by the month")
+            continue
         hourly = ec2_hourly(u.instance_type)
         lo = u.min if u.kind == "asg" else 1
         hi = u.max if u.kind == "asg" else 1

@@ -35,6 +35,7 @@ def _worst_case(*, behind_load_balancer: bool) -> tuple[int, int]:
     to_liveness = (
         _retried(BOOTSTRAP_FETCH_ATTEMPTS, BOOTSTRAP_FETCH_TIMEOUT)  # user data: the script itself
         + _retried(retries, _constant("PACKAGES_ATTEMPT_TIMEOUT"))
+        + _constant("AGENT_TIMEOUT")
         + 2 * _retried(retries, _constant("FETCH_ATTEMPT_TIMEOUT"))  # bundle, wheelhouse
         + _constant("INSTALL_TIMEOUT")
         + _constant("MIGRATE_TIMEOUT")
@@ -53,7 +54,7 @@ def _minutes(iso: str) -> int:
 
 
 def test_every_step_of_the_boot_is_bounded():
-    for step in ("dnf install", "aws s3 cp", "-m pip install", "-m game_service migrate"):
+    for step in ("dnf install", "amazon-cloudwatch-agent-ctl", "aws s3 cp", "-m pip install", "-m game_service migrate"):
         line = next(line for line in SCRIPT.splitlines()
                     if step in line and not re.match(r"\s*([A-Z_]+=|#)", line))  # the command, not a setting
         assert "timeout" in line, f"{step}: not bounded by a timeout"
@@ -65,7 +66,8 @@ def test_every_step_of_the_boot_is_bounded():
 def test_the_worst_boot_fits_the_signal_timeout_and_the_health_check_grace(templates, stage):
     app = templates[stage]["app"]
     if stage == "starter":
-        (instance,) = [r for r in app["Resources"].values() if r["Type"] == "AWS::EC2::Instance"]
+        (instance,) = [r for lid, r in app["Resources"].items() if r["Type"] == "AWS::EC2::Instance"
+                       and lid.startswith("Tier")]
         signal_timeout = _minutes(instance["CreationPolicy"]["ResourceSignal"]["Timeout"]) * 60
         grace = None
     else:
@@ -78,3 +80,14 @@ def test_the_worst_boot_fits_the_signal_timeout_and_the_health_check_grace(templ
     assert to_signal < signal_timeout, f"worst boot {to_signal} s, signal timeout {signal_timeout} s"
     if grace is not None:
         assert to_liveness < grace, f"worst time to liveness {to_liveness} s, health-check grace {grace} s"
+
+
+@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+def test_the_worst_migration_fits_its_signal_timeout(templates, stage):
+    """The release's migration instance boots the same way, up to the migration itself."""
+    (migration,) = [r for lid, r in templates[stage]["app"]["Resources"].items()
+                    if r["Type"] == "AWS::EC2::Instance" and lid.startswith("Migration")]
+    signal_timeout = _minutes(migration["CreationPolicy"]["ResourceSignal"]["Timeout"]) * 60
+    to_liveness, _ = _worst_case(behind_load_balancer=False)
+    to_migrated = to_liveness - _constant("LIVE_TIMEOUT") - POLL_OVERSHOOT
+    assert to_migrated < signal_timeout, f"worst migration boot {to_migrated} s, signal timeout {signal_timeout} s"

@@ -35,7 +35,8 @@ ADMIN_PORT = urlparse(ADMIN_URL).port or 5432
 
 
 def _user_data(templates: dict) -> str:
-    (instance,) = [r for r in templates["starter"]["app"]["Resources"].values() if r["Type"] == "AWS::EC2::Instance"]
+    (instance,) = [r for lid, r in templates["starter"]["app"]["Resources"].items()
+                   if r["Type"] == "AWS::EC2::Instance" and lid.startswith("Tier")]
     return json.dumps(instance["Properties"]["UserData"])
 
 
@@ -90,9 +91,9 @@ def _env_file(tmp_path: Path, database: str, port: int, **extra: str) -> Path:
     return path
 
 
-def _bootstrap(shipped, tmp_path: Path, env_file: Path, *, ready_timeout: int = 60) -> str:
+def _bootstrap(shipped, tmp_path: Path, env_file: Path, *, ready_timeout: int = 60, role: str = "all") -> str:
     return (
-        f"PYTHON={sys.executable} READY_TIMEOUT={ready_timeout} bash {shipped['script']} --mode local "
+        f"PYTHON={sys.executable} READY_TIMEOUT={ready_timeout} bash {shipped['script']} --mode local --role {role} "
         f"--bundle {shipped['bundle']} --wheels {shipped['wheels']} --env-file {env_file} --prefix {tmp_path / 'host'}"
     )
 
@@ -128,6 +129,28 @@ def test_host_boots_from_the_shipped_assets_without_a_network_and_serves_the_gam
     assert (tmp_path / "host" / "app" / "game_service" / "requirements.lock").exists()
     with psycopg.connect(ADMIN_URL.rsplit("/", 1)[0] + f"/{database}") as conn:
         assert conn.execute("SELECT count(*) FROM players").fetchone()[0] == 1
+
+
+def test_a_release_migrates_once_then_its_hosts_serve_without_migrating(shipped, tmp_path, database):
+    """As in AWS: the migrate role migrates and ends (no service); a host (the serve role)
+    never migrates: with the migration's record gone, a host that migrated would run every
+    migration again on existing tables and fail; it serves instead, and leaves no record."""
+    env_file = _env_file(tmp_path, database, 18803)
+    migrate = _in_own_network(_bootstrap(shipped, tmp_path, env_file, role="migrate"))
+    assert migrate.returncode == 0, migrate.stdout + migrate.stderr
+    assert "database migrated" in migrate.stdout and re.search(r"MIGRATED in [0-9.]+ s", migrate.stdout)
+    assert not (tmp_path / "host" / "service.pid").exists(), "the migrate role starts no service"
+    with psycopg.connect(ADMIN_URL.rsplit("/", 1)[0] + f"/{database}") as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone() is not None
+        conn.execute("DROP TABLE alembic_version")  # a host must not redo it: it would fail if it tried
+    try:
+        serve = _in_own_network(_bootstrap(shipped, tmp_path, env_file, role="serve"))
+    finally:
+        _stop(tmp_path)
+    assert serve.returncode == 0, serve.stdout + serve.stderr
+    assert "database migrated" not in serve.stdout and "READY in" in serve.stdout
+    with psycopg.connect(ADMIN_URL.rsplit("/", 1)[0] + f"/{database}") as conn:
+        assert conn.execute("SELECT to_regclass('alembic_version')").fetchone() == (None,), "the host migrated"
 
 
 def test_host_is_not_ready_while_its_storage_is_unreachable(shipped, tmp_path, database):

@@ -10,17 +10,17 @@ import pytest
 from aws_cdk.assertions import Match
 
 from stacks.config import AMAZON_LINUX_2023_ARM64, STAGES
-from tests.stacks.helpers import only, props, resources
+from tests.stacks.helpers import of_tier, only, props, resources
 
 
 def _launch_template(templates, stage):
-    return only(templates[stage]["app"], "AWS::EC2::LaunchTemplate")["LaunchTemplateData"]
+    return of_tier(templates[stage]["app"], "AWS::EC2::LaunchTemplate")["LaunchTemplateData"]
 
 
 def _user_data(templates, stage) -> str:
     app = templates[stage]["app"]
     if stage == "starter":
-        raw = only(app, "AWS::EC2::Instance")["UserData"]
+        raw = of_tier(app, "AWS::EC2::Instance")["UserData"]
     else:
         raw = _launch_template(templates, stage)["UserData"]
     return json.dumps(raw)
@@ -36,7 +36,7 @@ def test_hardened_instances_imdsv2_encrypted_no_ssh_key(templates, stage):
         assert volume["Ebs"]["Encrypted"] is True and volume["Ebs"]["VolumeType"] == "gp3"
         assert data["InstanceType"] == STAGES[stage].instance_type
     else:
-        instance = only(templates[stage]["app"], "AWS::EC2::Instance")
+        instance = of_tier(templates[stage]["app"], "AWS::EC2::Instance")
         (volume,) = instance["BlockDeviceMappings"]
         assert volume["Ebs"]["Encrypted"] is True
         assert instance["InstanceType"] == STAGES[stage].instance_type
@@ -82,9 +82,8 @@ def test_least_privilege_role(templates, stage):
     assert statements["ListMediaBucket"]["Resource"] == {"Fn::ImportValue": f"{stage}-media-bucket-arn"}
     secret_reads = [s for s in all_statements if "secretsmanager:GetSecretValue" in json.dumps(s["Action"])]
     (secret_read,) = secret_reads
-    assert len(secret_read["Resource"]) == 2, "the database secret and the app secret, nothing else"
-    assert "DatabaseInstanceSecretAttachment" in json.dumps(secret_read["Resource"])
-    assert "GameAppSecret" in json.dumps(secret_read["Resource"])
+    assert "GameAppSecret" in json.dumps(secret_read["Resource"]), "the app secret, nothing else"
+    assert "DatabaseInstanceSecret" not in json.dumps(all_statements), "the master secret is the migration's only"
     assert "ReadServiceBundle" in statements and "*" not in json.dumps(statements["ReadServiceBundle"]["Resource"])
     # A player's deleted media are invalidated in the stage's own distribution, nowhere else.
     (invalidate,) = invalidation["PolicyDocument"]["Statement"]
@@ -95,15 +94,16 @@ def test_least_privilege_role(templates, stage):
 @pytest.mark.parametrize("stage", ["starter", "scale-out"])
 def test_user_data_only_writes_the_environment_and_runs_the_bootstrap_then_signals(templates, stage):
     script = _user_data(templates, stage)
-    assert "bash /opt/game/bootstrap.sh --mode ec2 --bundle s3://" in script
+    assert "bash /opt/game/bootstrap.sh --mode ec2 --role serve --bundle s3://" in script
     assert ".zip --wheels s3://" in script, "the wheelhouse ships with the service: no PyPI at boot"
     assert f"--stage {stage}" in script
     assert "cfn-signal" in script and "exitCode" in script, "the bootstrap's exit code is the signal"
     assert "pip install" not in script and "dnf" not in script, "every host step lives in host/bootstrap.sh"
-    for key in ("GAME_DB_AUTH=iam", "GAME_DB_USER=game_app", "GAME_DB_ADMIN_SECRET_ID", "GAME_APP_SECRET_ID",
+    for key in ("GAME_DB_AUTH=iam", "GAME_DB_USER=game_app", "GAME_APP_SECRET_ID",
                 "GAME_MEDIA_BUCKET", "GAME_WORKERS=2", "GAME_BIND=0.0.0.0"):
         assert key in script
     assert "GAME_DB_SECRET_ID" not in script, "the app does not connect as the master user"
+    assert "GAME_DB_ADMIN_SECRET_ID" not in script, "a host is never told where the master secret is"
     if stage == "scale-out":
         assert "--target-group-arn" in script, "signal only once healthy in the target group"
 
@@ -111,7 +111,9 @@ def test_user_data_only_writes_the_environment_and_runs_the_bootstrap_then_signa
 def test_bootstrap_migrates_once_before_start_and_waits_for_deep_readiness():
     script = (Path(__file__).resolve().parents[2] / "host" / "bootstrap.sh").read_text()
     assert "ExecStartPre" not in script, "migrations are the release's own step, not every service start"
-    assert script.index("-m game_service migrate") < script.index("os_start_service\n")
+    assert script.index("-m game_service migrate") < script.index('if [[ "$ROLE" == migrate ]]; then') \
+        < script.index("os_start_service\n"), "the migrate role ends after migrating; a host never migrates"
+    assert 'if [[ "$ROLE" != serve ]]; then' in script
     assert script.index('wait_for "deep readiness') < script.index("os_wait_in_load_balancer\n")
     assert "--no-index" in script and "--require-hashes" in script
     assert "/api/health/ready" in script and "OnUnitActiveSec=1min" in script
@@ -143,7 +145,7 @@ def test_connection_budget_metadata_for_the_topology_report(templates, stage):
 
 def test_starter_single_instance_recovers_itself(templates):
     app = templates["starter"]["app"]
-    (instance,) = resources(app, "AWS::EC2::Instance").values()
+    (instance,) = [r for lid, r in resources(app, "AWS::EC2::Instance").items() if lid.startswith("Tier")]
     assert instance["CreationPolicy"]["ResourceSignal"]["Timeout"] == "PT25M"
     alarms = props(app, "AWS::CloudWatch::Alarm")
     actions = {a["MetricName"]: json.dumps(a["AlarmActions"]) for a in alarms}
@@ -229,3 +231,31 @@ def test_hosts_learn_the_public_site_url_from_a_parameter_the_stack_writes(templ
     assert f"GAME_CDN_DISTRIBUTION_PARAMETER=/game/{stage}/cdn-distribution-id" in _user_data(templates, stage)
     policy = json.dumps(props(app, "AWS::IAM::Policy"))
     assert f"parameter/game/{stage}/public-base-url" in policy and f"parameter/game/{stage}/cdn-distribution-id" in policy
+
+
+@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+def test_each_release_migrates_once_on_an_instance_of_its_own_before_its_hosts(templates, stage):
+    """The hosts never migrate and never read the master secret: a one-shot instance per
+    release does (its logical ID carries its user data's hash, which names the release's
+    bundle), signals the result, terminates itself, and the app tier waits for it."""
+    app = templates[stage]["app"]
+    (migration_id, migration), = [(lid, r) for lid, r in resources(app, "AWS::EC2::Instance").items()
+                                  if lid.startswith("Migration")]
+    properties = migration["Properties"]
+    assert properties["InstanceInitiatedShutdownBehavior"] == "terminate"
+    assert migration["CreationPolicy"]["ResourceSignal"]["Timeout"] == "PT20M"
+    script = json.dumps(properties["UserData"])
+    assert "bash /opt/game/bootstrap.sh --mode ec2 --role migrate --bundle s3://" in script
+    assert "GAME_DB_ADMIN_SECRET_ID" in script and "shutdown -h +2" in script and "cfn-signal" in script
+    tier = [lid for lid, r in app["Resources"].items()
+            if lid.startswith("Tier") and r["Type"] in ("AWS::EC2::Instance", "AWS::AutoScaling::AutoScalingGroup")]
+    (tier_id,) = tier
+    assert migration_id in app["Resources"][tier_id].get("DependsOn", []), "the hosts start on a migrated schema"
+    # its own role: the master secret (decrypted only through Secrets Manager), the assets, the log
+    role = properties["IamInstanceProfile"]
+    assert "Migration" in json.dumps(role)
+    (policy,) = [p for p in props(app, "AWS::IAM::Policy") if "MigrationRole" in json.dumps(p["Roles"])]
+    text = json.dumps(policy)
+    assert "DatabaseInstanceSecretAttachment" in text and "GameAppSecret" not in text
+    assert "s3:PutObject" not in text and "ssm:GetParameter" not in text
+    assert migration["Metadata"]["TopologyReport"]["AcceptedSinglePointOfFailure"]

@@ -263,9 +263,19 @@ def of_kind(changes: Changes, *kinds: str) -> set[tuple[str, str]]:
 
 
 def only_change(changes: Changes, *, stack: str, type_: str) -> ResourceChange:
-    found = [c for c in changes.get(stack, {}).values() if c.type == type_]
+    """The one change of ``type_`` in ``stack``, the release's migration aside (its own
+    instance and launch template: ``migration_change``)."""
+    found = [c for c in changes.get(stack, {}).values() if c.type == type_ and not c.logical_id.startswith("Migration")]
     assert len(found) == 1, f"expected one changed {type_} in {stack}, found {found}"
     return found[0]
+
+
+def migration_change(changes: Changes) -> ResourceChange | None:
+    """The change of the release's migration instance (patterns/migration.py), if any."""
+    found = [c for c in changes.get("app", {}).values()
+             if c.type == "AWS::EC2::Instance" and c.logical_id.startswith("Migration")]
+    assert len(found) <= 1, found
+    return found[0] if found else None
 
 
 def assert_nothing_stateful_lost(changes: Changes, *, may_replace_ok: set[tuple[str, str]] = frozenset()) -> None:
@@ -293,6 +303,8 @@ def test_code_change_replaces_the_starter_instance_and_nothing_stateful(variant)
     assert "Properties.UserData" in instance.changed
     assert of_kind(changes, "may-replace", "added", "removed") == set()
     assert not [c for by_id in changes.values() for c in by_id.values() if c.stateful], "code touched a stateful resource"
+    migration = migration_change(changes)
+    assert migration and migration.kind == "replaced" and migration.new_logical_id, "each release migrates once"
     assert_nothing_stateful_lost(changes)
 
 
@@ -300,7 +312,10 @@ def test_code_change_replaces_the_starter_instance_and_nothing_stateful(variant)
 def test_code_change_rolls_a_new_launch_template_version_through_the_scale_out_group(variant) -> None:
     changes = rehearse(before=variant("scale-out"), after=variant("scale-out code"))
 
-    assert of_kind(changes, "replaced", "may-replace", "added", "removed") == set()
+    # the release's migration runs on a new instance; the hosts roll in place
+    migration = migration_change(changes)
+    assert migration and migration.kind == "replaced" and migration.new_logical_id, "each release migrates once"
+    assert of_kind(changes, "replaced", "may-replace", "added", "removed") == {("app", "AWS::EC2::Instance")}
     template = only_change(changes, stack="app", type_="AWS::EC2::LaunchTemplate")
     assert template.kind == "modified" and "Properties.LaunchTemplateData.UserData" in template.changed
     group = only_change(changes, stack="app", type_="AWS::AutoScaling::AutoScalingGroup")
@@ -410,7 +425,8 @@ def test_ami_bump_replaces_the_starter_instances_and_rolls_the_scale_out_group(v
     assert_nothing_stateful_lost(starter)
 
     scale_out = rehearse(before=variant("scale-out"), after=variant("scale-out ami"))
-    assert of_kind(scale_out, "replaced", "may-replace", "added", "removed") == set()
+    assert of_kind(scale_out, "replaced", "may-replace", "added", "removed") == {("app", "AWS::EC2::Instance")}
+    assert migration_change(scale_out).kind == "replaced"  # the next migration boots the new image too
     template = only_change(scale_out, stack="app", type_="AWS::EC2::LaunchTemplate")
     assert template.kind == "modified" and template.changed == ["Properties.LaunchTemplateData.ImageId"]
     assert_nothing_stateful_lost(scale_out)
@@ -493,7 +509,7 @@ def test_cdk_diff_says_the_starter_instance_may_be_replaced_by_an_instance_type_
     [
         ("starter", "starter code", "app", {"destroy", "add"}),  # a changed logical ID
         ("starter postgres 16", "starter", "data", {"replace", "may be replaced"}),  # create-only, cascade
-        ("scale-out", "scale-out code", "app", set()),  # in place only
+        ("scale-out", "scale-out code", "app", {"destroy", "add"}),  # the hosts in place; a new migration
     ],
 )
 def test_cdk_diff_agrees_on_what_is_replaced_or_destroyed(

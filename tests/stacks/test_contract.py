@@ -12,19 +12,20 @@ import pytest
 
 from game_service import contract
 from game_service.config import Settings
-from tests.stacks.helpers import only, resources
+from tests.stacks.helpers import props, resources
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _env_file_keys(templates, stage: str) -> set[str]:
-    """The GAME_* keys of the environment file in the stage's synthesized user data."""
+    """The GAME_* keys of the environment files in the stage's synthesized user data: the
+    hosts' and the migration's."""
     app = templates[stage]["app"]
-    if stage == "starter":
-        raw = only(app, "AWS::EC2::Instance")["UserData"]
-    else:
-        raw = only(app, "AWS::EC2::LaunchTemplate")["LaunchTemplateData"]["UserData"]
-    return set(re.findall(r"(?<![A-Z0-9_])(GAME_[A-Z0-9_]+)=", json.dumps(raw)))
+    raws = [r["Properties"]["UserData"] for r in resources(app, "AWS::EC2::Instance").values()]
+    raws += [d["LaunchTemplateData"]["UserData"] for d in props(app, "AWS::EC2::LaunchTemplate")
+             if "UserData" in d["LaunchTemplateData"]]
+    assert len(raws) == 2  # the app tier (an instance or a launch template) and the migration
+    return set(re.findall(r"(?<![A-Z0-9_])(GAME_[A-Z0-9_]+)=", json.dumps(raws)))
 
 
 def _settings_variables() -> set[str]:

@@ -40,7 +40,8 @@ def test_starter_instance_alarms_live_with_the_instance_they_watch(templates):
     """The instance is replaced by a code or image change; only alarms in its own stack
     follow it (another stack's template would not change and would keep the old id)."""
     app, obs = templates["starter"]["app"], templates["starter"]["observability"]
-    instance_id = next(lid for lid, r in app["Resources"].items() if r["Type"] == "AWS::EC2::Instance")
+    instance_id = next(lid for lid, r in app["Resources"].items() if r["Type"] == "AWS::EC2::Instance"
+                       and lid.startswith("Tier"))
     watching = [a for a in props(app, "AWS::CloudWatch::Alarm") if "AlarmTopic" in json.dumps(a.get("AlarmActions"))]
     assert {_metric_name(a) for a in watching} == {"StatusCheckFailed", "CPUUtilization", "disk_used_percent"}
     for alarm in watching:

@@ -200,3 +200,19 @@ def test_the_hosts_access_lines_are_priced_with_their_sample_rate_and_traffic(pr
     assert priced(None)["monthly"] == round(every_line, 2) and "/s) x 1 kept" in priced(None)["basis"]
     sampled = priced(0.1)
     assert abs(sampled["monthly"] - every_line * 0.1) < 0.006 and "x 0.1 kept" in sampled["basis"]  # to the cent
+
+
+def test_an_instance_that_terminates_itself_is_a_one_shot_job_not_a_month_of_ec2(prices):
+    """A deploy step on an instance of its own (our stages' database migration) runs minutes
+    per release and terminates itself: not an app host, not a month of EC2."""
+    (stage,) = load(str(ASSEMBLY / "assembly-scale-out"))
+    before = report_of(stage, prices)["cost"]["total"]
+    stage.stacks[0].template["Resources"]["Migration"] = {
+        "Type": "AWS::EC2::Instance",
+        "Metadata": {"TopologyReport": {"AcceptedSinglePointOfFailure": "a one-shot deploy step"}},
+        "Properties": {"InstanceType": "t4g.micro", "InstanceInitiatedShutdownBehavior": "terminate",
+                       "SubnetId": {"Ref": "PublicSubnet1"}}}
+    r = report_of(stage, prices)
+    assert r["cost"]["total"] == before
+    assert any("Migration: an instance that terminates itself" in note for note in r["cost"]["not_priced"])
+    assert r["verdict"]["kind"] == "distributed" and r["single_points_of_failure"] == []
