@@ -83,6 +83,8 @@ def test_bad_context_names_the_key(context, expected):
         ({"db_maintenance_window": "tue:10:00-tue:10:15"}, "key 'db_maintenance_window' must last at least 30 minutes"),
         ({"db_maintenance_window": "wed:08:30-wed:09:30"},
          "key 'db_maintenance_window' must not overlap the backup window 08:00-09:00"),
+        ({"db_maintenance_window": "wed:09:00-wed:09:30"},  # touching (the emulator refuses it)
+         "key 'db_maintenance_window' must not overlap the backup window 08:00-09:00"),
         ({"db_backup_window": "23:45-00:30", "db_maintenance_window": "sun:00:15-sun:01:00"},
          "key 'db_maintenance_window' must not overlap the backup window 23:45-00:30"),
     ],

@@ -141,4 +141,4 @@ def test_backups_and_maintenance_at_the_players_quietest_hours(template, stage):
     config = STAGES[stage]
     template(stage, "data").has_resource_properties("AWS::RDS::DBInstance", {
         "PreferredBackupWindow": config.db_backup_window, "PreferredMaintenanceWindow": config.db_maintenance_window})
-    assert config.db_backup_window == "08:00-09:00" and config.db_maintenance_window == "tue:09:00-tue:10:00"
+    assert config.db_backup_window == "08:00-09:00" and config.db_maintenance_window == "tue:09:30-tue:10:30"
