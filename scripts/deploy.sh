@@ -57,7 +57,7 @@ case "$command" in
     # cdk destroy deletes the stateless stacks first and stops at the first protected one:
     # the game would be down with its data still there. A protected stage is refused up
     # front, with nothing deleted (README, "Tear down scale-out").
-    protected=$(python - "$stage" "$region" <<'EOF' 2>/dev/null || true
+    protected=$(python - "$stage" "$region" <<'EOF'
 import sys
 import boto3
 stage, region = sys.argv[1:]
@@ -67,7 +67,7 @@ print(" ".join(sorted(
     if s.get("EnableTerminationProtection") and {"Key": "stage", "Value": stage} in s.get("Tags", [])
 )))
 EOF
-)
+) || { echo "destroy: could not list the stacks of stage '$stage' in $region (above): nothing was deleted" >&2; exit 1; }
     if [[ -n "$protected" ]]; then
       echo "destroy: $protected of stage '$stage' have termination protection: nothing was deleted; to tear the stage down on purpose, follow README.md, \"Tear down scale-out\"" >&2
       exit 1

@@ -21,27 +21,31 @@ class GameStage(Stage):
     def __init__(self, scope: Construct, *, config: StageConfig) -> None:
         env = Environment(account=config.account, region=config.region)
         super().__init__(scope, config.name, env=env)
-        Tags.of(self).add("project", "game")
-        Tags.of(self).add("stage", config.name)
+        # Every resource carries the tags (the aspect); every stack carries them too, explicitly
+        # (the explicitStackTags flag keeps the aspect off stacks): `make destroy` finds the
+        # stage's protected stacks by the stack tag "stage".
+        tags = {"project": "game", "stage": config.name}
+        for key, value in tags.items():
+            Tags.of(self).add(key, value)
         name = config.name
 
         self.foundation = FoundationStack(
-            self, "Foundation", config=config, stack_name=f"{name}-foundation",
+            self, "Foundation", config=config, tags=tags, stack_name=f"{name}-foundation",
             description=f"Game ({name}): the stage's KMS key and the alarm topic every stack's alarms notify",
         )
         self.network = NetworkStack(
             self, "Network", config=config, key=self.foundation.key, alarm_topic=self.foundation.alarm_topic,
-            stack_name=f"{name}-network",
+            tags=tags, stack_name=f"{name}-network",
             description=f"Game ({name}): VPC, subnets, NAT, endpoints, flow logs, security groups",
         )
         self.data = DataStack(
             self, "Data", config=config, vpc=self.network.vpc,
             app_security_group=self.network.app_security_group, key=self.foundation.key,
-            stack_name=f"{name}-data", termination_protection=config.db_deletion_protection,
+            tags=tags, stack_name=f"{name}-data", termination_protection=config.db_deletion_protection,
             description=f"Game ({name}), stateful: PostgreSQL and the service's secrets",
         )
         self.storage = StorageStack(
-            self, "Storage", config=config, stack_name=f"{name}-storage",
+            self, "Storage", config=config, tags=tags, stack_name=f"{name}-storage",
             termination_protection=config.db_deletion_protection,
             description=f"Game ({name}), stateful: media, static and logs buckets",
         )
@@ -52,13 +56,13 @@ class GameStage(Stage):
             database=self.data.database.instance, app_secret=self.data.app_secret,
             media_bucket_arn=self.storage.media_bucket_arn, static_bucket_arn=self.storage.static_bucket_arn,
             logs_bucket=self.storage.logs_bucket, alarm_topic=self.foundation.alarm_topic, key=self.foundation.key,
-            stack_name=f"{name}-app",
+            tags=tags, stack_name=f"{name}-app",
             description=f"Game ({name}), stateless: EC2 app tier and the CloudFront edge",
         )
         self.observability = ObservabilityStack(
             self, "Observability", config=config, app_tier=self.app.tier,
             database=self.data.database.instance, distribution=self.app.edge.distribution,
             alarm_topic=self.foundation.alarm_topic,
-            stack_name=f"{name}-observability",
+            tags=tags, stack_name=f"{name}-observability",
             description=f"Game ({name}): dashboard and alarms",
         )

@@ -99,13 +99,24 @@ def test_make_diff_of_a_stage_compares_its_stacks_not_none(emulator_env):
         assert f"Stack starter/{stack} (starter-{stack.lower()})" in output
 
 
-def test_make_destroy_refuses_a_protected_stage_and_deletes_nothing(emulator_env):
+def _stack_tags(assembly_dir: Path, stage: str) -> dict[str, list[dict[str, str]]]:
+    """The tags the CLI gives each of the stage's stacks: the assembly's stack tags."""
+    manifest = json.loads((assembly_dir / f"assembly-{stage}" / "manifest.json").read_text())
+    return {
+        artifact["properties"]["stackName"]: [{"Key": k, "Value": v} for k, v in artifact["properties"].get("tags", {}).items()]
+        for artifact in manifest["artifacts"].values() if artifact["type"] == "aws:cloudformation:stack"
+    }
+
+
+def test_make_destroy_refuses_a_protected_stage_and_deletes_nothing(emulator_env, assembly_dir):
+    """The stacks as the CLI creates them (with the assembly's stack tags, by which destroy
+    finds the stage's stacks); the whole deploy-then-destroy runs in `make rehearse`."""
     endpoint, env = emulator_env
     cloudformation = _aws(endpoint, "cloudformation")
     template = json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}})
+    tags = _stack_tags(assembly_dir, "scale-out")
     for name in ("scale-out-app", "scale-out-data"):
-        cloudformation.create_stack(StackName=name, TemplateBody=template,
-                                    Tags=[{"Key": "project", "Value": "game"}, {"Key": "stage", "Value": "scale-out"}])
+        cloudformation.create_stack(StackName=name, TemplateBody=template, Tags=tags[name])
     cloudformation.update_termination_protection(StackName="scale-out-data", EnableTerminationProtection=True)
     result = _make("destroy", env, "STAGE=scale-out", "ARGS=--force")
     assert result.returncode != 0

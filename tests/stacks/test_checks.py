@@ -122,3 +122,14 @@ def test_cli_no_validation_still_turns_cloudformation_validation_off(tmp_path: P
         plugins[flag] = {p["pluginName"] for p in report.get("pluginReports", [])}
     assert "CloudFormation Validate" in plugins["--validation"]
     assert "CloudFormation Validate" not in plugins["--no-validation"]
+
+
+def test_every_stack_carries_its_stage_as_a_stack_tag(assembly_dir: Path):
+    """Stack tags (not only resource tags): `make destroy` finds a stage's protected stacks
+    by the stack tag "stage", and CloudFormation gives stack tags to what it creates."""
+    for stage in STAGES:
+        manifest = json.loads((assembly_dir / f"assembly-{stage}" / "manifest.json").read_text())
+        stacks = [a["properties"] for a in manifest["artifacts"].values() if a["type"] == "aws:cloudformation:stack"]
+        assert len(stacks) == 6
+        for props in stacks:
+            assert props.get("tags") == {"project": "game", "stage": stage}, props["stackName"]

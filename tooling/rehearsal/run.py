@@ -81,19 +81,36 @@ def _find(changes: dict[str, list[dict]], resource_type: str, action: str | None
             if c["ResourceType"] == resource_type and (action is None or c["Action"] == action)]
 
 
+def _of(changes: list[dict], prefix: str) -> list[dict]:
+    return [c for c in changes if c["LogicalResourceId"].startswith(prefix)]
+
+
+def _migrates_once(changes: dict[str, list[dict]]) -> str | None:
+    """A release's migration runs on a new instance (its logical ID carries the user data's hash)."""
+    instances = _find(changes, "AWS::EC2::Instance")
+    if len(_of(instances, "Migration")) != 2 or {c["Action"] for c in _of(instances, "Migration")} != {"Add", "Remove"}:
+        return "the release's migration instance is not replaced by a new one (each release migrates once)"
+    return None
+
+
 def _starter_code(changes: dict[str, list[dict]]) -> str | None:
     # The instance's logical ID carries its user data's hash: a new instance, the old one removed.
-    if len(_find(changes, "AWS::EC2::Instance", "Add")) != 1 or len(_find(changes, "AWS::EC2::Instance", "Remove")) != 1:
+    tier = _of(_find(changes, "AWS::EC2::Instance"), "Tier")
+    if sorted(c["Action"] for c in tier) != ["Add", "Remove"]:
         return "the app instance is not replaced by a new one (Add + Remove of an AWS::EC2::Instance)"
-    return None
+    return _migrates_once(changes)
 
 
 def _rolls_launch_template(changes: dict[str, list[dict]]) -> str | None:
-    if not _find(changes, "AWS::EC2::LaunchTemplate", "Modify"):
+    if not _of(_find(changes, "AWS::EC2::LaunchTemplate", "Modify"), "Tier"):
         return "the launch template is not updated (a new version that the group rolls out)"
-    if _find(changes, "AWS::AutoScaling::AutoScalingGroup", "Remove") or _find(changes, "AWS::EC2::Instance"):
+    if _find(changes, "AWS::AutoScaling::AutoScalingGroup", "Remove") or _of(_find(changes, "AWS::EC2::Instance"), "Tier"):
         return "the Auto Scaling group or an instance is replaced: the group should roll its instances instead"
     return None
+
+
+def _scale_out_code(changes: dict[str, list[dict]]) -> str | None:
+    return _rolls_launch_template(changes) or _migrates_once(changes)
 
 
 def _starter_instance_type(changes: dict[str, list[dict]]) -> str | None:
@@ -117,7 +134,7 @@ CHANGES = (
     Change("code change", "starter", code=True, expect=_starter_code),
     Change("instance type and max size", "scale-out", args="-c instance_type=c7g.xlarge -c max_instances=20",
            expect=_scale_out_size),
-    Change("code change", "scale-out", code=True, expect=_rolls_launch_template),
+    Change("code change", "scale-out", code=True, expect=_scale_out_code),
 )
 
 
@@ -193,9 +210,10 @@ class Rehearsal:
         say(f"  {stage}: {self.check_alarms(stage)}; {self.check_app_tier(stage)}")
         return site_url
 
-    def stack_resources(self, stack: str, resource_type: str) -> list[str]:
+    def stack_resources(self, stack: str, resource_type: str, prefix: str = "") -> list[str]:
         summaries = self.client("cloudformation").list_stack_resources(StackName=stack)["StackResourceSummaries"]
-        return [r["PhysicalResourceId"] for r in summaries if r["ResourceType"] == resource_type]
+        return [r["PhysicalResourceId"] for r in summaries
+                if r["ResourceType"] == resource_type and r["LogicalResourceId"].startswith(prefix)]
 
     def check_alarms(self, stage: str) -> str:
         """Every alarm of the stage acts: notifies the stage's topic (which has the subscriber) or
@@ -219,7 +237,7 @@ class Rehearsal:
     def check_app_tier(self, stage: str) -> str:
         groups = self.stack_resources(f"{stage}-app", "AWS::AutoScaling::AutoScalingGroup")
         if not groups:
-            instances = self.stack_resources(f"{stage}-app", "AWS::EC2::Instance")
+            instances = self.stack_resources(f"{stage}-app", "AWS::EC2::Instance", prefix="Tier")
             return f"{len(instances)} app instance"
         group = self.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=groups)["AutoScalingGroups"][0]
         # Where the group may launch (AWS balances its instances over these; moto puts them all in the first)
@@ -236,7 +254,8 @@ class Rehearsal:
         """The hosts' user data as deployed: the instance's (starter) or the group's launch template's."""
         ec2 = self.client("ec2")
         resources = self.client("cloudformation").list_stack_resources(StackName=f"{stage}-app")["StackResourceSummaries"]
-        by_type = {r["ResourceType"]: r["PhysicalResourceId"] for r in resources}
+        # the app tier's (its logical IDs start with Tier; the release's migration has its own)
+        by_type = {r["ResourceType"]: r["PhysicalResourceId"] for r in resources if r["LogicalResourceId"].startswith("Tier")}
         if "AWS::AutoScaling::AutoScalingGroup" in by_type:
             group = self.client("autoscaling").describe_auto_scaling_groups(
                 AutoScalingGroupNames=[by_type["AWS::AutoScaling::AutoScalingGroup"]])["AutoScalingGroups"][0]
@@ -249,23 +268,34 @@ class Rehearsal:
             encoded = ec2.describe_instance_attribute(InstanceId=instance, Attribute="userData")["UserData"]["Value"]
         return base64.b64decode(encoded).decode()
 
+    def migration_user_data(self, stage: str) -> str:
+        """The user data of the release's migration instance, as deployed."""
+        (instance,) = self.stack_resources(f"{stage}-app", "AWS::EC2::Instance", prefix="Migration")
+        encoded = self.client("ec2").describe_instance_attribute(InstanceId=instance, Attribute="userData")["UserData"]["Value"]
+        return base64.b64decode(encoded).decode()
+
     def check_host_inputs(self, stage: str, site_url: str) -> list[str]:
-        user_data = self.user_data(stage)
-        env = dict(line.split("=", 1) for line in _between(user_data, "<<'GAME_ENV_EOF'\n", "\nGAME_ENV_EOF").splitlines())
+        user_data, migration = self.user_data(stage), self.migration_user_data(stage)
+        env, migration_env = _env_of(user_data), _env_of(migration)
         checked = []
         s3 = self.client("s3")
-        for url in re.findall(r"s3://[^\s]+", user_data):
+        for url in re.findall(r"s3://[^\s]+", user_data + migration):
             bucket, key = url.removeprefix("s3://").split("/", 1)
             s3.head_object(Bucket=bucket, Key=key)
-        checked.append("bootstrap script, service bundle and wheelhouse in the bootstrap bucket")
+        if _bundle(user_data) != _bundle(migration):
+            raise RehearsalFailed(f"{stage}: the migration runs {_bundle(migration)}, the hosts {_bundle(user_data)}")
+        checked.append("bootstrap script, service bundle and wheelhouse in the bootstrap bucket (the hosts' and "
+                       "the migration's: the same release)")
+        if "GAME_DB_ADMIN_SECRET_ID" in env:
+            raise RehearsalFailed(f"{stage}: the hosts are told where the master secret is")
         secrets = self.client("secretsmanager")
-        master = json.loads(secrets.get_secret_value(SecretId=env["GAME_DB_ADMIN_SECRET_ID"])["SecretString"])
+        master = json.loads(secrets.get_secret_value(SecretId=migration_env["GAME_DB_ADMIN_SECRET_ID"])["SecretString"])
         if not {"username", "password", "host", "port"} <= master.keys():
             raise RehearsalFailed(f"{stage}: the database secret lacks username/password/host/port: {sorted(master)}")
         app_secret = json.loads(secrets.get_secret_value(SecretId=env["GAME_APP_SECRET_ID"])["SecretString"])
         if len(app_secret.get("session_secret", "")) < 32:
             raise RehearsalFailed(f"{stage}: the app secret has no session signing key")
-        checked.append("both secrets")
+        checked.append("the app secret (the master secret: the migration's only)")
         parameter = self.client("ssm").get_parameter(Name=env["GAME_PUBLIC_BASE_URL_PARAMETER"])["Parameter"]["Value"]
         if parameter != site_url:
             raise RehearsalFailed(f"{stage}: parameter {env['GAME_PUBLIC_BASE_URL_PARAMETER']} is {parameter!r}, not {site_url}")
@@ -421,6 +451,11 @@ class Rehearsal:
             self.client("logs").delete_log_group(logGroupName=name)
         self.make("deploy", stage, DEPLOY_ARGS)
         self.check_deployed(stage)
+
+
+def _env_of(user_data: str) -> dict[str, str]:
+    """The environment file a user data writes."""
+    return dict(line.split("=", 1) for line in _between(user_data, "<<'GAME_ENV_EOF'\n", "\nGAME_ENV_EOF").splitlines())
 
 
 def _bundle(user_data: str) -> str:
