@@ -79,7 +79,7 @@ def migrate(settings: Settings, timeout: float = 300, manage_role: bool = True) 
 
     creds = admin_credentials_for(settings)
     deadline = time.monotonic() + timeout
-    engine = create_engine("postgresql+psycopg://", creator=lambda: psycopg.connect(**creds.params()),
+    engine = create_engine("postgresql+psycopg://", creator=lambda: _connect(creds.params(), timeout),
                            poolclass=pool.NullPool)
     try:
         with engine.connect() as conn:
@@ -108,6 +108,15 @@ def migrate(settings: Settings, timeout: float = 300, manage_role: bool = True) 
         raise MigrateError(f"database error: {type(exc.orig).__name__}: {str(exc.orig).strip()}") from None
     finally:
         engine.dispose()
+
+
+def _connect(params: dict, timeout: float) -> psycopg.Connection:
+    """A session bounded from its first statement: the database's own statement_timeout (the
+    parameter group's, for requests) never applies to this step, not even to the driver's
+    first queries."""
+    ms = max(1, int(timeout * 1000))
+    options = f"{params.get('options', '')} -c statement_timeout={ms} -c lock_timeout={ms}".strip()
+    return psycopg.connect(**{**params, "options": options})
 
 
 def _lock(conn, deadline: float, timeout: float) -> None:
