@@ -271,11 +271,18 @@ def _instances(ctx: Ctx) -> None:
         heal = ("EC2 auto-recovery alarm " + recovery.logical_id +
                 " (recovers the same instance after a host failure; not after an AZ "
                 "or software failure)") if recovery else "does not heal itself"
+        # terminates itself when its job is done (e.g. a deploy step): not a server at all
+        one_shot = str(model.literal(inst.stack, inst.props.get("InstanceInitiatedShutdownBehavior"))
+                       or "").lower() == "terminate" and not serves
         t.components.append({"type": "ec2-instance", "logical_id": inst.logical_id,
-                             "instance_type": itype, "az": az, "serves_traffic": serves,
+                             "instance_type": itype, "az": az, "serves_traffic": serves, "one_shot": one_shot,
                              "auto_recovery": bool(recovery),
                              "load_balanced_with": [p.logical_id for p in mates],
                              "game_service": meta})
+        if one_shot:
+            t.lines.append(f"EC2 instance {model.display(inst)}: 1 x {itype or 'type not fixed'}; terminates "
+                           f"itself on shutdown: a one-shot job (e.g. a deploy step), not part of the app tier")
+            continue
         if not serves:
             t.lines.append(f"EC2 instance {model.display(inst)}: 1 x {itype or 'type not fixed'}"
                            f" in {az or 'an AZ the template does not fix'}; serves no traffic "

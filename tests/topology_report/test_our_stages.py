@@ -60,7 +60,16 @@ def test_starter_is_reached_through_a_vpc_origin_without_a_load_balancer(starter
     assert not starter["tiers"]["load balancing"]["present"]
     assert any("VPC origin -> " in line for line in starter["tiers"]["edge"]["summary"])
     compute = starter["tiers"]["compute"]["components"]
-    assert [c["auto_recovery"] for c in compute if c["type"] == "ec2-instance"] == [True]
+    assert [c["auto_recovery"] for c in compute if c["type"] == "ec2-instance" and c["serves_traffic"]] == [True]
+
+
+@pytest.mark.parametrize("stage", ["starter", "scale_out"])
+def test_the_release_migration_is_a_one_shot_job_not_a_server(stage, request):
+    report = request.getfixturevalue(stage)
+    (migration,) = [c for c in report["tiers"]["compute"]["components"] if c.get("one_shot")]
+    assert migration["logical_id"].startswith("MigrationInstance") and not migration["serves_traffic"]
+    assert any("a one-shot job" in line and migration["logical_id"] in line
+               for line in report["tiers"]["compute"]["summary"]), report["tiers"]["compute"]["summary"]
 
 
 def test_scale_out_has_no_unaccepted_single_point_of_failure(scale_out):
