@@ -42,17 +42,28 @@ def is_auth_failure(exc: BaseException) -> bool:
     return "password authentication failed" in text or "PAM authentication failed" in text
 
 
+# A server that vanishes without a word (an RDS failover: the old primary's address goes
+# silent; a network partition) is noticed by the kernel, not by a request waiting on it:
+# data it does not acknowledge within TCP_USER_TIMEOUT_MS fails the connection, and an idle
+# connection is probed after KEEPALIVE_IDLE_SECONDS and fails once TCP_USER_TIMEOUT_MS has
+# passed without an answer. A pooled connection that died idle is then readable (the
+# error), so the pool's checkout check (``db._check_out``) replaces it before any request
+# uses it; one in use fails its request with a 503 within about 3 s. A server that is only
+# slow still acknowledges at once (its kernel does): slow statements are not cut short.
+# The probes cost one small packet per idle connection every 2 s.
+KEEPALIVE_IDLE_SECONDS = 2
+TCP_USER_TIMEOUT_MS = 3_000
+
+
 def _common(settings: Settings) -> dict:
-    """Parameters of every connection: a bounded connect; a server that vanishes (failover to
-    another host, network partition) is noticed by TCP keepalives within about 20 s, and data
-    it never acknowledges fails the connection after tcp_user_timeout."""
+    """Parameters of every connection: a bounded connect, a vanished server noticed in seconds."""
     return {
         "connect_timeout": max(2, int(round(settings.db_connect_timeout_seconds))),  # libpq: whole seconds, >= 2
         "keepalives": 1,
-        "keepalives_idle": 10,
-        "keepalives_interval": 3,
-        "keepalives_count": 3,
-        "tcp_user_timeout": 10_000,  # milliseconds
+        "keepalives_idle": KEEPALIVE_IDLE_SECONDS,
+        "keepalives_interval": 1,
+        "keepalives_count": 3,  # with tcp_user_timeout set, Linux gives up after it instead
+        "tcp_user_timeout": TCP_USER_TIMEOUT_MS,
         "application_name": "game_service",
     }
 

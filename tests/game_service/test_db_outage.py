@@ -20,6 +20,9 @@ pytestmark = pytest.mark.slow
 
 APP_ROLE, APP_PASSWORD = "game_app", "app-password"
 CONNECT_TIMEOUT = 2  # GAME_DB_CONNECT_TIMEOUT_SECONDS in these tests (libpq's minimum)
+# A statement on a connection whose server vanished: TCP gives up on unacknowledged data
+# after tcp_user_timeout (game_service.db_auth), and the request answers 503.
+FAIL_FAST_SECONDS = 5
 
 
 def server_env(tmp_path, database_url: str) -> dict:
@@ -101,6 +104,135 @@ def test_a_database_restart_under_load_answers_503_then_recovers_and_loses_no_wr
             assert coins == total, (pid, coins, total)
             assert actions >= sum(1 for p in acked.values() if p == pid)
 
+
+@pytest.fixture
+def silent_network():
+    from tests.game_service.silent_network import SilentNetwork, unavailable_reason
+
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(f"a silent failover needs the kernel to drop packets: {reason}")
+    net = SilentNetwork()
+    yield net
+    net.close()
+
+
+def widen_pools(url: str, players) -> None:
+    """As many requests at once as both workers' pools hold: each pool opens all its connections."""
+    import asyncio
+
+    async def burst():
+        async with httpx.AsyncClient(base_url=url, timeout=15) as client:
+            for _ in range(3):
+                rs = await asyncio.gather(*(client.get("/api/me", headers=players[i % len(players)][1])
+                                            for i in range(24)))
+                assert all(r.status_code == 200 for r in rs), [r.status_code for r in rs]
+
+    asyncio.run(burst())
+
+
+def fail_over_silently(cluster, net) -> tuple[float, float, list[int], list[int]]:
+    """The old primary goes silent for every connection; a fast shutdown flushes every commit
+    (as a synchronous standby holds it) and its goodbyes are dropped; connects hang while the
+    endpoint's name moves; then the new primary answers at the same address, the old
+    connections staying silent. Returns (down, up, pooled client ports, still-silent ports)."""
+    pooled = net.open_connections(cluster.port)
+    down = time.monotonic()
+    net.silence_port(cluster.port)
+    cluster.stop()
+    time.sleep(2)
+    cluster.start()
+    stale = net.keep_silent(cluster.port)
+    return down, time.monotonic(), pooled, stale
+
+
+def game_on_its_own_cluster(make_pg_cluster, tmp_path):
+    from game_service.config import Settings
+    from game_service.migrate import migrate
+
+    cluster = make_pg_cluster()
+    cluster.create_database("game")
+    cluster.create_role(APP_ROLE, APP_PASSWORD)
+    migrate(Settings(database_url=cluster.url("game"), db_user=APP_ROLE, session_secret="x"), timeout=60)
+    return cluster, LiveServer(server_env(tmp_path, cluster.url("game", APP_ROLE, APP_PASSWORD)), workers=2)
+
+
+def test_a_silent_failover_under_load_fails_fast_recovers_within_5_s_and_loses_no_write(
+        make_pg_cluster, silent_network, tmp_path):
+    """An RDS failover as it happens: the old primary vanishes without closing anything (its
+    packets dropped by the kernel: no FATAL, no FIN, no RST, no ACK), connects hang while the
+    endpoint moves, then the new primary answers at the same address with every committed
+    write. The pooled connections to the old one are dead without knowing it."""
+    from game_service.db_auth import TCP_USER_TIMEOUT_MS
+
+    cluster, server = game_on_its_own_cluster(make_pg_cluster, tmp_path)
+    try:
+        players = [guest(server.url) for _ in range(6)]
+        load = Load(server.url, players, threads=4, max_seconds=40, client_timeout=20).start()
+        time.sleep(1)
+        widen_pools(server.url, players)  # idle pooled connections too, not only the busy ones
+        time.sleep(1)
+        down, up, pooled, stale = fail_over_silently(cluster, silent_network)
+        time.sleep(10)
+        results = load.stop()
+        log = server.log_text()
+    finally:
+        server.stop()
+
+    assert len(pooled) >= 8 and set(pooled) <= set(stale), (pooled, stale)  # the pools' connections went silent
+    assert len(results) > 100, len(results)
+    bad = [r for r in results if not ok(r) and r.status != 503]
+    assert not bad, bad[:5]  # never a 500, never a hang (the client's timeout is status 0)
+    failed = [r for r in results if r.status == 503]
+    assert failed, "the failover went unnoticed: the test did not test anything"
+    for r in failed:  # fast: bounded by the connections' TCP timeout, not by the client's patience
+        assert r.retry_after == "2" and '"database_unavailable"' in r.error, r
+        assert r.seconds <= FAIL_FAST_SECONDS, r
+        assert down - 1 <= r.start <= up + 5, r
+    first_ok = min(r.start + r.seconds for r in results if r.start >= up and ok(r))
+    assert first_ok - up <= 5, first_ok - up
+    # The requests in flight when the old primary went silent fail once the kernel gives up
+    # on their connections (tcp_user_timeout), at the same moment as it fails the idle ones.
+    caught = [r for r in failed if r.start <= down + 0.1]
+    assert caught, "no request was in flight on a connection that went silent"
+    noticed = max(r.start + r.seconds for r in caught)
+    assert noticed - down <= TCP_USER_TIMEOUT_MS / 1000 + 1, noticed - down
+    # From then on, with the new primary up, no request fails: the dead idle connections are
+    # replaced at checkout (the pool's liveness check), never handed to a request.
+    after = [r for r in results if r.start > max(up, noticed)]
+    assert len(after) > 50 and all(ok(r) for r in after), [r for r in after if not ok(r)][:5]
+    assert "Traceback" not in log
+
+    acked = {r.idem_key: r.player_id for r in results if r.idem_key and 200 <= r.status < 300}
+    with cluster.admin("game") as conn:
+        stored = set(conn.execute("SELECT player_id, key FROM idempotency_keys").fetchall())
+        missing = [k for k, pid in acked.items() if (pid, k) not in stored]
+        assert not missing, f"{len(missing)} acknowledged writes lost"
+
+
+
+def test_a_silent_failover_while_the_pools_are_idle_costs_no_request(make_pg_cluster, silent_network, tmp_path):
+    """A failover in a quiet hour: nothing in flight, every pooled connection idle and dead
+    without knowing it. The kernel fails them (keepalive probes, tcp_user_timeout); the
+    pool's checkout check sees that and opens new ones: the next requests all succeed. (Under
+    load, a request's failure also makes SQLAlchemy drop the whole pool; here nothing fails
+    first, so only the checkout check stands between a dead connection and a request.)"""
+    from game_service.db_auth import KEEPALIVE_IDLE_SECONDS, TCP_USER_TIMEOUT_MS
+
+    cluster, server = game_on_its_own_cluster(make_pg_cluster, tmp_path)
+    try:
+        players = [guest(server.url) for _ in range(6)]
+        widen_pools(server.url, players)
+        down, up, pooled, stale = fail_over_silently(cluster, silent_network)
+        time.sleep(max(0.0, down + KEEPALIVE_IDLE_SECONDS + TCP_USER_TIMEOUT_MS / 1000 + 1 - time.monotonic()))
+        with httpx.Client(base_url=server.url, timeout=20) as c:
+            statuses = [c.get("/api/me", headers=players[i % len(players)][1]).status_code for i in range(40)]
+        log = server.log_text()
+    finally:
+        server.stop()
+    assert len(pooled) >= 8 and set(pooled) <= set(stale), (pooled, stale)
+    assert statuses == [200] * 40, statuses
+    assert "database unavailable" not in log, log[-3000:]
 
 def blackhole() -> socket.socket:
     """A TCP server on 127.0.0.1 that accepts connections (the kernel does) and never answers."""
