@@ -17,16 +17,20 @@
 #      makes concurrent runs migrate once; a rollback's older code no-ops); migrate ends here
 #   5. --role serve|all: start the production server  [os_start_service]
 #   6. wait for liveness, then deep readiness (database and storage)
-#   7. ec2 behind a load balancer: wait until the target group calls this host healthy
+#   7. ec2 launched by a group with a launch hook (--lifecycle-hook): complete it, CONTINUE
+#      (the group puts the host in service and in its target group); on any failure,
+#      ABANDON (the group terminates the host) [os_release_launch]
+#   8. ec2 behind a load balancer: wait until the target group calls this host healthy
 # It exits 0 only when all of that holds; EC2 user data signals CloudFormation with that
-# exit code, so a rolling update moves on only past a host that really serves (and a release
-# reaches its hosts only once its migration is done).
+# exit code (what creating the group waits for), and a rollout counts a new host only once
+# it is released from the launch hook (and a release reaches its hosts only once its
+# migration is done).
 # Only the steps marked [os_*] differ between modes (the "named switch").
 set -euo pipefail
 
 ARGS=("$@")
 MODE=""; ROLE=all; BUNDLE=""; WHEELS=""; ENV_FILE=""; PREFIX=""; NETNS=""
-REGION=""; STAGE=""; LOG_GROUP=""; TARGET_GROUP_ARN=""
+REGION=""; STAGE=""; LOG_GROUP=""; TARGET_GROUP_ARN=""; LIFECYCLE_HOOK=""
 PYTHON=${PYTHON:-python3.11}
 # The time budget of every step, in seconds: a step past its budget fails the boot with its
 # reason. The worst case adds up below the stack's signal timeout, and the time to liveness
@@ -40,6 +44,8 @@ MIGRATE_TIMEOUT=${MIGRATE_TIMEOUT:-300}
 LIVE_TIMEOUT=60
 READY_TIMEOUT=${READY_TIMEOUT:-120}
 TARGET_HEALTH_TIMEOUT=180         # behind a load balancer: until it calls the host healthy
+LIFECYCLE_ATTEMPT_TIMEOUT=20      # one call to complete the launch hook (ec2, in a group)
+SHIP_LOG_WAIT=15                  # a failed host waits for the agent to ship its log, then goes
 
 usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while (($#)); do
@@ -55,6 +61,7 @@ while (($#)); do
     --stage) STAGE=$2; shift 2 ;;
     --log-group) LOG_GROUP=$2; shift 2 ;;
     --target-group-arn) TARGET_GROUP_ARN=$2; shift 2 ;;
+    --lifecycle-hook) LIFECYCLE_HOOK=$2; shift 2 ;;
     --ready-timeout) READY_TIMEOUT=$2; shift 2 ;;
     --migrate-timeout) MIGRATE_TIMEOUT=$2; shift 2 ;;
     -h|--help) usage ;;
@@ -85,7 +92,7 @@ retry() {  # retry ATTEMPTS COMMAND...: for steps that talk to a network service
   local attempts=$1 n=1; shift
   until "$@"; do
     ((n >= attempts)) && return 1
-    log "retrying ($n/$attempts failed): $*"; sleep $((n * 5)); n=$((n + 1))
+    log "retrying ($n/$attempts failed): $*" >&2; sleep $((n * 5)); n=$((n + 1))
   done
 }
 env_value() { sed -n "s/^$1=//p" "$ENV_FILE" | tail -n 1; }
@@ -237,6 +244,39 @@ WantedBy=timers.target
 EOF
 }
 
+RELEASED=""
+os_release_launch() {  # os_release_launch CONTINUE|ABANDON: ec2, launched by a group with a launch hook
+  [[ "$MODE" == ec2 && -n "$LIFECYCLE_HOOK" && -z "$RELEASED" ]] || return 0
+  RELEASED=$1
+  local token instance group
+  token=$(curl -fsS -m 5 -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')
+  instance=$(curl -fsS -m 5 -H "X-aws-ec2-metadata-token: $token" http://169.254.169.254/latest/meta-data/instance-id)
+  group=$(retry "$RETRY_ATTEMPTS" timeout "$LIFECYCLE_ATTEMPT_TIMEOUT" aws autoscaling describe-auto-scaling-instances \
+    --region "$REGION" --instance-ids "$instance" --query 'AutoScalingInstances[0].AutoScalingGroupName' --output text) \
+    || fail "find the Auto Scaling group of $instance"
+  retry "$RETRY_ATTEMPTS" timeout "$LIFECYCLE_ATTEMPT_TIMEOUT" aws autoscaling complete-lifecycle-action --region "$REGION" \
+    --auto-scaling-group-name "$group" --lifecycle-hook-name "$LIFECYCLE_HOOK" --instance-id "$instance" \
+    --lifecycle-action-result "$1" || fail "complete the launch hook $LIFECYCLE_HOOK ($1)"
+  log "launch hook $LIFECYCLE_HOOK completed: $1"
+}
+
+# Any failure of a group's host: counted (a rollout fails on it: Game/Host BootFailed), and
+# a host held by the launch hook is abandoned (the group terminates it and launches another),
+# after the agent has had time to ship this log.
+on_exit() {
+  local rc=$?
+  if ((rc != 0)) && [[ "$MODE" == ec2 && -n "$LIFECYCLE_HOOK" ]]; then
+    timeout "$LIFECYCLE_ATTEMPT_TIMEOUT" aws cloudwatch put-metric-data --region "$REGION" --namespace Game/Host \
+      --metric-name BootFailed --dimensions "Stage=$STAGE" --value 1 || true
+    if [[ -z "$RELEASED" ]]; then
+      sleep "$SHIP_LOG_WAIT"
+      os_release_launch ABANDON || true
+    fi
+  fi
+  exit "$rc"
+}
+trap on_exit EXIT
+
 os_wait_in_load_balancer() {  # ec2 behind a target group only
   [[ "$MODE" == ec2 && -n "$TARGET_GROUP_ARN" ]] || return 0
   local token instance state=unknown
@@ -311,5 +351,6 @@ fi
 os_start_service
 wait_for "liveness" "$BASE/api/health/live" "$LIVE_TIMEOUT"
 wait_for "deep readiness (database, storage)" "$BASE/api/health/ready" "$READY_TIMEOUT"
+os_release_launch CONTINUE
 os_wait_in_load_balancer
 log "READY in $(elapsed) s"

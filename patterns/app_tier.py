@@ -2,8 +2,8 @@
 
 * ``SingleInstanceAppTier``: one instance, healed by EC2 auto recovery (the classic setup).
 * ``ScalingAppTier``: an Auto Scaling group over every AZ's private subnet behind an
-  internal Application Load Balancer, target-tracking scaling, rolling updates that
-  wait for instances healthy in the target group.
+  internal Application Load Balancer, target-tracking scaling, rollouts (instance
+  refreshes) that launch before they terminate and count a host once it serves.
 
 Neither is reachable from the internet: CloudFront reaches them through a VPC origin
 (ENIs inside the VPC). The VPC origin lives here, with its target, so that replacing
@@ -27,7 +27,13 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from game_service.contract import LIVENESS_PATH, Env
-from patterns.game_service_host import DISK_ALARM_PERCENT, DISK_USED_METRIC, HOST_NAMESPACE, GameServiceHostArtifacts
+from patterns.game_service_host import (
+    BOOT_FAILED_METRIC,
+    DISK_ALARM_PERCENT,
+    DISK_USED_METRIC,
+    HOST_NAMESPACE,
+    GameServiceHostArtifacts,
+)
 from patterns.nag import acknowledge
 from patterns.recovery import auto_recovery
 
@@ -36,6 +42,15 @@ from patterns.recovery import auto_recovery
 # health-check grace, so a slow host is never replaced mid-boot (tests/host/test_boot_budget.py).
 SIGNAL_TIMEOUT_MINUTES = 25
 HEALTH_CHECK_GRACE_MINUTES = 18
+# A scale-out host launches held in Pending:Wait by this hook and enters service (and its
+# target group) only when its bootstrap completes the hook: CONTINUE once it serves, ABANDON
+# (the group terminates it) when it fails; one that says nothing is abandoned after the
+# signal timeout.
+LAUNCH_HOOK_NAME = "host-serves"
+# A rollout launches before it terminates: never fewer healthy hosts in service than the
+# group's desired capacity (even at its max size), at most a quarter more while it rolls.
+ROLLOUT_MIN_HEALTHY_PERCENT = 100
+ROLLOUT_MAX_HEALTHY_PERCENT = 125
 
 
 def _root_volume() -> ec2.BlockDevice:
@@ -176,10 +191,13 @@ class SingleInstanceAppTier(Construct):
 class ScalingAppTier(Construct):
     """An Auto Scaling group across every AZ behind an internal Application Load Balancer.
 
-    Desired capacity is left unset so a deploy never resets a scaled-out group; a new
-    launch template rolls through the group in batches of a quarter of its max size,
-    each instance signalling only once it passes its deep readiness check and is healthy
-    in the target group.
+    Desired capacity is left unset so a deploy never resets a scaled-out group. A new launch
+    template rolls through the group as an instance refresh that launches before it
+    terminates (CloudFormation's AutoScalingInstanceRefresh policy): the group keeps its
+    desired capacity healthy in service, a quarter more at most, scaling stays on, and the
+    deploy waits for the refresh. A new host counts only once its bootstrap has released it
+    from the launch hook, which it does only after its deep readiness check passes; a host
+    that fails is abandoned (terminated) with its reason in its log.
     """
 
     def __init__(
@@ -205,14 +223,15 @@ class ScalingAppTier(Construct):
         db_pool_size: int,
         db_max_overflow: int,
         access_logs_bucket: s3.IBucket,
+        alarm_topic: sns.ITopic | None = None,
     ) -> None:
         super().__init__(scope, id_)
         if min_instances < 2:
             raise ValueError(f"{id_}: min_instances must be >= 2 for a replicated tier, got {min_instances}")
         if max_instances <= min_instances:
             raise ValueError(
-                f"{id_}: max_instances ({max_instances}) must be > min_instances ({min_instances}): a rolling "
-                "update keeps min_instances in service and needs room above it"
+                f"{id_}: max_instances ({max_instances}) must be > min_instances ({min_instances}): a group "
+                "that cannot grow does not scale out"
             )
         private = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
 
@@ -253,6 +272,7 @@ class ScalingAppTier(Construct):
             log_group_name=log_group_name,
             stage=stage,
             target_group_arn=self.target_group.target_group_arn,
+            lifecycle_hook=LAUNCH_HOOK_NAME,
         )
         self.launch_template = ec2.LaunchTemplate(
             self,
@@ -285,24 +305,68 @@ class ScalingAppTier(Construct):
                 additional_types=[autoscaling.AdditionalHealthCheckType.ELB],
                 grace_period=Duration.minutes(HEALTH_CHECK_GRACE_MINUTES),
             ),
+            # Creating the group waits for min_instances signals; a host signals once it serves.
             signals=autoscaling.Signals.wait_for_min_capacity(timeout=Duration.minutes(SIGNAL_TIMEOUT_MINUTES)),
-            # A rollout replaces a quarter of the largest group at a time (at least one),
-            # keeping min_instances in service (below max_instances, which the config
-            # enforces, so there is room for new instances); a group scaled out to its
-            # max rolls in four batches, not one instance at a time for hours. Scaling
-            # and health replacement are suspended for the rollout (CDK's default).
-            update_policy=autoscaling.UpdatePolicy.rolling_update(
-                max_batch_size=max(1, -(-max_instances // 4)),
-                min_instances_in_service=min_instances,
-                pause_time=Duration.minutes(SIGNAL_TIMEOUT_MINUTES),
-                wait_on_resource_signals=True,
+            # A rollout (a new launch template) launches new hosts before it terminates old
+            # ones, a quarter of the desired capacity at a time: in-service capacity never
+            # drops, not even for a group at its max size (a rolling update there has to
+            # terminate first). Scaling keeps working during the rollout, and a rollout whose
+            # new hosts turn unhealthy fails on the alarm below, so the stack rolls back.
+            update_policy=autoscaling.UpdatePolicy.instance_refresh(
+                strategy=autoscaling.InstanceRefreshStrategy.ROLLING,
+                min_healthy_percentage=ROLLOUT_MIN_HEALTHY_PERCENT,
+                max_healthy_percentage=ROLLOUT_MAX_HEALTHY_PERCENT,
+                alarms=self._rollout_alarms(stage, alarm_topic),
             ),
             group_metrics=[autoscaling.GroupMetrics.all()],
+        )
+        # The hook is part of the group (not a separate resource created after it), so the
+        # group's first hosts are held by it too.
+        cfn_group: autoscaling.CfnAutoScalingGroup = self.group.node.default_child
+        cfn_group.lifecycle_hook_specification_list = [
+            autoscaling.CfnAutoScalingGroup.LifecycleHookSpecificationProperty(
+                lifecycle_hook_name=LAUNCH_HOOK_NAME,
+                lifecycle_transition="autoscaling:EC2_INSTANCE_LAUNCHING",
+                heartbeat_timeout=SIGNAL_TIMEOUT_MINUTES * 60,
+                default_result="ABANDON",
+            )
+        ]
+        stack = Stack.of(self)
+        # the group's generated name starts with its stack's (the group cannot be named
+        # here: its launch template, and so this role, come before it)
+        groups = (f"arn:{stack.partition}:autoscaling:{stack.region}:{stack.account}:autoScalingGroup:*:"
+                  f"autoScalingGroupName/{stack.stack_name}-*")
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReleaseItselfFromTheLaunchHook",
+                actions=["autoscaling:CompleteLifecycleAction"],
+                resources=[groups],
+            )
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            "A host completes the launch hook of its own group, whose name CloudFormation generates "
+            "from the stack's name; the role is limited to the groups of this stack.",
+            applies_to=[f"Resource::{groups}"],
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="FindItsGroup",  # which group launched it (no resource-level permissions)
+                actions=["autoscaling:DescribeAutoScalingInstances"],
+                resources=["*"],
+            )
         )
         self.group.attach_to_application_target_group(self.target_group)
         self.group.scale_on_cpu_utilization("CpuTarget", target_utilization_percent=target_cpu_percent)
         self.user_data.add_signal_on_exit_command(self.group)
 
+        acknowledge(
+            self.group,
+            "Annotation::@aws-cdk/aws-autoscaling:signalsNotUsedByInstanceRefresh",
+            "The signals are what creating the group waits for (its creation policy); a rollout counts "
+            "a new host once its bootstrap releases it from the launch hook, after its readiness check.",
+        )
         acknowledge(
             self.group,
             "AwsSolutions-AS3",
@@ -317,3 +381,40 @@ class ScalingAppTier(Construct):
             http_port=80,
             protocol_policy=cloudfront.OriginProtocolPolicy.HTTP_ONLY,
         )
+
+    def _rollout_alarms(self, stage: str, alarm_topic: sns.ITopic | None) -> list[cloudwatch.Alarm]:
+        """What fails a rollout in progress (the stack then rolls back to the previous launch
+        template, by another refresh): a new host whose boot fails (it abandons its launch, so
+        the load balancer never sees it), or one that turns unhealthy behind the load balancer.
+        They exist whatever the monitoring choice (they gate rollouts) and notify the stage's
+        topic when there is one; fixed names, so the dashboard shows them without a
+        cross-stack reference."""
+        self.alarm_names: list[str] = []
+        alarms = []
+        for suffix, description, metric, periods in (
+            ("boot-failed", "A host's boot failed (its log: stream <instance id>/bootstrap); an instance refresh "
+             "in progress fails on it",
+             cloudwatch.Metric(namespace=HOST_NAMESPACE, metric_name=BOOT_FAILED_METRIC, dimensions_map={"Stage": stage},
+                               statistic="Sum", period=Duration.minutes(1)), 1),
+            ("unhealthy-hosts", "An app instance failed its load-balancer health check for 3 minutes; an instance "
+             "refresh in progress fails on it",
+             self.target_group.metrics.unhealthy_host_count(period=Duration.minutes(1), statistic="Maximum"), 3),
+        ):
+            name = f"game-{stage}-app-{suffix}"
+            alarm = cloudwatch.Alarm(
+                self,
+                f"Rollout{suffix.title().replace('-', '')}",
+                alarm_name=name,
+                alarm_description=description,
+                metric=metric,
+                threshold=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                evaluation_periods=periods,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            if alarm_topic is not None:
+                alarm.add_alarm_action(cw_actions.SnsAction(alarm_topic))
+                alarm.add_ok_action(cw_actions.SnsAction(alarm_topic))
+            self.alarm_names.append(name)
+            alarms.append(alarm)
+        return alarms

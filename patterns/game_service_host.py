@@ -48,6 +48,9 @@ HOST_NAMESPACE = "Game/Host"
 DISK_USED_METRIC = "disk_used_percent"
 DISK_ALARM_PERCENT = 85
 READINESS_METRIC = "Ready"
+# A group's host whose boot failed (host/bootstrap.sh, before it abandons its launch): 1 per
+# failure, dimension Stage. A rollout fails on it (patterns/app_tier.py).
+BOOT_FAILED_METRIC = "BootFailed"
 SERVICE_LOG = "/var/log/game/service.log"
 BOOTSTRAP_LOG = "/var/log/game-bootstrap.log"
 ENV_FILE = "/etc/game.env"
@@ -91,6 +94,7 @@ class GameServiceHostArtifacts(Construct):
         stage: str,
         role: str = "serve",
         target_group_arn: str | None = None,
+        lifecycle_hook: str | None = None,
     ) -> ec2.UserData:
         """User data that runs the bootstrap in ``role`` (``serve``: a host; ``migrate``: the
         release's migration, after which the instance shuts itself down); the caller adds the
@@ -110,6 +114,8 @@ class GameServiceHostArtifacts(Construct):
         ]
         if target_group_arn is not None:
             args.append(f"--target-group-arn {target_group_arn}")
+        if lifecycle_hook is not None:
+            args.append(f"--lifecycle-hook {lifecycle_hook}")
         user_data = ec2.UserData.for_linux()
         user_data.add_commands(
             "set -euo pipefail",

@@ -171,6 +171,7 @@ class AppStack(Stack):
                 max_instances=config.max_instances,
                 target_cpu_percent=config.target_cpu_percent,
                 access_logs_bucket=logs_bucket,
+                alarm_topic=alarm_topic,
                 **common,
             )
             role.add_to_policy(
@@ -295,8 +296,10 @@ class AppStack(Stack):
             "AwsSolutions-IAM5",
             "Session Manager's channel actions, cloudwatch:PutMetricData (held to the game's two "
             "namespaces by a condition) and ec2:DescribeTags support no resource-level permissions"
-            + ("; nor does elasticloadbalancing:DescribeTargetHealth, with which an instance reads its "
-               "own health before signalling CloudFormation." if config.app_tier == "auto-scaling" else "."),
+            + ("; nor do elasticloadbalancing:DescribeTargetHealth, with which an instance reads its "
+               "own health before signalling CloudFormation, and autoscaling:DescribeAutoScalingInstances, "
+               "with which it finds the group whose launch hook it completes."
+               if config.app_tier == "auto-scaling" else "."),
             applies_to=["Resource::*"],
         )
         # The secret by ARN: granting on the secret object would also write this role into

@@ -264,8 +264,7 @@ def _validate(cfg: StageConfig) -> None:  # noqa: C901 - a flat list of checks r
             _fail(cfg, "min_instances", f"must be >= 2 when app_tier is 'auto-scaling' (one instance is a single point of failure), got {cfg.min_instances}")
         if cfg.max_instances <= cfg.min_instances:
             _fail(cfg, "max_instances", f"must be > min_instances ({cfg.min_instances}), got {cfg.max_instances}: "
-                  "a rolling update keeps min_instances in service and needs room above it for the new instance, "
-                  "and a group that cannot grow does not scale out")
+                  "a group that cannot grow does not scale out")
         if cfg.nat != "gateway-per-az":
             _fail(cfg, "nat", "must be 'gateway-per-az' when app_tier is 'auto-scaling' (shared egress is a single point of failure)")
         if not cfg.db_multi_az:

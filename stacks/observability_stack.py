@@ -63,7 +63,6 @@ class ObservabilityStack(Stack):
             unhealthy = tg_metrics.unhealthy_host_count(period=period, statistic="Maximum", label="Unhealthy hosts")
             self._alarm("AppErrors", errors_5xx, 10, 5, "More than 10 5xx answers a minute from the game service")
             self._alarm("AppLatency", latency_p99, 1.5, 5, "p99 latency of the game service above 1.5 s")
-            self._alarm("UnhealthyHosts", unhealthy, 1, 3, "An app instance failed its load-balancer health check")
             self._alarm(
                 "TooFewHealthyHosts", healthy, config.min_instances, 3,
                 f"Fewer than {config.min_instances} healthy app instances",
@@ -89,15 +88,16 @@ class ObservabilityStack(Stack):
             self._alarm("AppDisk", fullest_disk, DISK_ALARM_PERCENT, 10,
                         f"An app instance's root disk is over {DISK_ALARM_PERCENT}% full for 10 minutes")
         else:
-            # The instance's own alarms are the app stack's; shown here by their fixed names
-            # (an alarm widget follows its alarm when a new instance updates it).
             app_widgets = []
-            for name in app_tier.alarm_names:
-                alarm = cloudwatch.Alarm.from_alarm_name(self, name, name)
-                app_widgets.append(cloudwatch.AlarmWidget(title=name, alarm=alarm, width=8))
-                if self.topic is not None:
-                    self.alarms.append(alarm)
             cpu = None
+        # The tier's own alarms (the instance's; the group's rollout gates) are the app
+        # stack's; shown here by their fixed names (an alarm widget follows its alarm when a
+        # new instance updates it).
+        for name in app_tier.alarm_names:
+            alarm = cloudwatch.Alarm.from_alarm_name(self, name, name)
+            app_widgets.append(cloudwatch.AlarmWidget(title=name, alarm=alarm, width=8))
+            if self.topic is not None:
+                self.alarms.append(alarm)
         # The deep check: each host reports whether the service reaches its database
         # and storage; the minimum over hosts is 0 as soon as one of them cannot.
         ready = cloudwatch.Metric(

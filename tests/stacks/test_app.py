@@ -4,11 +4,14 @@ recovered instance / a health-gated, rolling, scaling group behind an internal A
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
 from aws_cdk.assertions import Match
 
+from patterns.app_tier import SIGNAL_TIMEOUT_MINUTES
+from patterns.game_service_host import BOOT_FAILED_METRIC, HOST_NAMESPACE
 from stacks.config import AMAZON_LINUX_2023_ARM64, STAGES
 from tests.stacks.helpers import of_tier, only, props, resources
 
@@ -155,7 +158,7 @@ def test_starter_single_instance_recovers_itself(templates):
     assert resources(app, "AWS::ElasticLoadBalancingV2::LoadBalancer") == {}
 
 
-def test_scale_out_group_spans_every_zone_and_rolls_with_signals(templates):
+def test_scale_out_group_spans_every_zone_and_is_created_with_signals(templates):
     app = templates["scale-out"]["app"]
     (group_resource,) = resources(app, "AWS::AutoScaling::AutoScalingGroup").values()
     group = group_resource["Properties"]
@@ -164,14 +167,58 @@ def test_scale_out_group_spans_every_zone_and_rolls_with_signals(templates):
     subnets = json.dumps(group["VPCZoneIdentifier"])
     assert len(group["VPCZoneIdentifier"]) == 3 and subnets.count("appSubnet") == 3
     assert group["HealthCheckType"] == "ELB"
-    rolling = group_resource["UpdatePolicy"]["AutoScalingRollingUpdate"]
-    assert rolling["WaitOnResourceSignals"] is True and rolling["MaxBatchSize"] == 3, "12 instances roll in 4 batches"
-    assert rolling["MinInstancesInService"] == 3 < int(group["MaxSize"]), "room above min for the new instances"
-    assert {"AlarmNotification", "ScheduledActions", "AZRebalance"} <= set(rolling["SuspendProcesses"])
     assert group_resource["CreationPolicy"]["ResourceSignal"]["Count"] == 3
     (scaling,) = props(app, "AWS::AutoScaling::ScalingPolicy")
     assert scaling["PolicyType"] == "TargetTrackingScaling"
     assert scaling["TargetTrackingConfiguration"]["TargetValue"] == STAGES["scale-out"].target_cpu_percent
+
+
+def test_a_rollout_at_the_groups_max_size_keeps_every_host_until_its_replacement_serves(templates):
+    """The group scaled out to its max at peak, then a deploy: the rollout (an instance
+    refresh) must launch before it terminates. A rolling update could not: at MaxSize it has
+    to terminate a batch first (a quarter of the capacity, at peak), with scaling suspended."""
+    app = templates["scale-out"]["app"]
+    (group_resource,) = resources(app, "AWS::AutoScaling::AutoScalingGroup").values()
+    group = group_resource["Properties"]
+    policy = group_resource["UpdatePolicy"]
+    assert "AutoScalingRollingUpdate" not in policy and "AutoScalingReplacingUpdate" not in policy
+    refresh = policy["AutoScalingInstanceRefresh"]
+    assert refresh["Strategy"] == "Rolling"
+    preferences = refresh["Preferences"]
+    at_max = int(group["MaxSize"])  # desired capacity == max size
+    in_service_floor = math.ceil(at_max * preferences["MinHealthyPercentage"] / 100)
+    ceiling = math.floor(at_max * preferences["MaxHealthyPercentage"] / 100)
+    assert in_service_floor == at_max, "a host is terminated before its replacement serves"
+    assert ceiling - at_max >= 1, "no room to launch a replacement first"
+    assert ceiling - at_max <= -(-at_max // 4), "more than a quarter of the group launched at once"
+    # a new host counts only once its bootstrap released it from the launch hook (after its
+    # readiness check); a host that never does is abandoned, not put in service
+    (hook,) = group["LifecycleHookSpecificationList"]
+    assert hook["LifecycleTransition"] == "autoscaling:EC2_INSTANCE_LAUNCHING"
+    assert hook["DefaultResult"] == "ABANDON"
+    assert hook["HeartbeatTimeout"] == SIGNAL_TIMEOUT_MINUTES * 60
+    assert f"--lifecycle-hook {hook['LifecycleHookName']}" in json.dumps(
+        of_tier(app, "AWS::EC2::LaunchTemplate")["LaunchTemplateData"]["UserData"])
+    # a rollout whose new hosts fail their boot, or turn unhealthy, fails (the stack rolls back)
+    alarms = {a["MetricName"]: a for a in (app["Resources"][ref["Ref"]]["Properties"]
+                                           for ref in preferences["AlarmSpecification"]["Alarms"])}
+    assert set(alarms) == {"UnHealthyHostCount", BOOT_FAILED_METRIC}
+    (target_group_id,) = [lid for lid, r in app["Resources"].items() if r["Type"] == "AWS::ElasticLoadBalancingV2::TargetGroup"]
+    assert target_group_id in json.dumps(alarms["UnHealthyHostCount"]["Dimensions"])
+    boot_failed = alarms[BOOT_FAILED_METRIC]
+    assert boot_failed["Threshold"] == 1 and boot_failed["Namespace"] == HOST_NAMESPACE
+    assert boot_failed["Dimensions"] == [{"Name": "Stage", "Value": "scale-out"}]
+    bootstrap = (Path(__file__).resolve().parents[2] / "host" / "bootstrap.sh").read_text()
+    assert " ".join(bootstrap.replace("\\\n", " ").split()).count(  # what a failed host sends
+        f"--namespace {HOST_NAMESPACE} --metric-name {BOOT_FAILED_METRIC}") == 1
+
+
+def test_scale_out_hosts_may_complete_only_their_own_groups_launch_hook(templates):
+    app = templates["scale-out"]["app"]
+    statements = [s for p in props(app, "AWS::IAM::Policy") for s in p["PolicyDocument"]["Statement"]
+                  if "autoscaling:CompleteLifecycleAction" in json.dumps(s["Action"])]
+    (statement,) = statements
+    assert statement["Resource"].endswith(":autoScalingGroupName/scale-out-app-*")
 
 
 def test_scale_out_load_balancer_is_internal_logged_and_checks_the_shallow_health_path(templates):
@@ -203,7 +250,7 @@ def test_scale_out_group_with_assertions_api(template):
         {
             "Properties": Match.object_like({"MinSize": "3", "MaxSize": "12", "DesiredCapacity": Match.absent(),
                                              "HealthCheckType": "ELB"}),
-            "UpdatePolicy": {"AutoScalingRollingUpdate": Match.object_like({"WaitOnResourceSignals": True})},
+            "UpdatePolicy": Match.object_like({"AutoScalingInstanceRefresh": Match.object_like({"Strategy": "Rolling"})}),
             "CreationPolicy": {"ResourceSignal": {"Count": 3, "Timeout": "PT25M"}},
         },
     )

@@ -375,8 +375,7 @@ def test_max_size_change_only_updates_the_group(variant) -> None:
     assert of_kind(changes, "modified") == {("app", "AWS::AutoScaling::AutoScalingGroup")}
     assert of_kind(changes, "replaced", "may-replace", "added", "removed") == set()
     group = only_change(changes, stack="app", type_="AWS::AutoScaling::AutoScalingGroup")
-    # the rollout's batch is a quarter of the max size, so it follows the max
-    assert sorted(group.changed) == ["Properties.MaxSize", "UpdatePolicy.AutoScalingRollingUpdate.MaxBatchSize"]
+    assert sorted(group.changed) == ["Properties.MaxSize"]
     assert_nothing_stateful_lost(changes)
 
 

@@ -45,7 +45,7 @@ def test_stage_selects_one_with_overrides():
         ({"stage": "starter", "max_instances": "3"}, "key 'max_instances' must be 1"),
         ({"stage": "scale-out", "max_instances": "two"}, "key 'max_instances' must be an integer, got 'two'"),
         ({"stage": "scale-out", "max_instances": "2"}, "key 'max_instances' must be > min_instances (3), got 2"),
-        ({"stage": "scale-out", "max_instances": "3"}, "key 'max_instances' must be > min_instances (3), got 3: a rolling update"),
+        ({"stage": "scale-out", "max_instances": "3"}, "key 'max_instances' must be > min_instances (3), got 3: a group that cannot grow"),
         ({"stage": "starter", "machine_image_id": "ubuntu"}, "key 'machine_image_id' must be an AMI id"),
         ({"stage": "starter", "availability_zones": "us-east-1a"}, "key 'availability_zones' must list at least 2"),
         ({"account": "123456789012"}, "key 'alarm_emails' must name at least one subscriber when monitoring is 'alarms'"),

@@ -410,6 +410,26 @@ def test_an_updated_launch_template_reaches_its_group_which_keeps_its_policy():
         assert set(i["InstanceId"] for i in group(cloud)["Instances"]).isdisjoint(instances)  # a new group
 
 
+def test_a_group_is_created_with_its_launch_hook():
+    hooked = _load_balanced()
+    hooked["Resources"]["Group"]["Properties"]["LifecycleHookSpecificationList"] = [{
+        "LifecycleHookName": "host-serves", "LifecycleTransition": "autoscaling:EC2_INSTANCE_LAUNCHING",
+        "HeartbeatTimeout": 1500, "DefaultResult": "ABANDON"}]
+
+    def hooks(cloud: Aws) -> list[dict]:
+        name = cloud.autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"][0]["AutoScalingGroupName"]
+        return cloud.autoscaling.describe_lifecycle_hooks(AutoScalingGroupName=name)["LifecycleHooks"]
+
+    with aws() as cloud:
+        cloud.deploy("s", hooked)
+        (hook,) = hooks(cloud)
+        assert (hook["LifecycleHookName"], hook["LifecycleTransition"], hook["HeartbeatTimeout"],
+                hook["DefaultResult"]) == ("host-serves", "autoscaling:EC2_INSTANCE_LAUNCHING", 1500, "ABANDON")
+    with aws(without="auto_scaling_group_lifecycle_hooks") as cloud:
+        cloud.deploy("s", hooked)
+        assert hooks(cloud) == []
+
+
 INSTANCE = vpc(Subnet={"Type": "AWS::EC2::Subnet", "Properties": {"VpcId": {"Ref": "Vpc"}, "CidrBlock": "10.0.1.0/24"}},
                Host={"Type": "AWS::EC2::Instance", "Properties": {
                    "ImageId": "ami-12c6146b", "InstanceType": "t4g.small", "SubnetId": {"Ref": "Subnet"}}})

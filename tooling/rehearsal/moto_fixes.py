@@ -731,6 +731,29 @@ def _auto_scaling_group_update() -> Undo:
 
 
 @fix(
+    "AWS::AutoScaling::AutoScalingGroup's LifecycleHookSpecificationList (hooks that hold the group's "
+    "very first instances): moto ignores it, so the group has no launch hook. Here the group's hooks are "
+    "created with it"
+)
+def _auto_scaling_group_lifecycle_hooks() -> Undo:
+    from moto.autoscaling.models import FakeAutoScalingGroup, autoscaling_backends
+
+    original = FakeAutoScalingGroup.__dict__["create_from_cloudformation_json"].__func__
+
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        group = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        for hook in cloudformation_json["Properties"].get("LifecycleHookSpecificationList") or []:
+            autoscaling_backends[account_id][region_name].create_lifecycle_hook(
+                name=hook["LifecycleHookName"], as_name=group.name, transition=hook["LifecycleTransition"],
+                timeout=int(hook["HeartbeatTimeout"]) if hook.get("HeartbeatTimeout") is not None else None,
+                result=hook.get("DefaultResult", "ABANDON"),
+            )
+        return group
+
+    return _replace(FakeAutoScalingGroup, "create_from_cloudformation_json", classmethod(create_from_cloudformation_json))
+
+
+@fix(
     "a new launch template version does not reach its Auto Scaling group: moto updates only resources "
     "whose template text changed, but the group's LaunchTemplate.Version is Fn::GetAtt "
     "LatestVersionNumber of the template, whose value changes when the template is updated; "

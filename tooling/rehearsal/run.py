@@ -247,8 +247,18 @@ class Rehearsal:
         if len(group["Instances"]) < group["MinSize"] or len(zones) < 2 or not policies:
             raise RehearsalFailed(f"{stage}: the group has {len(group['Instances'])} instances (min {group['MinSize']}), "
                                   f"subnets in {sorted(zones)}, {len(policies)} scaling policies")
+        # the hook the hosts' bootstrap completes (--lifecycle-hook in their user data)
+        hooks = self.client("autoscaling").describe_lifecycle_hooks(
+            AutoScalingGroupName=group["AutoScalingGroupName"])["LifecycleHooks"]
+        launch = [h for h in hooks if h["LifecycleTransition"] == "autoscaling:EC2_INSTANCE_LAUNCHING"]
+        named = re.search(r"--lifecycle-hook (\S+)", self.user_data(stage))
+        if len(launch) != 1 or not named or launch[0]["LifecycleHookName"] != named.group(1) \
+                or launch[0]["DefaultResult"] != "ABANDON":
+            raise RehearsalFailed(f"{stage}: the group's launch hooks {launch}, the hosts complete "
+                                  f"{named.group(1) if named else 'none'}")
         return (f"Auto Scaling group {group['MinSize']}..{group['MaxSize']} over {len(zones)} AZs: "
-                f"{len(group['Instances'])} instances launched, {len(policies)} scaling policy")
+                f"{len(group['Instances'])} instances launched, {len(policies)} scaling policy, launch hook "
+                f"{launch[0]['LifecycleHookName']} (the hosts complete it; ABANDON after {launch[0]['HeartbeatTimeout']} s)")
 
     def user_data(self, stage: str) -> str:
         """The hosts' user data as deployed: the instance's (starter) or the group's launch template's."""
