@@ -45,6 +45,22 @@ def assert_clean_503(r: httpx.Response) -> None:
     assert body["error"] == "database_unavailable" and "Traceback" not in r.text, body
 
 
+def assert_no_acknowledged_write_lost(cluster, results, players) -> None:
+    """Every write answered 2xx is stored, and every wallet equals the sum of its ledger."""
+    acked = {r.idem_key: r.player_id for r in results if r.idem_key and 200 <= r.status < 300}
+    with cluster.admin("game") as conn:
+        stored = set(conn.execute("SELECT player_id, key FROM idempotency_keys").fetchall())
+        missing = [k for k, pid in acked.items() if (pid, k) not in stored]
+        assert not missing, f"{len(missing)} acknowledged writes lost"
+        for pid, _ in players:
+            coins, total, actions = conn.execute(
+                "SELECT coins, (SELECT SUM(delta) FROM ledger WHERE player_id = p.id),"
+                " (SELECT count(*) FROM ledger WHERE player_id = p.id AND reason = 'action')"
+                " FROM players p WHERE id = %s", (pid,)).fetchone()
+            assert coins == total, (pid, coins, total)
+            assert actions >= sum(1 for p in acked.values() if p == pid)
+
+
 def test_a_database_restart_under_load_answers_503_then_recovers_and_loses_no_write(make_pg_cluster, tmp_path):
     from game_service.config import Settings
     from game_service.migrate import migrate
@@ -91,18 +107,7 @@ def test_a_database_restart_under_load_answers_503_then_recovers_and_loses_no_wr
     assert log.count("database available again") >= 1
     assert "Traceback" not in log
 
-    acked = {r.idem_key: r.player_id for r in results if r.idem_key and 200 <= r.status < 300}
-    with cluster.admin("game") as conn:
-        stored = set(conn.execute("SELECT player_id, key FROM idempotency_keys").fetchall())
-        missing = [k for k, pid in acked.items() if (pid, k) not in stored]
-        assert not missing, f"{len(missing)} acknowledged writes lost"
-        for pid, _ in players:  # every wallet equals the sum of its ledger
-            coins, total, actions = conn.execute(
-                "SELECT coins, (SELECT SUM(delta) FROM ledger WHERE player_id = p.id),"
-                " (SELECT count(*) FROM ledger WHERE player_id = p.id AND reason = 'action')"
-                " FROM players p WHERE id = %s", (pid,)).fetchone()
-            assert coins == total, (pid, coins, total)
-            assert actions >= sum(1 for p in acked.values() if p == pid)
+    assert_no_acknowledged_write_lost(cluster, results, players)
 
 
 @pytest.fixture
@@ -203,11 +208,7 @@ def test_a_silent_failover_under_load_fails_fast_recovers_within_5_s_and_loses_n
     assert len(after) > 50 and all(ok(r) for r in after), [r for r in after if not ok(r)][:5]
     assert "Traceback" not in log
 
-    acked = {r.idem_key: r.player_id for r in results if r.idem_key and 200 <= r.status < 300}
-    with cluster.admin("game") as conn:
-        stored = set(conn.execute("SELECT player_id, key FROM idempotency_keys").fetchall())
-        missing = [k for k, pid in acked.items() if (pid, k) not in stored]
-        assert not missing, f"{len(missing)} acknowledged writes lost"
+    assert_no_acknowledged_write_lost(cluster, results, players)
 
 
 
