@@ -247,7 +247,6 @@ EOF
 RELEASED=""
 os_release_launch() {  # os_release_launch CONTINUE|ABANDON: ec2, launched by a group with a launch hook
   [[ "$MODE" == ec2 && -n "$LIFECYCLE_HOOK" && -z "$RELEASED" ]] || return 0
-  RELEASED=$1
   local token instance group
   token=$(curl -fsS -m 5 -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')
   instance=$(curl -fsS -m 5 -H "X-aws-ec2-metadata-token: $token" http://169.254.169.254/latest/meta-data/instance-id)
@@ -257,6 +256,7 @@ os_release_launch() {  # os_release_launch CONTINUE|ABANDON: ec2, launched by a 
   retry "$RETRY_ATTEMPTS" timeout "$LIFECYCLE_ATTEMPT_TIMEOUT" aws autoscaling complete-lifecycle-action --region "$REGION" \
     --auto-scaling-group-name "$group" --lifecycle-hook-name "$LIFECYCLE_HOOK" --instance-id "$instance" \
     --lifecycle-action-result "$1" || fail "complete the launch hook $LIFECYCLE_HOOK ($1)"
+  RELEASED=$1
   log "launch hook $LIFECYCLE_HOOK completed: $1"
 }
 
