@@ -14,8 +14,8 @@ test: setup setup-system ## the whole test suite (PostgreSQL at 127.0.0.1:5432, 
 	scripts/test.sh
 
 snapshots: setup ## re-record the committed template snapshots (and the README's generated blocks) on purpose
-	PATH="$$PWD/node_modules/.bin:$$PATH" .venv/bin/python -m tooling.snapshots record
-	PATH="$$PWD/node_modules/.bin:$$PATH" .venv/bin/python -m tooling.readme_blocks
+	PATH="$$PWD/node_modules/.bin:$$PATH" .venv/bin/python -m checks.snapshots record
+	PATH="$$PWD/node_modules/.bin:$$PATH" .venv/bin/python -m checks.readme_blocks
 
 diff: setup     ## no STAGE: a fresh synth against the committed snapshots, offline (replacements first). STAGE=...: against that stage as deployed (ARGS as for deploy)
 	@if [ -n "$(STAGE)" ]; then scripts/deploy.sh diff $(STAGE) $(ARGS); else scripts/diff.sh; fi
@@ -49,7 +49,7 @@ lock: setup    ## re-resolve game_service/requirements.lock (hashes of every tra
 	  --python-platform aarch64-manylinux_2_28 --generate-hashes --no-header -q -o requirements.lock
 
 wheelhouse: setup ## build the hosts' wheelhouses from the lock (setup does it too)
-	.venv/bin/python -m tooling.wheelhouse --platform aarch64 --platform x86_64
+	.venv/bin/python -m host.wheelhouse --platform aarch64 --platform x86_64
 
 bootstrap: setup ## cdk bootstrap of the account and region of STAGE (default starter)
 	scripts/deploy.sh bootstrap $(or $(STAGE),starter) $(ARGS)
@@ -61,7 +61,7 @@ destroy: setup  ## tear STAGE down (its stateful stacks keep what their policies
 	scripts/deploy.sh destroy $(or $(STAGE),starter) $(ARGS)
 
 rehearse: setup ## bootstrap, deploy, change, diff, destroy and deploy again, through the real CDK CLI against an AWS API emulator (no account)
-	.venv/bin/python -m tooling.rehearsal
+	.venv/bin/python -m checks.rehearsal
 
 clean:
 	rm -rf cdk.out .pytest_cache

@@ -11,43 +11,41 @@ from __future__ import annotations
 import os
 import sys
 
-from tooling.assembly import use_pinned_node
+from node_runtime import UnsupportedNode, use_supported_node
 
-use_pinned_node()  # before aws_cdk starts Node: the pinned Node, single-threaded GC, compile cache
+try:
+    use_supported_node()  # before aws_cdk starts Node: a supported release, single-threaded GC
+except UnsupportedNode as error:
+    sys.exit(f"error: {error}")
 
 from aws_cdk import App, CloudFormationValidatePlugin, Validations  # noqa: E402
+from cdk_nag import AwsSolutionsChecks  # noqa: E402
 
-from tooling.jsii_background import in_background  # noqa: E402
-
-# CDK's CloudFormation validation engine takes Node about a second to start, with Python
-# waiting: so Node starts it now, while Python imports the stacks' modules below (which
-# send Node nothing; a request that did would wait for the engine). One engine per
-# process, as CDK's default is: every app a test session builds shares it. The CLI's
-# --no-validation (CDK_VALIDATION=false) turns validation off.
-_VALIDATION = (
-    None if os.environ.get("CDK_VALIDATION") == "false"
-    else in_background(CloudFormationValidatePlugin, name="validation-engine")
-)
-
+from host.wheelhouse import WheelhouseError  # noqa: E402
 from stacks.config import OVERRIDABLE_KEYS, PLACEHOLDER_ACCOUNT, StageConfig, StageConfigError, select_stages  # noqa: E402
 from stacks.stage import GameStage  # noqa: E402
 
-from cdk_nag import AwsSolutionsChecks  # noqa: E402  (loading it into Node waits for the engine)
-
 
 def build_app(
-    context: dict | None = None, outdir: str | None = None, configs: list[StageConfig] | None = None
+    context: dict | None = None,
+    outdir: str | None = None,
+    configs: list[StageConfig] | None = None,
+    *,
+    checks: bool = True,
 ) -> App:
     """The app; ``context``/``outdir`` for in-process synth (the CLI passes both by env).
-    ``configs`` replaces the stages chosen from context (tests synthesize variants)."""
+    ``configs`` replaces the stages chosen from context (tests synthesize variants).
+    ``checks=False`` leaves out CDK's CloudFormation validation and cdk-nag, which only read
+    the assembly (same templates): for tests that read templates of a variant."""
     # No CDK analytics metadata: templates stay free of version-specific blobs.
-    app = App(context=context, outdir=outdir, analytics_reporting=False)
-    # CDK's CloudFormation validation, its engine started at import (above) rather than
-    # left to CDK's default, which starts it at synth: the engine's start-up runs hundreds
-    # of full garbage collections, each slower the more constructs are in memory, so
-    # starting it before any stage exists saves a second or more. Same rules, same report.
-    if _VALIDATION is not None:
-        Validations.of(app).add_plugins(_VALIDATION.result())
+    app = App(context=context, outdir=outdir, analytics_reporting=False, builtin_cloud_formation_validation=checks)
+    # CDK's CloudFormation validation, its engine started here rather than left to CDK's
+    # default, which starts it at synth: the engine's start-up runs hundreds of full garbage
+    # collections, each slower the more constructs are in memory, so starting it before any
+    # stage exists saves a second. Same rules, same report. The CLI's --no-validation
+    # (CDK_VALIDATION=false) turns it off.
+    if checks and os.environ.get("CDK_VALIDATION") != "false":
+        Validations.of(app).add_plugins(CloudFormationValidatePlugin())
     if configs is None:
         ctx = {key: app.node.try_get_context(key) for key in ("stage", *sorted(OVERRIDABLE_KEYS))}
         configs = select_stages({k: v for k, v in ctx.items() if v is not None})
@@ -56,7 +54,8 @@ def build_app(
         GameStage(app, config=config)
     # Once, on the app: a cdk-nag pack checks the whole construct tree whatever it is
     # registered on, so one pack per stage checked (and reported) everything twice.
-    Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
+    if checks:
+        Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
     return app
 
 
@@ -76,6 +75,9 @@ def main() -> None:
         app = build_app()
     except StageConfigError as error:
         print(f"config error: {error}", file=sys.stderr)
+        sys.exit(1)
+    except WheelhouseError as error:
+        print(f"error: {error}", file=sys.stderr)
         sys.exit(1)
     app.synth()
 

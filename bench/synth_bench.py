@@ -1,5 +1,6 @@
 """Synth benchmark (not a test): wall time of synthesizing every stage next to an
-empty CDK app's synth, measured in the same run, as a ratio (target: at most 2.0x).
+empty CDK app's synth, measured in the same run: the time above the empty app per
+resource synthesized (target: at most 15 ms per resource through `cdk synth`), and the ratio.
 
 Two measurements, a fresh process per run, interleaved with the empty app so that
 machine noise hits both alike:
@@ -33,18 +34,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tooling.assembly import NODE_BIN, cdk_json_context  # noqa: E402
+from checks.assembly import cdk_json_context  # noqa: E402
+from node_runtime import NODE_BIN  # noqa: E402
 
 EMPTY_APP = "import aws_cdk as cdk; cdk.App().synth()"
 NO_STACKS = "This app contains no stacks"
 
 
 def _env(**extra: str) -> dict[str, str]:
-    """The same environment for both apps: the pinned Node first on PATH, and no JSII_NODE or
-    JSII_RUNTIME (the empty app is a plain CDK app; ours picks tooling/jsii-node and its
-    runtime itself, in app.py)."""
+    """The same environment for both apps: the pinned Node first on PATH, and no JSII_NODE
+    (the empty app is a plain CDK app; ours picks scripts/jsii-node itself, in app.py)."""
     path = os.pathsep.join([str(Path(sys.executable).parent), str(NODE_BIN), os.environ["PATH"]])
-    env = {k: v for k, v in os.environ.items() if k not in ("JSII_NODE", "JSII_RUNTIME")}
+    env = {k: v for k, v in os.environ.items() if k != "JSII_NODE"}
     return {**env, "PATH": path, "CDK_DISABLE_VERSION_CHECK": "1", **extra}
 
 
@@ -60,6 +61,13 @@ def _process(outdir: str, *, empty: bool) -> tuple[list[str], dict[str, str]]:
     return command, _env(CDK_OUTDIR=outdir, CDK_CONTEXT_JSON=json.dumps(cdk_json_context()))
 
 
+RESOURCES: set[int] = set()  # resources in every stage's templates, per synth of all stages
+
+
+def _resources(outdir: Path) -> int:
+    return sum(len(json.loads(t.read_text()).get("Resources", {})) for t in outdir.glob("assembly-*/*.template.json"))
+
+
 def _time(how, *, empty: bool) -> tuple[float, float]:
     """(wall seconds, CPU seconds of the process and everything it waited for)."""
     with tempfile.TemporaryDirectory() as outdir:
@@ -69,6 +77,8 @@ def _time(how, *, empty: bool) -> tuple[float, float]:
         result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
         wall = time.perf_counter() - start
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if not empty and result.returncode == 0:
+            RESOURCES.add(_resources(Path(outdir)))
     if result.returncode != 0 and not (empty and NO_STACKS in result.stdout + result.stderr):
         sys.exit(f"synth_bench: {shlex.join(command)} failed (exit {result.returncode}):\n{result.stderr[-3000:]}")
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
@@ -101,6 +111,10 @@ def main() -> None:
         empty_wall, empty_cpu = _line("empty app", result["empty"])
         all_wall, all_cpu = _line("all stages", result["all"])
         print(f"  ratio all stages / empty: {all_wall / empty_wall:.2f}x wall, {all_cpu / empty_cpu:.2f}x CPU")
+        (resources,) = RESOURCES
+        print(f"  above the empty app: {1000 * (all_wall - empty_wall) / resources:.1f} ms per resource wall, "
+              f"{1000 * (all_cpu - empty_cpu) / resources:.1f} ms CPU ({resources} resources; target <= 15 ms "
+              "wall through `cdk synth`)")
 
 
 if __name__ == "__main__":

@@ -385,7 +385,7 @@ class Topology:
     # hosts -------------------------------------------------------------------------
     def _artifacts(self) -> dict[str, Path]:
         """The service bundle (zip, as the CDK asset leaves things out) and the wheelhouse."""
-        from tooling.wheelhouse import WheelhouseError, ready
+        from host.wheelhouse import WheelhouseError, ready
 
         bundle = self.state_dir / "artifacts" / "service-bundle.zip"
         bundle.parent.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ Three CDK assets go to the instance:
   is published to the static bucket, docs stay in the repo), so a CSS change or a README
   edit does not replace instances;
 * the wheelhouse: every locked dependency as a wheel for Amazon Linux 2023 on arm64,
-  CPython 3.11 (``tooling/wheelhouse.py``); hosts never reach PyPI. Its asset hash comes
+  CPython 3.11 (``host/wheelhouse.py``); hosts never reach PyPI. Its asset hash comes
   from the lock file, so synth does not fingerprint 40 MB of wheels.
 
 The user data only writes the service's environment file, fetches the script and runs it
@@ -20,7 +20,6 @@ healthy in its target group behind a load balancer).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
 from aws_cdk import AssetHashType, Stack
 from aws_cdk import aws_ec2 as ec2
@@ -28,18 +27,11 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
-from tooling.wheelhouse import ready as wheelhouse_ready
-from tooling.wheelhouse import wheelhouse_key
+from host.bundle import BOOTSTRAP_SCRIPT, BUNDLE_EXCLUDES, SERVICE_DIR
+from host.wheelhouse import ready as wheelhouse_ready
+from host.wheelhouse import wheelhouse_key
 
-ROOT = Path(__file__).resolve().parent.parent
-SERVICE_DIR = ROOT / "game_service"
-BOOTSTRAP_SCRIPT = ROOT / "host" / "bootstrap.sh"
 HOST_PLATFORM = "aarch64"
-# What the service bundle leaves out: the web page (published to the static bucket by its
-# own deployment), docs, caches and local state.
-BUNDLE_EXCLUDES = [
-    "static", "*.md", "__pycache__", "*.pyc", "var", ".pytest_cache", "*.egg-info", "*.db", "*.sqlite", "*.sqlite3",
-]
 
 READINESS_NAMESPACE = "Game/Health"
 # What the CloudWatch agent publishes (host/bootstrap.sh): memory and root-disk use in %,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Offline infra diff for reviewers: a fresh synth of every stack against the
 # committed snapshot (tests/snapshots/). No AWS access.
-#   1. First, flagged: every replacement and deletion (python -m tooling.changes),
+#   1. First, flagged: every replacement and deletion (python -m checks.changes),
 #      stateful ones (database, secrets, buckets, keys...) marked STATEFUL.
 #   2. Then each stack's `cdk diff --template` in full.
 # Asset hashes (service code, web page) are masked on both sides, as in the
@@ -16,13 +16,13 @@ export PATH="$PWD/.venv/bin:$PWD/node_modules/.bin:$PATH"
 export CDK_DISABLE_VERSION_CHECK=1
 rm -rf cdk.out
 cdk synth --quiet --no-notices >/dev/null 2>&1
-python -m tooling.snapshots mask cdk.out cdk.out.masked >/dev/null
+python -m checks.snapshots mask cdk.out cdk.out.masked >/dev/null
 stages=("${1:-}")
 [[ -z "${stages[0]}" ]] && stages=(starter scale-out)
 
 summary_status=0
 for stage in "${stages[@]}"; do
-  python -m tooling.changes tests/snapshots cdk.out.masked "$stage" || summary_status=$?
+  python -m checks.changes tests/snapshots cdk.out.masked "$stage" || summary_status=$?
 done
 echo
 echo "== cdk diff per stack (asset hashes masked: a code or static file change shows only through a changed logical ID)"

@@ -19,10 +19,10 @@ if ! [[ -f .setup-stamp && "$(cat .setup-stamp)" == "$inputs" && -x .venv/bin/py
   echo "setup: installing Python requirements into .venv"
   .venv/bin/python -m pip install -q -r requirements-dev.txt
   echo "setup: installing the pinned CDK CLI (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+  npm ci --no-audit --no-fund --no-update-notifier --loglevel=error >/dev/null
   echo "$inputs" > .setup-stamp
 fi
 
 # Quick when game_service/requirements.lock is unchanged (a key file per wheelhouse).
 # aarch64: what the instances install; x86_64: what tests and local hosts install.
-.venv/bin/python -m tooling.wheelhouse --platform aarch64 --platform x86_64 >/dev/null
+.venv/bin/python -m host.wheelhouse --platform aarch64 --platform x86_64 >/dev/null

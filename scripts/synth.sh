@@ -9,4 +9,4 @@ export CDK_DISABLE_VERSION_CHECK=1
 rm -rf cdk.out
 cdk synth --quiet --no-notices "$@"
 if [[ -f cdk.context.json && "$(tr -d '[:space:]' < cdk.context.json)" == "{}" ]]; then rm -f cdk.context.json; fi
-python -m tooling.summary cdk.out
+python -m checks.summary cdk.out

@@ -27,7 +27,7 @@ from patterns.game_service_host import (
 )
 from stacks.config import DB_INSTANCE_CLASSES, StageConfig, db_max_connections
 
-PERIOD_MINUTES = 1  # every metric's period (a Duration is made per stack: no jsii call at import)
+PERIOD_MINUTES = 1  # every metric's period
 
 
 class ObservabilityStack(Stack):

@@ -18,7 +18,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tooling.assembly import cdk_json_context, stage_templates, synth, use_pinned_node
+from checks.assembly import cdk_json_context, stage_templates, synth
+from node_runtime import use_supported_node
+
+# before any test module imports aws_cdk: jsii starts Node once per session, on the Node
+# app.py would pick
+use_supported_node()
 
 DEFAULT_TEST_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
 _throwaway_pg = None
@@ -84,14 +89,14 @@ def templates(assembly_dir: Path) -> dict[str, dict[str, dict]]:
 @pytest.fixture(scope="session")
 def synth_config(tmp_path_factory: pytest.TempPathFactory):
     """Synthesize one custom StageConfig (a variant of a shipped stage) and load it."""
-    use_pinned_node()
 
     def _synth(base: str, **changes) -> dict[str, dict]:
         from app import build_app
         from stacks.config import STAGES as CONFIGS
 
         outdir = tmp_path_factory.mktemp("variant") / "cdk.out"
-        build_app(cdk_json_context(), str(outdir), configs=[replace(CONFIGS[base], **changes)]).synth()
+        app = build_app(cdk_json_context(), str(outdir), configs=[replace(CONFIGS[base], **changes)], checks=False)
+        app.synth()  # templates only: no validation or cdk-nag (the shipped stages have them)
         return _load(outdir)[base]
 
     return _synth

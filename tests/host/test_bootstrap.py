@@ -3,7 +3,7 @@
 It runs what the synthesized user data ships: the bootstrap script asset and the service
 bundle asset named in the starter stage's user data, out of the cloud assembly. The one
 stand-in is the wheelhouse's platform: the instances get the arm64 wheelhouse, this machine
-installs the x86_64 one built from the same lock file (tooling/wheelhouse.py checks both).
+installs the x86_64 one built from the same lock file (host/wheelhouse.py checks both).
 
 Each run happens in a network namespace of its own with only loopback up, so the install
 provably needs no package index and no internet. PostgreSQL is the machine's real server,
@@ -25,7 +25,7 @@ from urllib.parse import urlparse
 import psycopg
 import pytest
 
-from tooling.wheelhouse import build as build_wheelhouse
+from host.wheelhouse import build as build_wheelhouse
 
 pytestmark = pytest.mark.slow
 
@@ -173,7 +173,7 @@ def test_host_is_not_ready_while_its_storage_is_unreachable(shipped, tmp_path, d
 _ROOT = Path(__file__).resolve().parents[2]
 _SHELL_SCRIPTS = sorted(
     str(p.relative_to(_ROOT)) for p in [*_ROOT.glob("host/*.sh"), *_ROOT.glob("scripts/*.sh"), _ROOT / ".ci" / "run",
-                                       _ROOT / "tooling" / "jsii-node"]
+                                       _ROOT / "scripts" / "jsii-node"]
 )
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tooling.assembly import use_pinned_node
+from node_runtime import use_supported_node
 
-use_pinned_node()
+use_supported_node()
 
 from aws_cdk import App, Stack  # noqa: E402
 from aws_cdk import aws_s3 as s3  # noqa: E402

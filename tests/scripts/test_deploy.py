@@ -1,7 +1,7 @@
 """`make deploy`, `make bootstrap`, `make diff` and `make destroy` as a user runs them: the
 user's account, never the placeholder; the stage's own stacks.
 
-AWS is emulated by the deploy rehearsal's emulator (moto's server with tooling/rehearsal's
+AWS is emulated by the deploy rehearsal's emulator (moto's server with checks/rehearsal's
 fixes; STS answers GetCallerIdentity with moto's account, 123456789012), reached through
 AWS_ENDPOINT_URL like a real endpoint. The whole deploy path runs in `make rehearse`."""
 
@@ -56,7 +56,7 @@ def test_deploy_refuses_an_unknown_stage(tmp_path):
 def emulator_env(tmp_path):
     """The deploy rehearsal's emulator, and the environment of a user whose credentials name
     no region (only the two keys)."""
-    from tooling.rehearsal import emulator
+    from checks.rehearsal import emulator
 
     with emulator.running() as endpoint:
         yield endpoint, _clean_env(tmp_path, AWS_ENDPOINT_URL=endpoint.url, AWS_ACCESS_KEY_ID="testing",

@@ -1,5 +1,5 @@
 """Change rehearsal: the changes engineers make every week, synthesized and read
-through the offline diff (tooling.changes), as a reviewer would read `make diff`.
+through the offline diff (checks.changes), as a reviewer would read `make diff`.
 
 Each case synthesizes one stage before and after the change (the baseline once per
 session), classifies every resource of every stack, and asserts what gets replaced,
@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tooling.assembly import NODE_BIN, ROOT, cdk_json_context, stage_templates, use_pinned_node
-from tooling.changes import ResourceChange, classify, main
+from checks.assembly import ROOT, cdk_json_context, stage_templates
+from node_runtime import NODE_BIN
+from checks.changes import ResourceChange, classify, main
 
 SERVICE_DIR = ROOT / "game_service"
 PROBE_NAME = "_change_rehearsal_probe"
@@ -195,7 +196,6 @@ VARIANTS: dict[str, Variant] = {
 @pytest.fixture(scope="session")
 def synth_variant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Synth]]:
     """synth_variant(variant=...) -> Synth of that one stage (each variant once per session)."""
-    use_pinned_node()
     _remove_probes()  # a run killed mid-synth cannot poison this one
     cache: dict[Variant, Synth] = {}
 
@@ -209,7 +209,7 @@ def synth_variant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable
         outdir = tmp_path_factory.mktemp(f"rehearsal-{variant.stage}") / "cdk.out"
 
         def build_and_synth() -> None:  # assets are fingerprinted as the app is built
-            app = build_app(cdk_json_context(), str(outdir), configs=[config])
+            app = build_app(cdk_json_context(), str(outdir), configs=[config], checks=False)  # templates only
             if variant.customize is not None:
                 variant.customize(app)
             app.synth()

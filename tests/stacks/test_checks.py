@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tooling.assembly import ROOT, cdk_json_context, stage_templates, synth, use_pinned_node, validation_findings
+from checks.assembly import ROOT, cdk_json_context, stage_templates, synth, validation_findings
 from tests.conftest import STACKS, STAGES
-from tooling.lint import lint
-from tooling.snapshots import differences
+from checks.lint import lint
+from checks.snapshots import differences
 
 
 def test_synth_asks_aws_nothing(assembly_dir: Path):
@@ -75,20 +75,18 @@ def test_feature_flags_are_the_recommended_ones():
 
 
 def test_readme_lists_every_acknowledged_finding_with_its_reason(assembly_dir: Path):
-    from tooling.acknowledgements import END, START, table
-    from tooling.readme_blocks import read_block
+    from checks.acknowledgements import END, START, table
+    from checks.readme_blocks import read_block
 
-    assert read_block(START, END) == table(assembly_dir), "run: make snapshots (python -m tooling.readme_blocks)"
+    assert read_block(START, END) == table(assembly_dir), "run: make snapshots (python -m checks.readme_blocks)"
 
 
 def test_a_finding_in_any_stage_fails_synth_and_is_reported_once(tmp_path: Path):
     """cdk-nag and CDK's CloudFormation validation check every stage's stacks, and each
     finding is reported once with every place it occurs (not once per stage)."""
-    use_pinned_node()
+    from app import build_app  # first: it picks the Node that jsii starts
     from aws_cdk import CfnResource
     from aws_cdk import aws_sns as sns
-
-    from app import build_app
 
     outdir = tmp_path / "cdk.out"
     app = build_app(cdk_json_context(), str(outdir))

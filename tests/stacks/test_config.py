@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from stacks.config import DB_INSTANCE_CLASSES, STAGES, StageConfigError, db_max_connections, select_stages
-from tooling.assembly import cdk_json_context, use_pinned_node
+from checks.assembly import cdk_json_context
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -147,7 +147,6 @@ def test_zone_names_are_chosen_per_account():
 
 
 def test_synth_without_an_account_says_how_to_set_one_and_still_writes_the_placeholder(tmp_path):
-    use_pinned_node()
     env = {k: v for k, v in os.environ.items() if k != "CDK_DEFAULT_ACCOUNT"}
     env.update(CDK_CONTEXT_JSON=json.dumps({**cdk_json_context(), "stage": "starter"}), CDK_OUTDIR=str(tmp_path))
     result = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)

@@ -1,11 +1,11 @@
 """The README's answer to "is it distributed?" is the report's own output: the block between
-the markers in tooling.readme_blocks must equal
+the markers in checks.readme_blocks must equal
 
     python -m topology_report tests/snapshots --stage starter --stage scale-out --summary
 
 (`make snapshots` rewrites it after recording new templates)."""
 
-from tooling.readme_blocks import COSTS_BLOCK, REPORT_BLOCK, REPORT_COMMAND, deploy_costs, read_block, report_summary
+from checks.readme_blocks import COSTS_BLOCK, REPORT_BLOCK, REPORT_COMMAND, deploy_costs, read_block, report_summary
 
 
 def test_readme_block_is_the_reports_output():

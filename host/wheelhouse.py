@@ -2,7 +2,7 @@
 platform, so hosts install the service with ``pip install --no-index --require-hashes``
 and never need PyPI at boot (first deploy, self-healing, scale-out).
 
-``python -m tooling.wheelhouse [--platform aarch64] [--platform x86_64]`` (``make wheelhouse``;
+``python -m host.wheelhouse [--platform aarch64] [--platform x86_64]`` (``make wheelhouse``;
 ``scripts/setup.sh`` runs it) downloads with pip (the only step that uses the package
 registry), checks that every locked package has exactly one wheel that CPython 3.11 on that
 platform can install, and writes ``build/wheelhouse-<platform>.zip`` reproducibly (sorted

@@ -1,10 +1,10 @@
 """The README's generated blocks, kept equal to what the code says (tests check both):
 
-* the acknowledged findings table (tooling.acknowledgements),
+* the acknowledged findings table (checks.acknowledgements),
 * the topology report's answer to "is it distributed?" on the committed snapshots, and
 * the deploy guide's monthly costs, from the same report (so the guide cannot drift from it).
 
-``python -m tooling.readme_blocks`` rewrites them; `make snapshots` runs it.
+``python -m checks.readme_blocks`` rewrites them; `make snapshots` runs it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tooling.assembly import ROOT, synth
+from checks.assembly import ROOT, synth
 
 README = ROOT / "README.md"
 REPORT_BLOCK = ("<!-- topology-report:summary:begin -->", "<!-- topology-report:summary:end -->")
@@ -80,7 +80,7 @@ def deploy_costs() -> str:
 
 
 def main() -> int:
-    from tooling.acknowledgements import END, START, table
+    from checks.acknowledgements import END, START, table
 
     with tempfile.TemporaryDirectory() as tmp:
         acknowledgements = table(synth(Path(tmp) / "cdk.out"))

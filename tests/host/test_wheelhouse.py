@@ -11,7 +11,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tooling.wheelhouse import LOCK, ROOT, WheelhouseError, check, locked_packages, wheelhouse_key, wheelhouse_zip
+from host.wheelhouse import LOCK, ROOT, WheelhouseError, check, locked_packages, wheelhouse_key, wheelhouse_zip
 
 
 def test_the_lock_pins_every_direct_requirement_at_its_version():

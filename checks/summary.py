@@ -8,8 +8,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from tooling.assembly import ROOT, stage_templates, validation_findings
-from tooling.lint import format_finding, lint
+from checks.assembly import ROOT, stage_templates, validation_findings
+from checks.lint import format_finding, lint
 
 
 def main(argv: list[str]) -> int:

@@ -2,7 +2,7 @@
 
 Asset hashes (64 hex digits: code bundles, the web page) are masked so that a
 service change does not churn infrastructure snapshots; everything else is the
-template as synthesized. ``python -m tooling.snapshots record`` (``make snapshots``)
+template as synthesized. ``python -m checks.snapshots record`` (``make snapshots``)
 re-records them on purpose; the tests fail while they differ from a fresh synth.
 """
 
@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tooling.assembly import ROOT, stage_templates, synth
+from checks.assembly import ROOT, stage_templates, synth
 
 SNAPSHOT_DIR = ROOT / "tests" / "snapshots"
 _ASSET_HASH = re.compile(r"\b[0-9a-f]{64}\b")
@@ -78,7 +78,7 @@ def main(argv: list[str]) -> int:
         print(masked_assembly(Path(argv[1]), Path(argv[2])))
         return 0
     if argv[:1] not in (["record"], ["check"]):
-        print("usage: python -m tooling.snapshots record|check|mask ASSEMBLY TARGET", file=sys.stderr)
+        print("usage: python -m checks.snapshots record|check|mask ASSEMBLY TARGET", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory() as tmp:
         outdir = synth(Path(tmp) / "cdk.out")

@@ -1,11 +1,11 @@
 """The deploy rehearsal: the user's own deploy commands, through the real CDK CLI, against
 an AWS API emulator on this machine (no account, no credentials, no network).
 
-    make rehearse                     # or: python -m tooling.rehearsal [--stages starter,scale-out]
+    make rehearse                     # or: python -m checks.rehearsal [--stages starter,scale-out]
 
 What it does, in order, and stops at the first failure with the step's output:
 
-1. starts the emulator (`tooling.rehearsal.emulator`) on a free loopback port; it is stopped
+1. starts the emulator (`checks.rehearsal.emulator`) on a free loopback port; it is stopped
    at the end whatever happens;
 2. runs ``make bootstrap``, then ``make deploy STAGE=...`` for each stage: the targets and
    the ``scripts/deploy.sh`` a user runs, with only the emulator's endpoint and dummy
@@ -45,8 +45,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tooling.changes import STATEFUL_TYPES
-from tooling.rehearsal import emulator
+from checks.changes import STATEFUL_TYPES
+from checks.rehearsal import emulator
 
 ROOT = Path(__file__).resolve().parents[2]
 LOGS = ROOT / "build" / "rehearsal"
@@ -505,7 +505,7 @@ def rehearse(stages: tuple[str, ...]) -> None:
     PROBE.unlink(missing_ok=True)  # a killed run cannot leave its code change behind
     notes = logging.FileHandler(LOGS / "emulator.log")
     notes.setFormatter(logging.Formatter("%(message)s"))
-    emulator_log = logging.getLogger("tooling.rehearsal.emulator")
+    emulator_log = logging.getLogger("checks.rehearsal.emulator")
     emulator_log.addHandler(notes)
     emulator_log.setLevel(logging.INFO)
     logging.getLogger("werkzeug").addHandler(notes)  # a 500's traceback
@@ -541,7 +541,7 @@ def rehearse(stages: tuple[str, ...]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tooling.rehearsal", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m checks.rehearsal", description=__doc__.split("\n\n")[0])
     parser.add_argument("--stages", default=",".join(STAGES), help="comma-separated (default: %(default)s)")
     args = parser.parse_args(argv)
     stages = tuple(s for s in args.stages.split(",") if s)

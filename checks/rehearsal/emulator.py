@@ -1,7 +1,7 @@
 """The AWS API emulator the deploy rehearsal runs against: moto's server, in this process,
-on a free loopback port, with the fixes of `tooling.rehearsal.moto_fixes` applied.
+on a free loopback port, with the fixes of `checks.rehearsal.moto_fixes` applied.
 
-    python -m tooling.rehearsal.emulator [--port N]     # runs until Ctrl-C; prints the endpoint
+    python -m checks.rehearsal.emulator [--port N]     # runs until Ctrl-C; prints the endpoint
 
 Clients reach it as a real endpoint: ``AWS_ENDPOINT_URL=http://localhost:PORT`` (the AWS SDKs,
 the CDK CLI and boto3 honour it) and any credentials. ``localhost``, not ``127.0.0.1``: moto
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 ACCOUNT = "123456789012"  # moto's account: STS GetCallerIdentity answers it for any credentials
 REGION = "us-east-1"
-log = logging.getLogger("tooling.rehearsal.emulator")
+log = logging.getLogger("checks.rehearsal.emulator")
 
 
 def free_port() -> int:
@@ -72,10 +72,10 @@ class _SkippedTypes(logging.Handler):
 def running(port: int | None = None) -> Iterator[Endpoint]:
     """moto's server with the fixes applied and no resources, stopped (and the fixes
     undone) on exit, whatever happens inside. Its notes go to the
-    ``tooling.rehearsal.emulator`` logger."""
+    ``checks.rehearsal.emulator`` logger."""
     from moto.server import ThreadedMotoServer
 
-    from tooling.rehearsal import moto_fixes
+    from checks.rehearsal import moto_fixes
 
     port = port or free_port()
     endpoint = Endpoint(url=f"http://localhost:{port}", port=port)
@@ -100,7 +100,7 @@ def running(port: int | None = None) -> Iterator[Endpoint]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tooling.rehearsal.emulator", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m checks.rehearsal.emulator", description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=None, help="loopback port (default: a free one)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="emulator: %(message)s", stream=sys.stderr)

@@ -29,10 +29,10 @@ release replaces the starter instance with an identical template).
 
 CLI::
 
-    python -m tooling.changes BEFORE.template.json AFTER.template.json
-    python -m tooling.changes BEFORE_DIR AFTER_DIR   # snapshots dir vs a cloud assembly
+    python -m checks.changes BEFORE.template.json AFTER.template.json
+    python -m checks.changes BEFORE_DIR AFTER_DIR   # snapshots dir vs a cloud assembly
 
-The folder mode matches stacks by stage and name (as ``tooling.snapshots``), masks
+The folder mode matches stacks by stage and name (as ``checks.snapshots``), masks
 asset hashes on both sides, prints every replacement and deletion first, flagged
 (``!! REPLACE stage/stack LogicalId (Type): because Prop.Path changed``), stateful
 ones marked ``STATEFUL``, then the rest. Exit 1 when a stateful resource would be
@@ -370,7 +370,7 @@ def _raise(change: ResourceChange, level: Kind, reason: str) -> None:
 def _templates(folder: Path) -> dict[str, dict[str, Path]]:
     """{stage: {stack name: template}} of a cloud assembly or a snapshots folder."""
     if (folder / "manifest.json").exists():
-        from tooling.assembly import stage_templates
+        from checks.assembly import stage_templates
 
         return stage_templates(folder)
     return {
@@ -381,7 +381,7 @@ def _templates(folder: Path) -> dict[str, dict[str, Path]]:
 
 
 def _load_masked(path: Path) -> dict:
-    from tooling.snapshots import masked
+    from checks.snapshots import masked
 
     return json.loads(masked(path))
 
@@ -445,8 +445,8 @@ def report_lines(*, stacks: list[StackChanges]) -> tuple[list[str], bool]:
 
 def main(argv: list[str]) -> int:
     if len(argv) not in (2, 3) or argv[0].startswith("-"):
-        print("usage: python -m tooling.changes BEFORE.json AFTER.json\n"
-              "       python -m tooling.changes BEFORE_DIR AFTER_DIR [stage]", file=sys.stderr)
+        print("usage: python -m checks.changes BEFORE.json AFTER.json\n"
+              "       python -m checks.changes BEFORE_DIR AFTER_DIR [stage]", file=sys.stderr)
         return 2
     before, after = Path(argv[0]), Path(argv[1])
     if before.is_dir() and after.is_dir():

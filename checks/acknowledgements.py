@@ -1,7 +1,7 @@
 """Every acknowledged finding (cdk-nag, CDK synth validation, CDK warnings) with its
 reason, read from the synthesized assembly, as the Markdown table the README carries.
 
-``python -m tooling.acknowledgements`` prints it; ``python -m tooling.readme_blocks``
+``python -m checks.acknowledgements`` prints it; ``python -m checks.readme_blocks``
 rewrites the README's block; a test fails when the README's block is out of date.
 """
 
@@ -14,7 +14,7 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-from tooling.assembly import synth
+from checks.assembly import synth
 
 START, END = "<!-- acknowledgements:start -->", "<!-- acknowledgements:end -->"
 

@@ -1,6 +1,6 @@
 """What moto (the pinned version) needs to take our stacks through the real CDK CLI.
 
-Two kinds, each small and each tested (tests/tooling/test_moto_fixes.py shows the failure
+Two kinds, each small and each tested (tests/checks/test_moto_fixes.py shows the failure
 without it and the result with it, on moto itself, so a moto upgrade that fixes one shows up
 as a failing "still needed" test):
 
@@ -28,7 +28,7 @@ from typing import Any
 from moto import __version__ as MOTO_VERSION
 
 PINNED_MOTO = "5.2.6"
-log = logging.getLogger("tooling.rehearsal.emulator")
+log = logging.getLogger("checks.rehearsal.emulator")
 
 Undo = Callable[[], None]
 
@@ -67,8 +67,8 @@ def apply(names: list[str] | None = None) -> Undo:
     """Apply every fix (or those named); returns what undoes them, in reverse order."""
     if MOTO_VERSION != PINNED_MOTO:
         raise RuntimeError(
-            f"tooling/rehearsal/moto_fixes.py is written for moto {PINNED_MOTO}, this is {MOTO_VERSION}: "
-            "run tests/tooling/test_moto_fixes.py, drop the fixes moto no longer needs, then update PINNED_MOTO"
+            f"checks/rehearsal/moto_fixes.py is written for moto {PINNED_MOTO}, this is {MOTO_VERSION}: "
+            "run tests/checks/test_moto_fixes.py, drop the fixes moto no longer needs, then update PINNED_MOTO"
         )
     chosen = [f for f in FIXES if names is None or f.name in names]
     unknown = set(names or ()) - {f.name for f in FIXES}
@@ -487,13 +487,13 @@ def _elbv2_attributes() -> Undo:
     "`cdk diff` reads a change set's Details to show which properties change, so against moto it "
     "drops them (an instance type change disappears from the diff). Here Replacement and Details are "
     "filled in as CloudFormation's static evaluation does: from the resource schemas' "
-    "createOnlyProperties and the update behaviours of the CDK CLI's spec (tooling/changes.py, the "
+    "createOnlyProperties and the update behaviours of the CDK CLI's spec (checks/changes.py, the "
     "classifier `make diff` uses offline); a value known only at deploy time is not evaluated"
 )
 def _change_set_details() -> Undo:
     from moto.cloudformation.models import ChangeSet
 
-    from tooling.changes import _matches, classify, conditional_paths, create_only_paths
+    from checks.changes import _matches, classify, conditional_paths, create_only_paths
 
     original = ChangeSet.__dict__["diff"]
 
@@ -763,7 +763,7 @@ def _auto_scaling_group_lifecycle_hooks() -> Undo:
 def _version_attribute_updates() -> Undo:
     from moto.cloudformation.parsing import ResourceMap
 
-    from tooling.changes import _VERSION_ATTRIBUTES, _references
+    from checks.changes import _VERSION_ATTRIBUTES, _references
 
     original = ResourceMap.__dict__["build_resource_diff"]
 

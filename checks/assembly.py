@@ -3,66 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
-from importlib.resources import files
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-NODE_BIN = ROOT / "node_modules" / ".bin"
-
-
-JSII_NODE = ROOT / "tooling" / "jsii-node"
-JSII_RUNTIMES = ROOT / "build" / "jsii-runtime"
-
-
-def use_pinned_node() -> None:
-    """Put the Node from package.json (a supported release) first on PATH for jsii, and
-    have jsii start it through ``tooling/jsii-node`` (single-threaded garbage collection and
-    a compile cache: docs/decisions.md, "Synth speed") unless JSII_NODE is set already,
-    from a runtime kept in build/jsii-runtime/ unless JSII_RUNTIME is. Takes effect for the
-    jsii runtime this process starts: call it before the first ``import aws_cdk``."""
-    if NODE_BIN.is_dir() and str(NODE_BIN) not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = f"{NODE_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
-    if os.name == "posix":
-        os.environ.setdefault("JSII_NODE", str(JSII_NODE))
-    if "JSII_RUNTIME" not in os.environ:
-        runtime = _jsii_runtime()
-        if runtime is not None:
-            os.environ["JSII_RUNTIME"] = str(runtime)
-
-
-def _jsii_runtime() -> Path | None:
-    """jsii's runtime (the launcher and the program it starts), written once per jsii
-    version to build/jsii-runtime/<version>/, where jsii itself writes it to a new temporary
-    directory every run: Node's compile cache keys by file name, so that way its entry for
-    the runtime would never be read again and a new one would be added every run. None
-    where build/ cannot be written (jsii's own way then)."""
-    import jsii
-    from jsii._embedded import jsii as embedded
-
-    target = JSII_RUNTIMES / jsii.__jsii_runtime_version__
-    entrypoint = target / embedded.EMBEDDED_FILES[embedded.ENTRYPOINT]
-    if entrypoint.is_file():
-        return entrypoint
-    try:
-        JSII_RUNTIMES.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=JSII_RUNTIMES, prefix=".staging-"))
-    except OSError:
-        return None
-    try:
-        for resource, name in embedded.EMBEDDED_FILES.items():
-            (staging / name).parent.mkdir(parents=True, exist_ok=True)
-            (staging / name).write_bytes((files(embedded) / resource).read_bytes())
-    except OSError:  # e.g. a full disk
-        shutil.rmtree(staging, ignore_errors=True)
-        return None
-    try:
-        staging.rename(target)  # all files at once: a concurrent synth sees none or all
-    except OSError:  # another process was first: its copy is the same
-        shutil.rmtree(staging, ignore_errors=True)
-    return entrypoint
 
 
 def cdk_json_context() -> dict:
@@ -80,8 +24,7 @@ def cdk_json_context() -> dict:
 def synth(outdir: Path, context: dict | None = None) -> Path:
     """Synthesize every stage (or the one in ``context``) into ``outdir``, exactly
     as `cdk synth` would (same cdk.json context), in this process."""
-    use_pinned_node()
-    from app import build_app  # imports aws_cdk: slow, so only when needed
+    from app import build_app  # starts jsii's Node and loads aws-cdk-lib: slow, so only when needed
 
     if outdir.exists():
         shutil.rmtree(outdir)

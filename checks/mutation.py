@@ -8,7 +8,7 @@ clock budget and an optional sample size (a seeded shuffle spreads the sample ov
 files); the report says how many mutants were tried, and prints every survivor as
 ``file:line  original  ->  mutated``.
 
-  .venv/bin/python -m tooling.mutation --budget 1800 --jobs 2 \\
+  .venv/bin/python -m checks.mutation --budget 1800 --jobs 2 \\
       game_service/rules.py game_service/repository/writes.py game_service/repository/economy.py \\
       game_service/repository/social.py:_claim,_claim_statement,claim_gift
 

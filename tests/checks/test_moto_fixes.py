@@ -1,4 +1,4 @@
-"""The deploy rehearsal's emulator: each fix of tooling/rehearsal/moto_fixes.py, on moto itself.
+"""The deploy rehearsal's emulator: each fix of checks/rehearsal/moto_fixes.py, on moto itself.
 
 Every case deploys a small template the way the CDK CLI does (a change set, then its
 execution) with all the fixes applied, and shows the result a user of the CLI would see;
@@ -18,7 +18,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tooling.rehearsal import moto_fixes
+from checks.rehearsal import moto_fixes
 
 REGION = "us-east-1"
 ALL = [f.name for f in moto_fixes.FIXES]
@@ -202,7 +202,7 @@ def test_a_change_set_deploys_outputs_exports_and_fails_loudly():
 
 
 def test_custom_resources_complete_without_their_handler(caplog):
-    caplog.set_level(logging.INFO, logger="tooling.rehearsal.emulator")
+    caplog.set_level(logging.INFO, logger="checks.rehearsal.emulator")
     role = {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}}}
     function = {"Type": "AWS::Lambda::Function", "Properties": {
@@ -436,7 +436,7 @@ INSTANCE = vpc(Subnet={"Type": "AWS::EC2::Subnet", "Properties": {"VpcId": {"Ref
 
 
 def test_an_instance_type_change_keeps_the_instance_in_its_stack(caplog):
-    caplog.set_level(logging.INFO, logger="tooling.rehearsal.emulator")
+    caplog.set_level(logging.INFO, logger="checks.rehearsal.emulator")
     bigger = json.loads(json.dumps(INSTANCE))
     bigger["Host"]["Properties"]["InstanceType"] = "t4g.medium"
 

@@ -1,0 +1,5 @@
+import sys
+
+from checks.rehearsal.run import main
+
+sys.exit(main())

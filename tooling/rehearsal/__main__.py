@@ -1,5 +1,0 @@
-import sys
-
-from tooling.rehearsal.run import main
-
-sys.exit(main())
