@@ -80,10 +80,10 @@ async def _worker(which: str, url: str, repo: str) -> None:
                           GAME_RATE_LIMIT_WRITES="1000000000", GAME_MEDIA_DIR=f"/tmp/{secret}")
         import logging
 
-        from game_service import logs
-        from game_service.config import get_settings
+        from game_service.core import logs
+        from game_service.core.config import get_settings
         from game_service.main import create_app
-        from game_service.security import Sessions
+        from game_service.core.security import Sessions
 
         logs.configure("INFO")
         logging.getLogger().handlers[0].setStream(open(os.devnull, "w"))  # the lines are made, not kept

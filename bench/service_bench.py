@@ -57,7 +57,7 @@ sys.path.insert(0, str(REPO))
 import httpx  # noqa: E402
 import psycopg  # noqa: E402
 
-from game_service.security import Sessions  # noqa: E402
+from game_service.core.security import Sessions  # noqa: E402
 
 DURATION = int(os.environ.get("BENCH_DURATION", "4"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))

@@ -16,7 +16,7 @@ import secrets
 import sys
 from pathlib import Path
 
-from game_service.config import ConfigError, get_settings
+from game_service.core.config import ConfigError, get_settings
 
 
 def _timeout_arg(args: list[str]) -> float:
@@ -40,13 +40,16 @@ def main(argv: list[str]) -> int:
     if cmd not in ("play", "migrate", "serve"):
         print(f"unknown command {cmd!r}; use one of: play (default), migrate, serve", file=sys.stderr)
         return 2
-    from game_service import logs
+    from game_service.core import logs
 
     logs.configure("INFO")
     if cmd == "play":
         keep_local_session_secret()
+    from game_service.core import db_auth
+
     try:
         settings = get_settings()
+        db_auth.check(settings)  # the database secret exists and has its shape: a clear error now, not at the first request
     except ConfigError as exc:
         print(f"game_service: configuration error: {exc}", file=sys.stderr)
         return 2
@@ -60,7 +63,7 @@ def main(argv: list[str]) -> int:
             return 2
         return _migrate(settings, timeout, migrate, MigrateError)
     if cmd == "serve":
-        from game_service.server import serve
+        from game_service.core.server import serve
 
         serve(settings)
         return 0

@@ -27,12 +27,12 @@ APP_DB_USER = "game_app"
 """The service's own database role (created by ``migrate``), reached with IAM auth."""
 
 ENV_PREFIX = "GAME_"
-"""Every setting of ``game_service.config.Settings`` is read from ``GAME_<FIELD>``."""
+"""Every setting of ``game_service.core.config.Settings`` is read from ``GAME_<FIELD>``."""
 
 
 class Env:
     """The ``GAME_*`` variables the app stack writes to the hosts' environment file; each
-    names a field of ``game_service.config.Settings`` (tests/stacks/test_contract.py)."""
+    names a field of ``game_service.core.config.Settings`` (tests/stacks/test_contract.py)."""
 
     ENV = "GAME_ENV"
     DB_AUTH = "GAME_DB_AUTH"

@@ -16,14 +16,14 @@ from starlette.staticfiles import StaticFiles
 
 from game_service.api import auth, facebook_callbacks, game, health, invites, media, progress, recovery, social
 from game_service.api.deps import Services
-from game_service.config import Settings, get_settings
-from game_service.db import make_engine
+from game_service.core.config import Settings, get_settings
+from game_service.core.db import make_engine
 from game_service.errors import GameError
-from game_service.logs import request_id_var
-from game_service.middleware import RequestContextMiddleware
-from game_service.security import Sessions
-from game_service.session_renewal import RenewalMiddleware
-from game_service.storage import LocalStorage, NoSniffStaticFiles, make_storage
+from game_service.core.logs import request_id_var
+from game_service.core.middleware import RequestContextMiddleware
+from game_service.core.security import Sessions
+from game_service.core.session_renewal import RenewalMiddleware
+from game_service.core.storage import LocalStorage, NoSniffStaticFiles, make_storage
 
 log = logging.getLogger("game_service")
 STATIC_DIR = Path(__file__).resolve().parent / "static"

@@ -36,8 +36,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, pool, text
 from sqlalchemy import exc as sa_exc
 
-from game_service.config import Settings
-from game_service.db_auth import admin_credentials_for
+from game_service.core.config import Settings
+from game_service.core.db_auth import admin_credentials_for
 
 HERE = Path(__file__).resolve().parent
 LOCK_KEY = 7_413_300_411  # arbitrary, constant for this application (same key as before)

@@ -14,8 +14,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from game_service.config import Settings
-from game_service.storage import public_url
+from game_service.core.config import Settings
+from game_service.core.storage import public_url
 
 IDEMPOTENCY_TTL_HOURS = 24
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.exc import IntegrityError
 
-from game_service import facebook
-from game_service.client_address import client_key
+from game_service.core import facebook
+from game_service.core.client_address import client_key
 from game_service.errors import GameError
 from game_service.repository import players
 from game_service.repository.writes import count_signup, next_session_generation, session_generation

@@ -14,11 +14,11 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from game_service import session_renewal
-from game_service.config import Settings
+from game_service.core import session_renewal
+from game_service.core.config import Settings
 from game_service.errors import GameError
 from game_service.repository.writes import Write, run_write, session_generation
-from game_service.security import Session, Sessions, unauthorized
+from game_service.core.security import Session, Sessions, unauthorized
 
 _IDEM_OK = re.compile(r"^[\x21-\x7e]{1,128}$")
 

@@ -6,14 +6,14 @@ import logging
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from game_service import cdn, facebook
+from game_service.core import cdn, facebook
 from game_service.repository import deletion
 from game_service.api.deps import Services, services
 from game_service.api.schemas import ERRORS, DeletionOut, errors_for, link, linked
 from game_service.contract import MEDIA_PREFIX
 from game_service.errors import GameError, not_found
-from game_service.public_url import public_base_url
-from game_service.storage import incoming_prefix
+from game_service.core.public_url import public_base_url
+from game_service.core.storage import incoming_prefix
 
 router = APIRouter(tags=["facebook"], responses=ERRORS)
 log = logging.getLogger("game_service.deletion")

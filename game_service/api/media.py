@@ -7,7 +7,7 @@ from game_service.repository import players
 from game_service.api.deps import Services, player_id, services
 from game_service.api.schemas import ERRORS, AvatarConfirmIn, PlayerState, UploadOut, UploadUrlIn, link, linked
 from game_service.errors import GameError, not_found
-from game_service.storage import LocalStorage, avatar_key_for, incoming_prefix, sniff_image_type
+from game_service.core.storage import LocalStorage, avatar_key_for, incoming_prefix, sniff_image_type
 
 router = APIRouter(tags=["media"], responses=ERRORS)
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Response
 
-from game_service import facebook
+from game_service.core import facebook
 from game_service.api.deps import Me, Svc, Writer
 from game_service.api.schemas import (
     ERRORS,

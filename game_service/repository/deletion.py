@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from game_service import clock
+from game_service.core import clock
 from game_service.models import deletion_requests, players
 from game_service.repository.writes import insert_for, reader
 

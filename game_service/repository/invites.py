@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from game_service import rules
-from game_service.config import Settings
+from game_service.core.config import Settings
 from game_service.errors import conflict, not_found
 from game_service.models import friends, invites, players
 from game_service.repository.social import _are_friends, _make_friends

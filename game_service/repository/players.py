@@ -5,13 +5,14 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from game_service import clock, rules
-from game_service.config import Settings
-from game_service.db import fetch_one
+from game_service import rules
+from game_service.core import clock
+from game_service.core.config import Settings
+from game_service.core.db import fetch_one
 from game_service.errors import conflict, not_found
 from game_service.models import daily_rewards, ledger, players
 from game_service.repository.economy import energy_now, energy_params
-from game_service.security import Session
+from game_service.core.security import Session
 from game_service.repository.writes import PID, ledger_entry, player_exists, reader
 
 p = players

@@ -13,8 +13,9 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from game_service import clock, rules
-from game_service.config import Settings
+from game_service import rules
+from game_service.core import clock
+from game_service.core.config import Settings
 from game_service.errors import conflict, not_found
 from game_service.models import castles, daily_rewards, players, recovery_codes
 from game_service.repository.economy import energy_now, energy_params

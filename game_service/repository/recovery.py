@@ -11,7 +11,7 @@ import secrets
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from game_service import clock
+from game_service.core import clock
 from game_service.models import recovery_codes
 from game_service.repository.writes import Write, insert_for, reader
 

@@ -7,8 +7,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from game_service import clock, rules
-from game_service.config import Settings
+from game_service import rules
+from game_service.core import clock
+from game_service.core.config import Settings
 from game_service.errors import GameError, conflict, not_found
 from game_service.models import friend_requests, friends, gifts, players
 from game_service.repository.economy import credit, credit_coins

@@ -25,12 +25,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from game_service import clock, rules
-from game_service.config import Settings
-from game_service.db import execute_one, fetch_one
+from game_service import rules
+from game_service.core import clock
+from game_service.core.config import Settings
+from game_service.core.db import execute_one, fetch_one
 from game_service.errors import GameError, not_found
 from game_service.models import idempotency_keys, ledger, players, rate_limits, signup_limits
-from game_service.security import Session
+from game_service.core.security import Session
 
 p = players
 

@@ -17,7 +17,6 @@ import hmac
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -38,10 +37,11 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from game_service import clock
-from game_service.config import Settings
+from game_service.core import clock
+from game_service.core.config import Settings
 from game_service.main import create_app
 from game_service.migrate import upgrade_head
+from local_topology.topology import free_port  # noqa: F401  (the test modules take it from here)
 
 REPO = Path(__file__).resolve().parents[2]
 FB_APP_ID = "424242"
@@ -58,12 +58,6 @@ def make_signed_request(payload: dict, app_secret: str) -> str:
     body = b64url(json.dumps(payload, separators=(",", ":")).encode())
     sig = hmac.new(app_secret.encode(), body.encode(), hashlib.sha256).digest()
     return f"{b64url(sig)}.{body}"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _admin_url() -> str:

@@ -43,7 +43,7 @@ def _pg_bin() -> Path:
 class PgCluster:
     def __init__(self, superuser_password: str = "admin-pw-for-tests", hba_lines: list[str] | None = None,
                  ssl: bool = False, auth: str = "scram-sha-256", max_connections: int = 60):
-        from tests.game_service.conftest import free_port
+        from local_topology.topology import free_port
 
         self.bin = _pg_bin()
         self.password = superuser_password

@@ -1,4 +1,4 @@
-"""The engine's two modes over one pool (game_service/db.py), on real PostgreSQL: the pool's
+"""The engine's two modes over one pool (game_service/core/db.py), on real PostgreSQL: the pool's
 connections are in autocommit for the one-statement reads and writes, and ``engine.begin()``
 is a real transaction. One pooled connection serves both in turn, so a transaction's mode can
 never leak into the next checkout."""
@@ -10,7 +10,7 @@ import asyncio
 import pytest
 import sqlalchemy as sa
 
-from game_service.db import execute_one, fetch_one, make_engine
+from game_service.core.db import execute_one, fetch_one, make_engine
 from game_service.repository.writes import reader
 
 XACT = sa.select(sa.func.pg_current_xact_id().cast(sa.Text), sa.func.current_setting("transaction_isolation"))

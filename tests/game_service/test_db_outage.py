@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 APP_ROLE, APP_PASSWORD = "game_app", "app-password"
 CONNECT_TIMEOUT = 2  # GAME_DB_CONNECT_TIMEOUT_SECONDS in these tests (libpq's minimum)
 # A statement on a connection whose server vanished: TCP gives up on unacknowledged data
-# after tcp_user_timeout (game_service.db_auth), and the request answers 503.
+# after tcp_user_timeout (game_service.core.db_auth), and the request answers 503.
 FAIL_FAST_SECONDS = 5
 
 
@@ -62,7 +62,7 @@ def assert_no_acknowledged_write_lost(cluster, results, players) -> None:
 
 
 def test_a_database_restart_under_load_answers_503_then_recovers_and_loses_no_write(make_pg_cluster, tmp_path):
-    from game_service.config import Settings
+    from game_service.core.config import Settings
     from game_service.migrate import migrate
 
     cluster = make_pg_cluster()
@@ -152,7 +152,7 @@ def fail_over_silently(cluster, net) -> tuple[float, float, list[int], list[int]
 
 
 def game_on_its_own_cluster(make_pg_cluster, tmp_path):
-    from game_service.config import Settings
+    from game_service.core.config import Settings
     from game_service.migrate import migrate
 
     cluster = make_pg_cluster()
@@ -168,7 +168,7 @@ def test_a_silent_failover_under_load_fails_fast_recovers_within_5_s_and_loses_n
     packets dropped by the kernel: no FATAL, no FIN, no RST, no ACK), connects hang while the
     endpoint moves, then the new primary answers at the same address with every committed
     write. The pooled connections to the old one are dead without knowing it."""
-    from game_service.db_auth import TCP_USER_TIMEOUT_MS
+    from game_service.core.db_auth import TCP_USER_TIMEOUT_MS
 
     cluster, server = game_on_its_own_cluster(make_pg_cluster, tmp_path)
     try:
@@ -218,7 +218,7 @@ def test_a_silent_failover_while_the_pools_are_idle_costs_no_request(make_pg_clu
     pool's checkout check sees that and opens new ones: the next requests all succeed. (Under
     load, a request's failure also makes SQLAlchemy drop the whole pool; here nothing fails
     first, so only the checkout check stands between a dead connection and a request.)"""
-    from game_service.db_auth import KEEPALIVE_IDLE_SECONDS, TCP_USER_TIMEOUT_MS
+    from game_service.core.db_auth import KEEPALIVE_IDLE_SECONDS, TCP_USER_TIMEOUT_MS
 
     cluster, server = game_on_its_own_cluster(make_pg_cluster, tmp_path)
     try:
@@ -256,7 +256,7 @@ def test_an_unreachable_database_is_a_503_within_seconds(kind, make_pg_cluster, 
     url = f"postgresql://{APP_ROLE}:{APP_PASSWORD}@127.0.0.1:{port}/game"
     server = LiveServer(server_env(tmp_path, url), workers=2)
     try:
-        from game_service.security import Sessions
+        from game_service.core.security import Sessions
 
         signed_in = {"Authorization": "Bearer " + Sessions(SESSION_SECRET, 3600).issue(1, 0)}
         with httpx.Client(base_url=server.url, timeout=30) as c:

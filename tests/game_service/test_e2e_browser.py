@@ -365,8 +365,8 @@ def test_the_page_keeps_the_session_the_server_renews(game_url, browser):
     fresh one and the page stores it, so the player stays signed in."""
     from playwright.sync_api import expect
 
-    from game_service import clock
-    from game_service.security import Sessions
+    from game_service.core import clock
+    from game_service.core.security import Sessions
 
     problems: list[str] = []
     tab = Tab(browser, "desktop", problems)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from game_service import clock
+from game_service.core import clock
 from tests.game_service.conftest import FB_APP_SECRET, Player, make_signed_request, sign_in_guest
 
 

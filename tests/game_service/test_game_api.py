@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from game_service import clock
+from game_service.core import clock
 from tests.game_service.conftest import coins_of, ledger_sum, sign_in_guest, start_of_a_rate_window
 
 

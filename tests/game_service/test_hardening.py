@@ -22,7 +22,7 @@ import httpx
 import pytest
 from itsdangerous import URLSafeTimedSerializer
 
-from game_service import clock
+from game_service.core import clock
 from tests.game_service.conftest import (
     FB_APP_SECRET,
     SESSION_SECRET,

@@ -21,8 +21,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from game_service.config import ConfigError, Settings
-from game_service.db_auth import IamCredentials
+from game_service.core.config import ConfigError, Settings
+from game_service.core.db_auth import IamCredentials
 from game_service.main import create_app
 from game_service.migrate import migrate
 

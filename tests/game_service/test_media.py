@@ -9,7 +9,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from game_service import clock
+from game_service.core import clock
 from tests.game_service.conftest import FB_APP_SECRET, make_signed_request, sign_in_guest
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 64

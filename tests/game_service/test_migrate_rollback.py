@@ -20,7 +20,7 @@ import psycopg
 import pytest
 from alembic.script import ScriptDirectory
 
-from game_service.config import Settings
+from game_service.core.config import Settings
 from game_service.migrate import alembic_config, upgrade_head
 from tests.game_service.conftest import REPO, SESSION_SECRET, LiveServer, create_database, drop_database
 

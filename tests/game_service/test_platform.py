@@ -13,8 +13,9 @@ import httpx
 import psycopg
 import pytest
 
-from game_service.config import ConfigError, Settings
-from game_service.db_auth import credentials_for
+from game_service.core.config import ConfigError, Settings
+from game_service.core import db_auth
+from game_service.core.db_auth import credentials_for
 from game_service.migrate import alembic_config
 from alembic.script import ScriptDirectory
 from tests.game_service.conftest import (
@@ -72,8 +73,9 @@ def test_app_secret_supplies_session_and_facebook_secrets(aws, monkeypatch):
 
 def test_a_missing_secret_is_a_clear_startup_error(aws, monkeypatch):
     monkeypatch.setenv("GAME_DB_SECRET_ID", "does-not-exist")
+    settings = Settings(session_secret="s").resolve_secrets()  # reads no database secret
     with pytest.raises(ConfigError, match="does-not-exist"):
-        Settings().resolve_secrets()
+        db_auth.check(settings)  # what `python -m game_service` does before it serves or migrates
 
 
 @pytest.mark.slow  # starts the server process
@@ -256,7 +258,7 @@ def test_out_of_range_ids_and_control_characters_are_422_not_500(client):
 
 def test_the_database_secret_is_reread_after_its_ttl_and_a_stale_one_survives_an_outage(aws, monkeypatch):
     """Secrets Manager is moto's server; the secret changes between reads, then disappears."""
-    from game_service.db_auth import SecretCredentials
+    from game_service.core.db_auth import SecretCredentials
 
     sm = aws.client("secretsmanager")
     name = f"ttl-{time.time_ns()}"

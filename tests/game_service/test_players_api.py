@@ -8,8 +8,8 @@ import uuid
 
 import pytest
 
-from game_service import clock
-from game_service.session_renewal import HEADER, RENEW_AFTER_SECONDS
+from game_service.core import clock
+from game_service.core.session_renewal import HEADER, RENEW_AFTER_SECONDS
 from tests.game_service.conftest import Player, post, befriend, coins_of, ledger_sum, sign_in_guest
 
 

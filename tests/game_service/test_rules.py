@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from game_service import rules
-from game_service.config import Settings
+from game_service.core.config import Settings
 
 S = Settings(session_secret="x")  # the default rules: cap 20, one point per 180 s, 60 s rate windows
 MIN = 60_000

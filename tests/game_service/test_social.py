@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from game_service import clock
+from game_service.core import clock
 from tests.game_service.conftest import befriend, coins_of, ledger_sum, sign_in_guest
 
 

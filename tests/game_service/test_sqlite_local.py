@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from game_service.config import Settings
+from game_service.core.config import Settings
 from game_service.migrate import upgrade_head
 from tests.game_service.conftest import befriend, sign_in_guest, start_of_a_rate_window
 

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from game_service import clock
+from game_service.core import clock
 from tests.game_service.conftest import Player, post, befriend, coins_of, ledger_sum, sign_in_guest, start_of_a_rate_window
 
 
@@ -197,7 +197,7 @@ def test_an_unkeyed_action_and_gift_claim_are_one_statement_and_keyed_ones_a_tra
     results of both paths are the tests above; this pins which path runs."""
     from sqlalchemy import event
 
-    from game_service import db as game_db
+    from game_service.core import db as game_db
     from game_service.repository.writes import reader
 
     a, b = sign_in_guest(client), sign_in_guest(client)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from game_service import contract
-from game_service.config import Settings
+from game_service.core.config import Settings
 from tests.stacks.helpers import props, resources
 
 REPO = Path(__file__).resolve().parents[2]
@@ -66,7 +66,7 @@ def test_the_service_serves_the_contract_paths_and_the_infrastructure_checks_the
 
 @pytest.mark.parametrize("stage", ["starter", "scale-out"])
 def test_the_instance_role_reaches_exactly_the_contract_prefixes_of_the_media_bucket(templates, stage):
-    from game_service.storage import avatar_key_for, new_incoming_key
+    from game_service.core.storage import avatar_key_for, new_incoming_key
 
     policies = json.dumps([p for p in resources(templates[stage]["app"], "AWS::IAM::Policy").values()])
     for prefix in (contract.UPLOAD_PREFIX, contract.MEDIA_PREFIX):

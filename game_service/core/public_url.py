@@ -8,7 +8,7 @@ forge it."""
 
 from __future__ import annotations
 
-from game_service.config import Settings, read_parameter
+from game_service.core.config import Settings, read_parameter
 from game_service.errors import GameError
 
 def _from_parameter(name: str) -> str:

@@ -5,7 +5,7 @@ Secrets can come from AWS Secrets Manager:
 
 * ``GAME_DB_SECRET_ID``: a secret shaped like the one RDS generates
   (``username``, ``password``, ``host``, ``port``, ``dbname``), read when a connection is
-  opened (``game_service.db_auth``), so a rotated password is picked up without a restart.
+  opened (``game_service.core.db_auth``), so a rotated password is picked up without a restart.
 * ``GAME_DB_ADMIN_SECRET_ID``: the master user's secret, used only by ``migrate``.
 * ``GAME_APP_SECRET_ID``: a secret whose JSON holds ``session_secret`` and optionally
   ``facebook_app_id`` / ``facebook_app_secret``.
@@ -144,6 +144,17 @@ class Settings(BaseSettings):
                 raise ValueError(f"{part!r} is not an IP network (e.g. 10.0.0.0/16)") from None
         return v
 
+    def iam_region(self) -> str:
+        """The database's region for IAM authentication (AWS_REGION); a ConfigError names what
+        IAM mode is missing."""
+        missing = [n for n, v in (("GAME_DB_HOST", self.db_host), ("GAME_DB_NAME", self.db_name)) if not v]
+        if missing:
+            raise ConfigError(f"GAME_DB_AUTH=iam needs {' and '.join(missing)}")
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        if not region:
+            raise ConfigError("GAME_DB_AUTH=iam needs AWS_REGION (the region of the database)")
+        return region
+
     @property
     def trusted_proxy_networks(self) -> list:
         return [ipaddress.ip_network(x.strip(), strict=False) for x in self.trusted_proxies.split(",") if x.strip()]
@@ -152,19 +163,14 @@ class Settings(BaseSettings):
     def resolve_secrets(self) -> "Settings":
         """Check the database settings and fill app secrets from Secrets Manager when configured.
 
-        The database secret is read here once so that a wrong id or shape stops the start
-        with a clear message; connections read it again when they open (``db_auth``).
+        The database secret itself is read once at start by ``db_auth.check`` (so a wrong id
+        or shape stops the start with a clear message); connections read it again when they
+        open.
         """
         if self.db_auth == "iam" and self.database_url:
             raise ConfigError("GAME_DB_AUTH=iam connects with GAME_DB_HOST/PORT/NAME and GAME_DB_USER; unset GAME_DATABASE_URL")
-        if self.db_auth == "password" and self.db_secret_id and not self.database_url:
-            from game_service.db_auth import SecretCredentials
-
-            SecretCredentials(self.db_secret_id, self).params()
-        elif self.db_auth == "iam":
-            from game_service.db_auth import IamCredentials
-
-            IamCredentials(self)  # checks host, name and region
+        if self.db_auth == "iam":
+            self.iam_region()
         if self.app_secret_id:
             data = read_secret(self.app_secret_id, "GAME_APP_SECRET_ID")
             if not self.session_secret:

@@ -40,7 +40,7 @@ def dict_config(level: str = "INFO") -> dict:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"json": {"()": "game_service.logs.JsonFormatter"}},
+        "formatters": {"json": {"()": "game_service.core.logs.JsonFormatter"}},
         "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
         "root": {"level": level, "handlers": ["console"]},
         "loggers": {

@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
-from game_service import clock
+from game_service.core import clock
 from game_service.errors import GameError
 
 

@@ -6,8 +6,8 @@ import logging
 
 from gunicorn.app.base import BaseApplication
 
-from game_service import logs
-from game_service.config import Settings
+from game_service.core import logs
+from game_service.core.config import Settings
 
 
 class GameServer(BaseApplication):

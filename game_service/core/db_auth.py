@@ -27,7 +27,7 @@ import time
 
 from sqlalchemy.engine import make_url
 
-from game_service.config import ConfigError, Settings, aws_client, read_secret, to_driver_url
+from game_service.core.config import ConfigError, Settings, aws_client, read_secret, to_driver_url
 
 log = logging.getLogger("game_service.db")
 
@@ -160,12 +160,7 @@ class IamCredentials:
     """RDS IAM authentication: a fresh token for every new connection; TLS required."""
 
     def __init__(self, settings: Settings):
-        missing = [n for n, v in (("GAME_DB_HOST", settings.db_host), ("GAME_DB_NAME", settings.db_name)) if not v]
-        if missing:
-            raise ConfigError(f"GAME_DB_AUTH=iam needs {' and '.join(missing)}")
-        self.region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-        if not self.region:
-            raise ConfigError("GAME_DB_AUTH=iam needs AWS_REGION (the region of the database)")
+        self.region = settings.iam_region()  # checks host, name and region
         self.settings = settings
         self.user = settings.db_user
         self._client = None
@@ -212,6 +207,15 @@ def credentials_for(settings: Settings):
     if settings.db_secret_id:
         return SecretCredentials(settings.db_secret_id, settings)
     return None
+
+
+def check(settings: Settings) -> None:
+    """At start: the database credentials the settings name can be had (the secret exists
+    and has the shape of a database secret; IAM mode has its host, name and region), or a
+    ConfigError that names the variable. Connections read them again when they open."""
+    credentials = credentials_for(settings)
+    if isinstance(credentials, SecretCredentials):
+        credentials.params()
 
 
 def admin_credentials_for(settings: Settings):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 
-from game_service.config import Settings, aws_client, read_parameter
+from game_service.core.config import Settings, aws_client, read_parameter
 
 
 def invalidate(settings: Settings, paths: list[str]) -> str | None:

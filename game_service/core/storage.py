@@ -18,7 +18,7 @@ from pathlib import Path
 from itsdangerous import BadSignature, URLSafeSerializer
 from starlette.staticfiles import StaticFiles
 
-from game_service import clock
+from game_service.core import clock
 from game_service.contract import MEDIA_PREFIX, UPLOAD_PREFIX
 
 ALLOWED_TYPES = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}

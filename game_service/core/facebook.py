@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import httpx
 
-from game_service.config import Settings
+from game_service.core.config import Settings
 from game_service.errors import GameError
-from game_service.security import InvalidSignedRequest, parse_signed_request
+from game_service.core.security import InvalidSignedRequest, parse_signed_request
 
 
 def _require_enabled(s: Settings) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from game_service import clock
+from game_service.core import clock
 
 HEADER = "X-Session-Token"
 RENEW_AFTER_SECONDS = 24 * 3600

@@ -29,9 +29,9 @@ from sqlalchemy.dialects.postgresql.psycopg import PGDialectAsync_psycopg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.util import greenlet_spawn
 
-from game_service import outage
-from game_service.config import ConfigError, Settings
-from game_service.db_auth import credentials_for, is_auth_failure
+from game_service.core import outage
+from game_service.core.config import ConfigError, Settings
+from game_service.core.db_auth import credentials_for, is_auth_failure
 
 log = logging.getLogger("game_service.db")
 

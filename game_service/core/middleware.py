@@ -11,9 +11,9 @@ import re
 import time
 import uuid
 
-from game_service import outage
+from game_service.core import outage
 from game_service.contract import LIVENESS_PATH
-from game_service.logs import request_id_var
+from game_service.core.logs import request_id_var
 
 access_log = logging.getLogger("game_service.access")
 _RID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")

@@ -13,7 +13,7 @@ import ipaddress
 
 from starlette.requests import Request
 
-from game_service.config import Settings
+from game_service.core.config import Settings
 
 
 def _ip(text: str):
