@@ -1,5 +1,5 @@
 # One target per entry point; laptop and CI call the same scripts.
-.PHONY: setup setup-system synth test snapshots diff bench-synth report play bench-service lock wheelhouse bootstrap deploy destroy rehearse clean local local-down local-status bench-scale
+.PHONY: setup setup-system synth test test-fast snapshots diff bench-synth report play bench-service lock wheelhouse bootstrap deploy destroy rehearse clean local local-down local-status bench-scale
 
 setup:          ## what synth and deploy need, no root: .venv, the pinned CDK CLI, the hosts' wheelhouses
 	scripts/setup.sh
@@ -12,6 +12,9 @@ synth: setup    ## synthesize every stage offline; print a summary per stage
 
 test: setup setup-system ## the whole test suite (PostgreSQL at 127.0.0.1:5432, else a throwaway cluster it starts)
 	scripts/test.sh
+
+test-fast: setup setup-system ## the edit loop: every test not marked slow
+	scripts/test.sh -m 'not slow'
 
 snapshots: setup ## re-record the committed template snapshots (and the README's generated blocks) on purpose
 	PATH="$$PWD/node_modules/.bin:$$PATH" .venv/bin/python -m checks.snapshots record

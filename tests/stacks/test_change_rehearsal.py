@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,8 +29,10 @@ from checks.changes import ResourceChange, classify, main
 
 SERVICE_DIR = ROOT / "game_service"
 PROBE_NAME = "_change_rehearsal_probe"
-# Files the code/static cases write for one synth, and always remove.
-PROBES = (SERVICE_DIR / f"{PROBE_NAME}.py", SERVICE_DIR / "static" / f"{PROBE_NAME}.txt")
+# The new file of the code and static cases, relative to game_service/: written into a copy
+# of the service that the variant's synth ships, never into the repository (other tests
+# synthesize from it at the same time).
+PROBES = (Path(f"{PROBE_NAME}.py"), Path("static") / f"{PROBE_NAME}.txt")
 
 if TYPE_CHECKING:
     from aws_cdk import App
@@ -132,20 +135,20 @@ class Synth:
     stack_ids: dict[str, str]  # {"app": "starter/App"...} for the CDK CLI
 
 
-def _remove_probes() -> None:
-    for probe in PROBES:
-        probe.unlink(missing_ok=True)
-
-
 @contextmanager
-def _probe_file(*, path: Path, text: str) -> Iterator[None]:
-    """A harmless new file in the repo for one synth; removed whatever happens."""
-    assert path in PROBES and not path.exists(), f"{path} exists: a previous run left it?"
-    try:
-        path.write_text(text)
+def _service_with(probe: Path, tmp: Path) -> Iterator[None]:
+    """The app ships a copy of game_service/ with one new file (the bundle and the static
+    page are read from there) for the synth inside this block."""
+    import patterns.game_service_host
+    import stacks.app_stack
+
+    copy = tmp / "game_service"
+    shutil.copytree(SERVICE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    (copy / probe).write_text('"""Change rehearsal probe: a new file."""\n')
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(patterns.game_service_host, "SERVICE_DIR", copy)
+        patch.setattr(stacks.app_stack, "STATIC_DIR", copy / "static")
         yield
-    finally:
-        path.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)
@@ -196,7 +199,6 @@ VARIANTS: dict[str, Variant] = {
 @pytest.fixture(scope="session")
 def synth_variant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Synth]]:
     """synth_variant(variant=...) -> Synth of that one stage (each variant once per session)."""
-    _remove_probes()  # a run killed mid-synth cannot poison this one
     cache: dict[Variant, Synth] = {}
 
     def _synth(*, variant: Variant) -> Synth:
@@ -217,9 +219,8 @@ def synth_variant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable
         if variant.probe is None:
             build_and_synth()
         else:
-            with _probe_file(path=variant.probe, text='"""Change rehearsal probe: a new file."""\n'):
+            with _service_with(variant.probe, tmp_path_factory.mktemp("service")):
                 build_and_synth()
-            assert not variant.probe.exists()
         stacks = stage_templates(outdir)[config.name]
         manifest = json.loads((outdir / f"assembly-{config.name}" / "manifest.json").read_text())
         cache[variant] = Synth(
@@ -234,7 +235,6 @@ def synth_variant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable
         return cache[variant]
 
     yield _synth
-    _remove_probes()
 
 
 @pytest.fixture(scope="session")
