@@ -35,7 +35,7 @@ def energy_in_sql(db, energy: int, energy_at: int, now: int, cap: int = 20, refi
         (19, 0, 200_000, (20, 200_000)),  # ... at now, not at the last full period
         (18, 0, 10 * 180_000, (20, 1_800_000)),  # would pass the cap: capped
         (20, 0, 500_000, (20, 500_000)),  # full: stays full, clock at now
-        (35, 0, 500_000, (35, 500_000)),  # above the cap (energy packs): kept, no refill
+        (35, 0, 500_000, (35, 500_000)),  # above the cap (which nothing sells: e.g. a cap lowered by a release): kept, no refill
         (5, 900_000, 500_000, (5, 900_000)),  # clock behind energy_at: no refill
     ],
 )
