@@ -1,7 +1,8 @@
 """Bounded mutation testing of the game service's rules and repository (not part of `make test`).
 
 Uses mutmut's (pinned in requirements-dev.txt) mutation engine, one mutant at a time, in a
-scratch copy of the tree (the work tree is never touched): for each mutant of the chosen
+scratch copy of the tracked files (the work tree is never touched), where the chosen tests
+must first pass unmutated (else every mutant would look killed): for each mutant of the chosen
 files (optionally only inside the named functions), run the chosen tests with ``-x``; a
 failing run kills the mutant, a passing one lets it survive. The run is bounded by a wall
 clock budget and an optional sample size (a seeded shuffle spreads the sample over the
@@ -38,7 +39,6 @@ DEFAULT_TESTS = [
     "tests/game_service/test_social.py",
     "tests/game_service/test_sqlite_local.py",
 ]
-COPY = ["game_service", "tests/__init__.py", "tests/game_service", "pyproject.toml"]
 
 
 def function_lines(source: str, names: set[str]) -> set[int]:
@@ -98,20 +98,31 @@ def main(argv: list[str]) -> int:
     random.Random(args.seed).shuffle(todo)
     if args.sample:
         todo = todo[: args.sample]
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=root, capture_output=True, text=True, check=True)
+    files = [f for f in tracked.stdout.split("\0") if f and (root / f).is_file()]
     workdirs = []
-    for i in range(args.jobs):
+    for i in range(args.jobs):  # a scratch copy of every tracked file: the tests import what they import
         w = Path(tempfile.mkdtemp(prefix=f"mutation-{i}-"))
-        for item in COPY:
-            src = root / item
-            if src.is_dir():
-                shutil.copytree(src, w / item, ignore=shutil.ignore_patterns("__pycache__"))
-            elif src.exists():
-                (w / item).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(src, w / item)
+        for name in files:
+            (w / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(root / name, w / name)
+        for setup in ("node_modules", "build"):  # what `make setup` installed: the pinned Node, the wheelhouses
+            if (root / setup).is_dir():
+                (w / setup).symlink_to(root / setup)
         workdirs.append(w)
     tests = [t for t in args.tests if (root / t).exists()]
     print(f"mutation: {total} mutants in {', '.join(args.files)}; trying {len(todo)} (seed {args.seed}) "
           f"within {args.budget} s, {args.jobs} job(s); tests: {' '.join(tests)}", flush=True)
+
+    # the tests must pass on the unmutated copy, or every mutant would look killed
+    baseline = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-m", "not slow",
+                               *tests], cwd=workdirs[0], capture_output=True, text=True, timeout=args.timeout)
+    if baseline.returncode != 0:
+        print(f"mutation: the tests fail without any mutant:\n{baseline.stdout[-3000:]}{baseline.stderr[-2000:]}",
+              file=sys.stderr)
+        for w in workdirs:
+            shutil.rmtree(w, ignore_errors=True)
+        return 1
 
     deadline = time.monotonic() + args.budget
     results: list[tuple[str, str]] = []

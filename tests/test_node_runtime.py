@@ -81,6 +81,29 @@ def test_a_node_the_user_chose_for_jsii_is_checked_too(tmp_path, monkeypatch):
         node_runtime.use_supported_node()
 
 
+def test_a_node_that_cannot_say_its_version_is_named_with_what_went_wrong(tmp_path):
+    broken = tmp_path / "bin" / "node"
+    broken.parent.mkdir()
+    broken.write_text("#!/bin/sh\necho 'node: error while loading shared libraries' >&2\nexit 127\n")
+    broken.chmod(0o755)
+    with pytest.raises(node_runtime.UnsupportedNode) as failed:
+        node_runtime.node_version(str(broken))
+    assert str(failed.value).startswith(f"synth runs the CDK on Node.js, and `{broken} --version` failed (")
+    assert str(failed.value).endswith("; package.json pins Node 22 (`make setup` installs it into node_modules/)")
+    odd = _fake_node(tmp_path / "odd", "not-a-version")
+    with pytest.raises(node_runtime.UnsupportedNode, match=r"printed 'not-a-version', not a Node\.js version"):
+        node_runtime.node_version(str(odd / "node"))
+
+
+def test_the_pinned_node_goes_first_on_path_once(monkeypatch):
+    monkeypatch.delenv("JSII_NODE", raising=False)
+    monkeypatch.setenv("PATH", SYSTEM_PATH)
+    node_runtime.use_supported_node()
+    node_runtime.use_supported_node()
+    assert os.environ["PATH"] == f"{node_runtime.NODE_BIN}:{SYSTEM_PATH}"
+    assert os.environ["JSII_NODE"] == str(ROOT / "scripts" / "jsii-node")
+
+
 def _node_of_major(major: int) -> str | None:
     """A real Node binary of that release on this machine: the system's, or the pinned one."""
     for candidate in (shutil.which("node", path=SYSTEM_PATH), str(ROOT / "node_modules" / ".bin" / "node")):

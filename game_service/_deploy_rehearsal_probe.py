@@ -1,0 +1,1 @@
+"""Deploy rehearsal probe: a code change."""
