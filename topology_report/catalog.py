@@ -1,6 +1,6 @@
 """What the report does with each resource type: one table, so that nothing vanishes.
 
-- ANALYSED: types with rules in analyze.py / services.py (tier they belong to).
+- ANALYSED: types with rules in network.py, compute.py or data.py (tier they belong to).
 - MANAGED: services that AWS runs across AZs by themselves: listed in their tier as
   "managed, distributed by nature", never a single point of failure.
 - SUPPORT: types that hold no state and serve no traffic at run time (permissions, logs,
