@@ -41,7 +41,9 @@ sys.path.insert(0, str(REPO))
 import httpx  # noqa: E402
 import psycopg  # noqa: E402
 
-from local_topology.topology import Topology, free_port, host_name  # noqa: E402
+from local_topology.hosts import host_name  # noqa: E402
+from local_topology.processes import free_port  # noqa: E402
+from local_topology.topology import Topology  # noqa: E402
 
 DURATION = int(os.environ.get("BENCH_DURATION", "10"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))

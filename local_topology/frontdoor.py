@@ -7,12 +7,17 @@ the CDN. The nginx config is generated from it.
 
 Origins: ``static`` and ``media`` are buckets (moto's S3, read like CloudFront's origin
 access control reads them: a key is the request path without its leading slash), ``api``
-is the load balancer (HAProxy), uncached, every method.
+is the load balancer (HAProxy), uncached, every method. ``start`` runs nginx with the config.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
+
+from local_topology.processes import run
 
 DEFAULT_ROOT_OBJECT = "index.html"
 DEFAULT_ORIGIN = "static"
@@ -94,3 +99,15 @@ def nginx_config(*, listen: str, origins: Origins, state_dir: str, user: str | N
         + "".join(locations)
         + "  }\n}\n"
     )
+
+
+def start(folder: Path, *, listen: str, origins: Origins) -> int:
+    """nginx with this config, its files under ``folder`` (a new folder); its master's pid."""
+    folder.mkdir()
+    conf = folder / "nginx.conf"
+    conf.write_text(nginx_config(listen=listen, state_dir=str(folder), origins=origins,
+                                 user="www-data" if os.geteuid() == 0 else None))
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    run([nginx, "-t", "-q", "-c", conf, "-p", folder, "-e", folder / "error.log"])
+    run([nginx, "-c", conf, "-p", folder, "-e", folder / "error.log"])
+    return int((folder / "nginx.pid").read_text())

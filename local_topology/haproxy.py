@@ -6,7 +6,8 @@ bring it back. A request whose connection to a host fails, or that gets no answe
 (the host died with it in flight), is retried on another host, but only when a retry cannot
 apply twice: GET/HEAD, or a write carrying an ``Idempotency-Key`` (the service answers a
 repeated key with the first result). Other writes are retried only when the connection
-failed before the request was sent. An ALB does not retry; see the README.
+failed before the request was sent. An ALB does not retry; see the README. ``start`` runs
+HAProxy with the config.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ import csv
 import io
 import socket
 from dataclasses import dataclass
+from pathlib import Path
 
 from game_service.contract import LIVENESS_PATH  # the ALB's health check path too
 from local_topology.frontdoor import API_READ_TIMEOUT_S
+from local_topology.processes import run
 
 BACKEND = "hosts"
 CHECK_INTERVAL_S = 1.0
@@ -55,6 +58,14 @@ def config(*, listen: str, servers: dict[str, str], socket_path: str, pid_file: 
     ]
     lines += [f"  server {name} {address} check" for name, address in servers.items()]
     return "\n".join(lines) + "\n"
+
+
+def start(cfg: Path, *, listen: str, servers: dict[str, str], socket_path: str, pid_file: str) -> int:
+    """HAProxy (checked, then daemonized) with this config written at ``cfg``; its pid."""
+    cfg.write_text(config(listen=listen, servers=servers, socket_path=socket_path, pid_file=pid_file))
+    run(["haproxy", "-c", "-q", "-f", cfg])
+    run(["haproxy", "-D", "-f", cfg])
+    return int(Path(pid_file).read_text().split()[0])
 
 
 @dataclass(frozen=True)

@@ -46,9 +46,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     url = os.environ.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL)
     if _postgres_answers(url):
         return
-    from tests.game_service.pg_cluster import PgCluster
+    from local_topology.postgres import PgCluster
 
-    _throwaway_pg = PgCluster(auth="trust", max_connections=200)
+    _throwaway_pg = PgCluster.create(auth="trust", max_connections=200)
     with _throwaway_pg.admin() as conn:
         conn.execute("CREATE DATABASE test")
     os.environ["TEST_DATABASE_URL"] = _throwaway_pg.url("test", password="")

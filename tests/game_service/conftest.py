@@ -41,7 +41,7 @@ from game_service.core import clock
 from game_service.core.config import Settings
 from game_service.main import create_app
 from game_service.migrate import upgrade_head
-from local_topology.topology import free_port  # noqa: F401  (the test modules take it from here)
+from local_topology.processes import free_port  # noqa: F401  (the test modules take it from here)
 
 REPO = Path(__file__).resolve().parents[2]
 FB_APP_ID = "424242"
@@ -105,13 +105,14 @@ def db(pg_url):
 
 @pytest.fixture
 def make_pg_cluster():
-    """PostgreSQL clusters of the test's own (``pg_cluster.PgCluster``), stopped and deleted after it."""
-    from tests.game_service.pg_cluster import PgCluster
+    """PostgreSQL clusters of the test's own (``local_topology.postgres.PgCluster.create``),
+    stopped and deleted after it."""
+    from local_topology.postgres import PgCluster
 
     clusters = []
 
     def make(**kw) -> PgCluster:
-        c = PgCluster(**kw)
+        c = PgCluster.create(**kw)
         clusters.append(c)
         return c
 

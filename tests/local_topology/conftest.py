@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from local_topology.topology import Topology, free_port
+from local_topology.processes import free_port
+from local_topology.topology import Topology
 
 PNG_1x1 = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"

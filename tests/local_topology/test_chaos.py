@@ -24,7 +24,7 @@ import psycopg
 import pytest
 
 from local_topology import haproxy
-from local_topology.topology import host_name
+from local_topology.hosts import host_name
 from tests.game_service.load import Load, ok
 from tests.local_topology.conftest import PNG_1x1, guest
 

@@ -14,7 +14,8 @@ import httpx
 import psycopg
 import pytest
 
-from local_topology.topology import REPO, Topology, free_port
+from local_topology.processes import free_port
+from local_topology.topology import REPO, Topology
 from tests.local_topology.conftest import PNG_1x1, guest, leftovers
 
 pytestmark = pytest.mark.slow

@@ -1,0 +1,136 @@
+"""The app hosts: each one's environment file (what the app stack's user data writes on
+EC2, pointed at the local stand-ins) and ``host/bootstrap.sh`` in local mode, which installs
+the bundle from the wheelhouse and starts the service (in the host's network namespace when
+there is one); the release's migration is the bootstrap in its migrate role."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from game_service.contract import APP_DB_USER, Env
+from host.bundle import BOOTSTRAP_SCRIPT
+from local_topology.emulator import MEDIA_BUCKET, REGION, SECRET_APP, SECRET_DB_APP, SECRET_DB_MASTER
+from local_topology.frontdoor import VIEWER_ADDRESS_HEADER
+from local_topology.processes import TopologyError, alive, wait_gone
+
+# the scale-out stage's per-host settings (stacks/config.py: workers_per_instance, db_pool_size)
+HOST_WORKERS = 2
+HOST_DB_POOL = 10
+
+
+def host_name(i: int) -> str:
+    return f"host{i}"
+
+
+def environment(*, public_url: str, moto_url: str, trusted_proxies: str, bind: str, port: int,
+                migrate: bool = False, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """A host's environment; with ``migrate``, the migration step's (the only one that names
+    the master secret, as in AWS)."""
+    return {
+        Env.ENV: "production",
+        "GAME_DB_SECRET_ID": SECRET_DB_APP,
+        **({Env.DB_ADMIN_SECRET_ID: SECRET_DB_MASTER} if migrate else {}),
+        Env.DB_USER: APP_DB_USER,
+        Env.APP_SECRET_ID: SECRET_APP,
+        Env.MEDIA_BUCKET: MEDIA_BUCKET,
+        Env.PUBLIC_BASE_URL: public_url,
+        "GAME_SERVE_STATIC": "false",  # the front door serves the page from the static bucket
+        "AWS_REGION": REGION,
+        "AWS_ENDPOINT_URL": moto_url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        # the viewer address header is believed only from the load balancer's side of the network
+        Env.TRUSTED_PROXIES: trusted_proxies,
+        "GAME_CLIENT_ADDRESS_HEADER": VIEWER_ADDRESS_HEADER,
+        Env.BIND: bind,
+        Env.PORT: str(port),
+        Env.WORKERS: str(HOST_WORKERS),
+        Env.DB_POOL_SIZE: str(HOST_DB_POOL),
+        **(extra or {}),
+    }
+
+
+def write_env_file(path: Path, values: dict[str, str]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+    path.chmod(0o600)
+    return path
+
+
+def bootstrap_args(role: str, artifacts: dict[str, Path], env_file: Path, prefix: Path,
+                   netns: str | None) -> list[str]:
+    """The bootstrap's command line in local mode (``role``: migrate or serve)."""
+    args = ["bash", str(BOOTSTRAP_SCRIPT), "--mode", "local", "--role", role, "--bundle", str(artifacts["bundle"]),
+            "--wheels", str(artifacts["wheels"]), "--env-file", str(env_file), "--prefix", str(prefix)]
+    if role == "serve":
+        args += ["--ready-timeout", "60"]
+    if netns:
+        args += ["--netns", netns]
+    return args
+
+
+def _last_line(text: str) -> str:
+    return text.strip().splitlines()[-1] if text.strip() else ""
+
+
+def migrate(args: list[str], log_path: Path) -> float:
+    """Run the bootstrap in its migrate role; the seconds it says the migration took."""
+    with open(log_path, "w") as log:
+        rc = subprocess.run(args, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHON": sys.executable},
+                            timeout=600).returncode
+    text = log_path.read_text()
+    match = re.search(r"MIGRATED in ([0-9.]+) s", text)
+    if rc != 0 or not match:
+        raise TopologyError(f"migration: bootstrap exit {rc}: {_last_line(text)} (log {log_path})")
+    return float(match.group(1))
+
+
+def boot(runs: dict[int, tuple[list[str], Path]], on_ready: Callable[[int, float], None]) -> dict[int, float]:
+    """Run each host's bootstrap (``runs``: host -> command line, log path) in parallel;
+    each one's "READY in N s" (``on_ready`` hears each as it comes)."""
+    procs = {}
+    for i, (args, log_path) in runs.items():
+        log = open(log_path, "w")
+        procs[i] = (subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
+                                     env={**os.environ, "PYTHON": sys.executable}), log)
+    ready: dict[int, float] = {}
+    failed = []
+    for i, (proc, log) in procs.items():
+        rc = proc.wait(timeout=300)
+        log.close()
+        log_path = runs[i][1]
+        text = log_path.read_text()
+        match = re.search(r"READY in ([0-9.]+) s", text)
+        if rc != 0 or not match:
+            failed.append(f"host {i}: bootstrap exit {rc}: {_last_line(text)} (log {log_path})")
+            continue
+        ready[i] = float(match.group(1))
+        on_ready(i, ready[i])
+    if failed:
+        raise TopologyError("; ".join(failed))
+    return ready
+
+
+def service_pid(prefix: Path) -> int | None:
+    """The pid of the service a bootstrap started under ``prefix``."""
+    pid_file = prefix / "service.pid"
+    return int(pid_file.read_text()) if pid_file.exists() else None
+
+
+def kill(pid: int | None, sig: int = signal.SIGKILL, wait: float = 35) -> None:
+    """Signal a host's service (its process group: the server and its workers); one that
+    outlives a gentler signal by ``wait`` s is killed."""
+    if pid and alive(pid):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        if not wait_gone(pid, wait) and sig != signal.SIGKILL:
+            os.killpg(pid, signal.SIGKILL)
+            wait_gone(pid, 5)
