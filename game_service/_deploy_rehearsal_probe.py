@@ -1,1 +1,0 @@
-"""Deploy rehearsal probe: a code change."""
