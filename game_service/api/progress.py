@@ -5,16 +5,17 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from game_service.api.deps import Me, Svc, Writer
-from game_service.api.schemas import ERRORS
+from game_service.api.schemas import ERRORS, ProgressOut
 from game_service.repository import progress
 
 router = APIRouter(tags=["game"], responses=ERRORS)
 
 
-@router.get("/api/progress")
+@router.get("/api/progress", responses={200: {"model": ProgressOut}})
 async def my_progress(me: Me, svc: Svc):
     """Castle level and next price; daily reward: available, streak, when the next one comes;
-    energy pack: price, amount, whether it fits under the cap and is affordable now."""
+    energy pack: price, amount, whether it fits under the cap and is affordable now; the energy
+    refill period and an action's energy cost (the page counts energy with them)."""
     return await progress.progress(svc.engine, svc.settings, me)
 
 
