@@ -1,9 +1,9 @@
 """The game's rules, each defined once, with no I/O.
 
-The rules that the database applies (energy refill, the rate-limit window) are SQLAlchemy
-Core expressions: every statement that needs one builds it from here, so the one-statement
-PostgreSQL writes, the step-by-step writes (SQLite, Idempotency-Key) and the reads cannot
-drift apart. The rest are plain functions of numbers.
+The rules that the database applies (energy refill, the pack's fit under the cap) are
+SQLAlchemy Core expressions: every statement that needs one builds it from here, so the
+writes (on PostgreSQL and SQLite) and the reads cannot drift apart. The rest are plain
+functions of numbers (the fixed windows of the write budget and the sign-up limit).
 """
 
 from __future__ import annotations
@@ -71,15 +71,25 @@ def daily_streak(days: list[dt.date], today: dt.date) -> int:
     return streak
 
 
-# ---------------------------------------------------------------- write budget
+# ---------------------------------------------------------------- fixed windows (write budget, sign-ups)
+def window_number(now_ms: int, window_seconds: int) -> int:
+    """The number of the fixed window of ``window_seconds`` that ``now_ms`` falls in."""
+    return now_ms // (window_seconds * 1000)
+
+
+def window_retry_after(now_ms: int, window_seconds: int) -> int:
+    """Seconds until that window ends (at least 1)."""
+    return max(1, window_seconds - (now_ms // 1000) % window_seconds)
+
+
 def rate_window(now_ms: int, s: Settings) -> int:
-    """The number of the fixed rate-limit window that ``now_ms`` falls in."""
-    return now_ms // (s.rate_limit_window_seconds * 1000)
+    """The number of the write budget's window that ``now_ms`` falls in."""
+    return window_number(now_ms, s.rate_limit_window_seconds)
 
 
 def retry_after_seconds(now_ms: int, s: Settings) -> int:
-    """Seconds until the current rate-limit window ends (at least 1)."""
-    return max(1, s.rate_limit_window_seconds - (now_ms // 1000) % s.rate_limit_window_seconds)
+    """Seconds until the write budget's current window ends (at least 1)."""
+    return window_retry_after(now_ms, s.rate_limit_window_seconds)
 
 
 def op_key(op: str, idem_key: str | None, now_ms: int) -> str:

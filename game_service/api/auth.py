@@ -8,7 +8,7 @@ from game_service.core.client_address import client_key
 from game_service.errors import GameError
 from game_service.repository import players
 from game_service.repository.writes import count_signup, next_session_generation, session_generation
-from game_service.api.deps import Services, optional_player_id, player_id, services
+from game_service.api.deps import Me, Services, optional_player_id, services_of
 from game_service.api.schemas import ERRORS, FACEBOOK_ERRORS, FacebookIn, GuestIn, LinkedOut, TokenOut, link, linked
 
 router = APIRouter(tags=["auth"], responses=ERRORS)
@@ -28,10 +28,11 @@ async def _revoke_older_tokens(svc: Services, pid: int) -> int:
     AskToBeFriends=link("POST", "/api/friends/requests", body={"player_id": "$response.body#/player/id"}),
     ItsProfile=link("GET", "/api/players/{target_id}", parameters={"target_id": "$response.body#/player/id"}),
 ))
-async def guest_sign_in(request: Request, body: GuestIn | None = None, svc: Services = Depends(services)):
+async def guest_sign_in(request: Request, body: GuestIn | None = None):
     """Create a guest player (no Facebook needed) and return a session token.
 
     Guest sign-ups are limited per client address (429 ``signup_limited`` with Retry-After)."""
+    svc = services_of(request)
     await count_signup(svc.engine, svc.settings, client_key(request, svc.settings))
     pid = await players.create_player(svc.engine, svc.settings, body.name if body else None)
     return {"token": svc.sessions.issue(pid, 0), "player": await players.get_state(svc.engine, svc.settings, pid)}
@@ -39,7 +40,7 @@ async def guest_sign_in(request: Request, body: GuestIn | None = None, svc: Serv
 
 @router.post("/api/auth/facebook", response_model=TokenOut, responses=FACEBOOK_ERRORS)
 async def facebook_sign_in(
-    body: FacebookIn, current: int | None = Depends(optional_player_id), svc: Services = Depends(services)
+    body: FacebookIn, request: Request, current: int | None = Depends(optional_player_id)
 ):
     """Sign in with Facebook (JS SDK ``signedRequest`` or an access token).
 
@@ -47,6 +48,7 @@ async def facebook_sign_in(
     their progress: the account is linked to the guest, and the guest's older tokens stop
     working (use the token answered here).
     """
+    svc = services_of(request)
     fb_id = await facebook.resolve_user(svc.settings, svc.http, body.signed_request, body.access_token)
     pid = await players.find_by_facebook(svc.engine, fb_id)
     generation = None
@@ -71,10 +73,11 @@ async def facebook_sign_in(
 
 
 @router.post("/api/me/facebook", response_model=LinkedOut, responses=FACEBOOK_ERRORS)
-async def link_facebook(body: FacebookIn, me: int = Depends(player_id), svc: Services = Depends(services)):
+async def link_facebook(body: FacebookIn, caller: Me):
     """Link Facebook to the signed-in (guest) player, keeping all progress.
 
     Every older token of the player stops working; the answer carries the new ``token``."""
+    svc, me = caller.svc, caller.id
     fb_id = await facebook.resolve_user(svc.settings, svc.http, body.signed_request, body.access_token)
     await players.link_facebook(svc.engine, me, fb_id)
     generation = await _revoke_older_tokens(svc, me)
@@ -82,7 +85,7 @@ async def link_facebook(body: FacebookIn, me: int = Depends(player_id), svc: Ser
 
 
 @router.post("/api/auth/sign-out", status_code=204)
-async def sign_out(me: int = Depends(player_id), svc: Services = Depends(services)):
+async def sign_out(caller: Me):
     """Sign out everywhere: every token issued to the player so far stops working."""
-    await _revoke_older_tokens(svc, me)
+    await _revoke_older_tokens(caller.svc, caller.id)
     return Response(status_code=204)

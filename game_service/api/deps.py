@@ -1,10 +1,12 @@
-"""Request dependencies: the authenticated player, the Idempotency-Key, shared services,
-and the write context that every write route shares (``Writer``)."""
+"""Request dependencies: the caller (``Me``, ``Writer``, ``StateReader``: one :class:`Caller`,
+checked against the database by the dependency or by the route's own statement), the
+Idempotency-Key, and the shared services (``services_of``)."""
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -17,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from game_service.core import session_renewal
 from game_service.core.config import Settings
 from game_service.errors import GameError
+from game_service.repository import players
 from game_service.repository.writes import Write, run_write, session_generation
 from game_service.core.security import Session, Sessions, unauthorized
 
@@ -38,30 +41,68 @@ def services_of(request: Request) -> Services:
     return request.app.state.services
 
 
-async def services(request: Request) -> Services:
-    return services_of(request)
+@dataclass
+class Caller:
+    """The signed-in caller: a verified token (signature, expiry) and the services. Whether
+    the token's player still exists and the token is of the player's current generation is
+    the database's to say (``Session.check``); the player's id is reachable only through a
+    check, so no route can forget it:
+
+    * ``Me``: checked in a statement of its own before the route runs (``id``);
+    * ``Writer``: ``run`` builds the write for the player and runs it, checked by the write's
+      own statement or transaction (one statement per request instead of two);
+    * ``StateReader``: ``state`` reads the player's state, checked by that same read."""
+
+    request: Request
+    svc: Services
+    session: Session
+    key: str | None = None  # the Idempotency-Key (Writer)
+    checked: bool = False
+
+    @property
+    def id(self) -> int:
+        if not self.checked:
+            raise RuntimeError("the session is unchecked: take Me, or use run() or state()")
+        return self.session.player_id
+
+    async def check(self) -> None:
+        self.session.check(await session_generation(self.svc.engine, self.session.player_id))
+        self.checked = True
+
+    async def run(self, build: Callable[[int], Write], body: bytes = b"") -> JSONResponse:
+        """Run the write ``build(player_id)`` (session check, rate limit, idempotency, one
+        transaction or statement) and answer its result.
+
+        ``body`` is the request body as validated, part of the Idempotency-Key fingerprint."""
+        fp = fingerprint(self.request, body) if self.key is not None else ""
+        write = build(self.session.player_id)
+        status, out = await run_write(self.svc.engine, self.svc.settings, self.session, write, self.key, fp)
+        return JSONResponse(out, status_code=status)  # a write's body is JSON types already
+
+    async def state(self) -> JSONResponse:
+        """The player's state, the session checked by the same read."""
+        svc = self.svc
+        return JSONResponse(await players.get_state(svc.engine, svc.settings, self.session.player_id, self.session))
 
 
 class SessionBearer(HTTPBearer):
     """The caller's token, verified (signature, expiry) but NOT yet checked against the
-    database: a route that takes it (``Token``) must check it in its own statement, with
-    ``Session.check`` on the player's current generation (the state read and the writes
-    do: one statement per request instead of two). Every other route takes ``Me``.
+    database: a :class:`Caller` whose id the route reaches only through a check.
 
     One dependency (the OpenAPI document's bearer scheme as well): the header, the
     signature and the renewal in one call, since each dependency FastAPI resolves costs a
     hot request a few percent of its CPU."""
 
-    async def __call__(self, request: Request) -> Session:  # type: ignore[override]
+    async def __call__(self, request: Request) -> Caller:  # type: ignore[override]
         creds = await super().__call__(request)
         if creds is None:
             raise unauthorized("not_authenticated", "sign in first (Authorization: Bearer <token>)")
-        sessions = services_of(request).sessions
-        session = sessions.verify(creds.credentials)
+        svc = services_of(request)
+        session = svc.sessions.verify(creds.credentials)
         if session is None:
             raise unauthorized("invalid_session", "session token is invalid or expired; sign in again")
-        session_renewal.note(request, sessions, session)  # sent only if the session is not then refused
-        return session
+        session_renewal.note(request, svc.sessions, session)  # sent only if the session is not then refused
+        return Caller(request, svc, session)
 
 
 _BEARER = dict(scheme_name="HTTPBearer", description="Session token from /api/auth/guest or /api/auth/facebook")
@@ -69,31 +110,28 @@ session_token = SessionBearer(auto_error=False, **_BEARER)
 _optional_bearer = HTTPBearer(auto_error=False, **_BEARER)
 
 
-async def current_session(session: Session = Depends(session_token), svc: Services = Depends(services)) -> Session:
-    """The caller's session: a valid, unexpired token of a player who still exists, of the
-    player's current token generation (signing out or linking Facebook revokes older ones).
-    Checked in the database before the route does anything: a deleted player's token is a
-    401 and moves nothing."""
-    session.check(await session_generation(svc.engine, session.player_id))
-    return session
-
-
-async def player_id(session: Session = Depends(current_session)) -> int:
-    return session.player_id
+async def checked_caller(caller: Caller = Depends(session_token)) -> Caller:
+    """The caller, checked in the database before the route does anything: a deleted
+    player's token is a 401 and moves nothing."""
+    await caller.check()
+    return caller
 
 
 async def optional_player_id(
-    creds: HTTPAuthorizationCredentials | None = Depends(_optional_bearer), svc: Services = Depends(services)
+    request: Request, creds: HTTPAuthorizationCredentials | None = Depends(_optional_bearer)
 ) -> int | None:
     """The signed-in player, or None without a (valid, current) session (never renewed here:
     the routes that take it answer a token of their own)."""
+    svc = services_of(request)
     session = None if creds is None else svc.sessions.verify(creds.credentials)
     if session is None:
         return None
+    caller = Caller(request, svc, session)
     try:
-        return (await current_session(session, svc)).player_id
+        await caller.check()
     except GameError:
         return None
+    return caller.id
 
 
 async def idempotency_key(
@@ -114,38 +152,16 @@ def fingerprint(request: Request, body: bytes | str = b"") -> str:
     return f"{request.method} {request.url.path} " + hashlib.sha256(raw).hexdigest()[:32]
 
 
-Svc = Annotated[Services, Depends(services)]
-Me = Annotated[int, Depends(player_id)]
-Token = Annotated[Session, Depends(session_token)]  # generation checked by the route's own statement
 IdemKey = Annotated[str | None, Depends(idempotency_key)]
 
 
-@dataclass
-class WriteContext:
-    """What a write route needs: who writes (a verified token, whose generation the write's
-    own transaction checks), with which Idempotency-Key, on which services."""
-
-    request: Request
-    svc: Services
-    session: Session
-    key: str | None
-
-    @property
-    def me(self) -> int:
-        return self.session.player_id
-
-    async def run(self, write: Write, body: bytes = b"") -> JSONResponse:
-        """Check the session, then run ``write`` (rate limit, idempotency, one transaction)
-        and answer its result.
-
-        ``body`` is the request body as validated, part of the Idempotency-Key fingerprint."""
-        fp = fingerprint(self.request, body) if self.key is not None else ""
-        status, out = await run_write(self.svc.engine, self.svc.settings, self.session, write, self.key, fp)
-        return JSONResponse(out, status_code=status)  # a write's body is JSON types already
+StateReader = Annotated[Caller, Depends(session_token)]
 
 
-async def write_context(request: Request, session: Token, key: IdemKey) -> WriteContext:
-    return WriteContext(request, services_of(request), session, key)
+async def write_context(caller: StateReader, key: IdemKey) -> Caller:
+    caller.key = key
+    return caller
 
 
-Writer = Annotated[WriteContext, Depends(write_context)]
+Me = Annotated[Caller, Depends(checked_caller)]
+Writer = Annotated[Caller, Depends(write_context)]

@@ -3,12 +3,12 @@ from __future__ import annotations
 import hashlib
 import logging
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from game_service.core import cdn, facebook
 from game_service.repository import deletion
-from game_service.api.deps import Services, services
+from game_service.api.deps import Services, services_of
 from game_service.api.schemas import ERRORS, DeletionOut, errors_for, link, linked
 from game_service.contract import MEDIA_PREFIX
 from game_service.errors import GameError, not_found
@@ -49,7 +49,7 @@ async def _complete(svc: Services, code: str, player_id: int | None) -> None:
         }
     },
 )
-async def data_deletion(request: Request, svc: Services = Depends(services)):
+async def data_deletion(request: Request):
     """Facebook's data-deletion callback (form field ``signed_request``).
 
     Deletes the player's rows at once (ledger, friends, gifts cascade), then their
@@ -60,6 +60,7 @@ async def data_deletion(request: Request, svc: Services = Depends(services)):
     ``GAME_FACEBOOK_SIGNED_REQUEST_MAX_AGE_SECONDS``: Facebook sends a new one each time), and
     the same one sent again answers the same confirmation code and deletes nothing more.
     """
+    svc = services_of(request)
     form = await request.form(max_files=0, max_fields=5, max_part_size=16 * 1024)
     sr = form.get("signed_request")
     if not isinstance(sr, str) or not sr:
@@ -76,7 +77,8 @@ async def data_deletion(request: Request, svc: Services = Depends(services)):
 
 
 @router.get("/api/facebook/deletion-status")
-async def deletion_status(code: str = Query(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$"), svc: Services = Depends(services)):
+async def deletion_status(request: Request, code: str = Query(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$")):
+    svc = services_of(request)
     row = await deletion.get_deletion(svc.engine, code)
     if row is None:
         raise not_found("deletion request")

@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from game_service.contract import LIVENESS_PATH, READINESS_PATH
 from game_service.repository import players
-from game_service.api.deps import Services, services, services_of
+from game_service.api.deps import services_of
 from game_service.api.schemas import errors_for
 
 router = APIRouter(tags=["health"])
@@ -27,8 +27,9 @@ async def db(request: Request):
 
 
 @router.get(READINESS_PATH, responses=errors_for(503))
-async def ready(svc: Services = Depends(services)):
+async def ready(request: Request):
     """Deep readiness for alarms: database and storage. 503 with the reason when one fails."""
+    svc = services_of(request)
     checks: dict[str, str] = {}
     try:
         await asyncio.wait_for(players.db_ping(svc.engine), timeout=5)
@@ -46,7 +47,7 @@ async def ready(svc: Services = Depends(services)):
 
 
 @router.get("/api/config", tags=["game"])
-async def public_config(svc: Services = Depends(services)):
+async def public_config(request: Request):
     """Public settings the web page needs (the Facebook app id, when sign-in is enabled)."""
-    s = svc.settings
+    s = services_of(request).settings
     return {"facebook_app_id": s.facebook_app_id if s.facebook_enabled else None}

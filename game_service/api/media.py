@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from game_service.repository import players
-from game_service.api.deps import Services, player_id, services
+from game_service.api.deps import Me, services_of
 from game_service.api.schemas import ERRORS, AvatarConfirmIn, PlayerState, UploadOut, UploadUrlIn, link, linked
 from game_service.errors import GameError, not_found
 from game_service.core.storage import LocalStorage, avatar_key_for, incoming_prefix, sniff_image_type
@@ -15,16 +15,18 @@ router = APIRouter(tags=["media"], responses=ERRORS)
 @router.post("/api/me/avatar/upload-url", response_model=UploadOut, responses=linked(
     200, ConfirmIt=link("POST", "/api/me/avatar", body={"key": "$response.body#/key"}),
 ))
-async def avatar_upload_url(body: UploadUrlIn, me: int = Depends(player_id), svc: Services = Depends(services)):
+async def avatar_upload_url(body: UploadUrlIn, caller: Me):
     """A presigned POST for the browser: key pinned under ``incoming/<player>/``, exact
     content type, ``content-length-range``, short expiry. POST ``fields`` + ``file`` to ``url``."""
+    svc, me = caller.svc, caller.id
     post = await run_in_threadpool(svc.storage.presign_upload, me, body.content_type)
     return {**post, "max_bytes": svc.settings.avatar_max_bytes, "expires_in": svc.settings.upload_url_expiry_seconds}
 
 
 @router.post("/api/me/avatar", response_model=PlayerState)
-async def avatar_confirm(body: AvatarConfirmIn, me: int = Depends(player_id), svc: Services = Depends(services)):
+async def avatar_confirm(body: AvatarConfirmIn, caller: Me):
     """Verify an uploaded file (size, image type by magic bytes) and make it the avatar."""
+    svc, me = caller.svc, caller.id
     key = body.key
     if not key.startswith(incoming_prefix(me)) or ".." in key or "//" in key:
         raise not_found("upload")
@@ -54,9 +56,9 @@ async def avatar_confirm(body: AvatarConfirmIn, me: int = Depends(player_id), sv
 
 
 @router.post(LocalStorage.UPLOAD_URL, status_code=204, include_in_schema=False)
-async def local_upload(request: Request, svc: Services = Depends(services)):
+async def local_upload(request: Request):
     """The local stand-in for S3's POST upload (only when no media bucket is configured)."""
-    storage = svc.storage
+    storage = services_of(request).storage
     if not isinstance(storage, LocalStorage):
         raise not_found("upload endpoint")
     form = await request.form(max_files=1, max_fields=10)

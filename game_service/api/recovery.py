@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import Field
 
-from game_service.api.deps import Svc, Writer
+from game_service.api.deps import Writer, services_of
 from game_service.api.schemas import ERRORS, Strict, TokenOut
 from game_service.errors import GameError
 from game_service.repository import players, recovery
@@ -22,13 +22,14 @@ class RecoverIn(Strict):
 async def new_recovery_code(w: Writer):
     """A new recovery code for your account (any earlier one stops working). Keep it: it
     signs you in on another device (``POST /api/auth/recover``)."""
-    return await w.run(recovery.new_code(w.me))
+    return await w.run(recovery.new_code)
 
 
 @router.post("/api/auth/recover", response_model=TokenOut)
-async def recover(body: RecoverIn, svc: Svc):
+async def recover(body: RecoverIn, request: Request):
     """Sign in with a recovery code (spaces, dashes and case do not matter). The code keeps
     working until you make a new one, so a retry signs in again."""
+    svc = services_of(request)
     pid = await recovery.redeem(svc.engine, body.code)
     generation = None if pid is None else await session_generation(svc.engine, pid)
     if generation is None:

@@ -156,6 +156,36 @@ class GiftSentOut(BaseModel):
     coins: int
 
 
+class CastleOut(BaseModel):
+    level: int
+    max_level: int
+    next_price: int | None = Field(description="coins to build the next level; null when the castle is complete")
+
+
+class DailyStateOut(BaseModel):
+    available: bool
+    coins: int
+    streak: int
+    next_at: str | None
+    next_in_seconds: int
+
+
+class EnergyPackState(BaseModel):
+    price: int
+    amount: int
+    fits: bool = Field(description="the pack fits under the energy cap now")
+    affordable: bool
+
+
+class ProgressOut(BaseModel):
+    castle: CastleOut
+    daily: DailyStateOut
+    energy_pack: EnergyPackState
+    energy_refill_seconds: int = Field(description="one energy point comes back every this many seconds")
+    action_energy_cost: int = Field(description="the energy an action (POST /api/actions) spends")
+    recovery_code: bool
+
+
 class LeaderboardRow(PublicPlayer):
     rank: int
 

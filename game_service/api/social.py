@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Response
 
 from game_service.core import facebook
-from game_service.api.deps import Me, Svc, Writer
+from game_service.api.deps import Me, Writer
 from game_service.api.schemas import (
     ERRORS,
     FACEBOOK_ERRORS,
@@ -35,13 +35,12 @@ router = APIRouter(tags=["social"], responses=ERRORS)
 ))
 async def list_friends(
     me: Me,
-    svc: Svc,
     limit: int = Query(100, ge=1, le=200),
     offset: int = Query(0, ge=0, le=100_000),
 ):
     """A page of friends (by name; ``next_offset`` for the next one), plus the incoming and
     outgoing friend requests (each capped at the pending-request limit)."""
-    return await social.list_friends(svc.engine, svc.settings, me, limit, offset)
+    return await social.list_friends(me.svc.engine, me.svc.settings, me.id, limit, offset)
 
 
 @router.post("/api/friends/requests", status_code=201, responses=linked(
@@ -51,30 +50,31 @@ async def list_friends(
 ))
 async def request_friend(body: FriendRequestIn, w: Writer):
     """Ask a player to be friends (if they already asked you, you become friends)."""
-    return await w.run(social.friend_request(w.svc.settings, w.me, body.player_id), body.model_dump_json().encode())
+    return await w.run(lambda me: social.friend_request(w.svc.settings, me, body.player_id), body.model_dump_json().encode())
 
 
 @router.post("/api/friends/requests/{request_id}/accept")
 async def accept_friend(request_id: IdPath, w: Writer):
-    return await w.run(social.accept_request(w.me, request_id))
+    return await w.run(lambda me: social.accept_request(me, request_id))
 
 
 @router.delete("/api/friends/requests/{request_id}", status_code=204)
-async def decline_friend(request_id: IdPath, me: Me, svc: Svc):
+async def decline_friend(request_id: IdPath, me: Me):
     """Decline an incoming request or cancel an outgoing one."""
-    await social.delete_request(svc.engine, me, request_id)
+    await social.delete_request(me.svc.engine, me.id, request_id)
     return Response(status_code=204)
 
 
 @router.delete("/api/friends/{friend_id:int}", status_code=204)
-async def remove_friend(friend_id: IdPath, me: Me, svc: Svc):
-    await social.remove_friend(svc.engine, me, friend_id)
+async def remove_friend(friend_id: IdPath, me: Me):
+    await social.remove_friend(me.svc.engine, me.id, friend_id)
     return Response(status_code=204)
 
 
 @router.post("/api/friends/facebook-import", responses={**FACEBOOK_ERRORS, **errors_for(403)})
-async def import_facebook_friends(body: FacebookImportIn, me: Me, svc: Svc):
+async def import_facebook_friends(body: FacebookImportIn, caller: Me):
     """Befriend the Facebook friends who also play (needs a linked Facebook account)."""
+    svc, me = caller.svc, caller.id
     fb_id = await facebook.user_from_access_token(svc.settings, svc.http, body.access_token)
     state = await players.get_state(svc.engine, svc.settings, me)
     linked = await players.find_by_facebook(svc.engine, fb_id)
@@ -91,18 +91,18 @@ async def import_facebook_friends(body: FacebookImportIn, me: Me, svc: Svc):
 ))
 async def send_gift(body: GiftIn, w: Writer):
     """Send a friend a gift of coins: once per friend per UTC day, a few per day in all."""
-    return await w.run(social.send_gift(w.svc.settings, w.me, body.to_player_id), body.model_dump_json().encode())
+    return await w.run(lambda me: social.send_gift(w.svc.settings, me, body.to_player_id), body.model_dump_json().encode())
 
 
 @router.get("/api/gifts", responses=linked(
     200, ClaimTheFirst=link("POST", "/api/gifts/{gift_id}/claim", parameters={"gift_id": "$response.body#/items/0/id"}),
 ))
-async def gift_inbox(me: Me, svc: Svc, limit: int = Query(50, ge=1, le=200)):
+async def gift_inbox(me: Me, limit: int = Query(50, ge=1, le=200)):
     """The inbox: unclaimed gifts first."""
-    return {"items": await social.inbox(svc.engine, svc.settings, me, limit)}
+    return {"items": await social.inbox(me.svc.engine, me.svc.settings, me.id, limit)}
 
 
 @router.post("/api/gifts/{gift_id}/claim", responses={200: {"model": GiftClaimOut}})
 async def claim_gift(gift_id: IdPath, w: Writer):
     """Claim a gift sent to you, exactly once (409 on a second claim, 404 if it is not yours)."""
-    return await w.run(social.claim_gift(w.me, gift_id))
+    return await w.run(lambda me: social.claim_gift(me, gift_id))

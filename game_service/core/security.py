@@ -38,7 +38,7 @@ class Session(NamedTuple):
         """The rule that makes a verified token a session, in one place: the player still
         exists (``current_generation`` is not None) and the token is of the player's current
         generation. Raises the 401 otherwise. The read of ``current_generation`` is the
-        caller's: a statement of its own (``api.deps.current_session``) or a column of the
+        caller's: a statement of its own (``api.deps.Caller.check``) or a column of the
         route's own statement (the state read, the one-statement writes)."""
         if current_generation is None:
             raise unauthorized("invalid_session", "this player no longer exists; sign in again")

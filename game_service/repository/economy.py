@@ -16,7 +16,7 @@ from game_service.repository.writes import (
     NOW,
     PID,
     PLAYER_COLS,
-    OneStatement,
+    Chain,
     Write,
     insert_for,
     ledger_entry,
@@ -66,10 +66,7 @@ def _spend_energy(gate: Any) -> sa.Update:
     )
 
 
-def _act_statement(gate: Any) -> sa.Select:
-    upd = _spend_energy(gate).cte("upd")
-    led = ledger_entry(upd.c.id, EARN, upd.c.coins, "action").cte("led")
-    return sa.select(upd).add_cte(led)
+ACT = Chain(_spend_energy, (lambda upd: ledger_entry(upd.c.id, EARN, upd.c.coins, "action"),))
 
 
 def action(s: Settings, player_id: int) -> Write:
@@ -77,7 +74,9 @@ def action(s: Settings, player_id: int) -> Write:
     params = {**energy_params(s, now), "pid": player_id, "cost": s.action_energy_cost, "earn": s.action_coins,
               "xp": s.action_xp}
 
-    def body(row: Any) -> tuple[int, dict]:
+    async def finish(conn: AsyncConnection, row: Any) -> tuple[int, dict]:
+        if row is None:
+            await raise_missing_or(conn, player_id, conflict(*NO_ENERGY))
         return 200, {
             "coins_earned": s.action_coins,
             "xp_earned": s.action_xp,
@@ -85,19 +84,7 @@ def action(s: Settings, player_id: int) -> Write:
             "player": rules.player_view(row, s, now),
         }
 
-    async def finish(conn: AsyncConnection, row: Any) -> tuple[int, dict]:
-        if row is None:
-            await raise_missing_or(conn, player_id, conflict(*NO_ENERGY))
-        return body(row)
-
-    async def steps(conn: AsyncConnection, op_key: str) -> tuple[int, dict]:
-        row = (await conn.execute(_spend_energy(sa.true()), params)).one_or_none()
-        if row is None:
-            await raise_missing_or(conn, player_id, conflict(*NO_ENERGY))
-        await conn.execute(ledger_entry(player_id, s.action_coins, row.coins, "action"), {"op_key": op_key})
-        return body(row)
-
-    return Write("action", steps, lambda op_key: OneStatement(_act_statement, {**params, "op_key": op_key}, finish))
+    return Write.of_chain("action", ACT, params, finish)
 
 
 # ---------------------------------------------------------------- energy packs
@@ -105,17 +92,18 @@ PRICE = sa.bindparam("price", type_=sa.Integer)
 PACK = sa.bindparam("pack", type_=sa.Integer)
 
 
-def _buy_energy_update() -> sa.Update:
+def _sell_pack(gate: Any) -> sa.Update:
+    """Sell player ``:pid`` a pack of ``:pack`` energy for ``:price`` coins, if it fits under the cap."""
     cur, at = energy_now()
     return (
         sa.update(p)
-        .where(p.c.id == PID, p.c.coins >= PRICE, rules.pack_fits(cur, PACK, CAP))
+        .where(p.c.id == PID, p.c.coins >= PRICE, rules.pack_fits(cur, PACK, CAP), gate)
         .values(coins=p.c.coins - PRICE, energy=cur + PACK, energy_at=at)
         .returning(*PLAYER_COLS)
     )
 
 
-_BUY_ENERGY = _buy_energy_update()
+ENERGY_PACK = Chain(_sell_pack, (lambda upd: ledger_entry(upd.c.id, -PRICE, upd.c.coins, "energy_pack"),))
 _WALLET_AND_ENERGY = sa.select(p.c.coins, energy_now()[0].label("energy")).where(p.c.id == PID)
 
 
@@ -133,20 +121,19 @@ async def _pack_refused(conn: AsyncConnection, s: Settings, params: dict) -> Gam
 
 
 def buy_energy(s: Settings, player_id: int) -> Write:
-    async def steps(conn: AsyncConnection, op_key: str) -> tuple[int, dict]:
-        now = clock.now_ms()
-        params = {**energy_params(s, now), "pid": player_id, "price": s.energy_pack_price, "pack": s.energy_pack_amount}
-        row = (await conn.execute(_BUY_ENERGY, params)).one_or_none()
+    now = clock.now_ms()
+    params = {**energy_params(s, now), "pid": player_id, "price": s.energy_pack_price, "pack": s.energy_pack_amount}
+
+    async def finish(conn: AsyncConnection, row: Any) -> tuple[int, dict]:
         if row is None:
             raise await _pack_refused(conn, s, params)
-        await conn.execute(ledger_entry(player_id, -s.energy_pack_price, row.coins, "energy_pack"), {"op_key": op_key})
         return 200, {
             "coins_spent": s.energy_pack_price,
             "energy_added": s.energy_pack_amount,
             "player": rules.player_view(row, s, now),
         }
 
-    return Write("energy_pack", steps)
+    return Write.of_chain("energy_pack", ENERGY_PACK, params, finish)
 
 
 # ---------------------------------------------------------------- the daily reward

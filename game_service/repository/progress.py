@@ -110,5 +110,6 @@ async def progress(engine: AsyncEngine, s: Settings, player_id: int) -> dict:
             "affordable": row.coins >= s.energy_pack_price,
         },
         "energy_refill_seconds": s.energy_refill_seconds,
+        "action_energy_cost": s.action_energy_cost,
         "recovery_code": has_recovery_code,
     }

@@ -12,8 +12,8 @@ from game_service.core import clock
 from game_service.core.config import Settings
 from game_service.errors import GameError, conflict, not_found
 from game_service.models import friend_requests, friends, gifts, players
-from game_service.repository.economy import credit, credit_coins
-from game_service.repository.writes import PID, OneStatement, Write, insert_for, ledger_entry, reader
+from game_service.repository.economy import credit
+from game_service.repository.writes import PID, Chain, Write, insert_for, ledger_entry, reader
 
 p = players
 
@@ -274,41 +274,35 @@ def _claim(gate: Any) -> sa.Update:
     )
 
 
-def _claim_statement(gate: Any) -> sa.Select:
-    claim = _claim(gate).cte("claim")
-    paid = (
+def _pay_claim(claim: Any) -> sa.Update:
+    """Credit the claimed gift's coins to its recipient (one fewer gift waiting)."""
+    return (
         credit(claim.c.coins, gift_claimed=True)
         .where(claim.c.recipient_id == players.c.id)
         .returning(claim.c.coins.label("earned"))
-        .cte("paid")
     )
-    led = ledger_entry(paid.c.id, paid.c.earned, paid.c.coins, "gift").cte("led")
-    return sa.select(paid.c.coins, paid.c.earned).add_cte(led)
+
+
+GIFT_CLAIM = Chain(
+    _claim,
+    (_pay_claim, lambda paid: ledger_entry(paid.c.id, paid.c.earned, paid.c.coins, "gift")),
+    result=1,
+)
 
 
 def claim_gift(player_id: int, gift_id: int) -> Write:
-    params = {"pid": player_id, "gid": gift_id, "ts": clock.utcnow()}
-    op_key = f"gift:{gift_id}"  # a gift pays once, whatever the request
-
-    async def refused(conn: AsyncConnection) -> GameError:
-        mine = (
-            await conn.execute(sa.select(gifts.c.id).where(gifts.c.id == gift_id, gifts.c.recipient_id == player_id))
-        ).first()
-        return not_found("gift") if mine is None else conflict("already_claimed", "this gift was already claimed")
+    # a gift pays once, whatever the request: its op_key is the gift's
+    params = {"pid": player_id, "gid": gift_id, "ts": clock.utcnow(), "op_key": f"gift:{gift_id}"}
 
     async def finish(conn: AsyncConnection, row: Any) -> tuple[int, dict]:
         if row is None:
-            raise await refused(conn)
+            mine = sa.select(gifts.c.id).where(gifts.c.id == gift_id, gifts.c.recipient_id == player_id)
+            if (await conn.execute(mine)).first() is None:
+                raise not_found("gift")
+            raise conflict("already_claimed", "this gift was already claimed")
         return 200, {"gift_id": gift_id, "coins_earned": row.earned, "coins": row.coins}
 
-    async def steps(conn: AsyncConnection, _op_key: str) -> tuple[int, dict]:
-        row = (await conn.execute(_claim(sa.true()), params)).one_or_none()
-        if row is None:
-            raise await refused(conn)
-        coins = await credit_coins(conn, player_id, row.coins, "gift", op_key, gift_claimed=True)
-        return 200, {"gift_id": gift_id, "coins_earned": row.coins, "coins": coins}
-
-    return Write("gift_claim", steps, lambda _op_key: OneStatement(_claim_statement, {**params, "op_key": op_key}, finish))
+    return Write.of_chain("gift_claim", GIFT_CLAIM, params, finish)
 
 
 # ---------------------------------------------------------------- leaderboard

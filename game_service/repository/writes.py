@@ -1,15 +1,15 @@
 """The write machinery: rate limit, Idempotency-Key, ledger rows, one transaction per write.
 
-Every write runs through :func:`run_write`. A write is a :class:`Write`: ``steps`` does it
-statement by statement inside the transaction that run_write opens (after counting the
-write against the player's budget and, with an Idempotency-Key, claiming the key).
+Every write runs through :func:`run_write`, which checks the session, counts the write
+against the player's budget and, with an Idempotency-Key, claims the key, then runs the
+:class:`Write`'s ``steps`` in one transaction.
 
-The hot writes (an action, a gift claim) can also say what they do as ONE statement of
-data-modifying CTEs (``one_statement``). On PostgreSQL, without an Idempotency-Key,
-run_write then sends that statement in autocommit, with the rate-limit counter as one more
-CTE that gates the write: counter, balance update and ledger row commit together or not at
-all, in a single round trip. The CTEs are the very statements the step-by-step path runs
-(the same builders), so the two paths cannot drift apart.
+The hot writes (an action, an energy pack, a gift claim) are defined once, as a
+:class:`Chain` of conditional statements; their steps run it (on PostgreSQL as one
+statement of data-modifying CTEs, on SQLite part by part). On PostgreSQL, without an
+Idempotency-Key, run_write sends that one statement in autocommit instead, with the session
+check and the rate-limit counter as one more CTE that gates the write: counter, balance
+update and ledger row commit together or not at all, in a single round trip.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import functools
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -122,24 +123,101 @@ def ledger_entry(player_id: Any, delta: Any, balance_after: Any, reason: str, op
 
 # ---------------------------------------------------------------- writes
 Steps = Callable[[AsyncConnection, str], Awaitable[tuple[int, dict]]]
+Part = Callable[[Any], sa.UpdateBase]
 
 
-@dataclass
-class OneStatement:
-    """A write as one statement. ``build(gate)`` returns a SELECT (with its data-modifying
-    CTEs) whose write only happens where ``gate`` is true; ``finish(conn, row)`` turns its
-    result row (``None`` when the write did not happen) into ``(status, body)`` or raises."""
+@dataclass(frozen=True)
+class Chain:
+    """A write's statements, defined once: ``first(gate)`` changes a row only where
+    ``gate`` is true, and each of ``then`` is built from the row the part before it
+    returned (its argument's ``.c``); ``result`` is the part whose row the write answers.
 
-    build: Callable[[Any], sa.Select]
-    params: dict
-    finish: Callable[[AsyncConnection, Any], Awaitable[tuple[int, dict]]]
+    On PostgreSQL the parts are the data-modifying CTEs of ONE statement (each part reads
+    the CTE before it); elsewhere (SQLite) they run one by one, each reading the row
+    before it as parameters. The statements are built once per chain."""
+
+    first: Part
+    then: tuple[Part, ...] = ()
+    result: int = 0
+
+
+class _Given:
+    """The row a part returned, as parameters of the next part's statement (``.c.<column>``)."""
+
+    def __init__(self, stmt: sa.UpdateBase, index: int):
+        self.c = SimpleNamespace(**{
+            c.key: sa.bindparam(f"p{index}_{c.key}", type_=c.type) for c in stmt.exported_columns
+        })
+
+
+def _one_statement(chain: Chain, gate: Any) -> sa.Select:
+    """The chain as one statement of data-modifying CTEs (PostgreSQL); its row is the
+    ``result`` part's (none when the write did not happen)."""
+    parts = [chain.first(gate).cte("c0")]
+    for i, part in enumerate(chain.then, 1):
+        parts.append(part(parts[-1]).cte(f"c{i}"))
+    return sa.select(parts[chain.result]).add_cte(*parts)
+
+
+@functools.lru_cache(maxsize=None)
+def _ungated(chain: Chain) -> sa.Select:
+    return _one_statement(chain, sa.true())
+
+
+@functools.lru_cache(maxsize=None)
+def _statements(chain: Chain) -> list[sa.UpdateBase]:
+    """The chain as statements to run one by one (ungated)."""
+    stmts = [chain.first(sa.true())]
+    for i, part in enumerate(chain.then):
+        stmts.append(part(_Given(stmts[-1], i)))
+    return stmts
+
+
+async def run_chain(conn: AsyncConnection, chain: Chain, params: dict) -> Any:
+    """Run ``chain`` inside the caller's transaction; return the ``result`` part's row, or
+    None when the write did not happen (a part changed no row)."""
+    if conn.dialect.name == "postgresql":
+        return (await conn.execute(_ungated(chain), params)).first()
+    rows: list = []
+    for i, stmt in enumerate(_statements(chain)):
+        given = {f"p{i - 1}_{k}": v for k, v in rows[-1]._mapping.items()} if rows else {}
+        result = await conn.execute(stmt, {**params, **given})
+        if result.returns_rows:
+            row = result.first()
+            if row is None:
+                return None
+            rows.append(row)
+    return rows[chain.result]
+
+
+Finish = Callable[[AsyncConnection, Any], Awaitable[tuple[int, dict]]]
 
 
 @dataclass
 class Write:
+    """One write: ``op`` names it (the ledger's op_key); ``steps(conn, op_key)`` does it
+    inside run_write's transaction and returns ``(status, body)`` or raises a GameError.
+
+    A write that is a :class:`Chain` (:meth:`of_chain`) keeps its chain, params and
+    ``finish``: its steps are derived from them, and on PostgreSQL an unkeyed one runs as
+    the chain's one statement behind the session check and the rate-limit counter."""
+
     op: str
     steps: Steps
-    one_statement: Callable[[str], OneStatement] | None = None  # from the op_key
+    chain: Chain | None = None
+    params: dict | None = None
+    finish: Finish | None = None
+
+    @classmethod
+    def of_chain(cls, op: str, chain: Chain, params: dict, finish: Finish) -> Write:
+        """``params`` are the chain's (``op_key`` defaults to run_write's); ``finish(conn,
+        row)`` turns the result row (None when the write did not happen) into
+        ``(status, body)`` or raises."""
+
+        async def steps(conn: AsyncConnection, op_key: str) -> tuple[int, dict]:
+            return await finish(conn, await run_chain(conn, chain, {"op_key": op_key, **params}))
+
+        return cls(op, steps, chain, params, finish)
 
 
 def gone_player_is_404(fn):
@@ -201,13 +279,12 @@ async def count_signup(engine: AsyncEngine, s: Settings, address: str) -> None:
     now = clock.now_ms()
     window = s.signup_limit_window_seconds
     async with reader(engine).connect() as conn:
-        count = (await conn.execute(SIGNUP[conn.dialect.name], {"address": address, "win": now // (window * 1000)}))
-        count = count.scalar_one()
+        params = {"address": address, "win": rules.window_number(now, window)}
+        count = (await conn.execute(SIGNUP[conn.dialect.name], params)).scalar_one()
     if count > s.signup_limit_per_address:
-        retry = max(1, window - (now // 1000) % window)
         raise GameError(
             429, "signup_limited", "too many new players from this address; try again later",
-            headers={"Retry-After": str(retry)},
+            headers={"Retry-After": str(rules.window_retry_after(now, window))},
         )
 
 
@@ -225,25 +302,19 @@ _SESSION_RATE_LIMIT = _window_counter("postgresql", rate_limits, rate_limits.c.p
 
 
 @functools.lru_cache(maxsize=None)
-def _gated(build: Callable[[Any], sa.Select]) -> sa.Select:
-    """``build``'s statement behind the session check and the rate-limit counter
+def _gated(chain: Chain) -> sa.Select:
+    """``chain``'s one statement behind the session check and the rate-limit counter
     (PostgreSQL), built once: its row says the player's current token generation (``gen``),
     the window's count (``rl_count``, NULL when the session was refused), then the write's
     own columns (NULL when it did not happen)."""
     rl = _SESSION_RATE_LIMIT.cte("rl")
     count = sa.select(rl.c.count).scalar_subquery()
-    inner = build(count <= sa.bindparam("limit", type_=sa.Integer)).subquery("w")
+    inner = _one_statement(chain, count <= sa.bindparam("limit", type_=sa.Integer)).subquery("w")
     return sa.select(
         _SESSION_GEN.scalar_subquery().label("gen"), count.label("rl_count"), inner,
     ).select_from(
         sa.select(sa.literal(1).label("one")).subquery("one").outerjoin(inner, sa.true())
     ).add_cte(rl)
-
-
-@functools.lru_cache(maxsize=None)
-def _ungated(build: Callable[[Any], sa.Select]) -> sa.Select:
-    """``build``'s statement inside run_write's transaction (counted there already), built once."""
-    return build(sa.true())
 
 
 @gone_player_is_404
@@ -261,15 +332,14 @@ async def run_write(
     player_id = session.player_id
     now = clock.now_ms()
     op_key = rules.op_key(write.op, idem_key, now)
-    if write.one_statement is not None and idem_key is None and engine.dialect.name == "postgresql":
-        one = write.one_statement(op_key)
+    if write.chain is not None and idem_key is None and engine.dialect.name == "postgresql":
         async with reader(engine).connect() as conn:
-            row = await execute_one(conn, _gated(one.build), {
-                **one.params, **rate_limit_params(s, player_id, now), "gen": session.generation})
+            row = await execute_one(conn, _gated(write.chain), {
+                "op_key": op_key, **write.params, **rate_limit_params(s, player_id, now), "gen": session.generation})
             session.check(row.gen)
             if row.rl_count > s.rate_limit_writes:
                 raise rate_limited(s)
-            return await one.finish(conn, row if row[2] is not None else None)
+            return await write.finish(conn, row if row[2] is not None else None)
     # The counter increment and the write commit together; a refused write (over the
     # budget, or a GameError from the write) rolls back to a savepoint taken after the
     # increment, and the increment still commits: refused writes count in the same step.
@@ -294,12 +364,7 @@ async def _steps(
         stored = await _claim_key(conn, player_id, idem_key, fingerprint)
         if stored is not None:
             return stored
-    if write.one_statement is not None and conn.dialect.name == "postgresql":
-        one = write.one_statement(op_key)
-        row = (await conn.execute(_ungated(one.build), one.params)).first()
-        status, body = await one.finish(conn, row)
-    else:
-        status, body = await write.steps(conn, op_key)
+    status, body = await write.steps(conn, op_key)
     if idem_key:
         await conn.execute(
             sa.update(idempotency_keys)

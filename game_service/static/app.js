@@ -211,10 +211,11 @@ function confirmDialog(text, yes) {
 
 // ---------------------------------------------------------------- the player's state
 // Energy as of now, counted on the page between reads (the server's rule: one point every
-// refill period up to the cap); returns the energy and the seconds to the next point.
+// refill period up to the cap, the period from GET /api/progress); returns the energy and
+// the seconds to the next point.
 function energyNow() {
-  if (!me) return { energy: 0, next: null };
-  const refill = (prog && prog.energy_refill_seconds) || 180;
+  if (!me || !prog) return { energy: 0, next: null };
+  const refill = prog.energy_refill_seconds;
   let energy = me.energy;
   if (me.next_energy_in_seconds === null || energy >= me.energy_cap) return { energy, next: null };
   let next = me.next_energy_in_seconds - (Date.now() - stateAt) / 1000;
@@ -278,7 +279,7 @@ function updateControls() {
   if (!me || !prog) return;
   const { energy } = energyNow();
   const set = (id, disabled) => { const b = $(id); if (!b.dataset.busy) b.disabled = disabled; };
-  set("act", energy < 1);
+  set("act", energy < prog.action_energy_cost);
   const pack = prog.energy_pack;
   set("buy-energy", energy + pack.amount > me.energy_cap || me.coins < pack.price);
   set("daily", !prog.daily.available);
@@ -298,7 +299,7 @@ function tick() {
     $("refill").textContent = `+1 in ${clock(next)} · full in ${clock(full)}`;
   }
   const actNote = $("act-note");
-  if (energy < 1) {
+  if (energy < prog.action_energy_cost) {
     note("act-note", `Out of energy: the next point comes in ${clock(next)}.`);
     actNote.dataset.zero = "1";
   } else if (actNote.dataset.zero) {

@@ -190,8 +190,9 @@ def test_every_write_replayed_with_its_key_applies_once(client, db, name):
     assert world() == after_first
 
 
-def test_an_unkeyed_action_and_gift_claim_are_one_statement_and_keyed_ones_a_transaction(client, monkeypatch):
-    """On PostgreSQL an unkeyed action or gift claim takes the one-statement path: one
+def test_an_unkeyed_action_energy_pack_and_gift_claim_are_one_statement_and_keyed_ones_a_transaction(
+        client, db, monkeypatch):
+    """On PostgreSQL an unkeyed action, energy pack or gift claim takes the one-statement path: one
     statement on the driver (session check, rate limit, write and ledger row together) and
     nothing through SQLAlchemy's execution; a keyed one runs the transaction's steps. The
     results of both paths are the tests above; this pins which path runs."""
@@ -205,6 +206,8 @@ def test_an_unkeyed_action_and_gift_claim_are_one_statement_and_keyed_ones_a_tra
     gifts = [post(a, "/api/gifts", False, json={"to_player_id": b.id}).json()["gift_id"]]
     clock.advance(24 * 3600)
     gifts.append(post(a, "/api/gifts", False, json={"to_player_id": b.id}).json()["gift_id"])
+    # room for a pack after the action
+    db.execute("UPDATE players SET energy = 1, energy_at = %s WHERE id = %s", (clock.now_ms(), a.id))
     driver, orm = [], []
     real = game_db._on_driver
 
@@ -217,7 +220,8 @@ def test_an_unkeyed_action_and_gift_claim_are_one_statement_and_keyed_ones_a_tra
     listener = lambda *args, **kw: orm.append(args[2])  # noqa: E731
     event.listen(engine, "before_cursor_execute", listener)
     try:
-        for player, path, gift in ((a, "/api/actions", None), (b, "/api/gifts/{}/claim", gifts[0])):
+        for player, path, gift in ((a, "/api/actions", None), (a, "/api/shop/energy", None),
+                                   (b, "/api/gifts/{}/claim", gifts[0])):
             driver.clear(), orm.clear()
             assert post(player, path.format(gift), False).status_code == 200
             assert (len(driver), orm) == (1, []), (path, orm)
