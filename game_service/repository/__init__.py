@@ -5,6 +5,9 @@
 * ``players``   sign-up, state, profile, Facebook link, avatar, ledger listing
 * ``economy``   the wallet and energy: actions, energy packs, the daily reward, credits
 * ``social``    friends, gifts, the leaderboard
+* ``invites``   a player's invite link, befriending by invite, search by name
+* ``progress``  the castle (what coins build) and the daily reward's streak
+* ``recovery``  recovery codes: a guest's way back on another device
 * ``deletion``  Facebook data-deletion requests
 
 The rules themselves (energy refill, levels, the rate-limit window) are in
