@@ -64,26 +64,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         _throwaway_pg.close()
 
 
-# Tests that share something machine-wide, each group run one test after another in one
-# pytest-xdist worker (scripts/test.sh runs the suite on several): {path prefix: group}.
-SHARED_RESOURCES = {
-    # namespaced hosts (lt<slot>-*), HAProxy, nginx and the kernel's routes of one machine
-    "tests/local_topology/": "local-topology",
-    # an nftables table of a fixed name (tests/game_service/silent_network.py)
-    "tests/game_service/test_db_outage.py": "silent-network",
-}
-
-
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    root = Path(str(config.rootpath))
-    for item in items:
-        path = Path(str(item.path)).relative_to(root).as_posix()
-        for prefix, group in SHARED_RESOURCES.items():
-            if path.startswith(prefix):
-                item.add_marker(pytest.mark.xdist_group(group))
-
-
 STACKS = ("foundation", "network", "data", "storage", "app", "observability")
 STAGES = ("starter", "scale-out")
 
