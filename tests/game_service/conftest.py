@@ -41,7 +41,7 @@ from game_service.core import clock
 from game_service.core.config import Settings
 from game_service.main import create_app
 from game_service.migrate import upgrade_head
-from local_topology.processes import free_port  # noqa: F401  (the test modules take it from here)
+from local_topology.processes import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 FB_APP_ID = "424242"

@@ -12,7 +12,8 @@ import time
 import httpx
 import pytest
 
-from tests.game_service.conftest import REPO, free_port
+from local_topology.processes import free_port
+from tests.game_service.conftest import REPO
 
 pytestmark = pytest.mark.slow
 

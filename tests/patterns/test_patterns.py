@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from node_runtime import use_supported_node
+from aws_cdk import App, Stack  # jsii's Node was picked by tests/conftest.py
+from aws_cdk import aws_s3 as s3
 
-use_supported_node()
-
-from aws_cdk import App, Stack  # noqa: E402
-from aws_cdk import aws_s3 as s3  # noqa: E402
-
-from patterns.nag import acknowledge  # noqa: E402
-from patterns.retention import retention  # noqa: E402
-from patterns.secure_bucket import SecureBucket  # noqa: E402
+from patterns.nag import acknowledge
+from patterns.retention import retention
+from patterns.secure_bucket import SecureBucket
 
 
 @pytest.fixture

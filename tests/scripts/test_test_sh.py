@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.game_service.conftest import free_port
+from local_topology.processes import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
