@@ -11,7 +11,8 @@
 #   1. OS packages (ec2: dnf, with retries); ec2: the CloudWatch agent ships this log from
 #      here on                                        [os_packages, os_ship_logs]
 #   2. fetch the service bundle and its wheelhouse    [fetch]
-#   3. a fresh virtualenv from the wheelhouse only: pip --no-index --require-hashes
+#   3. a fresh virtualenv from the wheelhouse only: pip --no-index --require-hashes, pip
+#      itself run from the wheelhouse's (locked) pip wheel into a venv made without pip
 #   4. --role migrate|all: migrate the database (the release's one-shot step: on EC2 an
 #      instance of its own, the only one that may read the master secret; an advisory lock
 #      makes concurrent runs migrate once; a rollback's older code no-ops); migrate ends here
@@ -330,8 +331,15 @@ fetch "$WHEELS" "$PREFIX/wheels"
 log "bundle and wheelhouse fetched"
 
 rm -rf "$PREFIX/venv"
-"$PYTHON" -m venv "$PREFIX/venv"
-timeout "$INSTALL_TIMEOUT" "$PREFIX/venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-index \
+# No pip of the OS's: venv's own pip install (ensurepip) takes longer than installing the whole
+# service. pip runs from its wheel (`python pip-*.whl/pip`, which pip's entry point supports),
+# the locked one, and installs itself into the venv with the rest.
+shopt -s nullglob
+PIP_WHEELS=("$PREFIX"/wheels/pip-*-py3-none-any.whl)
+shopt -u nullglob
+((${#PIP_WHEELS[@]} == 1)) || fail "the wheelhouse must hold exactly one pip wheel (found ${#PIP_WHEELS[@]})"
+"$PYTHON" -m venv --without-pip "$PREFIX/venv"
+timeout "$INSTALL_TIMEOUT" "$PREFIX/venv/bin/python" "${PIP_WHEELS[0]}/pip" install --quiet --disable-pip-version-check --no-index \
   --no-cache-dir --no-compile \
   --find-links "$PREFIX/wheels" --require-hashes --only-binary=:all: \
   -r "$PREFIX/app/game_service/requirements.lock" || fail "pip install from the wheelhouse"

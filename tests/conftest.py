@@ -64,6 +64,28 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         _throwaway_pg.close()
 
 
+# How long a file marked slow takes when it gives no figure (``pytest.mark.slow(seconds=N)``).
+SLOW_FILE_SECONDS = 10
+
+
+def _file_seconds(item: pytest.Item) -> float:
+    mark = item.get_closest_marker("slow")
+    return 0 if mark is None else mark.kwargs.get("seconds", SLOW_FILE_SECONDS)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Longest files first (each file's tests keep their order): scripts/test.sh hands out
+    whole files to its workers in this order, so the file that takes three minutes starts at
+    the beginning instead of last, when the others have nothing left to run."""
+    seconds: dict[str, float] = {}
+    first: dict[str, int] = {}
+    for index, item in enumerate(items):
+        path = item.nodeid.split("::", 1)[0]
+        seconds[path] = max(seconds.get(path, 0), _file_seconds(item))
+        first.setdefault(path, index)
+    items.sort(key=lambda item: (-seconds[p := item.nodeid.split("::", 1)[0]], first[p]))
+
+
 STACKS = ("foundation", "network", "data", "storage", "app", "observability")
 STAGES = ("starter", "scale-out")
 

@@ -10,7 +10,7 @@ from collections import Counter
 import httpx
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=30)  # the whole file, idle 2-core machine
 
 
 def hammer(url: str, n: int, method: str, path: str, headers_for) -> list[httpx.Response]:

@@ -25,7 +25,7 @@ import pytest
 from tests.game_service.conftest import REPO, SESSION_SECRET, LiveServer
 from tests.game_service.load import Load, guest, ok
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=40)  # the whole file, idle 2-core machine
 
 APP_ROLE = "game_app"
 

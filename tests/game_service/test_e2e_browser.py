@@ -25,7 +25,7 @@ import pytest
 from local_topology.processes import free_port
 from tests.game_service.conftest import REPO
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=80)  # the whole file, idle 2-core machine
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -27,7 +27,7 @@ import pytest
 
 from tests.game_service.conftest import FB_APP_ID, FB_APP_SECRET, SESSION_SECRET, LiveServer
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=75)  # the whole file, idle 2-core machine
 
 EXAMPLES_PER_OPERATION = 10
 FRIENDS_WITH_GIFTS = 25

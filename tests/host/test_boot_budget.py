@@ -65,7 +65,7 @@ def _minutes(iso: str) -> int:
 
 
 def test_every_step_of_the_boot_is_bounded():
-    for step in ("dnf install", "amazon-cloudwatch-agent-ctl", "aws s3 cp", "-m pip install", "-m game_service migrate",
+    for step in ("dnf install", "amazon-cloudwatch-agent-ctl", "aws s3 cp", "/pip\" install", "-m game_service migrate",
                  "describe-auto-scaling-instances", "complete-lifecycle-action"):
         line = next(line for line in SCRIPT.splitlines()
                     if step in line and not re.match(r"\s*([A-Z_]+=|#)", line))  # the command, not a setting

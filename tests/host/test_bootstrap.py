@@ -27,7 +27,7 @@ import pytest
 
 from host.wheelhouse import build as build_wheelhouse
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=85)  # the whole file, idle 2-core machine
 
 ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SOCKET_DIR = os.environ.get("TEST_PG_SOCKET_DIR", "/var/run/postgresql")

@@ -28,7 +28,7 @@ from local_topology.hosts import host_name
 from tests.game_service.load import Load, ok
 from tests.local_topology.conftest import PNG_1x1, guest
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=180)  # the whole file, idle 2-core machine
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -18,7 +18,7 @@ from local_topology.processes import free_port
 from local_topology.topology import REPO, Topology
 from tests.local_topology.conftest import PNG_1x1, guest, leftovers
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=50)  # the whole file, idle 2-core machine
 
 
 def cli(state, *args, timeout=300) -> subprocess.CompletedProcess:

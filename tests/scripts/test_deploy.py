@@ -75,7 +75,7 @@ def _aws(endpoint, service: str):
                         aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=45)  # the whole file, idle 2-core machine
 def test_make_bootstrap_needs_no_region_and_no_stage_arguments(emulator_env):
     """Credentials without a default region still name their account, and bootstrapping does
     not synthesize the app (which would ask for the stage's monitoring choice first)."""
@@ -87,7 +87,7 @@ def test_make_bootstrap_needs_no_region_and_no_stage_arguments(emulator_env):
     assert stack["StackStatus"] == "CREATE_COMPLETE"
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=45)  # the whole file, idle 2-core machine
 def test_make_diff_of_a_stage_compares_its_stacks_not_none(emulator_env):
     """Every stack lives in the stage's CDK Stage: `--all` selected none ("0 differences")."""
     endpoint, env = emulator_env
@@ -125,7 +125,7 @@ def test_make_destroy_refuses_a_protected_stage_and_deletes_nothing(emulator_env
     assert {s["StackName"] for s in cloudformation.describe_stacks()["Stacks"]} == {"scale-out-app", "scale-out-data"}
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=45)  # the whole file, idle 2-core machine
 def test_the_cli_with_credentials_synthesizes_for_their_account(tmp_path, emulator_env):
     """What `cdk deploy` and `cdk bootstrap` deploy: the CLI resolves the credentials'
     account (STS) and the app builds every stack for it, not for 000000000000."""

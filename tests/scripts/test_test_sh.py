@@ -15,7 +15,7 @@ from local_topology.processes import free_port
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=50)  # the whole file, idle 2-core machine
 def test_the_suite_starts_its_own_postgresql_when_none_answers():
     nothing_there = f"postgresql://postgres@127.0.0.1:{free_port()}/test"
     env = {**os.environ, "TEST_DATABASE_URL": nothing_there}
