@@ -153,8 +153,10 @@ def _ec2(a: Analysis, bill: _Bill) -> None:
                  hi * hourly * hours,
                  f"{lo}..{hi} x ${hourly}/h x {hours} h" if u.kind == "asg" else
                  f"1 x ${hourly}/h x {hours} h")
+        # the instance's own block devices, else its launch template's, else the default
         template = m.ref_one(u.resource, "LaunchTemplate", "AWS::EC2::LaunchTemplate")
-        gb = _volume_gb(m, template or u.resource, root_default)
+        gb = next((g for g in (_volume_gb(m, r, 0) for r in (u.resource, template) if r is not None) if g),
+                  root_default)
         bill.add(f"EBS gp3 root volumes of {u.resource.logical_id}", lo * gb * gp3, hi * gb * gp3,
                  f"{gb} GB each x ${gp3}/GB-month")
 
@@ -167,6 +169,9 @@ def _credit_spec(m, res) -> str | None:
         if isinstance(spec, dict) and spec.get("CpuCredits"):
             return str(m.literal(res.stack, spec["CpuCredits"]) or "").lower() or None
     return None
+
+
+_ROLE = {"app": "app hosts", "nat": "NAT instances", "db": "databases"}
 
 
 def _cpu_credits(a: Analysis, bill: _Bill) -> None:
@@ -211,9 +216,6 @@ def _cpu_credits(a: Analysis, bill: _Bill) -> None:
         bill.assumptions.append(
             "burstable classes: unlimited credit mode (the default of t4g/t3 and of RDS) at an average "
             "CPU of " + ", ".join(f"{load[r]}% ({_ROLE[r]})" for r in dict.fromkeys(found)))
-
-
-_ROLE = {"app": "app hosts", "nat": "NAT instances", "db": "databases"}
 
 
 def _nat_instances(a: Analysis, bill: _Bill) -> None:
@@ -289,7 +291,7 @@ def _public_ipv4(a: Analysis, bill: _Bill) -> None:
     found: list[tuple[str, int, int]] = []
     eips = m.of_type("AWS::EC2::EIP")
     if eips:
-        found.append((f"{len(eips)} Elastic IP(s)", len(eips), len(eips)))
+        found.append(("Elastic IP(s)", len(eips), len(eips)))
     for nat in m.of_type("AWS::EC2::NatGateway"):
         private = str(m.literal(nat.stack, nat.props.get("ConnectivityType")) or "") == "private"
         if not private and not m.ref_one(nat, "AllocationId", "AWS::EC2::EIP"):
@@ -302,13 +304,13 @@ def _public_ipv4(a: Analysis, bill: _Bill) -> None:
         subnets = [r for r in m.refs(inst.stack, [inst.props.get("SubnetId"), inst.props.get("NetworkInterfaces")])
                    if r.type == "AWS::EC2::Subnet"]
         if _has_public_ip(m, inst, subnets):
-            found.append((f"instance {inst.logical_id}", 1, 1))
+            found.append((f"instance {inst.logical_id} (auto-assigned)", 1, 1))
     for asg in m.of_type("AWS::AutoScaling::AutoScalingGroup"):
         subnets = [r for r in m.refs(asg.stack, asg.props.get("VPCZoneIdentifier")) if r.type == "AWS::EC2::Subnet"]
         if _has_public_ip(m, asg, subnets):
             unit = next((u for u in a.app_units + a.idle_instances if u.resource == asg), None)
             lo, hi = _counts(unit) if unit else (1, 1)
-            found.append((f"the instances of {asg.logical_id}", lo, hi))
+            found.append((f"of the instances of {asg.logical_id}", lo, hi))
     for lb in m.of_type("AWS::ElasticLoadBalancingV2::LoadBalancer", "AWS::ElasticLoadBalancing::LoadBalancer"):
         scheme = str(m.literal(lb.stack, lb.props.get("Scheme")) or "internet-facing")
         kind = str(m.literal(lb.stack, lb.props.get("Type")) or "application")
@@ -317,13 +319,13 @@ def _public_ipv4(a: Analysis, bill: _Bill) -> None:
         places = next((v for v in (lb.props.get(k) for k in ("SubnetMappings", "Subnets", "AvailabilityZones"))
                        if isinstance(v, list) and v), None)
         n = len(places) if places else 2
-        found.append((f"load balancer {lb.logical_id} ({n} {'subnets' if places else 'AZs assumed'})", n, n))
+        found.append((f"of load balancer {lb.logical_id} (one per {'subnet' if places else 'AZ, 2 assumed'})", n, n))
     if found:
         lo, hi = sum(x[1] for x in found), sum(x[2] for x in found)
         per_month = bill.rate("public_ipv4_hourly") * bill.hours
         bill.add(f"{lo} public IPv4 address(es)" + (f" ({hi} at max)" if hi != lo else ""),
                  lo * per_month, hi * per_month,
-                 "; ".join(name + (f": {x}..{y}" if x != y else f": {x}") for name, x, y in found)
+                 " + ".join((f"{x}..{y} " if x != y else f"{x} ") + name for name, x, y in found)
                  + f"; x ${bill.rate('public_ipv4_hourly')}/h x {bill.hours} h each")
 
 
