@@ -671,8 +671,8 @@ def _assumptions(bill: _Bill) -> list[str]:
         *bill.assumptions,
         "not counted: data out to the internet other than through NAT, the hosts' bootstrap "
         "lines and Lambda functions' logs, RDS Enhanced Monitoring's logs, metrics other than the "
-        "hosts' custom metrics, manual and final snapshots, the free tiers of KMS requests and "
-        "data out, Route 53, taxes",
+        "hosts' custom metrics, Secrets Manager and CloudWatch API requests, manual and final "
+        "snapshots, the free tiers of KMS requests and data out, Route 53, taxes",
     ]
 
 
