@@ -585,22 +585,31 @@ def _custom_namespaces(m) -> list[str]:
 
 
 def _custom_metrics(a: Analysis, bill: _Bill) -> None:
-    """Custom metrics the hosts publish (the CloudWatch agent's), when the stage's alarms read
-    a custom namespace: the assumed count per host and per Auto Scaling group (the agent's
-    configuration is on the hosts, not in the templates), per metric-month."""
+    """Custom metrics the hosts publish, when the stage's alarms read a custom namespace: the
+    assumed count per host, per Auto Scaling group and per stage (the CloudWatch agent's
+    configuration and the hosts' own reports are on the hosts, not in the templates), per
+    metric-month; and the hosts' PutMetricData requests."""
     namespaces = _custom_namespaces(a.model)
     hosts = [u for u in a.app_units if u.kind in ("asg", "instance")]
     if not namespaces or not hosts:
         return
-    per_host, per_group = bill.usage["custom_metrics_per_host"], bill.usage["custom_metrics_per_group"]
-    lo = sum(_counts(u)[0] * per_host + (per_group if u.kind == "asg" else 0) for u in hosts)
-    hi = sum(_counts(u)[1] * per_host + (per_group if u.kind == "asg" else 0) for u in hosts)
+    use = bill.usage
+    per_host, per_group, per_stage = (use["custom_metrics_per_host"], use["custom_metrics_per_group"],
+                                      use["custom_metrics_per_stage"])
+    groups = sum(1 for u in hosts if u.kind == "asg")
+    lo, hi = (sum(_counts(u)[i] for u in hosts) for i in (0, 1))
+    metrics_lo, metrics_hi = (n * per_host + groups * per_group + per_stage for n in (lo, hi))
     rate = bill.rate("cloudwatch_custom_metric_month")
-    bill.add(f"CloudWatch custom metrics ({', '.join(namespaces)})", lo * rate, hi * rate,
-             f"{lo}..{hi} metrics x ${rate}/metric-month" if hi != lo else f"{lo} metrics x ${rate}/metric-month")
+    bill.add(f"CloudWatch custom metrics ({', '.join(namespaces)})", metrics_lo * rate, metrics_hi * rate,
+             f"{lo}..{hi} host(s) x {per_host} + {groups} group(s) x {per_group} + {per_stage} = "
+             f"{metrics_lo}..{metrics_hi} metrics x ${rate}/metric-month")
+    requests, per_1000 = use["metric_requests_month_per_host"], bill.rate("cloudwatch_put_metric_data_per_1000")
+    bill.add("CloudWatch PutMetricData requests", lo * requests / 1000 * per_1000, hi * requests / 1000 * per_1000,
+             f"{lo}..{hi} host(s) x {requests:,} requests a month x ${per_1000}/1,000")
     bill.assumptions.append(
         f"custom metrics: {per_host} per app host and {per_group} per Auto Scaling group (the hosts' "
-        f"CloudWatch agent: memory and disk, by instance and by group); the alarms read "
+        f"CloudWatch agent: memory and disk, by instance and by group), {per_stage} per stage (the "
+        f"hosts' readiness), {requests:,} PutMetricData requests a month per host; the alarms read "
         f"{', '.join(namespaces)}")
 
 
@@ -671,7 +680,8 @@ def _assumptions(bill: _Bill) -> list[str]:
         *bill.assumptions,
         "not counted: data out to the internet other than through NAT, the hosts' bootstrap "
         "lines and Lambda functions' logs, RDS Enhanced Monitoring's logs, metrics other than the "
-        "hosts' custom metrics, Secrets Manager and CloudWatch API requests, manual and final "
+        "hosts' custom metrics, Secrets Manager API requests and CloudWatch API requests other than "
+        "the hosts' PutMetricData, manual and final "
         "snapshots, the free tiers of KMS requests and data out, Route 53, taxes",
     ]
 

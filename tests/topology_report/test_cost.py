@@ -59,22 +59,26 @@ def _by_hand(stage: _Stage, prices: dict) -> dict[str, tuple[float, float]]:
     def credits(entry, role, rate):
         return max(0, load[role] - entry["baseline_cpu_percent"]) / 100 * entry["vcpu"] * hours * usd(rate)
 
-    # the app's hosts: an Auto Scaling group, or the instance carrying GameService metadata
+    # the app's hosts: an Auto Scaling group (its launch template carries GameService metadata),
+    # or the instance that carries it (with its own block devices)
     hosts = []
     for lid, group in stage.of("AWS::AutoScaling::AutoScalingGroup").items():
         p = group["Properties"]
-        lt = stage.res[stage.ref(p["LaunchTemplate"]["LaunchTemplateId"])]["Properties"]["LaunchTemplateData"]
-        hosts.append((lid, lt["InstanceType"], lt, int(p["MinSize"]), int(p["MaxSize"]),
-                      len(p["VPCZoneIdentifier"]), group))
+        lt = stage.res[stage.ref(p["LaunchTemplate"]["LaunchTemplateId"])]
+        hosts.append(dict(id=lid, type=lt["Properties"]["LaunchTemplateData"]["InstanceType"],
+                          devices=lt["Properties"]["LaunchTemplateData"], min=int(p["MinSize"]),
+                          max=int(p["MaxSize"]), azs=len(p["VPCZoneIdentifier"]), group=True,
+                          game=lt["Metadata"]["GameService"]))
     for lid, inst in stage.of("AWS::EC2::Instance").items():
         if "GameService" in inst.get("Metadata", {}):
-            # its own block devices (its launch template, named, sets none)
-            hosts.append((lid, inst["Properties"]["InstanceType"], inst["Properties"], 1, 1, 1, inst))
+            hosts.append(dict(id=lid, type=inst["Properties"]["InstanceType"], devices=inst["Properties"],
+                              min=1, max=1, azs=1, group=False, game=inst["Metadata"]["GameService"]))
     assert hosts, "the stage has no app hosts"
-    for lid, itype, devices, lo, hi, _, _ in hosts:
+    for h in hosts:
+        lid, itype, lo, hi = h["id"], h["type"], h["min"], h["max"]
         entry = prices["ec2"][itype]
         add(f"EC2 {lid} ({itype})", lo * entry["hourly"] * hours, hi * entry["hourly"] * hours)
-        gb = sum(m["Ebs"]["VolumeSize"] for m in devices.get("BlockDeviceMappings", [])) \
+        gb = sum(m["Ebs"]["VolumeSize"] for m in h["devices"].get("BlockDeviceMappings", [])) \
             or use["root_volume_gb_default"]
         add(f"EBS gp3 root volumes of {lid}", lo * gb * usd("ebs_gp3_gb_month"), hi * gb * usd("ebs_gp3_gb_month"))
         if "baseline_cpu_percent" in entry:
@@ -131,7 +135,7 @@ def _by_hand(stage: _Stage, prices: dict) -> dict[str, tuple[float, float]]:
             max(0, used * (1 + use["db_daily_change_share"] * days) - gb) * usd("rds_backup_gb_month"))
         if "baseline_cpu_percent" in entry:
             add(f"CPU credits of {lid} ({klass})", credits(entry, "db", "rds_cpu_credit_vcpu_hour"))
-        app_azs = max(h[5] for h in hosts)  # our subnets: one per AZ
+        app_azs = max(h["azs"] for h in hosts)  # our subnets: one per AZ
         if app_azs > 1:  # the DB's AZ is not set: in one of the app's
             gb_a_month = use["app_requests_month"] * use["db_bytes_per_request"] / 1e9
             add(f"traffic between AZs: app <-> {lid}",
@@ -154,9 +158,7 @@ def _by_hand(stage: _Stage, prices: dict) -> dict[str, tuple[float, float]]:
     add(f"CloudFront ({len(stage.of('AWS::CloudFront::Distribution'))} distribution(s))", 0)
 
     # CloudWatch Logs: access lines, flow logs, and the storage of all at their retention
-    (game,) = [h[6].get("Metadata", {}).get("GameService") or next(
-        r["Metadata"]["GameService"] for r in stage.of("AWS::EC2::LaunchTemplate").values()
-        if "GameService" in r.get("Metadata", {})) for h in hosts]
+    (game,) = [h["game"] for h in hosts]
     access_gb = use["app_requests_month"] * game["AccessLogSampleRate"] * use["access_line_bytes"] / 1e9
     add("CloudWatch Logs: the hosts' access lines", access_gb * usd("cloudwatch_logs_ingest_gb"))
     service_group = next(r for name, r in log_groups.items() if isinstance(name, str) and name.endswith("/service"))
@@ -171,14 +173,19 @@ def _by_hand(stage: _Stage, prices: dict) -> dict[str, tuple[float, float]]:
         sum(gb * days / (hours / 24) for gb, days in stored) * usd("cloudwatch_logs_storage_gb_month"))
 
     # metrics, alarms, dashboards, secrets, keys
-    namespaces = sorted({a["Properties"]["Namespace"] for a in stage.of("AWS::CloudWatch::Alarm").values()
-                         if not a["Properties"].get("Namespace", "AWS/").startswith("AWS/")})
-    per_group = [use["custom_metrics_per_group"] if h[6]["Type"].startswith("AWS::AutoScaling") else 0 for h in hosts]
-    metrics_lo = sum(h[3] * use["custom_metrics_per_host"] + g for h, g in zip(hosts, per_group))
-    metrics_hi = sum(h[4] * use["custom_metrics_per_host"] + g for h, g in zip(hosts, per_group))
+    namespaces = sorted({ns for a in stage.of("AWS::CloudWatch::Alarm").values() for ns in
+                         [a["Properties"].get("Namespace")] + [m.get("MetricStat", {}).get("Metric", {}).get("Namespace")
+                                                              for m in a["Properties"].get("Metrics", [])]
+                         if ns and not ns.startswith("AWS/")})
     assert namespaces, "the alarms read no custom namespace"
-    bill["__custom_metrics__"] = (metrics_lo * usd("cloudwatch_custom_metric_month"),
-                                  metrics_hi * usd("cloudwatch_custom_metric_month"))
+    per_host, per_group = use["custom_metrics_per_host"], use["custom_metrics_per_group"]
+    groups = sum(1 for h in hosts if h["group"])
+    lo, hi = sum(h["min"] for h in hosts), sum(h["max"] for h in hosts)
+    add(f"CloudWatch custom metrics ({', '.join(namespaces)})",
+        *((n * per_host + groups * per_group + use["custom_metrics_per_stage"]) * usd("cloudwatch_custom_metric_month")
+          for n in (lo, hi)))
+    add("CloudWatch PutMetricData requests",
+        *(n * use["metric_requests_month_per_host"] / 1000 * usd("cloudwatch_put_metric_data_per_1000") for n in (lo, hi)))
     for rtype, key, label in [("AWS::CloudWatch::Alarm", "cloudwatch_alarm_month", "CloudWatch alarm"),
                               ("AWS::CloudWatch::Dashboard", "cloudwatch_dashboard_month", "CloudWatch dashboard"),
                               ("AWS::SecretsManager::Secret", "secrets_manager_secret_month", "Secrets Manager secret"),
@@ -197,8 +204,10 @@ def test_a_stage_bill_recomputed_by_hand_from_the_price_table(name, assembly_dir
     cost = report_of(stage, prices)["cost"]
     lines = _lines({"cost": cost})
     expected = _by_hand(_Stage(templates[name]), prices)
+    # the custom metrics' line names the namespaces the alarms read, in the order it met them
     (metrics_item,) = [k for k in lines if k.startswith("CloudWatch custom metrics (")]
-    expected[metrics_item] = expected.pop("__custom_metrics__")
+    namespaces = sorted(metrics_item.removeprefix("CloudWatch custom metrics (").removesuffix(")").split(", "))
+    lines[f"CloudWatch custom metrics ({', '.join(namespaces)})"] = lines.pop(metrics_item)
     assert sorted(lines) == sorted(expected)
     for item, (lo, hi) in expected.items():
         assert lines[item] == pytest.approx((lo, hi), abs=0.006), item
@@ -373,8 +382,13 @@ HostMemory:
     use, rate = prices["usage"], prices["cloudwatch_custom_metric_month"]["usd"]
     cost = _cost(template(NAT_PER_AZ + asg(2, ["PrivA", "PrivB"], max_size=5) + alarm.format(ns="Shop/Host")), prices)
     line = _lines({"cost": cost})["CloudWatch custom metrics (Shop/Host)"]
-    per_host, per_group = use["custom_metrics_per_host"], use["custom_metrics_per_group"]
-    assert line == (round((2 * per_host + per_group) * rate, 2), round((5 * per_host + per_group) * rate, 2))
+    per_host, per_group, per_stage = (use["custom_metrics_per_host"], use["custom_metrics_per_group"],
+                                      use["custom_metrics_per_stage"])
+    assert line == (round((2 * per_host + per_group + per_stage) * rate, 2),
+                    round((5 * per_host + per_group + per_stage) * rate, 2))
+    requests = _lines({"cost": cost})["CloudWatch PutMetricData requests"]
+    per_1000 = prices["cloudwatch_put_metric_data_per_1000"]["usd"]
+    assert requests == tuple(round(n * use["metric_requests_month_per_host"] / 1000 * per_1000, 2) for n in (2, 5))
     cost = _cost(template(NAT_PER_AZ + asg(2, ["PrivA", "PrivB"]) + alarm.format(ns="AWS/EC2")), prices)
     assert not any(k.startswith("CloudWatch custom metrics") for k in _lines({"cost": cost}))
 
