@@ -6,10 +6,11 @@ import json
 
 import pytest
 
+from topology_report.cli import main
 from topology_report.cost import PRICE_FILE, load_prices
 from topology_report.loader import ReportError, load
 
-from .conftest import analysis_of, report_of
+from .conftest import SNAPSHOTS, analysis_of, report_of
 from .test_spof_rules import NAT_PER_AZ, asg
 
 
@@ -434,6 +435,16 @@ def test_a_price_without_its_source_or_date_is_refused_in_one_line(tmp_path, whe
         load_prices(str(path))
     message = str(exc.value)
     assert "\n" not in message and named in message and repr(field) in message
+
+
+def test_the_report_refuses_such_a_table_with_exit_code_2_and_one_line(tmp_path, capsys):
+    table = json.loads(PRICE_FILE.read_text())
+    del table["public_ipv4_hourly"]["source"]
+    path = tmp_path / "prices.json"
+    path.write_text(json.dumps(table))
+    assert main([str(SNAPSHOTS / "starter"), "--prices", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "'public_ipv4_hourly' has no 'source'" in err
 
 
 def test_every_price_in_the_shipped_table_has_a_source_and_a_date(prices):
