@@ -7,6 +7,7 @@ import pytest
 
 from topology_report.capacity import Params
 from topology_report.cli import main
+from topology_report.cost import load_prices
 from topology_report.loader import load
 
 from .conftest import ASSEMBLY, report_of, spof_ids
@@ -106,7 +107,7 @@ def test_text_report_prints_verdicts_spofs_and_the_side_by_side_table(capsys):
     assert "- [data] Database (starter-Data): a single-AZ database" in out
     assert ("| single points of failure | lone instance `AppInstance`, single-AZ DB `Database`, "
             "NAT instance `NatInstance` | none |") in out
-    assert "prices as of 2026-11-01" in out
+    assert f"prices as of {load_prices()['as_of']}" in out
 
 
 def test_json_report_and_stage_selection(capsys):
@@ -187,7 +188,7 @@ def test_the_hosts_access_lines_are_priced_with_their_sample_rate_and_traffic(pr
     price table's assumption, printed as requests/s) times the share its hosts keep
     (GameService metadata; without it, the service's default: every line), times a line's size."""
     usage = prices["usage"]
-    every_line = usage["app_requests_month"] * usage["access_line_bytes"] / 1e9 * prices["cloudwatch_logs_ingest_gb"]
+    every_line = usage["app_requests_month"] * usage["access_line_bytes"] / 1e9 * prices["cloudwatch_logs_ingest_gb"]["usd"]
 
     def priced(rate: float | None) -> dict:
         (stage,) = load(str(ASSEMBLY / "assembly-scale-out"))
