@@ -133,3 +133,15 @@ def test_the_starter_bill_has_no_dashboard_and_a_micro_instance(starter, small, 
     assert any("(t4g.micro)" in i for i in items if i.startswith("EC2 "))
     assert any("KMS key" in i for i in items) and any("Secrets Manager" in i for i in items)
     assert starter["cost"]["total"] < small["cost"]["total"] < scale_out["cost"]["total"]
+
+
+def test_small_hosts_egress_through_the_internet_gateway_with_no_nat_device(small):
+    """The report says how the hosts reach the internet: each through its own address, in the
+    public subnets of both AZs; no NAT device, so nothing shared to fail."""
+    egress = small["tiers"]["network egress"]
+    (direct,) = [c for c in egress["components"] if c["type"] == "direct-egress"]
+    (asg,) = [c for c in small["tiers"]["compute"]["components"] if c["type"] == "auto-scaling-group"]
+    assert direct["logical_id"] == asg["logical_id"] and direct["azs"] == asg["azs"] and len(direct["azs"]) == 2
+    assert (direct["hosts_min"], direct["hosts_max"]) == (asg["min"], asg["max"])
+    assert not [c for c in egress["components"] if c["type"].startswith("nat")]
+    assert not [s for s in small["single_points_of_failure"] if s["tier"] == "network egress"]
