@@ -57,7 +57,7 @@ wheelhouse: setup ## build the hosts' wheelhouses from the lock (setup does it t
 bootstrap: setup ## cdk bootstrap of the account and region of STAGE (default starter)
 	scripts/deploy.sh bootstrap $(or $(STAGE),starter) $(ARGS)
 
-deploy: setup   ## deploy STAGE (starter|scale-out) to the account of your AWS credentials or ACCOUNT=
+deploy: setup   ## deploy STAGE (starter|small|scale-out) to the account of your AWS credentials or ACCOUNT=
 	scripts/deploy.sh deploy $(or $(STAGE),starter) $(ARGS)
 
 destroy: setup  ## tear STAGE down (its stateful stacks keep what their policies retain)

@@ -19,7 +19,7 @@ from checks.assembly import ROOT, synth
 
 README = ROOT / "README.md"
 REPORT_BLOCK = ("<!-- topology-report:summary:begin -->", "<!-- topology-report:summary:end -->")
-REPORT_COMMAND = ["tests/snapshots", "--stage", "starter", "--stage", "scale-out", "--summary"]
+REPORT_COMMAND = ["tests/snapshots", "--stage", "starter", "--stage", "small", "--stage", "scale-out", "--summary"]
 COSTS_BLOCK = ("<!-- topology-report:costs:begin -->", "<!-- topology-report:costs:end -->")
 
 

@@ -1,8 +1,9 @@
 """The EC2 application tier in its two shapes, each exposing a CloudFront VPC origin.
 
 * ``SingleInstanceAppTier``: one instance, healed by EC2 auto recovery (the classic setup).
-* ``ScalingAppTier``: an Auto Scaling group over every AZ's private subnet behind an
-  internal Application Load Balancer, target-tracking scaling, rollouts (instance
+* ``ScalingAppTier``: an Auto Scaling group over a subnet per AZ (private ones behind NAT, or
+  public ones where each host has its own address, for egress only) behind an internal
+  Application Load Balancer, target-tracking scaling, rollouts (instance
   refreshes) that launch before they terminate and count a host once it serves.
 
 Neither is reachable from the internet: CloudFront reaches them through a VPC origin
@@ -104,6 +105,7 @@ class SingleInstanceAppTier(Construct):
         db_pool_size: int,
         db_max_overflow: int,
         alarm_topic: sns.ITopic | None = None,
+        trend_alarms: bool = True,
     ) -> None:
         super().__init__(scope, id_)
         user_data = host.user_data(
@@ -140,10 +142,12 @@ class SingleInstanceAppTier(Construct):
         # Fixed names, so the dashboard can show them without a cross-stack reference.
         self.alarm_names: list[str] = []
         if alarm_topic is not None:
+            # The CPU alarm is a trend (trend_alarms); a failing instance or a filling disk pages.
             for suffix, namespace, metric_name, statistic, threshold, periods, description in (
                 ("instance-status", "AWS/EC2", "StatusCheckFailed", "Maximum", 1, 3,
                  "The app instance fails its EC2 status checks"),
-                ("cpu", "AWS/EC2", "CPUUtilization", "Average", 85, 10, "App instance CPU above 85% for 10 minutes"),
+                *([("cpu", "AWS/EC2", "CPUUtilization", "Average", 85, 10,
+                    "App instance CPU above 85% for 10 minutes")] if trend_alarms else []),
                 ("disk", HOST_NAMESPACE, DISK_USED_METRIC, "Maximum", DISK_ALARM_PERCENT, 10,
                  f"App instance root disk over {DISK_ALARM_PERCENT}% full for 10 minutes"),
             ):
@@ -223,6 +227,9 @@ class ScalingAppTier(Construct):
         db_pool_size: int,
         db_max_overflow: int,
         access_logs_bucket: s3.IBucket,
+        host_subnets: ec2.SubnetSelection,
+        load_balancer_subnets: ec2.SubnetSelection,
+        public_ip: bool = False,
         alarm_topic: sns.ITopic | None = None,
     ) -> None:
         super().__init__(scope, id_)
@@ -233,14 +240,16 @@ class ScalingAppTier(Construct):
                 f"{id_}: max_instances ({max_instances}) must be > min_instances ({min_instances}): a group "
                 "that cannot grow does not scale out"
             )
-        private = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
+        if public_ip and host_subnets.subnet_type != ec2.SubnetType.PUBLIC:
+            raise ValueError(f"{id_}: public_ip needs host_subnets of type PUBLIC (a public address elsewhere "
+                             "has no route to the internet)")
 
         self.load_balancer = elbv2.ApplicationLoadBalancer(
             self,
             "LoadBalancer",
             vpc=vpc,
             internet_facing=False,
-            vpc_subnets=private,
+            vpc_subnets=load_balancer_subnets,
             security_group=load_balancer_security_group,
             drop_invalid_header_fields=True,
             idle_timeout=Duration.seconds(60),
@@ -285,6 +294,9 @@ class ScalingAppTier(Construct):
             require_imdsv2=True,
             detailed_monitoring=True,
             block_devices=[_root_volume()],
+            # In public subnets (no NAT): the host's own address, for egress only; its security
+            # group admits nothing but the load balancer.
+            associate_public_ip_address=True if public_ip else None,
         )
         _service_metadata(
             self.launch_template.node.default_child, workers=workers, pool=db_pool_size, overflow=db_max_overflow,
@@ -295,7 +307,7 @@ class ScalingAppTier(Construct):
             self,
             "Group",
             vpc=vpc,
-            vpc_subnets=private,
+            vpc_subnets=host_subnets,
             launch_template=self.launch_template,
             min_capacity=min_instances,
             max_capacity=max_instances,

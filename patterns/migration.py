@@ -47,6 +47,8 @@ class DatabaseMigration(Construct):
         log_group: logs.ILogGroup,
         stage: str,
         machine_image: ec2.IMachineImage,
+        subnets: ec2.SubnetSelection,
+        public_ip: bool = False,
     ) -> None:
         super().__init__(scope, id_)
         region = Stack.of(self).region
@@ -76,7 +78,8 @@ class DatabaseMigration(Construct):
             self,
             "Instance",
             vpc=vpc,
-            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            vpc_subnets=subnets,
+            associate_public_ip_address=True if public_ip else None,  # its egress where there is no NAT
             instance_type=ec2.InstanceType(MIGRATION_INSTANCE_TYPE),
             machine_image=machine_image,
             role=self.role,

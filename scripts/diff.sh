@@ -18,7 +18,7 @@ rm -rf cdk.out
 cdk synth --quiet --no-notices >/dev/null 2>&1
 python -m checks.snapshots mask cdk.out cdk.out.masked >/dev/null
 stages=("${1:-}")
-[[ -z "${stages[0]}" ]] && stages=(starter scale-out)
+[[ -z "${stages[0]}" ]] && stages=(starter small scale-out)
 
 summary_status=0
 for stage in "${stages[@]}"; do

@@ -52,6 +52,9 @@ class AppStack(Stack):
         vpc: ec2.IVpc,
         app_security_group: ec2.ISecurityGroup,
         load_balancer_security_group: ec2.ISecurityGroup,
+        host_subnets: ec2.SubnetSelection,
+        load_balancer_subnets: ec2.SubnetSelection,
+        hosts_get_public_ips: bool,
         database: rds.DatabaseInstance,
         app_secret: secretsmanager.ISecret,
         media_bucket_arn: str,
@@ -146,6 +149,8 @@ class AppStack(Stack):
             log_group=service_logs,
             stage=config.name,
             machine_image=machine_image,
+            subnets=host_subnets,
+            public_ip=hosts_get_public_ips,
         )
         common = dict(
             vpc=vpc,
@@ -171,6 +176,9 @@ class AppStack(Stack):
                 max_instances=config.max_instances,
                 target_cpu_percent=config.target_cpu_percent,
                 access_logs_bucket=logs_bucket,
+                host_subnets=host_subnets,
+                load_balancer_subnets=load_balancer_subnets,
+                public_ip=hosts_get_public_ips,
                 alarm_topic=alarm_topic,
                 **common,
             )
@@ -182,7 +190,8 @@ class AppStack(Stack):
                 )
             )
         else:
-            self.tier = SingleInstanceAppTier(self, "Tier", alarm_topic=alarm_topic, **common)
+            self.tier = SingleInstanceAppTier(self, "Tier", alarm_topic=alarm_topic,
+                                              trend_alarms=config.trend_alarms, **common)
         self.tier.node.add_dependency(self.migration)  # a release's hosts start on its migrated schema
         self.edge = GameDistribution(
             self,

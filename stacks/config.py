@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal, Mapping, get_args
 
-NatMode = Literal["instance", "gateway-per-az"]
+NatMode = Literal["instance", "gateway-per-az", "none"]
 AppTierMode = Literal["single-instance", "auto-scaling"]
 MonitoringMode = Literal["alarms", "none"]
 
@@ -87,6 +87,9 @@ class StageConfig:
     # AWS nothing; `-c availability_zones=us-east-1a,us-east-1c` picks others for an account.
     availability_zones: tuple[str, ...]
     vpc_cidr: str = "10.0.0.0/16"
+    # Egress of the app hosts: one NAT instance ("instance"), a NAT gateway per AZ
+    # ("gateway-per-az"), or none: the hosts sit in public subnets with a public IPv4 address
+    # each and no inbound path but the load balancer (docs/decisions.md, "Egress").
     nat: NatMode
     # The image of every instance (app hosts and the NAT instance); None: the pinned one.
     machine_image_id: str | None = None
@@ -132,6 +135,13 @@ class StageConfig:
     # Observability: a required choice, alarms with subscribers or an explicit "none".
     monitoring: MonitoringMode
     alarm_emails: tuple[str, ...] = field(default_factory=tuple)
+    # The CloudWatch dashboard ($3 a month): the alarms page without it.
+    dashboard: bool = True
+    # The alarms on trends a person can read on a graph rather than be woken for: the
+    # database's CPU, memory, connections and CPU credits, the CDN's 5xx rate, the app
+    # instance's CPU. The alarms on an outage (a host or the database unreachable, a disk or
+    # the database's storage about to fill up, unhealthy hosts, failed boots) are always there.
+    trend_alarms: bool = True
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -259,14 +269,19 @@ def _validate(cfg: StageConfig) -> None:  # noqa: C901 - a flat list of checks r
     if cfg.app_tier == "single-instance":
         if cfg.min_instances != 1 or cfg.max_instances != 1:
             _fail(cfg, "max_instances", "must be 1 (and min_instances 1) when app_tier is 'single-instance'")
+        if cfg.nat == "none":
+            _fail(cfg, "nat", "must be 'instance' or 'gateway-per-az' when app_tier is 'single-instance': "
+                  "CloudFront's VPC origin reaches an instance only in a private subnet, and a host "
+                  "without NAT needs a public one ('none' suits 'auto-scaling', whose load balancer is the origin)")
     else:
         if cfg.min_instances < 2:
             _fail(cfg, "min_instances", f"must be >= 2 when app_tier is 'auto-scaling' (one instance is a single point of failure), got {cfg.min_instances}")
         if cfg.max_instances <= cfg.min_instances:
             _fail(cfg, "max_instances", f"must be > min_instances ({cfg.min_instances}), got {cfg.max_instances}: "
                   "a group that cannot grow does not scale out")
-        if cfg.nat != "gateway-per-az":
-            _fail(cfg, "nat", "must be 'gateway-per-az' when app_tier is 'auto-scaling' (shared egress is a single point of failure)")
+        if cfg.nat == "instance":
+            _fail(cfg, "nat", "must be 'gateway-per-az' or 'none' when app_tier is 'auto-scaling' "
+                  "(one NAT instance is a single point of failure for every host's egress)")
         if not cfg.db_multi_az:
             _fail(cfg, "db_multi_az", "must be true when app_tier is 'auto-scaling' (a single-AZ database is a single point of failure)")
 
@@ -286,6 +301,9 @@ def _validate(cfg: StageConfig) -> None:  # noqa: C901 - a flat list of checks r
     _check_range(cfg, "db_backup_retention_days", 1, 35)
     if cfg.db_secret_rotation_days is not None:
         _check_range(cfg, "db_secret_rotation_days", 1, 365)
+        if cfg.nat == "none":
+            _fail(cfg, "db_secret_rotation_days", "must be unset when nat is 'none': the rotation function "
+                  "runs in a private subnet and needs NAT (or an interface endpoint) to reach Secrets Manager")
     if cfg.db_performance_insights and cfg.db_instance_class.split(".")[1] in ("micro", "small"):
         _fail(cfg, "db_performance_insights", f"needs a db class of size medium or larger, got {cfg.db_instance_class!r}")
     if cfg.db_enhanced_monitoring_seconds not in (0, 1, 5, 10, 15, 30, 60):
@@ -304,6 +322,9 @@ def _validate(cfg: StageConfig) -> None:  # noqa: C901 - a flat list of checks r
     if cfg.certificate_arn is not None and not _CERT_ARN_RE.match(cfg.certificate_arn):
         _fail(cfg, "certificate_arn", f"must be an ACM certificate ARN in us-east-1 (CloudFront requires it), got {cfg.certificate_arn!r}")
 
+    for key in ("dashboard", "trend_alarms"):
+        if not isinstance(getattr(cfg, key), bool):
+            _fail(cfg, key, f"must be true or false, got {getattr(cfg, key)!r}")
     if not isinstance(cfg.alarm_emails, tuple):
         _fail(cfg, "alarm_emails", f"must be a list of e-mail addresses, got {cfg.alarm_emails!r}")
     for email in cfg.alarm_emails:
@@ -352,7 +373,7 @@ def db_max_connections(db_instance_class: str) -> int:
     return min(int(DB_INSTANCE_CLASSES[db_instance_class].memory_gib * 2**30 // 9531392), 5000)
 
 
-# Both stages deploy to us-east-1: the region of the topology report's dated price
+# Every stage deploys to us-east-1: the region of the topology report's dated price
 # table, and CloudFront's own region (its metrics, and certificates for custom domains).
 STAGES: dict[str, StageConfig] = {
     cfg.name: cfg
@@ -367,12 +388,37 @@ STAGES: dict[str, StageConfig] = {
             vpc_cidr="10.10.0.0/16",
             nat="instance",
             app_tier="single-instance",
-            instance_type="t4g.small",
+            instance_type="t4g.micro",
             workers_per_instance=2,
             db_instance_class="t4g.micro",
             db_multi_az=False,
             db_backup_retention_days=7,
             db_deletion_protection=False,
+            monitoring="alarms",
+            dashboard=False,
+            trend_alarms=False,
+        ),
+        # The cheapest honest distributed system: two burstable hosts or more over two AZs
+        # behind an internal ALB (CloudFront's VPC origin), scaling out on CPU; a Multi-AZ
+        # micro database; no NAT: the hosts egress from public subnets through the internet
+        # gateway, each with its own address, and admit nothing but the load balancer.
+        StageConfig(
+            name="small",
+            region="us-east-1",
+            availability_zones=("us-east-1a", "us-east-1b"),
+            vpc_cidr="10.30.0.0/16",
+            nat="none",
+            app_tier="auto-scaling",
+            instance_type="t4g.small",
+            min_instances=2,
+            max_instances=4,
+            target_cpu_percent=60,
+            workers_per_instance=2,
+            db_instance_class="t4g.micro",
+            db_multi_az=True,
+            db_allocated_storage_gib=20,
+            db_backup_retention_days=7,
+            db_deletion_protection=True,
             monitoring="alarms",
         ),
         # Replicated app tier across three AZs behind an internal ALB reached by

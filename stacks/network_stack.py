@@ -40,6 +40,11 @@ class NetworkStack(Stack):
         if config.nat == "gateway-per-az":
             nat_provider = ec2.NatProvider.gateway()
             nat_count = len(config.availability_zones)
+        elif config.nat == "none":
+            # No NAT: the hosts egress through the internet gateway (regional, no single
+            # point of failure) from public subnets, each with its own public IPv4 address.
+            nat_provider = None
+            nat_count = 0
         else:
             # Starter: one t4g.nano NAT instance (~$3/month) instead of a NAT gateway
             # (~$33/month + data). A single point of failure for egress only
@@ -67,12 +72,15 @@ class NetworkStack(Stack):
             availability_zones=list(config.availability_zones),
             nat_gateway_provider=nat_provider,
             nat_gateways=nat_count,
-            subnet_configuration=[
-                ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
-                ec2.SubnetConfiguration(name="app", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=22),
-                ec2.SubnetConfiguration(name="data", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24),
-            ],
-            gateway_endpoints={"S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3)},
+            subnet_configuration=_subnets(config),
+            # S3 (bundle, wheelhouse, dnf repositories, media) never crosses the internet; with
+            # no NAT, the hosts' public subnets route to it too.
+            gateway_endpoints={"S3": ec2.GatewayVpcEndpointOptions(
+                service=ec2.GatewayVpcEndpointAwsService.S3,
+                subnets=[ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
+                         ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)]
+                if config.nat == "none" else None,
+            )},
             # Rejected traffic only: what a security question needs (who knocked and was refused)
             # at a sliver of ALL's volume; accepted traffic is in the load balancer's and
             # CloudFront's access logs (S3) already.
@@ -160,6 +168,18 @@ class NetworkStack(Stack):
                 "would block that replacement.",
             )
 
+        # Where the app hosts (and the release's migration) run, and the load balancer: private
+        # subnets with NAT, or, without NAT, public subnets for the hosts (a public IPv4 address
+        # each, egress only: their security group admits the load balancer alone) and isolated
+        # ones for the internal load balancer, which CloudFront's VPC origin needs private.
+        self.hosts_get_public_ips = config.nat == "none"
+        if config.nat == "none":
+            self.host_subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC)
+            self.load_balancer_subnets = ec2.SubnetSelection(subnet_group_name=BALANCER_SUBNETS)
+        else:
+            self.host_subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
+            self.load_balancer_subnets = self.host_subnets
+
         # Security groups of the tiers. The load balancer (scale-out) and the app
         # instances accept traffic only from CloudFront's origin-facing servers (its
         # managed prefix list), which the VPC origin's connections come from; nothing
@@ -182,6 +202,26 @@ class NetworkStack(Stack):
             )
         else:
             self.app_security_group.add_ingress_rule(cloudfront, ec2.Port.tcp(APP_PORT), "CloudFront VPC origin")
+
+
+BALANCER_SUBNETS = "balancer"
+"""Without NAT: the isolated subnets of the internal load balancer."""
+
+
+def _subnets(config: StageConfig) -> list[ec2.SubnetConfiguration]:
+    data = ec2.SubnetConfiguration(name="data", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24)
+    if config.nat == "none":
+        return [
+            ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=22,
+                                    map_public_ip_on_launch=False),
+            ec2.SubnetConfiguration(name=BALANCER_SUBNETS, subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=24),
+            data,
+        ]
+    return [
+        ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24),
+        ec2.SubnetConfiguration(name="app", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=22),
+        data,
+    ]
 
 
 def _nat_instance_user_data() -> ec2.UserData:

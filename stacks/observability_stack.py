@@ -2,7 +2,9 @@
 balancer, database, CDN, the deep readiness metric), to the stage's alarm topic.
 
 Monitoring is a required choice in the stage config: ``alarms`` (subscribers from
-``alarm_emails``) or an explicit ``none``. The dashboard is always there. Alarms on the
+``alarm_emails``) or an explicit ``none``. The alarms on an outage are always there with
+``alarms``; those on trends (``trend_alarms``) and the dashboard (``dashboard``) are the
+stage's choice. A stage without alarms keeps its dashboard: it is then the only view. Alarms on the
 starter's instance live in the app stack, with the instance they watch (a replaced instance
 updates them); the dashboard shows them by their fixed names."""
 
@@ -116,9 +118,9 @@ class ObservabilityStack(Stack):
         db_connections = database.metric_database_connections(period=period, label="Connections")
         db_free_storage = database.metric_free_storage_space(period=period, statistic="Minimum", label="Free storage (bytes)")
         db_free_memory = database.metric_freeable_memory(period=period, statistic="Minimum", label="Freeable memory (bytes)")
-        db_class = DB_INSTANCE_CLASSES[config.db_instance_class]
-        max_connections = db_max_connections(config.db_instance_class)
-        self._alarm("DatabaseCpu", db_cpu, 80, 10, "Database CPU above 80% for 10 minutes")
+        trends = config.trend_alarms
+        if trends:
+            self._alarm("DatabaseCpu", db_cpu, 80, 10, "Database CPU above 80% for 10 minutes")
         # Storage autoscales (up to db_max_allocated_storage_gib) whenever less than 10% of the
         # allocation is free; what needs a person is the ceiling, where it stops.
         self._alarm(
@@ -127,6 +129,28 @@ class ObservabilityStack(Stack):
             "db_max_allocated_storage_gib): storage autoscaling is about to run out of room",
             comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
         )
+        if trends:
+            self._trend_alarms_of_the_database(config, db_free_memory, db_connections, database)
+
+        # --- edge: CloudFront publishes its metrics in us-east-1 only, with the
+        # dimensions DistributionId *and* Region=Global; a metric without the second
+        # matches no data, so an alarm on it could never fire ---
+        cdn_requests = cdn_metric(distribution, "Requests", statistic="Sum", label="CDN requests", period=period)
+        cdn_4xx = cdn_metric(distribution, "4xxErrorRate", statistic="Average", label="CDN 4xx %", period=period)
+        cdn_5xx = cdn_metric(distribution, "5xxErrorRate", statistic="Average", label="CDN 5xx %", period=period)
+        if config.region == "us-east-1":
+            self._alarm("CdnErrors", cdn_5xx, 5, 5, "More than 5% of CloudFront answers are 5xx")
+
+        if config.dashboard or config.monitoring == "none":
+            self._dashboard(config, app_widgets, db_cpu, db_connections, db_free_storage, db_free_memory,
+                            cdn_requests, cdn_4xx, cdn_5xx)
+
+    def _trend_alarms_of_the_database(
+        self, config: StageConfig, db_free_memory: cloudwatch.IMetric, db_connections: cloudwatch.IMetric,
+        database: rds.DatabaseInstance,
+    ) -> None:
+        db_class = DB_INSTANCE_CLASSES[config.db_instance_class]
+        max_connections = db_max_connections(config.db_instance_class)
         self._alarm(
             "DatabaseMemory", db_free_memory, db_class.memory_gib * 1024**3 * 0.1, 10,
             f"Database freeable memory below 10% of the class's {db_class.memory_gib:g} GiB for 10 minutes",
@@ -146,15 +170,10 @@ class ObservabilityStack(Stack):
                 comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
             )
 
-        # --- edge: CloudFront publishes its metrics in us-east-1 only, with the
-        # dimensions DistributionId *and* Region=Global; a metric without the second
-        # matches no data, so an alarm on it could never fire ---
-        cdn_requests = cdn_metric(distribution, "Requests", statistic="Sum", label="CDN requests", period=period)
-        cdn_4xx = cdn_metric(distribution, "4xxErrorRate", statistic="Average", label="CDN 4xx %", period=period)
-        cdn_5xx = cdn_metric(distribution, "5xxErrorRate", statistic="Average", label="CDN 5xx %", period=period)
-        if config.region == "us-east-1":
-            self._alarm("CdnErrors", cdn_5xx, 5, 5, "More than 5% of CloudFront answers are 5xx")
-
+    def _dashboard(self, config: StageConfig, app_widgets: list, db_cpu: cloudwatch.IMetric,
+                   db_connections: cloudwatch.IMetric, db_free_storage: cloudwatch.IMetric,
+                   db_free_memory: cloudwatch.IMetric, cdn_requests: cloudwatch.IMetric,
+                   cdn_4xx: cloudwatch.IMetric, cdn_5xx: cloudwatch.IMetric) -> None:
         cloudwatch.Dashboard(
             self,
             "Dashboard",

@@ -53,6 +53,8 @@ class GameStage(Stage):
             self, "App", config=config, vpc=self.network.vpc,
             app_security_group=self.network.app_security_group,
             load_balancer_security_group=self.network.load_balancer_security_group,
+            host_subnets=self.network.host_subnets, load_balancer_subnets=self.network.load_balancer_subnets,
+            hosts_get_public_ips=self.network.hosts_get_public_ips,
             database=self.data.database.instance, app_secret=self.data.app_secret,
             media_bucket_arn=self.storage.media_bucket_arn, static_bucket_arn=self.storage.static_bucket_arn,
             logs_bucket=self.storage.logs_bucket, alarm_topic=self.foundation.alarm_topic, key=self.foundation.key,
@@ -64,5 +66,5 @@ class GameStage(Stage):
             database=self.data.database.instance, distribution=self.app.edge.distribution,
             alarm_topic=self.foundation.alarm_topic,
             tags=tags, stack_name=f"{name}-observability",
-            description=f"Game ({name}): dashboard and alarms",
+            description=f"Game ({name}): alarms and, when the stage has one, its dashboard",
         )

@@ -87,7 +87,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 STACKS = ("foundation", "network", "data", "storage", "app", "observability")
-STAGES = ("starter", "scale-out")
+STAGES = ("starter", "small", "scale-out")
 
 
 def _load(outdir: Path) -> dict[str, dict[str, dict]]:

@@ -112,6 +112,14 @@ def stage_diagram(stage: Stage) -> str:
         elif c["type"] == "nat-instance":
             egress.append(node("nat", c["logical_id"], stadium, f"NAT instance {c['logical_id']}",
                                c.get("instance_type") or ""))
+    # hosts with an address of their own reach the internet gateway themselves, through no NAT
+    direct = [nodes[c["logical_id"]] for c in a.tiers["network egress"].components
+              if c["type"] == "direct-egress" and c["logical_id"] in nodes]
+    if direct:
+        igw = node("igw", "InternetGateway", stadium, "internet gateway", "regional, managed",
+                   is_managed=True)
+        for source in direct:
+            lines.append(f"  {source} -.->|egress, own IPv4| {igw}")
     entry = []
     for c in a.tiers["edge"].components:
         if c["type"] == "managed":
@@ -139,7 +147,7 @@ def stage_diagram(stage: Stage) -> str:
     for source in compute:
         for db in dbs:
             lines.append(f"  {source} --> {db}")
-        if not source.startswith("fn_"):
+        if not source.startswith("fn_") and source not in direct:
             for nat in egress:
                 lines.append(f"  {source} -.->|egress| {nat}")
     lines.append("  classDef spof fill:#fdd,stroke:#c00,stroke-width:2px")

@@ -1,4 +1,5 @@
-"""Network egress: subnets, their default routes, NAT gateways and NAT instances."""
+"""Network egress: subnets, their default routes, NAT gateways and NAT instances, and hosts that
+reach the internet themselves (a public IPv4 address each, in a public subnet)."""
 
 from __future__ import annotations
 
@@ -91,6 +92,43 @@ def _recovery_alarm(model: Model, instance: Resource) -> Resource | None:
 
 
 
+def _asks_for_a_public_address(model: Model, stack, interfaces: object) -> bool:
+    return isinstance(interfaces, list) and any(
+        isinstance(i, dict) and model.boolean(stack, i.get("AssociatePublicIpAddress")) is True
+        for i in interfaces)
+
+
+def _direct_egress(model: Model, net: _Network) -> list[dict]:
+    """Auto Scaling groups and instances whose hosts get a public IPv4 address of their own
+    (in the launch template or the instance) in public subnets only: their egress is the
+    internet gateway, with no NAT device between (an instance that stops itself, a one-shot
+    job, aside)."""
+    found = []
+    for asg in model.of_type("AWS::AutoScaling::AutoScalingGroup"):
+        template = model.ref_one(asg, "LaunchTemplate", "AWS::EC2::LaunchTemplate")
+        data = template.props.get("LaunchTemplateData") if template else None
+        if not isinstance(data, dict) or not _asks_for_a_public_address(
+                model, template.stack, data.get("NetworkInterfaces")):
+            continue
+        subnets = [r for r in model.refs(asg.stack, asg.props.get("VPCZoneIdentifier"))
+                   if r.type == "AWS::EC2::Subnet"]
+        if subnets and all(net.kind(s) == "public" for s in subnets):
+            found.append({"type": "direct-egress", "logical_id": asg.logical_id,
+                          "hosts_min": model.number(asg.stack, asg.props.get("MinSize")),
+                          "hosts_max": model.number(asg.stack, asg.props.get("MaxSize")),
+                          "azs": _azs(model, subnets)[0]})
+    for inst in model.of_type("AWS::EC2::Instance"):
+        if str(model.literal(inst.stack, inst.props.get("InstanceInitiatedShutdownBehavior")) or "").lower() \
+                == "terminate" or not _asks_for_a_public_address(model, inst.stack, inst.props.get("NetworkInterfaces")):
+            continue
+        subnets = [r for i in inst.props["NetworkInterfaces"] if isinstance(i, dict)
+                   for r in model.refs(inst.stack, i.get("SubnetId")) if r.type == "AWS::EC2::Subnet"]
+        if subnets and all(net.kind(s) == "public" for s in subnets):
+            found.append({"type": "direct-egress", "logical_id": inst.logical_id, "hosts_min": 1,
+                          "hosts_max": 1, "azs": _azs(model, subnets)[0]})
+    return found
+
+
 def analyze_network(ctx: Ctx) -> _Network:
     model, tiers, spof = ctx.model, ctx.tiers, ctx.spof
     net = _Network(model)
@@ -175,6 +213,13 @@ def analyze_network(ctx: Ctx) -> _Network:
                            f"{_az_text(private_azs, 0)} egress through NAT")
         elif not nat_devices:
             t.lines.append("no NAT")
+    for c in _direct_egress(model, net):
+        t.present = True
+        t.components.append(c)
+        hosts = c["hosts_min"] if c["hosts_min"] == c["hosts_max"] else f"{c['hosts_min']}..{c['hosts_max']}"
+        t.lines.append(f"{c['logical_id']}: {hosts} host(s) in public subnets in {_az_text(c['azs'], 0)}, "
+                       f"a public IPv4 address each: their own egress through the internet gateway "
+                       f"(regional), no NAT device to fail")
     endpoints = model.of_type("AWS::EC2::VPCEndpoint")
     if endpoints:
         kinds = [str(model.literal(e.stack, e.props.get("VpcEndpointType")) or "Gateway")

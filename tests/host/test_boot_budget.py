@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from patterns.game_service_host import BOOTSTRAP_FETCH_ATTEMPTS, BOOTSTRAP_FETCH_TIMEOUT
+from stacks.config import STAGES
 from tests.stacks.helpers import props
 
 SCRIPT = (Path(__file__).resolve().parents[2] / "host" / "bootstrap.sh").read_text()
@@ -74,10 +75,11 @@ def test_every_step_of_the_boot_is_bounded():
     assert "deadline=$((SECONDS + TARGET_HEALTH_TIMEOUT))" in SCRIPT
 
 
-@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+@pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
 def test_the_worst_boot_fits_the_signal_timeout_and_the_health_check_grace(templates, stage):
     app = templates[stage]["app"]
-    if stage == "starter":
+    behind_load_balancer = STAGES[stage].app_tier == "auto-scaling"
+    if not behind_load_balancer:
         (instance,) = [r for lid, r in app["Resources"].items() if r["Type"] == "AWS::EC2::Instance"
                        and lid.startswith("Tier")]
         signal_timeout = _minutes(instance["CreationPolicy"]["ResourceSignal"]["Timeout"]) * 60
@@ -88,7 +90,7 @@ def test_the_worst_boot_fits_the_signal_timeout_and_the_health_check_grace(templ
         (hook,) = group["Properties"]["LifecycleHookSpecificationList"]
         (properties,) = props(app, "AWS::AutoScaling::AutoScalingGroup")
         grace = properties["HealthCheckGracePeriod"]
-    worst = _worst_case(behind_load_balancer=stage == "scale-out")
+    worst = _worst_case(behind_load_balancer=behind_load_balancer)
     assert worst["signal"] < signal_timeout, f"worst boot {worst['signal']} s, signal timeout {signal_timeout} s"
     if grace is not None:
         assert worst["liveness"] < grace, f"worst time to liveness {worst['liveness']} s, health-check grace {grace} s"
@@ -96,7 +98,7 @@ def test_the_worst_boot_fits_the_signal_timeout_and_the_health_check_grace(templ
         assert worst["released"] < hook["HeartbeatTimeout"], (worst["released"], hook["HeartbeatTimeout"])
 
 
-@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+@pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
 def test_the_worst_migration_fits_its_signal_timeout(templates, stage):
     """The release's migration instance boots the same way, up to the migration itself."""
     (migration,) = [r for lid, r in templates[stage]["app"]["Resources"].items()

@@ -49,7 +49,7 @@ def test_the_deploy_scripts_are_committed_executable():
 def test_deploy_refuses_an_unknown_stage(tmp_path):
     result = subprocess.run(["bash", "scripts/deploy.sh", "deploy", "prod"], cwd=ROOT, capture_output=True,
                             text=True, timeout=120, env=_clean_env(tmp_path, ACCOUNT="111122223333"))
-    assert result.returncode == 2 and "unknown stage 'prod'; allowed: starter, scale-out" in result.stderr
+    assert result.returncode == 2 and "unknown stage 'prod'; allowed: starter, small, scale-out" in result.stderr
 
 
 @pytest.fixture()

@@ -22,19 +22,19 @@ def _launch_template(templates, stage):
 
 def _user_data(templates, stage) -> str:
     app = templates[stage]["app"]
-    if stage == "starter":
+    if not STAGES[stage].is_distributed:
         raw = of_tier(app, "AWS::EC2::Instance")["UserData"]
     else:
         raw = _launch_template(templates, stage)["UserData"]
     return json.dumps(raw)
 
 
-@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+@pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
 def test_hardened_instances_imdsv2_encrypted_no_ssh_key(templates, stage):
     data = _launch_template(templates, stage)
     assert data["MetadataOptions"]["HttpTokens"] == "required"
     assert "KeyName" not in json.dumps(templates[stage]["app"])
-    if stage == "scale-out":
+    if STAGES[stage].is_distributed:
         (volume,) = data["BlockDeviceMappings"]
         assert volume["Ebs"]["Encrypted"] is True and volume["Ebs"]["VolumeType"] == "gp3"
         assert data["InstanceType"] == STAGES[stage].instance_type
@@ -46,7 +46,7 @@ def test_hardened_instances_imdsv2_encrypted_no_ssh_key(templates, stage):
         assert "AvailabilityZone" not in instance
 
 
-@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+@pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
 def test_every_instance_boots_the_pinned_image_not_whatever_is_latest(templates, stage):
     pinned = AMAZON_LINUX_2023_ARM64[STAGES[stage].region]
     everything = json.dumps(templates[stage])
@@ -63,7 +63,7 @@ def test_an_ami_bump_is_one_reviewed_value(synth_config):
     assert _launch_template({"scale-out": bumped}, "scale-out")["ImageId"] == "ami-0123456789abcdef0"
 
 
-@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+@pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
 def test_least_privilege_role(templates, stage):
     app = templates[stage]["app"]
     (role_id,) = [lid for lid in resources(app, "AWS::IAM::Role") if lid.startswith("InstanceRole")]
@@ -94,7 +94,7 @@ def test_least_privilege_role(templates, stage):
     assert "distribution/" in json.dumps(invalidate["Resource"]) and "EdgeDistribution" in json.dumps(invalidate["Resource"])
 
 
-@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+@pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
 def test_user_data_only_writes_the_environment_and_runs_the_bootstrap_then_signals(templates, stage):
     script = _user_data(templates, stage)
     assert "bash /opt/game/bootstrap.sh --mode ec2 --role serve --bundle s3://" in script
@@ -107,7 +107,7 @@ def test_user_data_only_writes_the_environment_and_runs_the_bootstrap_then_signa
         assert key in script
     assert "GAME_DB_SECRET_ID" not in script, "the app does not connect as the master user"
     assert "GAME_DB_ADMIN_SECRET_ID" not in script, "a host is never told where the master secret is"
-    if stage == "scale-out":
+    if STAGES[stage].is_distributed:
         assert "--target-group-arn" in script, "signal only once healthy in the target group"
 
 
@@ -123,7 +123,7 @@ def test_bootstrap_migrates_once_before_start_and_waits_for_deep_readiness():
     assert "--namespace Game/Health --metric-name Ready --dimensions Stage=$STAGE" in script
 
 
-@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+@pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
 def test_service_logs_shipped_to_a_log_group_with_retention(templates, stage):
     script = _user_data(templates, stage)
     assert "--log-group" in script and "ServiceLogs" in script
@@ -131,10 +131,10 @@ def test_service_logs_shipped_to_a_log_group_with_retention(templates, stage):
     assert len(groups) == 1 and groups[0]["RetentionInDays"] == STAGES[stage].log_retention_days
 
 
-@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+@pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
 def test_connection_budget_metadata_for_the_topology_report(templates, stage):
     app = templates[stage]["app"]
-    type_ = "AWS::EC2::Instance" if stage == "starter" else "AWS::EC2::LaunchTemplate"
+    type_ = "AWS::EC2::Instance" if not STAGES[stage].is_distributed else "AWS::EC2::LaunchTemplate"
     (resource,) = [r for r in resources(app, type_).values() if "GameService" in r.get("Metadata", {})]
     config = STAGES[stage]
     assert resource["Metadata"]["GameService"] == {
@@ -265,7 +265,7 @@ def test_scale_out_group_with_assertions_api(template):
     )
 
 
-@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+@pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
 def test_hosts_learn_the_public_site_url_from_a_parameter_the_stack_writes(templates, stage):
     """The data-deletion status URL must point at the public site, not the internal load
     balancer, with or without a custom domain."""
@@ -280,7 +280,7 @@ def test_hosts_learn_the_public_site_url_from_a_parameter_the_stack_writes(templ
     assert f"parameter/game/{stage}/public-base-url" in policy and f"parameter/game/{stage}/cdn-distribution-id" in policy
 
 
-@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+@pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
 def test_each_release_migrates_once_on_an_instance_of_its_own_before_its_hosts(templates, stage):
     """The hosts never migrate and never read the master secret: a one-shot instance per
     release does (its logical ID carries its user data's hash, which names the release's
@@ -306,3 +306,30 @@ def test_each_release_migrates_once_on_an_instance_of_its_own_before_its_hosts(t
     assert "DatabaseInstanceSecretAttachment" in text and "GameAppSecret" not in text
     assert "s3:PutObject" not in text and "ssm:GetParameter" not in text
     assert migration["Metadata"]["TopologyReport"]["AcceptedSinglePointOfFailure"]
+
+
+def test_small_group_spans_two_zones_from_public_subnets_with_an_address_each(templates):
+    """The cheapest replicated tier: 2..4 burstable hosts over two AZs, healed on the load
+    balancer's health check, scaling out on CPU; each in a public subnet with its own public
+    address (its egress: no NAT), held back until it serves, rolled out like scale-out's."""
+    app, config = templates["small"]["app"], STAGES["small"]
+    (group_resource,) = resources(app, "AWS::AutoScaling::AutoScalingGroup").values()
+    group = group_resource["Properties"]
+    assert (group["MinSize"], group["MaxSize"]) == (str(config.min_instances), str(config.max_instances)) == ("2", "4")
+    assert len(group["VPCZoneIdentifier"]) == 2 and json.dumps(group["VPCZoneIdentifier"]).count("publicSubnet") == 2
+    assert group["HealthCheckType"] == "ELB"
+    assert [h["LifecycleTransition"] for h in group["LifecycleHookSpecificationList"]] == ["autoscaling:EC2_INSTANCE_LAUNCHING"]
+    refresh = group_resource["UpdatePolicy"]["AutoScalingInstanceRefresh"]
+    assert refresh["Preferences"]["MinHealthyPercentage"] == 100, "a rollout launches before it terminates"
+    (scaling,) = props(app, "AWS::AutoScaling::ScalingPolicy")
+    assert scaling["PolicyType"] == "TargetTrackingScaling"
+    assert scaling["TargetTrackingConfiguration"]["TargetValue"] == config.target_cpu_percent == 60
+    data = _launch_template(templates, "small")
+    assert data["InstanceType"] == "t4g.small"
+    (interface,) = data["NetworkInterfaces"]
+    assert interface["AssociatePublicIpAddress"] is True and interface["DeviceIndex"] == 0
+    (balancer,) = props(app, "AWS::ElasticLoadBalancingV2::LoadBalancer")
+    assert balancer["Scheme"] == "internal" and json.dumps(balancer["Subnets"]).count("balancerSubnet") == 2
+    (migration,) = [r for lid, r in resources(app, "AWS::EC2::Instance").items() if lid.startswith("Migration")]
+    (nic,) = migration["Properties"]["NetworkInterfaces"]
+    assert nic["AssociatePublicIpAddress"] is True and "publicSubnet" in json.dumps(nic["SubnetId"])

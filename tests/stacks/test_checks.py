@@ -26,7 +26,7 @@ def test_synth_asks_aws_nothing(assembly_dir: Path):
 
 def test_every_stage_synthesizes_six_stacks(assembly_dir: Path):
     stages = stage_templates(assembly_dir)
-    assert set(stages) == {"starter", "scale-out"}
+    assert set(stages) == {"starter", "small", "scale-out"}
     for stage, stacks in stages.items():
         assert set(stacks) == {f"{stage}-{s}" for s in STACKS}
 

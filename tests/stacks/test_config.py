@@ -17,15 +17,34 @@ from checks.assembly import cdk_json_context
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_two_stages_ship_and_differ_in_shape():
-    assert set(STAGES) == {"starter", "scale-out"}
+def test_three_stages_ship_and_differ_in_shape():
+    assert list(STAGES) == ["starter", "small", "scale-out"]
     assert STAGES["starter"].app_tier == "single-instance"
-    assert STAGES["scale-out"].app_tier == "auto-scaling"
-    assert len(STAGES["scale-out"].availability_zones) == 3
+    assert STAGES["small"].app_tier == STAGES["scale-out"].app_tier == "auto-scaling"
+    assert (STAGES["starter"].nat, STAGES["small"].nat, STAGES["scale-out"].nat) == ("instance", "none", "gateway-per-az")
+    assert len(STAGES["small"].availability_zones) == 2 and len(STAGES["scale-out"].availability_zones) == 3
+    assert len({c.vpc_cidr for c in STAGES.values()}) == 3, "each stage its own address range"
+
+
+@pytest.mark.parametrize(
+    ("base", "change", "key", "expected"),
+    [
+        ("starter", {"nat": "none"}, "nat", "CloudFront's VPC origin reaches an instance only in a private subnet"),
+        ("small", {"nat": "instance"}, "nat", "single point of failure"),
+        ("small", {"db_secret_rotation_days": 30}, "db_secret_rotation_days", "needs NAT"),
+        ("starter", {"dashboard": "no"}, "dashboard", "must be true or false"),
+        ("starter", {"trend_alarms": 1}, "trend_alarms", "must be true or false"),
+        ("small", {"nat": "gateway"}, "nat", "must be one of 'instance', 'gateway-per-az', 'none'"),
+    ],
+)
+def test_a_bad_egress_or_monitoring_choice_names_the_key(base, change, key, expected):
+    with pytest.raises(StageConfigError) as error:
+        replace(STAGES[base], **change)
+    assert f"stage '{base}': key '{key}'" in str(error.value) and expected in str(error.value)
 
 
 def test_no_stage_selects_every_stage():
-    assert [c.name for c in select_stages({})] == ["starter", "scale-out"]
+    assert [c.name for c in select_stages({})] == ["starter", "small", "scale-out"]
 
 
 def test_stage_selects_one_with_overrides():
@@ -39,7 +58,7 @@ def test_stage_selects_one_with_overrides():
 @pytest.mark.parametrize(
     ("context", "expected"),
     [
-        ({"stage": "prod"}, "context key 'stage': unknown stage 'prod'; allowed: starter, scale-out"),
+        ({"stage": "prod"}, "context key 'stage': unknown stage 'prod'; allowed: starter, small, scale-out"),
         ({"max_instances": "6"}, "context key 'stage' is required with max_instances (a per-stage key): add -c stage=NAME"),
         ({"stage": "starter", "account": "12345"}, "key 'account' must be a 12-digit AWS account id"),
         ({"stage": "starter", "max_instances": "3"}, "key 'max_instances' must be 1"),
@@ -63,7 +82,7 @@ def test_bad_context_names_the_key(context, expected):
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ({"nat": "shared"}, "key 'nat' must be one of 'instance', 'gateway-per-az', got 'shared'"),
+        ({"nat": "shared"}, "key 'nat' must be one of 'instance', 'gateway-per-az', 'none', got 'shared'"),
         ({"app_tier": "k8s"}, "key 'app_tier' must be one of 'single-instance', 'auto-scaling'"),
         ({"monitoring": None}, "key 'monitoring' must be one of 'alarms', 'none', got None"),
         ({"availability_zones": ("us-east-1a",)}, "key 'availability_zones' must list at least 2 distinct zones"),
@@ -113,7 +132,7 @@ def _run_app(context: dict) -> subprocess.CompletedProcess:
 def test_synth_with_an_unknown_stage_fails_with_a_message_not_a_traceback():
     result = _run_app({"stage": "staging"})
     assert result.returncode == 1
-    assert "config error: context key 'stage': unknown stage 'staging'; allowed: starter, scale-out" in result.stderr
+    assert "config error: context key 'stage': unknown stage 'staging'; allowed: starter, small, scale-out" in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -128,9 +147,9 @@ def test_account_comes_from_context_else_the_clis_credentials_else_the_placehold
     assert {c.account for c in select_stages({}, environ={})} == {"000000000000"}
     # the CDK CLI sets CDK_DEFAULT_ACCOUNT to the account of its credentials
     with_credentials = select_stages({"alarm_emails": "ops@example.com"}, environ={"CDK_DEFAULT_ACCOUNT": "111122223333"})
-    assert [c.account for c in with_credentials] == ["111122223333", "111122223333"]
+    assert [c.account for c in with_credentials] == ["111122223333"] * len(STAGES)
     chosen = select_stages({"account": "444455556666", "monitoring": "none"}, environ={"CDK_DEFAULT_ACCOUNT": "111122223333"})
-    assert [c.account for c in chosen] == ["444455556666", "444455556666"], "-c account= wins, for every stage"
+    assert [c.account for c in chosen] == ["444455556666"] * len(STAGES), "-c account= wins, for every stage"
     assert all(c.monitoring == "none" for c in chosen)
 
 

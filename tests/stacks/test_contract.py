@@ -32,7 +32,7 @@ def _settings_variables() -> set[str]:
     return {contract.ENV_PREFIX + name.upper() for name in Settings.model_fields}
 
 
-@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+@pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
 def test_every_game_variable_the_app_stack_writes_is_a_setting_of_the_service(templates, stage):
     keys = _env_file_keys(templates, stage)
     assert len(keys) >= 10, keys  # the environment file was found
@@ -64,7 +64,7 @@ def test_the_service_serves_the_contract_paths_and_the_infrastructure_checks_the
     assert f"$BASE{contract.LIVENESS_PATH}" in script and f"$BASE{contract.READINESS_PATH}" in script
 
 
-@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+@pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
 def test_the_instance_role_reaches_exactly_the_contract_prefixes_of_the_media_bucket(templates, stage):
     from game_service.core.storage import avatar_key_for, new_incoming_key
 

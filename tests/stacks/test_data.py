@@ -13,7 +13,7 @@ def _db(templates, stage):
     return only(templates[stage]["data"], "AWS::RDS::DBInstance")
 
 
-@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+@pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
 def test_postgres_pinned_minor_version_without_auto_upgrade(template, stage):
     version = Capture()
     template(stage, "data").has_resource_properties(
@@ -23,7 +23,7 @@ def test_postgres_pinned_minor_version_without_auto_upgrade(template, stage):
     assert version.as_string() == STAGES[stage].postgres_version and version.as_string().count(".") == 1
 
 
-@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+@pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
 def test_stage_shape_of_the_database(template, stage):
     config = STAGES[stage]
     template(stage, "data").has_resource(
@@ -45,7 +45,7 @@ def test_stage_shape_of_the_database(template, stage):
     )
 
 
-@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+@pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
 def test_encrypted_private_backed_up_and_logging(templates, stage):
     db = _db(templates, stage)
     assert db["StorageEncrypted"] is True
@@ -59,14 +59,14 @@ def test_encrypted_private_backed_up_and_logging(templates, stage):
     assert all(g["RetentionInDays"] == STAGES[stage].log_retention_days for g in groups)
 
 
-@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+@pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
 def test_ssl_forced_by_parameter_group(templates, stage):
     params = only(templates[stage]["data"], "AWS::RDS::DBParameterGroup")
     assert params["Parameters"]["rds.force_ssl"] == "1"
     assert params["Family"] == f"postgres{STAGES[stage].postgres_version.split('.')[0]}"
 
 
-@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+@pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
 def test_in_isolated_subnets(templates, stage):
     subnet_group = only(templates[stage]["data"], "AWS::RDS::DBSubnetGroup")
     refs = str(subnet_group["SubnetIds"])
@@ -74,7 +74,7 @@ def test_in_isolated_subnets(templates, stage):
     assert "appSubnet" not in refs and "publicSubnet" not in refs
 
 
-@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+@pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
 def test_reachable_only_from_the_app_tier(templates, stage):
     data = templates[stage]["data"]
     (db_sg_id,) = [lid for lid in resources(data, "AWS::EC2::SecurityGroup") if lid.startswith("DatabaseSecurityGroup")]
@@ -91,7 +91,7 @@ def test_reachable_only_from_the_app_tier(templates, stage):
     assert all("AppSecurityGroup" in s or "Rotation" in s for s in sources)
 
 
-@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+@pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
 def test_credentials_generated_into_secrets_manager(templates, stage):
     data = templates[stage]["data"]
     secrets = props(data, "AWS::SecretsManager::Secret")
@@ -122,13 +122,13 @@ def test_starter_is_cheap_single_az_and_still_snapshots_on_delete(templates):
     assert props(templates["starter"]["data"], "AWS::SecretsManager::RotationSchedule") == []
 
 
-@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+@pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
 def test_outputs_name_the_secrets(templates, stage):
     outputs = templates[stage]["data"]["Outputs"]
     assert {"DatabaseSecretName", "AppSecretName"} <= set(outputs)
 
 
-@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+@pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
 def test_a_stuck_client_cannot_hold_locks_for_ever(template, stage):
     """Server-side bounds for every session (the migration step sets its own, longer ones:
     tests/game_service/test_migrate_command.py)."""
@@ -136,9 +136,17 @@ def test_a_stuck_client_cannot_hold_locks_for_ever(template, stage):
         "statement_timeout": "30000", "idle_in_transaction_session_timeout": "60000"})})
 
 
-@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+@pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
 def test_backups_and_maintenance_at_the_players_quietest_hours(template, stage):
     config = STAGES[stage]
     template(stage, "data").has_resource_properties("AWS::RDS::DBInstance", {
         "PreferredBackupWindow": config.db_backup_window, "PreferredMaintenanceWindow": config.db_maintenance_window})
     assert config.db_backup_window == "08:00-09:00" and config.db_maintenance_window == "tue:09:30-tue:10:30"
+
+
+def test_small_has_a_standby_in_another_zone_on_the_smallest_class(templates):
+    """Redundant at the lowest price: db.t4g.micro, Multi-AZ (a standby RDS fails over to),
+    backed up for a week, protected from deletion, encrypted, in the isolated subnets."""
+    (db,) = props(templates["small"]["data"], "AWS::RDS::DBInstance")
+    assert db["MultiAZ"] is True and db["DBInstanceClass"] == "db.t4g.micro"
+    assert db["BackupRetentionPeriod"] == 7 and db["DeletionProtection"] is True and db["StorageEncrypted"] is True

@@ -24,7 +24,7 @@ def _origin(config, origin_id):
     return origin
 
 
-@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+@pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
 def test_static_default_media_and_api_paths(templates, stage):
     config = _config(templates, stage)
     default = config["DefaultCacheBehavior"]
@@ -43,7 +43,7 @@ def test_static_default_media_and_api_paths(templates, stage):
     assert "VpcOriginConfig" in _origin(config, api["TargetOriginId"])
 
 
-@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+@pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
 def test_https_only_http2_and_3_logged(templates, stage):
     config = _config(templates, stage)
     behaviours = [config["DefaultCacheBehavior"], *config["CacheBehaviors"]]
@@ -52,7 +52,7 @@ def test_https_only_http2_and_3_logged(templates, stage):
     assert config["Logging"]["Prefix"] == "cloudfront/" and "LogsBucket" in json.dumps(config["Logging"]["Bucket"])
 
 
-@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+@pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
 def test_security_headers_on_every_behaviour(templates, stage):
     app = templates[stage]["app"]
     headers = only(app, "AWS::CloudFront::ResponseHeadersPolicy")["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
@@ -64,7 +64,7 @@ def test_security_headers_on_every_behaviour(templates, stage):
     assert all("ResponseHeadersPolicyId" in b for b in [config["DefaultCacheBehavior"], *config["CacheBehaviors"]])
 
 
-@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+@pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
 def test_web_page_published_from_the_service_folder_and_cache_invalidated(templates, stage):
     (deployment,) = props(templates[stage]["app"], "Custom::CDKBucketDeployment")
     assert deployment["DistributionPaths"] == ["/*"]
@@ -72,12 +72,12 @@ def test_web_page_published_from_the_service_folder_and_cache_invalidated(templa
     assert f"{stage}-static-bucket-arn" in json.dumps(deployment["DestinationBucketName"])
 
 
-@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+@pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
 def test_site_url_output(templates, stage):
     assert "SiteUrl" in templates[stage]["app"]["Outputs"]
 
 
-@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+@pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
 def test_api_behaviour_with_assertions_api(template, stage):
     template(stage, "app").has_resource_properties(
         "AWS::CloudFront::Distribution",

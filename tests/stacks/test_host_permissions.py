@@ -60,7 +60,7 @@ class Role:
         return any(s["Effect"] == "Allow" for s in applying) and not any(s["Effect"] == "Deny" for s in applying)
 
 
-@pytest.fixture(params=["starter", "scale-out"])
+@pytest.fixture(params=["starter", "small", "scale-out"])
 def host(request, templates):
     return request.param, Role(templates[request.param]["app"])
 

@@ -13,14 +13,14 @@ def _log_groups(template: dict) -> dict[str, dict]:
     return resources(template, "AWS::Logs::LogGroup")
 
 
-@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+@pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
 def test_every_log_group_of_the_templates_expires(templates, stage):
     for stack, template in templates[stage].items():
         for logical_id, group in _log_groups(template).items():
             assert group["Properties"].get("RetentionInDays") == STAGES[stage].log_retention_days, f"{stack}/{logical_id}"
 
 
-@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+@pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
 def test_every_lambda_logs_into_a_group_that_expires(templates, stage):
     """Lambda writes to /aws/lambda/<function name> unless its LoggingConfig names a group, and
     creates that group itself, with no retention: each function here logs into a group of the
@@ -48,7 +48,7 @@ def test_the_rotation_lambdas_group_exists_before_its_first_rotation(templates):
     assert _log_groups(data)[named[f"/aws/lambda/{name}"]]["DeletionPolicy"] == "Delete"  # its name is fixed
 
 
-@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+@pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
 def test_flow_logs_record_rejected_traffic_only(templates, stage):
     (flow_log,) = props(templates[stage]["network"], "AWS::EC2::FlowLog")
     assert flow_log["TrafficType"] == "REJECT" and flow_log["LogDestinationType"] == "cloud-watch-logs"

@@ -1,4 +1,5 @@
-"""Observability: a dashboard always; alarms to an SNS topic whose subscribers come from config."""
+"""Observability: alarms to an SNS topic whose subscribers come from config; the trend alarms
+and the dashboard where the stage keeps them."""
 
 from __future__ import annotations
 
@@ -7,39 +8,43 @@ import re
 
 import pytest
 
+from stacks.config import STAGES
 from tests.stacks.helpers import only, props, resources
 
 
-@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+@pytest.mark.parametrize("stage", [name for name, config in STAGES.items() if config.dashboard])
 def test_dashboard_covers_app_database_and_cdn(templates, stage):
     body = json.dumps(only(templates[stage]["observability"], "AWS::CloudWatch::Dashboard")["DashboardBody"])
     for metric in ("CPUUtilization", "DatabaseConnections", "FreeStorageSpace", "5xxErrorRate", "Requests"):
         assert metric in body, metric
-    if stage == "scale-out":
+    if STAGES[stage].is_distributed:
         for metric in ("RequestCount", "TargetResponseTime", "HTTPCode_Target_5XX_Count", "HealthyHostCount"):
             assert metric in body, metric
 
 
-@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+@pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
 def test_alarms_notify_the_topic(templates, stage):
     alarms = [a for name in ("observability", "app") for a in props(templates[stage][name], "AWS::CloudWatch::Alarm")]
     notifying = [a for a in alarms if "AlarmTopic" in json.dumps(a.get("AlarmActions"))]
-    assert len(notifying) >= 6
+    assert len(notifying) >= 5
     assert all(a["AlarmDescription"] for a in notifying)
     (topic,) = props(templates[stage]["foundation"], "AWS::SNS::Topic")
     assert "AlarmTopicArn" in templates[stage]["foundation"]["Outputs"]
     metrics = {_metric_name(a) for a in notifying}
-    assert {"CPUUtilization", "FreeStorageSpace", "Ready", "5xxErrorRate"} <= metrics
+    assert {"StatusCheckFailed" if stage == "starter" else "UnHealthyHostCount", "FreeStorageSpace", "Ready",
+            "5xxErrorRate", "disk_used_percent"} <= metrics
+    assert ("CPUUtilization" in metrics) == STAGES[stage].trend_alarms
     (ready,) = [a for a in notifying if _metric_name(a) == "Ready"]
     assert ready["ComparisonOperator"] == "LessThanThreshold" and ready["TreatMissingData"] == "breaching"
-    if stage == "scale-out":
+    if STAGES[stage].is_distributed:
         assert {"HTTPCode_Target_5XX_Count", "TargetResponseTime", "UnHealthyHostCount", "HealthyHostCount"} <= metrics
 
 
-def test_starter_instance_alarms_live_with_the_instance_they_watch(templates):
+def test_starter_instance_alarms_live_with_the_instance_they_watch(synth_config):
     """The instance is replaced by a code or image change; only alarms in its own stack
     follow it (another stack's template would not change and would keep the old id)."""
-    app, obs = templates["starter"]["app"], templates["starter"]["observability"]
+    variant = synth_config("starter", dashboard=True, trend_alarms=True)
+    app, obs = variant["app"], variant["observability"]
     instance_id = next(lid for lid, r in app["Resources"].items() if r["Type"] == "AWS::EC2::Instance"
                        and lid.startswith("Tier"))
     watching = [a for a in props(app, "AWS::CloudWatch::Alarm") if "AlarmTopic" in json.dumps(a.get("AlarmActions"))]
@@ -99,7 +104,7 @@ def _metric_name(alarm: dict) -> str:
     return stat["Metric"]["MetricName"]
 
 
-@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+@pytest.mark.parametrize("stage", [name for name, config in STAGES.items() if config.trend_alarms])
 def test_database_alarms_on_what_actually_fails(templates, stage):
     """Memory, connections against max_connections, storage against the autoscaling ceiling,
     and CPU credits where the class is burstable."""
@@ -112,14 +117,14 @@ def test_database_alarms_on_what_actually_fails(templates, stage):
     assert alarms["FreeableMemory"]["ComparisonOperator"] == "LessThanThreshold"
     assert alarms["DatabaseConnections"]["Threshold"] == int(db_max_connections(config.db_instance_class) * 0.8)
     assert alarms["FreeStorageSpace"]["Threshold"] == config.db_max_allocated_storage_gib * 1024**3 * 0.1
-    if db_class.max_cpu_credits is not None:  # starter's db.t4g.micro
+    if db_class.max_cpu_credits is not None:  # a burstable class (db.t4g)
         assert alarms["CPUCreditBalance"]["Threshold"] == db_class.max_cpu_credits * 0.1
     else:
         assert "CPUCreditBalance" not in alarms
-    assert stage == "scale-out" or "CPUCreditBalance" in alarms
 
 
 @pytest.mark.parametrize(("stage", "stack", "dimension"), [("starter", "app", "InstanceId"),
+                                                           ("small", "observability", "AutoScalingGroupName"),
                                                            ("scale-out", "observability", "AutoScalingGroupName")])
 def test_a_filling_root_disk_pages_someone(templates, stage, stack, dimension):
     (disk,) = [a for a in props(templates[stage][stack], "AWS::CloudWatch::Alarm") if _metric_name(a) == "disk_used_percent"]
@@ -131,3 +136,15 @@ def test_a_filling_root_disk_pages_someone(templates, stage, stack, dimension):
     assert (namespace, statistic, disk["Threshold"]) == ("Game/Host", "Maximum", 85)
     assert [d["Name"] for d in dimensions] == [dimension]
     assert "AlarmTopic" in json.dumps(disk["AlarmActions"])
+
+
+def test_the_starter_pages_on_outages_only_and_has_no_dashboard(templates):
+    """A small game's bill has no $3 dashboard and no alarm a person would only read on a graph;
+    what pages stays: the instance failing, its disk or the database's storage filling up, the
+    service not ready, the CDN failing players."""
+    starter = templates["starter"]
+    assert resources(starter["observability"], "AWS::CloudWatch::Dashboard") == {}
+    paging = {_metric_name(a) for name in ("observability", "app")
+              for a in props(starter[name], "AWS::CloudWatch::Alarm") if "AlarmTopic" in json.dumps(a.get("AlarmActions"))}
+    assert paging == {"StatusCheckFailed", "disk_used_percent", "Ready", "FreeStorageSpace", "5xxErrorRate"}
+

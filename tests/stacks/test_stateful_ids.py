@@ -24,7 +24,7 @@ PINNED = {
 }
 
 
-@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+@pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
 @pytest.mark.parametrize("stack", sorted(PINNED))
 def test_stateful_logical_ids_are_pinned(templates, stage, stack):
     resources = templates[stage][stack]["Resources"]
@@ -33,7 +33,7 @@ def test_stateful_logical_ids_are_pinned(templates, stage, stack):
         assert resources[logical_id]["Type"] == type_
 
 
-@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+@pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
 def test_stateful_stacks_hold_nothing_unpinned_of_a_stateful_kind(templates, stage):
     stateful_types = {"AWS::RDS::DBInstance", "AWS::S3::Bucket", "AWS::SecretsManager::Secret"}
     for stack in PINNED:
@@ -41,7 +41,7 @@ def test_stateful_stacks_hold_nothing_unpinned_of_a_stateful_kind(templates, sta
         assert found == set(PINNED[stack]), "pin every new stateful resource here, with a fixed logical ID"
 
 
-@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+@pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
 def test_stateful_resources_outlive_their_stack(templates, stage):
     data = templates[stage]["data"]["Resources"]
     assert data["GameDatabase"]["DeletionPolicy"] == "Snapshot"

@@ -22,7 +22,7 @@ def _policy_of(template, prefix):
     return found
 
 
-@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+@pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
 @pytest.mark.parametrize("bucket", ["MediaBucket", "StaticBucket", "LogsBucket"])
 def test_every_bucket_private_encrypted_tls_only(templates, stage, bucket):
     storage = templates[stage]["storage"]
@@ -40,7 +40,7 @@ def test_every_bucket_private_encrypted_tls_only(templates, stage, bucket):
     assert all(r["DeletionPolicy"] == "Retain" for r in stateful.values())
 
 
-@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+@pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
 def test_media_bucket_versioned_logged_with_cors_and_lifecycle(templates, stage):
     media = _bucket(templates[stage]["storage"], "MediaBucket")
     assert media["VersioningConfiguration"]["Status"] == "Enabled"
@@ -55,7 +55,7 @@ def test_media_bucket_versioned_logged_with_cors_and_lifecycle(templates, stage)
     assert rules["expire-incoming"]["Prefix"] == "incoming/" and rules["expire-incoming"]["ExpirationInDays"] == 1
 
 
-@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+@pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
 def test_cloudfront_reads_only_verified_media(templates, stage):
     statements = _policy_of(templates[stage]["storage"], "MediaBucket")
     (grant,) = [s for s in statements if s.get("Principal") == {"Service": "cloudfront.amazonaws.com"}]
@@ -79,6 +79,6 @@ def test_custom_domain_narrows_cors(synth_config):
     assert distribution["ViewerCertificate"]["SslSupportMethod"] == "sni-only"
 
 
-@pytest.mark.parametrize("stage", ["starter", "scale-out"])
+@pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
 def test_outputs_name_the_buckets(templates, stage):
     assert {"MediaBucketName", "StaticBucketName", "LogsBucketName"} <= set(templates[stage]["storage"]["Outputs"])

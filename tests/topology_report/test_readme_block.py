@@ -1,7 +1,7 @@
 """The README's answer to "is it distributed?" is the report's own output: the block between
 the markers in checks.readme_blocks must equal
 
-    python -m topology_report tests/snapshots --stage starter --stage scale-out --summary
+    python -m topology_report tests/snapshots --stage starter --stage small --stage scale-out --summary
 
 (`make snapshots` rewrites it after recording new templates)."""
 
@@ -17,4 +17,4 @@ def test_readme_block_is_the_reports_output():
 def test_the_deploy_guides_costs_are_the_reports():
     costs = read_block(*COSTS_BLOCK)
     assert costs == deploy_costs().strip(), "README.md's deploy costs are stale: run `make snapshots`"
-    assert "| `starter` | $" in costs and "| `scale-out` | $" in costs
+    assert "| `starter` | $" in costs and "| `small` | $" in costs and "| `scale-out` | $" in costs
