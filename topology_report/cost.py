@@ -174,48 +174,77 @@ def _credit_spec(m, res) -> str | None:
 _ROLE = {"app": "app hosts", "nat": "NAT instances", "db": "databases"}
 
 
+def average_cpu_percent(usage: dict, hours: float, role: str, vcpu: int, hosts: int = 1,
+                        requests_per_s: float | None = None) -> float:
+    """The average CPU of one burstable machine at the assumed traffic: what it spends idle (the
+    role's assumption) plus its share of the requests at the measured CPU per request (app
+    hosts share them; the database serves them all), at most 100%."""
+    idle = usage["burstable_idle_cpu_percent"][role]
+    if role == "nat":
+        return idle
+    rps = usage["app_requests_month"] / (hours * 3600) if requests_per_s is None else requests_per_s
+    ms = usage["app_cpu_ms_per_request"] if role == "app" else usage["db_cpu_ms_per_request"]
+    return min(100.0, idle + rps / max(hosts, 1) * ms / 1000 / vcpu * 100)
+
+
 def _cpu_credits(a: Analysis, bill: _Bill) -> None:
     """Burstable instances and DB classes (t4g, t3) run in unlimited mode unless set to standard:
     an average CPU above the class's baseline is billed as surplus credits per vCPU-hour. The
-    average is an assumption per role (app hosts, NAT instances, databases); a Multi-AZ
-    standby runs no queries and earns its own credits, so only the primary is counted."""
-    m, hours, load = a.model, bill.hours, bill.usage["burstable_average_cpu_percent"]
+    average follows from the assumed traffic (``average_cpu_percent``); app hosts other than
+    the app tier's and NAT instances only idle. A Multi-AZ standby runs no queries and earns its
+    own credits, so only the primary is counted. Beside each line: the same at a busy
+    ``busy_requests_per_s``, where a small class runs out of baseline."""
+    m, hours, use = a.model, bill.hours, bill.usage
+    busy = use["busy_requests_per_s"]
     ec2_rate, rds_rate = bill.rate("ec2_cpu_credit_vcpu_hour"), bill.rate("rds_cpu_credit_vcpu_hour")
     found = []
-    items = [("app", u.resource, u.instance_type, *_counts(u)) for u in _hosts(a)]
+    items = [("app" if u in a.app_units else "idle", u.resource, u.instance_type, *_counts(u)) for u in _hosts(a)]
     for c in a.tiers["network egress"].components:
         if c["type"] == "nat-instance":
             res = next((r for r in m.of_type("AWS::EC2::Instance") if r.logical_id == c["logical_id"]), None)
             items.append(("nat", res, c.get("instance_type"), 1, 1))
+
+    def surplus(cpu: float, entry: dict) -> float:  # dollars a month, one machine
+        return max(0.0, cpu - entry["baseline_cpu_percent"]) / 100 * entry["vcpu"] * hours
+
     for role, res, itype, lo, hi in items:
         entry = bill.ec2_entry(itype)
         if not entry or "baseline_cpu_percent" not in entry:
             continue
-        found.append(role)
+        found.append("nat" if role == "nat" else "app")
         if res is not None and _credit_spec(m, res) == "standard":
             bill.notes.append(f"{res.logical_id} ({itype}): standard credit mode, no surplus credits "
                               f"(it is throttled to its baseline instead)")
             continue
-        surplus = max(0.0, load[role] - entry["baseline_cpu_percent"])
-        each = surplus / 100 * entry["vcpu"] * hours * ec2_rate
+        kind = "app" if role == "idle" else role
+        cpu = {n: average_cpu_percent(use, hours, kind, entry["vcpu"], n, 0.0 if role == "idle" else None)
+               for n in {lo, hi}}
+        at_busy = lo * surplus(average_cpu_percent(use, hours, kind, entry["vcpu"], lo, busy), entry) * ec2_rate
+        shown = " / ".join(f"{cpu[n]:.1f}%" for n in dict.fromkeys((lo, hi)))
         bill.add(f"CPU credits of {res.logical_id if res is not None else itype} ({itype}, unlimited)",
-                 lo * each, hi * each,
-                 f"{load[role]}% average CPU assumed - {entry['baseline_cpu_percent']}% baseline = "
-                 f"{surplus:g}% x {entry['vcpu']} vCPU x {hours} h x ${ec2_rate}/vCPU-h, each")
+                 lo * surplus(cpu[lo], entry) * ec2_rate, hi * surplus(cpu[hi], entry) * ec2_rate,
+                 f"{shown} average CPU each (baseline {entry['baseline_cpu_percent']}%) x {entry['vcpu']} vCPU"
+                 f" x {hours} h x ${ec2_rate}/vCPU-h above it"
+                 + (f" (at {busy:g} requests/s: ${at_busy:,.2f})" if role == "app" else ""))
     for db in a.databases:
         entry = bill.prices["rds_postgresql"].get(db.instance_class or "")
         if db.cluster or not entry or "baseline_cpu_percent" not in entry:
             continue
         found.append("db")
-        surplus = max(0.0, load["db"] - entry["baseline_cpu_percent"])
+        cpu = average_cpu_percent(use, hours, "db", entry["vcpu"])
+        at_busy = surplus(average_cpu_percent(use, hours, "db", entry["vcpu"], 1, busy), entry) * rds_rate
         bill.add(f"CPU credits of {db.resource.logical_id} ({db.instance_class})",
-                 surplus / 100 * entry["vcpu"] * hours * rds_rate, None,
-                 f"{load['db']}% average CPU assumed - {entry['baseline_cpu_percent']}% baseline = "
-                 f"{surplus:g}% x {entry['vcpu']} vCPU x {hours} h x ${rds_rate}/vCPU-h (the primary only)")
+                 surplus(cpu, entry) * rds_rate, None,
+                 f"{cpu:.1f}% average CPU (baseline {entry['baseline_cpu_percent']}%) x {entry['vcpu']} vCPU x "
+                 f"{hours} h x ${rds_rate}/vCPU-h above it, the primary only (at {busy:g} requests/s: ${at_busy:,.2f})")
     if found:
+        idle = use["burstable_idle_cpu_percent"]
         bill.assumptions.append(
-            "burstable classes: unlimited credit mode (the default of t4g/t3 and of RDS) at an average "
-            "CPU of " + ", ".join(f"{load[r]}% ({_ROLE[r]})" for r in dict.fromkeys(found)))
+            "burstable classes: unlimited credit mode (the default of t4g/t3 and of RDS); average CPU = "
+            "idle (" + ", ".join(f"{_ROLE[r]} {idle[r]}%" for r in dict.fromkeys(found)) + ") + the assumed "
+            f"requests at {use['app_cpu_ms_per_request']:g} CPU ms each on an app host (shared by the tier's "
+            f"hosts) and {use['db_cpu_ms_per_request']:g} on the database (the scale curve's measured work per "
+            "request, README)")
 
 
 def _nat_instances(a: Analysis, bill: _Bill) -> None:

@@ -51,14 +51,17 @@ def _by_hand(stage: _Stage, prices: dict) -> dict[str, tuple[float, float]]:
     """Every line of the stage's bill, (baseline, at max), computed from the price table."""
     usd = lambda key: prices[key]["usd"]  # noqa: E731
     hours, use = prices["hours_per_month"], prices["usage"]
-    load = use["burstable_average_cpu_percent"]
+    rps = use["app_requests_month"] / (hours * 3600)
     bill: dict[str, tuple[float, float]] = {}
 
     def add(item, lo, hi=None):
         bill[item] = (lo, lo if hi is None else hi)
 
-    def credits(entry, role, rate):
-        return max(0, load[role] - entry["baseline_cpu_percent"]) / 100 * entry["vcpu"] * hours * usd(rate)
+    def credits(entry, role, rate, hosts=1):
+        """One machine's surplus credits: idle CPU plus its share of the requests' CPU."""
+        work = 0 if role == "nat" else rps / hosts * use[f"{role}_cpu_ms_per_request"] / 1000 / entry["vcpu"] * 100
+        cpu = min(100, use["burstable_idle_cpu_percent"][role] + work)
+        return max(0, cpu - entry["baseline_cpu_percent"]) / 100 * entry["vcpu"] * hours * usd(rate)
 
     # the app's hosts: an Auto Scaling group (its launch template carries GameService metadata),
     # or the instance that carries it (with its own block devices)
@@ -83,8 +86,8 @@ def _by_hand(stage: _Stage, prices: dict) -> dict[str, tuple[float, float]]:
             or use["root_volume_gb_default"]
         add(f"EBS gp3 root volumes of {lid}", lo * gb * usd("ebs_gp3_gb_month"), hi * gb * usd("ebs_gp3_gb_month"))
         if "baseline_cpu_percent" in entry:
-            each = credits(entry, "app", "ec2_cpu_credit_vcpu_hour")
-            add(f"CPU credits of {lid} ({itype}, unlimited)", lo * each, hi * each)
+            add(f"CPU credits of {lid} ({itype}, unlimited)", lo * credits(entry, "app", "ec2_cpu_credit_vcpu_hour", lo),
+                hi * credits(entry, "app", "ec2_cpu_credit_vcpu_hour", hi))
 
     # NAT: instances (SourceDestCheck false) and gateways; their traffic out
     nat_instances = {lid: r for lid, r in stage.of("AWS::EC2::Instance").items()
@@ -269,24 +272,48 @@ def test_an_auto_scaling_group_in_public_subnets_has_an_address_per_instance(tem
     assert "2..5 of the instances of Group" in line["basis"]
 
 
+def _busy(prices: dict, **usage) -> dict:
+    """The price table with other load assumptions."""
+    return {**prices, "usage": {**prices["usage"], **usage}}
+
+
 @pytest.mark.parametrize("credits", [None, "unlimited", "standard"])
 def test_burstable_instances_pay_surplus_credits_above_their_baseline(template, prices, credits):
+    """Here an idle CPU of 30% on a t4g.micro (baseline 10%, 2 vCPUs), the template's only
+    host, which also serves the assumed requests."""
     spec = f", CreditSpecification: {{CpuCredits: {credits}}}" if credits else ""
+    busy = _busy(prices, burstable_idle_cpu_percent={**prices["usage"]["burstable_idle_cpu_percent"], "app": 30})
     cost = _cost(template(NAT_PER_AZ + f"""
 Bastion:
   Type: AWS::EC2::Instance
   Properties: {{InstanceType: t4g.micro, ImageId: ami-1, SubnetId: !Ref PrivA{spec}}}
-"""), prices)
+"""), busy)
     items = _lines({"cost": cost})
-    entry, load = prices["ec2"]["t4g.micro"], prices["usage"]["burstable_average_cpu_percent"]["app"]
     if credits == "standard":
         assert not any(k.startswith("CPU credits") for k in items)
         assert any("Bastion (t4g.micro): standard credit mode" in n for n in cost["not_priced"])
         return
-    surplus = max(0, load - entry["baseline_cpu_percent"]) / 100
+    use = prices["usage"]
+    cpu = 30 + use["app_requests_month"] / (730 * 3600) * use["app_cpu_ms_per_request"] / 1000 / 2 * 100
     assert items["CPU credits of Bastion (t4g.micro, unlimited)"][0] == round(
-        surplus * entry["vcpu"] * 730 * prices["ec2_cpu_credit_vcpu_hour"]["usd"], 2)
+        (cpu - 10) / 100 * 2 * 730 * prices["ec2_cpu_credit_vcpu_hour"]["usd"], 2) > 0
     assert any(a.startswith("burstable classes: unlimited") for a in cost["assumptions"])
+
+
+def test_the_app_tiers_credits_follow_the_assumed_traffic_shared_by_its_hosts(assembly_dir, prices):
+    """At the assumed traffic our small hosts stay under their baseline; at the busy rate a
+    lone t4g.micro goes above it and the line says what that costs."""
+    (stage,) = [s for s in load(str(assembly_dir)) if s.name == "starter"]
+    report = report_of(stage, prices)
+    ((item, (baseline, _)),) = [(k, v) for k, v in _lines(report).items()
+                                if k.startswith("CPU credits of Tier") and "t4g.micro" in k]
+    (line,) = [x for x in report["cost"]["lines"] if x["item"] == item]
+    use, rate = prices["usage"], prices["ec2_cpu_credit_vcpu_hour"]["usd"]
+    quiet = use["burstable_idle_cpu_percent"]["app"] + use["app_requests_month"] / (730 * 3600) \
+        * use["app_cpu_ms_per_request"] / 1000 / 2 * 100
+    assert quiet < 10 and baseline == 0, (quiet, baseline)
+    busy = use["burstable_idle_cpu_percent"]["app"] + use["busy_requests_per_s"] * use["app_cpu_ms_per_request"] / 1000 / 2 * 100
+    assert f"(at {use['busy_requests_per_s']:g} requests/s: ${(busy - 10) / 100 * 2 * 730 * rate:,.2f})" in line["basis"]
 
 
 DB = """
@@ -308,10 +335,19 @@ Db:
 
 def test_a_burstable_database_pays_surplus_credits_for_its_primary_only(template, prices):
     cost = _cost(template(DB.format(klass="db.t4g.small", gb=20, days=1, extra="MultiAZ: true")), prices)
-    entry, load = prices["rds_postgresql"]["db.t4g.small"], prices["usage"]["burstable_average_cpu_percent"]["db"]
+    entry, use = prices["rds_postgresql"]["db.t4g.small"], prices["usage"]
+    cpu = use["burstable_idle_cpu_percent"]["db"] + use["app_requests_month"] / (730 * 3600) \
+        * use["db_cpu_ms_per_request"] / 1000 / entry["vcpu"] * 100
     assert _lines({"cost": cost})["CPU credits of Db (db.t4g.small)"][0] == round(
-        max(0, load - entry["baseline_cpu_percent"]) / 100 * entry["vcpu"] * 730
+        max(0, cpu - entry["baseline_cpu_percent"]) / 100 * entry["vcpu"] * 730
         * prices["rds_cpu_credit_vcpu_hour"]["usd"], 2)
+    # a database busy with requests from elsewhere: all its requests' CPU is the primary's
+    busy = _cost(template(DB.format(klass="db.t4g.small", gb=20, days=1, extra="MultiAZ: true"), name="b.yaml"),
+                 _busy(prices, app_requests_month=400 * 730 * 3600))
+    cpu = use["burstable_idle_cpu_percent"]["db"] + 400 * use["db_cpu_ms_per_request"] / 1000 / entry["vcpu"] * 100
+    assert cpu > entry["baseline_cpu_percent"]
+    assert _lines({"cost": busy})["CPU credits of Db (db.t4g.small)"][0] == round(
+        (cpu - entry["baseline_cpu_percent"]) / 100 * entry["vcpu"] * 730 * prices["rds_cpu_credit_vcpu_hour"]["usd"], 2)
     # Multi-AZ: instance hours and storage both twice
     assert _lines({"cost": cost})["RDS storage of Db (gp3)"][0] == round(
         2 * 20 * prices["rds_storage_gb_month"]["gp3"], 2)
