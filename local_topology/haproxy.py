@@ -9,9 +9,9 @@ A request whose connection to a host fails, or that gets no answer at all (the h
 with it in flight), is retried on another host, but only when a retry cannot apply twice:
 GET/HEAD, or a write carrying an ``Idempotency-Key`` (the service answers a repeated key
 with the first result). Other writes are retried only when the connection failed before
-the request was sent. A request gets as many retries as there are hosts (at least 2), and
-each refused retry takes its host out: when several hosts die together (an AZ), a request
-reaches a live one whichever died. A host taken out keeps the requests it holds (they
+the request was sent. A request gets two retries per host: a dead host can cost one on a
+connection it held open and one refused, which takes it out; so when several hosts die
+together (an AZ), a request reaches a live one whichever died. A host taken out keeps the requests it holds (they
 finish, time out or are retried elsewhere): cutting them would cut their retries too.
 
 An ALB does not retry; see the README. ``start`` runs HAProxy with the config.
@@ -49,7 +49,7 @@ def config(*, listen: str, servers: dict[str, str], socket_path: str, pid_file: 
         f"  timeout server {API_READ_TIMEOUT_S}s",  # the distribution's origin read timeout
         "  timeout queue 10s",
         "  timeout http-keep-alive 5s",
-        f"  retries {max(2, len(servers))}",
+        f"  retries {2 * len(servers)}",
         "  option redispatch 1",
         "  retry-on conn-failure empty-response",
         "frontend api",
