@@ -35,13 +35,13 @@ play: setup     ## run the game locally on embedded defaults (SQLite, local file
 bench-service: setup setup-system ## load benchmark of the game service against PostgreSQL
 	.venv/bin/python bench/service_bench.py
 
-local: setup setup-system ## the scale-out stage on this machine: HOSTS=3 app hosts (namespaces, bootstrap), HAProxy, PostgreSQL, moto, front door; prints the URL
-	scripts/local.sh up --hosts $(or $(HOSTS),3) $(ARGS)
+local: setup setup-system ## a stage's shape on this machine, STAGE=starter|small|scale-out (default scale-out): its min_instances app hosts round-robin over its AZs (HOSTS= overrides the count; namespaces, bootstrap), HAProxy, PostgreSQL, moto, front door; prints the URL
+	scripts/local.sh up $(if $(STAGE),--stage $(STAGE)) $(if $(HOSTS),--hosts $(HOSTS)) $(ARGS)
 
 local-down:     ## stop the local topology: no process, namespace or mount left
 	scripts/local.sh down
 
-local-status:   ## each local host's health as the load balancer sees it
+local-status:   ## each local host's AZ and health as the load balancer sees it
 	scripts/local.sh status
 
 bench-scale: setup setup-system ## scale curve through the local front door: 1, 2, 3 hosts, throughput, p50/p99, errors, CPU per component

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from local_topology.topology import DEFAULT_STATE, Topology, TopologyError
+from local_topology.topology import DEFAULT_STAGE, DEFAULT_STATE, Topology, TopologyError
+from stacks.config import STAGES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -13,17 +14,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state", default=str(DEFAULT_STATE), help="state folder (default: ./var/local)")
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start the topology and print its URL")
-    up.add_argument("--hosts", type=int, default=3, help="app hosts (default 3)")
+    up.add_argument("--stage", help=f"the stage whose shape to bring up: {', '.join(STAGES)} (default {DEFAULT_STAGE})")
+    up.add_argument("--hosts", type=int, help="app hosts, round-robin over the stage's AZs (default: its min_instances)")
     up.add_argument("--port", type=int, default=8080, help="front door port on 127.0.0.1 (default 8080)")
     up.add_argument("--no-netns", action="store_true", help="hosts as processes on separate ports, no namespaces")
     sub.add_parser("down", help="stop everything; no process, namespace or mount left")
-    sub.add_parser("status", help="each host's health as the load balancer sees it")
+    sub.add_parser("status", help="each host's AZ and health as the load balancer sees it")
     args = parser.parse_args(argv)
 
     topology = Topology(args.state)
     try:
         if args.command == "up":
-            topology.up(args.hosts, front_port=args.port, use_netns=not args.no_netns)
+            topology.up(args.hosts, stage=args.stage, front_port=args.port, use_netns=not args.no_netns)
         elif args.command == "down":
             topology.down()
         else:

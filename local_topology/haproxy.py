@@ -2,12 +2,19 @@
 
 Active health checks on the liveness path (the ALB's target group checks the same path);
 every ``CHECK_INTERVAL_S`` a host is asked, ``FALL`` failures take it out, ``RISE`` passes
-bring it back. A request whose connection to a host fails, or that gets no answer at all
-(the host died with it in flight), is retried on another host, but only when a retry cannot
-apply twice: GET/HEAD, or a write carrying an ``Idempotency-Key`` (the service answers a
-repeated key with the first result). Other writes are retried only when the connection
-failed before the request was sent. An ALB does not retry; see the README. ``start`` runs
-HAProxy with the config.
+bring it back. Between checks, a connection a host refuses (or that times out) on live
+traffic takes it out at once.
+
+A request whose connection to a host fails, or that gets no answer at all (the host died
+with it in flight), is retried on another host, but only when a retry cannot apply twice:
+GET/HEAD, or a write carrying an ``Idempotency-Key`` (the service answers a repeated key
+with the first result). Other writes are retried only when the connection failed before
+the request was sent. A request gets two retries per host: a dead host can cost one on a
+connection it held open and one refused, which takes it out; so when several hosts die
+together (an AZ), a request reaches a live one whichever died. A host taken out keeps the requests it holds (they
+finish, time out or are retried elsewhere): cutting them would cut their retries too.
+
+An ALB does not retry; see the README. ``start`` runs HAProxy with the config.
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ def config(*, listen: str, servers: dict[str, str], socket_path: str, pid_file: 
         f"  timeout server {API_READ_TIMEOUT_S}s",  # the distribution's origin read timeout
         "  timeout queue 10s",
         "  timeout http-keep-alive 5s",
-        "  retries 2",
+        f"  retries {2 * len(servers)}",
         "  option redispatch 1",
         "  retry-on conn-failure empty-response",
         "frontend api",
@@ -54,7 +61,7 @@ def config(*, listen: str, servers: dict[str, str], socket_path: str, pid_file: 
         "  http-check expect status 200",
         "  http-request disable-l7-retry if !METH_GET !METH_HEAD !{ req.hdr(idempotency-key) -m found }",
         f"  default-server inter {int(CHECK_INTERVAL_S * 1000)}ms fastinter {int(FAST_INTERVAL_S * 1000)}ms "
-        f"fall {FALL} rise {RISE} on-marked-down shutdown-sessions",
+        f"fall {FALL} rise {RISE} observe layer4 error-limit 1 on-error mark-down",
     ]
     lines += [f"  server {name} {address} check" for name, address in servers.items()]
     return "\n".join(lines) + "\n"

@@ -1,6 +1,11 @@
 """Start, inspect and stop the local topology (see the package docstring): the order the
 parts come up in and go down in, and what each is told about the others.
 
+A stage gives the shape (``stage_shape``): as many hosts as its Auto Scaling group starts
+with (``min_instances``), spread round-robin over its availability zones as the group
+spreads them. Here an AZ is a label of each host (the hosts share one bridge): losing an AZ
+is losing every host it holds at once.
+
 Everything lives under the state folder; ``state.json`` there records what runs (ports,
 process ids, the network), so ``down`` and ``status`` work from a new process and ``down``
 also cleans up after an ``up`` that failed half way. Each ``up`` starts from an empty state
@@ -31,11 +36,29 @@ from local_topology import hosts as app_hosts
 from local_topology.hosts import host_name
 from local_topology.postgres import SUPERUSER, PgCluster
 from local_topology.processes import TopologyError, alive, free_port, port_is_free, stop_pid, wait_http
+from stacks.config import STAGES
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_STATE = REPO / "var" / "local"
 MARKER = ".local-topology"
 DB_NAME = "game"
+DEFAULT_STAGE = "scale-out"  # without a stage: its three hosts over its three AZs
+MAX_HOSTS = 200
+
+
+def stage_shape(stage: str | None = None, hosts: int | None = None) -> dict[int, str]:
+    """Host -> AZ, as a stage's Auto Scaling group starts them: ``min_instances`` hosts
+    (``hosts`` overrides the count) round-robin over its ``availability_zones`` (host1 in
+    the first, host2 in the second, ...)."""
+    name = DEFAULT_STAGE if stage is None else stage
+    if name not in STAGES:
+        raise TopologyError(f"unknown stage {name!r}; allowed: {', '.join(STAGES)}")
+    cfg = STAGES[name]
+    count = cfg.min_instances if hosts is None else hosts
+    if not 1 <= count <= MAX_HOSTS:
+        raise TopologyError(f"--hosts must be between 1 and {MAX_HOSTS}, got {count}")
+    zones = cfg.availability_zones
+    return {i: zones[(i - 1) % len(zones)] for i in range(1, count + 1)}
 
 
 class Topology:
@@ -73,6 +96,21 @@ class Topology:
     def hosts(self) -> list[int]:
         return list(self.state.get("hosts", []))
 
+    @property
+    def stage(self) -> str | None:
+        return self.state.get("stage")
+
+    def host_az(self, i: int) -> str:
+        return self.state["zones"][str(i)]
+
+    @property
+    def zones(self) -> list[str]:
+        """The AZs the hosts are in, in the stage's order."""
+        return list(dict.fromkeys(self.state.get("zones", {}).values()))
+
+    def hosts_in_az(self, az: str) -> list[int]:
+        return [i for i in self.hosts if self.host_az(i) == az]
+
     def host_dir(self, i: int) -> Path:
         return self.state_dir / "hosts" / str(i)
 
@@ -102,10 +140,16 @@ class Topology:
         return f"http://{self.gateway}:{self.state['ports']['moto']}"
 
     # ------------------------------------------------------------------ up
-    def up(self, hosts: int = 3, *, front_port: int = 8080, use_netns: bool = True,
-           extra_env: dict[str, str] | None = None) -> str:
-        if hosts < 1 or hosts > 200:
-            raise TopologyError(f"--hosts must be between 1 and 200, got {hosts}")
+    def up(self, hosts: int | None = None, *, stage: str | None = None, front_port: int = 8080,
+           use_netns: bool = True, extra_env: dict[str, str] | None = None) -> str:
+        """Bring up ``stage``'s shape (default scale-out: 3 hosts over 3 AZs); ``hosts``
+        overrides its host count (the AZs stay the stage's, round-robin)."""
+        shape = stage_shape(stage, hosts)
+        stage = stage or DEFAULT_STAGE
+        cfg = STAGES[stage]
+        count = (f"its min_instances; max_instances {cfg.max_instances}" if hosts is None else
+                 f"--hosts; its min_instances {cfg.min_instances}, max_instances {cfg.max_instances}")
+        hosts = len(shape)
         if self.running:
             raise TopologyError(f"a local topology already runs from {self.state_dir} (make local-down first)")
         if not port_is_free("127.0.0.1", front_port):
@@ -123,8 +167,11 @@ class Topology:
             shutil.rmtree(self.state_dir)
             raise TopologyError(f"the postgres user cannot reach {self.state_dir}: pick a state folder (--state) "
                                 "whose parents every user may enter")
-        self.state = {"hosts": [], "pids": {}, "ports": {"front": front_port, "hosts": {}}, "extra_env": extra_env or {}}
+        self.state = {"stage": stage, "zones": {str(i): az for i, az in shape.items()}, "hosts": [], "pids": {},
+                      "ports": {"front": front_port, "hosts": {}}, "extra_env": extra_env or {}}
         self._save()
+        self.say(f"stage {stage}: {hosts} host{'s' * (hosts > 1)} ({count}), round-robin over its AZs: "
+                 + ", ".join(f"{host_name(i)} {az}" for i, az in shape.items()))
         try:
             why_not = namespaces.available() if use_netns else "turned off (--no-netns)"
             self.state["network"] = "netns" if why_not is None else "ports"
@@ -267,7 +314,7 @@ class Topology:
                     self.host_dir(i) / "bootstrap.log")
                 for i in hosts}
         return app_hosts.boot(runs, lambda i, seconds: self.say(
-            f"{host_name(i)} ({self.host_address(i)}): bootstrap READY in {seconds:.1f} s"))
+            f"{host_name(i)} ({self.host_address(i)}, {self.host_az(i)}): bootstrap READY in {seconds:.1f} s"))
 
     def host_pid(self, i: int) -> int | None:
         return app_hosts.service_pid(self.host_dir(i) / "host")
@@ -290,7 +337,8 @@ class Topology:
         self.state["ports"]["lb"] = port
         self._save()
         self.wait_lb(lambda s: all(x.status == "UP" for x in s), "every host UP", 30)
-        self.say(f"load balancer (haproxy): 127.0.0.1:{port}, {len(self.hosts)} UP; checks {LIVENESS_PATH} "
+        per_az = ", ".join(f"{az}: {len(self.hosts_in_az(az))}" for az in self.zones)
+        self.say(f"load balancer (haproxy): 127.0.0.1:{port}, {len(self.hosts)} UP ({per_az}); checks {LIVENESS_PATH} "
                  f"every {haproxy.CHECK_INTERVAL_S:g} s, out after {haproxy.FALL} failures")
 
     def lb_servers(self) -> list[haproxy.ServerState]:
@@ -323,21 +371,23 @@ class Topology:
     def status(self) -> list[str]:
         if not self.running:
             return [f"not running (no {self.state_file})"]
-        lines = [f"front door {self.url}  load balancer {self.lb_url}  network: {self.state.get('network')}"]
+        lines = [f"stage {self.stage}  front door {self.url}  load balancer {self.lb_url}  "
+                 f"network: {self.state.get('network')}"]
         try:
             servers = {s.name: s for s in self.lb_servers()}
         except OSError as exc:
             return lines + [f"load balancer not answering on {self.haproxy_socket}: {exc}"]
-        lines.append(f"{'host':8} {'address':20} {'load balancer':14} {'last check':24} {'now':>5} {'total':>7}  process")
+        lines.append(f"{'host':8} {'az':12} {'address':20} {'load balancer':14} {'last check':24} {'now':>5} "
+                     f"{'total':>7}  process")
         for i in self.hosts:
             s = servers.get(host_name(i))
             pid = self.host_pid(i)
             proc = f"pid {pid}" if alive(pid) else "not running"
             if s is None:
-                lines.append(f"{host_name(i):8} {self.host_address(i):20} {'(absent)':14}")
+                lines.append(f"{host_name(i):8} {self.host_az(i):12} {self.host_address(i):20} {'(absent)':14}")
                 continue
-            lines.append(f"{s.name:8} {self.host_address(i):20} {s.status:14} {s.check:24} {s.sessions_now:>5} "
-                         f"{s.sessions_total:>7}  {proc}")
+            lines.append(f"{s.name:8} {self.host_az(i):12} {self.host_address(i):20} {s.status:14} {s.check:24} "
+                         f"{s.sessions_now:>5} {s.sessions_total:>7}  {proc}")
         return lines
 
     # ------------------------------------------------------------------ down

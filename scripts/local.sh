@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The local topology (the scale-out stage on one machine): up [--hosts N] [--port P] [--no-netns],
-# down, status. State in ./var/local (override with LOCAL_STATE=...). Network namespaces need root.
+# The local topology (a stage's shape on one machine): up [--stage NAME] [--hosts N] [--port P]
+# [--no-netns], down, status. State in ./var/local (override with LOCAL_STATE=...). Network namespaces need root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ ! -x .venv/bin/python ]]; then

@@ -5,7 +5,7 @@ import that closes a cycle counts). The layers, top to bottom; a package may imp
 modules and any package of a lower layer, never one of its own layer or above:
 
     tests, bench                the checks of everything
-    checks, local_topology      review and CI tools; the scale-out stage on one machine
+    checks, local_topology      review and CI tools; a stage's shape on one machine
     app, topology_report        the CDK entry point; the report (reads templates only)
     stacks, node_runtime        one stack per concern; the Node that runs the CDK
     patterns                    reusable L3 constructs

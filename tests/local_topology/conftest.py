@@ -72,13 +72,20 @@ def state_dir():
     shutil.rmtree(state.parent, ignore_errors=True)
 
 
+# The chaos tests' shape: the small stage's group scaled out to three hosts (`make local
+# STAGE=small HOSTS=3`), round-robin over its two AZs: us-east-1a holds host1 and host3,
+# us-east-1b host2, so an AZ lost is two hosts of three at once, not one.
+CHAOS_STAGE, CHAOS_HOSTS = "small", 3
+
+
 @pytest.fixture(scope="package")
 def topology():
-    """Three hosts, as `make local` starts them (with the load tests' game rules)."""
+    """``CHAOS_HOSTS`` hosts of ``CHAOS_STAGE``, as `make local` starts them (with the load
+    tests' game rules)."""
     state = state_folder()
     topo = Topology(state)
     try:
-        topo.up(3, front_port=free_port(), extra_env=LOAD_ENV)
+        topo.up(CHAOS_HOSTS, stage=CHAOS_STAGE, front_port=free_port(), extra_env=LOAD_ENV)
         yield topo
     finally:
         slot = topo.state.get("slot")

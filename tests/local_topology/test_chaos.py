@@ -1,15 +1,19 @@
 """Chaos on the local topology (three hosts in network namespaces behind HAProxy, PostgreSQL,
-moto, the nginx front door), through the front door only, as players reach the CDN:
+moto, the nginx front door; the small stage scaled out to three hosts over its two AZs, see
+conftest), through the front door only, as players reach the CDN:
 
 1. a headless-Chromium player pair (guest sign-in, actions, friends, a gift sent and
    claimed, an avatar upload) and a load generator play while one host gets SIGKILL: the
    page never shows an error, no acknowledged write is lost, the load balancer takes the host
    out within its check interval and sends it nothing more, and the host, booted again by
    the bootstrap, rejoins and serves;
-2. PostgreSQL restarted under load: clean 503s (JSON, Retry-After) only around the outage,
+2. an AZ lost under load (both hosts of us-east-1a SIGKILLed at once): no request fails,
+   no acknowledged write is lost, the load balancer takes both out within its check interval
+   and the other AZ's host serves everything; booted again together, both rejoin and serve;
+3. PostgreSQL restarted under load: clean 503s (JSON, Retry-After) only around the outage,
    success again within 5 s of its return, every wallet equal to its ledger, no acknowledged
    write lost, and the load balancer keeps every host in service (its check is shallow);
-3. a rolling replacement of every host, one at a time (drain in the load balancer, graceful
+4. a rolling replacement of every host, one at a time (drain in the load balancer, graceful
    stop, a fresh boot by the bootstrap, back in service): not one failed request.
 """
 
@@ -28,7 +32,7 @@ from local_topology.hosts import host_name
 from tests.game_service.load import Load, ok
 from tests.local_topology.conftest import PNG_1x1, guest
 
-pytestmark = pytest.mark.slow(seconds=180)  # the whole file, idle 2-core machine
+pytestmark = pytest.mark.slow(seconds=210)  # the whole file, idle 2-core machine
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -180,6 +184,54 @@ def test_a_host_killed_while_people_play_goes_unnoticed_and_rejoins(topology, br
     check_nothing_lost(topology, results, [pid for pid, _ in load_players])
     for page in pages:
         page.context.close()
+
+
+def test_an_az_lost_under_load_fails_no_request_and_its_hosts_rejoin(topology):
+    # what it models: the small stage's group at three hosts loses us-east-1a (power, network)
+    lost = topology.zones[0]
+    victims = topology.hosts_in_az(lost)
+    survivors = [i for i in topology.hosts if i not in victims]
+    assert (lost, victims, survivors) == ("us-east-1a", [1, 3], [2])
+    load_players = players(topology, 6)
+    load = Load(front(topology), load_players, threads=4, max_seconds=120, client_timeout=15).start()
+    watches = {i: LbWatch(topology, i) for i in victims}
+    time.sleep(1)
+    killed_at = time.monotonic()
+    for i in victims:  # SIGKILL back to back, not waiting for one to die before the next
+        topology.kill_host(i, wait=0)
+    time.sleep(haproxy.FALL * haproxy.CHECK_INTERVAL_S + 3)
+    samples = {i: w.stop() for i, w in watches.items()}
+
+    # the load balancer took both out within its check interval, then sent them nothing
+    out_at = {}
+    for i, seen in samples.items():
+        down = [(t, n) for t, status, n in seen if t >= killed_at and status.startswith("DOWN")]
+        assert down, (i, seen[-5:])
+        out_at[i] = down[0][0]
+        assert {n for _, n in down} == {down[0][1]}, f"requests went to host {i} after it was marked DOWN"
+    out_after = {i: round(t - killed_at, 2) for i, t in out_at.items()}
+    print(f"{lost} lost (hosts {victims}): out of the load balancer {out_after} s after SIGKILL")
+    assert max(out_after.values()) <= haproxy.FALL * haproxy.CHECK_INTERVAL_S + 1, out_after
+    # the other AZ served everything meanwhile
+    alone = [r for r in load.results if r.start >= max(out_at.values())]
+    assert len(alone) > 20 and all(ok(r) for r in alone), [r for r in alone if not ok(r)][:5]
+
+    # booted again together (a fresh boot by the bootstrap), both rejoin and serve
+    t0 = time.monotonic()
+    boots = topology.boot_hosts(victims)
+    rejoined = topology.wait_lb(lambda s: all(x.status == "UP" for x in s), "every host UP", 30)
+    print(f"hosts {victims} booted again together in {time.monotonic() - t0 - rejoined:.1f} s "
+          f"(READY {boots}), every host UP {rejoined:.1f} s later")
+    before = {x.name: x.sessions_total for x in topology.lb_servers()}
+    time.sleep(2)
+    results = load.stop()
+    after = {x.name: x.sessions_total for x in topology.lb_servers()}
+    assert all(after[name] > before[name] for name in before), (before, after)
+
+    assert len(results) > 100, len(results)
+    failed = [r for r in results if not ok(r)]
+    assert not failed, failed[:5]
+    check_nothing_lost(topology, results, [pid for pid, _ in load_players])
 
 
 def test_postgresql_restarted_under_load_is_a_clean_503_then_recovers(topology):

@@ -1,4 +1,5 @@
-"""`make local` and `make local-down` for real: a topology of its own (two hosts) comes up,
+"""`make local STAGE=small` and `make local-down` for real: a topology of its own (the small
+stage's shape: two hosts, one in each of its AZs) comes up,
 a player plays one round through the front door, and down leaves no process, namespace,
 link or mount behind. Also: the command line's progress lines and status table, and the
 fallback to ports where no namespace can be made."""
@@ -56,21 +57,27 @@ def play_one_round(url: str) -> dict:
 def test_up_play_status_down_leaves_nothing(state_dir):
     state = state_dir
     port = free_port()
-    up = cli(state, "up", "--hosts", "2", "--port", str(port))
+    up = cli(state, "up", "--stage", "small", "--port", str(port))
     try:
         assert up.returncode == 0, up.stdout + up.stderr
         lines = up.stdout.splitlines()
         # one line per component while starting, then the URL
-        expected = ["network: " if os.geteuid() == 0 else "network namespaces unavailable", "postgresql: ",
-                    "s3 + secrets manager (moto): ", "host1 ", "host2 ", "load balancer (haproxy): ",
-                    "front door (nginx): ", f"ready: http://127.0.0.1:{port}/"]
+        expected = ["stage small: 2 hosts (its min_instances; max_instances 4), round-robin over its AZs: "
+                    "host1 us-east-1a, host2 us-east-1b",
+                    "network: " if os.geteuid() == 0 else "network namespaces unavailable", "postgresql: ",
+                    "s3 + secrets manager (moto): ", "host1 ", "host2 ",
+                    "load balancer (haproxy): ", "front door (nginx): ", f"ready: http://127.0.0.1:{port}/"]
         assert [any(line.startswith("local: " + e) for line in lines) for e in expected] == [True] * len(expected), lines
         assert lines[-1] == f"local: ready: http://127.0.0.1:{port}/"
+        ready = dict(re.findall(r"(host\d) \(\S+, (us-east-1\w)\): bootstrap READY in [0-9.]+ s", up.stdout))
+        assert ready == {"host1": "us-east-1a", "host2": "us-east-1b"}, up.stdout
         ready = [float(x) for x in re.findall(r"bootstrap READY in ([0-9.]+) s", up.stdout)]
-        assert len(ready) == 2
+        assert ", 2 UP (us-east-1a: 1, us-east-1b: 1); " in up.stdout, up.stdout
         print(f"hosts ready in {ready} s (booted together)")
 
         topo = Topology(state)
+        assert (topo.stage, topo.zones) == ("small", ["us-east-1a", "us-east-1b"])
+        assert [topo.hosts_in_az(az) for az in topo.zones] == [[1], [2]]
         if os.geteuid() == 0:
             assert topo.netns
             # each host is its own machine on the network: its own namespace and address
@@ -85,8 +92,10 @@ def test_up_play_status_down_leaves_nothing(state_dir):
 
         status = cli(state, "status", timeout=30)
         assert status.returncode == 0, status.stderr
+        assert status.stdout.startswith("stage small "), status.stdout
         rows = [line.split() for line in status.stdout.splitlines() if line.startswith("host")][1:]
-        assert [(r[0], r[2]) for r in rows] == [("host1", "UP"), ("host2", "UP")], status.stdout
+        assert [(r[0], r[1], r[3]) for r in rows] == [("host1", "us-east-1a", "UP"), ("host2", "us-east-1b", "UP")], \
+            status.stdout
         again = cli(state, "up", "--hosts", "1")  # one topology per state folder
         assert again.returncode == 1 and "already runs" in again.stderr, again.stderr
     finally:
