@@ -21,14 +21,15 @@ def cdk_json_context() -> dict:
     return {**cli_defaults, **json.loads((ROOT / "cdk.json").read_text()).get("context", {})}
 
 
-def synth(outdir: Path, context: dict | None = None) -> Path:
+def synth(outdir: Path, context: dict | None = None, *, checks: bool = True) -> Path:
     """Synthesize every stage (or the one in ``context``) into ``outdir``, exactly
-    as `cdk synth` would (same cdk.json context), in this process."""
+    as `cdk synth` would (same cdk.json context), in this process; ``checks=False`` leaves
+    out CDK's validation and cdk-nag (same templates, see ``app.build_app``)."""
     from app import build_app  # starts jsii's Node and loads aws-cdk-lib: slow, so only when needed
 
     if outdir.exists():
         shutil.rmtree(outdir)
-    build_app({**cdk_json_context(), **(context or {})}, outdir=str(outdir)).synth()
+    build_app({**cdk_json_context(), **(context or {})}, outdir=str(outdir), checks=checks).synth()
     return outdir
 
 

@@ -21,7 +21,7 @@ def test_the_suite_starts_its_own_postgresql_when_none_answers():
     env = {**os.environ, "TEST_DATABASE_URL": nothing_there}
     env.pop("TEST_PG_SOCKET_DIR", None)
     result = subprocess.run(
-        ["scripts/test.sh", "-q", "-p", "no:cacheprovider",
+        ["scripts/test.sh", "-n", "1", "-q", "-p", "no:cacheprovider",  # a worker, as make test runs it
          "tests/game_service/test_game_api.py::test_action_spends_energy_and_earns_coins_and_xp_until_energy_runs_out"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
     )
