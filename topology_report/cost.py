@@ -198,34 +198,34 @@ def _cpu_credits(a: Analysis, bill: _Bill) -> None:
     busy = use["busy_requests_per_s"]
     ec2_rate, rds_rate = bill.rate("ec2_cpu_credit_vcpu_hour"), bill.rate("rds_cpu_credit_vcpu_hour")
     found = []
-    items = [("app" if u in a.app_units else "idle", u.resource, u.instance_type, *_counts(u)) for u in _hosts(a)]
+    # (role, resource, type, min, max, serves the requests)
+    items = [("app", u.resource, u.instance_type, *_counts(u), u in a.app_units) for u in _hosts(a)]
     for c in a.tiers["network egress"].components:
         if c["type"] == "nat-instance":
             res = next((r for r in m.of_type("AWS::EC2::Instance") if r.logical_id == c["logical_id"]), None)
-            items.append(("nat", res, c.get("instance_type"), 1, 1))
+            items.append(("nat", res, c.get("instance_type"), 1, 1, False))
 
-    def surplus(cpu: float, entry: dict) -> float:  # dollars a month, one machine
+    def surplus(cpu: float, entry: dict) -> float:  # vCPU-hours a month above the baseline, one machine
         return max(0.0, cpu - entry["baseline_cpu_percent"]) / 100 * entry["vcpu"] * hours
 
-    for role, res, itype, lo, hi in items:
+    for role, res, itype, lo, hi, serves in items:
         entry = bill.ec2_entry(itype)
         if not entry or "baseline_cpu_percent" not in entry:
             continue
-        found.append("nat" if role == "nat" else "app")
+        found.append(role)
         if res is not None and _credit_spec(m, res) == "standard":
             bill.notes.append(f"{res.logical_id} ({itype}): standard credit mode, no surplus credits "
                               f"(it is throttled to its baseline instead)")
             continue
-        kind = "app" if role == "idle" else role
-        cpu = {n: average_cpu_percent(use, hours, kind, entry["vcpu"], n, 0.0 if role == "idle" else None)
-               for n in {lo, hi}}
-        at_busy = lo * surplus(average_cpu_percent(use, hours, kind, entry["vcpu"], lo, busy), entry) * ec2_rate
+        rps = None if serves else 0.0  # None: the assumed traffic
+        cpu = {n: average_cpu_percent(use, hours, role, entry["vcpu"], n, rps) for n in (lo, hi)}
+        at_busy = lo * surplus(average_cpu_percent(use, hours, role, entry["vcpu"], lo, busy), entry) * ec2_rate
         shown = " / ".join(f"{cpu[n]:.1f}%" for n in dict.fromkeys((lo, hi)))
         bill.add(f"CPU credits of {res.logical_id if res is not None else itype} ({itype}, unlimited)",
                  lo * surplus(cpu[lo], entry) * ec2_rate, hi * surplus(cpu[hi], entry) * ec2_rate,
                  f"{shown} average CPU each (baseline {entry['baseline_cpu_percent']}%) x {entry['vcpu']} vCPU"
                  f" x {hours} h x ${ec2_rate}/vCPU-h above it"
-                 + (f" (at {busy:g} requests/s: ${at_busy:,.2f})" if role == "app" else ""))
+                 + (f" (at {busy:g} requests/s: ${at_busy:,.2f})" if serves else ""))
     for db in a.databases:
         entry = bill.prices["rds_postgresql"].get(db.instance_class or "")
         if db.cluster or not entry or "baseline_cpu_percent" not in entry:
