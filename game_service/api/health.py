@@ -48,6 +48,8 @@ async def ready(request: Request):
 
 @router.get("/api/config", tags=["game"])
 async def public_config(request: Request):
-    """Public settings the web page needs (the Facebook app id, when sign-in is enabled)."""
+    """Public settings the web page needs: the Facebook app id (when sign-in is enabled) and how
+    often the page refreshes what it shows."""
     s = services_of(request).settings
-    return {"facebook_app_id": s.facebook_app_id if s.facebook_enabled else None}
+    return {"facebook_app_id": s.facebook_app_id if s.facebook_enabled else None,
+            "refresh_seconds": s.page_refresh_seconds}

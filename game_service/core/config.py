@@ -97,6 +97,8 @@ class Settings(BaseSettings):
     access_log_slow_ms: float = Field(1000, gt=0)
     session_max_age_seconds: int = 7 * 24 * 3600
     request_max_bytes: int = Field(64 * 1024, ge=1024)
+    # How often the page re-reads friends, requests, gifts and state (GET /api/config tells it)
+    page_refresh_seconds: float = Field(10, ge=0.5, le=600)
 
     # Game rules
     energy_cap: int = 20

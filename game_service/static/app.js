@@ -4,7 +4,7 @@
 
 const $ = (id) => document.getElementById(id);
 const TITLE = document.title;
-const REFRESH_MS = 10000; // friends, requests, gifts and state refresh together this often
+let refreshMs = 10000; // friends, requests, gifts and state refresh together this often (GET /api/config)
 const RENEW_HEADER = "X-Session-Token"; // sliding sessions: the server hands out a fresh token
 
 let token = localStorage.getItem("token");
@@ -815,8 +815,8 @@ function wire() {
     other.click();
   });
 
-  // live: everything refreshes together on a timer, when the tab comes back, on focus
-  setInterval(() => { if (!document.hidden) guardedRefresh(); }, REFRESH_MS);
+  // live: everything refreshes together on a timer (started once the config is read), when
+  // the tab comes back, on focus
   document.addEventListener("visibilitychange", () => { if (!document.hidden) guardedRefresh(); });
   window.addEventListener("focus", guardedRefresh);
   setInterval(tick, 1000);
@@ -826,6 +826,8 @@ async function start() {
   wire();
   const invite = inviteFromUrl();
   try { config = await api("GET", "/api/config"); } catch (e) { config = {}; }
+  if (config.refresh_seconds > 0) refreshMs = config.refresh_seconds * 1000;
+  setInterval(() => { if (!document.hidden) guardedRefresh(); }, refreshMs);
   if (config.facebook_app_id) loadFacebook();
   if (token) {
     showGame(true);

@@ -25,7 +25,7 @@ import pytest
 from local_topology.processes import free_port
 from tests.game_service.conftest import REPO
 
-pytestmark = pytest.mark.slow(seconds=80)  # the whole file, idle 2-core machine
+pytestmark = pytest.mark.slow(seconds=55)  # the whole file, idle 2-core machine
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -34,7 +34,7 @@ AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
 SHOTS = REPO / "build" / "screenshots"
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 FB_SDK = re.compile(r"^https://connect\.facebook\.net/")
-REFRESH_S = 10  # the page's refresh period (app.js REFRESH_MS)
+REFRESH_S = 1  # the page's refresh period, set short here (GAME_PAGE_REFRESH_SECONDS; 10 by default)
 PNG_1x1 = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
     "1f15c4890000000d49444154789c63f8cfc0f01f0005000201a5f7a0b50000000049454e44ae426082"
@@ -55,7 +55,7 @@ def game_url(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GAME_", "AWS_"))}
     # a Facebook app, so that the page loads the SDK (which every test context blocks)
     env.update(GAME_PORT=str(port), PYTHONPATH=str(REPO), GAME_FACEBOOK_APP_ID="424242",
-               GAME_FACEBOOK_APP_SECRET="not-used-here")
+               GAME_FACEBOOK_APP_SECRET="not-used-here", GAME_PAGE_REFRESH_SECONDS=str(REFRESH_S))
     proc = subprocess.Popen([sys.executable, "-m", "game_service"], env=env, cwd=cwd,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/"
