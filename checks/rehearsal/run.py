@@ -1,7 +1,7 @@
 """The deploy rehearsal: the user's own deploy commands, through the real CDK CLI, against
 an AWS API emulator on this machine (no account, no credentials, no network).
 
-    make rehearse                     # or: python -m checks.rehearsal [--stages starter,scale-out]
+    make rehearse                     # or: python -m checks.rehearsal [--stages starter,small,scale-out]
 
 What it does, in order, and stops at the first failure with the step's output:
 
@@ -20,8 +20,8 @@ What it does, in order, and stops at the first failure with the step's output:
    read per stack: no database, secret, bucket or key is ever replaced or deleted, and the
    expected resources change as expected; then the change is deployed and checked as in 3;
 5. ``make destroy STAGE=starter``: what is left must be exactly what is retained on purpose
-   (the README's "Tear down and deploy again"), then starter deploys again; scale-out's
-   deliberate teardown, step by step as the README gives it, also ends with the stage
+   (the README's "Tear down and deploy again"), then starter deploys again; small's and
+   scale-out's deliberate teardown, step by step as the README gives it, also ends with the stage
    deployed again.
 
 Every command's output is in ``build/rehearsal/`` (one log per step, and the emulator's).
@@ -51,7 +51,10 @@ from checks.rehearsal import emulator
 ROOT = Path(__file__).resolve().parents[2]
 LOGS = ROOT / "build" / "rehearsal"
 README = ROOT / "README.md"
-STAGES = ("starter", "scale-out")
+STAGES = ("starter", "small", "scale-out")
+# The stages whose data is protected (termination and deletion protection): torn down by the
+# README's deliberate procedure, not by `make destroy` alone.
+PROTECTED = ("small", "scale-out")
 STACKS = ("foundation", "network", "data", "storage", "app", "observability")
 # The README's deploy command, and no one to answer the approval prompt.
 DEPLOY_ARGS = "-c alarm_emails=ops@example.com --require-approval never"
@@ -132,6 +135,9 @@ CHANGES = (
     # the new instance type), so each change set shows one change.
     Change("instance type", "starter", args="-c instance_type=t4g.medium", expect=_starter_instance_type),
     Change("code change", "starter", code=True, expect=_starter_code),
+    Change("instance type and max size", "small", args="-c instance_type=t4g.medium -c max_instances=6",
+           expect=_scale_out_size),
+    Change("code change", "small", code=True, expect=_scale_out_code),
     Change("instance type and max size", "scale-out", args="-c instance_type=c7g.xlarge -c max_instances=20",
            expect=_scale_out_size),
     Change("code change", "scale-out", code=True, expect=_scale_out_code),
@@ -435,7 +441,7 @@ class Rehearsal:
         self.check_deployed(stage)
 
     def tear_down_production(self, stage: str) -> None:
-        """scale-out: the README's deliberate teardown, step by step (its `aws` commands are
+        """small and scale-out: the README's deliberate teardown, step by step (its `aws` commands are
         the API calls below), ending with the stage deployed again."""
         say(f"{stage}: the teardown procedure, then deploy again")
         output = self.make("destroy", stage, "--force", expect_failure=True)
@@ -523,8 +529,9 @@ def rehearse(stages: tuple[str, ...]) -> None:
                     run.rehearse_change(change)
             if "starter" in stages:
                 run.destroy_and_redeploy("starter")
-            if "scale-out" in stages:
-                run.tear_down_production("scale-out")
+            for stage in PROTECTED:
+                if stage in stages:
+                    run.tear_down_production(stage)
             listed = not_emulated_in_readme()
             unlisted = sorted(endpoint.skipped_types - listed)
             if unlisted:
