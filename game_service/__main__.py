@@ -7,6 +7,8 @@
   ``game_service.migrate``). Exit 0 when done or when the database is already at a newer
   release's revision; 1 on timeout or a database error; 2 on a configuration error.
 * ``python -m game_service serve``    production server (gunicorn + uvicorn workers)
+* ``python -m game_service worker``   the job worker (``GAME_JOB_QUEUE_URL``; see
+  ``game_service.jobs.worker``): until SIGTERM, which it honours without losing a message
 """
 
 from __future__ import annotations
@@ -37,8 +39,8 @@ def main(argv: list[str]) -> int:
     if cmd in ("-h", "--help", "help"):
         print(__doc__)
         return 0
-    if cmd not in ("play", "migrate", "serve"):
-        print(f"unknown command {cmd!r}; use one of: play (default), migrate, serve", file=sys.stderr)
+    if cmd not in ("play", "migrate", "serve", "worker"):
+        print(f"unknown command {cmd!r}; use one of: play (default), migrate, serve, worker", file=sys.stderr)
         return 2
     from game_service.core import logs
 
@@ -66,6 +68,16 @@ def main(argv: list[str]) -> int:
         from game_service.core.server import serve
 
         serve(settings)
+        return 0
+    if cmd == "worker":
+        if not settings.job_queue_url:
+            print("game_service: configuration error: the worker needs GAME_JOB_QUEUE_URL (an SQS queue's URL)",
+                  file=sys.stderr)
+            return 2
+        from game_service.jobs import worker
+
+        logs.configure(settings.log_level)
+        worker.serve(settings)
         return 0
     # local play
     import uvicorn

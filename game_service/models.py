@@ -168,3 +168,25 @@ castles = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()),
     sa.CheckConstraint("level >= 0", name="level_nonnegative"),
 )
+
+# ---------------------------------------------------------------- 0006
+# work done outside a player's request (game_service.jobs): one row per job, the message on
+# the queue carries only its id. The row is the job's state and its idempotency: a message
+# delivered twice finds the job done and changes nothing twice. No foreign key to players:
+# a job may outlive its player (the player's deletion is itself a job).
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", BigInt, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("player_id", sa.BigInteger, nullable=False, index=True),
+    sa.Column("subject", sa.String(300), nullable=False),  # what the job works on (e.g. an upload's key)
+    # queued -> running -> done | refused (an answer: e.g. not a picture) | failed (gave up)
+    sa.Column("state", sa.String(16), nullable=False, server_default="queued"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("reason", sa.String(500), nullable=True),  # why refused or failed, in plain words
+    sa.Column("result", sa.String(300), nullable=True),  # what it made (e.g. the avatar's key)
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()),
+    sa.CheckConstraint("state IN ('queued', 'running', 'done', 'refused', 'failed')", name="state_known"),
+)

@@ -77,6 +77,21 @@ class Settings(BaseSettings):
     avatar_max_bytes: int = Field(2 * 1024 * 1024, ge=1024)
     upload_url_expiry_seconds: int = Field(300, ge=10, le=3600)
 
+    # Jobs (game_service.jobs): work outside a player's request, through a queue to the worker
+    job_queue_url: str | None = None  # an SQS queue with a dead-letter queue and a redrive policy
+    # how long a received message stays hidden from other workers; a running job's heartbeat
+    # extends it every third of this, so a dead worker's job comes back after at most this
+    job_visibility_seconds: int = Field(60, ge=5, le=43200)
+    # the queue's redrive maxReceiveCount (the infrastructure sets both from one value): the
+    # attempt that reaches it records why the job failed, then SQS moves the message aside
+    job_max_receives: int = Field(5, ge=1, le=1000)
+    job_backoff_base_seconds: float = Field(5, ge=0, le=3600)  # a failed attempt's message waits 5, 10, 20 s...
+    job_backoff_max_seconds: float = Field(300, ge=0, le=43200)  # ...at most this (SQS's limit: 12 h)
+    job_wait_seconds: int = Field(10, ge=0, le=20)  # long polling of an empty queue
+    # SIGTERM (scale-in, a rollout): the job in hand gets this long to finish, then its
+    # message is released for another worker at once
+    worker_shutdown_grace_seconds: float = Field(25, ge=0, le=3600)
+
     # Public URLs
     public_base_url: str = ""
     # an SSM parameter holding it (the app stack writes the CloudFront URL there)

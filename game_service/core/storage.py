@@ -118,6 +118,23 @@ class S3Storage:
         )
         self.s3.delete_object(Bucket=self.bucket, Key=src)
 
+    def read(self, key: str, limit: int) -> bytes | None:
+        """The object's first ``limit`` bytes (None: no such object)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            body = self.s3.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=0-{limit - 1}")
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        return body["Body"].read()
+
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        """A media object, served as-is and cached for good (its key never holds other bytes)."""
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type,
+                           CacheControl="public, max-age=31536000, immutable")
+
     def delete(self, key: str) -> None:
         self.s3.delete_object(Bucket=self.bucket, Key=key)
 
@@ -227,6 +244,20 @@ class LocalStorage:
         d = self._path(dst)
         d.parent.mkdir(parents=True, exist_ok=True)
         os.replace(self._path(src), d)
+
+    def read(self, key: str, limit: int) -> bytes | None:
+        try:
+            with self._path(key).open("rb") as f:
+                return f.read(limit)
+        except (FileNotFoundError, IsADirectoryError):
+            return None
+
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
 
     def delete(self, key: str) -> None:
         try:

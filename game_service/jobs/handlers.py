@@ -1,0 +1,63 @@
+"""What each kind of job does. A handler may run more than once for one job (a worker can
+die after any step): every step before the job's ``done`` is safe to repeat (objects are
+written under keys fixed by the job's id), and the step that makes the effect visible
+commits with the ``done`` (``repository.jobs.finish_*``)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from game_service.contract import MEDIA_PREFIX
+from game_service.core.storage import incoming_prefix
+from game_service.jobs.avatar import Processed, process_avatar
+from game_service.repository import jobs as job_rows
+
+AVATAR = "avatar"
+
+
+def avatar_keys(player_id: int, job_id: int) -> tuple[str, str]:
+    """The full-size image and the thumbnail an avatar job writes (the same on every attempt)."""
+    base = f"{MEDIA_PREFIX}avatars/{player_id}/{job_id}"
+    return f"{base}.webp", f"{base}-thumb.webp"
+
+
+def thumb_of(avatar_key: str) -> str | None:
+    """The thumbnail beside an avatar made by a job (older avatars have none)."""
+    return avatar_key[: -len(".webp")] + "-thumb.webp" if avatar_key.endswith(".webp") else None
+
+
+async def avatar(ctx, job) -> str:
+    """Verify the upload, make the two images, point the player at them, remove the upload."""
+    storage, settings = ctx.storage, ctx.settings
+    if not job.subject.startswith(incoming_prefix(job.player_id)):
+        async with ctx.engine.begin() as conn:
+            await job_rows.finish(conn, job.id, "refused", reason="That upload is not yours.")
+        return "refused"
+    data = await asyncio.to_thread(storage.read, job.subject, settings.avatar_max_bytes + 1)
+    if data is None:
+        async with ctx.engine.begin() as conn:
+            await job_rows.finish(conn, job.id, "refused",
+                                  reason="The upload is gone (uploads are kept for a day); upload the picture again.")
+        return "refused"
+    made = await asyncio.to_thread(process_avatar, data, settings.avatar_max_bytes)
+    if not isinstance(made, Processed):
+        async with ctx.engine.begin() as conn:
+            await job_rows.finish(conn, job.id, "refused", reason=made.reason)
+        await asyncio.to_thread(storage.delete, job.subject)
+        return "refused"
+    full_key, thumb_key = avatar_keys(job.player_id, job.id)
+    await asyncio.to_thread(storage.put, thumb_key, made.thumb, made.content_type)
+    await asyncio.to_thread(storage.put, full_key, made.full, made.content_type)
+    applied, old = await job_rows.finish_avatar(ctx.engine, job, full_key)
+    if applied and old and old != full_key:
+        for key in filter(None, (old, thumb_of(old))):
+            await asyncio.to_thread(storage.delete, key)
+    elif not applied and (await job_rows.get(ctx.engine, job.id)).result is None:
+        # the player is gone: nothing to show the images to
+        for key in (full_key, thumb_key):
+            await asyncio.to_thread(storage.delete, key)
+    await asyncio.to_thread(storage.delete, job.subject)
+    return "done"
+
+
+HANDLERS = {AVATAR: avatar}

@@ -1,0 +1,117 @@
+"""Jobs: the rows behind the queue's messages (game_service.jobs).
+
+A message says only "job N". The row says what the job is, how far it got and what it
+made; it is what makes a handler idempotent: a message delivered twice (SQS delivers at
+least once) finds its job finished and changes nothing twice, and the step that makes a
+job's effect visible commits in the same transaction as the job's ``done``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from game_service.core import clock
+from game_service.models import jobs, players
+
+FINISHED = ("done", "refused", "failed")
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    kind: str
+    player_id: int
+    subject: str
+    state: str
+    attempts: int
+    reason: str | None
+    result: str | None
+
+
+def _job(row) -> Job:
+    return Job(row.id, row.kind, row.player_id, row.subject, row.state, row.attempts, row.reason, row.result)
+
+
+async def create(engine: AsyncEngine, kind: str, player_id: int, subject: str) -> int:
+    async with engine.begin() as conn:
+        return (await conn.execute(
+            sa.insert(jobs).values(kind=kind, player_id=player_id, subject=subject, state="queued",
+                                   created_at=clock.utcnow(), updated_at=clock.utcnow())
+            .returning(jobs.c.id))).scalar_one()
+
+
+async def get(engine: AsyncEngine, job_id: int) -> Job | None:
+    async with engine.connect() as conn:
+        row = (await conn.execute(sa.select(jobs).where(jobs.c.id == job_id))).one_or_none()
+    return None if row is None else _job(row)
+
+
+async def latest_for(engine: AsyncEngine, player_id: int, kind: str) -> Job | None:
+    async with engine.connect() as conn:
+        row = (await conn.execute(
+            sa.select(jobs).where(jobs.c.player_id == player_id, jobs.c.kind == kind)
+            .order_by(jobs.c.id.desc()).limit(1))).one_or_none()
+    return None if row is None else _job(row)
+
+
+async def start(engine: AsyncEngine, job_id: int) -> Job | None:
+    """Count an attempt at a job that is not finished; None when it is finished (a second
+    delivery of its message) or unknown. A job left ``running`` by a worker that died is
+    started again: its message came back because nobody finished it."""
+    async with engine.begin() as conn:
+        row = (await conn.execute(
+            sa.update(jobs).where(jobs.c.id == job_id, jobs.c.state.not_in(FINISHED))
+            .values(state="running", attempts=jobs.c.attempts + 1, updated_at=clock.utcnow())
+            .returning(*jobs.c))).one_or_none()
+    return None if row is None else _job(row)
+
+
+async def finish(conn: AsyncConnection, job_id: int, state: str, *, reason: str | None = None,
+                 result: str | None = None) -> bool:
+    """Finish a job inside the caller's transaction (with the job's own effect); False when
+    another delivery finished it first, and then the caller's effect must not apply."""
+    assert state in FINISHED
+    row = (await conn.execute(
+        sa.update(jobs).where(jobs.c.id == job_id, jobs.c.state.not_in(FINISHED))
+        .values(state=state, reason=reason, result=result, updated_at=clock.utcnow())
+        .returning(jobs.c.id))).one_or_none()
+    return row is not None
+
+
+async def complete(engine: AsyncEngine, job_id: int) -> None:
+    """``done``, for a handler whose effect needed no transaction of its own (a no-op when the
+    handler finished the job itself)."""
+    async with engine.begin() as conn:
+        await finish(conn, job_id, "done")
+
+
+async def give_up(engine: AsyncEngine, job_id: int, reason: str) -> None:
+    """The last attempt failed: the message goes to the dead-letter queue; the row says why."""
+    async with engine.begin() as conn:
+        await finish(conn, job_id, "failed", reason=reason[:500])
+
+
+async def note_failure(engine: AsyncEngine, job_id: int, reason: str) -> None:
+    """An attempt failed and will be tried again: the row keeps the latest reason."""
+    async with engine.begin() as conn:
+        await conn.execute(sa.update(jobs).where(jobs.c.id == job_id, jobs.c.state.not_in(FINISHED))
+                           .values(state="queued", reason=reason[:500], updated_at=clock.utcnow()))
+
+
+async def finish_avatar(engine: AsyncEngine, job: Job, key: str) -> tuple[bool, str | None]:
+    """The avatar job's effect and its ``done``, in one transaction: the player now shows
+    ``key``. Returns (applied, the key it replaced). Not applied when the job was finished by
+    another delivery, or when the player no longer exists (the job is done, with nothing to
+    show it to)."""
+    async with engine.begin() as conn:
+        old = (await conn.execute(
+            sa.select(players.c.avatar_key).where(players.c.id == job.player_id).with_for_update())).one_or_none()
+        if not await finish(conn, job.id, "done", result=key if old is not None else None):
+            return False, None
+        if old is None:
+            return False, None
+        await conn.execute(sa.update(players).where(players.c.id == job.player_id).values(avatar_key=key))
+    return True, old.avatar_key
