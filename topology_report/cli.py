@@ -15,6 +15,7 @@ from .capacity import Params
 from .cost import load_prices
 from .loader import ReportError, load, select_stages
 from .report import build, public
+from .resilience import parse_policy
 
 COMMANDS = ("report", "diff", "diagram")
 
@@ -54,6 +55,12 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                         "Conditions and Fn::If are evaluated with these values")
     p.add_argument("--prices", metavar="FILE", help="price table (default: the dated "
                    "topology_report/prices.json)")
+    p.add_argument("--policy", action="append", default=[], metavar="KEY=DURATION,...",
+                   help="limits on the recovery estimates, e.g. rto.az=5m,rpo.az=0 (keys: "
+                        "rto|rpo . instance|az|db|release|region); diff exits 1 when a change "
+                        "breaks one (repeatable)")
+    p.add_argument("--policy-file", action="append", default=[], metavar="FILE",
+                   help="the same limits, one or more to a line, # comments (repeatable)")
     d = Params()
     g = p.add_argument_group("capacity model (all printed with the result; worker and pool "
                              "sizes only for keys missing from a template's GameService "
@@ -177,7 +184,8 @@ def run(argv: list[str]) -> int:
     from .render import render_side_by_side, render_stage, render_summary
     stages = _load_all(args.inputs, args.stage)
     parameters = _parameters(args)
-    reports = [build(s, prices, params, accept, parameters) for s in stages]
+    policy = parse_policy(args.policy, args.policy_file)
+    reports = [build(s, prices, params, accept, parameters, policy) for s in stages]
     if args.json:
         print(json.dumps([public(r) for r in reports], indent=2, default=str))
         return 0
