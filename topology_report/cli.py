@@ -17,7 +17,7 @@ from .loader import ReportError, load, select_stages
 from .report import build, public
 from .resilience import parse_policy
 
-COMMANDS = ("report", "diff", "diagram")
+COMMANDS = ("report", "diff", "diagram", "rules")
 
 DESCRIPTION = """\
 "Is it distributed?": reads CloudFormation templates (a template file, JSON or YAML; a
@@ -31,6 +31,7 @@ commands:
   report INPUT...            the report of every stage found (default command)
   diff BEFORE AFTER          what changed in distribution terms; exit 1 on a gating regression
   diagram INPUT...           a Mermaid diagram of each stage's topology
+  rules                      the single-point-of-failure rules: id, tier, check, fix
 
 exit codes: 0 fine, 1 diff found a gating regression, 2 bad input or usage.
 """
@@ -111,6 +112,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--stage", action="append", metavar="NAME")
     p.add_argument("--markdown", action="store_true",
                    help="wrap each diagram in a ```mermaid block under a heading")
+    p = sub.add_parser("rules", help="the single-point-of-failure rules")
+    p.add_argument("--markdown", action="store_true", help="a markdown table")
+    p.add_argument("--json", action="store_true", help="JSON")
     return parser
 
 
@@ -170,6 +174,11 @@ def run(argv: list[str]) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    if args.command == "rules":
+        from .rules import RULES, render_rules
+        print(json.dumps([r.to_dict() for r in RULES], indent=2) if args.json
+              else render_rules(markdown=args.markdown))
+        return 0
     if args.command == "diagram":
         from .diagram import mermaid
         stages = _load_all(args.inputs, args.stage)

@@ -1,4 +1,5 @@
-"""The tables of topology_report/README.md that the code holds (the recovery assumptions),
+"""The tables of topology_report/README.md that the code holds (the single-point-of-failure
+rules, the recovery assumptions),
 generated from it so the two cannot drift: `python -m topology_report.docs` rewrites them,
 and a test checks they are current."""
 
@@ -8,6 +9,7 @@ import sys
 from pathlib import Path
 
 from .resilience import ASSUMPTIONS
+from .rules import render_rules
 
 README = Path(__file__).with_name("README.md")
 
@@ -25,7 +27,8 @@ def assumptions_table() -> str:
 
 def blocks() -> dict[str, str]:
     """marker name -> the content between `<!-- name:begin -->` and `<!-- name:end -->`."""
-    return {"recovery-assumptions": assumptions_table()}
+    return {"rules": render_rules(markdown=True),
+            "recovery-assumptions": assumptions_table()}
 
 
 def read_block(text: str, name: str) -> str | None:

@@ -3,29 +3,10 @@
 from __future__ import annotations
 
 from .analyze import TIERS
+from .rules import RULES
 
 
-RULE_LABELS = {
-    "lone-instance": "lone instance",
-    "asg-min-one": "ASG with a minimum of 1",
-    "asg-one-az": "ASG in one AZ",
-    "lb-one-az": "load balancer in one AZ",
-    "db-single-az": "single-AZ DB",
-    "db-cluster-one-instance": "DB cluster of one instance",
-    "nat-gateway-shared": "shared NAT gateway",
-    "nat-instance": "NAT instance",
-    "cache-single-node": "single-node cache",
-    "cache-no-failover": "cache without failover",
-    "efs-one-zone": "One Zone EFS",
-    "targets-one-az": "load-balanced instances in one AZ",
-    "ecs-desired-one": "ECS service of one task",
-    "ecs-one-az": "ECS service in one AZ",
-    "lambda-one-az": "Lambda in one AZ's subnets",
-    "memorydb-no-replica": "MemoryDB without replicas",
-    "search-one-node": "OpenSearch of one node",
-    "search-one-az": "OpenSearch in one AZ",
-    "mq-single-instance": "single-instance MQ broker",
-}
+RULE_LABELS = {r.id: r.label for r in RULES}
 
 
 def _n(value: float | int | None) -> str:
@@ -60,7 +41,8 @@ def render_stage(r: dict) -> str:
     out.append(f"Single points of failure: {len(open_)}"
                + (f" (+ {len(accepted)} accepted)" if accepted else ""))
     for s in open_:
-        out.append(f"  - [{s['tier']}] {s['resource']}: {s['reason']}")
+        out.append(f"  - [{s['tier']}] {s['resource']}: {s['reason']} ({s['rule']})")
+        out.append(f"      fix: {s['fix']}")
     for s in accepted:
         out.append(f"  - accepted [{s['tier']}] {s['resource']}: {s['reason']} "
                    f"(accepted: {s['accepted']})")
@@ -224,7 +206,7 @@ def render_summary(reports: list[dict]) -> str:
         spofs = [s for s in r["single_points_of_failure"] if not s["accepted"]]
         for s in spofs:
             out.append(f"- single point of failure, {s['tier']}: `{s['logical_id']}` "
-                       f"({s['stack']}): {s['reason']}")
+                       f"({s['stack']}): {s['reason']} (fix: {s['fix']})")
         for s in r["single_points_of_failure"]:
             if s["accepted"]:
                 out.append(f"- accepted, {s['tier']}: `{s['logical_id']}`: {s['accepted']}")
