@@ -205,6 +205,8 @@ def _asg(ctx: Ctx, asg: Resource, capacity_asgs: set[Resource]) -> None:
                     model.why_unknown(asg.stack, p.get("MinSize")))
     elif mn < 2:
         ctx.spof("compute", asg, "asg-min-one",
+                 "the Auto Scaling group's minimum is 0: scaled in, no instance runs and "
+                 "nothing serves" if mn == 0 else
                  f"the Auto Scaling group's minimum is {mn}: scaled in, the tier is a lone "
                  f"instance")
     ctx.confined("compute", asg, sp, "asg-one-az",

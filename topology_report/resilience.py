@@ -463,6 +463,11 @@ def _db_item(f: _Facts, db: Database, az: bool) -> Item:
         return Item(name, _assumed("rds-multi-az-cluster-failover"), ZERO,
                     "a Multi-AZ DB cluster fails over to a reader in another AZ",
                     ["rds-multi-az-cluster-failover"])
+    broken = [s for s in f.a.spofs if s.rule == "db-subnet-group-one-az" and
+              s.logical_id == res.logical_id and s.stack == res.stack.name]
+    if broken:
+        why = "a deploy would fail: its DB subnet group is in one AZ"
+        return Item(name, Span(unknown=why), Span(unknown=why), broken[0].reason)
     raw = res.props.get("MultiAZ")
     if res.type == "AWS::RDS::DBInstance" and raw is not None and \
             model.boolean(res.stack, raw) is None:

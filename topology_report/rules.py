@@ -58,6 +58,10 @@ RULES: tuple[Rule, ...] = (
          "a standalone RDS or DocumentDB instance with MultiAZ false or absent",
          "set MultiAZ: true (a synchronous standby in another AZ), or use a cluster",
          "single-AZ DB"),
+    Rule("db-subnet-group-one-az", "data",
+         "an RDS instance's DB subnet group has its subnets in one AZ (RDS refuses it: a "
+         "deploy would fail; a Multi-AZ standby would have no other AZ)",
+         "give the DB subnet group subnets in >= 2 AZs", "DB subnet group in one AZ"),
     Rule("db-cluster-one-instance", "data",
          "an Aurora or DocumentDB cluster with one instance",
          "add a second instance (a replica in another AZ) to the cluster",
