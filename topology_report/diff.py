@@ -27,6 +27,8 @@ def facts(r: dict) -> dict[str, tuple[str | None, object]]:
                     out[f"ASG {lid} {label}"] = (lid, c[key])
                 out[f"ASG {lid} AZs"] = (lid, len(c["azs"]))
                 out[f"ASG {lid} scaling"] = (lid, ", ".join(c["scaling"]) or "none")
+                for x in c.get("schedules", []):
+                    out[f"ASG {lid} {x['text']}"] = (lid, f"min {x['min']}, max {x['max']}")
             elif kind == "ec2-instance":
                 out[f"EC2 instance {lid}"] = (lid, c["instance_type"] or "present")
                 out[f"EC2 instance {lid} auto-recovery"] = (lid, c["auto_recovery"])

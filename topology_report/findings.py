@@ -82,6 +82,9 @@ class AppUnit:
     scales: bool = False
     server: bool = True  # runs on servers the stage owns (needs a load balancer in front)
     spread: Spread | None = None
+    # the lowest minimum a scheduled action sets, and that action (an Auto Scaling group's)
+    scheduled_min: int | None = None
+    scheduled_by: str | None = None
 
 
 @dataclass

@@ -344,6 +344,9 @@ def _instance_lost(f: _Facts) -> list[Item]:
                                   used + ["stateless-app"]))
             continue
         floor = unit.min
+        when = ""
+        if floor is not None and unit.scheduled_min is not None and unit.scheduled_min < floor:
+            floor, when = unit.scheduled_min, f"at the times of {unit.scheduled_by}: "
         if floor is None:
             items.append(Item(name, Span(unknown="its minimum size is not fixed"), ZERO,
                               "the group's minimum is not fixed by the templates"))
@@ -354,14 +357,16 @@ def _instance_lost(f: _Facts) -> list[Item]:
             _, boot_text, u2 = f.boot(unit)
             others = "the other instance serves" if floor == 2 else \
                 f"the other {floor - 1} serve"
-            items.append(Item(name, span, ZERO, f"{text}; {others} meanwhile ({boot_text})",
-                              used + u2 + ["stateless-app"]))
+            items.append(Item(name, span, ZERO, f"{when}{text}; {others} meanwhile "
+                              f"({boot_text})", used + u2 + ["stateless-app"]))
         else:
             span, text, used = f.replace(unit)
+            thing = "instance" if unit.kind == "asg" else "task"
             lone = ("no instance runs (minimum 0)" if floor == 0 else
-                    f"{'the only' if floor == 1 else 'no load balancer moves traffic off a'} "
-                    f"{'instance' if unit.kind == 'asg' else 'task'}")
-            items.append(Item(name, span, ZERO, f"{lone}: {text}", used + ["stateless-app"]))
+                    f"the only {thing}" if floor == 1 else
+                    f"no load balancer moves traffic off a failed {thing}")
+            items.append(Item(name, span, ZERO, f"{when}{lone}: {text}",
+                              used + ["stateless-app"]))
     for nat in _nat_instances(a):
         span, text, used = f.instance_recovery(nat)
         items.append(Item("NAT instance " + model.display(nat) + ", egress only", span, ZERO,
@@ -405,7 +410,8 @@ def _az_lost(f: _Facts) -> list[Item]:
                               "AZs or size unknown", ["stateless-app"]))
             continue
         lb = f.lb_detect(unit)
-        if unit.replicated and lb:
+        night = unit.scheduled_min is not None and unit.scheduled_min < 2
+        if unit.replicated and lb and not night:
             span, text, used = lb
             _, boot_text, u2 = f.boot(unit)
             items.append(Item(name, span, ZERO, f"{text}; the instances in the other AZs "
@@ -413,8 +419,9 @@ def _az_lost(f: _Facts) -> list[Item]:
                               f"({boot_text})", used + u2 + ["stateless-app"]))
         else:
             span, text, used = f.replace(unit)
-            items.append(Item(name, span, ZERO, f"the group launches in another AZ: {text}",
-                              used + ["stateless-app"]))
+            when = f"at the times of {unit.scheduled_by}: " if night else ""
+            items.append(Item(name, span, ZERO, f"{when}the group launches in another AZ: "
+                              f"{text}", used + ["stateless-app"]))
     for lb in a.tiers["load balancing"].components:
         sp = d(lb.get("spread"))
         azs = lb.get("azs") or []
