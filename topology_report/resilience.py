@@ -90,6 +90,12 @@ ASSUMPTIONS: dict[str, dict] = {
         "low": 0, "high": 0,
         "source": "an assumption the templates cannot show (our game service keeps its state "
                   "in PostgreSQL and S3)"},
+    "release-on-instance": {
+        "figure": "a release reaches a lone EC2 instance by replacing it, so a rollback is a "
+                  "new instance's boot",
+        "low": 0, "high": 0,
+        "source": "an assumption: how a release reaches a plain instance is not in the "
+                  "template (CDK replaces an instance whose user data changes)"},
     "lambda-redeploy": {
         "figure": "up to 60 s to deploy a function's previous version",
         "low": 0, "high": 60,
@@ -290,8 +296,18 @@ class _Facts:
         model = self.model
         alarm = _recovery_alarm(model, res)
         if alarm is None:
-            return (Span(unbounded="no recovery alarm or group replaces it",
-                         label="until replaced by hand"), "nothing replaces it", [])
+            template = model.ref_one(res, "LaunchTemplate", "AWS::EC2::LaunchTemplate")
+            options = d(d(template.props.get("LaunchTemplateData")).get("MaintenanceOptions")) \
+                if template else {}
+            if str(model.literal(res.stack, options.get("AutoRecovery"))).lower() == "disabled":
+                return (Span(unbounded="no recovery alarm or group replaces it, and EC2's "
+                                       "automatic recovery is disabled",
+                             label="until replaced by hand"), "nothing replaces it", [])
+            why = ("no recovery alarm or group replaces it; EC2's simplified automatic "
+                   "recovery (on by default for the instance types that support it) may "
+                   "recover it after a host failure, but the templates do not say whether "
+                   "this type supports it, and nothing replaces it after any other failure")
+            return Span(unknown=why), "no recovery alarm or group replaces it", []
         periods = model.number(alarm.stack, alarm.props.get("EvaluationPeriods")) or 1
         period = model.number(alarm.stack, alarm.props.get("Period")) or 60
         detect = Span(periods * period, periods * period)
@@ -381,7 +397,7 @@ def _az_lost(f: _Facts) -> list[Item]:
     for unit in a.app_units:
         name = model.display(unit.resource)
         sp = unit.spread
-        if sp is not None and sp.one:
+        if sp is not None and sp.one and unit.kind != "instance":
             items.append(Item(name, Span(unbounded=until_az, label="until the AZ returns"), ZERO,
                               "confined to one AZ", ["stateless-app"]))
             continue
@@ -422,15 +438,24 @@ def _az_lost(f: _Facts) -> list[Item]:
             when = f"at the times of {unit.scheduled_by}: " if night else ""
             items.append(Item(name, span, ZERO, f"{when}the group launches in another AZ: "
                               f"{text}", used + ["stateless-app"]))
+    one_az_lbs = {s.logical_id for s in a.open_spofs if s.rule == "lb-one-az"}
+    unknown_lbs = {u.logical_id: u.reason for u in a.unknowns if u.tier == "load balancing"}
     for lb in a.tiers["load balancing"].components:
-        sp = d(lb.get("spread"))
-        azs = lb.get("azs") or []
-        if lb["type"].startswith("application") or len(azs) >= 2 or sp.get("multi"):
-            items.append(Item(lb["logical_id"], _assumed("lb-az-dns"), ZERO,
+        lid = lb["logical_id"]
+        if lid in one_az_lbs:
+            items.append(Item(lid, Span(unbounded="the load balancer is in one AZ",
+                                        label="until the AZ returns"), ZERO,
+                              "a load balancer in one AZ"))
+        elif lid in unknown_lbs:
+            items.append(Item(lid, Span(unknown=f"its AZs: {unknown_lbs[lid]}"), ZERO,
+                              "AZs unknown"))
+        else:
+            items.append(Item(lid, _assumed("lb-az-dns"), ZERO,
                               "a load balancer node in every AZ: clients drop the failed "
                               "AZ's node", ["lb-az-dns"]))
     for db in _primaries(a):
         items.append(_db_item(f, db, az=True))
+    items += _clusters(a)
     for c in a.tiers["network egress"].components:
         if c["type"] == "nat-gateway" and len(c.get("serves_azs") or []) > 1:
             items.append(Item("NAT gateway " + c["logical_id"] + ", egress only",
@@ -538,7 +563,7 @@ def _release(f: _Facts) -> list[Item]:
             boot, text, used = f.boot(unit)
             items.append(Item(name, detect + boot, rpo,
                               f"a rollback launches the previous release on a new instance: "
-                              f"{text}", ["release-detect"] + used))
+                              f"{text}", ["release-detect", "release-on-instance"] + used))
             continue
         if unit.kind == "ecs-service":
             boot, text, used = f.boot(unit)

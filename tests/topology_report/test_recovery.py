@@ -9,7 +9,7 @@ import pytest
 from topology_report.cli import main
 from topology_report.resilience import ASSUMPTIONS, parse_policy
 
-from .conftest import NETWORK_YAML, SNAPSHOTS
+from .conftest import FIXTURES, NETWORK_YAML, SNAPSHOTS
 
 
 def app_tier(interval=15, threshold=3, min_size=2, retention=7, multi_az="true"):
@@ -141,3 +141,20 @@ def test_a_bad_policy_is_one_line_and_exit_2(argv, capsys):
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert "policy" in err
+
+
+def test_what_the_templates_cannot_settle_is_unknown_and_one_az_things_wait_for_it(capsys):
+    rules = FIXTURES / "rules"
+    lone, _ = rows(rules / "lone-instance.fires.yaml", capsys)
+    assert lone["instance"]["rto"]["unknown"] and \
+        "simplified automatic recovery" in lone["instance"]["rto"]["unknown"]
+    assert lone["az"]["rto"]["unbounded"]
+    pair, _ = rows(rules / "lone-instance.clean.yaml", capsys)
+    assert pair["az"]["rto"]["high_s"] == 60 and pair["instance"]["rto"]["high_s"] == 60
+    nlb, _ = rows(rules / "lb-one-az.fires.yaml", capsys)
+    assert nlb["az"]["rto"]["unbounded"] and nlb["az"]["rto_from"] == "Nlb"
+    one, _ = rows(rules / "db-cluster-one-instance.fires.yaml", capsys)
+    two, _ = rows(rules / "db-cluster-one-instance.clean.yaml", capsys)
+    assert two["az"]["rto"]["high_s"] < one["az"]["rto"]["high_s"]
+    assert one["db"]["rpo"]["high_s"] == 0  # the cluster's storage survives its instance
+    assert not rows(rules / "nat-instance.clean.yaml", capsys)[0]["db"]["applies"]
