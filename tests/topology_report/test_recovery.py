@@ -3,9 +3,11 @@ documented assumptions, and the recovery policy's gate in the diff."""
 
 import json
 import textwrap
+from pathlib import Path
 
 import pytest
 
+import topology_report
 from topology_report.cli import main
 from topology_report.resilience import ASSUMPTIONS, parse_policy
 
@@ -158,3 +160,13 @@ def test_what_the_templates_cannot_settle_is_unknown_and_one_az_things_wait_for_
     assert two["az"]["rto"]["high_s"] < one["az"]["rto"]["high_s"]
     assert one["db"]["rpo"]["high_s"] == 0  # the cluster's storage survives its instance
     assert not rows(rules / "nat-instance.clean.yaml", capsys)[0]["db"]["applies"]
+
+
+def test_our_distributed_stages_meet_the_projects_recovery_policy(capsys):
+    policy = str(Path(topology_report.__file__).with_name("recovery-policy.txt"))
+    code, out, _ = run(capsys, str(SNAPSHOTS), "--json", "--policy-file", policy)
+    assert code == 0
+    status = {s["stage"]: {c["key"]: c["status"] for c in s["recovery"]["policy"]}
+              for s in json.loads(out)}
+    assert set(status["small"].values()) == set(status["scale-out"].values()) == {"ok"}
+    assert status["starter"]["rto.az"] == "breaks" and status["starter"]["rpo.db"] == "breaks"
