@@ -83,7 +83,9 @@ def render_recovery(rec: dict) -> list[str]:
                    f"RPO {row['rpo']['text']}")
         for item in row["items"]:
             out.append(f"    - {item['component']}: RTO {item['rto']['text']}, RPO "
-                       f"{item['rpo']['text']}: {item['why']}")
+                       f"{item['rpo']['text']}: {item['why']}"
+                       + (f" [assumes: {', '.join(item['assumptions'])}]"
+                          if item["assumptions"] else ""))
     if rec.get("policy"):
         out.append("  policy:")
         for check in rec["policy"]:

@@ -118,10 +118,10 @@ class Span:
         return math.inf if self.unbounded else self.high
 
     def __add__(self, other: "Span") -> "Span":
+        if self.unbounded or other.unbounded:  # unbounded whatever the other part is
+            return self if self.unbounded else other
         if self.unknown or other.unknown:
             return Span(unknown=self.unknown or other.unknown)
-        if self.unbounded or other.unbounded:
-            return self if self.unbounded else other
         return Span(self.low + other.low, self.high + other.high)
 
     def times(self, n: int) -> "Span":
@@ -484,7 +484,7 @@ def _primaries(a: Analysis) -> list[Database]:
 
 def _retention(model: Model, res: Resource) -> int | None:
     raw = res.props.get("BackupRetentionPeriod")
-    return 1 if raw is None else model.number(res.stack, raw)  # 1 day: CloudFormation's default
+    return 1 if raw is None else model.number(res.stack, raw)
 
 
 def _db_item(f: _Facts, db: Database, az: bool) -> Item:
@@ -522,7 +522,9 @@ def _db_item(f: _Facts, db: Database, az: bool) -> Item:
     return Item(name, restore, rpo,
                 f"Single-AZ: no standby; a point-in-time restore "
                 f"{'into another AZ ' if az else ''}from automated backups kept "
-                f"{'?' if days is None else days} day(s)",
+                f"{'?' if days is None else days} day(s)"
+                + (" (CloudFormation's default)" if "BackupRetentionPeriod" not in res.props
+                   else ""),
                 ["rds-restore"] + (["rds-log-upload"] if days else []))
 
 
