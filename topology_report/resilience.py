@@ -398,8 +398,8 @@ def _az_lost(f: _Facts) -> list[Item]:
         name = model.display(unit.resource)
         sp = unit.spread
         if sp is not None and sp.one and unit.kind != "instance":
-            items.append(Item(name, Span(unbounded=until_az, label="until the AZ returns"), ZERO,
-                              "confined to one AZ", ["stateless-app"]))
+            items.append(Item(name, Span(unbounded=until_az, label="until the AZ returns"),
+                              ZERO, "confined to one AZ", ["stateless-app"]))
             continue
         if unit.kind == "lambda":
             items.append(Item(name, ZERO, ZERO, "runs in the other AZs" if sp and sp.multi
@@ -416,7 +416,8 @@ def _az_lost(f: _Facts) -> list[Item]:
                 items.append(Item(name, Span(unknown="its AZs are not fixed by the templates"),
                                   ZERO, "AZs unknown", ["stateless-app"]))
             else:
-                items.append(Item(name, Span(unbounded=until_az, label="until the AZ returns"), ZERO,
+                items.append(Item(name, Span(unbounded=until_az,
+                                             label="until the AZ returns"), ZERO,
                                   "an instance (and its recovery) is bound to its AZ",
                                   ["stateless-app"]))
             continue
@@ -468,7 +469,8 @@ def _az_lost(f: _Facts) -> list[Item]:
                           Span(unbounded=until_az, label="until the AZ returns"), ZERO,
                           "a NAT instance (and its recovery) is bound to its AZ"))
     handled = {"lone-instance", "asg-min-one", "asg-one-az", "lb-one-az", "db-single-az",
-               "db-cluster-one-instance", "nat-gateway-shared", "nat-instance",
+               "db-cluster-one-instance", "db-subnet-group-one-az", "nat-gateway-shared",
+               "nat-instance",
                "targets-one-az", "ecs-desired-one", "ecs-one-az", "lambda-one-az"}
     for s in a.open_spofs:
         if s.rule not in handled:
