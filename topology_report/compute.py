@@ -249,6 +249,22 @@ def _schedule(model: Model, action: Resource) -> dict:
             "desired": model.number(action.stack, p.get("DesiredCapacity")), "text": text}
 
 
+def _app_schedule(model: Model, target: Resource, action: object) -> dict:
+    """A scheduled action of an Application Auto Scaling target (ECS and the like)."""
+    a = d(action)
+    sizes = d(a.get("ScalableTargetAction"))
+    when = model.literal(target.stack, a.get("Schedule"))
+    name = model.literal(target.stack, a.get("ScheduledActionName"))
+    text = (f"scheduled action {name if isinstance(name, str) else '(unnamed)'} of "
+            f"{target.logical_id} (" + (f"'{when}'" if isinstance(when, str) else
+                                        "time not fixed") + ")")
+    return {"action": name, "recurrence": when if isinstance(when, str) else None,
+            "min": model.number(target.stack, sizes.get("MinCapacity"))
+            if "MinCapacity" in sizes else None,
+            "max": model.number(target.stack, sizes.get("MaxCapacity"))
+            if "MaxCapacity" in sizes else None, "text": text}
+
+
 def _instance_spread(model: Model, inst: Resource) -> Spread:
     subnet = model.ref_one(inst, "SubnetId", "AWS::EC2::Subnet") or next(
         (r for r in model.refs(inst.stack, inst.props.get("NetworkInterfaces"))
@@ -359,13 +375,18 @@ def _ecs_service(ctx: Ctx, svc: Resource) -> None:
         desired, desired_note = 1, " (DesiredCount not set: ECS starts 1)"
     target = _scalable_target(model, svc)
     floor, mx, scales = desired, desired, False
+    low = None  # the scheduled action that sets the lowest minimum, below the target's
     if target is not None:
         tmin = model.number(target.stack, target.props.get("MinCapacity"))
         tmax = model.number(target.stack, target.props.get("MaxCapacity"))
         policies = model.referrers(target, "AWS::ApplicationAutoScaling::ScalingPolicy")
         floor, mx = tmin, tmax
-        scales = bool(policies or target.props.get("ScheduledActions")) and \
-            (tmax or 0) > (tmin or 0)
+        schedules = [_app_schedule(model, target, x)
+                     for x in lst(target.props.get("ScheduledActions"))]
+        maxes = [x["max"] for x in schedules if x["max"] is not None] + [tmax or 0]
+        scales = bool(policies or schedules) and max(maxes) > (tmin or 0)
+        low = min((x for x in schedules if x["min"] is not None and
+                   (tmin is None or x["min"] < tmin)), key=lambda x: x["min"], default=None)
     if daemon:
         floor = min((u.min for u in hosts if u.min is not None), default=None)
     awsvpc = d(d(p.get("NetworkConfiguration")).get("AwsvpcConfiguration"))
@@ -396,7 +417,9 @@ def _ecs_service(ctx: Ctx, svc: Resource) -> None:
            if r.type in (TG, CLASSIC)]
     replicated = None if floor is None or not sp.known else (floor >= 2 and sp.multi)
     ctx.app_units.append(AppUnit("ecs-service", svc, floor, mx, desired, None, sp.azs, {},
-                                 replicated=replicated, heals=True, scales=scales, spread=sp))
+                                 replicated=replicated, heals=True, scales=scales, spread=sp,
+                                 scheduled_min=low["min"] if low else None,
+                                 scheduled_by=low["text"] if low else None))
     t.components.append({"type": "ecs-service", "logical_id": svc.logical_id,
                          "launch_type": launch, "desired": desired, "min": floor, "max": mx,
                          "azs": sp.azs, "spread": sp.to_dict(), "circuit_breaker": breaker_on,
@@ -418,10 +441,19 @@ def _ecs_service(ctx: Ctx, svc: Resource) -> None:
                   else p.get("DesiredCount"))
         ctx.unknown("compute", svc, what, model.why_unknown(
             (target or svc).stack, source))
+    elif floor >= 2 and low is not None and low["min"] < 2:
+        ctx.spof("compute", svc, "ecs-desired-one",
+                 f"{low['text']} sets the service's minimum to {low['min']} "
+                 f"task{'' if low['min'] == 1 else 's'}: at those times "
+                 + ("nothing serves" if low["min"] == 0 else
+                    "when it stops, nothing serves until ECS starts a new one"))
+    elif floor == 0:
+        ctx.spof("compute", svc, "ecs-desired-one",
+                 "the ECS service's minimum is 0 tasks: scaled in, nothing serves")
     elif floor < 2:
         ctx.spof("compute", svc, "ecs-desired-one",
-                 f"the ECS service runs {floor} task{'' if floor == 1 else 's'}: when it "
-                 f"stops, nothing serves until ECS starts a new one")
+                 f"the ECS service runs {floor} task: when it stops, nothing serves until "
+                 f"ECS starts a new one")
     ctx.confined("compute", svc, sp, "ecs-one-az",
                  f"the ECS service's tasks are confined to one AZ ({sp.text()}): if it "
                  f"fails, every task goes with it")

@@ -44,7 +44,7 @@ RULES: tuple[Rule, ...] = (
          "load-balanced instances in one AZ"),
     Rule("ecs-desired-one", "compute",
          "an ECS service runs fewer than 2 tasks (DesiredCount, or its scalable target's "
-         "MinCapacity)",
+         "MinCapacity, or the one a scheduled action sets)",
          "run >= 2 tasks (DesiredCount or the scalable target's MinCapacity) over >= 2 AZs",
          "ECS service of one task"),
     Rule("ecs-one-az", "compute",

@@ -56,3 +56,42 @@ def test_the_night_floor_sets_the_instance_loss_estimate(template, capsys):
     (stage,) = json.loads(capsys.readouterr().out)
     row = next(r for r in stage["recovery"]["disruptions"] if r["disruption"] == "instance")
     assert "Sched0" in row["why"] and "the only instance" in row["why"]
+
+
+def ecs_service(min_capacity=2, schedules=()):
+    actions = "".join(
+        f"\n        - {{ScheduledActionName: s{i}, Schedule: '{when}', "
+        f"ScalableTargetAction: {{MinCapacity: {mn}, MaxCapacity: {mx}}}}}"
+        for i, (when, mn, mx) in enumerate(schedules))
+    return f"""
+Cluster: {{Type: AWS::ECS::Cluster}}
+Task: {{Type: AWS::ECS::TaskDefinition, Properties: {{RequiresCompatibilities: [FARGATE], NetworkMode: awsvpc, Cpu: '256', Memory: '512', ContainerDefinitions: [{{Name: app, Image: app}}]}}}}
+Service:
+  Type: AWS::ECS::Service
+  Properties:
+    Cluster: !Ref Cluster
+    LaunchType: FARGATE
+    DesiredCount: 2
+    TaskDefinition: !Ref Task
+    NetworkConfiguration: {{AwsvpcConfiguration: {{Subnets: [!Ref PrivA, !Ref PrivB]}}}}
+Target:
+  Type: AWS::ApplicationAutoScaling::ScalableTarget
+  Properties:
+    MinCapacity: {min_capacity}
+    MaxCapacity: 4
+    ResourceId: !Join ['/', [service, !Ref Cluster, !GetAtt Service.Name]]
+    ScalableDimension: ecs:service:DesiredCount
+    ServiceNamespace: ecs{(chr(10) + '    ScheduledActions:' + actions) if schedules else ''}
+"""
+
+
+def test_an_ecs_service_scheduled_down_to_one_task_is_a_single_point_of_failure_then(
+        template, capsys):
+    path = template(ecs_service(schedules=[("cron(0 22 * * ? *)", 1, 1)]))
+    (spof,) = [s for s in analysis_of(path).open_spofs if s.rule == "ecs-desired-one"]
+    assert "s0" in spof.reason and "1 task" in spof.reason
+    assert spof_ids(analysis_of(template(ecs_service(), name="all-day.yaml"))) == set()
+    assert main([str(path), "--json"]) == 0
+    (stage,) = json.loads(capsys.readouterr().out)
+    row = next(r for r in stage["recovery"]["disruptions"] if r["disruption"] == "instance")
+    assert "s0" in row["why"] and "the only task" in row["why"]

@@ -74,3 +74,20 @@ Url: {Type: AWS::Lambda::Url, Properties: {AuthType: NONE, TargetFunctionArn: !G
     lacks = " ".join(a.verdict["lacks"])
     assert "Auto Scaling group" not in lacks and "ECS" not in lacks
     assert "subnets in >= 2 AZs" in lacks
+
+
+def test_an_ecs_service_of_zero_tasks_is_not_said_to_stop(template):
+    a = analysis_of(template(SUBNETS + """
+Cluster: {Type: AWS::ECS::Cluster}
+Task: {Type: AWS::ECS::TaskDefinition, Properties: {RequiresCompatibilities: [FARGATE], NetworkMode: awsvpc, Cpu: '256', Memory: '512', ContainerDefinitions: [{Name: app, Image: app}]}}
+Service:
+  Type: AWS::ECS::Service
+  Properties:
+    Cluster: !Ref Cluster
+    LaunchType: FARGATE
+    DesiredCount: 0
+    TaskDefinition: !Ref Task
+    NetworkConfiguration: {AwsvpcConfiguration: {Subnets: [!Ref SubA, !Ref SubB]}}
+"""))
+    (spof,) = [s for s in a.open_spofs if s.rule == "ecs-desired-one"]
+    assert "0 tasks" in spof.reason and "when it stops" not in spof.reason
