@@ -579,6 +579,10 @@ def _release(f: _Facts) -> list[Item]:
         refresh = d(update.get("AutoScalingInstanceRefresh"))
         rolling = d(update.get("AutoScalingRollingUpdate"))
         floor = unit.min or 1
+        kind = next((c.get("update_policy") for c in a.tiers["compute"].components
+                     if c["logical_id"] == res.logical_id and
+                     c["type"] == "auto-scaling-group"), None)
+        gated = ""
         if refresh:
             prefs = d(refresh.get("Preferences"))
             max_h = model.number(res.stack, prefs.get("MaxHealthyPercentage")) or 100
@@ -588,6 +592,13 @@ def _release(f: _Facts) -> list[Item]:
                         floor - math.ceil(floor * min_h / 100))
             how = (f"an instance refresh ({batch} at a time: healthy between {min_h}% and "
                    f"{max_h}%) that waits for healthy instances")
+            if min_h >= 100:
+                gated = ("a release that fails its health checks never takes traffic (the "
+                         "refresh keeps every old instance until a new one is healthy); one "
+                         "that passes them ")
+        elif kind == "instance refresh":
+            batch, how = 1, ("an instance refresh whose preferences are not in the "
+                             "UpdatePolicy (one at a time taken)")
         elif rolling:
             batch = model.number(res.stack, rolling.get("MaxBatchSize")) or 1
             how = f"a rolling update ({batch} at a time)"
@@ -602,9 +613,8 @@ def _release(f: _Facts) -> list[Item]:
         batches = math.ceil(floor / batch)
         boot, text, used = f.boot(unit)
         items.append(Item(name, detect + boot.times(batches), rpo,
-                          f"a release that fails its health checks never takes traffic; one "
-                          f"that passes them is rolled back by {how}: {batches} round(s) of "
-                          f"{text.removeprefix('a replacement boots in ')}",
+                          (gated or "a bad release ") + f"is rolled back by {how}: "
+                          f"{batches} round(s) of {text.removeprefix('a replacement boots in ')}",
                           ["release-detect"] + used))
     return items
 

@@ -14,7 +14,7 @@ from topology_report.resilience import ASSUMPTIONS, parse_policy
 from .conftest import FIXTURES, NETWORK_YAML, SNAPSHOTS
 
 
-def app_tier(interval=15, threshold=3, min_size=2, retention=7, multi_az="true"):
+def app_tier(interval=15, threshold=3, min_size=2, retention=7, multi_az="true", update=""):
     hc = "" if interval is None else (f"HealthCheckIntervalSeconds: {interval}, "
                                       f"UnhealthyThresholdCount: {threshold}, ")
     return f"""
@@ -28,7 +28,7 @@ Tg:
   Type: AWS::ElasticLoadBalancingV2::TargetGroup
   Properties: {{{hc}Port: 80, Protocol: HTTP, VpcId: !Ref Vpc}}
 Group:
-  Type: AWS::AutoScaling::AutoScalingGroup
+  Type: AWS::AutoScaling::AutoScalingGroup{update}
   Properties:
     MinSize: '{min_size}'
     MaxSize: '6'
@@ -170,3 +170,16 @@ def test_our_distributed_stages_meet_the_projects_recovery_policy(capsys):
               for s in json.loads(out)}
     assert set(status["small"].values()) == set(status["scale-out"].values()) == {"ok"}
     assert status["starter"]["rto.az"] == "breaks" and status["starter"]["rpo.db"] == "breaks"
+
+
+def test_a_bad_release_is_rolled_back_by_the_groups_update_policy(template, capsys):
+    def release(update, name):
+        return rows(template(app_tier(min_size=4, update=update), name=name), capsys)[0]["release"]
+
+    none = release("", "none.yaml")
+    one = release("\n  UpdatePolicy: {AutoScalingRollingUpdate: {MaxBatchSize: 1}}", "one.yaml")
+    two = release("\n  UpdatePolicy: {AutoScalingRollingUpdate: {MaxBatchSize: 2}}", "two.yaml")
+    assert none["rto"]["unbounded"] and "no update policy" in none["rto"]["text"]
+    assert "4 round(s)" in one["why"] and "2 round(s)" in two["why"]
+    assert two["rto"]["high_s"] < one["rto"]["high_s"]
+    assert one["rpo"]["unknown"]  # what a bad release wrote is not in the templates
