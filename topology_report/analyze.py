@@ -130,6 +130,17 @@ VERDICT_KINDS = ("distributed", "partly distributed", "functionally decomposed",
                  "not distributed", "single machine", "no app tier", "unknown")
 
 
+def _data_words(data: Tier) -> str:
+    """What the headline of a distributed stage says of its data tier: "redundant" only for
+    databases, caches, brokers and the like; managed services alone are named as such."""
+    if not data.present:
+        return ""
+    if any(c["type"] != "managed" for c in data.components):
+        return "; the data tier is redundant"
+    names = ", ".join(f"{c['label']} {c['logical_id']}" for c in data.components)
+    return f"; its data services ({names}) are managed, distributed by nature"
+
+
 def _verdict(a: Analysis) -> dict:
     tiers = a.tiers
     units = a.app_units
@@ -148,7 +159,10 @@ def _verdict(a: Analysis) -> dict:
                      + [f"{r['resource']} ({r['type']}): not analysed" for r in a.unanalysed])
 
     lacks = []
-    if replicated is False:
+    unreplicated = [u for u in units if u.replicated is False]
+    if replicated is False and unreplicated and all(u.kind == "lambda" for u in unreplicated):
+        lacks.append("Lambda functions attached to subnets in >= 2 AZs (or to no VPC)")
+    elif replicated is False:
         lacks.append("an app tier replicated across >= 2 AZs with >= 2 instances or tasks "
                      "(an Auto Scaling group or an ECS service)")
     if not heals:
@@ -199,7 +213,8 @@ def _verdict(a: Analysis) -> dict:
         elif delegated:
             kind = "functionally decomposed"
             headline = ("FUNCTIONALLY DECOMPOSED (delegation), NOT DISTRIBUTED: "
-                        f"{', '.join(delegated)} are delegated to separate services, but the "
+                        f"{', '.join(delegated)} {'is' if len(delegated) == 1 else 'are'} "
+                        f"delegated to separate services, but the "
                         "app's own work is not replicated across AZs"
                         + (" (or not known to be)" if replicated is None else "")
                         + f"; {spof_text}")
@@ -223,7 +238,7 @@ def _verdict(a: Analysis) -> dict:
         headline = ("DISTRIBUTED: the app tier "
                     + ("is managed (Lambda), runs across AZs and scales out by nature"
                        if managed else "is replicated across AZs, heals itself and scales out")
-                    + ("; the data tier is redundant" if tiers["data"].present else "")
+                    + _data_words(tiers["data"])
                     + "; no unaccepted single point of failure")
     elif replicated:
         kind = "partly distributed"

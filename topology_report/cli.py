@@ -15,8 +15,9 @@ from .capacity import Params
 from .cost import load_prices
 from .loader import ReportError, load, select_stages
 from .report import build, public
+from .resilience import parse_policy
 
-COMMANDS = ("report", "diff", "diagram")
+COMMANDS = ("report", "diff", "diagram", "rules")
 
 DESCRIPTION = """\
 "Is it distributed?": reads CloudFormation templates (a template file, JSON or YAML; a
@@ -30,6 +31,7 @@ commands:
   report INPUT...            the report of every stage found (default command)
   diff BEFORE AFTER          what changed in distribution terms; exit 1 on a gating regression
   diagram INPUT...           a Mermaid diagram of each stage's topology
+  rules                      the single-point-of-failure rules: id, tier, check, fix
 
 exit codes: 0 fine, 1 diff found a gating regression, 2 bad input or usage.
 """
@@ -54,6 +56,12 @@ def _add_common(p: argparse.ArgumentParser) -> None:
                         "Conditions and Fn::If are evaluated with these values")
     p.add_argument("--prices", metavar="FILE", help="price table (default: the dated "
                    "topology_report/prices.json)")
+    p.add_argument("--policy", action="append", default=[], metavar="KEY=DURATION,...",
+                   help="limits on the recovery estimates, e.g. rto.az=5m,rpo.az=0 (keys: "
+                        "rto|rpo . instance|az|db|release|region); diff exits 1 when a change "
+                        "breaks one (repeatable)")
+    p.add_argument("--policy-file", action="append", default=[], metavar="FILE",
+                   help="the same limits, one or more to a line, # comments (repeatable)")
     d = Params()
     g = p.add_argument_group("capacity model (all printed with the result; worker and pool "
                              "sizes only for keys missing from a template's GameService "
@@ -104,6 +112,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--stage", action="append", metavar="NAME")
     p.add_argument("--markdown", action="store_true",
                    help="wrap each diagram in a ```mermaid block under a heading")
+    p = sub.add_parser("rules", help="the single-point-of-failure rules")
+    p.add_argument("--markdown", action="store_true", help="a markdown table")
+    p.add_argument("--json", action="store_true", help="JSON")
     return parser
 
 
@@ -163,6 +174,11 @@ def run(argv: list[str]) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    if args.command == "rules":
+        from .rules import RULES, render_rules
+        print(json.dumps([r.to_dict() for r in RULES], indent=2) if args.json
+              else render_rules(markdown=args.markdown))
+        return 0
     if args.command == "diagram":
         from .diagram import mermaid
         stages = _load_all(args.inputs, args.stage)
@@ -177,7 +193,8 @@ def run(argv: list[str]) -> int:
     from .render import render_side_by_side, render_stage, render_summary
     stages = _load_all(args.inputs, args.stage)
     parameters = _parameters(args)
-    reports = [build(s, prices, params, accept, parameters) for s in stages]
+    policy = parse_policy(args.policy, args.policy_file)
+    reports = [build(s, prices, params, accept, parameters, policy) for s in stages]
     if args.json:
         print(json.dumps([public(r) for r in reports], indent=2, default=str))
         return 0

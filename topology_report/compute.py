@@ -150,10 +150,11 @@ def _asg(ctx: Ctx, asg: Resource, capacity_asgs: set[Resource]) -> None:
     elbs = [r for r in model.refs(asg.stack, p.get("LoadBalancerNames")) if r.type == CLASSIC]
     policies = model.referrers(asg, "AWS::AutoScaling::ScalingPolicy",
                                "AWS::AutoScaling::ScheduledAction")
-    scaling = []
+    scaling, schedules = [], []
     for pol in policies:
         if pol.type == "AWS::AutoScaling::ScheduledAction":
             scaling.append("scheduled action")
+            schedules.append(_schedule(model, pol))
             continue
         ptype = str(model.literal(pol.stack, pol.props.get("PolicyType")) or "SimpleScaling")
         tt = d(pol.props.get("TargetTrackingConfiguration"))
@@ -170,10 +171,18 @@ def _asg(ctx: Ctx, asg: Resource, capacity_asgs: set[Resource]) -> None:
                    "replacing update" if "AutoScalingReplacingUpdate" in update else None)
     if not update_kind and "InstanceRefresh" in repr(asg.raw):
         update_kind = "instance refresh"
-    scales = bool(scaling) and (mx or 0) > (mn or 0)
+    # Scheduled actions change the size over time: the group can scale when any schedule
+    # (or the template) lets its max exceed its min, and is as small as its lowest minimum.
+    maxes = [x["max"] for x in schedules if x["max"] is not None] + [mx or 0]
+    scales = bool(scaling) and max(maxes) > (mn or 0)
+    low = min((x for x in schedules if x["min"] is not None and (mn is None or x["min"] < mn)),
+              key=lambda x: x["min"], default=None)
+    fixed = [x for x in schedules if x["min"] is not None and x["min"] == x["max"]]
     replicated = None if mn is None or not sp.known else (mn >= 2 and sp.multi)
     unit = AppUnit("asg", asg, mn, mx, desired, itype, sp.azs, meta, replicated=replicated,
-                   heals=True, scales=scales, spread=sp)
+                   heals=True, scales=scales, spread=sp,
+                   scheduled_min=low["min"] if low else None,
+                   scheduled_by=low["text"] if low else None)
     if ecs_hosts:
         ctx.idle_instances.append(unit)  # priced; the ECS services are the app units
     else:
@@ -190,7 +199,7 @@ def _asg(ctx: Ctx, asg: Resource, capacity_asgs: set[Resource]) -> None:
                          "health_check": health, "ecs_capacity": ecs_hosts,
                          "target_groups": [g.logical_id for g in tgs + elbs],
                          "scaling": scaling, "update_policy": update_kind,
-                         "game_service": meta})
+                         "schedules": schedules, "game_service": meta})
     t.lines.append(
         f"Auto Scaling group {model.display(asg)}"
         + (" (hosts of an ECS cluster)" if ecs_hosts else "")
@@ -198,18 +207,62 @@ def _asg(ctx: Ctx, asg: Resource, capacity_asgs: set[Resource]) -> None:
         f"{desired if desired is not None else '-'} / max {'?' if mx is None else mx} x "
         f"{itype or 'type not fixed'}, {sp.describe()}; {heals}; "
         f"{scales_text}"
+        + "".join(f"; {x['text']} sets min {_q(x['min'])} / max {_q(x['max'])}" for x in schedules)
+        + "".join(f"; at the times of {x['text']} min = max: its scaling policies cannot act"
+                  for x in fixed if len(scaling) > len(schedules))
         + (f"; deploys by {update_kind}" if update_kind else
            "; no update policy (a new launch template does not reach running instances)"))
     if mn is None:
         ctx.unknown("compute", asg, "minimum size",
                     model.why_unknown(asg.stack, p.get("MinSize")))
+    elif mn >= 2 and low is not None and low["min"] < 2:
+        ctx.spof("compute", asg, "asg-min-one",
+                 f"{low['text']} sets the group's minimum to {low['min']}: at those times "
+                 + ("no instance runs and nothing serves" if low["min"] == 0 else
+                    "the tier is a lone instance"))
     elif mn < 2:
         ctx.spof("compute", asg, "asg-min-one",
+                 "the Auto Scaling group's minimum is 0: scaled in, no instance runs and "
+                 "nothing serves" if mn == 0 else
                  f"the Auto Scaling group's minimum is {mn}: scaled in, the tier is a lone "
                  f"instance")
     ctx.confined("compute", asg, sp, "asg-one-az",
                  f"the Auto Scaling group is confined to one AZ ({sp.subnet_text()}, "
                  f"{sp.text()}): if it fails, every instance goes with it")
+
+
+def _q(value: int | None) -> str:
+    return "unchanged" if value is None else str(value)
+
+
+def _schedule(model: Model, action: Resource) -> dict:
+    """A scheduled action: when it runs and the sizes it sets (None: not set or not fixed)."""
+    p = action.props
+    when = model.literal(action.stack, p.get("Recurrence"))
+    start = model.literal(action.stack, p.get("StartTime"))
+    text = (f"scheduled action {action.logical_id} ("
+            + (f"'{when}'" if isinstance(when, str) else
+               f"at {start}" if isinstance(start, str) else "time not fixed") + ")")
+    return {"action": action.logical_id, "recurrence": when if isinstance(when, str) else None,
+            "min": model.number(action.stack, p.get("MinSize")) if "MinSize" in p else None,
+            "max": model.number(action.stack, p.get("MaxSize")) if "MaxSize" in p else None,
+            "desired": model.number(action.stack, p.get("DesiredCapacity")), "text": text}
+
+
+def _app_schedule(model: Model, target: Resource, action: object) -> dict:
+    """A scheduled action of an Application Auto Scaling target (ECS and the like)."""
+    a = d(action)
+    sizes = d(a.get("ScalableTargetAction"))
+    when = model.literal(target.stack, a.get("Schedule"))
+    name = model.literal(target.stack, a.get("ScheduledActionName"))
+    text = (f"scheduled action {name if isinstance(name, str) else '(unnamed)'} of "
+            f"{target.logical_id} (" + (f"'{when}'" if isinstance(when, str) else
+                                        "time not fixed") + ")")
+    return {"action": name, "recurrence": when if isinstance(when, str) else None,
+            "min": model.number(target.stack, sizes.get("MinCapacity"))
+            if "MinCapacity" in sizes else None,
+            "max": model.number(target.stack, sizes.get("MaxCapacity"))
+            if "MaxCapacity" in sizes else None, "text": text}
 
 
 def _instance_spread(model: Model, inst: Resource) -> Spread:
@@ -322,13 +375,18 @@ def _ecs_service(ctx: Ctx, svc: Resource) -> None:
         desired, desired_note = 1, " (DesiredCount not set: ECS starts 1)"
     target = _scalable_target(model, svc)
     floor, mx, scales = desired, desired, False
+    low = None  # the scheduled action that sets the lowest minimum, below the target's
     if target is not None:
         tmin = model.number(target.stack, target.props.get("MinCapacity"))
         tmax = model.number(target.stack, target.props.get("MaxCapacity"))
         policies = model.referrers(target, "AWS::ApplicationAutoScaling::ScalingPolicy")
         floor, mx = tmin, tmax
-        scales = bool(policies or target.props.get("ScheduledActions")) and \
-            (tmax or 0) > (tmin or 0)
+        schedules = [_app_schedule(model, target, x)
+                     for x in lst(target.props.get("ScheduledActions"))]
+        maxes = [x["max"] for x in schedules if x["max"] is not None] + [tmax or 0]
+        scales = bool(policies or schedules) and max(maxes) > (tmin or 0)
+        low = min((x for x in schedules if x["min"] is not None and
+                   (tmin is None or x["min"] < tmin)), key=lambda x: x["min"], default=None)
     if daemon:
         floor = min((u.min for u in hosts if u.min is not None), default=None)
     awsvpc = d(d(p.get("NetworkConfiguration")).get("AwsvpcConfiguration"))
@@ -359,7 +417,9 @@ def _ecs_service(ctx: Ctx, svc: Resource) -> None:
            if r.type in (TG, CLASSIC)]
     replicated = None if floor is None or not sp.known else (floor >= 2 and sp.multi)
     ctx.app_units.append(AppUnit("ecs-service", svc, floor, mx, desired, None, sp.azs, {},
-                                 replicated=replicated, heals=True, scales=scales, spread=sp))
+                                 replicated=replicated, heals=True, scales=scales, spread=sp,
+                                 scheduled_min=low["min"] if low else None,
+                                 scheduled_by=low["text"] if low else None))
     t.components.append({"type": "ecs-service", "logical_id": svc.logical_id,
                          "launch_type": launch, "desired": desired, "min": floor, "max": mx,
                          "azs": sp.azs, "spread": sp.to_dict(), "circuit_breaker": breaker_on,
@@ -381,10 +441,19 @@ def _ecs_service(ctx: Ctx, svc: Resource) -> None:
                   else p.get("DesiredCount"))
         ctx.unknown("compute", svc, what, model.why_unknown(
             (target or svc).stack, source))
+    elif floor >= 2 and low is not None and low["min"] < 2:
+        ctx.spof("compute", svc, "ecs-desired-one",
+                 f"{low['text']} sets the service's minimum to {low['min']} "
+                 f"task{'' if low['min'] == 1 else 's'}: at those times "
+                 + ("nothing serves" if low["min"] == 0 else
+                    "when it stops, nothing serves until ECS starts a new one"))
+    elif floor == 0:
+        ctx.spof("compute", svc, "ecs-desired-one",
+                 "the ECS service's minimum is 0 tasks: scaled in, nothing serves")
     elif floor < 2:
         ctx.spof("compute", svc, "ecs-desired-one",
-                 f"the ECS service runs {floor} task{'' if floor == 1 else 's'}: when it "
-                 f"stops, nothing serves until ECS starts a new one")
+                 f"the ECS service runs {floor} task: when it stops, nothing serves until "
+                 f"ECS starts a new one")
     ctx.confined("compute", svc, sp, "ecs-one-az",
                  f"the ECS service's tasks are confined to one AZ ({sp.text()}): if it "
                  f"fails, every task goes with it")

@@ -163,8 +163,10 @@ def _db_instance(ctx: Ctx, db: Resource, cluster: Resource | None,
     stype = model.literal(db.stack, p.get("StorageType"))
     subnet_group = model.ref_one(db, "DBSubnetGroupName", "AWS::RDS::DBSubnetGroup")
     sg_azs: list[str] = []
+    sg_one = False
     if subnet_group:
-        sg_azs = spread(model, subnet_group.stack, subnet_group.props.get("SubnetIds")).azs
+        sg_spread = spread(model, subnet_group.stack, subnet_group.props.get("SubnetIds"))
+        sg_azs, sg_one = sg_spread.azs, sg_spread.one
     ctx.databases.append(Database(db, engine if isinstance(engine, str) else None,
                                   klass if isinstance(klass, str) else None, bool(multi),
                                   max_conn, storage, stype if isinstance(stype, str) else None,
@@ -189,14 +191,24 @@ def _db_instance(ctx: Ctx, db: Resource, cluster: Resource | None,
         t.lines.append(f"DB instance {model.display(db)}: member of a cluster outside these "
                        f"templates")
         return
+    deploy_fails = (f"its DB subnet group {subnet_group.logical_id} is in one AZ "
+                    f"({', '.join(sg_azs) or 'one AZ'}): a deploy would fail (RDS requires a DB "
+                    f"subnet group to cover >= 2 AZs)") if subnet_group and sg_one else ""
     t.lines.append(
         f"RDS {engine or 'database'} {model.display(db)}: {klass or 'class not fixed'}, "
-        + ("Multi-AZ (synchronous standby in another AZ, automatic failover)" if multi
+        + (f"Multi-AZ requested, but {deploy_fails}; no standby in another AZ"
+           if multi and deploy_fails else
+           "Multi-AZ (synchronous standby in another AZ, automatic failover)" if multi
            else "Single-AZ (no standby)" if multi is False else "Multi-AZ not known")
         + f", {plural(len(reps), 'read replica')}"
-        + (f"; subnet group in {len(sg_azs)} AZs ({', '.join(sg_azs)})" if sg_azs else "")
+        + (f"; subnet group in {plural(len(sg_azs), 'AZ')} ({', '.join(sg_azs)})"
+           + (": a deploy would fail (RDS requires >= 2 AZs)" if sg_one and not multi else "")
+           if sg_azs else "")
         + "; scales up only (a bigger class)" + ("" if not reps else " and reads out")
         + (f"; storage grows by itself up to {max_storage} GB" if max_storage else ""))
+    if deploy_fails:
+        ctx.spof("data", db, "db-subnet-group-one-az",
+                 f"{deploy_fails}; were it created, it would stop with its AZ")
     if multi is None:
         ctx.unknown("data", db, "Multi-AZ", model.why_unknown(db.stack, p.get("MultiAZ"))
                     if not isinstance(model.literal(db.stack, p.get("MultiAZ")), str)

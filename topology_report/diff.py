@@ -10,6 +10,7 @@ import json
 
 from .loader import ReportError, load, select_stages
 from .report import build, public
+from .resilience import parse_policy
 
 
 def facts(r: dict) -> dict[str, tuple[str | None, object]]:
@@ -26,6 +27,8 @@ def facts(r: dict) -> dict[str, tuple[str | None, object]]:
                     out[f"ASG {lid} {label}"] = (lid, c[key])
                 out[f"ASG {lid} AZs"] = (lid, len(c["azs"]))
                 out[f"ASG {lid} scaling"] = (lid, ", ".join(c["scaling"]) or "none")
+                for x in c.get("schedules", []):
+                    out[f"ASG {lid} {x['text']}"] = (lid, f"min {x['min']}, max {x['max']}")
             elif kind == "ec2-instance":
                 out[f"EC2 instance {lid}"] = (lid, c["instance_type"] or "present")
                 out[f"EC2 instance {lid} auto-recovery"] = (lid, c["auto_recovery"])
@@ -89,6 +92,10 @@ def facts(r: dict) -> dict[str, tuple[str | None, object]]:
         out[f"{u['resource']} {u['what']}"] = (u["logical_id"], f"unknown ({u['reason']})")
     for x in r.get("unanalysed", []):
         out[f"{x['resource']} ({x['type']})"] = (x["logical_id"], "not analysed")
+    for row in (r.get("recovery") or {}).get("disruptions", []):
+        if row["applies"]:
+            out[f"{row['label']}: RTO (est.)"] = (None, row["rto"]["short"])
+            out[f"{row['label']}: RPO (est.)"] = (None, row["rpo"]["short"])
     out["cost per month, baseline"] = (None, f"${r['cost']['total']:,.2f}")
     return out
 
@@ -181,8 +188,10 @@ def compare(before: dict | None, after: dict | None, kind: str) -> dict:
     new_unanalysed = [x for x in (after or {}).get("unanalysed", [])
                       if (x["logical_id"], x["type"]) not in b_unanalysed]
 
+    breaches = policy_breaches(before, after)
     failures = []
     if kind == "scale-out":
+        failures += [f"recovery policy broken: {c['text']}" for c in breaches]
         failures += [f"new single point of failure: {s['resource']}: {s['reason']}" for s in new]
         failures += [(f"{u['resource']}: {u['what']} was known and is now unknown"
                       if u["logical_id"] in b_ids else
@@ -201,7 +210,26 @@ def compare(before: dict | None, after: dict | None, kind: str) -> dict:
                 {"before": b["logical_id"], "after": a["logical_id"], "rule": a["rule"]}
                 for b, a in renamed],
             "new_unknowns": new_unknowns, "new_unanalysed": new_unanalysed,
-            "failures": failures}
+            "policy_breaches": breaches, "failures": failures}
+
+
+def policy_breaches(before: dict | None, after: dict | None) -> list[dict]:
+    """The recovery policy's limits that the change breaks: a limit the after-templates do
+    not meet (or cannot be shown to meet) that the before-templates met, or one they broke
+    already by less."""
+    if not after:
+        return []
+    old = {c["key"]: c for c in ((before or {}).get("recovery") or {}).get("policy", [])}
+    out = []
+    for c in (after.get("recovery") or {}).get("policy", []):
+        if c["status"] == "ok":
+            continue
+        prev = old.get(c["key"])
+        if prev is None or prev["status"] == "ok" or (
+                c["status"] == "breaks" and prev["status"] == "breaks" and
+                c["worst_s"] > prev["worst_s"]):
+            out.append(c)
+    return out
 
 
 def _stage_kind(requested: str, name: str) -> str:
@@ -212,6 +240,7 @@ def _stage_kind(requested: str, name: str) -> str:
 
 def run_diff(args, prices: dict, params, accept: dict[str, str],
              parameters: dict[str, str] | None = None) -> int:
+    policy = parse_policy(getattr(args, "policy", []) or [], getattr(args, "policy_file", []) or [])
     before = select_stages(load(args.before), args.stage)
     after = select_stages(load(args.after), args.stage)
     if len(before) == 1 and len(after) == 1:
@@ -224,8 +253,8 @@ def run_diff(args, prices: dict, params, accept: dict[str, str],
         raise ReportError("nothing to compare")
     results = []
     for name, b, a in pairs:
-        rb = build(b, prices, params, accept, parameters) if b else None
-        ra = build(a, prices, params, accept, parameters) if a else None
+        rb = build(b, prices, params, accept, parameters, policy) if b else None
+        ra = build(a, prices, params, accept, parameters, policy) if a else None
         result = compare(rb, ra, _stage_kind(args.stage_kind, name))
         result["stage"] = name
         result["before"] = rb["verdict"]["headline"] if rb else "(stage absent)"
@@ -270,6 +299,10 @@ def render(results: list[dict], markdown: bool = False) -> str:
             out.append(f"{bullet}resolved single point of failure: {s['resource']}")
         for u in r.get("new_unknowns", []):
             out.append(f"{bullet}NOW UNKNOWN: {u['resource']}: {u['what']}: {u['reason']}")
+        if r["kind"] != "scale-out":
+            for c in r.get("policy_breaches", []):
+                out.append(f"{bullet}recovery policy broken (report only, {r['kind']} rules): "
+                           f"{c['text']}")
         for s in r["renamed_single_points_of_failure"]:
             out.append(f"{bullet}same single point of failure ({s['rule']}) under a new "
                        f"logical ID: {s['before']} -> {s['after']}")

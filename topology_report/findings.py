@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from .model import Model, Resource
 from .placement import Spread
+from .rules import BY_ID
 
 TIERS = ("edge", "load balancing", "compute", "data", "storage", "network egress")
 
@@ -26,10 +27,14 @@ class Spof:
     reason: str
     accepted: str | None = None  # the reason it is accepted, when it is
 
+    @property
+    def fix(self) -> str:
+        return BY_ID[self.rule].fix
+
     def to_dict(self) -> dict:
         return {"rule": self.rule, "tier": self.tier, "logical_id": self.logical_id,
                 "stack": self.stack, "resource": self.resource, "reason": self.reason,
-                "accepted": self.accepted}
+                "fix": self.fix, "accepted": self.accepted}
 
 
 @dataclass
@@ -77,6 +82,9 @@ class AppUnit:
     scales: bool = False
     server: bool = True  # runs on servers the stage owns (needs a load balancer in front)
     spread: Spread | None = None
+    # the lowest minimum a scheduled action sets, and that action (an Auto Scaling group's)
+    scheduled_min: int | None = None
+    scheduled_by: str | None = None
 
 
 @dataclass
@@ -117,6 +125,8 @@ class Ctx:
         self.nat_instances: set[Resource] = set()
 
     def spof(self, tier: str, res: Resource, rule: str, reason: str) -> None:
+        if rule not in BY_ID or BY_ID[rule].tier != tier:
+            raise ValueError(f"rule {rule!r} ({tier}) is not in topology_report/rules.py")
         cond = self.model.conditional.get(res.key)
         if cond:  # the resource may not exist: an unknown, not a single point of failure
             self.unknown(tier, res, f"single point of failure ({rule})",

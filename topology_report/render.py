@@ -3,29 +3,10 @@
 from __future__ import annotations
 
 from .analyze import TIERS
+from .rules import RULES
 
 
-RULE_LABELS = {
-    "lone-instance": "lone instance",
-    "asg-min-one": "ASG with a minimum of 1",
-    "asg-one-az": "ASG in one AZ",
-    "lb-one-az": "load balancer in one AZ",
-    "db-single-az": "single-AZ DB",
-    "db-cluster-one-instance": "DB cluster of one instance",
-    "nat-gateway-shared": "shared NAT gateway",
-    "nat-instance": "NAT instance",
-    "cache-single-node": "single-node cache",
-    "cache-no-failover": "cache without failover",
-    "efs-one-zone": "One Zone EFS",
-    "targets-one-az": "load-balanced instances in one AZ",
-    "ecs-desired-one": "ECS service of one task",
-    "ecs-one-az": "ECS service in one AZ",
-    "lambda-one-az": "Lambda in one AZ's subnets",
-    "memorydb-no-replica": "MemoryDB without replicas",
-    "search-one-node": "OpenSearch of one node",
-    "search-one-az": "OpenSearch in one AZ",
-    "mq-single-instance": "single-instance MQ broker",
-}
+RULE_LABELS = {r.id: r.label for r in RULES}
 
 
 def _n(value: float | int | None) -> str:
@@ -60,7 +41,8 @@ def render_stage(r: dict) -> str:
     out.append(f"Single points of failure: {len(open_)}"
                + (f" (+ {len(accepted)} accepted)" if accepted else ""))
     for s in open_:
-        out.append(f"  - [{s['tier']}] {s['resource']}: {s['reason']}")
+        out.append(f"  - [{s['tier']}] {s['resource']}: {s['reason']} ({s['rule']})")
+        out.append(f"      fix: {s['fix']}")
     for s in accepted:
         out.append(f"  - accepted [{s['tier']}] {s['resource']}: {s['reason']} "
                    f"(accepted: {s['accepted']})")
@@ -79,10 +61,39 @@ def render_stage(r: dict) -> str:
     for note in r.get("notes", []):
         out.append(f"Note: {note}")
     out.append("")
+    out.extend(render_recovery(r["recovery"]))
+    out.append("")
     out.extend(render_capacity(r["capacity"]))
     out.append("")
     out.extend(render_cost(r["cost"]))
     return "\n".join(out)
+
+
+def render_recovery(rec: dict) -> list[str]:
+    """The recovery time (RTO) and data lost (RPO) per disruption, the worst case over the
+    stage's resources, with each figure's basis and every assumption's source."""
+    out = ["When it fails (estimates: RTO = time until it serves again, RPO = data lost; the "
+           "worst case over the stage's resources)"]
+    width = max(len(row["label"]) for row in rec["disruptions"])
+    for row in rec["disruptions"]:
+        if not row["applies"]:
+            out.append(f"  {row['label']:<{width}}  not applicable: {row['why']}")
+            continue
+        out.append(f"  {row['label']:<{width}}  RTO {row['rto']['text']}; "
+                   f"RPO {row['rpo']['text']}")
+        for item in row["items"]:
+            out.append(f"    - {item['component']}: RTO {item['rto']['text']}, RPO "
+                       f"{item['rpo']['text']}: {item['why']}"
+                       + (f" [assumes: {', '.join(item['assumptions'])}]"
+                          if item["assumptions"] else ""))
+    if rec.get("policy"):
+        out.append("  policy:")
+        for check in rec["policy"]:
+            out.append(f"    - {check['text']}")
+    out.append("  assumptions (figures the templates do not give):")
+    out.extend(f"    - {a['figure']} [{a['key']}; source: {a['source']}]"
+               for a in rec["assumptions"])
+    return out
 
 
 def render_capacity(c: dict) -> list[str]:
@@ -162,10 +173,28 @@ def render_side_by_side(reports: list[dict]) -> str:
     row("binds first", [r["capacity"].get("binding", "-") for r in reports])
     row("cost / month, baseline", [f"${r['cost']['total']:,.2f}" for r in reports])
     row("cost / month, at max size", [f"${r['cost']['total_at_max']:,.2f}" for r in reports])
+    for i, (key, label) in enumerate((row["disruption"], row["label"])
+                                     for row in reports[0]["recovery"]["disruptions"]):
+        row(f"{label}: RTO / RPO (est.)", [_recovery_cell(r["recovery"]["disruptions"][i])
+                                           for r in reports])
     out.append("")
     out.append(f"Prices: {reports[0]['cost']['region']} on-demand as of "
                f"{reports[0]['cost']['as_of']}; assumptions printed per stage.")
+    used = []
+    for r in reports:
+        used.extend(a for a in r["recovery"]["assumptions"] if a not in used)
+    out.append("")
+    out.append("RTO / RPO: estimates from the templates (health checks, warmup, Multi-AZ, "
+               "backups, update policy) and these assumed figures:")
+    out.append("")
+    out.extend(f"- {a['figure']}: {a['source']}" for a in used)
     return "\n".join(out)
+
+
+def _recovery_cell(row: dict) -> str:
+    if not row["applies"]:
+        return "n/a"
+    return f"{row['rto']['short']} / {row['rpo']['short']}"
 
 
 def render_summary(reports: list[dict]) -> str:
@@ -179,7 +208,7 @@ def render_summary(reports: list[dict]) -> str:
         spofs = [s for s in r["single_points_of_failure"] if not s["accepted"]]
         for s in spofs:
             out.append(f"- single point of failure, {s['tier']}: `{s['logical_id']}` "
-                       f"({s['stack']}): {s['reason']}")
+                       f"({s['stack']}): {s['reason']} (fix: {s['fix']})")
         for s in r["single_points_of_failure"]:
             if s["accepted"]:
                 out.append(f"- accepted, {s['tier']}: `{s['logical_id']}`: {s['accepted']}")

@@ -7,12 +7,17 @@ from .capacity import Params, capacity
 from .cost import estimate
 from .loader import Stage
 from .model import Model
+from .resilience import check_policy, recovery
 
 
 def build(stage: Stage, prices: dict, params: Params, accept: dict[str, str] | None = None,
-          parameters: dict[str, str] | None = None) -> dict:
+          parameters: dict[str, str] | None = None,
+          policy: dict[str, float] | None = None) -> dict:
     model = Model(stage, parameters)
     a = analyze(model, accept)
+    rec = recovery(a)
+    if policy:
+        rec["policy"] = check_policy(rec, policy)
     return {
         "stage": stage.name,
         "source": stage.source,
@@ -25,6 +30,7 @@ def build(stage: Stage, prices: dict, params: Params, accept: dict[str, str] | N
         "notes": a.notes,
         "capacity": capacity(a, prices, params),
         "cost": estimate(a, prices),
+        "recovery": rec,
         "_analysis": a,
         "_logical_ids": {(r.stack.name, r.logical_id) for r in model.resources},
     }
