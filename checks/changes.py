@@ -63,6 +63,7 @@ STATEFUL_TYPES = frozenset(
         "AWS::KMS::Key",
         "AWS::DynamoDB::Table",
         "AWS::EFS::FileSystem",
+        "AWS::SQS::Queue",
     }
 )
 """Types whose replacement or deletion loses data: flagged STATEFUL, exit code 1."""

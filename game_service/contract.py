@@ -26,6 +26,13 @@ MEDIA_PREFIX = "media/"
 APP_DB_USER = "game_app"
 """The service's own database role (created by ``migrate``), reached with IAM auth."""
 
+JOB_MAX_RECEIVES = 5
+"""The job queue's redrive ``maxReceiveCount`` and the worker's ``GAME_JOB_MAX_RECEIVES``: the
+attempt that reaches it records why the job failed, then SQS moves the message aside."""
+JOB_VISIBILITY_SECONDS = 120
+"""The job queue's visibility timeout and the worker's ``GAME_JOB_VISIBILITY_SECONDS`` (a
+running job's heartbeat renews it; a dead worker's job comes back after at most this)."""
+
 ENV_PREFIX = "GAME_"
 """Every setting of ``game_service.core.config.Settings`` is read from ``GAME_<FIELD>``."""
 
@@ -53,3 +60,6 @@ class Env:
     CDN_DISTRIBUTION_PARAMETER = "GAME_CDN_DISTRIBUTION_PARAMETER"
     ACCESS_LOG_SAMPLE_RATE = "GAME_ACCESS_LOG_SAMPLE_RATE"
     TRUSTED_PROXIES = "GAME_TRUSTED_PROXIES"
+    JOB_QUEUE_URL = "GAME_JOB_QUEUE_URL"
+    JOB_VISIBILITY_SECONDS = "GAME_JOB_VISIBILITY_SECONDS"
+    JOB_MAX_RECEIVES = "GAME_JOB_MAX_RECEIVES"

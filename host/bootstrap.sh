@@ -189,9 +189,35 @@ OnUnitActiveSec=10min
 [Install]
 WantedBy=timers.target
 EOF
+    local units=(game.service game-readiness.timer game-logrotate.timer)
+    if has_job_queue; then
+      # The job worker beside the server (stages without hosts of their own for it). SIGTERM:
+      # the job in hand gets its grace (GAME_WORKER_SHUTDOWN_GRACE_SECONDS, 25 s), then its
+      # message is released; systemd waits longer than that before SIGKILL.
+      cat > /etc/systemd/system/game-worker.service <<EOF
+[Unit]
+Description=Game job worker
+After=network-online.target
+Wants=network-online.target
+[Service]
+User=game
+EnvironmentFile=$ENV_FILE
+WorkingDirectory=$PREFIX/app
+ExecStart=$PREFIX/venv/bin/python -m game_service worker
+Restart=always
+RestartSec=2
+KillSignal=SIGTERM
+TimeoutStopSec=40
+StandardOutput=append:$SERVICE_LOG
+StandardError=inherit
+[Install]
+WantedBy=multi-user.target
+EOF
+      units+=(game-worker.service)
+    fi
     os_report_readiness
     systemctl daemon-reload
-    systemctl enable --now game.service game-readiness.timer game-logrotate.timer
+    systemctl enable --now "${units[@]}"
   else
     mkdir -p "$(dirname "$SERVICE_LOG")"
     if [[ -f "$PREFIX/service.pid" ]] && kill -0 "$(cat "$PREFIX/service.pid")" 2>/dev/null; then
@@ -201,7 +227,20 @@ EOF
     (load_env; cd "$PREFIX/app"
      exec setsid "$PREFIX/venv/bin/python" -m game_service serve >>"$SERVICE_LOG" 2>&1 </dev/null) &
     echo $! > "$PREFIX/service.pid"
+    if has_job_queue; then
+      if [[ -f "$PREFIX/worker.pid" ]] && kill -0 "$(cat "$PREFIX/worker.pid")" 2>/dev/null; then
+        kill "$(cat "$PREFIX/worker.pid")"
+      fi
+      (load_env; cd "$PREFIX/app"
+       exec setsid "$PREFIX/venv/bin/python" -m game_service worker >>"$SERVICE_LOG" 2>&1 </dev/null) &
+      echo $! > "$PREFIX/worker.pid"
+      log "job worker started"
+    fi
   fi
+}
+
+has_job_queue() {  # the environment names a job queue: this host runs the job worker too
+  grep -q '^GAME_JOB_QUEUE_URL=.' "$ENV_FILE"
 }
 
 os_ship_logs() {  # ec2: the CloudWatch agent ships this boot's log (and later the service's)

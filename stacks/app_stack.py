@@ -20,11 +20,14 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_s3_deployment as s3_deployment
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from game_service.contract import APP_DB_USER, MEDIA_PREFIX, UPLOAD_PREFIX, Env
+from game_service.contract import (
+    APP_DB_USER, JOB_MAX_RECEIVES, JOB_VISIBILITY_SECONDS, MEDIA_PREFIX, UPLOAD_PREFIX, Env,
+)
 from patterns.app_tier import ScalingAppTier, SingleInstanceAppTier
 from patterns.game_distribution import GameDistribution
 from patterns.game_service_host import HOST_NAMESPACE, READINESS_NAMESPACE, GameServiceHostArtifacts
@@ -60,6 +63,7 @@ class AppStack(Stack):
         media_bucket_arn: str,
         static_bucket_arn: str,
         logs_bucket: s3.IBucket,
+        job_queue: sqs.IQueue,
         alarm_topic: sns.ITopic | None,
         key: kms.IKey,
         **kwargs,
@@ -100,7 +104,13 @@ class AppStack(Stack):
             Env.TRUSTED_PROXIES: config.vpc_cidr,
             # failures and slow requests always; 1% of the rest (docs/decisions.md, "Logs")
             Env.ACCESS_LOG_SAMPLE_RATE: str(ACCESS_LOG_SAMPLE_RATE),
+            # the job queue: the service puts jobs on it, the worker beside it does them
+            Env.JOB_QUEUE_URL: job_queue.queue_url,
+            Env.JOB_VISIBILITY_SECONDS: str(JOB_VISIBILITY_SECONDS),
+            Env.JOB_MAX_RECEIVES: str(JOB_MAX_RECEIVES),
         }
+        job_queue.grant_send_messages(role)
+        job_queue.grant_consume_messages(role)
         # Where players reach the site (the data-deletion status URL points there). The
         # distribution's own domain cannot be in the hosts' user data (the distribution
         # depends on the hosts through its origin), so the service reads it from a

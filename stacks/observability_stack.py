@@ -20,6 +20,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from patterns.app_tier import ScalingAppTier, SingleInstanceAppTier
+from patterns.job_queue import JobQueue
 from patterns.game_service_host import (
     DISK_ALARM_PERCENT,
     DISK_USED_METRIC,
@@ -30,6 +31,7 @@ from patterns.game_service_host import (
 from stacks.config import DB_INSTANCE_CLASSES, StageConfig, db_max_connections
 
 PERIOD_MINUTES = 1  # every metric's period
+OLDEST_JOB_ALARM_SECONDS = 300  # a player waits for an avatar; five minutes is an outage
 
 
 class ObservabilityStack(Stack):
@@ -42,6 +44,7 @@ class ObservabilityStack(Stack):
         app_tier: ScalingAppTier | SingleInstanceAppTier,
         database: rds.DatabaseInstance,
         distribution: cloudfront.Distribution,
+        job_queue: JobQueue,
         alarm_topic: sns.ITopic | None,
         **kwargs,
     ) -> None:
@@ -112,6 +115,21 @@ class ObservabilityStack(Stack):
             missing=cloudwatch.TreatMissingData.BREACHING,
         )
         app_widgets.append(cloudwatch.GraphWidget(title="Deep readiness (DB, S3)", left=[ready], width=8))
+
+        # --- jobs ---
+        waiting = job_queue.queue.metric_approximate_number_of_messages_visible(
+            period=period, statistic="Maximum", label="Jobs waiting")
+        oldest = job_queue.queue.metric_approximate_age_of_oldest_message(
+            period=period, statistic="Maximum", label="Oldest waiting job (s)")
+        dead = job_queue.dead_letters.metric_approximate_number_of_messages_visible(
+            period=period, statistic="Maximum", label="Jobs in the dead-letter queue")
+        self._alarm("JobsDeadLettered", dead, 1, 1,
+                    f"A job failed {job_queue.max_receives} times and is in the dead-letter queue: its reason is "
+                    "in the jobs table and the worker's log; fix, then redrive it")
+        self._alarm("JobsWaitTooLong", oldest, OLDEST_JOB_ALARM_SECONDS, 5,
+                    f"The oldest waiting job is over {OLDEST_JOB_ALARM_SECONDS} s old for 5 minutes: the "
+                    "workers are down or too few for the backlog")
+        app_widgets.append(cloudwatch.GraphWidget(title="Jobs", left=[waiting, dead], right=[oldest], width=8))
 
         # --- database ---
         db_cpu = database.metric_cpu_utilization(period=period, label="DB CPU %")

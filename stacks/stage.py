@@ -47,7 +47,7 @@ class GameStage(Stage):
         self.storage = StorageStack(
             self, "Storage", config=config, tags=tags, stack_name=f"{name}-storage",
             termination_protection=config.db_deletion_protection,
-            description=f"Game ({name}), stateful: media, static and logs buckets",
+            description=f"Game ({name}), stateful: media, static and logs buckets, the job queue",
         )
         self.app = AppStack(
             self, "App", config=config, vpc=self.network.vpc,
@@ -57,14 +57,15 @@ class GameStage(Stage):
             hosts_get_public_ips=self.network.hosts_get_public_ips,
             database=self.data.database.instance, app_secret=self.data.app_secret,
             media_bucket_arn=self.storage.media_bucket_arn, static_bucket_arn=self.storage.static_bucket_arn,
-            logs_bucket=self.storage.logs_bucket, alarm_topic=self.foundation.alarm_topic, key=self.foundation.key,
+            logs_bucket=self.storage.logs_bucket, job_queue=self.storage.job_queue.queue,
+            alarm_topic=self.foundation.alarm_topic, key=self.foundation.key,
             tags=tags, stack_name=f"{name}-app",
             description=f"Game ({name}), stateless: EC2 app tier and the CloudFront edge",
         )
         self.observability = ObservabilityStack(
             self, "Observability", config=config, app_tier=self.app.tier,
             database=self.data.database.instance, distribution=self.app.edge.distribution,
-            alarm_topic=self.foundation.alarm_topic,
+            job_queue=self.storage.job_queue, alarm_topic=self.foundation.alarm_topic,
             tags=tags, stack_name=f"{name}-observability",
             description=f"Game ({name}): alarms and, when the stage has one, its dashboard",
         )

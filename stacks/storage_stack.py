@@ -1,5 +1,5 @@
-"""Storage (stateful): the media bucket (player uploads), the static-assets bucket
-and the access-logs bucket. Logical IDs are pinned by a test."""
+"""Storage (stateful): the media bucket (player uploads), the static-assets bucket,
+the access-logs bucket and the job queue. Logical IDs are pinned by a test."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from game_service.contract import MEDIA_PREFIX, UPLOAD_PREFIX
+from game_service.contract import JOB_MAX_RECEIVES, JOB_VISIBILITY_SECONDS, MEDIA_PREFIX, UPLOAD_PREFIX
+from patterns.job_queue import JobQueue
 from patterns.nag import acknowledge
 from patterns.secure_bucket import SecureBucket
 from stacks.config import StageConfig
@@ -81,6 +82,17 @@ class StorageStack(Stack):
         # during a two-step removal.
         self.media_bucket_arn = self.export_value(self.media_bucket.bucket_arn, name=f"{config.name}-media-bucket-arn")
         self.static_bucket_arn = self.export_value(self.static_bucket.bucket_arn, name=f"{config.name}-static-bucket-arn")
+
+        # The job queue (patterns.job_queue): its messages are state (acknowledged work not yet
+        # done), so it lives with the other stateful resources. Its visibility timeout and
+        # redrive count are the worker's own settings (game_service.contract).
+        self.job_queue = JobQueue(self, "Jobs", visibility_seconds=JOB_VISIBILITY_SECONDS,
+                                  max_receives=JOB_MAX_RECEIVES)
+        # Fixed logical IDs, as for the buckets: a replaced queue loses the jobs on it.
+        for queue, logical_id in ((self.job_queue.queue, "JobQueue"), (self.job_queue.dead_letters, "JobDeadLetterQueue")):
+            queue.node.default_child.override_logical_id(logical_id)
+        CfnOutput(self, "JobDeadLetterQueueUrl", value=self.job_queue.dead_letters.queue_url,
+                  description="Jobs that failed every attempt (their reason is in the jobs table); redrive when fixed")
 
         CfnOutput(self, "MediaBucketName", value=self.media_bucket.bucket_name,
                   description="Player uploads (incoming/) and verified media (media/)")

@@ -990,6 +990,25 @@ class TopicPolicy(ExtensionResource):
         return cls(properties["Topics"])
 
 
+@extension("AWS::SQS::QueuePolicy")
+class QueuePolicy(ExtensionResource):
+    """The policy on moto's queues (GetQueueAttributes' Policy). Queues: their URLs."""
+
+    def __init__(self, queues: list[str]) -> None:
+        self.queues = queues
+        self.physical_resource_id = _generated_name("QueuePolicy")
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        from moto.sqs.models import sqs_backends
+
+        properties = cloudformation_json["Properties"]
+        for url in properties["Queues"]:
+            sqs_backends[account_id][region_name].set_queue_attributes(
+                url.rstrip("/").rsplit("/", 1)[-1], {"Policy": _json(properties["PolicyDocument"])})
+        return cls(properties["Queues"])
+
+
 def _items(values: list | None, **extra: Any) -> dict[str, Any]:
     """A CloudFormation list as the CloudFront API (and moto) shape it: {Quantity, Items}."""
     values = list(values or [])

@@ -584,3 +584,21 @@ def test_alarms_topic_policy_subscription_and_egress_rule():
         assert cloud.cloudwatch.describe_alarms()["MetricAlarms"] == []  # nothing would page anyone
         topic = cloud.sns.list_topics()["Topics"][0]["TopicArn"]
         assert cloud.sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"] == []
+
+
+def test_a_queue_policy_lands_on_its_queue():
+    resources = {
+        "Queue": {"Type": "AWS::SQS::Queue", "Properties": {}},
+        "TlsOnly": {"Type": "AWS::SQS::QueuePolicy", "Properties": {"Queues": [{"Ref": "Queue"}], "PolicyDocument": {
+            "Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "sqs:*",
+                                                    "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}}},
+    }
+    outputs = {"Queue": {"Value": {"Ref": "Queue"}}}
+    with aws() as cloud:
+        cloud.deploy("q", template(resources, outputs))
+        policy = cloud.sqs.get_queue_attributes(QueueUrl=cloud.outputs("q")["Queue"], AttributeNames=["Policy"])
+        assert "aws:SecureTransport" in policy["Attributes"]["Policy"]
+    with aws(without="extension_types") as cloud:
+        cloud.deploy("q", template(resources, outputs))
+        assert "Policy" not in cloud.sqs.get_queue_attributes(
+            QueueUrl=cloud.outputs("q")["Queue"], AttributeNames=["Policy"]).get("Attributes", {})

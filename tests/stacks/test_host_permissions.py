@@ -91,3 +91,16 @@ def test_a_host_reads_its_own_secrets_and_writes_only_its_own_logs_media_and_met
     assert not role.may("s3:GetObject", "arn:aws:s3:::another-bucket/x")
     assert role.may("cloudwatch:PutMetricData", "*")  # held to Game/Host and Game/Health by its condition
     assert not role.may("iam:PassRole", "*") and not role.may("ssm:SendCommand", "*")
+
+
+def test_a_host_puts_jobs_on_its_stages_queue_and_works_them_but_never_touches_the_dead_letters(host, templates):
+    stage, role = host
+    outputs = templates[stage]["storage"]["Outputs"]
+    (queue_output,) = [name for name, o in outputs.items() if o["Value"] == {"Fn::GetAtt": ["JobQueue", "Arn"]}]
+    queue = f"{{output:{stage}-storage.{queue_output}}}"
+    for action in ("sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"):
+        assert role.may(action, queue), action
+    dead_letters = f"arn:aws:sqs:us-east-1:{ACCOUNT}:{stage}-storage-JobDeadLetterQueue"
+    for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:PurgeQueue", "sqs:StartMessageMoveTask"):
+        assert not role.may(action, dead_letters), action
+    assert not role.may("sqs:PurgeQueue", queue) and not role.may("sqs:DeleteQueue", queue)

@@ -141,10 +141,22 @@ def test_a_filling_root_disk_pages_someone(templates, stage, stack, dimension):
 def test_the_starter_pages_on_outages_only_and_has_no_dashboard(templates):
     """A small game's bill has no $3 dashboard and no alarm a person would only read on a graph;
     what pages stays: the instance failing, its disk or the database's storage filling up, the
-    service not ready, the CDN failing players."""
+    service not ready, the CDN failing players, jobs failing for good or waiting too long."""
     starter = templates["starter"]
     assert resources(starter["observability"], "AWS::CloudWatch::Dashboard") == {}
     paging = {_metric_name(a) for name in ("observability", "app")
               for a in props(starter[name], "AWS::CloudWatch::Alarm") if "AlarmTopic" in json.dumps(a.get("AlarmActions"))}
-    assert paging == {"StatusCheckFailed", "disk_used_percent", "Ready", "FreeStorageSpace", "5xxErrorRate"}
+    assert paging == {"StatusCheckFailed", "disk_used_percent", "Ready", "FreeStorageSpace", "5xxErrorRate",
+                      "ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"}
+
+
+@pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
+def test_a_job_in_the_dead_letter_queue_or_a_job_waiting_five_minutes_pages_someone(templates, stage):
+    alarms = {_metric_name(a): a for a in props(templates[stage]["observability"], "AWS::CloudWatch::Alarm")}
+    dead, waiting = alarms["ApproximateNumberOfMessagesVisible"], alarms["ApproximateAgeOfOldestMessage"]
+    assert "JobDeadLetterQueue" in json.dumps(dead) and (dead["Threshold"], dead["EvaluationPeriods"]) == (1, 1)
+    assert "JobQueue" in json.dumps(waiting) and "JobDeadLetterQueue" not in json.dumps(waiting)
+    assert (waiting["Threshold"], waiting["EvaluationPeriods"]) == (300, 5)
+    for alarm in (dead, waiting):
+        assert "AlarmTopic" in json.dumps(alarm["AlarmActions"]) and "AlarmTopic" in json.dumps(alarm["OKActions"])
 

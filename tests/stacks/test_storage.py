@@ -82,3 +82,25 @@ def test_custom_domain_narrows_cors(synth_config):
 @pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
 def test_outputs_name_the_buckets(templates, stage):
     assert {"MediaBucketName", "StaticBucketName", "LogsBucketName"} <= set(templates[stage]["storage"]["Outputs"])
+
+
+@pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
+def test_the_job_queue_dead_letters_after_as_many_receives_as_the_worker_counts(templates, stage):
+    """The redrive count and the visibility timeout are the ones the hosts' worker is given:
+    the attempt the worker counts as the last is the one after which SQS moves the message."""
+    from game_service.contract import JOB_MAX_RECEIVES, JOB_VISIBILITY_SECONDS
+    from tests.stacks.test_app import _user_data
+
+    storage = templates[stage]["storage"]["Resources"]
+    queue, dead = storage["JobQueue"]["Properties"], storage["JobDeadLetterQueue"]["Properties"]
+    assert queue["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": ["JobDeadLetterQueue", "Arn"]},
+                                      "maxReceiveCount": JOB_MAX_RECEIVES}
+    assert queue["VisibilityTimeout"] == JOB_VISIBILITY_SECONDS and queue["SqsManagedSseEnabled"] is True
+    assert dead["MessageRetentionPeriod"] == 14 * 24 * 3600, "a failed job waits two weeks for a person"
+    script = _user_data(templates, stage)
+    assert f"GAME_JOB_MAX_RECEIVES={JOB_MAX_RECEIVES}" in script
+    assert f"GAME_JOB_VISIBILITY_SECONDS={JOB_VISIBILITY_SECONDS}" in script and "GAME_JOB_QUEUE_URL=" in script
+    policies = [r["Properties"]["PolicyDocument"] for r in storage.values() if r["Type"] == "AWS::SQS::QueuePolicy"]
+    assert len(policies) == 2 and all(
+        any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in p["Statement"])
+        for p in policies), "TLS only, on both queues"
