@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import Path
+from starlette.convertors import Convertor, register_url_convertor
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -28,6 +29,23 @@ def _json_integer(v: object) -> object:
 
 PlayerId = Annotated[int, Field(gt=0, le=MAX_ID), BeforeValidator(_json_integer)]
 IdPath = Annotated[int, Path(gt=0, le=MAX_ID)]
+
+
+class IdConvertor(Convertor):
+    """``{name:id}`` in a route's path: digits, at most as many as MAX_ID has. A longer run
+    of digits does not match the route (a 404), so no path converts an unbounded number
+    (Python refuses to convert one of more than 4300 digits); IdPath then bounds the value."""
+
+    regex = "[0-9]{1,%d}" % len(str(MAX_ID))
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(value)
+
+
+register_url_convertor("id", IdConvertor())
 # a player's name: the pattern is what the server enforces (game_service.names), stated in the schema
 Name = Annotated[
     str,

@@ -1,0 +1,63 @@
+"""Abuse probes over HTTP: what anyone can send (oversize numbers, control characters,
+bursts, double clicks, simultaneous probes) answers a 4xx with a reason, never a 5xx (which
+would page the operator), and loses nothing acknowledged."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.routing import APIRoute
+
+from tests.game_service.conftest import sign_in_guest
+
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+# values a path or query parameter may be sent: past Python's 4300-digit int limit, past
+# PostgreSQL's bigint, negative, long text
+OVERSIZE = ("9" * 4301, str(2**63), str(2**64 + 1), "-" + "9" * 30, "x" * 5000)
+
+
+def _api_routes(routes):
+    """The app's API routes (included routers are not flattened)."""
+    for r in routes:
+        if hasattr(r, "original_router"):
+            yield from _api_routes(r.original_router.routes)
+        elif isinstance(r, APIRoute):
+            yield r
+
+
+def _fill(template: str, values: dict[str, str]) -> str:
+    """The path with each ``{name}`` (or ``{name:convertor}``) replaced: by ``values[name]``
+    or else a plain id."""
+    return re.sub(r"\{([^}:]+)(?::[^}]*)?\}", lambda m: values.get(m.group(1), "12345678"), template)
+
+
+def test_oversize_path_and_query_values_are_never_a_5xx(client):
+    """Every route of the app, each path parameter in turn at an oversize value (the others
+    plain) with every method, each query parameter with the path's own methods: never a 5xx,
+    and a 4xx says why."""
+    p = sign_in_guest(client)
+    doc = client.get("/api/openapi.json").json()
+    routes = {r.path: r.methods for r in _api_routes(client.app.routes)}
+    cases = []  # (methods, url, query)
+    for template in sorted(routes):
+        documented = doc["paths"].get(re.sub(r":[^}]*\}", "}", template), {})
+        for name in re.findall(r"\{([^}:]+)", template):
+            cases += [(_METHODS, _fill(template, {name: bad}), {}) for bad in OVERSIZE]
+        for op in documented.values():
+            for q in (x["name"] for x in op.get("parameters", ()) if x["in"] == "query"):
+                cases += [(routes[template], _fill(template, {}), {q: bad}) for bad in OVERSIZE]
+    assert len(cases) > 50
+    failures = []
+    for methods, url, query in cases:
+        for method in methods:
+            r = client.request(method, url, params=query, headers=p.h)
+            if r.status_code >= 500 or (r.status_code >= 400 and "error" not in r.json()):
+                failures.append((method, url[:60], str({k: v[:20] for k, v in query.items()}), r.status_code))
+    assert not failures, sorted(set(failures))
+    anonymous = client.delete("/api/friends/" + "9" * 4301)
+    assert anonymous.status_code == 404 and anonymous.json()["error"] == "not_found"
+    r = p.delete(f"/api/friends/{2**53}")  # past MAX_ID, as many digits
+    assert r.status_code == 422 and "friend_id" in r.json()["detail"]
+    for mount in ("/", "/media/"):  # the page and the local media (static files)
+        for bad in OVERSIZE:
+            assert client.get(mount + bad).status_code == 404
