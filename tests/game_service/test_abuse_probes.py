@@ -5,6 +5,7 @@ would page the operator), and loses nothing acknowledged."""
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 from fastapi.routing import APIRoute
 
@@ -61,3 +62,43 @@ def test_oversize_path_and_query_values_are_never_a_5xx(client):
     for mount in ("/", "/media/"):  # the page and the local media (static files)
         for bad in OVERSIZE:
             assert client.get(mount + bad).status_code == 404
+
+
+CONTROL = ("ab\x00cd", "ab\x1b[2Jcd", "ab\x7fcd", "ab\x85cd")  # NUL, an escape sequence, DEL, a C1 control
+
+
+def test_control_characters_in_any_text_input_are_a_4xx_with_a_reason(client):
+    """PostgreSQL refuses NUL in text (that was a 500); every other control character is
+    refused before it reaches a log line or the database: the path, the query and every
+    string field of every JSON body say which input is wrong."""
+    p = sign_in_guest(client)
+    for bad in CONTROL:
+        r = p.get("/api/players", params={"q": bad})
+        assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["query", "q"], r.text
+        assert "control character" in r.json()["detail"]
+    doc = client.get("/api/openapi.json").json()
+    schemas = doc["components"]["schemas"]
+    probed = []
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            params = {x["name"]: x for x in op.get("parameters", ()) if x["in"] in ("path", "query")}
+            for name, param in params.items():
+                values = {n: "12345678" for n, x in params.items() if x["in"] == "path"}
+                url = path.format(**{**values, name: quote(CONTROL[0], safe="")}) if param["in"] == "path" else path.format(**values)
+                query = {name: CONTROL[0]} if param["in"] == "query" else {}
+                r = client.request(method, url, params=query, headers=p.h)
+                assert 400 <= r.status_code < 500 and r.json()["error"], (method, path, name, r.text)
+            body = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+            ref = body.get("$ref") or next((x["$ref"] for x in body.get("anyOf", ()) if "$ref" in x), None)
+            if ref is None:
+                continue
+            for field, spec in schemas[ref.rsplit("/", 1)[1]]["properties"].items():
+                if "string" not in {spec.get("type"), *(x.get("type") for x in spec.get("anyOf", ()))}:
+                    continue
+                for bad in CONTROL:
+                    r = client.request(method, path.format(**{n: "12345678" for n in params}),
+                                       json={field: bad}, headers=p.h)
+                    assert r.status_code == 422, (method, path, field, r.text)
+                    assert any(e["loc"][-1] == field for e in r.json()["errors"]), (method, path, field, r.text)
+                probed.append((path, field))
+    assert ("/api/auth/recover", "code") in probed and ("/api/me/facebook", "access_token") in probed
