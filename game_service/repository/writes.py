@@ -207,6 +207,9 @@ class Write:
     chain: Chain | None = None
     params: dict | None = None
     finish: Finish | None = None
+    # A write whose answer carries a secret (a recovery code) keeps no copy of it: its
+    # Idempotency-Key stores this refusal instead, and a replay answers it.
+    secret_replay: GameError | None = None
 
     @classmethod
     def of_chain(cls, op: str, chain: Chain, params: dict, finish: Finish) -> Write:
@@ -366,10 +369,14 @@ async def _steps(
             return stored
     status, body = await write.steps(conn, op_key)
     if idem_key:
+        stored_status, stored = status, body
+        if write.secret_replay is not None:
+            refusal = write.secret_replay
+            stored_status, stored = refusal.status, {"error": refusal.code, "detail": refusal.message}
         await conn.execute(
             sa.update(idempotency_keys)
             .where(idempotency_keys.c.player_id == player_id, idempotency_keys.c.key == idem_key)
-            .values(status_code=status, response=json.dumps(body, default=str))
+            .values(status_code=stored_status, response=json.dumps(stored, default=str))
         )
     return status, body
 
@@ -401,4 +408,7 @@ async def _claim_key(conn: AsyncConnection, player_id: int, key: str, fingerprin
     ).one()
     if stored.fingerprint != fingerprint:
         raise GameError(409, "idempotency_key_reused", "this Idempotency-Key was used for a different request")
-    return stored.status_code, json.loads(stored.response)
+    body = json.loads(stored.response)
+    if stored.status_code >= 400:  # a refusal stored in place of an answer that carried a secret
+        raise GameError(stored.status_code, body["error"], body["detail"])
+    return stored.status_code, body

@@ -4,12 +4,16 @@ would page the operator), and loses nothing acknowledged."""
 
 from __future__ import annotations
 
+import json
 import re
 from urllib.parse import quote
 
+import sqlalchemy
+from alembic import command
 from fastapi.routing import APIRoute
 
-from tests.game_service.conftest import sign_in_guest
+from game_service.migrate import alembic_config
+from tests.game_service.conftest import create_database, drop_database, sign_in_guest
 
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 # values a path or query parameter may be sent: past Python's 4300-digit int limit, past
@@ -102,3 +106,63 @@ def test_control_characters_in_any_text_input_are_a_4xx_with_a_reason(client):
                     assert any(e["loc"][-1] == field for e in r.json()["errors"]), (method, path, field, r.text)
                 probed.append((path, field))
     assert ("/api/auth/recover", "code") in probed and ("/api/me/facebook", "access_token") in probed
+
+
+def _text_columns(db) -> list[tuple[str, str, str]]:
+    return db.execute(
+        "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = 'public' "
+        "AND data_type IN ('text', 'character varying', 'character', 'json', 'jsonb', 'bytea')"
+    ).fetchall()
+
+
+def test_no_secret_is_at_rest_in_any_table(client, db):
+    """A recovery code is a login that never expires: only its hash is kept. Its answer was
+    kept in plaintext for a day as the stored reply to the request's Idempotency-Key; now a
+    replay of that key says the code was already issued (409), without it, and the code works."""
+    p = sign_in_guest(client)
+    key = {"Idempotency-Key": "recovery-1"}
+    first = p.post("/api/me/recovery-code", headers=key)
+    assert first.status_code == 201
+    code = first.json()["code"]
+    again = p.post("/api/me/recovery-code", headers=key)
+    assert again.status_code == 409 and again.json()["error"] == "recovery_code_issued", again.text
+    assert code not in again.text and again.json()["request_id"]
+    session = client.post("/api/auth/recover", json={"code": code})
+    assert session.status_code == 200
+    secrets = {code, code.replace("-", ""), session.json()["token"], p.token}
+    columns = _text_columns(db)
+    assert {("idempotency_keys", "response"), ("recovery_codes", "code_hash")} <= {c[:2] for c in columns}
+    for table, column, kind in columns:
+        value = f'"{column}"' if kind == "bytea" else f'"{column}"::text'
+        needle = "convert_to(%s, 'UTF8')" if kind == "bytea" else "%s"
+        for secret in secrets:
+            hit = db.execute(
+                f'SELECT count(*) FROM "{table}" WHERE position({needle} in {value}) > 0', (secret,)
+            ).fetchone()[0]
+            assert hit == 0, (table, column)
+
+
+def test_recovery_codes_stored_before_are_scrubbed_by_the_migration():
+    """Answers stored by the previous release (the code in plaintext) become the refusal."""
+    url = create_database("gs_scrub")
+    engine = sqlalchemy.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as conn:
+            command.upgrade(alembic_config(conn), "0005")
+            conn.commit()
+            pid = conn.execute(sqlalchemy.text(
+                "INSERT INTO players (name, coins, energy, energy_at) VALUES ('Old', 0, 0, 0) RETURNING id")).scalar()
+            for key, fp, response in (("k1", "POST /api/me/recovery-code 00ff", '{"code": "AAAAA-BBBBB-CCCCC-DDDDD"}'),
+                                      ("k2", "POST /api/actions 00ff", '{"coins_earned": 1}')):
+                conn.execute(sqlalchemy.text(
+                    "INSERT INTO idempotency_keys (player_id, key, fingerprint, status_code, response) "
+                    "VALUES (:pid, :key, :fp, 201, :response)"), {"pid": pid, "key": key, "fp": fp, "response": response})
+            conn.commit()
+            command.upgrade(alembic_config(conn), "head")
+            conn.commit()
+            rows = dict(conn.execute(sqlalchemy.text("SELECT key, response FROM idempotency_keys")).all())
+        assert "AAAAA" not in rows["k1"] and json.loads(rows["k1"])["error"] == "recovery_code_issued"
+        assert rows["k2"] == '{"coins_earned": 1}'
+    finally:
+        engine.dispose()
+        drop_database(url)
