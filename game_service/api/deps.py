@@ -20,7 +20,7 @@ from game_service.core import session_renewal
 from game_service.core.config import Settings
 from game_service.errors import GameError
 from game_service.repository import players
-from game_service.repository.writes import Write, run_write, session_generation
+from game_service.repository.writes import Write, count_session_write, run_write, session_generation
 from game_service.core.security import Session, Sessions, unauthorized
 
 _IDEM_OK = re.compile(r"^[\x21-\x7e]{1,128}$")
@@ -48,7 +48,8 @@ class Caller:
     the database's to say (``Session.check``); the player's id is reachable only through a
     check, so no route can forget it:
 
-    * ``Me``: checked in a statement of its own before the route runs (``id``);
+    * ``Me``: checked in a statement of its own before the route runs (``id``), a write
+      (any method but GET and HEAD) counted against the write budget by that statement;
     * ``Writer``: ``run`` builds the write for the player and runs it, checked by the write's
       own statement or transaction (one statement per request instead of two);
     * ``StateReader``: ``state`` reads the player's state, checked by that same read."""
@@ -67,6 +68,12 @@ class Caller:
 
     async def check(self) -> None:
         self.session.check(await session_generation(self.svc.engine, self.session.player_id))
+        self.checked = True
+
+    async def check_and_count_write(self) -> None:
+        """The check, and one write counted against the player's write budget (429 once it
+        is spent), in one statement."""
+        await count_session_write(self.svc.engine, self.svc.settings, self.session)
         self.checked = True
 
     async def run(self, build: Callable[[int], Write], body: bytes = b"") -> JSONResponse:
@@ -110,10 +117,18 @@ session_token = SessionBearer(auto_error=False, **_BEARER)
 _optional_bearer = HTTPBearer(auto_error=False, **_BEARER)
 
 
+_READS = frozenset({"GET", "HEAD"})
+
+
 async def checked_caller(caller: Caller = Depends(session_token)) -> Caller:
     """The caller, checked in the database before the route does anything: a deleted
-    player's token is a 401 and moves nothing."""
-    await caller.check()
+    player's token is a 401 and moves nothing. Any other method than GET and HEAD is a write:
+    it counts against the player's write budget like every write of ``Writer`` does (the edge
+    has no other bound on a player's writes)."""
+    if caller.request.method in _READS:
+        await caller.check()
+    else:
+        await caller.check_and_count_write()
     return caller
 
 

@@ -2,7 +2,10 @@
 
 Every write runs through :func:`run_write`, which checks the session, counts the write
 against the player's budget and, with an Idempotency-Key, claims the key, then runs the
-:class:`Write`'s ``steps`` in one transaction.
+:class:`Write`'s ``steps`` in one transaction. The other authenticated writes (a rename, a
+sign-out, a removal, an avatar, a Facebook link or import) are checked and counted against the
+same budget by :func:`count_session_write` before they run (``api.deps.Me`` calls it for
+every method but GET and HEAD).
 
 The hot writes (an action, an energy pack, a gift claim) are defined once, as a
 :class:`Chain` of conditional statements; their steps run it (on PostgreSQL as one
@@ -302,6 +305,35 @@ async def raise_missing_or(conn: AsyncConnection, player_id: int, err: GameError
 # nothing and writes nothing.
 _SESSION_OK = sa.exists().where(p.c.id == PID, p.c.session_gen == GEN)
 _SESSION_RATE_LIMIT = _window_counter("postgresql", rate_limits, rate_limits.c.player_id, PID, only_if=_SESSION_OK)
+
+
+def _session_budget() -> sa.Select:
+    """The session check and the rate-limit counter alone, in one statement (PostgreSQL): the
+    player's current token generation (``gen``) and the window's count (``rl_count``, NULL
+    when the session was refused and nothing was counted)."""
+    rl = _SESSION_RATE_LIMIT.cte("rl")
+    return sa.select(_SESSION_GEN.scalar_subquery().label("gen"),
+                     sa.select(rl.c.count).scalar_subquery().label("rl_count")).add_cte(rl)
+
+
+_SESSION_BUDGET = _session_budget()
+
+
+async def count_session_write(engine: AsyncEngine, s: Settings, session: Session) -> None:
+    """Check ``session`` and count one write of its player against the write budget, for a
+    write that does not run through :func:`run_write` (a rename, a sign-out, a removal, ...):
+    the 401 of ``Session.check`` (counting nothing), or the 429 once the budget is spent."""
+    params = {**rate_limit_params(s, session.player_id, clock.now_ms()), "gen": session.generation}
+    if engine.dialect.name == "postgresql":
+        row = await fetch_one(reader(engine), _SESSION_BUDGET, params)
+        session.check(row.gen)
+        count = row.rl_count
+    else:
+        async with engine.begin() as conn:
+            session.check((await conn.execute(_SESSION_GEN, params)).scalar_one_or_none())
+            count = await count_write(conn, s, session.player_id)
+    if count > s.rate_limit_writes:
+        raise rate_limited(s)
 
 
 @functools.lru_cache(maxsize=None)

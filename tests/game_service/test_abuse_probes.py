@@ -12,8 +12,9 @@ import sqlalchemy
 from alembic import command
 from fastapi.routing import APIRoute
 
+from game_service.core import clock
 from game_service.migrate import alembic_config
-from tests.game_service.conftest import create_database, drop_database, sign_in_guest
+from tests.game_service.conftest import create_database, drop_database, sign_in_guest, start_of_a_rate_window
 
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 # values a path or query parameter may be sent: past Python's 4300-digit int limit, past
@@ -166,3 +167,46 @@ def test_recovery_codes_stored_before_are_scrubbed_by_the_migration():
     finally:
         engine.dispose()
         drop_database(url)
+
+
+def _authenticated_writes(app) -> list[tuple[str, str]]:
+    """Every (method, path) that changes something and needs a session."""
+    from game_service.api.deps import session_token
+
+    def signed_in(dependant) -> bool:
+        return any(d.call is session_token or signed_in(d) for d in dependant.dependencies)
+
+    return sorted((m, r.path) for r in _api_routes(app.routes) if signed_in(r.dependant)
+                  for m in r.methods - {"GET", "HEAD"})
+
+
+BODIES = {
+    "/api/me": {"name": "Burst"}, "/api/me/facebook": {"access_token": "t"},
+    "/api/friends/facebook-import": {"access_token": "t"}, "/api/me/avatar/upload-url": {"content_type": "image/png"},
+    "/api/me/avatar": {"key": "incoming/1/a.png"}, "/api/friends/requests": {"player_id": 1},
+    "/api/gifts": {"to_player_id": 1},
+}
+
+
+def test_every_authenticated_write_counts_against_the_write_budget(make_client, db):
+    """The edge has no WAF: the per-player budget is the only bound on a player's writes.
+    Renames, sign-outs, removals, avatar confirms, Facebook links and imports were free
+    (300 renames in a burst all succeeded); now a burst of renames spends the budget and
+    then every write route answers 429 with Retry-After, until the window ends."""
+    client = make_client(rate_limit_writes=5)
+    p = sign_in_guest(client)
+    start_of_a_rate_window()
+    renames = [client.patch("/api/me", json={"name": f"Burst {i}"}, headers=p.h) for i in range(8)]
+    assert [r.status_code for r in renames] == [200] * 5 + [429] * 3, [r.text for r in renames]
+    assert renames[-1].json()["error"] == "rate_limited" and 1 <= int(renames[-1].headers["Retry-After"]) <= 60
+    assert p.state()["name"] == "Burst 4"
+    routes = _authenticated_writes(client.app)
+    assert ("PATCH", "/api/me") in routes and ("POST", "/api/auth/sign-out") in routes and len(routes) >= 15
+    for method, path in routes:
+        url = _fill(path, {"code": "abcdefgh"})
+        r = client.request(method, url, json=BODIES.get(path), headers=p.h)
+        assert r.status_code == 429 and "Retry-After" in r.headers, (method, path, r.text)
+    assert db.execute("SELECT count FROM rate_limits WHERE player_id = %s", (p.id,)).fetchone()[0] == 8 + len(routes)
+    clock.advance(60)
+    assert client.patch("/api/me", json={"name": "Later"}, headers=p.h).status_code == 200
+    assert client.post("/api/auth/sign-out", headers=p.h).status_code == 204
