@@ -281,7 +281,8 @@ class LocalStorage:
             shutil.rmtree(p)
 
     def check(self) -> None:
-        probe = self.root / ".ready-probe"
+        """The directory takes a write: a probe file of this check's own (checks run at once)."""
+        probe = self.root / f".ready-probe-{uuid.uuid4().hex}"
         probe.write_bytes(b"ok")
         probe.unlink()
 

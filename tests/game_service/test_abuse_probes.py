@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
@@ -252,3 +253,21 @@ def test_a_double_click_on_avatar_confirm_is_one_avatar_and_clear_answers(backen
         keys = [o["Key"] for o in s3.list_objects_v2(Bucket="abuse-probe-media", Prefix=f"media/avatars/{p.id}/")["Contents"]]
         assert keys == [url.lstrip("/")]
         assert s3.get_object(Bucket="abuse-probe-media", Key=keys[0])["Body"].read() == PNG
+
+
+def test_simultaneous_readiness_checks_all_pass_and_a_failure_tells_only_the_log(make_client, caplog):
+    """40 readiness checks at once answered up to 23 503s (each wrote and deleted the same
+    probe file); a failing one told anyone the exception and the server's paths."""
+    client = make_client()
+    with ThreadPoolExecutor(40) as pool:
+        answers = list(pool.map(lambda _: client.get("/api/health/ready"), range(40)))
+    assert Counter(r.status_code for r in answers) == {200: 40}, [r.text for r in answers if r.status_code != 200]
+    broken = make_client(database_url="postgresql://postgres@127.0.0.1:1/nope")
+    root = broken.app.state.services.storage.root
+    shutil.rmtree(root)
+    root.write_text("not a directory")  # the storage check cannot write under it
+    r = broken.get("/api/health/ready")
+    assert r.status_code == 503 and r.json() == {"status": "fail", "checks": {"database": "error", "storage": "error"}}
+    assert "Retry-After" in r.headers
+    logged = "\n".join(rec.getMessage() + str(getattr(rec, "fields", "")) for rec in caplog.records)
+    assert str(root) in logged and "127.0.0.1" in logged
