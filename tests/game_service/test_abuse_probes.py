@@ -19,7 +19,16 @@ from fastapi.routing import APIRoute
 
 from game_service.core import clock
 from game_service.migrate import alembic_config
-from tests.game_service.conftest import create_database, drop_database, sign_in_guest, start_of_a_rate_window
+from tests.game_service.conftest import (
+    FB_APP_SECRET,
+    Player,
+    befriend,
+    create_database,
+    drop_database,
+    make_signed_request,
+    sign_in_guest,
+    start_of_a_rate_window,
+)
 
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 # values a path or query parameter may be sent: past Python's 4300-digit int limit, past
@@ -271,3 +280,36 @@ def test_simultaneous_readiness_checks_all_pass_and_a_failure_tells_only_the_log
     assert "Retry-After" in r.headers
     logged = "\n".join(rec.getMessage() + str(getattr(rec, "fields", "")) for rec in caplog.records)
     assert str(root) in logged and "127.0.0.1" in logged
+
+
+def _untrue_counters(db, players) -> list[tuple]:
+    """Those of ``players`` whose gifts_waiting is not their number of unclaimed gifts."""
+    return db.execute(
+        "SELECT p.id, p.gifts_waiting, count(g.id) FROM players p "
+        "LEFT JOIN gifts g ON g.recipient_id = p.id AND g.claimed_at IS NULL "
+        "WHERE p.id = ANY(%s) GROUP BY p.id HAVING p.gifts_waiting <> count(g.id)", ([x.id for x in players],)
+    ).fetchall()
+
+
+def test_every_deletion_keeps_every_gifts_waiting_counter_true(client, db):
+    """A sender's data deletion took their gifts with it (the cascade) but left the
+    recipients' gifts_waiting: a badge that could never be cleared."""
+    payload = {"algorithm": "HMAC-SHA256", "issued_at": clock.now_ms() // 1000, "user_id": "fb-gift-sender"}
+    signed = make_signed_request(payload, FB_APP_SECRET)
+    sender = Player(client, client.post("/api/auth/facebook", json={"signed_request": signed}).json())
+    bea, cal, dan = (sign_in_guest(client) for _ in range(3))
+    for friend in (bea, cal, dan):
+        befriend(sender, friend)
+        assert sender.post("/api/gifts", json={"to_player_id": friend.id}).status_code == 201
+    gift_to_cal = cal.get("/api/gifts").json()["items"][0]["id"]
+    assert cal.post(f"/api/gifts/{gift_to_cal}/claim").status_code == 200
+    assert bea.post("/api/gifts", json={"to_player_id": sender.id}).status_code == 201
+    assert dan.state()["gifts_waiting"] == 1
+    assert dan.delete(f"/api/friends/{sender.id}").status_code == 204  # a removed friend's gift stays
+    everyone = (sender, bea, cal, dan)
+    assert _untrue_counters(db, everyone) == [] and dan.state()["gifts_waiting"] == 1
+    assert client.post("/api/facebook/data-deletion", data={"signed_request": signed}).status_code == 200
+    assert _untrue_counters(db, everyone) == []
+    for friend in (bea, cal, dan):
+        assert friend.state()["gifts_waiting"] == 0
+        assert [g for g in friend.get("/api/gifts").json()["items"] if not g["claimed"]] == []
