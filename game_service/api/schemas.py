@@ -33,16 +33,16 @@ IdPath = Annotated[int, Path(gt=0, le=MAX_ID)]
 
 
 class IdConvertor(Convertor):
-    """``{name:id}`` in a route's path: digits, at most as many as MAX_ID has. A longer run
-    of digits does not match the route (a 404), so no path converts an unbounded number
-    (Python refuses to convert one of more than 4300 digits); IdPath then bounds the value."""
+    """``{name:id}`` in a route's path: digits, handed on as text for IdPath to bound (a
+    422 at any length). Starlette's ``int`` convertor converts while it routes, and Python
+    refuses to convert more than 4300 digits: that was a 500 for any method."""
 
-    regex = "[0-9]{1,%d}" % len(str(MAX_ID))
+    regex = "[0-9]+"
 
-    def convert(self, value: str) -> int:
-        return int(value)
+    def convert(self, value: str) -> str:
+        return value
 
-    def to_string(self, value: int) -> str:
+    def to_string(self, value: object) -> str:
         return str(value)
 
 
