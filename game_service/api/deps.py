@@ -66,15 +66,20 @@ class Caller:
             raise RuntimeError("the session is unchecked: take Me, or use run() or state()")
         return self.session.player_id
 
+    def _accepted(self) -> None:
+        """The database accepted the session: its id is reachable, its renewal may go out."""
+        self.checked = True
+        session_renewal.confirm(self.request)
+
     async def check(self) -> None:
         self.session.check(await session_generation(self.svc.engine, self.session.player_id))
-        self.checked = True
+        self._accepted()
 
     async def check_and_count_write(self) -> None:
         """The check, and one write counted against the player's write budget (429 once it
         is spent), in one statement."""
         await count_session_write(self.svc.engine, self.svc.settings, self.session)
-        self.checked = True
+        self._accepted()
 
     async def run(self, build: Callable[[int], Write], body: bytes = b"") -> JSONResponse:
         """Run the write ``build(player_id)`` (session check, rate limit, idempotency, one
@@ -84,12 +89,15 @@ class Caller:
         fp = fingerprint(self.request, body) if self.key is not None else ""
         write = build(self.session.player_id)
         status, out = await run_write(self.svc.engine, self.svc.settings, self.session, write, self.key, fp)
+        self._accepted()
         return JSONResponse(out, status_code=status)  # a write's body is JSON types already
 
     async def state(self) -> JSONResponse:
         """The player's state, the session checked by the same read."""
         svc = self.svc
-        return JSONResponse(await players.get_state(svc.engine, svc.settings, self.session.player_id, self.session))
+        state = await players.get_state(svc.engine, svc.settings, self.session.player_id, self.session)
+        self._accepted()
+        return JSONResponse(state)
 
 
 class SessionBearer(HTTPBearer):
@@ -108,7 +116,7 @@ class SessionBearer(HTTPBearer):
         session = svc.sessions.verify(creds.credentials)
         if session is None:
             raise unauthorized("invalid_session", "session token is invalid or expired; sign in again")
-        session_renewal.note(request, svc.sessions, session)  # sent only if the session is not then refused
+        session_renewal.note(request, svc.sessions, session)  # sent once the database accepts the session
         return Caller(request, svc, session)
 
 

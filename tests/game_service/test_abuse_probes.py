@@ -314,3 +314,20 @@ def test_every_deletion_keeps_every_gifts_waiting_counter_true(client, db):
         assert friend.state()["gifts_waiting"] == 0
         assert [g for g in friend.get("/api/gifts").json()["items"] if not g["claimed"]] == []
 
+
+def test_a_refused_session_is_never_renewed_and_the_page_allows_only_get(client):
+    """A signed-out token with a malformed body answered 422 with a fresh token; ``POST /``
+    answered 405 with an ``Allow`` that listed POST."""
+    p = sign_in_guest(client)
+    clock.advance(2 * 24 * 3600)  # the token is old enough to renew
+    renewed = p.get("/api/me")
+    assert renewed.status_code == 200 and renewed.headers.get("X-Session-Token")
+    assert p.post("/api/auth/sign-out").status_code == 204
+    for method, path, body in (("POST", "/api/friends/requests", {"player_id": "x"}),
+                               ("POST", "/api/gifts", {}), ("PATCH", "/api/me", {"name": ""})):
+        r = client.request(method, path, json=body, headers=p.h)
+        assert r.status_code in (401, 422) and "X-Session-Token" not in r.headers, (path, r.status_code)
+    for path in ("/", "/index.html", "/media/x.png"):
+        r = client.post(path)
+        assert r.status_code == 405 and r.headers["Allow"] == "GET, HEAD", (path, r.headers.get("Allow"))
+        assert r.json()["error"] == "method_not_allowed"
