@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import socket
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
@@ -21,6 +23,7 @@ from game_service.core import clock
 from game_service.migrate import alembic_config
 from tests.game_service.conftest import (
     FB_APP_SECRET,
+    LiveServer,
     Player,
     befriend,
     create_database,
@@ -331,3 +334,57 @@ def test_a_refused_session_is_never_renewed_and_the_page_allows_only_get(client)
         r = client.post(path)
         assert r.status_code == 405 and r.headers["Allow"] == "GET, HEAD", (path, r.headers.get("Allow"))
         assert r.json()["error"] == "method_not_allowed"
+
+
+def _closed_within(url: str, send: list[bytes], seconds: float) -> tuple[bytes, float]:
+    """Open a connection, send ``send`` (parts 0.3 s apart), then read until the server
+    closes it; return what it answered and when it closed (or ``seconds`` if it did not)."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=seconds) as sock:
+        for i, part in enumerate(send):
+            if i:
+                time.sleep(0.3)
+            sock.sendall(part)
+        t0, got = time.monotonic(), b""
+        try:
+            while chunk := sock.recv(65536):
+                got += chunk
+        except TimeoutError:
+            return got, seconds
+        return got, time.monotonic() - t0
+
+
+@pytest.fixture(scope="module")
+def impatient_server(pg_url, tmp_path_factory):
+    server = LiveServer({"GAME_DATABASE_URL": pg_url, "GAME_SESSION_SECRET": "s",
+                         "GAME_MEDIA_DIR": str(tmp_path_factory.mktemp("impatient") / "media"),
+                         "GAME_HTTP_HEADER_TIMEOUT_SECONDS": "1", "GAME_HTTP_BODY_TIMEOUT_SECONDS": "1",
+                         "GAME_HTTP_KEEPALIVE_SECONDS": "1"}, workers=1)
+    yield server
+    server.stop()
+
+
+@pytest.mark.slow  # a server of its own
+def test_slow_clients_are_timed_out_and_normal_ones_are_not(impatient_server):
+    """Idle connections, half-sent heads and stalled bodies were held open for minutes (no
+    read timeout). With 1 s timeouts: each is closed within a few seconds (a 408 when a
+    request had begun); a request sent in parts, each within the timeout, is served."""
+    url = impatient_server.url
+    head = b"POST /api/auth/guest HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    probes = {
+        "idle": [],
+        "half a head": [b"GET /api/health/live HTTP/1.1\r\nHost: x\r\n"],
+        "stalled body": [head + b"Content-Length: 20\r\n\r\n{\"name\":"],
+        "kept alive": [b"GET /api/health/live HTTP/1.1\r\nHost: x\r\n\r\n"],
+        "in parts": [head, b"Content-Length: 16\r\n\r\n{\"name\":", b" \"Slow\"}"],
+    }
+    with ThreadPoolExecutor(len(probes)) as pool:
+        done = dict(zip(probes, pool.map(lambda parts: _closed_within(url, parts, 6), probes.values())))
+    for what in ("idle", "half a head", "stalled body", "kept alive"):
+        assert done[what][1] < 4, (what, done[what])
+    for what in ("half a head", "stalled body"):
+        assert done[what][0].startswith(b"HTTP/1.1 408 ") and b'"request_timeout"' in done[what][0], done[what]
+    assert done["idle"][0] == b""
+    assert done["kept alive"][0].startswith(b"HTTP/1.1 200 ")
+    assert done["in parts"][0].startswith(b"HTTP/1.1 201 ") and b'"Slow"' in done["in parts"][0], done["in parts"]
+    assert "Traceback" not in impatient_server.log_text()
