@@ -88,7 +88,12 @@ class Caller:
         ``body`` is the request body as validated, part of the Idempotency-Key fingerprint."""
         fp = fingerprint(self.request, body) if self.key is not None else ""
         write = build(self.session.player_id)
-        status, out = await run_write(self.svc.engine, self.svc.settings, self.session, write, self.key, fp)
+        try:
+            status, out = await run_write(self.svc.engine, self.svc.settings, self.session, write, self.key, fp)
+        except GameError as exc:
+            if exc.status != 401:  # the session was accepted, the write refused
+                self._accepted()
+            raise
         self._accepted()
         return JSONResponse(out, status_code=status)  # a write's body is JSON types already
 

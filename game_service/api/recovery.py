@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+
 from game_service.api.deps import Writer, services_of
 from game_service.api.schemas import ERRORS, Strict, TokenOut, text
 from game_service.errors import GameError

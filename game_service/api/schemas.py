@@ -47,6 +47,7 @@ class IdConvertor(Convertor):
 
 
 register_url_convertor("id", IdConvertor())
+
 # a player's name: the pattern is what the server enforces (game_service.names), stated in the schema
 Name = Annotated[
     str,

@@ -58,7 +58,7 @@ async def _delete_player(conn: AsyncConnection, player_id: int) -> bool:
 
     The player and those recipients are locked first, lowest id first, like every write
     between two players (``social._lock_pair``): no gift of the player is sent or claimed
-    in between, and no such write deadlocks with this one."""
+    in between."""
     sent = sa.select(gifts.c.recipient_id).where(gifts.c.sender_id == player_id, gifts.c.claimed_at.is_(None))
     if conn.dialect.name == "postgresql":  # SQLite (local play) has one writer at a time
         await conn.execute(

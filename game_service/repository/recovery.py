@@ -1,7 +1,7 @@
 """Recovery codes: a guest copies one, and later redeems it on another device for a session.
 
-Only the code's SHA-256 is stored (the answer to a request with an Idempotency-Key is not: a
-replay of the key is a 409 ``recovery_code_issued``). A code has 100 random bits, so guessing is hopeless
+Only the code's SHA-256 is stored (nor is the answer kept for an Idempotency-Key: a replay of
+the key is a 409 ``recovery_code_issued``). A code has 100 random bits, so guessing is hopeless
 without a rate limit; it works until the player makes a new one (which replaces it)."""
 
 from __future__ import annotations
