@@ -125,12 +125,15 @@ class _PageMount(Mount):
 
 
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+_FILE_METHODS = ("GET", "HEAD")  # what a mount of static files (the page, local media) answers
+
+
+def _answers(route, scope, method: str) -> bool:
+    if isinstance(route, Mount) and isinstance(route.app, StaticFiles) and method not in _FILE_METHODS:
+        return False  # a mount matches every method; its files answer only these
+    return route.matches({**scope, "method": method})[0] == Match.FULL
 
 
 def allowed_methods(app: FastAPI, scope) -> str:
     """The methods some route answers at this path (for a 405's ``Allow``)."""
-    allowed = [
-        m for m in _METHODS
-        if any(route.matches({**scope, "method": m})[0] == Match.FULL for route in app.router.routes)
-    ]
-    return ", ".join(allowed)
+    return ", ".join(m for m in _METHODS if any(_answers(route, scope, m) for route in app.router.routes))

@@ -169,7 +169,7 @@ castles = sa.Table(
     sa.CheckConstraint("level >= 0", name="level_nonnegative"),
 )
 
-# ---------------------------------------------------------------- 0006
+# ---------------------------------------------------------------- 0007
 # work done outside a player's request (game_service.jobs): one row per job, the message on
 # the queue carries only its id. The row is the job's state and its idempotency: a message
 # delivered twice finds the job done and changes nothing twice. No foreign key to players:

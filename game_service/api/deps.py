@@ -20,7 +20,7 @@ from game_service.core import session_renewal
 from game_service.core.config import Settings
 from game_service.errors import GameError
 from game_service.repository import players
-from game_service.repository.writes import Write, run_write, session_generation
+from game_service.repository.writes import Write, count_session_write, run_write, session_generation
 from game_service.core.security import Session, Sessions, unauthorized
 
 _IDEM_OK = re.compile(r"^[\x21-\x7e]{1,128}$")
@@ -48,7 +48,8 @@ class Caller:
     the database's to say (``Session.check``); the player's id is reachable only through a
     check, so no route can forget it:
 
-    * ``Me``: checked in a statement of its own before the route runs (``id``);
+    * ``Me``: checked in a statement of its own before the route runs (``id``), a write
+      (any method but GET and HEAD) counted against the write budget by that statement;
     * ``Writer``: ``run`` builds the write for the player and runs it, checked by the write's
       own statement or transaction (one statement per request instead of two);
     * ``StateReader``: ``state`` reads the player's state, checked by that same read."""
@@ -65,9 +66,20 @@ class Caller:
             raise RuntimeError("the session is unchecked: take Me, or use run() or state()")
         return self.session.player_id
 
+    def _accepted(self) -> None:
+        """The database accepted the session: its id is reachable, its renewal may go out."""
+        self.checked = True
+        session_renewal.confirm(self.request)
+
     async def check(self) -> None:
         self.session.check(await session_generation(self.svc.engine, self.session.player_id))
-        self.checked = True
+        self._accepted()
+
+    async def check_and_count_write(self) -> None:
+        """The check, and one write counted against the player's write budget (429 once it
+        is spent), in one statement."""
+        await count_session_write(self.svc.engine, self.svc.settings, self.session)
+        self._accepted()
 
     async def run(self, build: Callable[[int], Write], body: bytes = b"") -> JSONResponse:
         """Run the write ``build(player_id)`` (session check, rate limit, idempotency, one
@@ -76,13 +88,21 @@ class Caller:
         ``body`` is the request body as validated, part of the Idempotency-Key fingerprint."""
         fp = fingerprint(self.request, body) if self.key is not None else ""
         write = build(self.session.player_id)
-        status, out = await run_write(self.svc.engine, self.svc.settings, self.session, write, self.key, fp)
+        try:
+            status, out = await run_write(self.svc.engine, self.svc.settings, self.session, write, self.key, fp)
+        except GameError as exc:
+            if exc.status != 401:  # the session was accepted, the write refused
+                self._accepted()
+            raise
+        self._accepted()
         return JSONResponse(out, status_code=status)  # a write's body is JSON types already
 
     async def state(self) -> JSONResponse:
         """The player's state, the session checked by the same read."""
         svc = self.svc
-        return JSONResponse(await players.get_state(svc.engine, svc.settings, self.session.player_id, self.session))
+        state = await players.get_state(svc.engine, svc.settings, self.session.player_id, self.session)
+        self._accepted()
+        return JSONResponse(state)
 
 
 class SessionBearer(HTTPBearer):
@@ -101,7 +121,7 @@ class SessionBearer(HTTPBearer):
         session = svc.sessions.verify(creds.credentials)
         if session is None:
             raise unauthorized("invalid_session", "session token is invalid or expired; sign in again")
-        session_renewal.note(request, svc.sessions, session)  # sent only if the session is not then refused
+        session_renewal.note(request, svc.sessions, session)  # sent once the database accepts the session
         return Caller(request, svc, session)
 
 
@@ -110,10 +130,18 @@ session_token = SessionBearer(auto_error=False, **_BEARER)
 _optional_bearer = HTTPBearer(auto_error=False, **_BEARER)
 
 
+_READS = frozenset({"GET", "HEAD"})
+
+
 async def checked_caller(caller: Caller = Depends(session_token)) -> Caller:
     """The caller, checked in the database before the route does anything: a deleted
-    player's token is a 401 and moves nothing."""
-    await caller.check()
+    player's token is a 401 and moves nothing. Any other method than GET and HEAD is a write:
+    it counts against the player's write budget like every write of ``Writer`` does (the edge
+    has no other bound on a player's writes)."""
+    if caller.request.method in _READS:
+        await caller.check()
+    else:
+        await caller.check_and_count_write()
     return caller
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 
 from game_service.api.deps import Me, Writer, services_of
-from game_service.api.schemas import ERRORS
+from game_service.api.schemas import ERRORS, NO_CONTROL_PATTERN, NoControl
 from game_service.repository import invites
 
 router = APIRouter(tags=["social"], responses=ERRORS)
@@ -37,7 +37,9 @@ async def accept_invite(code: InviteCode, w: Writer):
 
 @router.get("/api/players")
 async def search_players(
-    me: Me, q: str = Query(min_length=2, max_length=40, description="part of a player's name, any case")
+    me: Me,
+    q: Annotated[str, Query(min_length=2, max_length=40, description="part of a player's name, any case",
+                            json_schema_extra={"pattern": NO_CONTROL_PATTERN}), NoControl],
 ):
     """Players whose name contains ``q`` (names starting with it first), at most 10."""
     return {"items": await invites.search(me.svc.engine, me.svc.settings, me.id, q)}

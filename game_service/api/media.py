@@ -7,7 +7,13 @@ from game_service.repository import players
 from game_service.api.deps import Me, services_of
 from game_service.api.schemas import ERRORS, AvatarConfirmIn, PlayerState, UploadOut, UploadUrlIn, link, linked
 from game_service.errors import GameError, not_found
-from game_service.core.storage import LocalStorage, avatar_key_for, incoming_prefix, sniff_image_type
+from game_service.core.storage import (
+    LocalStorage,
+    avatar_key_for,
+    avatar_prefix_for,
+    incoming_prefix,
+    sniff_image_type,
+)
 
 router = APIRouter(tags=["media"], responses=ERRORS)
 
@@ -25,23 +31,21 @@ async def avatar_upload_url(body: UploadUrlIn, caller: Me):
 
 @router.post("/api/me/avatar", response_model=PlayerState)
 async def avatar_confirm(body: AvatarConfirmIn, caller: Me):
-    """Verify an uploaded file (size, image type by magic bytes) and make it the avatar."""
+    """Verify an uploaded file (size, image type by magic bytes) and make it the avatar.
+
+    Confirming the same upload again (a double click, a retry) answers the same."""
     svc, me = caller.svc, caller.id
     key = body.key
     if not key.startswith(incoming_prefix(me)) or ".." in key or "//" in key:
         raise not_found("upload")
     head = await run_in_threadpool(svc.storage.head, key)
     if head is None:
-        raise not_found("upload")
-    if head.size == 0 or head.size > svc.settings.avatar_max_bytes:
-        await run_in_threadpool(svc.storage.delete, key)
-        raise GameError(422, "invalid_upload", f"avatar must be 1 to {svc.settings.avatar_max_bytes} bytes")
-    ctype = sniff_image_type(head.head)
-    if ctype is None:
-        await run_in_threadpool(svc.storage.delete, key)
-        raise GameError(422, "invalid_upload", "avatar must be a PNG, JPEG, GIF or WebP image")
-    dst = avatar_key_for(me, ctype)
-    await run_in_threadpool(svc.storage.promote, key, dst, ctype)
+        # a concurrent confirm of the same upload (a double click) may have made it the avatar
+        dst = await run_in_threadpool(svc.storage.first_key, avatar_prefix_for(me, key))
+        if dst is None:
+            raise not_found("upload")
+    else:
+        dst = await _verified_avatar(svc, me, key, head)
     try:
         old = await players.set_avatar(svc.engine, me, dst)
     except GameError:
@@ -53,6 +57,21 @@ async def avatar_confirm(body: AvatarConfirmIn, caller: Me):
     if old and old != dst:
         await run_in_threadpool(svc.storage.delete, old)
     return await players.get_state(svc.engine, svc.settings, me)
+
+
+async def _verified_avatar(svc, me: int, key: str, head) -> str:
+    """Check the upload (size, image type by magic bytes) and move it to its avatar key."""
+    if head.size == 0 or head.size > svc.settings.avatar_max_bytes:
+        await run_in_threadpool(svc.storage.delete, key)
+        raise GameError(422, "invalid_upload", f"avatar must be 1 to {svc.settings.avatar_max_bytes} bytes")
+    ctype = sniff_image_type(head.head)
+    if ctype is None:
+        await run_in_threadpool(svc.storage.delete, key)
+        raise GameError(422, "invalid_upload", "avatar must be a PNG, JPEG, GIF or WebP image")
+    dst = avatar_key_for(me, ctype, key)
+    if not await run_in_threadpool(svc.storage.promote, key, dst, ctype):
+        raise not_found("upload")
+    return dst
 
 
 @router.post(LocalStorage.UPLOAD_URL, status_code=204, include_in_schema=False)

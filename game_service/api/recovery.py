@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from pydantic import Field
 
 from game_service.api.deps import Writer, services_of
-from game_service.api.schemas import ERRORS, Strict, TokenOut
+from game_service.api.schemas import ERRORS, Strict, TokenOut, text
 from game_service.errors import GameError
 from game_service.repository import players, recovery
 from game_service.repository.writes import session_generation
@@ -15,7 +14,7 @@ router = APIRouter(tags=["auth"], responses=ERRORS)
 
 
 class RecoverIn(Strict):
-    code: str = Field(min_length=1, max_length=64)
+    code: text(1, 64)  # type: ignore[valid-type]
 
 
 @router.post("/api/me/recovery-code", status_code=201)

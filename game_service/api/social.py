@@ -65,7 +65,7 @@ async def decline_friend(request_id: IdPath, me: Me):
     return Response(status_code=204)
 
 
-@router.delete("/api/friends/{friend_id:int}", status_code=204)
+@router.delete("/api/friends/{friend_id:id}", status_code=204)
 async def remove_friend(friend_id: IdPath, me: Me):
     await social.remove_friend(me.svc.engine, me.id, friend_id)
     return Response(status_code=204)

@@ -114,6 +114,13 @@ class Settings(BaseSettings):
     request_max_bytes: int = Field(64 * 1024, ge=1024)
     # How often the page re-reads friends, requests, gifts and state (GET /api/config tells it)
     page_refresh_seconds: float = Field(10, ge=0.5, le=600)
+    # Slow clients (core/http_timeouts.py): a request's head must arrive within this long of
+    # the connection opening (408 and closed otherwise), a body may pause at most this long,
+    # and a kept-alive connection idles at most this long between requests (longer than the
+    # load balancer's idle timeout, 60 s, so that the balancer closes first)
+    http_header_timeout_seconds: float = Field(10, gt=0, le=300)
+    http_body_timeout_seconds: float = Field(15, gt=0, le=300)
+    http_keepalive_seconds: int = Field(75, ge=1, le=3600)
 
     # Game rules
     energy_cap: int = 20

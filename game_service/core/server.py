@@ -5,9 +5,20 @@ from __future__ import annotations
 import logging
 
 from gunicorn.app.base import BaseApplication
+from uvicorn_worker import UvicornWorker
 
 from game_service.core import logs
 from game_service.core.config import Settings
+from game_service.core.http_timeouts import timed_protocol
+
+
+class GameWorker(UvicornWorker):
+    """A uvicorn worker whose connections time out slow clients (core/http_timeouts.py)."""
+
+    @property
+    def CONFIG_KWARGS(self) -> dict:  # type: ignore[override]  # read once the worker knows its app
+        s = self.app.settings
+        return {"loop": "auto", "http": timed_protocol(s.http_header_timeout_seconds, s.http_body_timeout_seconds)}
 
 
 class GameServer(BaseApplication):
@@ -20,10 +31,10 @@ class GameServer(BaseApplication):
         cfg = {
             "bind": f"{s.bind}:{s.port}",
             "workers": s.workers,
-            "worker_class": "uvicorn_worker.UvicornWorker",
+            "worker_class": "game_service.core.server.GameWorker",
             "graceful_timeout": 20,  # SIGTERM: stop accepting, finish in-flight requests
             "timeout": 60,
-            "keepalive": 75,  # longer than the load balancer's idle timeout
+            "keepalive": s.http_keepalive_seconds,  # longer than the load balancer's idle timeout
             "accesslog": None,
             "errorlog": "-",
             "loglevel": s.log_level.lower(),

@@ -7,10 +7,11 @@ old one. A player who plays at least once a week is never signed out, and renewa
 at most one new token per day per player chain, and only for a token that is still valid
 (an expired or revoked one is refused before this runs).
 
-``note`` is called by the authentication dependency once the token is verified;
-``RenewalMiddleware`` adds the header to whatever response the route returns, except a 401:
-the session check (the player's current generation) may come later, in the route's own
-statement, and a refused session is never renewed.
+``note`` is called by the authentication dependency once the token is verified, ``confirm``
+once the database has checked the session (the player's current generation: in a statement
+of its own or in the route's own statement); ``RenewalMiddleware`` adds the header only to
+the response of a request whose session was confirmed. A refused or unchecked session (a
+401, a body refused before the route ran) is never renewed.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from game_service.core import clock
 HEADER = "X-Session-Token"
 RENEW_AFTER_SECONDS = 24 * 3600
 _STATE_KEY = "renewed_session_token"
+_PENDING_KEY = "renewable_session_token"
 
 
 def fresh_token(sessions, session) -> str | None:
@@ -33,7 +35,15 @@ def fresh_token(sessions, session) -> str | None:
 
 
 def note(request: Request, sessions, session) -> None:
+    """The verified token is old enough: a renewed one is kept, to be sent once confirmed."""
     renewed = fresh_token(sessions, session)
+    if renewed is not None:
+        setattr(request.state, _PENDING_KEY, renewed)
+
+
+def confirm(request: Request) -> None:
+    """The database accepted the session: its renewed token (if any) goes out."""
+    renewed = getattr(request.state, _PENDING_KEY, None)
     if renewed is not None:
         setattr(request.state, _STATE_KEY, renewed)
 

@@ -9,6 +9,7 @@ upload (size, magic bytes) and only then copies it to ``media/avatars/<player_id
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import uuid
@@ -45,8 +46,15 @@ def new_incoming_key(player_id: int, content_type: str) -> str:
     return f"{incoming_prefix(player_id)}{uuid.uuid4().hex}.{ALLOWED_TYPES[content_type]}"
 
 
-def avatar_key_for(player_id: int, content_type: str) -> str:
-    return f"{MEDIA_PREFIX}avatars/{player_id}/{uuid.uuid4().hex}.{ALLOWED_TYPES[content_type]}"
+def avatar_prefix_for(player_id: int, upload_key: str | None = None) -> str:
+    """Where the avatar made of upload ``upload_key`` goes, without its extension: named
+    after the upload, so two confirms of one upload (a double click) make the same avatar."""
+    stem = uuid.uuid4().hex if upload_key is None else upload_key.rsplit("/", 1)[-1].split(".", 1)[0]
+    return f"{MEDIA_PREFIX}avatars/{player_id}/{stem}."
+
+
+def avatar_key_for(player_id: int, content_type: str, upload_key: str | None = None) -> str:
+    return avatar_prefix_for(player_id, upload_key) + ALLOWED_TYPES[content_type]
 
 
 def public_url(key: str) -> str:
@@ -58,6 +66,11 @@ def public_url(key: str) -> str:
 class ObjectHead:
     size: int
     head: bytes
+
+
+def _missing(exc: Exception) -> bool:
+    """An S3 error that says the object is not there."""
+    return getattr(exc, "response", {}).get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
 
 
 class S3Storage:
@@ -95,28 +108,43 @@ class S3Storage:
     def head(self, key: str) -> ObjectHead | None:
         from botocore.exceptions import ClientError
 
-        try:
+        try:  # None also when a concurrent request moves it away between the two calls
             meta = self.s3.head_object(Bucket=self.bucket, Key=key)
+            size = int(meta["ContentLength"])
+            if size == 0:
+                return ObjectHead(0, b"")
+            body = self.s3.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=0-{SNIFF_BYTES - 1}")
+            return ObjectHead(size, body["Body"].read())
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            if _missing(exc):
                 return None
             raise
-        size = int(meta["ContentLength"])
-        if size == 0:
-            return ObjectHead(0, b"")
-        body = self.s3.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=0-{SNIFF_BYTES - 1}")
-        return ObjectHead(size, body["Body"].read())
 
-    def promote(self, src: str, dst: str, content_type: str) -> None:
-        self.s3.copy_object(
-            Bucket=self.bucket,
-            Key=dst,
-            CopySource={"Bucket": self.bucket, "Key": src},
-            ContentType=content_type,
-            CacheControl="public, max-age=31536000, immutable",
-            MetadataDirective="REPLACE",
-        )
+    def promote(self, src: str, dst: str, content_type: str) -> bool:
+        """Copy ``src`` to ``dst`` and delete ``src``; True when ``dst`` holds it then (a
+        concurrent confirm of the same upload may have moved it there first)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.s3.copy_object(
+                Bucket=self.bucket,
+                Key=dst,
+                CopySource={"Bucket": self.bucket, "Key": src},
+                ContentType=content_type,
+                CacheControl="public, max-age=31536000, immutable",
+                MetadataDirective="REPLACE",
+            )
+        except ClientError as exc:
+            if _missing(exc):
+                return self.first_key(dst) == dst
+            raise
         self.s3.delete_object(Bucket=self.bucket, Key=src)
+        return True
+
+    def first_key(self, prefix: str) -> str | None:
+        """The first key under ``prefix``, if any."""
+        listing = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=prefix, MaxKeys=1)
+        return listing["Contents"][0]["Key"] if listing.get("Contents") else None
 
     def read(self, key: str, limit: int) -> bytes | None:
         """The object's first ``limit`` bytes (None: no such object)."""
@@ -233,17 +261,30 @@ class LocalStorage:
         return gone
 
     def head(self, key: str) -> ObjectHead | None:
-        path = self._path(key)
-        if not path.is_file():
+        """None also when a concurrent request moves the file away while it is read."""
+        try:
+            with self._path(key).open("rb") as f:
+                return ObjectHead(os.fstat(f.fileno()).st_size, f.read(SNIFF_BYTES))
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
-        with path.open("rb") as f:
-            head = f.read(SNIFF_BYTES)
-        return ObjectHead(path.stat().st_size, head)
 
-    def promote(self, src: str, dst: str, content_type: str) -> None:
+    def promote(self, src: str, dst: str, content_type: str) -> bool:
+        """Move ``src`` to ``dst``; True when ``dst`` holds it then (a concurrent confirm of
+        the same upload may have moved it there first)."""
         d = self._path(dst)
         d.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(self._path(src), d)
+        try:
+            os.replace(self._path(src), d)
+        except FileNotFoundError:
+            return d.is_file()
+        return True
+
+    def first_key(self, prefix: str) -> str | None:
+        """The first key under ``prefix``, if any."""
+        p = self._path(prefix)
+        first = next((f for f in p.parent.glob(glob.escape(p.name) + "*") if f.is_file()), None) \
+            if p.parent.is_dir() else None
+        return None if first is None else first.relative_to(self.root).as_posix()
 
     def read(self, key: str, limit: int) -> bytes | None:
         try:
@@ -271,7 +312,8 @@ class LocalStorage:
             shutil.rmtree(p)
 
     def check(self) -> None:
-        probe = self.root / ".ready-probe"
+        """The directory takes a write: a probe file of this check's own (checks run at once)."""
+        probe = self.root / f".ready-probe-{uuid.uuid4().hex}"
         probe.write_bytes(b"ok")
         probe.unlink()
 

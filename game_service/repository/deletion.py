@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections import Counter
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from game_service.core import clock
-from game_service.models import deletion_requests, players
+from game_service.models import deletion_requests, gifts, players
 from game_service.repository.writes import insert_for, reader
 
 p = players
@@ -41,13 +42,35 @@ async def start_deletion(engine: AsyncEngine, fb_user_id: str, request_sha256: s
                 )
             ).one()
             return first.code, first.player_id
-        pid = (
-            await conn.execute(sa.delete(p).where(p.c.fb_user_id == fb_user_id).returning(p.c.id))
-        ).scalar_one_or_none()
+        pid = (await conn.execute(sa.select(p.c.id).where(p.c.fb_user_id == fb_user_id))).scalar_one_or_none()
+        if pid is not None and not await _delete_player(conn, pid):
+            pid = None  # a concurrent deletion took it first
         await conn.execute(
             sa.update(deletion_requests).where(deletion_requests.c.code == code).values(player_id=pid)
         )
     return code, pid
+
+
+async def _delete_player(conn: AsyncConnection, player_id: int) -> bool:
+    """Delete the player's rows (the rest cascade), keeping every other player's counters
+    true: the unclaimed gifts the player sent leave their recipients' ``gifts_waiting``.
+    False when the player was gone already.
+
+    The player and those recipients are locked first, lowest id first, like every write
+    between two players (``social._lock_pair``): no gift of the player is sent or claimed
+    in between."""
+    sent = sa.select(gifts.c.recipient_id).where(gifts.c.sender_id == player_id, gifts.c.claimed_at.is_(None))
+    if conn.dialect.name == "postgresql":  # SQLite (local play) has one writer at a time
+        await conn.execute(
+            sa.select(p.c.id).where(sa.or_(p.c.id == player_id, p.c.id.in_(sent))).order_by(p.c.id).with_for_update()
+        )
+    gone = await conn.execute(sa.delete(gifts).where(gifts.c.sender_id == player_id)
+                              .returning(gifts.c.recipient_id, gifts.c.claimed_at))
+    waiting = Counter(g.recipient_id for g in gone if g.claimed_at is None)
+    for recipient in sorted(waiting):
+        await conn.execute(sa.update(p).where(p.c.id == recipient)
+                           .values(gifts_waiting=p.c.gifts_waiting - waiting[recipient]))
+    return (await conn.execute(sa.delete(p).where(p.c.id == player_id).returning(p.c.id))).first() is not None
 
 
 async def finish_deletion(engine: AsyncEngine, code: str) -> None:

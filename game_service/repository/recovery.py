@@ -1,6 +1,7 @@
 """Recovery codes: a guest copies one, and later redeems it on another device for a session.
 
-Only the code's SHA-256 is stored. A code has 100 random bits, so guessing is hopeless
+Only the code's SHA-256 is stored (nor is the answer kept for an Idempotency-Key: a replay of
+the key is a 409 ``recovery_code_issued``). A code has 100 random bits, so guessing is hopeless
 without a rate limit; it works until the player makes a new one (which replaces it)."""
 
 from __future__ import annotations
@@ -12,11 +13,15 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from game_service.core import clock
+from game_service.errors import GameError
 from game_service.models import recovery_codes
 from game_service.repository.writes import Write, insert_for, reader
 
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # 32 symbols, no 0/O or 1/I look-alikes
 GROUPS, GROUP_LEN = 4, 5  # 20 symbols = 100 bits
+# a replay of a code's Idempotency-Key: the code is shown once and kept nowhere in plaintext
+ISSUED = GameError(409, "recovery_code_issued",
+                   "this request already made a recovery code, which is shown only once; make a new one")
 
 
 def normalize(code: str) -> str:
@@ -45,7 +50,7 @@ def new_code(player_id: int) -> Write:
         )
         return 201, {"code": code}
 
-    return Write("recovery_code", steps)
+    return Write("recovery_code", steps, secret_replay=ISSUED)
 
 
 async def redeem(engine: AsyncEngine, code: str) -> int | None:

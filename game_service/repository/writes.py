@@ -2,7 +2,10 @@
 
 Every write runs through :func:`run_write`, which checks the session, counts the write
 against the player's budget and, with an Idempotency-Key, claims the key, then runs the
-:class:`Write`'s ``steps`` in one transaction.
+:class:`Write`'s ``steps`` in one transaction. The other authenticated writes (a rename, a
+sign-out, a removal, an avatar, a Facebook link or import) are checked and counted against the
+same budget by :func:`count_session_write` before they run (``api.deps.Me`` calls it for
+every method but GET and HEAD).
 
 The hot writes (an action, an energy pack, a gift claim) are defined once, as a
 :class:`Chain` of conditional statements; their steps run it (on PostgreSQL as one
@@ -207,6 +210,9 @@ class Write:
     chain: Chain | None = None
     params: dict | None = None
     finish: Finish | None = None
+    # A write whose answer carries a secret (a recovery code) keeps no copy of it: its
+    # Idempotency-Key stores this refusal instead, and a replay answers it.
+    secret_replay: GameError | None = None
 
     @classmethod
     def of_chain(cls, op: str, chain: Chain, params: dict, finish: Finish) -> Write:
@@ -301,6 +307,35 @@ _SESSION_OK = sa.exists().where(p.c.id == PID, p.c.session_gen == GEN)
 _SESSION_RATE_LIMIT = _window_counter("postgresql", rate_limits, rate_limits.c.player_id, PID, only_if=_SESSION_OK)
 
 
+def _session_budget() -> sa.Select:
+    """The session check and the rate-limit counter alone, in one statement (PostgreSQL): the
+    player's current token generation (``gen``) and the window's count (``rl_count``, NULL
+    when the session was refused and nothing was counted)."""
+    rl = _SESSION_RATE_LIMIT.cte("rl")
+    return sa.select(_SESSION_GEN.scalar_subquery().label("gen"),
+                     sa.select(rl.c.count).scalar_subquery().label("rl_count")).add_cte(rl)
+
+
+_SESSION_BUDGET = _session_budget()
+
+
+async def count_session_write(engine: AsyncEngine, s: Settings, session: Session) -> None:
+    """Check ``session`` and count one write of its player against the write budget, for a
+    write that does not run through :func:`run_write` (a rename, a sign-out, a removal, ...):
+    the 401 of ``Session.check`` (counting nothing), or the 429 once the budget is spent."""
+    params = {**rate_limit_params(s, session.player_id, clock.now_ms()), "gen": session.generation}
+    if engine.dialect.name == "postgresql":
+        row = await fetch_one(reader(engine), _SESSION_BUDGET, params)
+        session.check(row.gen)
+        count = row.rl_count
+    else:
+        async with engine.begin() as conn:
+            session.check((await conn.execute(_SESSION_GEN, params)).scalar_one_or_none())
+            count = await count_write(conn, s, session.player_id)
+    if count > s.rate_limit_writes:
+        raise rate_limited(s)
+
+
 @functools.lru_cache(maxsize=None)
 def _gated(chain: Chain) -> sa.Select:
     """``chain``'s one statement behind the session check and the rate-limit counter
@@ -366,10 +401,14 @@ async def _steps(
             return stored
     status, body = await write.steps(conn, op_key)
     if idem_key:
+        stored_status, stored = status, body
+        if write.secret_replay is not None:
+            refusal = write.secret_replay
+            stored_status, stored = refusal.status, {"error": refusal.code, "detail": refusal.message}
         await conn.execute(
             sa.update(idempotency_keys)
             .where(idempotency_keys.c.player_id == player_id, idempotency_keys.c.key == idem_key)
-            .values(status_code=status, response=json.dumps(body, default=str))
+            .values(status_code=stored_status, response=json.dumps(stored, default=str))
         )
     return status, body
 
@@ -401,4 +440,7 @@ async def _claim_key(conn: AsyncConnection, player_id: int, key: str, fingerprin
     ).one()
     if stored.fingerprint != fingerprint:
         raise GameError(409, "idempotency_key_reused", "this Idempotency-Key was used for a different request")
-    return stored.status_code, json.loads(stored.response)
+    body = json.loads(stored.response)
+    if stored.status_code >= 400:  # a refusal stored in place of an answer that carried a secret
+        raise GameError(stored.status_code, body["error"], body["detail"])
+    return stored.status_code, body

@@ -47,6 +47,7 @@ const MESSAGES = {
   invalid_friend: "You cannot add yourself as a friend.",
   own_invite: "This is your own invite link. Share it with a friend!",
   unknown_recovery_code: "That recovery code does not match any account. Check it and try again.",
+  recovery_code_issued: "Your new recovery code was lost on the way. Please make another one.",
   castle_complete: "Your castle is complete!",
   castle_changed: "Your castle changed in the meantime. Please try again.",
   invalid_upload: "That file is not a picture we can use. Choose a PNG, JPEG, GIF or WebP image under 2 MB.",
