@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     job_queue_url: str | None = None  # an SQS queue with a dead-letter queue and a redrive policy
     # how long a received message stays hidden from other workers; a running job's heartbeat
     # extends it every third of this, so a dead worker's job comes back after at most this
-    job_visibility_seconds: int = Field(60, ge=5, le=43200)
+    job_visibility_seconds: int = Field(60, ge=1, le=43200)
     # the queue's redrive maxReceiveCount (the infrastructure sets both from one value): the
     # attempt that reaches it records why the job failed, then SQS moves the message aside
     job_max_receives: int = Field(5, ge=1, le=1000)
