@@ -99,13 +99,53 @@ def _bootstrap(shipped, tmp_path: Path, env_file: Path, *, ready_timeout: int = 
 
 
 def _stop(tmp_path: Path) -> None:
-    pid_file = tmp_path / "host" / "service.pid"
-    if pid_file.exists():
-        subprocess.run(["pkill", "-TERM", "-s", pid_file.read_text().strip()], check=False)
+    for name in ("service.pid", "worker.pid"):
+        pid_file = tmp_path / "host" / name
+        if pid_file.exists():
+            subprocess.run(["pkill", "-TERM", "-s", pid_file.read_text().strip()], check=False)
+
+
+# Inside the host's network namespace: an SQS queue (moto's server, on the namespace's own
+# loopback) before the boot; after it, a job for the host's worker, awaited in the database.
+_QUEUE_PORT = 18901
+_AWS = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{_QUEUE_PORT}", "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"}
+_JOBS = """
+import json, sys, time
+import boto3, psycopg
+sqs = boto3.client("sqs", region_name="us-east-1")
+if sys.argv[1] == "queue":
+    for _ in range(100):
+        try:
+            print(sqs.create_queue(QueueName="jobs")["QueueUrl"]); break
+        except Exception:
+            time.sleep(0.1)
+    sys.exit(0)
+with psycopg.connect(sys.argv[2], autocommit=True) as db:
+    player = db.execute("SELECT id FROM players LIMIT 1").fetchone()[0]
+    job = db.execute("INSERT INTO jobs (kind, player_id, subject) VALUES ('avatar', %s, 'incoming/0/not-theirs.png') "
+                     "RETURNING id", (player,)).fetchone()[0]
+    sqs.send_message(QueueUrl=sys.argv[1], MessageBody=json.dumps({"job": job}))
+    for _ in range(150):
+        state, reason = db.execute("SELECT state, reason FROM jobs WHERE id = %s", (job,)).fetchone()
+        if state != "queued":
+            break
+        time.sleep(0.1)
+    print(f"job {job}: {state}: {reason}")
+"""
 
 
 def test_host_boots_from_the_shipped_assets_without_a_network_and_serves_the_game(shipped, tmp_path, database):
-    env_file = _env_file(tmp_path, database, 18801)
+    """...and runs the job worker beside the server, on the queue its environment names."""
+    jobs = tmp_path / "jobs.py"
+    jobs.write_text(_JOBS)
+    queue_url = f"http://127.0.0.1:{_QUEUE_PORT}/123456789012/jobs"
+    env_file = _env_file(tmp_path, database, 18801, GAME_JOB_QUEUE_URL=queue_url, **_AWS)
+    aws_env = " ".join(f"{k}={v}" for k, v in _AWS.items())
+    queue = (f"{{ {Path(sys.executable).parent / 'moto_server'} -H 127.0.0.1 -p {_QUEUE_PORT} </dev/null >/dev/null 2>&1 & }} "
+             f"&& {aws_env} {sys.executable} {jobs} queue >/dev/null && ")
+    work = (f" && echo && {aws_env} {sys.executable} {jobs} {queue_url} "
+            f"'postgresql://postgres@/{database}?host={SOCKET_DIR}&port={ADMIN_PORT}'")
     play = (
         "token=$(curl -fsS -X POST http://127.0.0.1:18801/api/auth/guest -H 'content-type: application/json' "
         "-d '{\"name\":\"Host\"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"token\"])') && "
@@ -113,11 +153,15 @@ def test_host_boots_from_the_shipped_assets_without_a_network_and_serves_the_gam
         "-H 'content-type: application/json' -d '{}'"
     )
     try:
-        result = _in_own_network(f"{_bootstrap(shipped, tmp_path, env_file)} && {play}")
+        result = _in_own_network(f"{queue}{_bootstrap(shipped, tmp_path, env_file)} && {play}{work}")
     finally:
         _stop(tmp_path)
+        subprocess.run(["pkill", "-f", f"moto_server -H 127.0.0.1 -p {_QUEUE_PORT}"], check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
+    assert "job worker started" in out
+    assert re.search(r"job \d+: refused: That upload is not yours\.$", out.strip()), out[-1000:]
+    out = out.strip().rsplit("\n", 1)[0]  # the game's answer is the line before the job's
     assert "service installed from the wheelhouse (no package index)" in out
     assert "database migrated" in out and "deep readiness (database, storage) ok" in out
     ready = re.search(r"READY in ([0-9.]+) s", out)
@@ -224,4 +268,5 @@ def test_the_hosts_agent_publishes_what_the_disk_alarms_watch():
     assert '"disk": {"measurement": ["used_percent"], "resources": ["/"]}' in text  # the agent names it disk_used_percent
     assert DISK_USED_METRIC == "disk_used_percent"
     assert '"aggregation_dimensions": [["AutoScalingGroupName"], ["InstanceId"]]' in text
-    assert "systemctl enable --now game.service game-readiness.timer game-logrotate.timer" in text
+    assert "local units=(game.service game-readiness.timer game-logrotate.timer)" in text
+    assert 'systemctl enable --now "${units[@]}"' in text
