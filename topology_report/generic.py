@@ -24,7 +24,8 @@ SUBNETS = ("SubnetIds", "Subnets", "Ec2SubnetIds")
 ONE_AZ = ("AvailabilityZone", "AvailabilityZoneName", "PreferredAvailabilityZone")
 AZS = ("AvailabilityZones", "PreferredAvailabilityZones")
 MULTI = ("MultiAZ", "MultiAz", "ZoneAwarenessEnabled")
-MODES = ("DeploymentMode", "DeploymentType", "ClusterType")  # SINGLE_AZ_1, single-node, ...
+MODES = ("DeploymentMode", "DeploymentType", "ClusterType",  # SINGLE_AZ_1, single-node, ...
+         "EnvironmentType")  # Elastic Beanstalk: SingleInstance or LoadBalanced
 JUDGED = "judged by its placement and count"
 
 
@@ -43,6 +44,24 @@ def _find(value: object, keys: tuple[str, ...], path: str = "", depth: int = 0):
     elif isinstance(value, list):
         for i, v in enumerate(value):
             yield from _find(v, keys, f"{path}[{i}]", depth + 1)
+
+
+def _options(props: dict, inherited: object = None) -> dict:
+    """Option settings ([{Namespace, OptionName, Value}], Elastic Beanstalk's) read as
+    properties: {OptionName: Value}, a comma-separated subnet list as a list. ``inherited``:
+    the settings of the configuration template it names, which its own override."""
+    settings = (inherited if isinstance(inherited, list) else []) + (
+        props.get("OptionSettings") if isinstance(props.get("OptionSettings"), list) else [])
+    if not settings:
+        return props
+    options = {}
+    for o in settings:
+        if isinstance(o, dict) and isinstance(o.get("OptionName"), str):
+            value = o.get("Value")
+            if o["OptionName"] in SUBNETS and isinstance(value, str):
+                value = [v.strip() for v in value.split(",") if v.strip()]
+            options[o["OptionName"]] = value
+    return {**props, "OptionSettings": options}
 
 
 def judged_types(ctx: Ctx) -> list[Resource]:
@@ -66,7 +85,10 @@ def analyze_generic(ctx: Ctx) -> set[str]:
 
 def _judge(ctx: Ctx, res: Resource, tier: str) -> None:
     model, stack = ctx.model, res.stack
-    props = model.resolve_ifs(stack, res.props)
+    template = model.ref_one(res, "TemplateName", "AWS::ElasticBeanstalk::ConfigurationTemplate")
+    inherited = model.resolve_ifs(template.stack, template.props).get("OptionSettings") \
+        if template else None
+    props = _options(model.resolve_ifs(stack, res.props), inherited)
     one, many, unknown = [], [], []
     for where, v in _find(props, COUNTS):
         n = model.number(stack, v)

@@ -108,3 +108,27 @@ def test_a_type_its_schema_cannot_place_is_managed_and_support_types_are_not_lis
     assert "managed" in " ".join(r["tiers"]["compute"]["summary"])
     # routes traffic, no rule: still listed as not analysed; a backup plan only supports
     assert [x["logical_id"] for x in r["unanalysed"]] == ["Accelerator"]
+
+
+def test_an_elastic_beanstalk_environment_is_judged_by_its_option_settings(tmp_path, capsys):
+    body = """\
+        Resources:
+          Subnet1: {Type: AWS::EC2::Subnet, Properties: {VpcId: vpc-1, CidrBlock: 10.0.0.0/24, AvailabilityZone: us-east-1a}}
+          Subnet2: {Type: AWS::EC2::Subnet, Properties: {VpcId: vpc-1, CidrBlock: 10.0.1.0/24, AvailabilityZone: us-east-1b}}
+          Env:
+            Type: AWS::ElasticBeanstalk::Environment
+            Properties:
+              ApplicationName: game
+              SolutionStackName: 64bit Amazon Linux 2023 v6.1.0 running Node.js 20
+              OptionSettings:
+                - {Namespace: "aws:elasticbeanstalk:environment", OptionName: EnvironmentType, Value: %s}
+                - {Namespace: "aws:autoscaling:asg", OptionName: MinSize, Value: "%s"}
+                - {Namespace: "aws:ec2:vpc", OptionName: Subnets, Value: !Join [",", [!Ref Subnet1, !Ref Subnet2]]}
+        """
+    r = _report(tmp_path, capsys, body % ("SingleInstance", "1"))
+    (spof,) = r["single_points_of_failure"]
+    assert spof["rule"] == "generic-compute-one"
+    assert "EnvironmentType is SingleInstance" in spof["reason"]
+    r = _report(tmp_path, capsys, body % ("LoadBalanced", "2"))
+    assert r["single_points_of_failure"] == [] and r["unknowns"] == []
+    assert "2 AZs" in " ".join(r["tiers"]["compute"]["summary"])
