@@ -39,9 +39,15 @@ RULES: tuple[Rule, ...] = (
          "run the app in an Auto Scaling group of >= 2 instances over >= 2 AZs behind a "
          "load balancer", "lone instance"),
     Rule("targets-one-az", "compute",
-         "a target group's (or classic load balancer's) >= 2 instances are all in one AZ",
+         "a target group's (or classic load balancer's) >= 2 instances, or the >= 2 targets "
+         "it registers itself, are all in one AZ",
          "place the instances in >= 2 AZs (or use an Auto Scaling group over >= 2 AZs)",
          "load-balanced instances in one AZ"),
+    Rule("target-group-one-target", "compute",
+         "a target group registers one target itself (an IP address or an instance ID), "
+         "whatever AZs its load balancer spans",
+         "register >= 2 targets in >= 2 AZs (or let an Auto Scaling group or ECS service "
+         "fill the target group)", "target group of one target"),
     Rule("ecs-desired-one", "compute",
          "an ECS service runs fewer than 2 tasks (DesiredCount, or its scalable target's "
          "MinCapacity, or the one a scheduled action sets)",
