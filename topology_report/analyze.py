@@ -18,6 +18,7 @@ from .findings import (ACCEPT_METADATA_FIELD, ACCEPT_METADATA_KEY, TIERS, AppUni
 from .model import Model
 from .network import _az_of_subnet, _Network, analyze_network
 from .resource_kinds import kind_of
+from .selfrun import analyze_self_run
 from .targets import analyze_targets
 
 __all__ = ["ACCEPT_METADATA_FIELD", "ACCEPT_METADATA_KEY", "TIERS", "Analysis", "AppUnit",
@@ -57,6 +58,7 @@ def analyze(model: Model, accept: dict[str, str] | None = None) -> Analysis:
     analyze_targets(ctx)
     analyze_managed(ctx, "compute")
     analyze_data(ctx)
+    analyze_self_run(ctx)
     analyze_storage(ctx)
     analyze_edge(ctx)
     judged = analyze_generic(ctx)

@@ -81,6 +81,11 @@ RULES: tuple[Rule, ...] = (
          "an ElastiCache replication group with < 2 nodes per shard or automatic failover off",
          "give each shard a replica and set AutomaticFailoverEnabled: true",
          "cache without failover"),
+    Rule("self-run-data-single", "data",
+         "a database or cache run on one EC2 instance (or a group whose minimum is below 2): "
+         "its security group opens a database port to the app tier's",
+         "use a managed Multi-AZ database or cache (RDS, Aurora, ElastiCache), or run "
+         ">= 2 replicating servers in >= 2 AZs", "self-run database on one server"),
     Rule("memorydb-no-replica", "data",
          "a MemoryDB cluster with NumReplicasPerShard 0",
          "set NumReplicasPerShard to 1 or more", "MemoryDB without replicas"),
