@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from .catalog import classify
 from .compute import analyze_compute, analyze_load_balancers
 from .data import analyze_data, analyze_edge, analyze_managed, analyze_storage
-from .generic import analyze_generic
 from .findings import (ACCEPT_METADATA_FIELD, ACCEPT_METADATA_KEY, TIERS, AppUnit, Ctx,
                        Database, Spof, Tier, Unknown, plural)
+from .generic import analyze_generic
 from .model import Model
+from .natgroups import analyze_nat_groups
 from .network import _az_of_subnet, _Network, analyze_network
 from .resource_kinds import kind_of
 from .selfrun import analyze_self_run
@@ -59,6 +60,7 @@ def analyze(model: Model, accept: dict[str, str] | None = None) -> Analysis:
     analyze_managed(ctx, "compute")
     analyze_data(ctx)
     analyze_self_run(ctx)
+    analyze_nat_groups(ctx)
     analyze_storage(ctx)
     analyze_edge(ctx)
     judged = analyze_generic(ctx)

@@ -117,7 +117,8 @@ RULES: tuple[Rule, ...] = (
          "a NAT gateway in every AZ that has private subnets, each AZ routed to its own",
          "shared NAT gateway"),
     Rule("nat-instance", "network egress",
-         "a single EC2 instance does NAT (a route target, or SourceDestCheck false)",
+         "a single EC2 instance does NAT (a route target, or SourceDestCheck false; or an Auto "
+         "Scaling group of at most one whose user data turns the check off)",
          "a NAT gateway in every AZ that has private subnets (or hosts with their own "
          "public addresses)", "NAT instance"),
 )

@@ -47,3 +47,14 @@ def test_a_group_of_two_database_servers_is_unknown_not_replicated(tmp_path, cap
     (u,) = r["unknowns"]
     assert u["logical_id"] == "Db" and "whether they replicate" in u["reason"]
     assert r["verdict"]["kind"] == "unknown"
+
+
+def test_nat_instances_in_a_group_of_one_are_egress_not_the_app(capsys):
+    """widdix's NAT instance: a 1-1 Auto Scaling group whose user data turns the
+    source/destination check off and makes the instance the private route table's target."""
+    from .real_corpus_figures import TEMPLATES
+    r = _report(TEMPLATES / "widdix-vpc-nat-instance.yaml", capsys)
+    assert [(s["logical_id"], s["rule"]) for s in r["single_points_of_failure"]] == [
+        ("NATAutoScalingGroup", "nat-instance")]
+    assert r["verdict"]["kind"] == "no app tier"
+    assert "runs NAT instances" in " ".join(r["tiers"]["network egress"]["summary"])
