@@ -46,6 +46,15 @@ def _find(value: object, keys: tuple[str, ...], path: str = "", depth: int = 0):
             yield from _find(v, keys, f"{path}[{i}]", depth + 1)
 
 
+def _scalar(value: object) -> bool:
+    """A value that can be one number or flag: a literal, or an intrinsic function (Ref,
+    Fn::...) that may resolve to one; not a list or a structure."""
+    if isinstance(value, (str, int, float, bool)):
+        return True
+    return isinstance(value, dict) and len(value) == 1 and \
+        next(iter(value)).startswith(("Ref", "Fn::"))
+
+
 def _options(props: dict, inherited: object = None) -> dict:
     """Option settings ([{Namespace, OptionName, Value}], Elastic Beanstalk's) read as
     properties: {OptionName: Value}, a comma-separated subnet list as a list. ``inherited``:
@@ -91,6 +100,8 @@ def _judge(ctx: Ctx, res: Resource, tier: str) -> None:
     props = _options(model.resolve_ifs(stack, res.props), inherited)
     one, many, unknown = [], [], []
     for where, v in _find(props, COUNTS):
+        if not _scalar(v):
+            continue  # a list or structure of that name (replica settings), not a count
         n = model.number(stack, v)
         if n is None:
             unknown.append(f"{where}: {model.why_unknown(stack, v)}")
@@ -100,6 +111,8 @@ def _judge(ctx: Ctx, res: Resource, tier: str) -> None:
             many.append(f"{where} is {n}")
     multi_az = False
     for where, v in _find(props, MULTI):
+        if not _scalar(v):
+            continue
         b = model.boolean(stack, v)
         if b is True:
             multi_az = True

@@ -132,3 +132,21 @@ def test_an_elastic_beanstalk_environment_is_judged_by_its_option_settings(tmp_p
     r = _report(tmp_path, capsys, body % ("LoadBalanced", "2"))
     assert r["single_points_of_failure"] == [] and r["unknowns"] == []
     assert "2 AZs" in " ".join(r["tiers"]["compute"]["summary"])
+
+
+def test_a_list_named_like_a_count_is_not_read_as_one(tmp_path, capsys):
+    r = _report(tmp_path, capsys, """\
+        Resources:
+          Nodes:
+            Type: AWS::EKS::Nodegroup
+            Properties:
+              ClusterName: games
+              NodeRole: arn:aws:iam::123456789012:role/nodes
+              ScalingConfig: {MinSize: 3, DesiredSize: 3, MaxSize: 6}
+              Replicas: [{Region: us-west-2}]
+              Subnets: [subnet-0a, subnet-0b]
+        """)
+    assert r["single_points_of_failure"] == []
+    assert [u["what"] for u in r["unknowns"]] == ["placement and count"]
+    assert "literal subnet IDs" in r["unknowns"][0]["reason"]
+    assert "Replicas" not in r["unknowns"][0]["reason"]
