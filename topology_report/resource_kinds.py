@@ -80,6 +80,8 @@ SUPPORT_SUFFIXES = (
     "Pipeline", "Application", "Project", "Repository", "Channel", "Snapshot", "Backup",
     "Action", "Exclusion", "Reservation", "Analysis", "StatusCheck", "Quota", "Experiment",
     "Task", "Job", "Session", "Control", "Domain", "Volume", "Disk", "Provider",
+    "Options", "Pool", "Scope", "Cidr", "Path", "Token", "Window", "Export", "Image",
+    "Discovery",
 )
 
 # The service decides for what the steps before it left.

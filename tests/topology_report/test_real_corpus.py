@@ -16,7 +16,7 @@ from . import real_corpus_figures as rc
 # Measured on this corpus (python -m tests.topology_report.real_corpus_figures prints them).
 PRECISION_FLOOR = 29 / 30
 RECALL_FLOOR = 29 / 30
-VERDICTS_RIGHT_FLOOR = 59
+VERDICTS_RIGHT_FLOOR = 61
 
 LABELS = rc.labels()
 
@@ -83,3 +83,20 @@ def test_a_nat_gateway_for_subnets_of_unfixed_azs_is_unknown_not_fine(capsys):
     (r,) = json.loads(capsys.readouterr().out)
     assert [(s["logical_id"], s["rule"]) for s in r["single_points_of_failure"]] == [
         ("NatGateway1", "nat-gateway-shared")]
+
+
+def test_a_parked_auto_scaling_group_runs_nothing_and_is_no_single_point_of_failure(capsys):
+    """quickstart-hashicorp-vault: the client group's size is VaultClientNodes, 0 by default."""
+    import json
+
+    from topology_report.cli import main
+    path = str(rc.TEMPLATES / "quickstart-hashicorp-vault.template")
+    assert main([path, "--json"]) == 0
+    (r,) = json.loads(capsys.readouterr().out)
+    assert r["single_points_of_failure"] == []
+    assert any("VaultClientAutoScalingGroup: max 0: runs no instance" in x
+               for x in r["tiers"]["compute"]["summary"])
+    assert main([path, "--json", "--parameter", "VaultClientNodes=1"]) == 0
+    (r,) = json.loads(capsys.readouterr().out)
+    assert [(s["logical_id"], s["rule"]) for s in r["single_points_of_failure"]] == [
+        ("VaultClientAutoScalingGroup", "asg-min-one")]
