@@ -35,6 +35,7 @@ class Case:
     verdict: str
     labelled: set[str]
     found: set[str]
+    held_out: bool = False
 
     @property
     def missed(self) -> set[str]:
@@ -93,7 +94,7 @@ def measure() -> Figures:
         found = {f"{s['logical_id']}:{s['rule']}" for s in r["single_points_of_failure"]
                  if not s["accepted"]}
         cases.append(Case(name, label["verdict"], r["verdict"]["kind"],
-                          set(label.get("spofs") or []), found))
+                          set(label.get("spofs") or []), found, bool(label.get("held_out"))))
     return Figures(cases)
 
 
@@ -120,6 +121,14 @@ def block(f: Figures) -> str:
         f"({f.agreed}/{f.labelled}) |",
         f"| verdict kind as labelled | {_pct(f.verdict_accuracy)} "
         f"({f.verdicts_right}/{len(f.cases)}) |",
+    ]
+    held = Figures([c for c in f.cases if c.held_out])
+    if held.cases:
+        out.append(f"| held out only ({len(held.cases)} templates labelled before the report "
+                   f"first ran on them, the report unchanged since): precision, recall, "
+                   f"verdicts | {held.agreed}/{held.found}, {held.agreed}/{held.labelled}, "
+                   f"{held.verdicts_right}/{len(held.cases)} |")
+    out += [
         "",
         "Where the report and the labels disagree:",
         "",
