@@ -14,8 +14,13 @@ from .compute import analyze_compute, analyze_load_balancers
 from .data import analyze_data, analyze_edge, analyze_managed, analyze_storage
 from .findings import (ACCEPT_METADATA_FIELD, ACCEPT_METADATA_KEY, TIERS, AppUnit, Ctx,
                        Database, Spof, Tier, Unknown, plural)
+from .generic import analyze_generic
 from .model import Model
+from .natgroups import analyze_nat_groups
 from .network import _az_of_subnet, _Network, analyze_network
+from .resource_kinds import kind_of
+from .selfrun import analyze_self_run
+from .targets import analyze_targets
 
 __all__ = ["ACCEPT_METADATA_FIELD", "ACCEPT_METADATA_KEY", "TIERS", "Analysis", "AppUnit",
            "Database", "Spof", "Tier", "Unknown", "analyze"]
@@ -51,11 +56,15 @@ def analyze(model: Model, accept: dict[str, str] | None = None) -> Analysis:
     net = analyze_network(ctx)
     analyze_load_balancers(ctx)
     analyze_compute(ctx)
+    analyze_targets(ctx)
     analyze_managed(ctx, "compute")
     analyze_data(ctx)
+    analyze_self_run(ctx)
+    analyze_nat_groups(ctx)
     analyze_storage(ctx)
     analyze_edge(ctx)
-    unanalysed, notes = _unanalysed(ctx)
+    judged = analyze_generic(ctx)
+    unanalysed, notes = _unanalysed(ctx, judged)
     analysis = Analysis(model, ctx.tiers, ctx.app_units, ctx.databases,
                         bool(model.of_type("AWS::RDS::DBProxy")), {}, _region(model, net),
                         ctx.unknowns, unanalysed, ctx.idle_instances, notes)
@@ -63,9 +72,11 @@ def analyze(model: Model, accept: dict[str, str] | None = None) -> Analysis:
     return analysis
 
 
-def _unanalysed(ctx: Ctx) -> tuple[list[dict], list[str]]:
+def _unanalysed(ctx: Ctx, judged: set[str] = frozenset()) -> tuple[list[dict], list[str]]:
     """Every resource the report has no rules for, nested stacks it could not follow,
-    resources behind a condition it cannot evaluate, and transforms it does not expand."""
+    resources behind a condition it cannot evaluate, and transforms it does not expand.
+    Resources the generic layer judged (``judged``), and types the resource schemas say only
+    support others, are not listed."""
     model = ctx.model
     out, notes = [], []
     followed = {(s.parent.name, s.logical_id) for s in model.stage.stacks if s.parent}
@@ -84,6 +95,8 @@ def _unanalysed(ctx: Ctx) -> tuple[list[dict], list[str]]:
                 model.literal(res.stack, (res.props.get("Location") or {}).get("ApplicationId")
                               if isinstance(res.props.get("Location"), dict) else None)):
             continue  # AWS's Secrets Manager rotation function: maintenance, not topology
+        elif kind == "unanalysed" and (res.key in judged or kind_of(res.type) == "support"):
+            pass
         elif kind == "unanalysed":
             out.append({"type": res.type, "logical_id": res.logical_id,
                         "stack": res.stack.name, "resource": model.display(res),

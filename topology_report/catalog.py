@@ -25,6 +25,8 @@ ANALYSED: dict[str, str] = {
     "AWS::RDS::DBProxy": "data",
     "AWS::DocDB::DBCluster": "data",
     "AWS::DocDB::DBInstance": "data",
+    "AWS::Neptune::DBCluster": "data",
+    "AWS::Neptune::DBInstance": "data",
     "AWS::ElastiCache::CacheCluster": "data",
     "AWS::ElastiCache::ReplicationGroup": "data",
     "AWS::MemoryDB::Cluster": "data",
@@ -62,6 +64,9 @@ MANAGED: dict[str, tuple[str, str]] = {
     "AWS::Serverless::HttpApi": ("edge", "API Gateway HTTP API (SAM)"),
     "AWS::Lambda::Url": ("edge", "Lambda function URL"),
     "AWS::Cognito::UserPool": ("data", "Cognito user pool"),
+    # AWS requires two subnets in two AZs and runs a domain controller in each
+    "AWS::DirectoryService::SimpleAD": ("data", "Simple AD directory"),
+    "AWS::DirectoryService::MicrosoftAD": ("data", "AWS Managed Microsoft AD directory"),
     "AWS::ECR::Repository": ("storage", "ECR repository"),
 }
 
@@ -96,6 +101,8 @@ SUPPORT_TYPES = {
     "AWS::RDS::DBClusterParameterGroup", "AWS::RDS::OptionGroup",
     "AWS::RDS::DBProxyTargetGroup", "AWS::RDS::DBProxyEndpoint",
     "AWS::DocDB::DBSubnetGroup", "AWS::DocDB::DBClusterParameterGroup",
+    "AWS::Neptune::DBSubnetGroup", "AWS::Neptune::DBClusterParameterGroup",
+    "AWS::Neptune::DBParameterGroup",
     "AWS::ElastiCache::SubnetGroup", "AWS::ElastiCache::ParameterGroup",
     "AWS::ElastiCache::User", "AWS::ElastiCache::UserGroup", "AWS::ElastiCache::SecurityGroup",
     "AWS::MemoryDB::SubnetGroup", "AWS::MemoryDB::ParameterGroup", "AWS::MemoryDB::ACL",

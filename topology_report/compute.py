@@ -165,6 +165,11 @@ def _asg(ctx: Ctx, asg: Resource, capacity_asgs: set[Resource]) -> None:
                            f"{model.literal(pol.stack, tt.get('TargetValue'))}")
         else:
             scaling.append(ptype.replace("Scaling", " scaling").lower())
+    if mx == 0 and not any(x["max"] for x in schedules):
+        # MaxSize 0 (and no schedule raises it): a parked group runs nothing
+        t.lines.append(f"Auto Scaling group {model.display(asg)}: max 0: runs no instance "
+                       f"(parked); not part of the app tier")
+        return
     meta = _game_service_metadata(template or config, asg)
     update = d(asg.raw.get("UpdatePolicy"))
     update_kind = ("rolling update" if "AutoScalingRollingUpdate" in update else

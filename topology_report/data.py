@@ -10,6 +10,7 @@ from .placement import spread
 
 RDS_INSTANCE, RDS_CLUSTER = "AWS::RDS::DBInstance", "AWS::RDS::DBCluster"
 DOCDB_INSTANCE, DOCDB_CLUSTER = "AWS::DocDB::DBInstance", "AWS::DocDB::DBCluster"
+NEPTUNE_INSTANCE, NEPTUNE_CLUSTER = "AWS::Neptune::DBInstance", "AWS::Neptune::DBCluster"
 
 
 def _cluster_of(model: Model, db: Resource, clusters: list[Resource]) -> Resource | None:
@@ -31,9 +32,9 @@ def _cluster_of(model: Model, db: Resource, clusters: list[Resource]) -> Resourc
 
 def analyze_data(ctx: Ctx) -> None:
     model, t = ctx.model, ctx.tiers["data"]
-    clusters = model.of_type(RDS_CLUSTER, DOCDB_CLUSTER)
+    clusters = model.of_type(RDS_CLUSTER, DOCDB_CLUSTER, NEPTUNE_CLUSTER)
     members: dict[Resource, list[Resource]] = {c: [] for c in clusters}
-    db_instances = model.of_type(RDS_INSTANCE, DOCDB_INSTANCE)
+    db_instances = model.of_type(RDS_INSTANCE, DOCDB_INSTANCE, NEPTUNE_INSTANCE)
     cluster_of = {}
     for db in db_instances:
         c = _cluster_of(model, db, clusters)
@@ -107,8 +108,8 @@ def analyze_data(ctx: Ctx) -> None:
 def _cluster(ctx: Ctx, c: Resource, mem: list[Resource], unmatched: list[Resource]) -> None:
     model, t = ctx.model, ctx.tiers["data"]
     engine = model.literal(c.stack, c.props.get("Engine"))
-    if c.type == DOCDB_CLUSTER:
-        engine = "docdb"
+    if c.type in (DOCDB_CLUSTER, NEPTUNE_CLUSTER):
+        engine = "docdb" if c.type == DOCDB_CLUSTER else "neptune"
     klass = model.literal(c.stack, c.props.get("DBClusterInstanceClass"))
     multi_az_cluster = c.props.get("DBClusterInstanceClass") is not None
     serverless_v1 = model.literal(c.stack, c.props.get("EngineMode")) == "serverless"
@@ -117,7 +118,8 @@ def _cluster(ctx: Ctx, c: Resource, mem: list[Resource], unmatched: list[Resourc
     t.components.append({"type": "db-cluster", "logical_id": c.logical_id, "engine": engine,
                          "instances": n, "multi_az_db_cluster": multi_az_cluster,
                          "members": [m.logical_id for m in mem]})
-    label = "DocumentDB cluster" if c.type == DOCDB_CLUSTER else "DB cluster"
+    label = {DOCDB_CLUSTER: "DocumentDB cluster", NEPTUNE_CLUSTER: "Neptune cluster"}.get(
+        c.type, "DB cluster")
     t.lines.append(f"{label} {model.display(c)} ({engine}): {plural(n, 'instance')}"
                    + (" (Multi-AZ DB cluster: a writer and two readers in 3 AZs)"
                       if multi_az_cluster else "")
@@ -147,8 +149,8 @@ def _db_instance(ctx: Ctx, db: Resource, cluster: Resource | None,
     model, t = ctx.model, ctx.tiers["data"]
     p = db.props
     engine = model.literal(db.stack, p.get("Engine"))
-    if db.type == DOCDB_INSTANCE:
-        engine = "docdb"
+    if db.type in (DOCDB_INSTANCE, NEPTUNE_INSTANCE):
+        engine = "docdb" if db.type == DOCDB_INSTANCE else "neptune"
     klass = model.literal(db.stack, p.get("DBInstanceClass"))
     source = model.ref_one(db, "SourceDBInstanceIdentifier", RDS_INSTANCE)
     multi = model.boolean(db.stack, p.get("MultiAZ")) if "MultiAZ" in p else False

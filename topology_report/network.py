@@ -146,7 +146,7 @@ def analyze_network(ctx: Ctx) -> _Network:
     if nat_devices or private:
         t.present = True
     for device, served in nat_devices.items():
-        served_azs, _ = _azs(model, served)
+        served_azs, unfixed = _azs(model, served)
         if device.type == "AWS::EC2::NatGateway":
             home = model.ref_one(device, "SubnetId", "AWS::EC2::Subnet")
             home_az = _az_of_subnet(model, home) if home else None
@@ -170,6 +170,13 @@ def analyze_network(ctx: Ctx) -> _Network:
                      f" in {', '.join(served_azs)}: if its AZ fails, private subnets in "
                      f"{', '.join(others) if comparable else 'the other AZs'} lose internet "
                      f"egress")
+            elif unfixed and len(served) > 1:
+                names = ", ".join(sub.logical_id for sub in served
+                                  if not _az_of_subnet(model, sub))
+                ctx.unknown("network egress", device, "AZs it serves",
+                            f"it is the default route of {len(served)} private subnets, and "
+                            f"{names} do not fix their AZ: whether it serves several AZs is "
+                            f"not known")
         elif device in nat_instances or device.type == "AWS::EC2::Instance":
             nat_instances.add(device)
             itype = model.literal(device.stack, device.props.get("InstanceType"))

@@ -39,9 +39,15 @@ RULES: tuple[Rule, ...] = (
          "run the app in an Auto Scaling group of >= 2 instances over >= 2 AZs behind a "
          "load balancer", "lone instance"),
     Rule("targets-one-az", "compute",
-         "a target group's (or classic load balancer's) >= 2 instances are all in one AZ",
+         "a target group's (or classic load balancer's) >= 2 instances, or the >= 2 targets "
+         "it registers itself, are all in one AZ",
          "place the instances in >= 2 AZs (or use an Auto Scaling group over >= 2 AZs)",
          "load-balanced instances in one AZ"),
+    Rule("target-group-one-target", "compute",
+         "a target group registers one target itself (an IP address or an instance ID), "
+         "whatever AZs its load balancer spans",
+         "register >= 2 targets in >= 2 AZs (or let an Auto Scaling group or ECS service "
+         "fill the target group)", "target group of one target"),
     Rule("ecs-desired-one", "compute",
          "an ECS service runs fewer than 2 tasks (DesiredCount, or its scalable target's "
          "MinCapacity, or the one a scheduled action sets)",
@@ -64,7 +70,7 @@ RULES: tuple[Rule, ...] = (
          "deploy would fail; a Multi-AZ standby would have no other AZ)",
          "give the DB subnet group subnets in >= 2 AZs", "DB subnet group in one AZ"),
     Rule("db-cluster-one-instance", "data",
-         "an Aurora or DocumentDB cluster with one instance",
+         "an Aurora, DocumentDB or Neptune cluster with one instance",
          "add a second instance (a replica in another AZ) to the cluster",
          "DB cluster of one instance"),
     Rule("cache-single-node", "data",
@@ -75,6 +81,11 @@ RULES: tuple[Rule, ...] = (
          "an ElastiCache replication group with < 2 nodes per shard or automatic failover off",
          "give each shard a replica and set AutomaticFailoverEnabled: true",
          "cache without failover"),
+    Rule("self-run-data-single", "data",
+         "a database or cache run on one EC2 instance (or a group whose minimum is below 2): "
+         "its security group opens a database port to the app tier's",
+         "use a managed Multi-AZ database or cache (RDS, Aurora, ElastiCache), or run "
+         ">= 2 replicating servers in >= 2 AZs", "self-run database on one server"),
     Rule("memorydb-no-replica", "data",
          "a MemoryDB cluster with NumReplicasPerShard 0",
          "set NumReplicasPerShard to 1 or more", "MemoryDB without replicas"),
@@ -88,6 +99,16 @@ RULES: tuple[Rule, ...] = (
          "an Amazon MQ broker in SINGLE_INSTANCE mode (the default)",
          "use ACTIVE_STANDBY_MULTI_AZ (ActiveMQ) or CLUSTER_MULTI_AZ (RabbitMQ)",
          "single-instance MQ broker"),
+    Rule("generic-compute-one", "compute",
+         "a resource of a type with no specific rule that runs work, judged by its placement "
+         "and count: one subnet or one AZ, or a count of 1",
+         "run it in subnets of >= 2 AZs (or Multi-AZ) with >= 2 instances or nodes",
+         "one-AZ or single resource that runs work"),
+    Rule("generic-data-one", "data",
+         "a resource of a type with no specific rule that holds state, judged by its "
+         "placement and count: one subnet or one AZ, or a count of 1",
+         "give it a standby or replica in another AZ (Multi-AZ, >= 2 nodes over >= 2 AZs)",
+         "one-AZ or single resource that holds state"),
     Rule("efs-one-zone", "storage",
          "an EFS One Zone file system (AvailabilityZoneName set)",
          "use a Regional EFS file system (no AvailabilityZoneName)", "One Zone EFS"),
@@ -96,7 +117,8 @@ RULES: tuple[Rule, ...] = (
          "a NAT gateway in every AZ that has private subnets, each AZ routed to its own",
          "shared NAT gateway"),
     Rule("nat-instance", "network egress",
-         "a single EC2 instance does NAT (a route target, or SourceDestCheck false)",
+         "a single EC2 instance does NAT (a route target, or SourceDestCheck false; or an Auto "
+         "Scaling group of at most one whose user data turns the check off)",
          "a NAT gateway in every AZ that has private subnets (or hosts with their own "
          "public addresses)", "NAT instance"),
 )
