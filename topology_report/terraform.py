@@ -31,6 +31,12 @@ UNKNOWN = "TopologyReport::Unknown"  # {UNKNOWN: reason}: a value the plan does 
 HELPER_PROVIDERS = {"random", "null", "time", "tls", "local", "archive", "external", "http",
                     "template", "terraform", "cloudinit"}
 
+# Attributes that identify a resource, so that a known value (a state's, or a plan's for a
+# resource that exists) names it: IDs and ARNs everywhere; names only where an attribute
+# is a reference (a DB subnet group, an Auto Scaling group or a bucket is named by name).
+IDENTITY = ("id", "arn", "primary_network_interface_id", "invoke_arn", "qualified_arn")
+NAMES = ("name", "bucket", "identifier", "cluster_identifier", "function_name")
+
 _SUFFIXES = (".plan.json", ".tfplan.json", ".tfstate.json", ".state.json", ".json",
              ".tfstate")
 
@@ -225,12 +231,19 @@ class Plan:
         else:
             self._raw_state(data)
         self.changes = changes
+        self._by_name: dict[str, TfResource] = {}
         for res in self.resources:
             self.groups.setdefault(res.group, []).append(res)
-            for key in ("id", "arn"):
+            if res.mode != "managed":
+                continue
+            for key in IDENTITY:
                 v = res.values.get(key)
-                if isinstance(v, str) and len(v) >= 4 and res.mode == "managed":
+                if isinstance(v, str) and len(v) >= 4:
                     self._by_id.setdefault(v, res)
+            for key in NAMES:
+                v = res.values.get(key)
+                if isinstance(v, str) and len(v) >= 4:
+                    self._by_name.setdefault(v, res)
         for members in self.groups.values():
             members.sort(key=lambda r: (isinstance(r.index, str), r.index if r.index
                                         is not None else -1))
@@ -323,8 +336,10 @@ class Plan:
 
     # --- following references --------------------------------------------------------------
 
-    def by_id(self, value: str, besides: TfResource | None = None) -> TfResource | None:
-        res = self._by_id.get(value)
+    def by_id(self, value: str, besides: TfResource | None = None,
+              names: bool = False) -> TfResource | None:
+        """The resource a known ID or ARN (or, with names=True, a name) is of."""
+        res = self._by_id.get(value) or (self._by_name.get(value) if names else None)
         return res if res is not besides else None
 
     def resolve(self, refs: list[str], mod: Module, depth: int = 0) -> Resolved:
@@ -427,7 +442,7 @@ class Plan:
             out.reasons.append(f"{ref}: the plan's configuration does not show this output")
             return
         if not instances:
-            out.reasons.append(f"{ref}: module {base} has no resources in this plan")
+            out.absent.append(base)  # a module called zero times (count = 0)
             return
         for child in instances:
             inner = self.resolve(expr.get("references") or [], child, depth + 1)
@@ -617,9 +632,10 @@ class View:
         return out
 
     def _subst(self, value: object) -> object:
-        """Known IDs and ARNs of other resources of the plan or state become references."""
+        """Known IDs, ARNs and names of other resources of the plan or state become
+        references (only in attributes that are references)."""
         if isinstance(value, str):
-            target = self.plan.by_id(value, besides=self.res)
+            target = self.plan.by_id(value, besides=self.res, names=True)
             return getatt(target, "id") if target is not None else value
         if isinstance(value, list):
             return [self._subst(v) for v in value]

@@ -20,8 +20,8 @@ import binascii
 import re
 from collections.abc import Callable
 
-from .terraform import (HELPER_PROVIDERS, Plan, TfResource, View, getatt, is_unknown,
-                        unknown)
+from .terraform import (HELPER_PROVIDERS, UNKNOWN, Plan, TfResource, View, getatt,
+                        is_unknown, unknown)
 
 Props = dict
 
@@ -56,22 +56,29 @@ _ROUTE_TARGETS = (("gateway_id", "GatewayId"), ("nat_gateway_id", "NatGatewayId"
                   ("egress_only_gateway_id", "EgressOnlyInternetGatewayId"))
 
 
-def _route_props(v: View, prefix: tuple, table: object) -> Props:
+def _route_props(v: View, prefix: tuple, table: object,
+                 notes: list[str] | None = None) -> Props:
     p: Props = {}
     _put(p, "RouteTableId", table)
     _put(p, "DestinationCidrBlock", v.value(*prefix, "cidr_block") if prefix else
          v.value("destination_cidr_block"))
+    unnamed = []
     for tf, cfn in _ROUTE_TARGETS:
         target = v.ref(*prefix, tf, default=None)
         # a target the plan cannot name is left out: network.py takes the first target a
         # route has, and an unnamed one would hide the one that is named
         if target is not None and not is_unknown(target) and target != "":
             p[cfn] = target
+        elif is_unknown(target):
+            unnamed.append(target[UNKNOWN])
+    if unnamed and not any(cfn in p for _, cfn in _ROUTE_TARGETS) and notes is not None:
+        notes.append(f"{v.res.address}{''.join(f'.{x}' if isinstance(x, str) else f'[{x}]' for x in prefix)}: "
+                     f"left out, its target is not known: {'; '.join(unnamed)}")
     return p
 
 
 def _route(v: View) -> Props:
-    return _route_props(v, (), v.ref("route_table_id"))
+    return _route_props(v, (), v.ref("route_table_id"), v.plan.notes)
 
 
 def _route_table(v: View) -> Props:
@@ -83,7 +90,7 @@ def _inline_routes(plan: Plan, v: View) -> list[tuple[str, str, Props]]:
     AWS::EC2::Route resources of their own."""
     out = []
     for i in range(v.count("route")):
-        props = _route_props(v, ("route", i), getatt(v.res, "id"))
+        props = _route_props(v, ("route", i), getatt(v.res, "id"), plan.notes)
         if props.get("DestinationCidrBlock") in (None, "") and not props.get(
                 "DestinationIpv6CidrBlock"):
             continue
@@ -161,7 +168,10 @@ def _instance(v: View) -> Props:
     p: Props = {}
     _put(p, "InstanceType", v.value("instance_type", default=None))
     subnet = v.ref("subnet_id", default=None)
-    public = v.known("associate_public_ip_address")
+    # only when the configuration asks: a state's value is also true when the subnet maps
+    # public addresses on launch, which the subnet already says
+    public = v.known("associate_public_ip_address") if v.expression(
+        ("associate_public_ip_address",)) else None
     if public is True:
         p["NetworkInterfaces"] = [{"DeviceIndex": "0", "AssociatePublicIpAddress": True,
                                    **({"SubnetId": subnet} if subnet is not None else {})}]
@@ -248,7 +258,9 @@ def _asg(v: View) -> Props:
         p["AvailabilityZones"] = zones
     elif v.is_unknown("vpc_zone_identifier") or v.is_unknown("availability_zones"):
         p["VPCZoneIdentifier"] = [unknown(
-            "vpc_zone_identifier and availability_zones are known only at apply time")]
+            "vpc_zone_identifier and availability_zones are known only at apply time"
+            if v.expression(("vpc_zone_identifier",)) or v.expression(("availability_zones",))
+            else "the configuration sets neither vpc_zone_identifier nor availability_zones")]
     if v.blocks("launch_template") or v.count("launch_template"):
         p["LaunchTemplate"] = {"LaunchTemplateId": _template_ref(v, "launch_template", 0)}
     _put(p, "LaunchConfigurationName", v.ref("launch_configuration", default=None))
@@ -683,6 +695,8 @@ TYPES: dict[str, tuple[str, Callable[[View], Props]]] = {
     "aws_rds_cluster_instance": ("AWS::RDS::DBInstance", _cluster_instance),
     "aws_docdb_cluster": ("AWS::DocDB::DBCluster", _docdb_cluster),
     "aws_docdb_cluster_instance": ("AWS::DocDB::DBInstance", _cluster_instance),
+    "aws_neptune_cluster": ("AWS::Neptune::DBCluster", _docdb_cluster),
+    "aws_neptune_cluster_instance": ("AWS::Neptune::DBInstance", _cluster_instance),
     "aws_db_parameter_group": ("AWS::RDS::DBParameterGroup", _db_parameter_group),
     "aws_db_subnet_group": ("AWS::RDS::DBSubnetGroup", _db_subnet_group),
     "aws_elasticache_cluster": ("AWS::ElastiCache::CacheCluster", _cache_cluster),
@@ -807,9 +821,13 @@ FOLDED = {"aws_lb_target_group_attachment", "aws_alb_target_group_attachment",
           "aws_autoscaling_attachment", "aws_elb_attachment", "aws_s3_bucket_versioning",
           "aws_s3_bucket_replication_configuration", "aws_appautoscaling_scheduled_action"}
 
-# Settings of another resource, which CloudFormation writes as its properties: the rest of
-# S3's per-bucket settings (public access block, encryption, lifecycle, ...), ECR's policies.
-_SETTINGS = re.compile(r"^(aws_s3_bucket_[a-z_]+|aws_ecr_(lifecycle|repository)_policy)$")
+# Not resources of their own in CloudFormation: settings of another resource, which a
+# template writes as its properties (the rest of S3's per-bucket settings, ECR's and search
+# domains' policies), and snapshots (copies of data at rest, which serve nothing).
+_SETTINGS = re.compile(r"^(aws_s3_bucket_[a-z_]+|aws_ecr_(lifecycle|repository)_policy"
+                       r"|aws_(elasticsearch|opensearch)_domain_policy"
+                       r"|aws_ebs_snapshot(_copy)?|aws_(db|db_cluster|rds_cluster|docdb_cluster"
+                       r"|neptune_cluster)_snapshot)$")
 
 
 def _camel(text: str) -> str:
@@ -920,6 +938,7 @@ def translate(plan: Plan) -> tuple[dict, list[str]]:
             unknown_azs.append(res.address)
     for v in folded:
         _fold(v, resources, notes)
+    notes.extend(plan.notes)
     if unknown_azs:
         notes.append(f"AZ not known until apply (availability_zone is not set: AWS picks "
                      f"it): {', '.join(unknown_azs)}")

@@ -102,29 +102,15 @@ resource "aws_nat_gateway" "this" {
   tags          = { Name = "${var.name}-nat-${var.azs[count.index]}" }
 }
 
-# The starter's NAT: one small instance with source/destination check off, recovered by
-# EC2 when its host fails.
-resource "aws_instance" "nat" {
-  count             = var.nat == "instance" ? 1 : 0
-  ami               = var.nat_instance_ami
-  instance_type     = var.nat_instance_type
-  subnet_id         = aws_subnet.public[0].id
-  source_dest_check = false
-  tags              = { Name = "${var.name}-nat" }
-}
-
-resource "aws_cloudwatch_metric_alarm" "nat_recover" {
-  count               = var.nat == "instance" ? 1 : 0
-  alarm_name          = "${var.name}-nat-system-check"
-  namespace           = "AWS/EC2"
-  metric_name         = "StatusCheckFailed_System"
-  statistic           = "Maximum"
-  period              = 60
-  evaluation_periods  = 2
-  threshold           = 1
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  dimensions          = { InstanceId = aws_instance.nat[0].id }
-  alarm_actions       = compact(["arn:aws:automate:us-east-1:ec2:recover", var.alarm_topic_arn])
+# The starter's NAT: one instance, in a module of its own (a module in a module, counted).
+module "nat_instance" {
+  source          = "./nat-instance"
+  count           = var.nat == "instance" ? 1 : 0
+  name            = var.name
+  subnet_id       = aws_subnet.public[0].id
+  instance_type   = var.nat_instance_type
+  ami             = var.nat_instance_ami
+  alarm_topic_arn = var.alarm_topic_arn
 }
 
 resource "aws_route_table" "private" {
@@ -138,7 +124,7 @@ resource "aws_route" "private_egress" {
   destination_cidr_block = "0.0.0.0/0"
   # a gateway per AZ: its own; a single gateway: the first (min(...) is 0)
   nat_gateway_id       = local.gateways > 0 ? aws_nat_gateway.this[min(count.index, local.gateways - 1)].id : null
-  network_interface_id = var.nat == "instance" ? aws_instance.nat[0].primary_network_interface_id : null
+  network_interface_id = var.nat == "instance" ? module.nat_instance[0].primary_network_interface_id : null
 }
 
 resource "aws_route_table_association" "private" {
