@@ -84,12 +84,17 @@ def stage_name(path: Path) -> str:
 def read_file(path: Path) -> Stage | None:
     """The stage of a Terraform JSON file, or None when the file is not one (a
     CloudFormation template, say)."""
-    if path.suffix not in (".json", ".tfstate"):
+    if path.suffix not in (".json", ".tfstate", ".txt"):
         return None
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError):
         return None  # the template reader says what is wrong with it
+    wrapped = text.lstrip().startswith("[command]")
+    if wrapped:
+        # hashicorp/setup-terraform's wrapper (terraform_wrapper: true, its default) writes
+        # the command line before the JSON and ::set-output lines after it
+        text = next((line for line in text.splitlines() if line.startswith("{")), "")
     if not text.lstrip().startswith("{") or not _sniff(text):
         return None
     try:
@@ -100,7 +105,13 @@ def read_file(path: Path) -> Stage | None:
     kind = kind_of(data)
     if kind is None:
         return None
-    return build_stage(data, kind, stage_name(path), str(path))
+    stage = build_stage(data, kind, stage_name(path), str(path))
+    if wrapped:
+        stage.notes.insert(1, "the file is the output of hashicorp/setup-terraform's wrapper "
+                              "(its command line and ::set-output lines around the JSON): "
+                              "the JSON was taken from it (terraform_wrapper: false writes "
+                              "the JSON alone)")
+    return stage
 
 
 def folder_stages(directory: Path) -> list[Stage]:

@@ -529,3 +529,15 @@ def test_other_providers_types(prices, tmp_path):
     assert "not part of the topology (helper providers: no infrastructure): 1 random" in \
         r["notes"]
     assert r["verdict"]["kind"] == "unknown"
+
+
+def test_the_setup_terraform_wrappers_output_is_read(prices, tmp_path):
+    """hashicorp/setup-terraform's wrapper (on by default) writes its command line before
+    the JSON and ::set-output lines after it: the JSON is taken from between them."""
+    plan = (DATA / "public" / "infracost-plan.json").read_text().strip()
+    path = tmp_path / "plan.json"
+    path.write_text("[command]/home/runner/work/_temp/terraform-bin show -json plan.tfplan\n"
+                    + plan + "\n::set-output name=stderr::\n::set-output name=exitcode::0\n")
+    r = report(path, prices)
+    assert spofs(r) == {("aws_instance.web_app", "lone-instance")}
+    assert "hashicorp/setup-terraform's wrapper" in r["notes"][1]
