@@ -209,6 +209,7 @@ class Resolved:
     groups: list[tuple[list[TfResource], str]] = field(default_factory=list)  # (instances, attr)
     reasons: list[str] = field(default_factory=list)
     absent: list[str] = field(default_factory=list)  # resources with no instance in the plan
+    filters: list[str] = field(default_factory=list)  # root variables it also uses
     by_count: bool = False  # the expression uses count.index
     by_key: bool = False  # the expression uses each.key / each.value
 
@@ -361,9 +362,7 @@ class Plan:
             out.reasons.append("references nested too deeply to follow")
             return out
         refs = [r for r in refs if isinstance(r, str)]
-        specific = [r for r in refs if not any(
-            o != r and (o.startswith(r + ".") or o.startswith(r + "[")) for o in refs)]
-        for ref in dict.fromkeys(specific):
+        for ref in self._independent(refs):
             steps = parse_steps(ref)
             if not steps:
                 continue
@@ -381,11 +380,40 @@ class Plan:
                 out.reasons.append(f"computed from data source {'.'.join(map(str, steps[1:3]))}"
                                    f", which is read only at apply time")
             elif head == "var":
-                self._variable(steps, mod, out, depth)
+                self._variable(steps, ref, mod, out, depth)
             elif head == "module":
                 self._module_output(steps, ref, mod, out, depth)
             elif len(steps) >= 2 and isinstance(steps[1], str):
                 self._resource_ref(steps, mod, out)
+        return out
+
+    @staticmethod
+    def _independent(refs: list[str]) -> list[str]:
+        """The references an expression makes of its own. Terraform lists, for each
+        reference `aws_subnet.a[0].id`, also the instance (`aws_subnet.a[0]`) and the
+        resource (`aws_subnet.a`) it belongs to; a bare resource or module listed more often
+        than those explain is a reference of its own too (`aws_subnet.a[count.index]`,
+        `aws_subnet.a[*].id`)."""
+        counts: dict[str, int] = {}
+        for r in refs:
+            counts[r] = counts.get(r, 0) + 1
+        out = []
+        for r in counts:
+            longer = [o for o in counts if o != r and (o.startswith(r + ".") or
+                                                       o.startswith(r + "["))]
+            if not longer:
+                out.append(r)
+                continue
+            steps = parse_steps(r)
+            if steps and steps[0] not in ("module", "var", "local", "data", "count", "each",
+                                          "path", "terraform", "self") and len(steps) == 2:
+                # `aws_subnet.a`: explained once by each `aws_subnet.a[k]` listed, or by an
+                # `aws_subnet.a.attr` (a resource without count)
+                instances = sum(n for o, n in counts.items() if o.startswith(r + "[")
+                                and len(parse_steps(o)) == 3)
+                plain = any(o.startswith(r + ".") for o in longer)
+                if counts[r] > instances and not (plain and not instances):
+                    out.append(r)
         return out
 
     def _resource_ref(self, steps: list, mod: Module, out: Resolved) -> None:
@@ -407,17 +435,22 @@ class Plan:
         else:
             out.absent.append(group)
 
-    def _variable(self, steps: list, mod: Module, out: Resolved, depth: int) -> None:
-        if not mod.names:
-            return  # a root variable has its value in the plan: it is not what is unknown
-        parent = self.modules.get(self._parent_prefix(mod))
+    def _variable(self, steps: list, ref: str, mod: Module, out: Resolved,
+                  depth: int) -> None:
+        """A module's variable: what the calling module's expression for it names. A
+        variable with a value of its own (a root variable, a constant) names no resource;
+        it may still pick among the resources beside it (kept in `filters`)."""
+        parent = self.modules.get(self._parent_prefix(mod)) if mod.names else None
         call = ((parent.config.get("module_calls") or {}).get(mod.names[-1])
                 if parent and isinstance(parent.config, dict) else None)
         expr = ((call or {}).get("expressions") or {}).get(str(steps[1])) \
             if isinstance(call, dict) else None
         if isinstance(expr, dict) and expr.get("references"):
             inner = self.resolve(expr["references"], parent, depth + 1)
-            self._merge(out, inner, steps[2:])
+            if inner.groups or inner.reasons or inner.absent:
+                self._merge(out, inner, steps[2:])
+                return
+        out.filters.append(ref)
 
     @staticmethod
     def _parent_prefix(mod: Module) -> str:
@@ -471,6 +504,7 @@ class Plan:
         out.groups.extend(groups)
         out.reasons.extend(inner.reasons)
         out.absent.extend(inner.absent)
+        out.filters.extend(inner.filters)
 
 
 # --- one resource's values -----------------------------------------------------------------
@@ -604,8 +638,21 @@ class View:
                    default: object, why: str | None = None) -> object:
         resolved = self.plan.resolve(expr.get("references") or [], self.res.module)
         groups = self._narrow(resolved)
-        found = list(dict.fromkeys((m, attr) for members, attr in groups for m in members))
+        seen: dict[TfResource, str] = {}
+        for members, attr in groups:
+            for m in members:
+                seen.setdefault(m, attr)
+        found = list(seen.items())
         attr_text = _path_text(path)
+        others = list(dict.fromkeys(resolved.reasons + resolved.filters))
+        if many and len(found) > 1 and others:
+            # several resources with a variable or local value beside them:
+            # `slice(aws_subnet.a[*].id, 0, var.n)`, `[for k in var.keys : local.ids[k]]`
+            # keep some of them, which ones the plan's JSON does not show
+            names = ", ".join(m.address for m, _ in found[:6])
+            return unknown(f"{attr_text} is known only at apply time: it is some of "
+                           f"{names} (named with {', '.join(others[:3])}: which ones it "
+                           f"keeps depends on an expression the plan's JSON does not show)")
         if found and plain:
             names = ", ".join(f"{m.address}.{a}" for m, a in found[:4])
             return unknown(why or f"{attr_text} is known only at apply time (from {names})")

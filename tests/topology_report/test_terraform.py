@@ -541,3 +541,36 @@ def test_the_setup_terraform_wrappers_output_is_read(prices, tmp_path):
     r = report(path, prices)
     assert spofs(r) == {("aws_instance.web_app", "lone-instance")}
     assert "hashicorp/setup-terraform's wrapper" in r["notes"][1]
+
+
+def test_every_instance_with_a_variable_beside_it_is_some_of_them(prices, tmp_path):
+    """`slice(aws_subnet.a[*].id, 0, var.n)`: the references name every subnet, but which
+    ones the list keeps is not in the plan's JSON: unknown, not two AZs."""
+    plan = _plan([*SUBNETS, _asg({"vpc_zone_identifier": {
+        "references": ["aws_subnet.a", "var.n"]}})])
+    plan["variables"] = {"n": {"value": 1}}
+    r = report(_write(tmp_path, plan), prices)
+    (u,) = r["unknowns"]
+    assert (u["logical_id"], u["what"]) == ("aws_autoscaling_group.app", "AZs")
+    assert "it is some of aws_subnet.a[0], aws_subnet.a[1] (named with var.n: which ones " \
+           "it keeps depends on an expression the plan's JSON does not show)" in u["reason"]
+
+
+def test_an_instance_by_index_beside_one_by_count_index_is_either(prices, tmp_path):
+    """`var.single ? aws_nat_gateway.n[0].id : aws_nat_gateway.n[count.index].id`:
+    Terraform lists aws_nat_gateway.n once for n[0] and once on its own."""
+    public = [(f"aws_subnet.pub[{i}]", "aws_subnet", {"availability_zone": az},
+               {"id": True}, {}) for i, az in enumerate(("eu-west-1a", "eu-west-1b"))]
+    nat = [(f"aws_nat_gateway.n[{i}]", "aws_nat_gateway", {}, {"id": True, "subnet_id": True},
+            {"subnet_id": {"references": ["aws_subnet.pub", "count.index"]}}) for i in range(2)]
+    route = [(f"aws_route.r[{i}]", "aws_route", {"destination_cidr_block": "0.0.0.0/0"},
+              {"nat_gateway_id": True},
+              {"nat_gateway_id": {"references": [
+                  "var.single", "aws_nat_gateway.n[0].id", "aws_nat_gateway.n[0]",
+                  "aws_nat_gateway.n", "aws_nat_gateway.n", "count.index"]}})
+             for i in range(2)]
+    r = report(_write(tmp_path, _plan([*public, *nat, *route])), prices)
+    assert "aws_route.r[1]: left out, its target is not known: nat_gateway_id is one of " \
+           "aws_nat_gateway.n[0], aws_nat_gateway.n[1]: which one depends on an expression " \
+           "the plan's JSON does not show" in r["notes"]
+    assert not any(n.startswith("aws_route.r[0]") for n in r["notes"])  # [0] either way
