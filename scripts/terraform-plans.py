@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Plan examples/terraform/ offline and write the plans' JSON (`terraform show -json`).
 
-    scripts/terraform-plans.py              # rewrite examples/terraform/plans/ (commit them)
-    scripts/terraform-plans.py --out DIR    # somewhere else (the tests' regeneration check)
+    scripts/terraform-plans.py            # rewrite examples/terraform/plans/ and the corpus
+                                          # twins' tests/topology_report/terraform/corpus/plans/
+    scripts/terraform-plans.py --out DIR  # at the same paths under DIR (the tests' check)
 
 What it needs, and where it looks:
 - the Terraform CLI: $TERRAFORM, else `terraform` on the PATH;
@@ -22,6 +23,7 @@ says which), 1 when a Terraform command fails, 0 otherwise.
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import shutil
@@ -34,15 +36,33 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples" / "terraform"
+CORPUS = REPO / "tests" / "topology_report" / "terraform" / "corpus"
+SOURCES = (EXAMPLES, CORPUS)  # copied into a work folder with their modules
 DEFAULT_MIRROR = "/opt/tf-plugins"
 
-# (root module, the plan's file under the output folder, -var settings)
-PLANS = [
-    ("starter", "starter.plan.json", {}),
-    ("scale-out", "scale-out.plan.json", {}),
-    ("scale-out", "changes/scale-out-one-nat-gateway.plan.json", {"nat": "single-gateway"}),
-    ("scale-out", "changes/scale-out-single-az-db.plan.json", {"db_multi_az": "false"}),
-]
+
+def _plans() -> list[tuple[Path, Path, dict[str, str]]]:
+    """(root module, the plan's file, -var settings), paths relative to the repository:
+    our stages' twins and their changes, and the corpus cases' twins (gzipped: the test
+    data of tests/topology_report/test_terraform_corpus.py)."""
+    plans = [(Path("examples/terraform/starter"),
+              Path("examples/terraform/plans/starter.plan.json"), {}),
+             (Path("examples/terraform/scale-out"),
+              Path("examples/terraform/plans/scale-out.plan.json"), {}),
+             (Path("examples/terraform/scale-out"),
+              Path("examples/terraform/plans/changes/scale-out-one-nat-gateway.plan.json"),
+              {"nat": "single-gateway"}),
+             (Path("examples/terraform/scale-out"),
+              Path("examples/terraform/plans/changes/scale-out-single-az-db.plan.json"),
+              {"db_multi_az": "false"})]
+    for case in sorted(p.parent.name for p in CORPUS.glob("*/main.tf")):
+        if case != "modules" and not (CORPUS / "modules" / case).exists():
+            plans.append((CORPUS.relative_to(REPO) / case,
+                          CORPUS.relative_to(REPO) / "plans" / f"{case}.plan.json.gz", {}))
+    return plans
+
+
+PLANS = _plans()
 
 # Fields that change from run to run without the plan changing (relevant_attributes comes
 # in a different order each run: sorted).
@@ -116,39 +136,49 @@ def normalize(plan: dict) -> dict:
 
 
 def generate(out: Path, log=print) -> list[Path]:
-    """Plan every example into `out`; the paths written."""
+    """Plan every root of PLANS into `out` (at the same paths as in the repository); the
+    paths written."""
     terraform, mirror = find_terraform(), find_mirror()
     cache = Path(os.environ.get("TF_PLUGIN_CACHE_DIR")
                  or Path(tempfile.gettempdir()) / "topology-report-terraform-plugins")
     cache.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
+    workers = max(2, os.cpu_count() or 2)
     with tempfile.TemporaryDirectory(prefix="terraform-plans-") as tmp:
-        work = Path(tmp) / "terraform"
-        shutil.copytree(EXAMPLES, work, ignore=shutil.ignore_patterns(
-            ".terraform", "*.tfstate*", "plans", ".terraform.lock.hcl"))
+        work = Path(tmp) / "repo"
+        for source in SOURCES:
+            shutil.copytree(source, work / source.relative_to(REPO), ignore=shutil.ignore_patterns(
+                ".terraform", "*.tfstate*", "plans", ".terraform.lock.hcl"))
         env = environment(cli_config(Path(tmp), mirror, cache))
         roots = sorted({root for root, _, _ in PLANS})
-        started = time.monotonic()
-        # init one root at a time: they share the plugin cache
-        for root in roots:
+
+        def init(root: Path) -> None:
             run([terraform, "init", "-input=false", "-no-color", "-backend=false"],
                 work / root, env)
+
+        started = time.monotonic()
+        init(roots[0])  # fills the plugin cache; the others only link it
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(init, roots[1:]))
         log(f"terraform init: {len(roots)} roots in {time.monotonic() - started:.1f}s")
 
-        def plan(item: tuple[str, str, dict]) -> Path:
+        def plan(item: tuple[Path, Path, dict]) -> Path:
             root, name, variables = item
-            binary = Path(tmp) / (name.replace("/", "_") + ".bin")
+            binary = Path(tmp) / (str(name).replace("/", "_") + ".bin")
             args = [f"-var={k}={v}" for k, v in variables.items()]
             run([terraform, "plan", "-refresh=false", "-input=false", "-lock=false",
                  "-no-color", f"-out={binary}", *args], work / root, env)
             shown = json.loads(run([terraform, "show", "-json", str(binary)], work / root, env))
             target = out / name
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(json.dumps(normalize(shown), separators=(",", ":")) + "\n")
+            text = json.dumps(normalize(shown), separators=(",", ":")) + "\n"
+            if target.suffix == ".gz":
+                target.write_bytes(gzip.compress(text.encode(), compresslevel=9, mtime=0))
+            else:
+                target.write_text(text)
             return target
 
         started = time.monotonic()
-        with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
             written = list(pool.map(plan, PLANS))
         log(f"terraform plan + show -json: {len(PLANS)} plans in "
             f"{time.monotonic() - started:.1f}s")
@@ -157,8 +187,10 @@ def generate(out: Path, log=print) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=EXAMPLES / "plans",
-                        help="where to write the plans (default: examples/terraform/plans)")
+    parser.add_argument("--out", type=Path, default=REPO,
+                        help="a folder to write the plans in, at their paths in the repository "
+                             "(default: the repository: examples/terraform/plans/ and "
+                             "tests/topology_report/terraform/corpus/plans/)")
     args = parser.parse_args(argv)
     try:
         for path in generate(args.out):

@@ -747,6 +747,7 @@ SIMPLE: dict[str, str] = {
     "aws_ecs_task_definition": "AWS::ECS::TaskDefinition",
     "aws_ecs_capacity_provider": "AWS::ECS::CapacityProvider",
     "aws_ecs_cluster_capacity_providers": "AWS::ECS::ClusterCapacityProviderAssociations",
+    "aws_appautoscaling_policy": "AWS::ApplicationAutoScaling::ScalingPolicy",
     "aws_lambda_alias": "AWS::Lambda::Alias",
     "aws_lambda_layer_version": "AWS::Lambda::LayerVersion",
     "aws_lambda_function_event_invoke_config": "AWS::Lambda::EventInvokeConfig",
