@@ -60,7 +60,7 @@ def kind_of(data: object) -> str | None:
     if "format_version" in data and any(k in data for k in (
             "planned_values", "resource_changes", "prior_state", "configuration")):
         return "plan"
-    if "format_version" in data and ("values" in data or "terraform_version" in data):
+    if "format_version" in data:  # a state (`values` is left out when it holds nothing)
         return "state"
     if isinstance(data.get("version"), int) and "terraform_version" in data and \
             isinstance(data.get("resources", []), list):

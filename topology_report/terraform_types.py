@@ -72,8 +72,9 @@ def _route_props(v: View, prefix: tuple, table: object,
         elif is_unknown(target):
             unnamed.append(target[UNKNOWN])
     if unnamed and not any(cfn in p for _, cfn in _ROUTE_TARGETS) and notes is not None:
-        notes.append(f"{v.res.address}{''.join(f'.{x}' if isinstance(x, str) else f'[{x}]' for x in prefix)}: "
-                     f"left out, its target is not known: {'; '.join(unnamed)}")
+        where = "".join(f".{x}" if isinstance(x, str) else f"[{x}]" for x in prefix)
+        notes.append(f"{v.res.address}{where}: left out, its target is not known: "
+                     f"{'; '.join(unnamed)}")
     return p
 
 
