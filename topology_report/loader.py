@@ -33,6 +33,8 @@ class Stage:
     name: str
     stacks: list[Stack] = field(default_factory=list)
     source: str = ""
+    notes: list[str] = field(default_factory=list)  # what was read and how (Terraform input)
+    input: dict | None = None  # the input's format when it is not a template (Terraform)
 
 
 TEMPLATE_SUFFIXES = (".template.json", ".json", ".yaml", ".yml", ".template")
@@ -290,12 +292,19 @@ def load(path_text: str) -> list[Stage]:
     path = Path(path_text)
     if not path.exists():
         raise ReportError(f"{path_text}: no such file or folder")
+    from .terraform import folder_stages, read_file  # plan/state JSON: a second front door
     if path.is_file():
+        stage = read_file(path)
+        if stage is not None:
+            return [stage]
         return [expand_nested(Stage(name=_stack_name_from_file(path), stacks=[Stack(
             name=_stack_name_from_file(path), template=read_template(path), path=str(path))],
             source=str(path)))]
     if (path / "manifest.json").is_file():
         return load_assembly(path)
+    terraform = folder_stages(path)
+    if terraform:
+        return terraform
     stage = _folder_stage(path, path.resolve().name)
     if stage.stacks:
         return [expand_nested(stage)]

@@ -176,6 +176,8 @@ class Model:
             return "not fixed by the template"
         if isinstance(value, dict) and len(value) == 1:
             (fn, arg), = value.items()
+            if fn == "TopologyReport::Unknown":  # what a Terraform plan leaves unknown, and why
+                return str(arg)
             if fn == "Ref" and isinstance(arg, str):
                 if stack.parent and arg in stack.bound:
                     return self.why_unknown(stack.parent, stack.bound[arg], depth + 1)
