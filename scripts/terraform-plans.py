@@ -4,6 +4,7 @@
     scripts/terraform-plans.py            # rewrite examples/terraform/plans/ and the corpus
                                           # twins' tests/topology_report/terraform/corpus/plans/
     scripts/terraform-plans.py --out DIR  # at the same paths under DIR (the tests' check)
+    scripts/terraform-plans.py --only examples|corpus   # one of the two sets
 
 What it needs, and where it looks:
 - the Terraform CLI: $TERRAFORM, else `terraform` on the PATH;
@@ -135,9 +136,18 @@ def normalize(plan: dict) -> dict:
     return out
 
 
-def generate(out: Path, log=print) -> list[Path]:
-    """Plan every root of PLANS into `out` (at the same paths as in the repository); the
-    paths written."""
+def selected(only: str | None) -> list[tuple[Path, Path, dict[str, str]]]:
+    """PLANS, or one set of them: ``examples`` (our stages' twins) or ``corpus``."""
+    if only is None:
+        return PLANS
+    examples = [item for item in PLANS if item[1].parts[:2] == ("examples", "terraform")]
+    return examples if only == "examples" else [item for item in PLANS if item not in examples]
+
+
+def generate(out: Path, log=print, only: str | None = None) -> list[Path]:
+    """Plan every root of PLANS (or of the set ``only`` names) into `out` (at the same paths
+    as in the repository); the paths written."""
+    plans = selected(only)
     terraform, mirror = find_terraform(), find_mirror()
     cache = Path(os.environ.get("TF_PLUGIN_CACHE_DIR")
                  or Path(tempfile.gettempdir()) / "topology-report-terraform-plugins")
@@ -149,7 +159,7 @@ def generate(out: Path, log=print) -> list[Path]:
             shutil.copytree(source, work / source.relative_to(REPO), ignore=shutil.ignore_patterns(
                 ".terraform", "*.tfstate*", "plans", ".terraform.lock.hcl"))
         env = environment(cli_config(Path(tmp), mirror, cache))
-        roots = sorted({root for root, _, _ in PLANS})
+        roots = sorted({root for root, _, _ in plans})
 
         def init(root: Path) -> None:
             run([terraform, "init", "-input=false", "-no-color", "-backend=false"],
@@ -179,8 +189,8 @@ def generate(out: Path, log=print) -> list[Path]:
 
         started = time.monotonic()
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            written = list(pool.map(plan, PLANS))
-        log(f"terraform plan + show -json: {len(PLANS)} plans in "
+            written = list(pool.map(plan, plans))
+        log(f"terraform plan + show -json: {len(plans)} plans in "
             f"{time.monotonic() - started:.1f}s")
     return written
 
@@ -191,9 +201,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="a folder to write the plans in, at their paths in the repository "
                              "(default: the repository: examples/terraform/plans/ and "
                              "tests/topology_report/terraform/corpus/plans/)")
+    parser.add_argument("--only", choices=("examples", "corpus"),
+                        help="only our stages' twins (examples/terraform/) or only the corpus twins")
     args = parser.parse_args(argv)
     try:
-        for path in generate(args.out):
+        for path in generate(args.out, only=args.only):
             print(f"wrote {path} ({path.stat().st_size:,} bytes)")
     except Missing as exc:
         print(f"terraform-plans: {exc}", file=sys.stderr)

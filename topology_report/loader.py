@@ -8,33 +8,13 @@ file and the problem; nothing else in the package has to care about the file sys
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
 
-class ReportError(Exception):
-    """Bad input or usage: the message says what and where. Exit code 2."""
-
-
-@dataclass(eq=False)
-class Stack:
-    name: str
-    template: dict
-    path: str
-    parent: "Stack | None" = None  # a nested stack's parent
-    bound: dict = field(default_factory=dict)  # parameter -> the parent's expression
-    logical_id: str | None = None  # the AWS::CloudFormation::Stack resource in the parent
-
-
-@dataclass
-class Stage:
-    name: str
-    stacks: list[Stack] = field(default_factory=list)
-    source: str = ""
-    notes: list[str] = field(default_factory=list)  # what was read and how (Terraform input)
-    input: dict | None = None  # the input's format when it is not a template (Terraform)
+from .stages import ReportError, Stack, Stage  # noqa: F401 - re-exported: the package's input types
+from .terraform_input import folder_stages, read_file  # plan/state JSON: a second front door
 
 
 TEMPLATE_SUFFIXES = (".template.json", ".json", ".yaml", ".yml", ".template")
@@ -292,7 +272,6 @@ def load(path_text: str) -> list[Stage]:
     path = Path(path_text)
     if not path.exists():
         raise ReportError(f"{path_text}: no such file or folder")
-    from .terraform import folder_stages, read_file  # plan/state JSON: a second front door
     if path.is_file():
         stage = read_file(path)
         if stage is not None:

@@ -20,9 +20,8 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from .loader import ReportError, Stack, Stage
+from .stages import ReportError
 
 UNKNOWN = "TopologyReport::Unknown"  # {UNKNOWN: reason}: a value the plan does not fix
 
@@ -37,8 +36,6 @@ HELPER_PROVIDERS = {"random", "null", "time", "tls", "local", "archive", "extern
 IDENTITY = ("id", "arn", "primary_network_interface_id", "invoke_arn", "qualified_arn")
 NAMES = ("name", "bucket", "identifier", "cluster_identifier", "function_name")
 
-_SUFFIXES = (".plan.json", ".tfplan.json", ".tfstate.json", ".state.json", ".json",
-             ".tfstate")
 
 
 def unknown(reason: str) -> dict:
@@ -47,91 +44,6 @@ def unknown(reason: str) -> dict:
 
 def is_unknown(value: object) -> bool:
     return isinstance(value, dict) and UNKNOWN in value
-
-
-# --- detection -----------------------------------------------------------------------------
-
-
-def kind_of(data: object) -> str | None:
-    """"plan", "state" (both from `terraform show -json`), "raw-state" (a .tfstate file), or
-    None when the data is not Terraform JSON."""
-    if not isinstance(data, dict) or "Resources" in data:
-        return None
-    if "format_version" in data and any(k in data for k in (
-            "planned_values", "resource_changes", "prior_state", "configuration")):
-        return "plan"
-    if "format_version" in data:  # a state (`values` is left out when it holds nothing)
-        return "state"
-    if isinstance(data.get("version"), int) and "terraform_version" in data and \
-            isinstance(data.get("resources", []), list):
-        return "raw-state"
-    return None
-
-
-def _sniff(text: str) -> bool:
-    head = text[:4096]
-    return '"format_version"' in head or '"terraform_version"' in head
-
-
-def stage_name(path: Path) -> str:
-    name = path.name
-    for suffix in _SUFFIXES:
-        if name.endswith(suffix) and len(name) > len(suffix):
-            return name[: -len(suffix)]
-    return path.stem
-
-
-def read_file(path: Path) -> Stage | None:
-    """The stage of a Terraform JSON file, or None when the file is not one (a
-    CloudFormation template, say)."""
-    if path.suffix not in (".json", ".tfstate", ".txt"):
-        return None
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError):
-        return None  # the template reader says what is wrong with it
-    wrapped = text.lstrip().startswith("[command]")
-    if wrapped:
-        # hashicorp/setup-terraform's wrapper (terraform_wrapper: true, its default) writes
-        # the command line before the JSON and ::set-output lines after it
-        text = next((line for line in text.splitlines() if line.startswith("{")), "")
-    if not text.lstrip().startswith("{") or not _sniff(text):
-        return None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ReportError(f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: "
-                          f"{exc.msg}") from None
-    kind = kind_of(data)
-    if kind is None:
-        return None
-    stage = build_stage(data, kind, stage_name(path), str(path))
-    if wrapped:
-        stage.notes.insert(1, "the file is the output of hashicorp/setup-terraform's wrapper "
-                              "(its command line and ::set-output lines around the JSON): "
-                              "the JSON was taken from it (terraform_wrapper: false writes "
-                              "the JSON alone)")
-    return stage
-
-
-def folder_stages(directory: Path) -> list[Stage]:
-    """A stage for each Terraform JSON file directly in the folder (none: an empty list).
-    A folder that mixes them with CloudFormation templates is refused."""
-    stages, others = [], []
-    for entry in sorted(directory.iterdir()):
-        if not entry.is_file() or entry.suffix not in (".json", ".tfstate", ".yaml", ".yml",
-                                                        ".template"):
-            continue
-        stage = read_file(entry)
-        if stage is not None:
-            stages.append(stage)
-        elif entry.suffix in (".yaml", ".yml", ".template") or entry.name.endswith(
-                ".template.json"):
-            others.append(entry.name)
-    if stages and others:
-        raise ReportError(f"{directory}: holds both Terraform JSON ({stages[0].source}) and "
-                          f"CloudFormation templates ({others[0]}): give them separately")
-    return stages
 
 
 # --- addresses and references --------------------------------------------------------------
@@ -760,59 +672,3 @@ def _path_text(path: tuple) -> str:
 
 
 # --- the stage -----------------------------------------------------------------------------
-
-
-def _format_version(data: dict, kind: str, source: str) -> str:
-    if kind == "raw-state":
-        return f"state file version {data.get('version')}"
-    version = str(data.get("format_version") or "")
-    major = version.split(".", 1)[0]
-    if major not in ("0", "1"):
-        raise ReportError(f"{source}: Terraform JSON of format_version {version!r}: this "
-                          f"reader knows 0.x and 1.x")
-    return f"format_version {version}"
-
-
-def build_stage(data: dict, kind: str, name: str, source: str) -> Stage:
-    from .terraform_types import translate
-
-    described = _format_version(data, kind, source)
-    plan = Plan(data, kind, source)
-    template, notes = translate(plan)
-    tf_version = data.get("terraform_version")
-    what = {"plan": "a Terraform plan (`terraform show -json` of a plan file): the planned "
-                    "values, after the change",
-            "state": "a Terraform state (`terraform show -json`): the resources as deployed",
-            "raw-state": "a Terraform state file: the resources as deployed"}[kind]
-    header = (f"read as {what}; {described}"
-              + (f", Terraform {tf_version}" if tf_version else "")
-              + f"; {len(template['Resources'])} resource(s) read as their CloudFormation "
-                f"equivalents, named by Terraform address")
-    if kind == "plan":
-        header += _actions_text(plan)
-        if data.get("errored") is True:
-            notes.append("the plan errored: the planned values may be incomplete")
-        elif data.get("complete") is False:
-            notes.append("the plan is not complete (deferred changes or -target): resources "
-                         "may be missing")
-    stack = Stack(name=name, template=template, path=source)
-    return Stage(name=name, stacks=[stack], source=source, notes=[header, *notes],
-                 input={"kind": f"terraform-{kind}", "format": described,
-                        "terraform_version": tf_version})
-
-
-def _actions_text(plan: Plan) -> str:
-    counts: dict[str, int] = {}
-    for rc in plan.changes.values():
-        if rc.get("mode", "managed") != "managed":
-            continue
-        actions = (rc.get("change") or {}).get("actions") or []
-        kind = ("replace" if "delete" in actions and "create" in actions else
-                actions[0] if len(actions) == 1 else "/".join(actions))
-        counts[kind] = counts.get(kind, 0) + 1
-    if not counts:
-        return ""
-    order = ["create", "update", "replace", "delete", "no-op", "read"]
-    parts = [f"{counts[k]} to {k}" for k in order if counts.get(k)] + [
-        f"{v} {k}" for k, v in counts.items() if k not in order]
-    return "; its changes: " + ", ".join(parts)
