@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .analyze import Analysis
 from .catalog import classify
+from .findings import d
 from .loader import ReportError
 
 PRICE_FILE = Path(__file__).with_name("prices.json")
@@ -133,6 +134,28 @@ def _counts(u) -> tuple[int, int]:
     return ((u.min or 0), (u.max or 0)) if u.kind == "asg" else (1, 1)
 
 
+def _spot(m, u) -> str | None:
+    """Why ``u``'s instances may be Spot capacity (None: on-demand): an instance or its launch
+    template asking for the spot market, a launch configuration's SpotPrice, or a group's
+    mixed instances policy with less than all of it on-demand."""
+    template = m.ref_one(u.resource, "LaunchTemplate", "AWS::EC2::LaunchTemplate")
+    asked = [(u.resource, u.resource.props)]
+    if template is not None:
+        asked.append((template, d(template.props.get("LaunchTemplateData"))))
+    for res, data in asked:
+        market = m.literal(res.stack, d(data.get("InstanceMarketOptions")).get("MarketType"))
+        if str(market or "").lower() == "spot":
+            return "it asks for the spot market"
+    config = m.ref_one(u.resource, "LaunchConfigurationName", "AWS::AutoScaling::LaunchConfiguration")
+    if config is not None and config.props.get("SpotPrice") is not None:
+        return "its launch configuration sets a SpotPrice"
+    dist = d(d(u.resource.props.get("MixedInstancesPolicy")).get("InstancesDistribution"))
+    share = m.literal(u.resource.stack, dist.get("OnDemandPercentageAboveBaseCapacity"))
+    if share is not None and str(share).isdigit() and int(share) < 100:
+        return f"its mixed instances policy keeps {share}% on-demand above the base"
+    return None
+
+
 def _ec2(a: Analysis, bill: _Bill) -> None:
     """Each Auto Scaling group (at its minimum and at its maximum) and EC2 instance, and their
     gp3 root volumes; an instance that terminates itself on shutdown is noted, not priced."""
@@ -149,10 +172,13 @@ def _ec2(a: Analysis, bill: _Bill) -> None:
             bill.notes.append(f"{u.resource.logical_id}: instance type {u.instance_type or 'unknown'}"
                               f" is not in the price table: not priced")
             continue
+        spot = _spot(m, u)
         bill.add(f"EC2 {u.resource.logical_id} ({u.instance_type})", lo * hourly * hours,
                  hi * hourly * hours,
-                 f"{lo}..{hi} x ${hourly}/h x {hours} h" if u.kind == "asg" else
-                 f"1 x ${hourly}/h x {hours} h")
+                 (f"{lo}..{hi} x ${hourly}/h x {hours} h" if u.kind == "asg" else
+                  f"1 x ${hourly}/h x {hours} h")
+                 + (f"; Spot capacity ({spot}): priced at on-demand rates, an upper bound (Spot "
+                    f"prices vary by hour and AZ)" if spot else ""))
         # the instance's own block devices, else its launch template's, else the default
         template = m.ref_one(u.resource, "LaunchTemplate", "AWS::EC2::LaunchTemplate")
         gb = next((g for g in (_volume_gb(m, r, 0) for r in (u.resource, template) if r is not None) if g),
@@ -372,6 +398,12 @@ def _interface_endpoints(a: Analysis, bill: _Bill) -> None:
 def _load_balancers(a: Analysis, bill: _Bill) -> None:
     """Each load balancer: its hours and the assumed LCUs (a network one at NLB rates)."""
     for c in a.tiers["load balancing"].components:
+        if c["type"].startswith("classic"):  # by the hour and the GB, at its own rates
+            hourly, per_gb = bill.rate("clb_hourly"), bill.rate("clb_gb_processed")
+            gb = bill.usage["cloudfront_gb_out_month"]
+            bill.add(f"classic load balancer {c['logical_id']}", hourly * bill.hours + gb * per_gb, None,
+                     f"${hourly}/h + {gb} GB processed a month (the assumed traffic out) x ${per_gb}/GB")
+            continue
         kind = "nlb" if c["type"].startswith("network") else "alb"
         hourly, lcu = bill.rate(f"{kind}_hourly"), bill.rate(f"{kind}_lcu_hourly")
         n_lcu = bill.usage["alb_average_lcu"]

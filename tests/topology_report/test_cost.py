@@ -490,3 +490,39 @@ def test_every_price_in_the_shipped_table_has_a_source_and_a_date(prices):
     # RDS for PostgreSQL's own rates for db.m7g/db.r7g, not copies of MySQL's marked as such
     assert "_unverified" not in prices["rds_postgresql"]
     assert not any("MySQL" in json.dumps(e) for e in prices["rds_postgresql"].values())
+
+
+def test_a_classic_load_balancer_is_priced_at_its_own_rates_not_an_albs(template, prices):
+    cost = _cost(template(NAT_PER_AZ + asg(2, ["PrivA", "PrivB"]) + """
+Classic:
+  Type: AWS::ElasticLoadBalancing::LoadBalancer
+  Properties:
+    Subnets: [!Ref PubA, !Ref PubB]
+    Listeners: [{LoadBalancerPort: '80', InstancePort: '80', Protocol: HTTP}]
+"""), prices)
+    line = next(x for x in cost["lines"] if "Classic" in x["item"])
+    gb = prices["usage"]["cloudfront_gb_out_month"]
+    assert line["item"] == "classic load balancer Classic"
+    assert line["monthly"] == round(prices["clb_hourly"]["usd"] * 730 + gb * prices["clb_gb_processed"]["usd"], 2)
+    assert "LCU" not in line["basis"]
+
+
+@pytest.mark.parametrize(("how", "spot"), [
+    ("Lt", False),
+    ("LtSpot", True),
+    ("Mixed", True),
+])
+def test_spot_capacity_is_said_to_be_priced_at_on_demand_rates(template, prices, how, spot):
+    group = asg(2, ["PrivA", "PrivB"])
+    if how == "LtSpot":
+        group = group.replace("{InstanceType: t4g.small, ImageId: ami-1}",
+                              "{InstanceType: t4g.small, ImageId: ami-1, InstanceMarketOptions: {MarketType: spot}}")
+    if how == "Mixed":
+        group = group.replace("    LaunchTemplate: {LaunchTemplateId: !Ref Lt, Version: !GetAtt Lt.LatestVersionNumber}",
+                              "    MixedInstancesPolicy:\n      InstancesDistribution: {OnDemandPercentageAboveBaseCapacity: 25}\n"
+                              "      LaunchTemplate:\n        LaunchTemplateSpecification: {LaunchTemplateId: !Ref Lt, "
+                              "Version: !GetAtt Lt.LatestVersionNumber}")
+    cost = _cost(template(NAT_PER_AZ + group), prices)
+    line = next(x for x in cost["lines"] if x["item"].startswith("EC2 Group"))
+    assert line["monthly"] == round(2 * prices["ec2"]["t4g.small"]["hourly"] * 730, 2)
+    assert ("Spot capacity" in line["basis"] and "upper bound" in line["basis"]) is spot
