@@ -234,6 +234,27 @@ def _asg(ctx: Ctx, asg: Resource, capacity_asgs: set[Resource]) -> None:
     ctx.confined("compute", asg, sp, "asg-one-az",
                  f"the Auto Scaling group is confined to one AZ ({sp.subnet_text()}, "
                  f"{sp.text()}): if it fails, every instance goes with it")
+    cluster = _cluster_placement_group(model, asg, template)
+    if cluster is not None and mn is not None and mn >= 2 and not (sp.known and not sp.multi):
+        ctx.spof("compute", asg, "placement-group-cluster",
+                 f"its instances go into the cluster placement group {model.display(cluster)}, "
+                 f"which lives in one AZ: whatever subnets the group has, its instances share that "
+                 f"AZ (and launches elsewhere fail), and go with it")
+
+
+def _cluster_placement_group(model: Model, asg: Resource, template: Resource | None) -> Resource | None:
+    """The cluster placement group an Auto Scaling group (PlacementGroup) or its launch
+    template (Placement.GroupName / GroupId) puts its instances in, if any."""
+    named = [model.refs(asg.stack, asg.props.get("PlacementGroup"))]
+    if template is not None and template.type == "AWS::EC2::LaunchTemplate":
+        placement = d(d(template.props.get("LaunchTemplateData")).get("Placement"))
+        named += [model.refs(template.stack, placement.get(k)) for k in ("GroupName", "GroupId")]
+    for refs in named:
+        for group in refs:
+            if group.type == "AWS::EC2::PlacementGroup" and str(
+                    model.literal(group.stack, group.props.get("Strategy")) or "").lower() == "cluster":
+                return group
+    return None
 
 
 def _q(value: int | None) -> str:

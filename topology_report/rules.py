@@ -34,6 +34,11 @@ RULES: tuple[Rule, ...] = (
     Rule("asg-one-az", "compute",
          "an Auto Scaling group's subnets (or AZs) are all in one AZ",
          "give the group subnets in >= 2 AZs (VPCZoneIdentifier)", "ASG in one AZ"),
+    Rule("placement-group-cluster", "compute",
+         "an Auto Scaling group or its launch template puts its instances in a cluster "
+         "placement group, which lives in one AZ",
+         "leave the app's instances out of cluster placement groups (a spread or partition "
+         "group, or none, lets them span AZs)", "cluster placement group"),
     Rule("lone-instance", "compute",
          "an EC2 instance serves traffic with no load-balanced peer",
          "run the app in an Auto Scaling group of >= 2 instances over >= 2 AZs behind a "

@@ -67,8 +67,11 @@ class Worker:
             stopping.cancel()
             if not receive.done():
                 # stopping while long-polling: a message received now is released at once
-                for delivery in await receive:
-                    await asyncio.to_thread(self.ctx.queue.release, delivery.receipt, 0)
+                try:
+                    for delivery in await receive:
+                        await asyncio.to_thread(self.ctx.queue.release, delivery.receipt, 0)
+                except Exception as exc:  # noqa: BLE001 - unreleased, it comes back after its visibility timeout
+                    log.warning("release at shutdown failed", extra={"error": f"{type(exc).__name__}: {exc}"})
                 break
             try:
                 deliveries = receive.result()
