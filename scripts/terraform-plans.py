@@ -166,9 +166,11 @@ def generate(out: Path, log=print, only: str | None = None) -> list[Path]:
                 work / root, env)
 
         started = time.monotonic()
-        init(roots[0])  # fills the plugin cache; the others only link it
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(init, roots[1:]))
+        # One at a time: without a lock file, each init may write the provider into the shared
+        # plugin cache, and two at once collide there ("failed to create directory ... file
+        # exists"); the first fills it, the others mostly link it.
+        for root in roots:
+            init(root)
         log(f"terraform init: {len(roots)} roots in {time.monotonic() - started:.1f}s")
 
         def plan(item: tuple[Path, Path, dict]) -> Path:
