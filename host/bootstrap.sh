@@ -154,25 +154,7 @@ $SERVICE_LOG {
   copytruncate
 }
 EOF
-    cat > /etc/systemd/system/game.service <<EOF
-[Unit]
-Description=Game service
-After=network-online.target
-Wants=network-online.target
-[Service]
-User=game
-EnvironmentFile=$ENV_FILE
-WorkingDirectory=$PREFIX/app
-ExecStart=$PREFIX/venv/bin/python -m game_service serve
-Restart=always
-RestartSec=2
-KillSignal=SIGTERM
-TimeoutStopSec=35
-StandardOutput=append:$SERVICE_LOG
-StandardError=inherit
-[Install]
-WantedBy=multi-user.target
-EOF
+    write_unit game.service "Game service" serve 35
     cat > /etc/systemd/system/game-logrotate.service <<EOF
 [Unit]
 Description=Rotate the game service's log when it is over its size
@@ -194,25 +176,7 @@ EOF
       # The job worker beside the server (stages without hosts of their own for it). SIGTERM:
       # the job in hand gets its grace (GAME_WORKER_SHUTDOWN_GRACE_SECONDS, 25 s), then its
       # message is released; systemd waits longer than that before SIGKILL.
-      cat > /etc/systemd/system/game-worker.service <<EOF
-[Unit]
-Description=Game job worker
-After=network-online.target
-Wants=network-online.target
-[Service]
-User=game
-EnvironmentFile=$ENV_FILE
-WorkingDirectory=$PREFIX/app
-ExecStart=$PREFIX/venv/bin/python -m game_service worker
-Restart=always
-RestartSec=2
-KillSignal=SIGTERM
-TimeoutStopSec=40
-StandardOutput=append:$SERVICE_LOG
-StandardError=inherit
-[Install]
-WantedBy=multi-user.target
-EOF
+      write_unit game-worker.service "Game job worker" worker 40
       units+=(game-worker.service)
     fi
     os_report_readiness
@@ -237,6 +201,28 @@ EOF
       log "job worker started"
     fi
   fi
+}
+
+write_unit() {  # write_unit NAME DESCRIPTION COMMAND STOP_TIMEOUT: `python -m game_service COMMAND` as a unit
+  cat > "/etc/systemd/system/$1" <<EOF
+[Unit]
+Description=$2
+After=network-online.target
+Wants=network-online.target
+[Service]
+User=game
+EnvironmentFile=$ENV_FILE
+WorkingDirectory=$PREFIX/app
+ExecStart=$PREFIX/venv/bin/python -m game_service $3
+Restart=always
+RestartSec=2
+KillSignal=SIGTERM
+TimeoutStopSec=$4
+StandardOutput=append:$SERVICE_LOG
+StandardError=inherit
+[Install]
+WantedBy=multi-user.target
+EOF
 }
 
 has_job_queue() {  # the environment names a job queue: this host runs the job worker too

@@ -48,12 +48,11 @@ async def avatar(ctx, job) -> str:
     full_key, thumb_key = avatar_keys(job.player_id, job.id)
     await asyncio.to_thread(storage.put, thumb_key, made.thumb, made.content_type)
     await asyncio.to_thread(storage.put, full_key, made.full, made.content_type)
-    applied, old = await job_rows.finish_avatar(ctx.engine, job, full_key)
-    if applied and old and old != full_key:
+    outcome, old = await job_rows.finish_avatar(ctx.engine, job, full_key)
+    if outcome == "applied" and old and old != full_key:
         for key in filter(None, (old, thumb_of(old))):
             await asyncio.to_thread(storage.delete, key)
-    elif not applied and (await job_rows.get(ctx.engine, job.id)).result is None:
-        # the player is gone: nothing to show the images to
+    elif outcome == "player-gone":  # nothing to show the images to
         for key in (full_key, thumb_key):
             await asyncio.to_thread(storage.delete, key)
     await asyncio.to_thread(storage.delete, job.subject)

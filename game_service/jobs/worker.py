@@ -104,7 +104,7 @@ class Worker:
             log.info("job already finished", extra={"job": delivery.job_id})
             return "duplicate"
         handler = self.handlers.get(job.kind)
-        task = asyncio.ensure_future(self._run(handler, job) if handler else self._unknown(job))
+        task = asyncio.ensure_future(handler(self.ctx, job) if handler else self._unknown(job))
         heartbeat = asyncio.ensure_future(self._heartbeat(delivery))
         stopping = asyncio.ensure_future(self.stop.wait())
         try:
@@ -130,9 +130,6 @@ class Worker:
         await asyncio.to_thread(queue.delete, delivery.receipt)
         log.info("job finished", extra={"job": job.id, "kind": job.kind, "outcome": outcome, "attempt": job.attempts})
         return outcome
-
-    async def _run(self, handler: Handler, job: Job) -> str:
-        return await handler(self.ctx, job)
 
     async def _unknown(self, job: Job) -> str:
         raise LookupError(f"no handler for jobs of kind {job.kind!r} in this release")

@@ -43,20 +43,6 @@ async def create(engine: AsyncEngine, kind: str, player_id: int, subject: str) -
             .returning(jobs.c.id))).scalar_one()
 
 
-async def get(engine: AsyncEngine, job_id: int) -> Job | None:
-    async with engine.connect() as conn:
-        row = (await conn.execute(sa.select(jobs).where(jobs.c.id == job_id))).one_or_none()
-    return None if row is None else _job(row)
-
-
-async def latest_for(engine: AsyncEngine, player_id: int, kind: str) -> Job | None:
-    async with engine.connect() as conn:
-        row = (await conn.execute(
-            sa.select(jobs).where(jobs.c.player_id == player_id, jobs.c.kind == kind)
-            .order_by(jobs.c.id.desc()).limit(1))).one_or_none()
-    return None if row is None else _job(row)
-
-
 async def start(engine: AsyncEngine, job_id: int) -> Job | None:
     """Count an attempt at a job that is not finished; None when it is finished (a second
     delivery of its message) or unknown. A job left ``running`` by a worker that died is
@@ -101,17 +87,17 @@ async def note_failure(engine: AsyncEngine, job_id: int, reason: str) -> None:
                            .values(state="queued", reason=reason[:500], updated_at=clock.utcnow()))
 
 
-async def finish_avatar(engine: AsyncEngine, job: Job, key: str) -> tuple[bool, str | None]:
+async def finish_avatar(engine: AsyncEngine, job: Job, key: str) -> tuple[str, str | None]:
     """The avatar job's effect and its ``done``, in one transaction: the player now shows
-    ``key``. Returns (applied, the key it replaced). Not applied when the job was finished by
-    another delivery, or when the player no longer exists (the job is done, with nothing to
-    show it to)."""
+    ``key``. Returns what happened and the key it replaced: ("applied", old key),
+    ("duplicate", None) when another delivery finished the job first, or ("player-gone",
+    None) when the player no longer exists (the job is done, with nothing to show it to)."""
     async with engine.begin() as conn:
         old = (await conn.execute(
             sa.select(players.c.avatar_key).where(players.c.id == job.player_id).with_for_update())).one_or_none()
         if not await finish(conn, job.id, "done", result=key if old is not None else None):
-            return False, None
+            return "duplicate", None
         if old is None:
-            return False, None
+            return "player-gone", None
         await conn.execute(sa.update(players).where(players.c.id == job.player_id).values(avatar_key=key))
-    return True, old.avatar_key
+    return "applied", old.avatar_key

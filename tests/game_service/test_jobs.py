@@ -19,7 +19,6 @@ import subprocess
 import sys
 import time
 
-import psycopg
 import pytest
 from PIL import Image
 
@@ -128,14 +127,12 @@ async def _new_job(settings, kind, player_id, subject) -> int:
     return job_id
 
 
-def _row(pg_url, job_id):
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        return conn.execute("SELECT state, attempts, reason, result FROM jobs WHERE id = %s", (job_id,)).fetchone()
+def _row(db, job_id):
+    return db.execute("SELECT state, attempts, reason, result FROM jobs WHERE id = %s", (job_id,)).fetchone()
 
 
-def _avatar_of(pg_url, player_id):
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        return conn.execute("SELECT avatar_key FROM players WHERE id = %s", (player_id,)).fetchone()[0]
+def _avatar_of(db, player_id):
+    return db.execute("SELECT avatar_key FROM players WHERE id = %s", (player_id,)).fetchone()[0]
 
 
 def _visible(sqs, url) -> int:
@@ -144,7 +141,7 @@ def _visible(sqs, url) -> int:
     return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
 
 
-def test_an_avatar_job_delivered_twice_changes_the_player_once(setup, client, pg_url):
+def test_an_avatar_job_delivered_twice_changes_the_player_once(setup, client, db):
     settings, storage, sqs, url, _ = setup
     player = sign_in_guest(client)
     upload = f"incoming/{player.id}/a.jpg"
@@ -153,25 +150,25 @@ def test_an_avatar_job_delivered_twice_changes_the_player_once(setup, client, pg
     SqsQueue(url).send(job_id)  # SQS delivers at least once: the same message twice
     assert sorted(run(_drain(settings, storage))) == ["done", "duplicate"]
     full, thumb = avatar_keys(player.id, job_id)
-    assert _avatar_of(pg_url, player.id) == full and _row(pg_url, job_id)[:2] == ("done", 1)
+    assert _avatar_of(db, player.id) == full and _row(db, job_id)[:2] == ("done", 1)
     assert storage.read(full, MAX)[8:12] == b"WEBP" and storage.read(thumb, MAX)[8:12] == b"WEBP"
     assert storage.read(upload, MAX) is None, "the upload is removed once its avatar is made"
     assert _visible(sqs, url) == 0
 
 
-def test_a_refused_upload_is_an_answer_with_its_reason_not_a_retry(setup, client, pg_url):
+def test_a_refused_upload_is_an_answer_with_its_reason_not_a_retry(setup, client, db):
     settings, storage, sqs, url, dlq = setup
     player = sign_in_guest(client)
     upload = f"incoming/{player.id}/b.png"
     storage.write(upload, picture((64, 64), "PNG")[:60])  # a PNG cut short
     job_id = run(_new_job(settings, "avatar", player.id, upload))
     assert run(_drain(settings, storage)) == ["refused"]
-    state, attempts, reason, _ = _row(pg_url, job_id)
+    state, attempts, reason, _ = _row(db, job_id)
     assert (state, attempts) == ("refused", 1) and "damaged or incomplete" in reason
-    assert _avatar_of(pg_url, player.id) is None and _visible(sqs, url) == 0 and _visible(sqs, dlq) == 0
+    assert _avatar_of(db, player.id) is None and _visible(sqs, url) == 0 and _visible(sqs, dlq) == 0
 
 
-def test_a_job_that_keeps_failing_lands_in_the_dead_letter_queue_with_its_reason(setup, client, pg_url):
+def test_a_job_that_keeps_failing_lands_in_the_dead_letter_queue_with_its_reason(setup, client, db):
     settings, storage, sqs, url, dlq = setup
 
     async def explode(ctx, job):
@@ -181,14 +178,14 @@ def test_a_job_that_keeps_failing_lands_in_the_dead_letter_queue_with_its_reason
     job_id = run(_new_job(settings, "explode", player.id, "x"))
     outcomes = run(_drain(settings, storage, {"explode": explode}, rounds=4))
     assert outcomes == ["retry", "retry", "failed"]  # then SQS moved it aside on the 4th receive
-    state, attempts, reason, _ = _row(pg_url, job_id)
+    state, attempts, reason, _ = _row(db, job_id)
     assert (state, attempts) == ("failed", 3)
     assert reason == "failed 3 times; last: RuntimeError: the image service is down"
     dead = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10)["Messages"]
     assert [json.loads(m["Body"]) for m in dead] == [{"job": job_id}] and _visible(sqs, url) == 0
 
 
-def test_a_worker_told_to_stop_mid_job_releases_its_message_at_once(setup, client, pg_url):
+def test_a_worker_told_to_stop_mid_job_releases_its_message_at_once(setup, client, db):
     settings, storage, sqs, url, _ = setup
 
     async def slow(ctx, job):
@@ -213,10 +210,10 @@ def test_a_worker_told_to_stop_mid_job_releases_its_message_at_once(setup, clien
     again = sqs.receive_message(QueueUrl=url, MessageSystemAttributeNames=["ApproximateReceiveCount"])["Messages"]
     assert json.loads(again[0]["Body"]) == {"job": job_id}, "visible again at once, not after the visibility timeout"
     assert again[0]["Attributes"]["ApproximateReceiveCount"] == "2"
-    assert _row(pg_url, job_id)[0] == "queued"
+    assert _row(db, job_id)[0] == "queued"
 
 
-def test_a_long_job_s_heartbeat_keeps_it_from_a_second_worker(setup, client, pg_url):
+def test_a_long_job_s_heartbeat_keeps_it_from_a_second_worker(setup, client, db):
     settings, storage, sqs, url, _ = setup
     settings = settings.model_copy(update={"job_visibility_seconds": 1})
     seen = []
@@ -230,11 +227,11 @@ def test_a_long_job_s_heartbeat_keeps_it_from_a_second_worker(setup, client, pg_
     job_id = run(_new_job(settings, "long", player.id, "x"))
     assert run(_drain(settings, storage, {"long": long})) == ["done"]
     assert seen == [[]], "another worker got the message while the job was running"
-    assert _row(pg_url, job_id)[:2] == ("done", 1) and _visible(sqs, url) == 0
+    assert _row(db, job_id)[:2] == ("done", 1) and _visible(sqs, url) == 0
 
 
 @pytest.mark.slow(seconds=10)
-def test_a_worker_killed_mid_job_leaves_it_to_another_which_finishes_it_once(setup, client, pg_url, moto_server, tmp_path):
+def test_a_worker_killed_mid_job_leaves_it_to_another_which_finishes_it_once(setup, client, pg_url, db, moto_server, tmp_path):
     settings, storage, sqs, url, dlq = setup
     player = sign_in_guest(client)
     upload = f"incoming/{player.id}/big.png"
@@ -254,21 +251,21 @@ def test_a_worker_killed_mid_job_leaves_it_to_another_which_finishes_it_once(set
 
     first = worker()
     deadline = time.monotonic() + 20
-    while _row(pg_url, job_id)[0] != "running":
+    while _row(db, job_id)[0] != "running":
         assert time.monotonic() < deadline and first.poll() is None, first.stderr.read().decode()[-2000:]
         time.sleep(0.02)
     first.send_signal(signal.SIGKILL)
     first.wait(5)
-    assert _row(pg_url, job_id)[0] == "running" and _avatar_of(pg_url, player.id) is None
+    assert _row(db, job_id)[0] == "running" and _avatar_of(db, player.id) is None
     second = worker()
     try:
         deadline = time.monotonic() + 30
-        while _row(pg_url, job_id)[0] == "running":
+        while _row(db, job_id)[0] == "running":
             assert time.monotonic() < deadline and second.poll() is None, second.stderr.read().decode()[-2000:]
             time.sleep(0.1)
     finally:
         second.send_signal(signal.SIGTERM)
         assert second.wait(10) == 0
-    state, attempts, _, result = _row(pg_url, job_id)
-    assert (state, attempts) == ("done", 2) and _avatar_of(pg_url, player.id) == result == avatar_keys(player.id, job_id)[0]
+    state, attempts, _, result = _row(db, job_id)
+    assert (state, attempts) == ("done", 2) and _avatar_of(db, player.id) == result == avatar_keys(player.id, job_id)[0]
     assert _visible(sqs, url) == 0 and _visible(sqs, dlq) == 0
