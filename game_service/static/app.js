@@ -86,26 +86,29 @@ function newKey() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// One API call. A write carries its own Idempotency-Key; on a network error it is retried
-// once with the same key, so the retry never applies twice.
+// One API call. A write carries its own Idempotency-Key; on a network error (no answer, or an
+// answer cut off before its body arrived: a host dying mid-response) it is retried once with
+// the same key, so the retry never applies twice.
 async function api(method, path, body) {
   const headers = { "Accept": "application/json" };
   if (token) headers["Authorization"] = "Bearer " + token;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (method !== "GET") { headers["Idempotency-Key"] = newKey(); writes++; }
   const init = { method, headers, body: body === undefined ? undefined : JSON.stringify(body) };
-  let res;
+  const send = async () => { const r = await fetch(path, init); return [r, await r.text()]; };
+  let res, text;
   try {
-    res = await fetch(path, init);
+    [res, text] = await send();
   } catch (e) {
     await sleep(500);
-    try { res = await fetch(path, init); } catch (e2) { throw new GameError("network", 0); }
+    try { [res, text] = await send(); } catch (e2) { throw new GameError("network", 0); }
   } finally {
     if (method !== "GET") writes++;
   }
   const renewed = res.headers.get(RENEW_HEADER);
   if (renewed && token) { token = renewed; localStorage.setItem("token", token); }
-  const data = res.status === 204 ? null : await res.json().catch(() => null);
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
   if (!res.ok) {
     const code = (data && data.error) || (res.status >= 500 ? "database_unavailable" : "unknown");
     if (res.status === 401 && token) sessionEnded();

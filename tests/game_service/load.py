@@ -26,6 +26,7 @@ class Result:
     error: str | None
     idem_key: str | None
     player_id: int
+    attempts: int = 1  # 2: the first try got no HTTP answer and was sent again with the same key
 
 
 @dataclass
@@ -36,6 +37,10 @@ class Load:
     max_seconds: float = 60
     max_requests: int = 50_000
     client_timeout: float = 15
+    # As the page does (app.js `api`): a request that got no HTTP answer at all (refused, reset,
+    # a body cut off by a host dying mid-response) is sent once more, 0.5 s later, with the same
+    # Idempotency-Key. A client timeout is not retried.
+    retry_network_errors: bool = True
     results: list[Result] = field(default_factory=list)
 
     def __post_init__(self):
@@ -68,15 +73,23 @@ class Load:
                     method, path, key = "POST", "/api/actions", uuid.uuid4().hex
                 headers = {**h, **({"Idempotency-Key": key} if key else {})}
                 t0 = time.monotonic()
-                try:
-                    r = c.request(method, path, headers=headers)
-                    status, ra, err = r.status_code, r.headers.get("retry-after"), None
-                    if status >= 400:
-                        err = r.text[:300]
-                except httpx.HTTPError as exc:
-                    status, ra, err = 0, None, f"{type(exc).__name__}: {exc}"
+                attempts = 0
+                while True:
+                    attempts += 1
+                    try:
+                        r = c.request(method, path, headers=headers)
+                        status, ra, err = r.status_code, r.headers.get("retry-after"), None
+                        if status >= 400:
+                            err = r.text[:300]
+                    except httpx.HTTPError as exc:
+                        status, ra, err = 0, None, f"{type(exc).__name__}: {exc}"
+                        retry = isinstance(exc, httpx.TransportError) and not isinstance(exc, httpx.TimeoutException)
+                        if retry and self.retry_network_errors and attempts == 1:
+                            time.sleep(0.5)
+                            continue
+                    break
                 with self._lock:
-                    self.results.append(Result(t0, time.monotonic() - t0, method, path, status, ra, err, key, pid))
+                    self.results.append(Result(t0, time.monotonic() - t0, method, path, status, ra, err, key, pid, attempts))
                 time.sleep(0.005)
 
 

@@ -74,7 +74,7 @@ def test_a_database_restart_under_load_answers_503_then_recovers_and_loses_no_wr
     try:
         players = [guest(server.url) for _ in range(6)]
         pids = server.pids()
-        load = Load(server.url, players, threads=4, max_seconds=20, client_timeout=15).start()
+        load = Load(server.url, players, threads=4, max_seconds=20, client_timeout=15, retry_network_errors=False).start()
         time.sleep(3)
         down = time.monotonic()
         cluster.stop()
@@ -180,7 +180,7 @@ def test_a_silent_failover_under_load_fails_fast_recovers_within_5_s_and_loses_n
     cluster, server = game_on_its_own_cluster(make_pg_cluster, tmp_path)
     try:
         players = [guest(server.url) for _ in range(6)]
-        load = Load(server.url, players, threads=4, max_seconds=40, client_timeout=20).start()
+        load = Load(server.url, players, threads=4, max_seconds=40, client_timeout=20, retry_network_errors=False).start()
         time.sleep(1)
         widen_pools(server.url, players)  # idle pooled connections too, not only the busy ones
         time.sleep(1)
