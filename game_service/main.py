@@ -14,11 +14,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 from starlette.staticfiles import StaticFiles
 
-from game_service.api import auth, facebook_callbacks, game, health, invites, media, progress, recovery, social
+from game_service.api import auth, facebook_callbacks, game, health, invites, jobs, media, progress, recovery, social
 from game_service.api.deps import Services
 from game_service.core.config import Settings, get_settings
 from game_service.core.db import make_engine
 from game_service.errors import GameError
+from game_service.jobs.queue import SqsQueue
 from game_service.core.logs import request_id_var
 from game_service.core.middleware import RequestContextMiddleware
 from game_service.core.security import Sessions
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             storage=storage,
             sessions=Sessions(settings.session_secret or "", settings.session_max_age_seconds),
             http=http,
+            queue=SqsQueue(settings.job_queue_url, in_request=True) if settings.job_queue_url else None,
         )
         try:
             yield
@@ -92,7 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             headers = {**(headers or {}), "Allow": allowed_methods(app, request.scope)}
         return _error(exc.status_code, code, exc.detail, headers)
 
-    for r in (health, auth, game, social, media, facebook_callbacks, invites, recovery, progress):
+    for r in (health, auth, game, social, media, jobs, facebook_callbacks, invites, recovery, progress):
         app.include_router(r.router)
 
     app.add_middleware(RenewalMiddleware)  # sliding sessions (session_renewal)

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from game_service.core import session_renewal
 from game_service.core.config import Settings
 from game_service.errors import GameError
+from game_service.jobs.queue import SqsQueue
 from game_service.repository import players
 from game_service.repository.writes import Write, count_session_write, run_write, session_generation
 from game_service.core.security import Session, Sessions, unauthorized
@@ -33,6 +34,9 @@ class Services:
     storage: object
     sessions: Sessions
     http: httpx.AsyncClient
+    # the job queue (game_service.jobs) when GAME_JOB_QUEUE_URL is set: slow work (the avatar)
+    # goes to the worker; None: the service does it inside the request, as on a local run
+    queue: SqsQueue | None = None
 
 
 def services_of(request: Request) -> Services:

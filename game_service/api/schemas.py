@@ -246,6 +246,20 @@ class UploadOut(BaseModel):
     expires_in: int
 
 
+class JobOut(BaseModel):
+    """A job done outside the request (game_service.jobs), as its player sees it."""
+
+    id: int
+    kind: str = Field(description="what the job does: avatar")
+    state: Literal["processing", "done", "refused", "failed"] = Field(
+        description="processing: waiting for a worker or being worked on (read it again in a second); done; "
+                    "refused: the upload is not a usable picture (`reason` says why); "
+                    "failed: it could not be done after several attempts (`reason`)")
+    href: str = Field(description="where to read the job again: GET")
+    avatar_url: str | None = Field(None, description="an avatar job that is done: the new avatar")
+    reason: str | None = Field(None, description="refused or failed: why, in plain words for the player")
+
+
 class DeletionOut(BaseModel):
     url: str
     confirmation_code: str

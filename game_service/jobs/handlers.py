@@ -9,10 +9,9 @@ import asyncio
 
 from game_service.contract import MEDIA_PREFIX
 from game_service.core.storage import incoming_prefix
+from game_service.jobs import AVATAR
 from game_service.jobs.avatar import Processed, process_avatar
 from game_service.repository import jobs as job_rows
-
-AVATAR = "avatar"
 
 
 def avatar_keys(player_id: int, job_id: int) -> tuple[str, str]:

@@ -30,20 +30,33 @@ def parse_body(body: str) -> int | None:
     return job if isinstance(job, int) and not isinstance(job, bool) and job > 0 else None
 
 
+class QueueUnavailable(Exception):
+    """A message could not be sent (SQS unreachable, refusing, or too slow)."""
+
+
 class SqsQueue:
-    def __init__(self, url: str, client=None):
+    def __init__(self, url: str, client=None, *, in_request: bool = False):
+        """``in_request``: the server's sender, inside a player's request: it gives up within a
+        few seconds (2 s to connect, 5 s to answer, one retry) and the request answers 503,
+        where the worker's client waits through five attempts."""
         if client is None:
             import boto3
             from botocore.config import Config
 
             region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-            client = boto3.client("sqs", region_name=region,
-                                  config=Config(retries={"max_attempts": 5, "mode": "standard"}))
+            config = (Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2, "mode": "standard"})
+                      if in_request else Config(retries={"max_attempts": 5, "mode": "standard"}))
+            client = boto3.client("sqs", region_name=region, config=config)
         self.url = url
         self.sqs = client
 
     def send(self, job_id: int) -> None:
-        self.sqs.send_message(QueueUrl=self.url, MessageBody=json.dumps({"job": job_id}))
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.sqs.send_message(QueueUrl=self.url, MessageBody=json.dumps({"job": job_id}))
+        except (BotoCoreError, ClientError) as exc:
+            raise QueueUnavailable(f"{type(exc).__name__}: {exc}") from exc
 
     def receive(self, max_messages: int = 1, wait_seconds: int = 10) -> list[Delivery]:
         got = self.sqs.receive_message(

@@ -43,6 +43,55 @@ async def create(engine: AsyncEngine, kind: str, player_id: int, subject: str) -
             .returning(jobs.c.id))).scalar_one()
 
 
+async def create_once(engine: AsyncEngine, kind: str, player_id: int, subject: str) -> tuple[Job, bool] | None:
+    """The player's job of ``kind`` on ``subject``, made when there is none yet, and whether it
+    is new: confirming one upload twice (a double click, a retry with another Idempotency-Key)
+    finds the first job instead of making a second. The player's row is locked for the look
+    and the insert, so two confirms at once make one job between them (and a deleted player
+    makes none: None)."""
+    async with engine.begin() as conn:
+        me = (await conn.execute(sa.select(players.c.id).where(players.c.id == player_id).with_for_update())).one_or_none()
+        if me is None:
+            return None
+        row = (await conn.execute(
+            sa.select(*jobs.c).where(jobs.c.player_id == player_id, jobs.c.kind == kind, jobs.c.subject == subject)
+            .order_by(jobs.c.id).limit(1))).one_or_none()
+        if row is not None:
+            return _job(row), False
+        row = (await conn.execute(
+            sa.insert(jobs).values(kind=kind, player_id=player_id, subject=subject, state="queued",
+                                   created_at=clock.utcnow(), updated_at=clock.utcnow())
+            .returning(*jobs.c))).one()
+    return _job(row), True
+
+
+def unsent(job: Job) -> bool:
+    """Queued and never started: its message may not be on the queue (a send that failed, a
+    server that died between the row and the send). Sending it again is harmless: a second
+    delivery of a job finds it finished."""
+    return job.state == "queued" and job.attempts == 0
+
+
+async def discard_unsent(engine: AsyncEngine, job_id: int) -> bool:
+    """Remove a job whose message could not be sent, so that no row says "queued" with nothing
+    on the queue behind it; False (and kept) when a worker started it meanwhile: the send went
+    through after all and only its answer was lost. A message that did go out for a removed
+    job finds no row, and the worker drops it."""
+    async with engine.begin() as conn:
+        gone = (await conn.execute(
+            sa.delete(jobs).where(jobs.c.id == job_id, jobs.c.state == "queued", jobs.c.attempts == 0)
+            .returning(jobs.c.id))).one_or_none()
+    return gone is not None
+
+
+async def of_player(engine: AsyncEngine, job_id: int, player_id: int) -> Job | None:
+    """A job, only to the player it belongs to (another player's job is not found)."""
+    async with engine.connect() as conn:
+        row = (await conn.execute(
+            sa.select(*jobs.c).where(jobs.c.id == job_id, jobs.c.player_id == player_id))).one_or_none()
+    return None if row is None else _job(row)
+
+
 async def start(engine: AsyncEngine, job_id: int) -> Job | None:
     """Count an attempt at a job that is not finished; None when it is finished (a second
     delivery of its message) or unknown. A job left ``running`` by a worker that died is

@@ -201,6 +201,21 @@ def aws(moto_server, monkeypatch):
     return boto3.session.Session(region_name="us-east-1")
 
 
+@pytest.fixture
+def queues(aws):
+    """A job queue of the test's own on moto's SQS, with its dead-letter queue and a redrive
+    policy (3 receives) as the storage stack makes them: (client, queue URL, dead-letter URL)."""
+    sqs = aws.client("sqs")
+    name = f"jobs-{uuid.uuid4().hex[:12]}"
+    dlq = sqs.create_queue(QueueName=f"{name}-dead")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    url = sqs.create_queue(QueueName=name, Attributes={
+        "VisibilityTimeout": "5",
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"}),
+    })["QueueUrl"]
+    return sqs, url, dlq
+
+
 # ---------------------------------------------------------------- the app in-process
 @pytest.fixture(autouse=True)
 def _reset_clock():

@@ -13,7 +13,6 @@ import asyncio
 import io
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -77,19 +76,6 @@ def test_a_decompression_bomb_is_refused_before_it_is_decoded(monkeypatch):
 
 
 # ---------------------------------------------------------------- the worker
-@pytest.fixture
-def queues(aws):
-    sqs = aws.client("sqs")
-    name = f"jobs-{random.randrange(10**9)}"
-    dlq = sqs.create_queue(QueueName=f"{name}-dead")["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    url = sqs.create_queue(QueueName=name, Attributes={
-        "VisibilityTimeout": "5",
-        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "3"}),
-    })["QueueUrl"]
-    return sqs, url, dlq
-
-
 @pytest.fixture
 def setup(make_settings, client, queues, tmp_path):
     sqs, url, dlq = queues
