@@ -39,6 +39,7 @@ async def avatar_upload_url(body: UploadUrlIn, caller: Me):
 @router.post("/api/me/avatar", response_model=PlayerState, responses={
     202: {"model": JobOut, "description": "with a job queue: the upload is handed to the worker; read the job "
                                           "(its `href`, also in `Location`) until it is done or refused",
+          "headers": {"Location": {"description": "the job's `href`", "schema": {"type": "string"}}},
           "links": {"ReadTheJob": link("GET", "/api/jobs/{job_id}", parameters={"job_id": "$response.body#/id"})}},
 })
 async def avatar_confirm(body: AvatarConfirmIn, caller: Me):

@@ -51,6 +51,8 @@ const MESSAGES = {
   castle_complete: "Your castle is complete!",
   castle_changed: "Your castle changed in the meantime. Please try again.",
   invalid_upload: "That file is not a picture we can use. Choose a PNG, JPEG, GIF or WebP image under 2 MB.",
+  queue_unavailable: "Pictures cannot be processed right now. Please try again in a minute.",
+  avatar_slow: "Your picture is taking longer than usual. It will show up here once it is ready.",
   entity_too_large: "That picture is too big. Choose one under 2 MB.",
   upload_denied: "The upload was refused. Please choose the picture again.",
   facebook_in_use: "This Facebook account already belongs to another player.",
@@ -88,8 +90,9 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // One API call. A write carries its own Idempotency-Key; on a network error (no answer, or an
 // answer cut off before its body arrived: a host dying mid-response) it is retried once with
-// the same key, so the retry never applies twice.
-async function api(method, path, body) {
+// the same key, so the retry never applies twice. `withStatus`: answers { status, data }, for
+// a call whose success comes in two kinds (the avatar: 200 done, 202 handed to a worker).
+async function api(method, path, body, { withStatus = false } = {}) {
   const headers = { "Accept": "application/json" };
   if (token) headers["Authorization"] = "Bearer " + token;
   if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -114,7 +117,7 @@ async function api(method, path, body) {
     if (res.status === 401 && token) sessionEnded();
     throw new GameError(code, res.status);
   }
-  return data;
+  return withStatus ? { status: res.status, data } : data;
 }
 
 // ---------------------------------------------------------------- feedback next to the action
@@ -614,7 +617,38 @@ async function uploadAvatar(file) {
   let up;
   try { up = await fetch(post.url, { method: "POST", body: form }); } catch (e) { throw new GameError("network", 0); }
   if (!up.ok) throw new GameError(up.status === 413 || up.status === 400 ? "entity_too_large" : "upload_denied", up.status);
-  renderState(await api("POST", "/api/me/avatar", { key: post.key }));
+  const saved = await api("POST", "/api/me/avatar", { key: post.key }, { withStatus: true });
+  if (saved.status === 202) return avatarJob(saved.data);
+  renderState(saved.data);  // no job queue (a local run): the server checked the picture itself
+  fresh("avatar-note", "New avatar saved.");
+}
+
+// With a job queue the server answers 202 at once and a worker makes the avatar: the page reads
+// the job about once a second, for at most a minute, until it is done or refused. A poll that
+// fails on the way (the network, a busy server) is tried again at the next second.
+const JOB_POLL_MS = 1000;
+const JOB_WAIT_MS = 60000;
+async function avatarJob(job) {
+  note("avatar-note", "Processing your picture…");
+  const until = Date.now() + JOB_WAIT_MS;
+  while (job.state === "processing") {
+    if (Date.now() >= until) {  // still coming: the page's refresh shows it once it is done
+      note("avatar-note", MESSAGES.avatar_slow);
+      return;
+    }
+    await sleep(JOB_POLL_MS);
+    try {
+      job = await api("GET", job.href);
+    } catch (e) {
+      if (!(e instanceof GameError) || (e.status !== 0 && e.status < 500)) throw e;
+    }
+  }
+  if (job.state !== "done") {
+    // refused (not a usable picture: the reason says why, for the player) or failed
+    note("avatar-note", job.reason || FALLBACK, "error");
+    return;
+  }
+  await refreshState();
   fresh("avatar-note", "New avatar saved.");
 }
 

@@ -388,3 +388,61 @@ def test_the_page_keeps_the_session_the_server_renews(game_url, browser):
     assert r.status_code == 200 and r.json()["id"] == pid and "x-session-token" not in r.headers
     assert problems == []
     tab.context.close()
+
+
+def test_the_page_waits_for_the_avatar_a_worker_makes(game_url, browser):
+    """With a job queue, the confirm answers 202 with a job and a worker makes the avatar
+    (test_avatar_jobs.py runs that with the API, moto's SQS and a worker). The game here has no
+    queue, so the browser's routes stand in for the server's answers, shaped as the API's: the
+    page says it is processing, reads the job until it is done and shows the new avatar; a
+    refused picture's reason is shown as the worker wrote it."""
+    from playwright.sync_api import expect
+
+    problems: list[str] = []
+    tab = Tab(browser, "desktop", problems)
+    sign_in(tab, game_url, "Patient")
+    page = tab.page
+    avatar = "/media/avatars/job-7.webp"
+    reads = {7: ["processing", "done"], 8: ["refused"]}
+    polls: list[int] = []
+
+    def job(job_id: int, state: str) -> dict:
+        return {"id": job_id, "kind": "avatar", "state": state, "href": f"/api/jobs/{job_id}",
+                "avatar_url": avatar if state == "done" else None,
+                "reason": "The picture is 5000 x 20 pixels; the limit is 4096 on a side." if state == "refused" else None}
+
+    def confirm(route):
+        job_id = 7 if 7 in reads else 8
+        route.fulfill(status=202, json=job(job_id, "processing"), headers={"Location": f"/api/jobs/{job_id}"})
+
+    def read(route):
+        job_id = int(route.request.url.rsplit("/", 1)[1])
+        polls.append(job_id)
+        state = reads[job_id].pop(0)
+        if not reads[job_id]:
+            del reads[job_id]
+        route.fulfill(json=job(job_id, state))
+
+    def me(route):  # the state shows the avatar once the job is done
+        answer = route.fetch()
+        body = answer.json()
+        if 7 not in reads:
+            body["avatar_url"] = avatar
+        route.fulfill(response=answer, json=body)
+
+    page.route("**/api/me/avatar", lambda route: confirm(route) if route.request.method == "POST" else route.fallback())
+    page.route("**/api/jobs/*", read)
+    page.route("**/api/me", me)
+    page.route("**" + avatar, lambda route: route.fulfill(body=PNG_1x1, content_type="image/png"))
+    good = REPO / "build" / "avatar-job.png"
+    good.write_bytes(PNG_1x1)
+    page.set_input_files("#avatar-file", str(good))
+    expect(page.locator("#avatar-note")).to_have_text("Processing your picture…")
+    expect(page.locator("#avatar-note")).to_have_text("New avatar saved.", timeout=10_000)
+    assert page.locator("#avatar").get_attribute("src") == avatar and polls == [7, 7]
+    page.set_input_files("#avatar-file", str(good))
+    expect(page.locator("#avatar-note")).to_have_text("The picture is 5000 x 20 pixels; the limit is 4096 on a side.",
+                                                      timeout=10_000)
+    assert polls == [7, 7, 8] and page.locator("#avatar").get_attribute("src") == avatar
+    assert problems == []
+    tab.context.close()
