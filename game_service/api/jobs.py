@@ -8,6 +8,7 @@ from game_service.api.deps import Me
 from game_service.api.schemas import ERRORS, IdPath, JobOut
 from game_service.core.storage import public_url
 from game_service.errors import not_found
+from game_service.jobs import AVATAR
 from game_service.repository import jobs as job_rows
 from game_service.repository.jobs import Job
 
@@ -27,7 +28,7 @@ def view(job: Job) -> dict:
     backoff is queued again, and still coming)."""
     state = job.state if job.state in ("done", "refused", "failed") else "processing"
     out = {"id": job.id, "kind": job.kind, "state": state, "href": job_path(job.id), "avatar_url": None, "reason": None}
-    if state == "done" and job.result:
+    if state == "done" and job.kind == AVATAR and job.result:
         out["avatar_url"] = public_url(job.result)
     elif state == "refused":
         out["reason"] = job.reason
