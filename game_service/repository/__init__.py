@@ -9,6 +9,8 @@
 * ``progress``  the castle (what coins build) and the daily reward's streak
 * ``recovery``  recovery codes: a guest's way back on another device
 * ``deletion``  Facebook data-deletion requests
+* ``jobs``      the rows behind the job queue's messages: one avatar job per upload, its
+                state from queued to done, refused or failed, read by its player
 
 The rules themselves (energy refill, levels, the rate-limit window) are in
 :mod:`game_service.rules`, without I/O.
