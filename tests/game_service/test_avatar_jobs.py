@@ -13,11 +13,14 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from game_service.core.db import make_engine
 from game_service.jobs.handlers import avatar_keys
 from game_service.jobs.queue import QueueUnavailable, SqsQueue
+from game_service.repository import jobs as job_rows
 from local_topology.processes import free_port
 from tests.game_service.conftest import sign_in_guest
 from tests.game_service.test_jobs import _drain, _visible, picture
@@ -59,25 +62,27 @@ def test_a_confirmed_upload_becomes_a_job_the_worker_makes_into_the_avatar(queue
     client, settings, storage, sqs, url = queued
     p = sign_in_guest(client)
     key = upload(client, p, picture((800, 600)))
-    r = confirm(p, key)
+    # a double click (four at once here), or a retry with a new Idempotency-Key: one job
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: confirm(p, key), range(4)))
+    r = answers[0]
     assert r.status_code == 202, r.text
     job = r.json()
     assert (job["kind"], job["state"], job["avatar_url"], job["reason"]) == ("avatar", "processing", None, None)
     assert job["href"] == f"/api/jobs/{job['id']}" == r.headers["Location"]
-    assert storage.read(key, 10**7) is not None and p.state()["avatar_url"] is None, "the request left the image alone"
-    # a double click, or a retry with a new Idempotency-Key: the same job, not a second one
-    again = confirm(p, key)
-    assert again.status_code == 202 and again.json() == job
+    assert [(a.status_code, a.json()) for a in answers] == [(202, job)] * 4
+    assert confirm(p, key).json() == job
     assert jobs_of(db, p.id) == [(job["id"], "queued")]
+    assert storage.read(key, 10**7) is not None and p.state()["avatar_url"] is None, "the request left the image alone"
     assert p.get(job["href"]).json()["state"] == "processing"
     # a player reads only their own jobs
     other = sign_in_guest(client)
     assert other.get(job["href"]).status_code == 404 and other.get(job["href"]).json()["error"] == "not_found"
     assert other.get("/api/jobs/999999999").status_code == 404 and other.get("/api/jobs/0").status_code == 422
     assert client.get(job["href"]).status_code == 401
-    # the confirm sent the job again (its first send might have been lost): the worker makes
-    # the avatar once, and the second delivery finds the job done
-    assert sorted(_run(_drain(settings, storage))) == ["done", "duplicate"]
+    # each confirm sent the job again (its first send might have been lost): the worker makes
+    # the avatar once, and the other deliveries find the job done
+    assert sorted(_run(_drain(settings, storage))) == ["done"] + ["duplicate"] * 4
     done = p.get(job["href"])
     assert done.status_code == 200
     assert done.json() == {**job, "state": "done", "avatar_url": "/" + avatar_keys(p.id, job["id"])[0]}
@@ -86,6 +91,25 @@ def test_a_confirmed_upload_becomes_a_job_the_worker_makes_into_the_avatar(queue
     assert image.status_code == 200 and image.content[8:12] == b"WEBP"
     # confirming it once more answers the finished job, and sends nothing
     assert confirm(p, key).json()["state"] == "done" and _visible(sqs, url) == 0
+
+
+def test_confirms_of_one_upload_at_once_make_one_job(queued, db):
+    """The look for the upload's job and the insert are one transaction under the player's row
+    lock: without the lock, confirms at once each found no job and each made one."""
+    client, settings, *_ = queued
+    p = sign_in_guest(client)
+    key = f"incoming/{p.id}/{uuid.uuid4().hex}.png"
+
+    async def at_once():
+        engine = make_engine(settings)
+        try:
+            return await asyncio.gather(*(job_rows.create_once(engine, "avatar", p.id, key) for _ in range(6)))
+        finally:
+            await engine.dispose()
+
+    made = _run(at_once())
+    assert len({job.id for job, _ in made}) == 1 and sorted(new for _, new in made) == [False] * 5 + [True]
+    assert len(jobs_of(db, p.id)) == 1
 
 
 def test_a_refused_upload_is_answered_with_its_reason(queued, db):
