@@ -34,6 +34,7 @@ def render_stage(r: dict) -> str:
         tier = r["tiers"][name]
         out.append(f"  {name}{'' if tier['present'] else ' (absent)'}")
         out.extend(f"    {line}" for line in tier["summary"])
+    out.extend(render_divided(r.get("divided_work")))
     spofs = r["single_points_of_failure"]
     open_ = [s for s in spofs if not s["accepted"]]
     accepted = [s for s in spofs if s["accepted"]]
@@ -67,6 +68,23 @@ def render_stage(r: dict) -> str:
     out.append("")
     out.extend(render_cost(r["cost"]))
     return "\n".join(out)
+
+
+def render_divided(divided: dict | None) -> list[str]:
+    """Which tiers a queue divides from which, and the queues' findings (those that are not
+    single points of failure); nothing for a stage whose compute consumes no queue."""
+    if not divided:
+        return []
+    out = ["", "Divided work (queues)"]
+    for q in divided["queues"]:
+        out.extend(f"  {line}" for line in q["lines"])
+    findings = divided["findings"]
+    out.append(f"  findings (not single points of failure): {len(findings) or 'none'}")
+    for f in findings:
+        out.append(f"  - [{f['tier']}] {f['resource']}: {f['reason']} ({f['rule']})"
+                   + (f" (accepted: {f['accepted']})" if f["accepted"] else ""))
+        out.append(f"      fix: {f['fix']}")
+    return out
 
 
 def render_recovery(rec: dict) -> list[str]:
@@ -220,6 +238,12 @@ def render_summary(reports: list[dict]) -> str:
                        f"({u['reason']})")
         for x in r.get("unanalysed", []):
             out.append(f"- not analysed: `{x['logical_id']}` ({x['type']})")
+        divided = r.get("divided_work")
+        for q in (divided or {}).get("queues", []):
+            out.extend(f"- {line}" for line in q["lines"][:-1])
+        for f in (divided or {}).get("findings", []):
+            out.append(f"- finding, {f['tier']}: `{f['logical_id']}` ({f['stack']}): "
+                       f"{f['reason']} (fix: {f['fix']})")
         if v["lacks"]:
             out.append("- to be distributed it lacks: " + "; ".join(v["lacks"]))
         cap = r["capacity"]

@@ -1,0 +1,209 @@
+"""Divided work: compute that consumes an SQS queue (its role may receive from it, or an
+event source mapping feeds it). The same machines that serve and work a queue divide the work
+by process; a separate group that serves no requests is a worker tier, divided from the app
+tier by the queue, and a lone worker when it is not replicated.
+
+Our stages today run the worker on the app hosts; the scale-out stage with a worker group of
+its own (as it is being built) is made here from its snapshot."""
+
+import copy
+import json
+import shutil
+
+import pytest
+
+from topology_report.cli import main
+from topology_report.diagram import stage_diagram
+from topology_report.loader import load
+
+from .conftest import FIXTURES, SNAPSHOTS, analysis_of, report_of, spof_ids
+
+RULES = FIXTURES / "rules"
+
+
+def _queue_lines(analysis):
+    return [line for q in analysis.divided for line in q["lines"]]
+
+
+@pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
+def test_our_stages_work_the_queue_on_the_app_hosts_divided_by_process(stage):
+    (loaded,) = load(str(SNAPSHOTS / stage))
+    a = analysis_of(SNAPSHOTS / stage)
+    (queue,) = a.divided
+    assert queue["queue"] == "JobQueue" and queue["dead_letter_queue"] == "JobDeadLetterQueue"
+    (consumer,) = queue["consumers"]
+    assert consumer["shape"] == "same machines"
+    assert consumer["logical_id"].startswith("TierInstance" if stage == "starter" else "TierGroup")
+    assert "the work is divided by process, not by machine" in queue["lines"][0]
+    assert not a.findings and not [s for s in a.spofs if s.rule == "worker-lone"]
+    note = f"also works queue JobQueue (by process)"
+    assert note in stage_diagram(loaded)
+
+
+def _with_worker_group(tmp_path, min_size):
+    """The scale-out snapshot with the worker moved to a group of its own: the app hosts' role
+    only sends; a worker group (own role that receives, not behind the load balancer) works."""
+    folder = tmp_path / "scale-out"
+    shutil.copytree(SNAPSHOTS / "scale-out", folder)
+    path = folder / "scale-out-app.template.json"
+    t = json.loads(path.read_text())
+    res = t["Resources"]
+    statements = res["InstanceRoleDefaultPolicy1531605C"]["Properties"]["PolicyDocument"][
+        "Statement"]
+    (sqs,) = [s for s in statements if "sqs:ReceiveMessage" in s["Action"]]
+    receive = {**sqs, "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage",
+                                 "sqs:ChangeMessageVisibility"]}
+    sqs["Action"] = ["sqs:GetQueueUrl", "sqs:SendMessage"]
+    res["WorkerRole"] = {"Type": "AWS::IAM::Role", "Properties": {
+        "AssumeRolePolicyDocument": {},
+        "Policies": [{"PolicyName": "works", "PolicyDocument": {"Statement": [receive]}}]}}
+    res["WorkerProfile"] = {"Type": "AWS::IAM::InstanceProfile",
+                            "Properties": {"Roles": [{"Ref": "WorkerRole"}]}}
+    lt = copy.deepcopy(res["TierLaunchTemplate59DB14E4"])
+    lt["Properties"]["LaunchTemplateData"]["IamInstanceProfile"] = {
+        "Arn": {"Fn::GetAtt": ["WorkerProfile", "Arn"]}}
+    lt.pop("Metadata", None)  # no GameService metadata: not priced as request capacity
+    res["WorkerLaunchTemplate"] = lt
+    group = copy.deepcopy(res["TierGroupASGECBBDB2B"])
+    props = group["Properties"]
+    for key in ("TargetGroupARNs", "LifecycleHookSpecificationList"):
+        props.pop(key)
+    props.update(MinSize=str(min_size), MaxSize="4", HealthCheckType="EC2",
+                 LaunchTemplate={"LaunchTemplateId": {"Ref": "WorkerLaunchTemplate"},
+                                 "Version": {"Fn::GetAtt": ["WorkerLaunchTemplate",
+                                                            "LatestVersionNumber"]}})
+    res["WorkerGroup"] = {"Type": group["Type"], "Properties": props}
+    path.write_text(json.dumps(t))
+    return folder
+
+
+def test_a_worker_group_of_its_own_is_a_worker_tier_divided_from_the_app_tier(tmp_path):
+    folder = _with_worker_group(tmp_path, min_size=2)
+    a = analysis_of(folder)
+    (queue,) = a.divided
+    assert [s["logical_id"] for s in queue["senders"]] == ["TierGroupASGECBBDB2B"]
+    (worker,) = queue["consumers"]
+    assert (worker["logical_id"], worker["shape"], worker["replicated"]) == (
+        "WorkerGroup", "worker tier", True)
+    assert queue["lines"][0] == (
+        "queue JobQueue (scale-out-storage) divides TierGroupASGECBBDB2B (scale-out-app) "
+        "(sends; replicated (min 3 over 3 AZs)) from the worker tier WorkerGroup "
+        "(scale-out-app) (its role WorkerRole may receive from it; serves no requests; "
+        "replicated (min 2 over 3 AZs))")
+    assert not a.open_spofs and a.verdict["kind"] == "distributed"
+    (stage,) = load(str(folder))
+    diagram = stage_diagram(stage)
+    assert "asg_TierGroupASGECBBDB2B -->|jobs| m_JobQueue" in diagram
+    assert "m_JobQueue -->|worked by| asg_WorkerGroup" in diagram
+    assert "lb_TierLoadBalancer525B1924 --> asg_WorkerGroup" not in diagram
+    assert "by process" not in diagram
+
+
+def test_a_worker_group_of_one_is_a_lone_worker_not_a_lone_instance(tmp_path, prices):
+    (stage,) = load(str(_with_worker_group(tmp_path, min_size=1)))
+    r = report_of(stage, prices)
+    assert spof_ids(r) == {("WorkerGroup", "worker-lone")}
+    (spof,) = r["single_points_of_failure"]
+    assert spof["reason"].startswith("a lone worker: WorkerGroup (scale-out-app) works the "
+                                     "queue JobQueue (scale-out-storage) and is not replicated: "
+                                     "the Auto Scaling group's minimum is 1")
+    assert r["divided_work"]["queues"][0]["consumers"][0]["replication"] == \
+        "not replicated (min 1 over 3 AZs)"
+    assert r["verdict"]["kind"] == "partly distributed"
+
+
+def test_the_text_names_the_division_and_the_findings_with_their_fix(capsys):
+    assert main([str(RULES / "queue-no-dlq.fires.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert ("Divided work (queues)\n  queue Jobs feeds the worker tier Fn (event source mapping "
+            "Feed; serves no requests; replicated (Lambda runs in every AZ)); no other compute "
+            "of these templates may send to it (an AWS service or another stack does)") in out
+    assert "findings (not single points of failure): 1" in out
+    assert "has no dead-letter queue (no RedrivePolicy)" in out and "(queue-no-dlq)" in out
+    assert "Single points of failure: 0" in out
+
+
+def test_visibility_below_the_function_timeout_says_lambda_refuses_the_mapping(template):
+    path = template("""\
+        Jobs: {Type: AWS::SQS::Queue, Properties: {VisibilityTimeout: 20, RedrivePolicy: {deadLetterTargetArn: !GetAtt Dead.Arn, maxReceiveCount: 3}}}
+        Dead: {Type: AWS::SQS::Queue}
+        Role: {Type: AWS::IAM::Role, Properties: {AssumeRolePolicyDocument: {}}}
+        Fn: {Type: AWS::Lambda::Function, Properties: {Role: !GetAtt Role.Arn, Timeout: 60, Runtime: python3.12, Handler: i.h, Code: {ZipFile: x}}}
+        Feed: {Type: AWS::Lambda::EventSourceMapping, Properties: {EventSourceArn: !GetAtt Jobs.Arn, FunctionName: !Ref Fn}}
+        """)
+    (f,) = analysis_of(path).findings
+    assert (f.rule, f.logical_id) == ("queue-visibility-short", "Jobs")
+    assert "(20 s) is shorter than the timeout of its consumer Fn (60 s): Lambda refuses" in f.reason
+
+
+def test_an_ecs_service_with_no_load_balancer_whose_task_role_consumes_is_a_worker_tier(template):
+    path = template("""\
+        Jobs: {Type: AWS::SQS::Queue}
+        TaskRole:
+          Type: AWS::IAM::Role
+          Properties: {AssumeRolePolicyDocument: {}}
+        Works:
+          Type: AWS::IAM::ManagedPolicy
+          Properties:
+            Roles: [!Ref TaskRole]
+            PolicyDocument: {Statement: [{Effect: Allow, Action: "sqs:*", Resource: !GetAtt Jobs.Arn}]}
+        Task: {Type: AWS::ECS::TaskDefinition, Properties: {TaskRoleArn: !GetAtt TaskRole.Arn, ContainerDefinitions: []}}
+        Cluster: {Type: AWS::ECS::Cluster}
+        Service:
+          Type: AWS::ECS::Service
+          Properties:
+            Cluster: !Ref Cluster
+            TaskDefinition: !Ref Task
+            LaunchType: FARGATE
+            DesiredCount: 1
+            NetworkConfiguration: {AwsvpcConfiguration: {Subnets: [!Ref PrivA, !Ref PrivB]}}
+        """)
+    a = analysis_of(path)
+    assert [(c["logical_id"], c["shape"]) for c in a.divided[0]["consumers"]] == [
+        ("Service", "worker tier")]
+    assert ("Service", "worker-lone") in spof_ids(a)
+    assert ("Service", "ecs-desired-one") not in spof_ids(a)
+    assert [f.rule for f in a.findings] == ["queue-no-dlq"]
+
+
+def test_a_role_that_may_receive_from_every_queue_names_no_queue(template):
+    path = template("""\
+        Jobs: {Type: AWS::SQS::Queue}
+        Role:
+          Type: AWS::IAM::Role
+          Properties:
+            AssumeRolePolicyDocument: {}
+            Policies: [{PolicyName: all, PolicyDocument: {Statement: [{Effect: Allow, Action: "*", Resource: "*"}]}}]
+        Profile: {Type: AWS::IAM::InstanceProfile, Properties: {Roles: [!Ref Role]}}
+        Host: {Type: AWS::EC2::Instance, Properties: {SubnetId: !Ref PrivA, IamInstanceProfile: !Ref Profile, InstanceType: t4g.micro}}
+        """)
+    a = analysis_of(path)
+    assert not a.divided and ("Host", "lone-instance") in spof_ids(a)
+
+
+def test_a_stage_with_no_consumed_queue_reports_no_divided_work(capsys):
+    assert main([str(RULES / "asg-min-one.fires.yaml"), "--json"]) == 0
+    assert "divided_work" not in json.loads(capsys.readouterr().out)[0]
+    assert main([str(RULES / "asg-min-one.fires.yaml")]) == 0
+    assert "Divided work" not in capsys.readouterr().out
+
+
+def test_a_sam_function_with_an_sqs_event_is_a_worker_tier(template):
+    path = template("""\
+        Transform: AWS::Serverless-2016-10-31
+        Resources:
+          Jobs: {Type: AWS::SQS::Queue, Properties: {VisibilityTimeout: 120}}
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties:
+              Runtime: python3.12
+              Handler: i.h
+              InlineCode: x
+              Timeout: 30
+              Events: {Work: {Type: SQS, Properties: {Queue: !GetAtt Jobs.Arn}}}
+        """, standalone=True)
+    a = analysis_of(path)
+    (consumer,) = a.divided[0]["consumers"]
+    assert (consumer["logical_id"], consumer["how"], consumer["shape"]) == (
+        "Fn", "its SQS event Work", "worker tier")
+    assert sorted(f.rule for f in a.findings) == ["queue-no-dlq", "queue-visibility-short"]
