@@ -85,6 +85,7 @@ class AppUnit:
     # the lowest minimum a scheduled action sets, and that action (an Auto Scaling group's)
     scheduled_min: int | None = None
     scheduled_by: str | None = None
+    worker: bool = False  # works a queue and serves no requests (queues.py): a worker tier
 
 
 @dataclass

@@ -263,6 +263,8 @@ def analyze_queues(ctx: Ctx) -> None:
                 "shape": shape, "replicated": unit.replicated if unit else None,
                 "replication": _replication(unit)})
             if c.worker:
+                if unit is not None:
+                    unit.worker = True
                 senders_text = ", ".join(f"{s['resource']} (sends; {s['replicated']})"
                                          for s in entry["senders"]
                                          if s["logical_id"] != c.res.logical_id)

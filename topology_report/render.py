@@ -131,7 +131,9 @@ def render_capacity(c: dict) -> list[str]:
         else:
             state = (f"EXCEEDED by {c['peak_connections'] - usable:,}: at most "
                      f"{c['instances_the_budget_allows']} instances fit")
-        out.append(f"  connection budget: {c['max_instances']} instance(s) at max -> "
+        workers = (f" + the worker tiers' {c['worker_connections']:,}"
+                   if c.get("worker_connections") else "")
+        out.append(f"  connection budget: {c['max_instances']} instance(s) at max{workers} -> "
                    f"{c['peak_connections']:,} DB connections of {_n(usable)} usable "
                    f"(max_connections {_n(db['max_connections'])} on {db['logical_id']}, "
                    f"{db['class']}): {state}")

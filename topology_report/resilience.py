@@ -471,7 +471,8 @@ def _az_lost(f: _Facts) -> list[Item]:
     handled = {"lone-instance", "asg-min-one", "asg-one-az", "lb-one-az", "db-single-az",
                "db-cluster-one-instance", "db-subnet-group-one-az", "nat-gateway-shared",
                "nat-instance",
-               "targets-one-az", "ecs-desired-one", "ecs-one-az", "lambda-one-az"}
+               "targets-one-az", "ecs-desired-one", "ecs-one-az", "lambda-one-az",
+               "worker-lone"}  # a worker's recovery is its unit's, as for the rule it renames
     for s in a.open_spofs:
         if s.rule not in handled:
             items.append(Item(s.resource, Span(unknown=f"single point of failure ({s.rule}) "

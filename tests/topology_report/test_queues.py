@@ -40,7 +40,7 @@ def test_our_stages_work_the_queue_on_the_app_hosts_divided_by_process(stage):
     assert note in stage_diagram(loaded)
 
 
-def _with_worker_group(tmp_path, min_size):
+def _with_worker_group(tmp_path, min_size, game_service=False):
     """The scale-out snapshot with the worker moved to a group of its own: the app hosts' role
     only sends; a worker group (own role that receives, not behind the load balancer) works."""
     folder = tmp_path / "scale-out"
@@ -62,7 +62,8 @@ def _with_worker_group(tmp_path, min_size):
     lt = copy.deepcopy(res["TierLaunchTemplate59DB14E4"])
     lt["Properties"]["LaunchTemplateData"]["IamInstanceProfile"] = {
         "Arn": {"Fn::GetAtt": ["WorkerProfile", "Arn"]}}
-    lt.pop("Metadata", None)  # no GameService metadata: not priced as request capacity
+    if not game_service:
+        lt.pop("Metadata", None)  # the app hosts' GameService metadata (workers, DB pools)
     res["WorkerLaunchTemplate"] = lt
     group = copy.deepcopy(res["TierGroupASGECBBDB2B"])
     props = group["Properties"]
@@ -110,6 +111,8 @@ def test_a_worker_group_of_one_is_a_lone_worker_not_a_lone_instance(tmp_path, pr
     assert r["divided_work"]["queues"][0]["consumers"][0]["replication"] == \
         "not replicated (min 1 over 3 AZs)"
     assert r["verdict"]["kind"] == "partly distributed"
+    # its recovery is the group's, as for the compute rule it renames
+    assert "no recovery figures" not in json.dumps(r["recovery"])
 
 
 def test_the_text_names_the_division_and_the_findings_with_their_fix(capsys):
@@ -207,3 +210,17 @@ def test_a_sam_function_with_an_sqs_event_is_a_worker_tier(template):
     assert (consumer["logical_id"], consumer["how"], consumer["shape"]) == (
         "Fn", "its SQS event Work", "worker tier")
     assert sorted(f.rule for f in a.findings) == ["queue-no-dlq", "queue-visibility-short"]
+
+
+def test_a_worker_tier_holds_db_connections_but_serves_no_requests(tmp_path, prices):
+    (plain,) = load(str(SNAPSHOTS / "scale-out"))
+    (stage,) = load(str(_with_worker_group(tmp_path, min_size=2, game_service=True)))
+    before, after = report_of(plain, prices)["capacity"], report_of(stage, prices)["capacity"]
+    assert after["max_players"] == before["max_players"]  # the app tier's 12 hosts, as before
+    worker = next(u for u in after["units"] if u["logical_id"] == "WorkerGroup")
+    assert worker["worker"] and after["worker_connections"] == 4 * worker[
+        "connections_per_instance"]
+    assert after["peak_connections"] == before["peak_connections"] + after["worker_connections"]
+    (growth,) = [g for g in after["growth"] if g["factor"] == 10]
+    assert growth["connections"] == [g for g in before["growth"] if g["factor"] == 10][0][
+        "connections"] + after["worker_connections"]
