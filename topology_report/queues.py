@@ -244,11 +244,16 @@ def analyze_queues(ctx: Ctx) -> None:
         mine = [c for c in ctx.consumers if c.queue == queue]
         redrive = d(queue.props.get("RedrivePolicy"))
         dlq = model.ref_one(queue, "RedrivePolicy", SQS)
+        # a dead-letter queue these templates do not define: named by its ARN, if literal
+        target = model.literal(queue.stack, redrive.get("deadLetterTargetArn"))
+        dlq_name = (model.display(dlq) if dlq else
+                    str(target).rsplit(":", 1)[-1] if isinstance(target, str) and target else
+                    "one these templates do not define" if redrive else None)
         receives = model.number(queue.stack, redrive.get("maxReceiveCount"))
         visibility, _ = _seconds(ctx, queue, "VisibilityTimeout", SQS_DEFAULT_VISIBILITY)
         entry = {"queue": queue.logical_id, "stack": queue.stack.name,
                  "resource": model.display(queue),
-                 "dead_letter_queue": dlq.logical_id if dlq else None,
+                 "dead_letter_queue": dlq.logical_id if dlq else dlq_name,
                  "max_receives": receives, "visibility_timeout_s": visibility,
                  "senders": [{"logical_id": s.logical_id, "resource": model.display(s),
                               "replicated": _replication(_unit(ctx, s))}
@@ -286,12 +291,12 @@ def analyze_queues(ctx: Ctx) -> None:
                     f"is fine for a small stage (a burst of jobs competes with requests for "
                     f"the same hosts); {_replication(unit)}")
         entry["lines"].append(
-            (f"dead-letter queue {model.display(dlq)}" + (f" after {receives} receives"
-                                                         if receives else "")
-             if dlq else "no dead-letter queue")
+            (f"dead-letter queue {dlq_name}" + (f" after {receives} receives"
+                                               if receives else "")
+             if dlq_name else "no dead-letter queue")
             + f"; visibility timeout {visibility if visibility is not None else '?'} s")
         ctx.divided.append(entry)
-        if not dlq and queue not in dead_letter_targets:
+        if not dlq_name and queue not in dead_letter_targets:
             ctx.finding("data", queue, "queue-no-dlq",
                         f"the queue {model.display(queue)} is consumed by "
                         + ", ".join(c.res.logical_id for c in mine)

@@ -224,3 +224,46 @@ def test_a_worker_tier_holds_db_connections_but_serves_no_requests(tmp_path, pri
     (growth,) = [g for g in after["growth"] if g["factor"] == 10]
     assert growth["connections"] == [g for g in before["growth"] if g["factor"] == 10][0][
         "connections"] + after["worker_connections"]
+
+
+def test_a_terraform_plans_lambda_fed_by_a_queue_is_a_worker_tier(tmp_path, prices):
+    from .test_terraform import _plan, _write, report
+
+    def ref(*addresses):
+        return {"references": [x for a in addresses for x in (a + ".arn", a)]}
+
+    plan = _plan([
+        ("aws_sqs_queue.dead", "aws_sqs_queue", {}, {"arn": True}, {}),
+        ("aws_sqs_queue.jobs", "aws_sqs_queue", {"visibility_timeout_seconds": 120},
+         {"arn": True, "redrive_policy": True}, {"redrive_policy": ref("aws_sqs_queue.dead")}),
+        ("aws_lambda_function.work", "aws_lambda_function",
+         {"function_name": "work", "timeout": 60}, {"arn": True}, {}),
+        ("aws_lambda_event_source_mapping.feed", "aws_lambda_event_source_mapping", {},
+         {"event_source_arn": True, "function_name": True},
+         {"event_source_arn": ref("aws_sqs_queue.jobs"),
+          "function_name": ref("aws_lambda_function.work")}),
+    ])
+    r = report(_write(tmp_path, plan), prices)
+    (queue,) = r["divided_work"]["queues"]
+    assert (queue["queue"], queue["dead_letter_queue"]) == ("aws_sqs_queue.jobs",
+                                                            "aws_sqs_queue.dead")
+    assert [(c["logical_id"], c["shape"]) for c in queue["consumers"]] == [
+        ("aws_lambda_function.work", "worker tier")]
+    assert [f["rule"] for f in r["divided_work"]["findings"]] == ["queue-visibility-short"]
+
+
+def test_a_terraform_states_redrive_policy_names_its_dead_letter_queue_by_arn(tmp_path, prices):
+    from .test_terraform import _plan, _write, report
+
+    arn = "arn:aws:sqs:us-east-1:123456789012:"
+    plan = _plan([
+        ("aws_sqs_queue.dead", "aws_sqs_queue", {"arn": arn + "dead"}, {}, {}),
+        ("aws_sqs_queue.jobs", "aws_sqs_queue", {"arn": arn + "jobs", "redrive_policy": json.dumps(
+            {"deadLetterTargetArn": arn + "dead", "maxReceiveCount": 4})}, {}, {}),
+        ("aws_lambda_function.work", "aws_lambda_function", {"function_name": "work"}, {}, {}),
+        ("aws_lambda_event_source_mapping.feed", "aws_lambda_event_source_mapping",
+         {"event_source_arn": arn + "jobs", "function_name": "work"}, {}, {}),
+    ])
+    (queue,) = report(_write(tmp_path, plan), prices)["divided_work"]["queues"]
+    assert queue["lines"][-1] == ("dead-letter queue aws_sqs_queue.dead after 4 receives; "
+                                  "visibility timeout 30 s")
