@@ -129,7 +129,8 @@ def capacity(a: Analysis, prices: dict, p: Params) -> dict:
                       "workers": workers, "pool_per_worker": pool,
                       "overflow_per_worker": overflow,
                       "connections_per_instance": workers * (pool + overflow),
-                      "rps_per_instance": rps, "sizes_from": source, "worker": u.worker})
+                      "rps_per_instance": rps, "sizes_from": source,
+                      **({"worker": True} if u.worker else {})})
         assumptions.append(
             f"{u.resource.logical_id}: {workers} workers x (pool {pool} + overflow {overflow})"
             f" = {workers * (pool + overflow)} DB connections per instance, from {source}"
@@ -148,7 +149,7 @@ def capacity(a: Analysis, prices: dict, p: Params) -> dict:
                        f"(--requests-per-player); every request is one DB transaction")
     # worker tiers hold DB connections but serve no requests (when only workers carry the
     # metadata, they are taken as the fleet, as before there were worker tiers)
-    serving = [u for u in units if not u["worker"]] or units
+    serving = [u for u in units if not u.get("worker")] or units
     worker_connections = sum((u["max"] or 0) * u["connections_per_instance"]
                              for u in units if u not in serving)
     max_instances = sum(u["max"] or 0 for u in serving)
@@ -162,7 +163,7 @@ def capacity(a: Analysis, prices: dict, p: Params) -> dict:
     limits = [{"name": "app fleet at its max size", "players": _players(fleet_rps, p),
                "detail": f"{max_instances} instance(s) x {rps_per_instance:g} req/s"}]
     result = {"applicable": True, "units": units, "max_instances": max_instances,
-              "worker_connections": worker_connections,
+              **({"worker_connections": worker_connections} if worker_connections else {}),
               "peak_connections": peak_connections, "fleet_rps": fleet_rps,
               "max_players": _players(fleet_rps, p), "assumptions": assumptions}
     if db is None:
@@ -210,11 +211,12 @@ def capacity(a: Analysis, prices: dict, p: Params) -> dict:
 def _growth(a: Analysis, prices: dict, p: Params, cap: dict, factor: int) -> dict:
     players = cap["max_players"] * factor
     rps = players * p.requests_per_player
-    serving = [u for u in cap["units"] if not u["worker"]] or cap["units"]
+    serving = [u for u in cap["units"] if not u.get("worker")] or cap["units"]
     per_rps = min(u["rps_per_instance"] for u in serving)
     per_conn = max(u["connections_per_instance"] for u in serving)
     instances = math.ceil(rps / per_rps)
-    connections = instances * per_conn + cap["worker_connections"] + p.db_reserved_connections
+    connections = (instances * per_conn + cap.get("worker_connections", 0)
+                   + p.db_reserved_connections)
     needs, hits = [], []
     asgs = [u for u in a.app_units if u.kind == "asg" and not u.worker]
     if instances > cap["max_instances"]:

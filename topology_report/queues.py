@@ -221,11 +221,11 @@ def _replication(unit: AppUnit | None) -> str:
     return f"{state} ({count} over {azs})"
 
 
-def _seconds(ctx: Ctx, res: Resource, prop: str, default: int) -> tuple[int | None, bool]:
-    """A property in seconds, and whether the template sets it (None: not fixed)."""
+def _seconds(ctx: Ctx, res: Resource, prop: str, default: int) -> int | None:
+    """A property in seconds: AWS's default when it is not set, None when not fixed."""
     if prop not in res.props:
-        return default, False
-    return ctx.model.number(res.stack, res.props.get(prop)), True
+        return default
+    return ctx.model.number(res.stack, res.props.get(prop))
 
 
 def analyze_queues(ctx: Ctx) -> None:
@@ -250,7 +250,7 @@ def analyze_queues(ctx: Ctx) -> None:
                     str(target).rsplit(":", 1)[-1] if isinstance(target, str) and target else
                     "one these templates do not define" if redrive else None)
         receives = model.number(queue.stack, redrive.get("maxReceiveCount"))
-        visibility, _ = _seconds(ctx, queue, "VisibilityTimeout", SQS_DEFAULT_VISIBILITY)
+        visibility = _seconds(ctx, queue, "VisibilityTimeout", SQS_DEFAULT_VISIBILITY)
         entry = {"queue": queue.logical_id, "stack": queue.stack.name,
                  "resource": model.display(queue),
                  "dead_letter_queue": dlq.logical_id if dlq else dlq_name,
@@ -273,8 +273,9 @@ def analyze_queues(ctx: Ctx) -> None:
                 senders_text = ", ".join(f"{s['resource']} (sends; {s['replicated']})"
                                          for s in entry["senders"]
                                          if s["logical_id"] != c.res.logical_id)
-                worker = (f"the worker tier {model.display(c.res)} ({c.how}; serves no "
-                          f"requests; {_replication(unit)})")
+                worker = (f"the worker tier {model.display(c.res)} ({c.how}; "
+                          + ("" if c.res.type in LAMBDA_TYPES else "serves no requests; ")
+                          + f"{_replication(unit)})")
                 entry["lines"].append(
                     f"queue {model.display(queue)} divides {senders_text} from {worker}"
                     if senders_text else
@@ -282,7 +283,7 @@ def analyze_queues(ctx: Ctx) -> None:
                     f"templates may send to it (an AWS service or another stack does)")
                 if unit is not None and c.res not in relabelled:
                     relabelled.add(c.res)
-                    _lone_worker(ctx, c, unit)
+                    _lone_worker(ctx, c)
             else:
                 entry["lines"].append(
                     f"queue {model.display(queue)}: divided work, same machines: "
@@ -305,7 +306,7 @@ def analyze_queues(ctx: Ctx) -> None:
                           "until the queue's retention drops it, unseen")
         for c in mine:
             if c.res.type in LAMBDA_TYPES and visibility is not None:
-                timeout, _ = _seconds(ctx, c.res, "Timeout", LAMBDA_DEFAULT_TIMEOUT)
+                timeout = _seconds(ctx, c.res, "Timeout", LAMBDA_DEFAULT_TIMEOUT)
                 if timeout is not None and visibility < VISIBILITY_FACTOR * timeout:
                     ctx.finding("data", queue, "queue-visibility-short",
                                 f"the visibility timeout of queue {model.display(queue)} "
@@ -320,7 +321,7 @@ def analyze_queues(ctx: Ctx) -> None:
                                    f"again while the first run still works on it"))
 
 
-def _lone_worker(ctx: Ctx, c: Consumer, unit: AppUnit) -> None:
+def _lone_worker(ctx: Ctx, c: Consumer) -> None:
     """The compute tier's not-replicated findings on a worker, as one lone-worker finding."""
     tier = ctx.tiers["compute"]
     mine = [s for s in tier.spofs if s.logical_id == c.res.logical_id

@@ -36,7 +36,7 @@ def test_our_stages_work_the_queue_on_the_app_hosts_divided_by_process(stage):
     assert consumer["logical_id"].startswith("TierInstance" if stage == "starter" else "TierGroup")
     assert "the work is divided by process, not by machine" in queue["lines"][0]
     assert not a.findings and not [s for s in a.spofs if s.rule == "worker-lone"]
-    note = f"also works queue JobQueue (by process)"
+    note = "also works queue JobQueue (by process)"
     assert note in stage_diagram(loaded)
 
 
@@ -119,7 +119,7 @@ def test_the_text_names_the_division_and_the_findings_with_their_fix(capsys):
     assert main([str(RULES / "queue-no-dlq.fires.yaml")]) == 0
     out = capsys.readouterr().out
     assert ("Divided work (queues)\n  queue Jobs feeds the worker tier Fn (event source mapping "
-            "Feed; serves no requests; replicated (Lambda runs in every AZ)); no other compute "
+            "Feed; replicated (Lambda runs in every AZ)); no other compute "
             "of these templates may send to it (an AWS service or another stack does)") in out
     assert "findings (not single points of failure): 1" in out
     assert "has no dead-letter queue (no RedrivePolicy)" in out and "(queue-no-dlq)" in out
