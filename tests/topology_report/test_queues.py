@@ -212,10 +212,12 @@ def test_a_sam_function_with_an_sqs_event_is_a_worker_tier(template):
     assert sorted(f.rule for f in a.findings) == ["queue-no-dlq", "queue-visibility-short"]
 
 
-def test_a_worker_tier_holds_db_connections_but_serves_no_requests(tmp_path, prices):
+def test_a_worker_tier_holds_db_connections_but_serves_no_requests_and_recovers_by_its_queue(
+        tmp_path, prices):
     (plain,) = load(str(SNAPSHOTS / "scale-out"))
     (stage,) = load(str(_with_worker_group(tmp_path, min_size=2, game_service=True)))
-    before, after = report_of(plain, prices)["capacity"], report_of(stage, prices)["capacity"]
+    r = report_of(stage, prices)
+    before, after = report_of(plain, prices)["capacity"], r["capacity"]
     assert after["max_players"] == before["max_players"]  # the app tier's 12 hosts, as before
     worker = next(u for u in after["units"] if u["logical_id"] == "WorkerGroup")
     assert worker["worker"] and after["worker_connections"] == 4 * worker[
@@ -224,6 +226,12 @@ def test_a_worker_tier_holds_db_connections_but_serves_no_requests(tmp_path, pri
     (growth,) = [g for g in after["growth"] if g["factor"] == 10]
     assert growth["connections"] == [g for g in before["growth"] if g["factor"] == 10][0][
         "connections"] + after["worker_connections"]
+    # a lost worker: the others keep receiving; its jobs come back after the visibility timeout
+    (lost,) = [row for row in r["recovery"]["disruptions"] if row["disruption"] == "instance"]
+    (item,) = [i for i in lost["items"] if i["component"].startswith("WorkerGroup")]
+    assert item["rto"]["text"] == "up to 2 min" and "the other workers keep receiving from " \
+        "JobQueue; the jobs the lost ones held are received again after the visibility " \
+        "timeout (up to 2 min)" in item["why"]
 
 
 def test_a_terraform_plans_lambda_fed_by_a_queue_is_a_worker_tier(tmp_path, prices):
@@ -267,3 +275,13 @@ def test_a_terraform_states_redrive_policy_names_its_dead_letter_queue_by_arn(tm
     (queue,) = report(_write(tmp_path, plan), prices)["divided_work"]["queues"]
     assert queue["lines"][-1] == ("dead-letter queue aws_sqs_queue.dead after 4 receives; "
                                   "visibility timeout 30 s")
+
+
+def test_the_diff_says_the_queue_moved_to_a_worker_tier_and_fails_a_lone_worker(
+        tmp_path, capsys):
+    after = _with_worker_group(tmp_path, min_size=1)
+    assert main(["diff", str(SNAPSHOTS / "scale-out"), str(after)]) == 1
+    out = capsys.readouterr().out
+    assert ("queue JobQueue worked by: TierGroupASGECBBDB2B (same machines) -> WorkerGroup "
+            "(worker tier)") in out
+    assert "NEW single point of failure: WorkerGroup (scale-out-app): a lone worker" in out
