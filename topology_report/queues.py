@@ -2,20 +2,22 @@
 
 Who consumes a queue is read from IAM: an allowed statement whose actions include
 sqs:ReceiveMessage (`sqs:*`, `sqs:Receive*`, `*`, ...) on the queue (by Ref, Fn::GetAtt, an
-import or a Sub of them; a `*` resource names no queue and is not counted), in an
-AWS::IAM::Policy, ManagedPolicy or RolePolicy attached to a role, or a role's inline
-policies; the role is the one an Auto Scaling group's (or an instance's) launch template or
-launch configuration gives through its instance profile, an ECS service's task role, or a
-Lambda function's role. A Lambda function consumes a queue when an
-AWS::Lambda::EventSourceMapping (or a SAM SQS event) feeds it from the queue. Who sends to it
-is read the same way, from sqs:SendMessage.
+import or a Sub of them; a `*` resource names no queue and is not counted; Deny and NotAction
+are not read), in an AWS::IAM::Policy, ManagedPolicy or RolePolicy attached to a role, or a
+role's inline policies; the role is the one an Auto Scaling group's (or an instance's)
+launch template or launch configuration gives through its instance profile, or an ECS
+service's task role. A Lambda function consumes a queue when an
+AWS::Lambda::EventSourceMapping (or a SAM SQS event) feeds it from the queue. Who sends to
+a queue is read the same way, from sqs:SendMessage (a Lambda function's role too).
 
-A consumer that serves requests (a load balancer's or CloudFront's target) and works the queue on the same machines
-(divided by process, not by machine); one that is not is a worker tier, divided from the app
-tier by the queue. `workers` runs before the compute tier (a worker instance is app compute
-though no load balancer targets it); `analyze_queues` after it, with the compute tier's
-findings on a worker renamed as a lone worker (`worker-lone`), and the queues' own findings
-(`queue-no-dlq`, `queue-visibility-short`), which are not single points of failure.
+A consumer that also serves requests (a load balancer's target, or an instance behind a
+CloudFront origin) works the queue on the same machines: the work is divided by process, not
+by machine. One that serves none is a worker tier, divided from the senders by the queue.
+`workers` runs before the compute tier (a worker instance is app compute though no load
+balancer targets it); `analyze_queues` after it: it renames the compute tier's
+not-replicated findings on a worker as a lone worker (`worker-lone`) and raises the queues'
+own findings (`queue-no-dlq`, `queue-visibility-short`), which are not single points of
+failure.
 """
 
 from __future__ import annotations
