@@ -18,6 +18,7 @@ from .generic import analyze_generic
 from .model import Model
 from .natgroups import analyze_nat_groups
 from .network import _az_of_subnet, _Network, analyze_network
+from .queues import analyze_queues, workers
 from .resource_kinds import kind_of
 from .selfrun import analyze_self_run
 from .targets import analyze_targets
@@ -41,6 +42,8 @@ class Analysis:
     unanalysed: list[dict] = field(default_factory=list)
     idle_instances: list[AppUnit] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    divided: list[dict] = field(default_factory=list)  # queues.analyze_queues
+    findings: list[Spof] = field(default_factory=list)  # rules that are not single points of failure
 
     @property
     def spofs(self) -> list[Spof]:
@@ -55,8 +58,10 @@ def analyze(model: Model, accept: dict[str, str] | None = None) -> Analysis:
     ctx = Ctx(model, accept)
     net = analyze_network(ctx)
     analyze_load_balancers(ctx)
+    workers(ctx)
     analyze_compute(ctx)
     analyze_targets(ctx)
+    analyze_queues(ctx)
     analyze_managed(ctx, "compute")
     analyze_data(ctx)
     analyze_self_run(ctx)
@@ -67,7 +72,8 @@ def analyze(model: Model, accept: dict[str, str] | None = None) -> Analysis:
     unanalysed, notes = _unanalysed(ctx, judged)
     analysis = Analysis(model, ctx.tiers, ctx.app_units, ctx.databases,
                         bool(model.of_type("AWS::RDS::DBProxy")), {}, _region(model, net),
-                        ctx.unknowns, unanalysed, ctx.idle_instances, notes)
+                        ctx.unknowns, unanalysed, ctx.idle_instances, notes, ctx.divided,
+                        ctx.findings)
     analysis.verdict = _verdict(analysis)
     return analysis
 

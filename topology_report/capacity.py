@@ -129,10 +129,13 @@ def capacity(a: Analysis, prices: dict, p: Params) -> dict:
                       "workers": workers, "pool_per_worker": pool,
                       "overflow_per_worker": overflow,
                       "connections_per_instance": workers * (pool + overflow),
-                      "rps_per_instance": rps, "sizes_from": source})
+                      "rps_per_instance": rps, "sizes_from": source,
+                      **({"worker": True} if u.worker else {})})
         assumptions.append(
             f"{u.resource.logical_id}: {workers} workers x (pool {pool} + overflow {overflow})"
-            f" = {workers * (pool + overflow)} DB connections per instance, from {source}")
+            f" = {workers * (pool + overflow)} DB connections per instance, from {source}"
+            + ("; a worker tier (works a queue): its instances at max hold connections but "
+               "serve no requests, and it does not grow with the players" if u.worker else ""))
         if not vcpu:
             assumptions.append(f"{u.resource.logical_id}: instance type "
                                f"{u.instance_type or 'unknown'} not in the price table; taken "
@@ -144,17 +147,23 @@ def capacity(a: Analysis, prices: dict, p: Params) -> dict:
         f"with the server, PostgreSQL and the load generator sharing 2 cores")
     assumptions.append(f"a player sends {p.requests_per_player:g} req/s "
                        f"(--requests-per-player); every request is one DB transaction")
-    max_instances = sum(u["max"] or 0 for u in units)
+    # worker tiers hold DB connections but serve no requests (when only workers carry the
+    # metadata, they are taken as the fleet, as before there were worker tiers)
+    serving = [u for u in units if not u.get("worker")] or units
+    worker_connections = sum((u["max"] or 0) * u["connections_per_instance"]
+                             for u in units if u not in serving)
+    max_instances = sum(u["max"] or 0 for u in serving)
     peak_connections = sum((u["max"] or 0) * u["connections_per_instance"] for u in units)
-    fleet_rps = sum((u["max"] or 0) * u["rps_per_instance"] for u in units)
-    conn_per_instance = max(u["connections_per_instance"] for u in units)
-    rps_per_instance = min(u["rps_per_instance"] for u in units)
+    fleet_rps = sum((u["max"] or 0) * u["rps_per_instance"] for u in serving)
+    conn_per_instance = max(u["connections_per_instance"] for u in serving)
+    rps_per_instance = min(u["rps_per_instance"] for u in serving)
 
     primaries = [d for d in a.databases if not d.replica_of and not d.cluster]
     db = primaries[0] if primaries else (a.databases[0] if a.databases else None)
     limits = [{"name": "app fleet at its max size", "players": _players(fleet_rps, p),
                "detail": f"{max_instances} instance(s) x {rps_per_instance:g} req/s"}]
     result = {"applicable": True, "units": units, "max_instances": max_instances,
+              **({"worker_connections": worker_connections} if worker_connections else {}),
               "peak_connections": peak_connections, "fleet_rps": fleet_rps,
               "max_players": _players(fleet_rps, p), "assumptions": assumptions}
     if db is None:
@@ -173,13 +182,15 @@ def capacity(a: Analysis, prices: dict, p: Params) -> dict:
         entry = _db_entry(prices, db.instance_class)
         db_vcpu = entry["vcpu"] if entry else None
         budget_ok = usable is None or a.has_proxy or peak_connections <= usable
-        allowed = (usable // conn_per_instance) if usable is not None and conn_per_instance \
-            else None
+        allowed = (max(0, usable - worker_connections) // conn_per_instance) \
+            if usable is not None and conn_per_instance else None
         if allowed is not None and not a.has_proxy:
             limits.append({"name": "DB connections", "players": _players(
                 allowed * rps_per_instance, p),
-                "detail": f"{usable} usable connections / {conn_per_instance} per instance = "
-                          f"{allowed} instance(s)"})
+                "detail": f"{usable} usable connections"
+                          + (f" - {worker_connections} of the worker tiers at max"
+                             if worker_connections else "")
+                          + f" / {conn_per_instance} per instance = {allowed} instance(s)"})
         if db_vcpu:
             db_rps = db_vcpu * p.db_rps_per_vcpu
             limits.append({"name": "DB throughput (estimate)", "players": _players(db_rps, p),
@@ -200,12 +211,14 @@ def capacity(a: Analysis, prices: dict, p: Params) -> dict:
 def _growth(a: Analysis, prices: dict, p: Params, cap: dict, factor: int) -> dict:
     players = cap["max_players"] * factor
     rps = players * p.requests_per_player
-    per_rps = min(u["rps_per_instance"] for u in cap["units"])
-    per_conn = max(u["connections_per_instance"] for u in cap["units"])
+    serving = [u for u in cap["units"] if not u.get("worker")] or cap["units"]
+    per_rps = min(u["rps_per_instance"] for u in serving)
+    per_conn = max(u["connections_per_instance"] for u in serving)
     instances = math.ceil(rps / per_rps)
-    connections = instances * per_conn + p.db_reserved_connections
+    connections = (instances * per_conn + cap.get("worker_connections", 0)
+                   + p.db_reserved_connections)
     needs, hits = [], []
-    asgs = [u for u in a.app_units if u.kind == "asg"]
+    asgs = [u for u in a.app_units if u.kind == "asg" and not u.worker]
     if instances > cap["max_instances"]:
         hits.append("app fleet at its max size")
         if asgs:

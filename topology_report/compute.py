@@ -311,6 +311,8 @@ def _instances(ctx: Ctx) -> None:
     groups = _targets(model)
     origins = _origin_targets(model)
     entry = _entry_points(model)
+    # an instance that works a queue does the app's work, though no load balancer targets it
+    worker_instances = {c.res for c in ctx.consumers if c.worker}
     peers: dict[Resource, list[Resource]] = {}
     for members in groups.values():
         for m in members:
@@ -342,7 +344,7 @@ def _instances(ctx: Ctx) -> None:
                 "LaunchTemplateData")).get("InstanceType"))
         meta = _game_service_metadata(inst, template)
         mates = peers.get(inst, [])
-        serves = inst in peers or inst in origins or not entry
+        serves = inst in peers or inst in origins or not entry or inst in worker_instances
         unit = AppUnit("instance", inst, 1, 1, 1, itype, sp.azs, meta,
                        replicated=replicated.get(inst, False), heals=False, scales=False,
                        spread=sp)

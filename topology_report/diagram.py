@@ -55,6 +55,16 @@ def stage_diagram(stage: Stage) -> str:
     for c in a.tiers["load balancing"].components:
         node("lb", c["logical_id"], box, f"{c['type'].replace('-', ' ')} {c['logical_id']}",
              f"{c['scheme']}, {c['subnets']} subnets in {len(c['azs'])} AZs")
+    # queues compute consumes: a note on the hosts that serve and work a queue too; a queue
+    # worked by a worker tier is drawn between its senders and the workers (below)
+    works: dict[str, list[str]] = {}
+    for q in a.divided:
+        for c in q["consumers"]:
+            if c["shape"] == "same machines":
+                works.setdefault(c["logical_id"], []).append(
+                    f"also works queue {q['queue']} (by process)")
+    workers = {c["logical_id"] for q in a.divided for c in q["consumers"]
+               if c["shape"] == "worker tier"}
     compute = []
     lb_targets: dict[str, set[str]] = {}  # compute node -> the target groups it is behind
     for c in a.tiers["compute"].components:
@@ -62,18 +72,21 @@ def stage_diagram(stage: Stage) -> str:
             nid = node("asg", c["logical_id"], box, f"Auto Scaling group {c['logical_id']}",
                        f"{c['min']}..{c['max']} x {c['instance_type'] or '?'}",
                        f"{len(c['azs'])} AZs, self-healing"
-                       + (", scales out" if c["scaling"] else ""))
+                       + (", scales out" if c["scaling"] else ""),
+                       *works.get(c["logical_id"], []))
         elif c["type"] == "ec2-instance":
             if not c.get("serves_traffic", True):
                 continue  # a bastion or helper: not drawn behind the load balancer
             nid = node("ec2", c["logical_id"], box, f"EC2 {c['logical_id']}",
                        f"1 x {c['instance_type'] or '?'} in {c['az'] or '?'}",
-                       "auto-recovery" if c["auto_recovery"] else "")
+                       "auto-recovery" if c["auto_recovery"] else "",
+                       *works.get(c["logical_id"], []))
         elif c["type"] == "ecs-service":
             nid = node("ecs", c["logical_id"], box, f"ECS service {c['logical_id']}",
                        f"{c['min'] if c['min'] is not None else '?'}"
                        f"..{c['max'] if c['max'] is not None else '?'} tasks",
-                       f"{len(c['azs'])} AZs" if c["azs"] else "")
+                       f"{len(c['azs'])} AZs" if c["azs"] else "",
+                       *works.get(c["logical_id"], []))
         elif c["type"] == "lambda-function" and c.get("invoked_by"):
             nid = node("fn", c["logical_id"], box, f"Lambda {c['logical_id']}", "managed",
                        is_managed=True)
@@ -137,7 +150,8 @@ def stage_diagram(stage: Stage) -> str:
             if target:
                 lines.append(f"  {nid} -->|{o['kind']}| {target}")
     if not entry:
-        entry = [nodes[c["logical_id"]] for c in a.tiers["load balancing"].components] or compute
+        entry = [nodes[c["logical_id"]] for c in a.tiers["load balancing"].components] or [
+            n for n in compute if n not in {nodes.get(w) for w in workers}]
     for nid in entry:
         lines.append(f"  players --> {nid}")
     balanced = [n for n in compute if lb_targets.get(n)]
@@ -150,6 +164,16 @@ def stage_diagram(stage: Stage) -> str:
         if not source.startswith("fn_") and source not in direct:
             for nat in egress:
                 lines.append(f"  {source} -.->|egress| {nat}")
+    for q in a.divided:  # the queue between the tier that sends and the worker tier
+        queue = nodes.get(q["queue"])
+        worked = [nodes[c["logical_id"]] for c in q["consumers"]
+                  if c["shape"] == "worker tier" and c["logical_id"] in nodes]
+        if queue is None or not worked:
+            continue
+        for s in q["senders"]:
+            if s["logical_id"] in nodes and nodes[s["logical_id"]] not in worked:
+                lines.append(f"  {nodes[s['logical_id']]} -->|jobs| {queue}")
+        lines.extend(f"  {queue} -->|worked by| {w}" for w in worked)
     lines.append("  classDef spof fill:#fdd,stroke:#c00,stroke-width:2px")
     lines.append("  classDef managed fill:#dfd,stroke:#393")
     if spofs:

@@ -97,6 +97,13 @@ def facts(r: dict) -> dict[str, tuple[str | None, object]]:
             out[f"{row['label']}: RTO (est.)"] = (None, row["rto"]["short"])
             out[f"{row['label']}: RPO (est.)"] = (None, row["rpo"]["short"])
     out["cost per month, baseline"] = (None, f"${r['cost']['total']:,.2f}")
+    divided = r.get("divided_work") or {}
+    for q in divided.get("queues", []):
+        out[f"queue {q['queue']} worked by"] = (q["queue"], ", ".join(
+            f"{c['logical_id']} ({c['shape']})" for c in q["consumers"]))
+    for f in divided.get("findings", []):  # not single points of failure: reported only
+        out[f"finding {f['rule']} on {f['logical_id']}"] = (
+            f["logical_id"], f"accepted ({f['accepted']})" if f["accepted"] else "open")
     return out
 
 

@@ -85,6 +85,7 @@ class AppUnit:
     # the lowest minimum a scheduled action sets, and that action (an Auto Scaling group's)
     scheduled_min: int | None = None
     scheduled_by: str | None = None
+    worker: bool = False  # works a queue and serves no requests (queues.py): a worker tier
 
 
 @dataclass
@@ -123,9 +124,21 @@ class Ctx:
         self.idle_instances: list[AppUnit] = []  # priced, but serve no traffic
         self.databases: list[Database] = []
         self.nat_instances: set[Resource] = set()
+        self.consumers: list = []  # queues.Consumer: compute that consumes an SQS queue
+        self.divided: list[dict] = []  # per consumed queue: who it divides from whom
+        self.findings: list[Spof] = []  # findings of rules that are not single points of failure
+
+    def finding(self, tier: str, res: Resource, rule: str, reason: str) -> None:
+        """A finding of a rule that is not a single point of failure (rules.py says which):
+        reported with its fix, but it does not change the verdict or fail the diff."""
+        if rule not in BY_ID or BY_ID[rule].tier != tier or BY_ID[rule].spof:
+            raise ValueError(f"rule {rule!r} ({tier}) is not a finding rule of "
+                             f"topology_report/rules.py")
+        self.findings.append(Spof(rule, tier, res.logical_id, res.stack.name,
+                                  self.model.display(res), reason, _accepted(res, self.accept)))
 
     def spof(self, tier: str, res: Resource, rule: str, reason: str) -> None:
-        if rule not in BY_ID or BY_ID[rule].tier != tier:
+        if rule not in BY_ID or BY_ID[rule].tier != tier or not BY_ID[rule].spof:
             raise ValueError(f"rule {rule!r} ({tier}) is not in topology_report/rules.py")
         cond = self.model.conditional.get(res.key)
         if cond:  # the resource may not exist: an unknown, not a single point of failure

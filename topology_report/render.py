@@ -34,6 +34,7 @@ def render_stage(r: dict) -> str:
         tier = r["tiers"][name]
         out.append(f"  {name}{'' if tier['present'] else ' (absent)'}")
         out.extend(f"    {line}" for line in tier["summary"])
+    out.extend(render_divided(r.get("divided_work")))
     spofs = r["single_points_of_failure"]
     open_ = [s for s in spofs if not s["accepted"]]
     accepted = [s for s in spofs if s["accepted"]]
@@ -67,6 +68,23 @@ def render_stage(r: dict) -> str:
     out.append("")
     out.extend(render_cost(r["cost"]))
     return "\n".join(out)
+
+
+def render_divided(divided: dict | None) -> list[str]:
+    """Which tiers a queue divides from which, and the queues' findings (those that are not
+    single points of failure); nothing for a stage whose compute consumes no queue."""
+    if not divided:
+        return []
+    out = ["", "Divided work (queues)"]
+    for q in divided["queues"]:
+        out.extend(f"  {line}" for line in q["lines"])
+    findings = divided["findings"]
+    out.append(f"  findings (not single points of failure): {len(findings) or 'none'}")
+    for f in findings:
+        out.append(f"  - [{f['tier']}] {f['resource']}: {f['reason']} ({f['rule']})"
+                   + (f" (accepted: {f['accepted']})" if f["accepted"] else ""))
+        out.append(f"      fix: {f['fix']}")
+    return out
 
 
 def render_recovery(rec: dict) -> list[str]:
@@ -113,7 +131,9 @@ def render_capacity(c: dict) -> list[str]:
         else:
             state = (f"EXCEEDED by {c['peak_connections'] - usable:,}: at most "
                      f"{c['instances_the_budget_allows']} instances fit")
-        out.append(f"  connection budget: {c['max_instances']} instance(s) at max -> "
+        workers = (f" + the worker tiers' {c['worker_connections']:,}"
+                   if c.get("worker_connections") else "")
+        out.append(f"  connection budget: {c['max_instances']} instance(s) at max{workers} -> "
                    f"{c['peak_connections']:,} DB connections of {_n(usable)} usable "
                    f"(max_connections {_n(db['max_connections'])} on {db['logical_id']}, "
                    f"{db['class']}): {state}")
@@ -220,6 +240,12 @@ def render_summary(reports: list[dict]) -> str:
                        f"({u['reason']})")
         for x in r.get("unanalysed", []):
             out.append(f"- not analysed: `{x['logical_id']}` ({x['type']})")
+        divided = r.get("divided_work")
+        for q in (divided or {}).get("queues", []):
+            out.extend(f"- {line}" for line in q["lines"][:-1])
+        for f in (divided or {}).get("findings", []):
+            out.append(f"- finding, {f['tier']}: `{f['logical_id']}` ({f['stack']}): "
+                       f"{f['reason']} (fix: {f['fix']})")
         if v["lacks"]:
             out.append("- to be distributed it lacks: " + "; ".join(v["lacks"]))
         cap = r["capacity"]

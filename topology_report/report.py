@@ -28,6 +28,10 @@ def build(stage: Stage, prices: dict, params: Params, accept: dict[str, str] | N
         "single_points_of_failure": [s.to_dict() for s in a.spofs],
         "unknowns": [u.to_dict() for u in a.unknowns],
         "unanalysed": a.unanalysed,
+        # only where compute consumes a queue (other stages' reports are unchanged)
+        **({"divided_work": {"queues": a.divided,
+                             "findings": [f.to_dict() for f in a.findings]}}
+           if a.divided else {}),
         "notes": [*stage.notes, *a.notes],
         "capacity": capacity(a, prices, params),
         "cost": estimate(a, prices),

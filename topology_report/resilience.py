@@ -338,6 +338,21 @@ def _stateless() -> Span:
     return ZERO
 
 
+def _worker_item(a: Analysis, unit: AppUnit, name: str, others: str) -> Item:
+    """A replicated worker tier that loses instances: the others keep receiving from the
+    queue; the jobs the lost ones held come back after the queue's visibility timeout."""
+    timeouts = [q["visibility_timeout_s"] for q in a.divided for c in q["consumers"]
+                if c["logical_id"] == unit.resource.logical_id]
+    queues = ", ".join(q["queue"] for q in a.divided for c in q["consumers"]
+                       if c["logical_id"] == unit.resource.logical_id)
+    span = (Span(unknown=f"the visibility timeout of {queues} is not fixed")
+            if None in timeouts else Span(0, max(timeouts, default=0)))
+    return Item(name, span, ZERO, f"a worker tier: {others} keep receiving from {queues}; the "
+                f"jobs the lost ones held are received again after the visibility timeout"
+                + (f" ({span.text()})" if not span.unknown else ""),
+                ["stateless-app"])
+
+
 def _instance_lost(f: _Facts) -> list[Item]:
     a, model = f.a, f.model
     items = []
@@ -368,7 +383,9 @@ def _instance_lost(f: _Facts) -> list[Item]:
                               "the group's minimum is not fixed by the templates"))
             continue
         lb = f.lb_detect(unit)
-        if floor >= 2 and lb:
+        if floor >= 2 and unit.worker:
+            items.append(_worker_item(a, unit, name, f"{when}the other workers"))
+        elif floor >= 2 and lb:
             span, text, used = lb
             _, boot_text, u2 = f.boot(unit)
             others = "the other instance serves" if floor == 2 else \
@@ -428,7 +445,9 @@ def _az_lost(f: _Facts) -> list[Item]:
             continue
         lb = f.lb_detect(unit)
         night = unit.scheduled_min is not None and unit.scheduled_min < 2
-        if unit.replicated and lb and not night:
+        if unit.replicated and unit.worker and not night:
+            items.append(_worker_item(a, unit, name, "the workers in the other AZs"))
+        elif unit.replicated and lb and not night:
             span, text, used = lb
             _, boot_text, u2 = f.boot(unit)
             items.append(Item(name, span, ZERO, f"{text}; the instances in the other AZs "
@@ -471,7 +490,8 @@ def _az_lost(f: _Facts) -> list[Item]:
     handled = {"lone-instance", "asg-min-one", "asg-one-az", "lb-one-az", "db-single-az",
                "db-cluster-one-instance", "db-subnet-group-one-az", "nat-gateway-shared",
                "nat-instance",
-               "targets-one-az", "ecs-desired-one", "ecs-one-az", "lambda-one-az"}
+               "targets-one-az", "ecs-desired-one", "ecs-one-az", "lambda-one-az",
+               "worker-lone"}  # a worker's recovery is its unit's, as for the rule it renames
     for s in a.open_spofs:
         if s.rule not in handled:
             items.append(Item(s.resource, Span(unknown=f"single point of failure ({s.rule}) "

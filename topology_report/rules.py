@@ -1,6 +1,9 @@
 """The single-point-of-failure rules, in one table: id, tier, what it checks, the fix it
 suggests and a short label (for tables). The tier modules raise findings by id; a finding
-whose id is not here is a programming error (Ctx.spof refuses it).
+whose id is not here is a programming error (Ctx.spof refuses it). A rule whose `spof` is
+false (a queue without a dead-letter queue, say) is a finding that is not a single point of
+failure: it is reported with its fix (Ctx.finding), but does not change the verdict or fail
+the diff.
 
 `python -m topology_report rules` lists them; topology_report/README.md's rules table is
 generated from this one (`python -m topology_report.docs`)."""
@@ -17,10 +20,17 @@ class Rule:
     checks: str  # fires when
     fix: str  # what to do instead
     label: str  # a few words, for tables
+    spof: bool = True  # a single point of failure; False: a finding that is not one
 
     def to_dict(self) -> dict:
         return {"id": self.id, "tier": self.tier, "checks": self.checks, "fix": self.fix,
-                "label": self.label}
+                "label": self.label, "single_point_of_failure": self.spof}
+
+    @property
+    def fires_when(self) -> str:
+        return self.checks + ("" if self.spof else
+                              " (a finding, not a single point of failure: the verdict "
+                              "and the diff gate do not count it)")
 
 
 RULES: tuple[Rule, ...] = (
@@ -66,6 +76,14 @@ RULES: tuple[Rule, ...] = (
          "a Lambda function invoked at run time is attached to VPC subnets in one AZ",
          "attach the function to subnets in >= 2 AZs (VpcConfig.SubnetIds)",
          "Lambda in one AZ's subnets"),
+    Rule("worker-lone", "compute",
+         "a worker tier (compute that consumes a queue and is not behind a load balancer: "
+         "an Auto Scaling group, instance or ECS service whose role may receive from the "
+         "queue, or a Lambda function an event source mapping feeds from it) is not "
+         "replicated: below 2 instances or tasks, or in one AZ (the compute rule it would "
+         "fire is named a lone worker instead)",
+         "run >= 2 workers over >= 2 AZs (MinSize or DesiredCount >= 2, subnets in >= 2 "
+         "AZs): the queue lets them share the work", "lone worker"),
     Rule("db-single-az", "data",
          "a standalone RDS or DocumentDB instance with MultiAZ false or absent",
          "set MultiAZ: true (a synchronous standby in another AZ), or use a cluster",
@@ -114,6 +132,20 @@ RULES: tuple[Rule, ...] = (
          "placement and count: one subnet or one AZ, or a count of 1",
          "give it a standby or replica in another AZ (Multi-AZ, >= 2 nodes over >= 2 AZs)",
          "one-AZ or single resource that holds state"),
+    Rule("queue-no-dlq", "data",
+         "an SQS queue that compute of the stage consumes has no dead-letter queue (no "
+         "RedrivePolicy)",
+         "give the queue a RedrivePolicy to a dead-letter queue (maxReceiveCount of a few "
+         "receives) and alarm on that queue's depth", "queue without dead-letter queue",
+         spof=False),
+    Rule("queue-visibility-short", "data",
+         "an SQS queue's VisibilityTimeout (SQS's default: 30 s) is shorter than 6 x the "
+         "Timeout (Lambda's default: 3 s) of a Lambda function an event source mapping "
+         "feeds from it, as AWS advises (shorter than the Timeout itself, Lambda refuses "
+         "the mapping); EC2 and ECS workers give no timeout in a template and are not "
+         "checked",
+         "set the queue's VisibilityTimeout to >= 6 x the function's Timeout",
+         "queue visibility shorter than its consumer", spof=False),
     Rule("efs-one-zone", "storage",
          "an EFS One Zone file system (AvailabilityZoneName set)",
          "use a Regional EFS file system (no AvailabilityZoneName)", "One Zone EFS"),
@@ -134,11 +166,11 @@ BY_ID: dict[str, Rule] = {r.id: r for r in RULES}
 def render_rules(markdown: bool = False) -> str:
     if markdown:
         out = ["| rule | tier | fires when | suggested fix |", "| --- | --- | --- | --- |"]
-        out += [f"| `{r.id}` | {r.tier} | {r.checks} | {r.fix} |" for r in RULES]
+        out += [f"| `{r.id}` | {r.tier} | {r.fires_when} | {r.fix} |" for r in RULES]
         return "\n".join(out)
     width = max(len(r.id) for r in RULES)
     out = []
     for r in RULES:
-        out.append(f"{r.id:<{width}}  [{r.tier}] {r.checks}")
+        out.append(f"{r.id:<{width}}  [{r.tier}] {r.fires_when}")
         out.append(f"{'':<{width}}  fix: {r.fix}")
     return "\n".join(out)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 from collections.abc import Callable
 
@@ -377,6 +378,7 @@ def _lambda(v: View) -> Props:
     _put(p, "FunctionName", v.value("function_name", default=None))
     _put(p, "MemorySize", v.known("memory_size"))
     _put(p, "Runtime", v.known("runtime"))
+    _put(p, "Timeout", v.known("timeout"))
     if v.blocks("vpc_config") or v.count("vpc_config"):
         subnets = v.ref("vpc_config", 0, "subnet_ids", many=True)
         if subnets:
@@ -386,6 +388,32 @@ def _lambda(v: View) -> Props:
 
 def _function_ref(name: str, cfn: str) -> Callable[[View], Props]:
     return lambda v: {cfn: v.ref(name)}
+
+
+def _redrive(v: View) -> dict | None:
+    """An SQS redrive policy (a JSON string): its dead-letter queue by the ARN a known value
+    holds (a state's), else by the references of the configuration's expression (a plan's)."""
+    raw = v.known("redrive_policy")
+    if isinstance(raw, str) and raw:
+        try:
+            policy = json.loads(raw)
+        except ValueError:
+            policy = None
+        target = policy.get("deadLetterTargetArn") if isinstance(policy, dict) else None
+        if not target:
+            return None
+        return {"deadLetterTargetArn": v._subst(target),
+                **({"maxReceiveCount": policy["maxReceiveCount"]}
+                   if "maxReceiveCount" in policy else {})}
+    ref = v.ref("redrive_policy", default=None)
+    return {"deadLetterTargetArn": ref} if ref is not None else None
+
+
+def _sqs_queue(v: View) -> Props:
+    p: Props = {}
+    _put(p, "VisibilityTimeout", v.known("visibility_timeout_seconds"))
+    _put(p, "RedrivePolicy", _redrive(v))
+    return p
 
 
 def _event_target(v: View) -> Props:
@@ -676,7 +704,9 @@ TYPES: dict[str, tuple[str, Callable[[View], Props]]] = {
     "aws_lambda_function_url": ("AWS::Lambda::Url",
                                 _function_ref("function_name", "TargetFunctionArn")),
     "aws_lambda_event_source_mapping": ("AWS::Lambda::EventSourceMapping",
-                                        _function_ref("function_name", "FunctionName")),
+                                        lambda v: {"FunctionName": v.ref("function_name"),
+                                                   "EventSourceArn": v.ref("event_source_arn")}),
+    "aws_sqs_queue": ("AWS::SQS::Queue", _sqs_queue),
     "aws_lambda_permission": ("AWS::Lambda::Permission",
                               _function_ref("function_name", "FunctionName")),
     "aws_cloudwatch_event_target": ("AWS::Events::Rule", _event_target),
@@ -775,9 +805,7 @@ SIMPLE: dict[str, str] = {
     "aws_efs_mount_target": "AWS::EFS::MountTarget",
     "aws_efs_access_point": "AWS::EFS::AccessPoint",
     "aws_s3_bucket_policy": "AWS::S3::BucketPolicy",
-    "aws_sqs_queue": "AWS::SQS::Queue",
     "aws_sqs_queue_policy": "AWS::SQS::QueuePolicy",
-    "aws_sqs_queue_redrive_policy": "AWS::SQS::QueuePolicy",
     "aws_sqs_queue_redrive_allow_policy": "AWS::SQS::QueuePolicy",
     "aws_sns_topic": "AWS::SNS::Topic",
     "aws_sns_topic_policy": "AWS::SNS::TopicPolicy",
@@ -821,7 +849,8 @@ FAMILIES: dict[str, str] = {
 # Folded into another resource: (the property of the target, how to find the target).
 FOLDED = {"aws_lb_target_group_attachment", "aws_alb_target_group_attachment",
           "aws_autoscaling_attachment", "aws_elb_attachment", "aws_s3_bucket_versioning",
-          "aws_s3_bucket_replication_configuration", "aws_appautoscaling_scheduled_action"}
+          "aws_s3_bucket_replication_configuration", "aws_appautoscaling_scheduled_action",
+          "aws_sqs_queue_redrive_policy"}
 
 # Not resources of their own in CloudFormation: settings of another resource, which a
 # template writes as its properties (the rest of S3's per-bucket settings, ECR's and search
@@ -995,6 +1024,12 @@ def _fold(v: View, resources: dict, notes: list[str]) -> None:
                     bucket["Properties"]["VersioningConfiguration"] = {"Status": "Enabled"}
             else:
                 bucket["Properties"]["ReplicationConfiguration"] = {"Rules": "replicated"}
+            return
+    elif t == "aws_sqs_queue_redrive_policy":
+        queue = _target_of(v.ref("queue_url"), resources, "AWS::SQS::Queue")
+        redrive = _redrive(v)
+        if queue is not None and redrive:
+            queue["Properties"]["RedrivePolicy"] = redrive
             return
     elif t == "aws_appautoscaling_scheduled_action":
         target = next((r for r in resources.values()
