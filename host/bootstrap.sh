@@ -36,7 +36,7 @@ set -euo pipefail
 
 ARGS=("$@")
 MODE=""; ROLE=all; BUNDLE=""; WHEELS=""; ENV_FILE=""; PREFIX=""; NETNS=""
-REGION=""; STAGE=""; LOG_GROUP=""; TARGET_GROUP_ARN=""; LIFECYCLE_HOOK=""; WITHOUT_WORKER=""; DRAIN_HOOK=""
+REGION=""; STAGE=""; LOG_GROUP=""; TARGET_GROUP_ARN=""; LIFECYCLE_HOOK=""; WITHOUT_WORKER=""; DRAIN_HOOK=""; PLAN=""
 PYTHON=${PYTHON:-python3.11}
 # The time budget of every step, in seconds: a step past its budget fails the boot with its
 # reason. The worst case adds up below the stack's signal timeout, and the time to liveness
@@ -71,6 +71,7 @@ while (($#)); do
     --lifecycle-hook) LIFECYCLE_HOOK=$2; shift 2 ;;
     --without-worker) WITHOUT_WORKER=1; shift ;;
     --drain-hook) DRAIN_HOOK=$2; shift 2 ;;
+    --plan) PLAN=1; shift ;;  # print what this host would run (migrate, server, worker) and stop
     --ready-timeout) READY_TIMEOUT=$2; shift 2 ;;
     --migrate-timeout) MIGRATE_TIMEOUT=$2; shift 2 ;;
     -h|--help) usage ;;
@@ -108,6 +109,15 @@ if [[ -n "$WITHOUT_WORKER" && "$ROLE" != serve && "$ROLE" != all ]]; then
 fi
 if [[ -n "$DRAIN_HOOK" && ( "$ROLE" != worker || "$MODE" != ec2 ) ]]; then
   echo "bootstrap: --drain-hook is for --role worker in --mode ec2 (a worker tier's host)" >&2; exit 2
+fi
+if [[ -n "$PLAN" ]]; then
+  plan=()
+  [[ "$ROLE" == migrate || "$ROLE" == all ]] && plan+=(migrate)
+  [[ -n "$RUN_SERVER" ]] && plan+=(server)
+  [[ -n "$RUN_WORKER" ]] && plan+=(worker)
+  [[ -n "$DRAIN_HOOK" ]] && plan+=("drain:$DRAIN_HOOK")
+  echo "${plan[*]}"
+  exit 0
 fi
 
 START=$(date +%s.%N)
