@@ -286,9 +286,9 @@ until [[ "\$(imds autoscaling/target-lifecycle-state)" == Terminated ]]; do slee
 echo "game-drain: the group is terminating this host: stopping the job worker"
 systemctl stop game-worker.service
 instance=\$(imds instance-id)
-group=\$(aws autoscaling describe-auto-scaling-instances --region $REGION --instance-ids "\$instance" \
+group=\$(timeout 20 aws autoscaling describe-auto-scaling-instances --region $REGION --instance-ids "\$instance" \
   --query 'AutoScalingInstances[0].AutoScalingGroupName' --output text)
-aws autoscaling complete-lifecycle-action --region $REGION --auto-scaling-group-name "\$group" \
+timeout 20 aws autoscaling complete-lifecycle-action --region $REGION --auto-scaling-group-name "\$group" \
   --lifecycle-hook-name $DRAIN_HOOK --instance-id "\$instance" --lifecycle-action-result CONTINUE
 EOF
   chmod 0755 /usr/local/bin/game-drain
@@ -428,13 +428,14 @@ wait_for() {  # wait_for WHAT URL SECONDS
 
 worker_runs() {  # a worker host: the worker has no HTTP to ask; it must still be running, never restarted
   sleep "$WORKER_SETTLE"
+  local running=""
   if [[ "$MODE" == ec2 ]]; then
-    systemctl is-active --quiet game-worker.service && [[ "$(systemctl show -p NRestarts --value game-worker.service)" == 0 ]] \
-      || fail "the job worker is not running $WORKER_SETTLE s after its start (its log: $SERVICE_LOG)"
-  else
-    kill -0 "$(cat "$PREFIX/worker.pid")" 2>/dev/null \
-      || fail "the job worker is not running $WORKER_SETTLE s after its start (its log: $SERVICE_LOG)"
+    if systemctl is-active --quiet game-worker.service \
+      && [[ "$(systemctl show -p NRestarts --value game-worker.service)" == 0 ]]; then running=1; fi
+  elif kill -0 "$(cat "$PREFIX/worker.pid")" 2>/dev/null; then
+    running=1
   fi
+  [[ -n "$running" ]] || fail "the job worker is not running $WORKER_SETTLE s after its start (its log: $SERVICE_LOG)"
   log "job worker running"
 }
 
