@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Turns a machine into a game-service host, or runs a release's database migration. EC2 user
-# data only writes the environment file, fetches this script and runs it; tests and local
-# hosts run the same script.
+# Turns a machine into a game-service host or a job-worker host, or runs a release's database
+# migration. EC2 user data only writes the environment file, fetches this script and runs it;
+# tests and local hosts run the same script.
 #
-#   bootstrap.sh --mode ec2|local --role serve|migrate|all --bundle SRC --wheels SRC --env-file FILE [options]
+#   bootstrap.sh --mode ec2|local --role serve|worker|migrate|all --bundle SRC --wheels SRC --env-file FILE [options]
 #
 # SRC is an s3:// URL (ec2) or a local .zip or directory. Local mode with --netns NAME runs
 # the whole boot inside that network namespace (a host of the local topology). Steps:
@@ -16,8 +16,13 @@
 #   4. --role migrate|all: migrate the database (the release's one-shot step: on EC2 an
 #      instance of its own, the only one that may read the master secret; an advisory lock
 #      makes concurrent runs migrate once; a rollback's older code no-ops); migrate ends here
-#   5. --role serve|all: start the production server  [os_start_service]
-#   6. wait for liveness, then deep readiness (database and storage)
+#   5. --role serve|all: start the production server, and the job worker beside it when the
+#      environment names a job queue (GAME_JOB_QUEUE_URL), unless --without-worker (the
+#      stage's worker runs on hosts of its own); --role worker: start only the job worker, no
+#      server (a worker tier's host; with --drain-hook, a watcher that stops the worker when
+#      its group terminates the host, then completes that hook)  [os_start_service]
+#   6. a server: wait for liveness, then deep readiness (database and storage); a worker
+#      host: the worker is still running, never restarted, WORKER_SETTLE seconds after its start
 #   7. ec2 launched by a group with a launch hook (--lifecycle-hook): complete it, CONTINUE
 #      (the group puts the host in service and in its target group); on any failure,
 #      ABANDON (the group terminates the host) [os_release_launch]
@@ -31,7 +36,7 @@ set -euo pipefail
 
 ARGS=("$@")
 MODE=""; ROLE=all; BUNDLE=""; WHEELS=""; ENV_FILE=""; PREFIX=""; NETNS=""
-REGION=""; STAGE=""; LOG_GROUP=""; TARGET_GROUP_ARN=""; LIFECYCLE_HOOK=""
+REGION=""; STAGE=""; LOG_GROUP=""; TARGET_GROUP_ARN=""; LIFECYCLE_HOOK=""; WITHOUT_WORKER=""; DRAIN_HOOK=""; PLAN=""
 PYTHON=${PYTHON:-python3.11}
 # The time budget of every step, in seconds: a step past its budget fails the boot with its
 # reason. The worst case adds up below the stack's signal timeout, and the time to liveness
@@ -44,6 +49,7 @@ INSTALL_TIMEOUT=${INSTALL_TIMEOUT:-120}  # pip, from the local wheelhouse
 MIGRATE_TIMEOUT=${MIGRATE_TIMEOUT:-300}
 LIVE_TIMEOUT=60
 READY_TIMEOUT=${READY_TIMEOUT:-120}
+WORKER_SETTLE=${WORKER_SETTLE:-15}  # a worker host: a worker that fails at start (configuration) has exited by then
 TARGET_HEALTH_TIMEOUT=180         # behind a load balancer: until it calls the host healthy
 LIFECYCLE_ATTEMPT_TIMEOUT=20      # one call to complete the launch hook (ec2, in a group)
 SHIP_LOG_WAIT=15                  # a failed host waits for the agent to ship its log, then goes
@@ -63,6 +69,9 @@ while (($#)); do
     --log-group) LOG_GROUP=$2; shift 2 ;;
     --target-group-arn) TARGET_GROUP_ARN=$2; shift 2 ;;
     --lifecycle-hook) LIFECYCLE_HOOK=$2; shift 2 ;;
+    --without-worker) WITHOUT_WORKER=1; shift ;;
+    --drain-hook) DRAIN_HOOK=$2; shift 2 ;;
+    --plan) PLAN=1; shift ;;  # print what this host would run (migrate, server, worker) and stop
     --ready-timeout) READY_TIMEOUT=$2; shift 2 ;;
     --migrate-timeout) MIGRATE_TIMEOUT=$2; shift 2 ;;
     -h|--help) usage ;;
@@ -70,7 +79,7 @@ while (($#)); do
   esac
 done
 case "$MODE" in ec2|local) ;; *) echo "bootstrap: --mode must be ec2 or local" >&2; usage ;; esac
-case "$ROLE" in serve|migrate|all) ;; *) echo "bootstrap: --role must be serve, migrate or all" >&2; usage ;; esac
+case "$ROLE" in serve|worker|migrate|all) ;; *) echo "bootstrap: --role must be serve, worker, migrate or all" >&2; usage ;; esac
 for required in BUNDLE WHEELS ENV_FILE; do
   [[ -n "${!required}" ]] || { echo "bootstrap: --$(tr '_A-Z' '-a-z' <<<"$required") is required" >&2; usage; }
 done
@@ -83,6 +92,32 @@ if [[ "$MODE" == ec2 ]]; then
   done
 else
   PREFIX=${PREFIX:-$PWD/var/host}
+fi
+has_job_queue() {  # the environment names a job queue
+  grep -q '^GAME_JOB_QUEUE_URL=.' "$ENV_FILE"
+}
+# What this host runs, from its role: the server (serve, all); the job worker beside it when
+# there is a queue and the stage has no worker tier, or alone (worker: a worker tier's host).
+RUN_SERVER=""; RUN_WORKER=""
+case "$ROLE" in
+  serve|all) RUN_SERVER=1; if [[ -z "$WITHOUT_WORKER" ]] && has_job_queue; then RUN_WORKER=1; fi ;;
+  worker) RUN_WORKER=1
+    has_job_queue || { echo "bootstrap: --role worker needs GAME_JOB_QUEUE_URL in the environment file" >&2; exit 2; } ;;
+esac
+if [[ -n "$WITHOUT_WORKER" && "$ROLE" != serve && "$ROLE" != all ]]; then
+  echo "bootstrap: --without-worker is for --role serve or all" >&2; exit 2
+fi
+if [[ -n "$DRAIN_HOOK" && ( "$ROLE" != worker || "$MODE" != ec2 ) ]]; then
+  echo "bootstrap: --drain-hook is for --role worker in --mode ec2 (a worker tier's host)" >&2; exit 2
+fi
+if [[ -n "$PLAN" ]]; then
+  plan=()
+  [[ "$ROLE" == migrate || "$ROLE" == all ]] && plan+=(migrate)
+  [[ -n "$RUN_SERVER" ]] && plan+=(server)
+  [[ -n "$RUN_WORKER" ]] && plan+=(worker)
+  [[ -n "$DRAIN_HOOK" ]] && plan+=("drain:$DRAIN_HOOK")
+  echo "${plan[*]}"
+  exit 0
 fi
 
 START=$(date +%s.%N)
@@ -154,7 +189,6 @@ $SERVICE_LOG {
   copytruncate
 }
 EOF
-    write_unit game.service "Game service" serve 35
     cat > /etc/systemd/system/game-logrotate.service <<EOF
 [Unit]
 Description=Rotate the game service's log when it is over its size
@@ -171,27 +205,38 @@ OnUnitActiveSec=10min
 [Install]
 WantedBy=timers.target
 EOF
-    local units=(game.service game-readiness.timer game-logrotate.timer)
-    if has_job_queue; then
-      # The job worker beside the server (stages without hosts of their own for it). SIGTERM:
-      # the job in hand gets its grace (GAME_WORKER_SHUTDOWN_GRACE_SECONDS, 25 s), then its
-      # message is released; systemd waits longer than that before SIGKILL.
+    local units=(game-logrotate.timer)
+    if [[ -n "$RUN_SERVER" ]]; then
+      write_unit game.service "Game service" serve 35
+      os_report_readiness
+      units+=(game.service game-readiness.timer)
+    fi
+    if [[ -n "$RUN_WORKER" ]]; then
+      # The job worker, beside the server (stages without a worker tier) or alone (a worker
+      # tier's host). SIGTERM: the job in hand gets its grace
+      # (GAME_WORKER_SHUTDOWN_GRACE_SECONDS, 25 s), then its message is released; systemd
+      # waits longer than that before SIGKILL.
       write_unit game-worker.service "Game job worker" worker 40
       units+=(game-worker.service)
     fi
-    os_report_readiness
+    if [[ -n "$DRAIN_HOOK" ]]; then
+      os_drain_on_termination
+      units+=(game-drain.service)
+    fi
     systemctl daemon-reload
     systemctl enable --now "${units[@]}"
   else
     mkdir -p "$(dirname "$SERVICE_LOG")"
-    if [[ -f "$PREFIX/service.pid" ]] && kill -0 "$(cat "$PREFIX/service.pid")" 2>/dev/null; then
-      kill "$(cat "$PREFIX/service.pid")"
-      sleep 1
+    if [[ -n "$RUN_SERVER" ]]; then
+      if [[ -f "$PREFIX/service.pid" ]] && kill -0 "$(cat "$PREFIX/service.pid")" 2>/dev/null; then
+        kill "$(cat "$PREFIX/service.pid")"
+        sleep 1
+      fi
+      (load_env; cd "$PREFIX/app"
+       exec setsid "$PREFIX/venv/bin/python" -m game_service serve >>"$SERVICE_LOG" 2>&1 </dev/null) &
+      echo $! > "$PREFIX/service.pid"
     fi
-    (load_env; cd "$PREFIX/app"
-     exec setsid "$PREFIX/venv/bin/python" -m game_service serve >>"$SERVICE_LOG" 2>&1 </dev/null) &
-    echo $! > "$PREFIX/service.pid"
-    if has_job_queue; then
+    if [[ -n "$RUN_WORKER" ]]; then
       if [[ -f "$PREFIX/worker.pid" ]] && kill -0 "$(cat "$PREFIX/worker.pid")" 2>/dev/null; then
         kill "$(cat "$PREFIX/worker.pid")"
       fi
@@ -225,8 +270,43 @@ WantedBy=multi-user.target
 EOF
 }
 
-has_job_queue() {  # the environment names a job queue: this host runs the job worker too
-  grep -q '^GAME_JOB_QUEUE_URL=.' "$ENV_FILE"
+os_drain_on_termination() {  # ec2, a worker tier's host: the job in hand finishes before the host goes
+  # The group holds a host it terminates (scale-in, a rollout) in Terminating:Wait for the
+  # drain hook's heartbeat timeout. Nothing on the host would notice (the worker would go on
+  # taking jobs), so this watcher reads the host's target lifecycle state from the instance
+  # metadata; at "Terminated" it stops the worker (SIGTERM: it finishes its job or releases
+  # the message) and completes the hook. If it cannot, the hook's default result (CONTINUE)
+  # ends the wait at its timeout, and the shutdown stops the worker the same way.
+  cat > /usr/local/bin/game-drain <<EOF
+#!/bin/bash
+set -uo pipefail
+imds() { local t; t=\$(curl -fsS -m 5 -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 60') \
+  && curl -fsS -m 5 -H "X-aws-ec2-metadata-token: \$t" "http://169.254.169.254/latest/meta-data/\$1"; }
+until [[ "\$(imds autoscaling/target-lifecycle-state)" == Terminated ]]; do sleep 5; done
+echo "game-drain: the group is terminating this host: stopping the job worker"
+systemctl stop game-worker.service
+instance=\$(imds instance-id)
+group=\$(timeout 20 aws autoscaling describe-auto-scaling-instances --region $REGION --instance-ids "\$instance" \
+  --query 'AutoScalingInstances[0].AutoScalingGroupName' --output text)
+timeout 20 aws autoscaling complete-lifecycle-action --region $REGION --auto-scaling-group-name "\$group" \
+  --lifecycle-hook-name $DRAIN_HOOK --instance-id "\$instance" --lifecycle-action-result CONTINUE
+EOF
+  chmod 0755 /usr/local/bin/game-drain
+  cat > /etc/systemd/system/game-drain.service <<EOF
+[Unit]
+Description=Stop the job worker when the group terminates this host, then complete its drain hook
+After=network-online.target
+Wants=network-online.target
+[Service]
+Type=simple
+ExecStart=/usr/local/bin/game-drain
+Restart=on-failure
+RestartSec=5
+StandardOutput=append:$SERVICE_LOG
+StandardError=inherit
+[Install]
+WantedBy=multi-user.target
+EOF
 }
 
 os_ship_logs() {  # ec2: the CloudWatch agent ships this boot's log (and later the service's)
@@ -346,6 +426,19 @@ wait_for() {  # wait_for WHAT URL SECONDS
   log "$what ok"
 }
 
+worker_runs() {  # a worker host: the worker has no HTTP to ask; it must still be running, never restarted
+  sleep "$WORKER_SETTLE"
+  local running=""
+  if [[ "$MODE" == ec2 ]]; then
+    if systemctl is-active --quiet game-worker.service \
+      && [[ "$(systemctl show -p NRestarts --value game-worker.service)" == 0 ]]; then running=1; fi
+  elif kill -0 "$(cat "$PREFIX/worker.pid")" 2>/dev/null; then
+    running=1
+  fi
+  [[ -n "$running" ]] || fail "the job worker is not running $WORKER_SETTLE s after its start (its log: $SERVICE_LOG)"
+  log "job worker running"
+}
+
 os_enter_network
 log "mode $MODE, role $ROLE, prefix $PREFIX${NETNS:+, network namespace $NETNS}"
 os_packages
@@ -370,7 +463,7 @@ timeout "$INSTALL_TIMEOUT" "$PREFIX/venv/bin/python" "${PIP_WHEELS[0]}/pip" inst
   -r "$PREFIX/app/game_service/requirements.lock" || fail "pip install from the wheelhouse"
 log "service installed from the wheelhouse (no package index)"
 
-if [[ "$ROLE" != serve ]]; then
+if [[ "$ROLE" == migrate || "$ROLE" == all ]]; then
   (load_env; cd "$PREFIX/app"  # the migration gives up cleanly 10 s before its budget is out
    exec timeout "$MIGRATE_TIMEOUT" "$PREFIX/venv/bin/python" -m game_service migrate --timeout $((MIGRATE_TIMEOUT - 10))) \
     || fail "database migration (exit $?; a timeout is exit 124)"
@@ -382,8 +475,12 @@ if [[ "$ROLE" == migrate ]]; then
 fi
 
 os_start_service
-wait_for "liveness" "$BASE/api/health/live" "$LIVE_TIMEOUT"
-wait_for "deep readiness (database, storage)" "$BASE/api/health/ready" "$READY_TIMEOUT"
+if [[ -n "$RUN_SERVER" ]]; then
+  wait_for "liveness" "$BASE/api/health/live" "$LIVE_TIMEOUT"
+  wait_for "deep readiness (database, storage)" "$BASE/api/health/ready" "$READY_TIMEOUT"
+else
+  worker_runs
+fi
 os_release_launch CONTINUE
 os_wait_in_load_balancer
 log "READY in $(elapsed) s"

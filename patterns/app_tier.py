@@ -231,6 +231,7 @@ class ScalingAppTier(Construct):
         load_balancer_subnets: ec2.SubnetSelection,
         public_ip: bool = False,
         alarm_topic: sns.ITopic | None = None,
+        job_worker_on_hosts: bool = True,
     ) -> None:
         super().__init__(scope, id_)
         if min_instances < 2:
@@ -282,7 +283,10 @@ class ScalingAppTier(Construct):
             stage=stage,
             target_group_arn=self.target_group.target_group_arn,
             lifecycle_hook=LAUNCH_HOOK_NAME,
+            # False: the stage's job worker runs on a worker tier (patterns/worker_tier.py)
+            worker_beside_server=job_worker_on_hosts,
         )
+        self.rollout_alarms = self._rollout_alarms(stage, alarm_topic)
         self.launch_template = ec2.LaunchTemplate(
             self,
             "LaunchTemplate",
@@ -328,7 +332,7 @@ class ScalingAppTier(Construct):
                 strategy=autoscaling.InstanceRefreshStrategy.ROLLING,
                 min_healthy_percentage=ROLLOUT_MIN_HEALTHY_PERCENT,
                 max_healthy_percentage=ROLLOUT_MAX_HEALTHY_PERCENT,
-                alarms=self._rollout_alarms(stage, alarm_topic),
+                alarms=self.rollout_alarms,
             ),
             group_metrics=[autoscaling.GroupMetrics.all()],
         )

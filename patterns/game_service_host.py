@@ -87,12 +87,21 @@ class GameServiceHostArtifacts(Construct):
         role: str = "serve",
         target_group_arn: str | None = None,
         lifecycle_hook: str | None = None,
+        worker_beside_server: bool = True,
+        drain_hook: str | None = None,
     ) -> ec2.UserData:
-        """User data that runs the bootstrap in ``role`` (``serve``: a host; ``migrate``: the
+        """User data that runs the bootstrap in ``role`` (``serve``: an app host, with the job
+        worker beside its server unless ``worker_beside_server`` is false (the stage has a worker
+        tier); ``worker``: a worker tier's host, the job worker only, stopped before its group
+        terminates it when ``drain_hook`` names the group's terminating hook; ``migrate``: the
         release's migration, after which the instance shuts itself down); the caller adds the
         CloudFormation signal."""
-        if role not in ("serve", "migrate"):
-            raise ValueError(f"role must be 'serve' or 'migrate', got {role!r}")
+        if role not in ("serve", "worker", "migrate"):
+            raise ValueError(f"role must be 'serve', 'worker' or 'migrate', got {role!r}")
+        if not worker_beside_server and role != "serve":
+            raise ValueError(f"worker_beside_server=False is for role 'serve', got role {role!r}")
+        if drain_hook is not None and role != "worker":
+            raise ValueError(f"drain_hook is for role 'worker', got role {role!r}")
         env_lines = [f"{key}={value}" for key, value in sorted(environment.items())]
         args = [
             "--mode ec2",
@@ -108,6 +117,10 @@ class GameServiceHostArtifacts(Construct):
             args.append(f"--target-group-arn {target_group_arn}")
         if lifecycle_hook is not None:
             args.append(f"--lifecycle-hook {lifecycle_hook}")
+        if not worker_beside_server:
+            args.append("--without-worker")
+        if drain_hook is not None:
+            args.append(f"--drain-hook {drain_hook}")
         user_data = ec2.UserData.for_linux()
         user_data.add_commands(
             "set -euo pipefail",

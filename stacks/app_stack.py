@@ -34,6 +34,7 @@ from patterns.game_service_host import HOST_NAMESPACE, READINESS_NAMESPACE, Game
 from patterns.migration import DatabaseMigration
 from patterns.nag import acknowledge
 from patterns.retention import retention
+from patterns.worker_tier import WorkerTier
 from stacks.config import StageConfig
 from stacks.data_stack import GAME_DATABASE_NAME
 from stacks.network_stack import APP_PORT
@@ -66,9 +67,12 @@ class AppStack(Stack):
         job_queue: sqs.IQueue,
         alarm_topic: sns.ITopic | None,
         key: kms.IKey,
+        worker_security_group: ec2.ISecurityGroup | None = None,
         **kwargs,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
+        if config.has_worker_tier and worker_security_group is None:
+            raise ValueError(f"{id_}: stage '{config.name}' has a worker tier: worker_security_group is required")
         # The stateful buckets come in by ARN (named exports of the storage stack),
         # as references this stack cannot attach policies to: nothing here writes
         # back into the storage stack.
@@ -110,7 +114,10 @@ class AppStack(Stack):
             Env.JOB_MAX_RECEIVES: str(JOB_MAX_RECEIVES),
         }
         job_queue.grant_send_messages(role)
-        job_queue.grant_consume_messages(role)
+        if not config.has_worker_tier:
+            # the worker runs beside the server on these hosts; with a worker tier, only its
+            # hosts consume (patterns/worker_tier.py) and these only send
+            job_queue.grant_consume_messages(role)
         # Where players reach the site (the data-deletion status URL points there). The
         # distribution's own domain cannot be in the hosts' user data (the distribution
         # depends on the hosts through its origin), so the service reads it from a
@@ -190,6 +197,7 @@ class AppStack(Stack):
                 load_balancer_subnets=load_balancer_subnets,
                 public_ip=hosts_get_public_ips,
                 alarm_topic=alarm_topic,
+                job_worker_on_hosts=not config.has_worker_tier,
                 **common,
             )
             role.add_to_policy(
@@ -203,6 +211,18 @@ class AppStack(Stack):
             self.tier = SingleInstanceAppTier(self, "Tier", alarm_topic=alarm_topic,
                                               trend_alarms=config.trend_alarms, **common)
         self.tier.node.add_dependency(self.migration)  # a release's hosts start on its migrated schema
+        self.workers: WorkerTier | None = None
+        if config.has_worker_tier:
+            assert worker_security_group is not None and isinstance(self.tier, ScalingAppTier)
+            self.workers = self._worker_tier(
+                config, host=host, database=database, app_secret=app_secret, media_bucket_arn=media_bucket_arn,
+                key=key, job_queue=job_queue, environment=environment, service_logs=service_logs,
+                machine_image=machine_image, vpc=vpc, security_group=worker_security_group,
+                host_subnets=host_subnets, public_ip=hosts_get_public_ips,
+                # one release reaches both tiers: a host of either that fails its boot fails the rollout
+                rollout_alarms=self.tier.rollout_alarms[:1],
+            )
+            self.workers.node.add_dependency(self.migration)
         self.edge = GameDistribution(
             self,
             "Edge",
@@ -266,20 +286,94 @@ class AppStack(Stack):
         CfnOutput(self, "SiteUrl", value=self.edge.site_url, description="The game, for players")
 
 
-    def _instance_role(
-        self,
-        host: GameServiceHostArtifacts,
-        app_secret: secretsmanager.ISecret,
-        media_bucket_arn: str,
-        config: StageConfig,
-        key: kms.IKey,
-    ) -> iam.Role:
+    # What the worker needs of the app hosts' environment: the database, the app secret (the
+    # service's settings refuse to start in production without its session secret), the media
+    # bucket, the region and the queue. Not the HTTP server's settings nor the parameters
+    # only requests read.
+    _WORKER_ENV = (
+        Env.ENV, Env.DB_AUTH, Env.DB_USER, Env.DB_HOST, Env.DB_PORT, Env.DB_NAME, Env.APP_SECRET_ID,
+        Env.MEDIA_BUCKET, "AWS_REGION", Env.DB_POOL_SIZE, Env.DB_MAX_OVERFLOW,
+        Env.JOB_QUEUE_URL, Env.JOB_VISIBILITY_SECONDS, Env.JOB_MAX_RECEIVES,
+    )
+
+    def _worker_tier(
+        self, config: StageConfig, *, host: GameServiceHostArtifacts, database: rds.DatabaseInstance,
+        app_secret: secretsmanager.ISecret, media_bucket_arn: str, key: kms.IKey, job_queue: sqs.IQueue,
+        environment: dict[str, str], service_logs: logs.LogGroup, machine_image: ec2.IMachineImage,
+        vpc: ec2.IVpc, security_group: ec2.ISecurityGroup, host_subnets: ec2.SubnetSelection, public_ip: bool,
+        rollout_alarms: list,
+    ) -> WorkerTier:
+        """The job worker's own hosts (scale-out) and their role: consume the queue (granted by
+        the tier), read uploads and write avatars, connect to the database as the app's user,
+        ship their logs and metrics, Session Manager. No send, no load balancer, no CDN."""
         role = iam.Role(
             self,
-            "InstanceRole",
+            "WorkerRole",
             assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
-            description=f"Game service instances ({config.name}): least privilege",
+            description=f"Game job worker instances ({config.name}): least privilege",
         )
+        self._agent_and_session_manager(role, namespaces=[HOST_NAMESPACE], extra_reason=(
+            "; nor does autoscaling:DescribeAutoScalingInstances, with which a worker host finds the "
+            "group whose hooks it completes."))
+        self._app_secret(role, app_secret, key)
+        # the same database user and IAM tokens as the app hosts (the worker writes the jobs table)
+        database.grant_connect(role, APP_DB_USER)
+        host.grant_read(role)
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadAndRemoveUploads",
+                actions=["s3:GetObject", "s3:DeleteObject"],
+                resources=[f"{media_bucket_arn}/{UPLOAD_PREFIX}*"],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteAndRemoveAvatars",  # a new avatar's images, the replaced one's removed
+                actions=["s3:PutObject", "s3:DeleteObject"],
+                resources=[f"{media_bucket_arn}/{MEDIA_PREFIX}*"],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                # without it, S3 answers a missing upload with 403 instead of 404, and the job
+                # would retry an upload that is gone instead of telling the player
+                sid="MissingUploadIsNotFound",
+                actions=["s3:ListBucket"],
+                resources=[media_bucket_arn],
+            )
+        )
+        export = f"{config.name}-media-bucket-arn"
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5",
+            "Players' uploads and avatars have keys the service chooses per player; the worker's role is "
+            "limited to these two prefixes of the media bucket and to the object actions a job takes.",
+            applies_to=[f"Resource::{export}/{UPLOAD_PREFIX}*", f"Resource::{export}/{MEDIA_PREFIX}*"],
+        )
+        service_logs.grant(role, "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams")
+        return WorkerTier(
+            self,
+            "Workers",
+            vpc=vpc,
+            security_group=security_group,
+            role=role,
+            host=host,
+            service_environment={k: v for k, v in environment.items() if k in self._WORKER_ENV},
+            log_group_name=service_logs.log_group_name,
+            stage=config.name,
+            instance_type=config.worker_instance_type,
+            machine_image=machine_image,
+            job_queue=job_queue,
+            visibility_seconds=JOB_VISIBILITY_SECONDS,
+            min_instances=config.worker_min_instances,
+            max_instances=config.worker_max_instances,
+            backlog_per_instance=config.worker_backlog_per_instance,
+            host_subnets=host_subnets,
+            public_ip=public_ip,
+            rollout_alarms=rollout_alarms,
+        )
+
+    def _agent_and_session_manager(self, role: iam.Role, *, namespaces: list[str], extra_reason: str) -> None:
         # What AWS's managed policies for the two agents would give, cut to what the hosts use:
         # AmazonSSMManagedInstanceCore also reads every SSM parameter of the account, and
         # CloudWatchAgentServerPolicy every AmazonCloudWatch-* one (the agent's config here is
@@ -300,7 +394,7 @@ class AppStack(Stack):
                 sid="HostMetrics",  # the agent's memory and disk metrics, the readiness timer's
                 actions=["cloudwatch:PutMetricData"],
                 resources=["*"],
-                conditions={"StringEquals": {"cloudwatch:namespace": [HOST_NAMESPACE, READINESS_NAMESPACE]}},
+                conditions={"StringEquals": {"cloudwatch:namespace": namespaces}},
             )
         )
         role.add_to_policy(
@@ -313,20 +407,21 @@ class AppStack(Stack):
         acknowledge(
             role,
             "AwsSolutions-IAM5",
-            "Session Manager's channel actions, cloudwatch:PutMetricData (held to the game's two "
+            "Session Manager's channel actions, cloudwatch:PutMetricData (held to the game's "
             "namespaces by a condition) and ec2:DescribeTags support no resource-level permissions"
-            + ("; nor do elasticloadbalancing:DescribeTargetHealth, with which an instance reads its "
-               "own health before signalling CloudFormation, and autoscaling:DescribeAutoScalingInstances, "
-               "with which it finds the group whose launch hook it completes."
-               if config.app_tier == "auto-scaling" else "."),
+            + extra_reason,
             applies_to=["Resource::*"],
         )
+
+    def _app_secret(self, role: iam.Role, app_secret: secretsmanager.ISecret, key: kms.IKey) -> None:
         # The secret by ARN: granting on the secret object would also write this role into
         # the stage key's policy, in the foundation stack (a dependency cycle). The role reads
         # it, and decrypts with the stage key only through Secrets Manager. The app secret
         # only: the hosts connect as the app's own database user with IAM tokens, and never
         # read the master secret (the migration does: patterns/migration.py).
-        secretsmanager.Secret.from_secret_complete_arn(self, "AppSecretRef", app_secret.secret_arn).grant_read(role)
+        secretsmanager.Secret.from_secret_complete_arn(
+            self, f"AppSecretRef{'' if role.node.id == 'InstanceRole' else role.node.id}", app_secret.secret_arn
+        ).grant_read(role)
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="DecryptSecretsThroughSecretsManager",
@@ -335,6 +430,27 @@ class AppStack(Stack):
                 conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{self.region}.amazonaws.com"}},
             )
         )
+
+    def _instance_role(
+        self,
+        host: GameServiceHostArtifacts,
+        app_secret: secretsmanager.ISecret,
+        media_bucket_arn: str,
+        config: StageConfig,
+        key: kms.IKey,
+    ) -> iam.Role:
+        role = iam.Role(
+            self,
+            "InstanceRole",
+            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+            description=f"Game service instances ({config.name}): least privilege",
+        )
+        self._agent_and_session_manager(role, namespaces=[HOST_NAMESPACE, READINESS_NAMESPACE], extra_reason=(
+            "; nor do elasticloadbalancing:DescribeTargetHealth, with which an instance reads its "
+            "own health before signalling CloudFormation, and autoscaling:DescribeAutoScalingInstances, "
+            "with which it finds the group whose launch hook it completes."
+            if config.app_tier == "auto-scaling" else "."))
+        self._app_secret(role, app_secret, key)
         host.grant_read(role)
         role.add_to_policy(
             iam.PolicyStatement(

@@ -16,6 +16,7 @@ from typing import Any, Literal, Mapping, get_args
 NatMode = Literal["instance", "gateway-per-az", "none"]
 AppTierMode = Literal["single-instance", "auto-scaling"]
 MonitoringMode = Literal["alarms", "none"]
+WorkerTierMode = Literal["on-app-hosts", "auto-scaling"]
 
 PLACEHOLDER_ACCOUNT = "000000000000"
 """Embedded default so synth needs no AWS account. It is never deployed: the account comes
@@ -106,6 +107,21 @@ class StageConfig:
     db_pool_size: int = 10
     db_max_overflow: int = 0
 
+    # Job worker: beside the server on each app host ("on-app-hosts": dividing the work needs
+    # no more machines), or hosts of its own ("auto-scaling"), scaling on the queue's backlog
+    # per instance, for a stage whose jobs must not compete with its requests
+    # (docs/decisions.md, "Jobs: divide as well as replicate"). The other worker_* and job_*
+    # keys apply to "auto-scaling" only.
+    worker_tier: WorkerTierMode = "on-app-hosts"
+    worker_instance_type: str = "c7g.medium"
+    worker_min_instances: int = 2
+    worker_max_instances: int = 6
+    # The backlog each worker host may hold = job_latency_target_seconds / job_average_seconds
+    # (a worker does one job at a time): the target of the group's scaling on backlog per
+    # instance (AWS's "scaling based on Amazon SQS").
+    job_latency_target_seconds: int = 60
+    job_average_seconds: int = 2
+
     # Data tier
     postgres_version: str = "17.6"
     db_instance_class: str
@@ -159,6 +175,17 @@ class StageConfig:
     @property
     def is_distributed(self) -> bool:
         return self.app_tier == "auto-scaling"
+
+    @property
+    def has_worker_tier(self) -> bool:
+        """The job worker runs on hosts of its own (else beside the server on each app host)."""
+        return self.worker_tier == "auto-scaling"
+
+    @property
+    def worker_backlog_per_instance(self) -> int:
+        """The jobs one worker host may have waiting and still start the last within
+        ``job_latency_target_seconds``: the worker group's scaling target."""
+        return self.job_latency_target_seconds // self.job_average_seconds
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> "StageConfig":
         """A copy with values from CDK context (strings) coerced to the field types."""
@@ -255,6 +282,7 @@ def _validate(cfg: StageConfig) -> None:  # noqa: C901 - a flat list of checks r
     _check_literal(cfg, "nat", NatMode)
     _check_literal(cfg, "app_tier", AppTierMode)
     _check_literal(cfg, "monitoring", MonitoringMode)
+    _check_literal(cfg, "worker_tier", WorkerTierMode)
 
     if not _INSTANCE_TYPE_RE.match(str(cfg.instance_type)):
         _fail(cfg, "instance_type", f"must be an EC2 instance type like 't4g.small', got {cfg.instance_type!r}")
@@ -284,6 +312,9 @@ def _validate(cfg: StageConfig) -> None:  # noqa: C901 - a flat list of checks r
                   "(one NAT instance is a single point of failure for every host's egress)")
         if not cfg.db_multi_az:
             _fail(cfg, "db_multi_az", "must be true when app_tier is 'auto-scaling' (a single-AZ database is a single point of failure)")
+
+    if cfg.has_worker_tier:
+        _check_worker_tier(cfg)
 
     if cfg.postgres_version not in POSTGRES_VERSIONS:
         _fail(cfg, "postgres_version", f"must be one of {', '.join(POSTGRES_VERSIONS)}, got {cfg.postgres_version!r}")
@@ -337,6 +368,28 @@ def _validate(cfg: StageConfig) -> None:  # noqa: C901 - a flat list of checks r
     if cfg.monitoring == "alarms" and not cfg.alarm_emails and not cfg.is_placeholder_account:
         _fail(cfg, "alarm_emails", "must name at least one subscriber when monitoring is 'alarms' "
               "(-c alarm_emails=ops@example.com), or set -c monitoring=none to deploy without alarms")
+
+
+def _check_worker_tier(cfg: StageConfig) -> None:
+    if cfg.app_tier != "auto-scaling":
+        _fail(cfg, "worker_tier", "must be 'on-app-hosts' when app_tier is 'single-instance' (a stage of one host "
+              "divides its work on that host; a worker tier is for a replicated stage)")
+    if not _INSTANCE_TYPE_RE.match(str(cfg.worker_instance_type)) or not _GRAVITON_RE.match(str(cfg.worker_instance_type)):
+        _fail(cfg, "worker_instance_type", f"must be a Graviton (arm64) EC2 instance type such as t4g/m7g/c7g "
+              f"(the hosts' wheelhouse is arm64), got {cfg.worker_instance_type!r}")
+    _check_range(cfg, "worker_min_instances", 1, 100)
+    _check_range(cfg, "worker_max_instances", 1, 100)
+    if cfg.worker_min_instances < 2:
+        _fail(cfg, "worker_min_instances", f"must be >= 2 when worker_tier is 'auto-scaling' (one per AZ: one "
+              f"worker host is a single point of failure for every job), got {cfg.worker_min_instances}")
+    if cfg.worker_max_instances <= cfg.worker_min_instances:
+        _fail(cfg, "worker_max_instances", f"must be > worker_min_instances ({cfg.worker_min_instances}), got "
+              f"{cfg.worker_max_instances}: a group that cannot grow does not scale on its backlog")
+    _check_range(cfg, "job_average_seconds", 1, 3600)
+    _check_range(cfg, "job_latency_target_seconds", 1, 12 * 3600)
+    if cfg.job_latency_target_seconds < cfg.job_average_seconds:
+        _fail(cfg, "job_latency_target_seconds", f"must be >= job_average_seconds ({cfg.job_average_seconds}): "
+              f"a backlog target under one job per instance cannot be met, got {cfg.job_latency_target_seconds}")
 
 
 def _check_windows(cfg: StageConfig) -> None:
@@ -434,6 +487,20 @@ STAGES: dict[str, StageConfig] = {
             min_instances=3,
             max_instances=12,
             workers_per_instance=2,
+            # Avatars (decode, resize, two WebP encodes) are CPU work that would take cores from
+            # requests at the busiest hours, when uploads peak too: here the jobs get hosts of
+            # their own. A worker does one job at a time, so one core (c7g.medium) is its size.
+            # A job takes about 2 s there (an estimate for a picture up to the upload limit;
+            # correct it from the worker's logs), and a player should see the avatar within a
+            # minute: 60 / 2 = a backlog of 30 jobs per host before the group adds one. Two
+            # hosts at least (one per AZ of two), six at most (three times the floor: a burst
+            # of uploads; the JobsWaitTooLong alarm says when that is not enough).
+            worker_tier="auto-scaling",
+            worker_instance_type="c7g.medium",
+            worker_min_instances=2,
+            worker_max_instances=6,
+            job_latency_target_seconds=60,
+            job_average_seconds=2,
             db_instance_class="m7g.large",
             db_multi_az=True,
             db_allocated_storage_gib=100,

@@ -30,6 +30,7 @@ class DataStack(Stack):
         vpc: ec2.IVpc,
         app_security_group: ec2.ISecurityGroup,
         key: kms.IKey,
+        worker_security_group: ec2.ISecurityGroup | None = None,
         **kwargs,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -39,6 +40,10 @@ class DataStack(Stack):
         self.database_security_group.add_ingress_rule(
             app_security_group, ec2.Port.tcp(5432), "PostgreSQL from the app tier only"
         )
+        if worker_security_group is not None:
+            self.database_security_group.add_ingress_rule(
+                worker_security_group, ec2.Port.tcp(5432), "PostgreSQL from the job workers"
+            )
         self.database = GameDatabase(
             self,
             "Database",

@@ -202,6 +202,14 @@ class NetworkStack(Stack):
             )
         else:
             self.app_security_group.add_ingress_rule(cloudfront, ec2.Port.tcp(APP_PORT), "CloudFront VPC origin")
+        # The worker tier's hosts (stages that have one) listen on nothing: no inbound rule at
+        # all; outbound to the database, the AWS APIs and the package mirror, as the app hosts.
+        self.worker_security_group: ec2.SecurityGroup | None = None
+        if config.has_worker_tier:
+            self.worker_security_group = ec2.SecurityGroup(
+                self, "WorkerSecurityGroup", vpc=self.vpc, description="Game job worker instances (no inbound)",
+                allow_all_outbound=True,
+            )
 
 
 BALANCER_SUBNETS = "balancer"

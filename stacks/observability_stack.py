@@ -21,6 +21,7 @@ from constructs import Construct
 
 from patterns.app_tier import ScalingAppTier, SingleInstanceAppTier
 from patterns.job_queue import JobQueue
+from patterns.worker_tier import WorkerTier
 from patterns.game_service_host import (
     DISK_ALARM_PERCENT,
     DISK_USED_METRIC,
@@ -46,6 +47,7 @@ class ObservabilityStack(Stack):
         distribution: cloudfront.Distribution,
         job_queue: JobQueue,
         alarm_topic: sns.ITopic | None,
+        worker_tier: WorkerTier | None = None,
         **kwargs,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -130,6 +132,22 @@ class ObservabilityStack(Stack):
                     f"The oldest waiting job is over {OLDEST_JOB_ALARM_SECONDS} s old for 5 minutes: the "
                     "workers are down or too few for the backlog")
         app_widgets.append(cloudwatch.GraphWidget(title="Jobs", left=[waiting, dead], right=[oldest], width=8))
+        if worker_tier is not None:
+            # The worker tier's counterpart of TooFewHealthyHosts: fewer worker hosts in service
+            # than its minimum (one per AZ) for 3 minutes (the group's own metric; no load
+            # balancer checks a worker).
+            in_service = cloudwatch.Metric(
+                namespace="AWS/AutoScaling", metric_name="GroupInServiceInstances",
+                dimensions_map={"AutoScalingGroupName": worker_tier.group.auto_scaling_group_name},
+                period=period, statistic="Minimum", label="Worker hosts in service",
+            )
+            self._alarm(
+                "TooFewWorkerHosts", in_service, config.worker_min_instances, 3,
+                f"Fewer than {config.worker_min_instances} job-worker instances in service",
+                comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                missing=cloudwatch.TreatMissingData.BREACHING,
+            )
+            app_widgets.append(cloudwatch.GraphWidget(title="Worker hosts", left=[in_service], width=8))
 
         # --- database ---
         db_cpu = database.metric_cpu_utilization(period=period, label="DB CPU %")

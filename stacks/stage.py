@@ -41,6 +41,7 @@ class GameStage(Stage):
         self.data = DataStack(
             self, "Data", config=config, vpc=self.network.vpc,
             app_security_group=self.network.app_security_group, key=self.foundation.key,
+            worker_security_group=self.network.worker_security_group,
             tags=tags, stack_name=f"{name}-data", termination_protection=config.db_deletion_protection,
             description=f"Game ({name}), stateful: PostgreSQL and the service's secrets",
         )
@@ -52,6 +53,7 @@ class GameStage(Stage):
         self.app = AppStack(
             self, "App", config=config, vpc=self.network.vpc,
             app_security_group=self.network.app_security_group,
+            worker_security_group=self.network.worker_security_group,
             load_balancer_security_group=self.network.load_balancer_security_group,
             host_subnets=self.network.host_subnets, load_balancer_subnets=self.network.load_balancer_subnets,
             hosts_get_public_ips=self.network.hosts_get_public_ips,
@@ -63,7 +65,7 @@ class GameStage(Stage):
             description=f"Game ({name}), stateless: EC2 app tier and the CloudFront edge",
         )
         self.observability = ObservabilityStack(
-            self, "Observability", config=config, app_tier=self.app.tier,
+            self, "Observability", config=config, app_tier=self.app.tier, worker_tier=self.app.workers,
             database=self.data.database.instance, distribution=self.app.edge.distribution,
             job_queue=self.storage.job_queue, alarm_topic=self.foundation.alarm_topic,
             tags=tags, stack_name=f"{name}-observability",

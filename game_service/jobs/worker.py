@@ -1,7 +1,7 @@
 """The worker: takes job messages off the queue and runs their handlers, at least once.
 
-``python -m game_service worker`` runs it (a second process on single-host stages, its own
-hosts where the stage has a worker tier). Per message:
+``python -m game_service worker`` runs it (a second process beside the server on each app
+host of starter and small, its own hosts on scale-out's worker tier). Per message:
 
 1. the job's row is started (``repository.jobs.start``): a finished job (a second delivery)
    only has its message deleted;

@@ -13,7 +13,6 @@ import pytest
 
 from patterns.game_service_host import BOOTSTRAP_FETCH_ATTEMPTS, BOOTSTRAP_FETCH_TIMEOUT
 from stacks.config import STAGES
-from tests.stacks.helpers import props
 
 SCRIPT = (Path(__file__).resolve().parents[2] / "host" / "bootstrap.sh").read_text()
 POLL_OVERSHOOT = 10  # a polling wait may run one probe past its deadline (curl -m 5, then 1 s; aws 20 s)
@@ -85,17 +84,29 @@ def test_the_worst_boot_fits_the_signal_timeout_and_the_health_check_grace(templ
         signal_timeout = _minutes(instance["CreationPolicy"]["ResourceSignal"]["Timeout"]) * 60
         grace = None
     else:
-        (group,) = [r for r in app["Resources"].values() if r["Type"] == "AWS::AutoScaling::AutoScalingGroup"]
+        (group,) = [r for lid, r in app["Resources"].items() if r["Type"] == "AWS::AutoScaling::AutoScalingGroup"
+                    and lid.startswith("Tier")]  # the app tier's (scale-out's worker tier: below)
         signal_timeout = _minutes(group["CreationPolicy"]["ResourceSignal"]["Timeout"]) * 60
         (hook,) = group["Properties"]["LifecycleHookSpecificationList"]
-        (properties,) = props(app, "AWS::AutoScaling::AutoScalingGroup")
-        grace = properties["HealthCheckGracePeriod"]
+        grace = group["Properties"]["HealthCheckGracePeriod"]
     worst = _worst_case(behind_load_balancer=behind_load_balancer)
     assert worst["signal"] < signal_timeout, f"worst boot {worst['signal']} s, signal timeout {signal_timeout} s"
     if grace is not None:
         assert worst["liveness"] < grace, f"worst time to liveness {worst['liveness']} s, health-check grace {grace} s"
         # a slow but healthy host is released from the launch hook before the hook gives up on it
         assert worst["released"] < hook["HeartbeatTimeout"], (worst["released"], hook["HeartbeatTimeout"])
+
+
+def test_the_worst_worker_host_boot_fits_the_signal_timeout_and_its_launch_hook(templates):
+    """A worker tier's host (--role worker): installed, its worker still running WORKER_SETTLE
+    seconds later, released from its launch hook; no server, no load balancer."""
+    (group,) = [r for lid, r in templates["scale-out"]["app"]["Resources"].items()
+                if r["Type"] == "AWS::AutoScaling::AutoScalingGroup" and lid.startswith("Workers")]
+    released = _installed() + _constant("WORKER_SETTLE") + _released_from_launch_hook()
+    assert released < _minutes(group["CreationPolicy"]["ResourceSignal"]["Timeout"]) * 60
+    launch = next(h for h in group["Properties"]["LifecycleHookSpecificationList"]
+                  if h["LifecycleTransition"] == "autoscaling:EC2_INSTANCE_LAUNCHING")
+    assert released < launch["HeartbeatTimeout"] and released < group["Properties"]["HealthCheckGracePeriod"]
 
 
 @pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])

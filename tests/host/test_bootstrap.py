@@ -268,5 +268,6 @@ def test_the_hosts_agent_publishes_what_the_disk_alarms_watch():
     assert '"disk": {"measurement": ["used_percent"], "resources": ["/"]}' in text  # the agent names it disk_used_percent
     assert DISK_USED_METRIC == "disk_used_percent"
     assert '"aggregation_dimensions": [["AutoScalingGroupName"], ["InstanceId"]]' in text
-    assert "local units=(game.service game-readiness.timer game-logrotate.timer)" in text
+    assert "local units=(game-logrotate.timer)" in text  # every host rotates its log
+    assert "units+=(game.service game-readiness.timer)" in text  # a server reports its readiness
     assert 'systemctl enable --now "${units[@]}"' in text

@@ -38,3 +38,22 @@ def test_secure_bucket_wants_a_folder_like_log_prefix(stack):
 def test_retention_names_the_allowed_values():
     with pytest.raises(ValueError, match=r"log retention must be one of \(1, 3, 5, 7, 14, 30"):
         retention(10)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"min_instances": 1}, r"min_instances must be >= 2 \(one worker host per AZ\), got 1"),
+        ({"max_instances": 2}, r"max_instances \(2\) must be > min_instances \(2\)"),
+        ({"backlog_per_instance": 0}, "backlog_per_instance must be >= 1 job, got 0"),
+        ({"visibility_seconds": 7200}, r"visibility_seconds must be 1..7140 \(the drain hook waits 60 s longer"),
+    ],
+)
+def test_worker_tier_checks_its_props_before_building_anything(stack, change, expected):
+    from patterns.worker_tier import WorkerTier
+
+    props = dict(vpc=None, security_group=None, role=None, host=None, service_environment={}, log_group_name="g",
+                 stage="s", instance_type="c7g.medium", machine_image=None, job_queue=None, visibility_seconds=120,
+                 min_instances=2, max_instances=6, backlog_per_instance=30, host_subnets=None)
+    with pytest.raises(ValueError, match=expected):
+        WorkerTier(stack, "Workers", **{**props, **change})

@@ -16,6 +16,13 @@ from stacks.config import AMAZON_LINUX_2023_ARM64, STAGES
 from tests.stacks.helpers import of_tier, only, props, resources
 
 
+def _tier(app: dict, type_: str) -> dict:
+    """The app tier's one resource of ``type_`` (logical ID ``Tier...``; scale-out's worker
+    tier, ``Workers...``, has its own)."""
+    (found,) = [r for lid, r in resources(app, type_).items() if lid.startswith("Tier")]
+    return found
+
+
 def _launch_template(templates, stage):
     return of_tier(templates[stage]["app"], "AWS::EC2::LaunchTemplate")["LaunchTemplateData"]
 
@@ -116,7 +123,7 @@ def test_bootstrap_migrates_once_before_start_and_waits_for_deep_readiness():
     assert "ExecStartPre" not in script, "migrations are the release's own step, not every service start"
     assert script.index("-m game_service migrate") < script.index('if [[ "$ROLE" == migrate ]]; then') \
         < script.index("os_start_service\n"), "the migrate role ends after migrating; a host never migrates"
-    assert 'if [[ "$ROLE" != serve ]]; then' in script
+    assert 'if [[ "$ROLE" == migrate || "$ROLE" == all ]]; then' in script, "serve and worker never migrate"
     assert script.index('wait_for "deep readiness') < script.index("os_wait_in_load_balancer\n")
     assert "--no-index" in script and "--require-hashes" in script
     assert "/api/health/ready" in script and "OnUnitActiveSec=1min" in script
@@ -160,7 +167,7 @@ def test_starter_single_instance_recovers_itself(templates):
 
 def test_scale_out_group_spans_every_zone_and_is_created_with_signals(templates):
     app = templates["scale-out"]["app"]
-    (group_resource,) = resources(app, "AWS::AutoScaling::AutoScalingGroup").values()
+    group_resource = _tier(app, "AWS::AutoScaling::AutoScalingGroup")
     group = group_resource["Properties"]
     assert group["MinSize"] == "3" and group["MaxSize"] == str(STAGES["scale-out"].max_instances)
     assert "DesiredCapacity" not in group, "a deploy must not reset a scaled-out group"
@@ -168,7 +175,7 @@ def test_scale_out_group_spans_every_zone_and_is_created_with_signals(templates)
     assert len(group["VPCZoneIdentifier"]) == 3 and subnets.count("appSubnet") == 3
     assert group["HealthCheckType"] == "ELB"
     assert group_resource["CreationPolicy"]["ResourceSignal"]["Count"] == 3
-    (scaling,) = props(app, "AWS::AutoScaling::ScalingPolicy")
+    scaling = _tier(app, "AWS::AutoScaling::ScalingPolicy")["Properties"]
     assert scaling["PolicyType"] == "TargetTrackingScaling"
     assert scaling["TargetTrackingConfiguration"]["TargetValue"] == STAGES["scale-out"].target_cpu_percent
 
@@ -178,7 +185,7 @@ def test_a_rollout_at_the_groups_max_size_keeps_every_host_until_its_replacement
     refresh) must launch before it terminates. A rolling update could not: at MaxSize it has
     to terminate a batch first (a quarter of the capacity, at peak), with scaling suspended."""
     app = templates["scale-out"]["app"]
-    (group_resource,) = resources(app, "AWS::AutoScaling::AutoScalingGroup").values()
+    group_resource = _tier(app, "AWS::AutoScaling::AutoScalingGroup")
     group = group_resource["Properties"]
     policy = group_resource["UpdatePolicy"]
     assert "AutoScalingRollingUpdate" not in policy and "AutoScalingReplacingUpdate" not in policy
@@ -217,8 +224,9 @@ def test_scale_out_hosts_may_complete_only_their_own_groups_launch_hook(template
     app = templates["scale-out"]["app"]
     statements = [s for p in props(app, "AWS::IAM::Policy") for s in p["PolicyDocument"]["Statement"]
                   if "autoscaling:CompleteLifecycleAction" in json.dumps(s["Action"])]
-    (statement,) = statements
-    assert statement["Resource"].endswith(":autoScalingGroupName/scale-out-app-*")
+    assert len(statements) == 2  # the app hosts' role and the worker hosts'
+    for statement in statements:
+        assert statement["Resource"].endswith(":autoScalingGroupName/scale-out-app-*")
 
 
 def test_scale_out_load_balancer_is_internal_logged_and_checks_the_shallow_health_path(templates):
@@ -244,7 +252,7 @@ def test_origin_reached_only_through_a_cloudfront_vpc_origin(templates, stage, e
 
 def test_scale_out_group_with_assertions_api(template):
     t = template("scale-out", "app")
-    t.resource_count_is("AWS::AutoScaling::AutoScalingGroup", 1)
+    t.resource_count_is("AWS::AutoScaling::AutoScalingGroup", 2)  # the app tier and the worker tier
     t.has_resource(
         "AWS::AutoScaling::AutoScalingGroup",
         {

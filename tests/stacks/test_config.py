@@ -190,3 +190,29 @@ def test_database_classes_agree_with_the_reports_price_table():
         if f"db.{name}" in prices:
             assert prices[f"db.{name}"]["memory_gib"] == db_class.memory_gib, name
     assert (db_max_connections("t4g.micro"), db_max_connections("m7g.large")) == (112, 901)  # as the report says
+
+
+@pytest.mark.parametrize(
+    ("base", "change", "expected"),
+    [
+        ("scale-out", {"worker_min_instances": 1}, "key 'worker_min_instances' must be >= 2 when worker_tier is 'auto-scaling'"),
+        ("scale-out", {"worker_max_instances": 2}, "key 'worker_max_instances' must be > worker_min_instances (2), got 2"),
+        ("scale-out", {"worker_instance_type": "c7i.large"}, "key 'worker_instance_type' must be a Graviton (arm64)"),
+        ("scale-out", {"job_average_seconds": 0}, "key 'job_average_seconds' must be an integer from 1 to 3600, got 0"),
+        ("scale-out", {"job_latency_target_seconds": 1}, "key 'job_latency_target_seconds' must be >= job_average_seconds (2)"),
+        ("scale-out", {"worker_tier": "lambda"}, "key 'worker_tier' must be one of 'on-app-hosts', 'auto-scaling'"),
+        ("starter", {"worker_tier": "auto-scaling"}, "key 'worker_tier' must be 'on-app-hosts' when app_tier is 'single-instance'"),
+    ],
+)
+def test_a_bad_worker_tier_value_names_the_key(base, change, expected):
+    with pytest.raises(StageConfigError) as error:
+        replace(STAGES[base], **change)
+    assert expected in str(error.value)
+    assert f"stage '{base}'" in str(error.value)
+
+
+def test_only_scale_out_divides_its_jobs_onto_hosts_of_their_own():
+    """Starter and small run the worker beside the server: dividing the work needs no more machines there."""
+    assert [name for name, c in STAGES.items() if c.has_worker_tier] == ["scale-out"]
+    assert STAGES["scale-out"].worker_backlog_per_instance == (
+        STAGES["scale-out"].job_latency_target_seconds // STAGES["scale-out"].job_average_seconds)

@@ -12,6 +12,7 @@ import pytest
 
 from game_service import contract
 from game_service.core.config import Settings
+from stacks.config import STAGES
 from tests.stacks.helpers import props, resources
 
 REPO = Path(__file__).resolve().parents[2]
@@ -19,12 +20,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _env_file_keys(templates, stage: str) -> set[str]:
     """The GAME_* keys of the environment files in the stage's synthesized user data: the
-    hosts' and the migration's."""
+    hosts', the migration's and (a stage with a worker tier) the worker hosts'."""
     app = templates[stage]["app"]
     raws = [r["Properties"]["UserData"] for r in resources(app, "AWS::EC2::Instance").values()]
     raws += [d["LaunchTemplateData"]["UserData"] for d in props(app, "AWS::EC2::LaunchTemplate")
              if "UserData" in d["LaunchTemplateData"]]
-    assert len(raws) == 2  # the app tier (an instance or a launch template) and the migration
+    # the app tier (an instance or a launch template), the migration, the worker tier's
+    assert len(raws) == 2 + STAGES[stage].has_worker_tier
     return set(re.findall(r"(?<![A-Z0-9_])(GAME_[A-Z0-9_]+)=", json.dumps(raws)))
 
 

@@ -87,8 +87,9 @@ def test_reachable_only_from_the_app_tier(templates, stage):
         assert rule["FromPort"] == rule["ToPort"]
     sources = [str(r["SourceSecurityGroupId"]) for r in rules]
     assert any("AppSecurityGroup" in s for s in sources)
-    # Besides the app tier, only the rotation function (scale-out) may connect.
-    assert all("AppSecurityGroup" in s or "Rotation" in s for s in sources)
+    # Besides the app tier, only the rotation function and the job workers (scale-out) may connect.
+    assert all("AppSecurityGroup" in s or "Rotation" in s or "WorkerSecurityGroup" in s for s in sources)
+    assert any("WorkerSecurityGroup" in s for s in sources) == STAGES[stage].has_worker_tier
 
 
 @pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])

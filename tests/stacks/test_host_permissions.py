@@ -38,8 +38,8 @@ def _resolve(value) -> str:
 
 
 class Role:
-    def __init__(self, template: dict) -> None:
-        (self.id,) = [lid for lid in resources(template, "AWS::IAM::Role") if lid.startswith("InstanceRole")]
+    def __init__(self, template: dict, prefix: str = "InstanceRole") -> None:
+        (self.id,) = [lid for lid in resources(template, "AWS::IAM::Role") if lid.startswith(prefix)]
         role = resources(template, "AWS::IAM::Role")[self.id]["Properties"]
         assert not role.get("ManagedPolicyArns"), "an AWS-managed policy: its permissions are not in the template"
         self.statements = [
@@ -93,14 +93,55 @@ def test_a_host_reads_its_own_secrets_and_writes_only_its_own_logs_media_and_met
     assert not role.may("iam:PassRole", "*") and not role.may("ssm:SendCommand", "*")
 
 
-def test_a_host_puts_jobs_on_its_stages_queue_and_works_them_but_never_touches_the_dead_letters(host, templates):
-    stage, role = host
+CONSUME = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility")
+
+
+def _queues(templates, stage: str) -> tuple[str, str]:
     outputs = templates[stage]["storage"]["Outputs"]
     (queue_output,) = [name for name, o in outputs.items() if o["Value"] == {"Fn::GetAtt": ["JobQueue", "Arn"]}]
-    queue = f"{{output:{stage}-storage.{queue_output}}}"
-    for action in ("sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"):
-        assert role.may(action, queue), action
-    dead_letters = f"arn:aws:sqs:us-east-1:{ACCOUNT}:{stage}-storage-JobDeadLetterQueue"
-    for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:PurgeQueue", "sqs:StartMessageMoveTask"):
+    return (f"{{output:{stage}-storage.{queue_output}}}",
+            f"arn:aws:sqs:us-east-1:{ACCOUNT}:{stage}-storage-JobDeadLetterQueue")
+
+
+def test_a_host_puts_jobs_on_its_stages_queue_and_works_them_but_never_touches_the_dead_letters(host, templates):
+    """Where the worker runs beside the server (starter, small), the hosts send and consume;
+    with a worker tier (scale-out), the app hosts only send."""
+    stage, role = host
+    queue, dead_letters = _queues(templates, stage)
+    assert role.may("sqs:SendMessage", queue)
+    for action in CONSUME:
+        assert role.may(action, queue) == (not STAGES[stage].has_worker_tier), action
+    for action in ("sqs:SendMessage", *CONSUME, "sqs:PurgeQueue", "sqs:StartMessageMoveTask"):
         assert not role.may(action, dead_letters), action
     assert not role.may("sqs:PurgeQueue", queue) and not role.may("sqs:DeleteQueue", queue)
+
+
+def test_only_scale_out_has_worker_hosts_and_they_consume_jobs_and_nothing_more(templates):
+    """The worker tier's role: consume the queue (no send, nothing on the dead letters),
+    uploads in and avatars out, the database as the app's user, its logs and metrics; no
+    load balancer, no CDN, no parameters."""
+    for stage in ("starter", "small"):
+        assert not [lid for lid in resources(templates[stage]["app"], "AWS::IAM::Role") if lid.startswith("WorkerRole")]
+    stage = "scale-out"
+    role = Role(templates[stage]["app"], prefix="WorkerRole")
+    queue, dead_letters = _queues(templates, stage)
+    for action in CONSUME:
+        assert role.may(action, queue), action
+    for action in ("sqs:SendMessage", *CONSUME, "sqs:PurgeQueue", "sqs:StartMessageMoveTask"):
+        assert not role.may(action, dead_letters), action
+    assert not role.may("sqs:SendMessage", queue) and not role.may("sqs:PurgeQueue", queue)
+    media = f"{{import:{stage}-media-bucket-arn}}"
+    assert role.may("s3:GetObject", f"{media}/incoming/7/a.png") and role.may("s3:DeleteObject", f"{media}/incoming/7/a.png")
+    assert role.may("s3:PutObject", f"{media}/media/avatars/7/1.webp")
+    assert not role.may("s3:PutObject", f"{media}/incoming/7/a.png"), "uploads come from players only"
+    assert not role.may("s3:DeleteObjectVersion", f"{media}/media/x"), "erasing history is the data deletion's"
+    assert not role.may("s3:GetObject", f"{media}/elsewhere/x")
+    # the database as the app hosts reach it: IAM auth as the app's own user, the same grant
+    connect = [s for s in role.statements if s["Action"] == "rds-db:connect"]
+    assert connect and connect == [s for s in Role(templates[stage]["app"]).statements if s["Action"] == "rds-db:connect"]
+    assert "/game_app" in json.dumps(connect)
+    assert role.may("secretsmanager:GetSecretValue", f"{{output:{stage}-data.PublishOutputRefGameAppSecretEF6DB2AD}}")
+    assert role.may("logs:PutLogEvents", "{getatt:ServiceLogs24DEC314.Arn}")
+    for action, resource in (("elasticloadbalancing:DescribeTargetHealth", "*"), ("cloudfront:CreateInvalidation", "*"),
+                             ("ssm:GetParameter", "*"), ("iam:PassRole", "*"), ("ssm:SendCommand", "*")):
+        assert not role.may(action, resource), action

@@ -82,3 +82,21 @@ def test_a_stage_without_deletion_protection_can_be_destroyed_and_deployed_again
             if resource["Type"] == "AWS::SecretsManager::ResourcePolicy":
                 assert "DeleteSecret" not in json.dumps(resource), f"{stack}/{lid} denies deleting a secret"
     assert templates["starter"]["data"]["Resources"]["GameDatabase"]["DeletionPolicy"] == "Snapshot"
+
+
+def test_the_backlog_metric_reads_the_pinned_job_queue_and_the_worker_group(templates):
+    """The worker tier works the storage stack's queue (pinned logical ID JobQueue: its jobs
+    outlive any deploy of the app stack), not a queue of its own."""
+    app, storage = templates["scale-out"]["app"], templates["scale-out"]["storage"]
+    assert not [r for r in app["Resources"].values() if r["Type"] == "AWS::SQS::Queue"]
+    (policy,) = [r for lid, r in app["Resources"].items()
+                 if lid.startswith("Workers") and r["Type"] == "AWS::AutoScaling::ScalingPolicy"]
+    visible, in_service, _ = policy["Properties"]["TargetTrackingConfiguration"]["CustomizedMetricSpecification"]["Metrics"]
+    (queue_name,) = visible["MetricStat"]["Metric"]["Dimensions"]
+    output = queue_name["Value"]["Fn::GetStackOutput"]
+    assert output["StackName"] == "scale-out-storage"
+    assert storage["Outputs"][output["OutputName"]]["Value"] == {"Fn::GetAtt": ["JobQueue", "QueueName"]}
+    (group,) = in_service["MetricStat"]["Metric"]["Dimensions"]
+    (group_id,) = [lid for lid, r in app["Resources"].items()
+                   if lid.startswith("Workers") and r["Type"] == "AWS::AutoScaling::AutoScalingGroup"]
+    assert group == {"Name": "AutoScalingGroupName", "Value": {"Ref": group_id}}

@@ -72,7 +72,8 @@ def _by_hand(stage: _Stage, prices: dict) -> dict[str, tuple[float, float]]:
         hosts.append(dict(id=lid, type=lt["Properties"]["LaunchTemplateData"]["InstanceType"],
                           devices=lt["Properties"]["LaunchTemplateData"], min=int(p["MinSize"]),
                           max=int(p["MaxSize"]), azs=len(p["VPCZoneIdentifier"]), group=True,
-                          game=lt["Metadata"]["GameService"]))
+                          # scale-out's worker tier serves no requests: no GameService metadata
+                          game=lt.get("Metadata", {}).get("GameService")))
     for lid, inst in stage.of("AWS::EC2::Instance").items():
         if "GameService" in inst.get("Metadata", {}):
             hosts.append(dict(id=lid, type=inst["Properties"]["InstanceType"], devices=inst["Properties"],
@@ -162,7 +163,7 @@ def _by_hand(stage: _Stage, prices: dict) -> dict[str, tuple[float, float]]:
     add(f"CloudFront ({len(stage.of('AWS::CloudFront::Distribution'))} distribution(s))", 0)
 
     # CloudWatch Logs: access lines, flow logs, and the storage of all at their retention
-    (game,) = [h["game"] for h in hosts]
+    (game,) = [h["game"] for h in hosts if h["game"]]
     access_gb = use["app_requests_month"] * game["AccessLogSampleRate"] * use["access_line_bytes"] / 1e9
     add("CloudWatch Logs: the hosts' access lines", access_gb * usd("cloudwatch_logs_ingest_gb"))
     service_group = next(r for name, r in log_groups.items() if isinstance(name, str) and name.endswith("/service"))
