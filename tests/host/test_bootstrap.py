@@ -167,6 +167,7 @@ def test_host_boots_from_the_shipped_assets_without_a_network_and_serves_the_gam
     ready = re.search(r"READY in ([0-9.]+) s", out)
     assert ready, out
     print(f"host ready in {ready.group(1)} s")  # the boot time, shown with -s
+    print("\n".join(l for l in out.splitlines() if l.startswith("bootstrap [")))
     assert '"coins"' in out.splitlines()[-1], "a game action answered after the boot"
     # the bundle carries what the service runs, not the web page or docs
     assert not (tmp_path / "host" / "app" / "game_service" / "static").exists()

@@ -88,15 +88,22 @@ def test_make_bootstrap_needs_no_region_and_no_stage_arguments(emulator_env):
 
 
 @pytest.mark.slow(seconds=45)  # the whole file, idle 2-core machine
-def test_make_diff_of_a_stage_compares_its_stacks_not_none(emulator_env):
-    """Every stack lives in the stage's CDK Stage: `--all` selected none ("0 differences")."""
+def test_make_diff_of_a_stage_compares_its_stacks_for_the_credentials_account(tmp_path, emulator_env):
+    """Every stack lives in the stage's CDK Stage: `--all` selected none ("0 differences").
+    And what `make diff` and `make deploy` synthesize is built for the account the CLI resolves
+    from the credentials (STS), not for 000000000000."""
     endpoint, env = emulator_env
-    result = _make("diff", env, "STAGE=starter", "ARGS=-c monitoring=none")
+    out = tmp_path / "cdk.out"
+    result = _make("diff", env, "STAGE=starter", f"ARGS=-c monitoring=none -o {out}")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     output = result.stdout + result.stderr
     assert "Number of stacks with differences: 6" in output
     for stack in ("Foundation", "Network", "Data", "Storage", "App", "Observability"):
         assert f"Stack starter/{stack} (starter-{stack.lower()})" in output
+    assert "no AWS account" not in output
+    manifest = json.loads((out / "assembly-starter" / "manifest.json").read_text())
+    environments = {a["environment"] for a in manifest["artifacts"].values() if a["type"] == "aws:cloudformation:stack"}
+    assert environments == {f"aws://{MOTO_ACCOUNT}/us-east-1"}
 
 
 def _stack_tags(assembly_dir: Path, stage: str) -> dict[str, list[dict[str, str]]]:
@@ -123,25 +130,6 @@ def test_make_destroy_refuses_a_protected_stage_and_deletes_nothing(emulator_env
     assert ("destroy: scale-out-data of stage 'scale-out' have termination protection: nothing was deleted"
             in result.stderr)
     assert {s["StackName"] for s in cloudformation.describe_stacks()["Stacks"]} == {"scale-out-app", "scale-out-data"}
-
-
-@pytest.mark.slow(seconds=45)  # the whole file, idle 2-core machine
-def test_the_cli_with_credentials_synthesizes_for_their_account(tmp_path, emulator_env):
-    """What `cdk deploy` and `cdk bootstrap` deploy: the CLI resolves the credentials'
-    account (STS) and the app builds every stack for it, not for 000000000000."""
-    env = _clean_env(tmp_path, AWS_ENDPOINT_URL=emulator_env[0].url, AWS_ACCESS_KEY_ID="testing",
-                     AWS_SECRET_ACCESS_KEY="testing", AWS_REGION="us-east-1",
-                     PATH=f"{ROOT / '.venv' / 'bin'}{os.pathsep}{ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ['PATH']}")
-    out = tmp_path / "cdk.out"
-    result = subprocess.run(
-        ["cdk", "synth", "--quiet", "--no-notices", "-o", str(out), "-c", "stage=starter", "-c", "monitoring=none"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600, env=env,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "no AWS account" not in result.stderr
-    manifest = json.loads((out / "assembly-starter" / "manifest.json").read_text())
-    environments = {a["environment"] for a in manifest["artifacts"].values() if a["type"] == "aws:cloudformation:stack"}
-    assert environments == {f"aws://{MOTO_ACCOUNT}/us-east-1"}
 
 
 def test_the_deployer_policy_lets_the_cli_assume_every_role_the_assembly_names(assembly_dir):
