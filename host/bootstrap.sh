@@ -462,16 +462,6 @@ timeout "$INSTALL_TIMEOUT" "$PREFIX/venv/bin/python" "${PIP_WHEELS[0]}/pip" inst
   --find-links "$PREFIX/wheels" --require-hashes --only-binary=:all: \
   -r "$PREFIX/app/game_service/requirements.lock" || fail "pip install from the wheelhouse"
 log "service installed from the wheelhouse (no package index)"
-# Byte-compile, once and as the installer, what the service's processes import at start. They
-# run as the service's user, who cannot (and must not) write into the venv, and an environment
-# may say PYTHONDONTWRITEBYTECODE: without this, every process start (the migration, each
-# server worker, the job worker) compiled the same thousand modules again, ~3 CPU-seconds each.
-# pip's --no-compile above: compiling everything it installs costs twice this.
-(cd "$PREFIX/app" && exec env -u PYTHONDONTWRITEBYTECODE "$PREFIX/venv/bin/python" -c \
-  'import boto3, game_service.main, game_service.migrate, game_service.core.server, game_service.jobs.worker
-boto3.client("sqs", region_name="us-east-1"); boto3.client("s3", region_name="us-east-1")') \
-  || fail "byte-compiling the service"
-log "service byte-compiled"
 
 if [[ "$ROLE" == migrate || "$ROLE" == all ]]; then
   (load_env; cd "$PREFIX/app"  # the migration gives up cleanly 10 s before its budget is out
