@@ -270,6 +270,15 @@ def only_change(changes: Changes, *, stack: str, type_: str) -> ResourceChange:
     return found[0]
 
 
+def tier_changes(changes: Changes, type_: str) -> dict[str, ResourceChange]:
+    """The app stack's changes of ``type_`` by the tier that owns them (the app tier's
+    ``Tier...``, the worker tier's ``Workers...``), the release's migration aside."""
+    found = [c for c in changes.get("app", {}).values() if c.type == type_ and not c.logical_id.startswith("Migration")]
+    by_tier = {tier: c for c in found for tier in ("Tier", "Workers") if c.logical_id.startswith(tier)}
+    assert len(by_tier) == len(found), found
+    return by_tier
+
+
 def migration_change(changes: Changes) -> ResourceChange | None:
     """The change of the release's migration instance (patterns/migration.py), if any."""
     found = [c for c in changes.get("app", {}).values()
@@ -316,11 +325,16 @@ def test_code_change_rolls_a_new_launch_template_version_through_the_scale_out_g
     migration = migration_change(changes)
     assert migration and migration.kind == "replaced" and migration.new_logical_id, "each release migrates once"
     assert of_kind(changes, "replaced", "may-replace", "added", "removed") == {("app", "AWS::EC2::Instance")}
-    template = only_change(changes, stack="app", type_="AWS::EC2::LaunchTemplate")
-    assert template.kind == "modified" and "Properties.LaunchTemplateData.UserData" in template.changed
-    group = only_change(changes, stack="app", type_="AWS::AutoScaling::AutoScalingGroup")
-    assert group.kind == "modified"
-    assert any("LatestVersionNumber" in reason for reason in group.reasons), group.reasons
+    # the app hosts and the worker hosts run the same bundle: both tiers roll a new version
+    templates = tier_changes(changes, "AWS::EC2::LaunchTemplate")
+    assert set(templates) == {"Tier", "Workers"}, templates
+    for template in templates.values():
+        assert template.kind == "modified" and "Properties.LaunchTemplateData.UserData" in template.changed
+    groups = tier_changes(changes, "AWS::AutoScaling::AutoScalingGroup")
+    assert set(groups) == {"Tier", "Workers"}, groups
+    for group in groups.values():
+        assert group.kind == "modified"
+        assert any("LatestVersionNumber" in reason for reason in group.reasons), group.reasons
     assert set(changes) == {"app"}
     assert_nothing_stateful_lost(changes)
 
@@ -426,8 +440,10 @@ def test_ami_bump_replaces_the_starter_instances_and_rolls_the_scale_out_group(v
     scale_out = rehearse(before=variant("scale-out"), after=variant("scale-out ami"))
     assert of_kind(scale_out, "replaced", "may-replace", "added", "removed") == {("app", "AWS::EC2::Instance")}
     assert migration_change(scale_out).kind == "replaced"  # the next migration boots the new image too
-    template = only_change(scale_out, stack="app", type_="AWS::EC2::LaunchTemplate")
-    assert template.kind == "modified" and template.changed == ["Properties.LaunchTemplateData.ImageId"]
+    templates = tier_changes(scale_out, "AWS::EC2::LaunchTemplate")
+    assert set(templates) == {"Tier", "Workers"}, templates  # the app hosts and the worker hosts
+    for template in templates.values():
+        assert template.kind == "modified" and template.changed == ["Properties.LaunchTemplateData.ImageId"]
     assert_nothing_stateful_lost(scale_out)
 
 
