@@ -85,13 +85,18 @@ def test_scale_out_has_no_unaccepted_single_point_of_failure(scale_out):
 
 
 def test_scale_out_spans_its_azs_and_stays_within_its_connection_budget(scale_out):
-    (asg,) = [c for c in scale_out["tiers"]["compute"]["components"]
+    groups = [c for c in scale_out["tiers"]["compute"]["components"]
               if c["type"] == "auto-scaling-group"]
+    # the app tier (its hosts carry the GameService metadata) and the job worker tier
+    (asg,) = [c for c in groups if c.get("game_service")]
+    (workers,) = [c for c in groups if c is not asg]
     assert asg["min"] >= 2 and len(asg["azs"]) >= 2 and asg["scaling"]
+    assert workers["logical_id"].startswith("WorkersGroup")
+    assert workers["min"] >= 2 and len(workers["azs"]) >= 2 and workers["scaling"], \
+        "the worker tier must be replicated across AZs and scale on its queue too"
     (db,) = [c for c in scale_out["tiers"]["data"]["components"] if c["type"] == "db-instance"]
     assert db["multi_az"] is True
     assert scale_out["capacity"]["budget_ok"] is True
-    assert asg["game_service"], "the launch template should carry GameService metadata"
 
 
 def test_snapshots_diff_against_themselves_cleanly(capsys):

@@ -3,10 +3,10 @@ event source mapping feeds it). The same machines that serve and work a queue di
 by process; a separate group that serves no requests is a worker tier, divided from the app
 tier by the queue, and a lone worker when it is not replicated.
 
-Our stages today run the worker on the app hosts; the scale-out stage with a worker group of
-its own (as it is being built) is made here from its snapshot."""
+The starter and small stages run the worker on the app hosts; the scale-out stage has a worker
+group of its own (patterns/worker_tier.py), read from its snapshot and, where a test needs
+another shape, from a copy of it edited for that test alone."""
 
-import copy
 import json
 import shutil
 
@@ -25,7 +25,7 @@ def _queue_lines(analysis):
     return [line for q in analysis.divided for line in q["lines"]]
 
 
-@pytest.mark.parametrize("stage", ["starter", "small", "scale-out"])
+@pytest.mark.parametrize("stage", ["starter", "small"])
 def test_our_stages_work_the_queue_on_the_app_hosts_divided_by_process(stage):
     (loaded,) = load(str(SNAPSHOTS / stage))
     a = analysis_of(SNAPSHOTS / stage)
@@ -40,72 +40,73 @@ def test_our_stages_work_the_queue_on_the_app_hosts_divided_by_process(stage):
     assert note in stage_diagram(loaded)
 
 
-def _with_worker_group(tmp_path, min_size, game_service=False):
-    """The scale-out snapshot with the worker moved to a group of its own: the app hosts' role
-    only sends; a worker group (own role that receives, not behind the load balancer) works."""
-    folder = tmp_path / "scale-out"
+# The scale-out stage's worker tier (patterns/worker_tier.py), as its snapshot names it
+APP_GROUP, WORKER_GROUP, WORKER_ROLE = (
+    "TierGroupASGECBBDB2B", "WorkersGroupASG4E50A46C", "WorkerRole8DD27D41")
+WORKER_LAUNCH_TEMPLATE = "WorkersLaunchTemplate69D9C8E6"
+APP_ROLE_POLICY, WORKER_ROLE_POLICY = (
+    "InstanceRoleDefaultPolicy1531605C", "WorkerRoleDefaultPolicy1750E153")
+
+
+def _scale_out_edited(tmp_path, edit, name="scale-out"):
+    """A copy of the scale-out snapshot whose app template ``edit`` changes in place."""
+    folder = tmp_path / name
     shutil.copytree(SNAPSHOTS / "scale-out", folder)
     path = folder / "scale-out-app.template.json"
     t = json.loads(path.read_text())
-    res = t["Resources"]
-    statements = res["InstanceRoleDefaultPolicy1531605C"]["Properties"]["PolicyDocument"][
-        "Statement"]
-    (sqs,) = [s for s in statements if "sqs:ReceiveMessage" in s["Action"]]
-    receive = {**sqs, "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage",
-                                 "sqs:ChangeMessageVisibility"]}
-    sqs["Action"] = ["sqs:GetQueueUrl", "sqs:SendMessage"]
-    res["WorkerRole"] = {"Type": "AWS::IAM::Role", "Properties": {
-        "AssumeRolePolicyDocument": {},
-        "Policies": [{"PolicyName": "works", "PolicyDocument": {"Statement": [receive]}}]}}
-    res["WorkerProfile"] = {"Type": "AWS::IAM::InstanceProfile",
-                            "Properties": {"Roles": [{"Ref": "WorkerRole"}]}}
-    lt = copy.deepcopy(res["TierLaunchTemplate59DB14E4"])
-    lt["Properties"]["LaunchTemplateData"]["IamInstanceProfile"] = {
-        "Arn": {"Fn::GetAtt": ["WorkerProfile", "Arn"]}}
-    if not game_service:
-        lt.pop("Metadata", None)  # the app hosts' GameService metadata (workers, DB pools)
-    res["WorkerLaunchTemplate"] = lt
-    group = copy.deepcopy(res["TierGroupASGECBBDB2B"])
-    props = group["Properties"]
-    for key in ("TargetGroupARNs", "LifecycleHookSpecificationList"):
-        props.pop(key)
-    props.update(MinSize=str(min_size), MaxSize="4", HealthCheckType="EC2",
-                 LaunchTemplate={"LaunchTemplateId": {"Ref": "WorkerLaunchTemplate"},
-                                 "Version": {"Fn::GetAtt": ["WorkerLaunchTemplate",
-                                                            "LatestVersionNumber"]}})
-    res["WorkerGroup"] = {"Type": group["Type"], "Properties": props}
+    edit(t["Resources"])
     path.write_text(json.dumps(t))
     return folder
 
 
-def test_a_worker_group_of_its_own_is_a_worker_tier_divided_from_the_app_tier(tmp_path):
-    folder = _with_worker_group(tmp_path, min_size=2)
-    a = analysis_of(folder)
+def _lone_worker(resources):
+    resources[WORKER_GROUP]["Properties"]["MinSize"] = "1"
+
+
+def _sqs_statement(resources, policy):
+    statements = resources[policy]["Properties"]["PolicyDocument"]["Statement"]
+    (sqs,) = [s for s in statements if any(a.startswith("sqs:") for a in s["Action"])]
+    return sqs
+
+
+def _worked_on_the_app_hosts(resources):
+    """As before the worker tier: the app hosts' role receives, the workers' does not."""
+    app = _sqs_statement(resources, APP_ROLE_POLICY)
+    worker = _sqs_statement(resources, WORKER_ROLE_POLICY)
+    app["Action"] = sorted(set(app["Action"]) | set(worker["Action"]))
+    worker["Action"] = ["sqs:GetQueueAttributes", "sqs:GetQueueUrl"]
+
+
+def test_the_scale_out_worker_group_is_a_worker_tier_divided_from_the_app_tier():
+    a = analysis_of(SNAPSHOTS / "scale-out")
     (queue,) = a.divided
-    assert [s["logical_id"] for s in queue["senders"]] == ["TierGroupASGECBBDB2B"]
+    assert queue["queue"] == "JobQueue" and queue["dead_letter_queue"] == "JobDeadLetterQueue"
+    assert [s["logical_id"] for s in queue["senders"]] == [APP_GROUP]
     (worker,) = queue["consumers"]
     assert (worker["logical_id"], worker["shape"], worker["replicated"]) == (
-        "WorkerGroup", "worker tier", True)
+        WORKER_GROUP, "worker tier", True)
     assert queue["lines"][0] == (
-        "queue JobQueue (scale-out-storage) divides TierGroupASGECBBDB2B (scale-out-app) "
-        "(sends; replicated (min 3 over 3 AZs)) from the worker tier WorkerGroup "
-        "(scale-out-app) (its role WorkerRole may receive from it; serves no requests; "
+        f"queue JobQueue (scale-out-storage) divides {APP_GROUP} (scale-out-app) "
+        f"(sends; replicated (min 3 over 3 AZs)) from the worker tier {WORKER_GROUP} "
+        f"(scale-out-app) (its role {WORKER_ROLE} may receive from it; serves no requests; "
         "replicated (min 2 over 3 AZs))")
+    assert "the work is divided by process" not in queue["lines"][0]
+    assert not a.findings and not [s for s in a.spofs if s.rule == "worker-lone"]
     assert not a.open_spofs and a.verdict["kind"] == "distributed"
-    (stage,) = load(str(folder))
+    (stage,) = load(str(SNAPSHOTS / "scale-out"))
     diagram = stage_diagram(stage)
-    assert "asg_TierGroupASGECBBDB2B -->|jobs| m_JobQueue" in diagram
-    assert "m_JobQueue -->|worked by| asg_WorkerGroup" in diagram
-    assert "lb_TierLoadBalancer525B1924 --> asg_WorkerGroup" not in diagram
+    assert f"asg_{APP_GROUP} -->|jobs| m_JobQueue" in diagram
+    assert f"m_JobQueue -->|worked by| asg_{WORKER_GROUP}" in diagram
+    assert f"lb_TierLoadBalancer525B1924 --> asg_{WORKER_GROUP}" not in diagram
     assert "by process" not in diagram
 
 
 def test_a_worker_group_of_one_is_a_lone_worker_not_a_lone_instance(tmp_path, prices):
-    (stage,) = load(str(_with_worker_group(tmp_path, min_size=1)))
+    (stage,) = load(str(_scale_out_edited(tmp_path, _lone_worker)))
     r = report_of(stage, prices)
-    assert spof_ids(r) == {("WorkerGroup", "worker-lone")}
+    assert spof_ids(r) == {(WORKER_GROUP, "worker-lone")}
     (spof,) = r["single_points_of_failure"]
-    assert spof["reason"].startswith("a lone worker: WorkerGroup (scale-out-app) works the "
+    assert spof["reason"].startswith(f"a lone worker: {WORKER_GROUP} (scale-out-app) works the "
                                      "queue JobQueue (scale-out-storage) and is not replicated: "
                                      "the Auto Scaling group's minimum is 1")
     assert r["divided_work"]["queues"][0]["consumers"][0]["replication"] == \
@@ -214,24 +215,32 @@ def test_a_sam_function_with_an_sqs_event_is_a_worker_tier(template):
 
 def test_a_worker_tier_holds_db_connections_but_serves_no_requests_and_recovers_by_its_queue(
         tmp_path, prices):
+    # the real worker launch template carries no GameService metadata (workers, DB pools):
+    # given the app hosts', the worker tier's connections count in the budget
+    def with_game_service(resources):
+        meta = resources["TierLaunchTemplate59DB14E4"]["Metadata"]["GameService"]
+        resources[WORKER_LAUNCH_TEMPLATE].setdefault("Metadata", {})["GameService"] = dict(meta)
+
     (plain,) = load(str(SNAPSHOTS / "scale-out"))
-    (stage,) = load(str(_with_worker_group(tmp_path, min_size=2, game_service=True)))
+    (stage,) = load(str(_scale_out_edited(tmp_path, with_game_service)))
     r = report_of(stage, prices)
     before, after = report_of(plain, prices)["capacity"], r["capacity"]
+    assert "worker_connections" not in before
     assert after["max_players"] == before["max_players"]  # the app tier's 12 hosts, as before
-    worker = next(u for u in after["units"] if u["logical_id"] == "WorkerGroup")
-    assert worker["worker"] and after["worker_connections"] == 4 * worker[
-        "connections_per_instance"]
+    worker = next(u for u in after["units"] if u["logical_id"] == WORKER_GROUP)
+    assert worker["worker"] and worker["max"] == 6
+    assert after["worker_connections"] == 6 * worker["connections_per_instance"] > 0
     assert after["peak_connections"] == before["peak_connections"] + after["worker_connections"]
     (growth,) = [g for g in after["growth"] if g["factor"] == 10]
     assert growth["connections"] == [g for g in before["growth"] if g["factor"] == 10][0][
         "connections"] + after["worker_connections"]
     # a lost worker: the others keep receiving; its jobs come back after the visibility timeout
-    (lost,) = [row for row in r["recovery"]["disruptions"] if row["disruption"] == "instance"]
-    (item,) = [i for i in lost["items"] if i["component"].startswith("WorkerGroup")]
-    assert item["rto"]["text"] == "up to 2 min" and "the other workers keep receiving from " \
-        "JobQueue; the jobs the lost ones held are received again after the visibility " \
-        "timeout (up to 2 min)" in item["why"]
+    (lost,) = [row for row in report_of(plain, prices)["recovery"]["disruptions"]
+               if row["disruption"] == "instance"]
+    (item,) = [i for i in lost["items"] if i["component"].startswith(WORKER_GROUP)]
+    assert item["rto"]["text"] == "up to 2 min" and "a worker tier: the other workers keep " \
+        "receiving from JobQueue; the jobs the lost ones held are received again after the " \
+        "visibility timeout (up to 2 min)" in item["why"]
 
 
 def test_a_terraform_plans_lambda_fed_by_a_queue_is_a_worker_tier(tmp_path, prices):
@@ -279,9 +288,13 @@ def test_a_terraform_states_redrive_policy_names_its_dead_letter_queue_by_arn(tm
 
 def test_the_diff_says_the_queue_moved_to_a_worker_tier_and_fails_a_lone_worker(
         tmp_path, capsys):
-    after = _with_worker_group(tmp_path, min_size=1)
+    before = _scale_out_edited(tmp_path / "before", _worked_on_the_app_hosts)
+    assert main(["diff", str(before), str(SNAPSHOTS / "scale-out")]) == 0
+    out = capsys.readouterr().out
+    assert (f"queue JobQueue worked by: {APP_GROUP} (same machines) -> {WORKER_GROUP} "
+            "(worker tier)") in out
+    assert "NEW single point of failure" not in out
+    after = _scale_out_edited(tmp_path / "after", _lone_worker)
     assert main(["diff", str(SNAPSHOTS / "scale-out"), str(after)]) == 1
     out = capsys.readouterr().out
-    assert ("queue JobQueue worked by: TierGroupASGECBBDB2B (same machines) -> WorkerGroup "
-            "(worker tier)") in out
-    assert "NEW single point of failure: WorkerGroup (scale-out-app): a lone worker" in out
+    assert f"NEW single point of failure: {WORKER_GROUP} (scale-out-app): a lone worker" in out
