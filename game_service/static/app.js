@@ -88,10 +88,13 @@ function newKey() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// One API call. A write carries its own Idempotency-Key; on a network error (no answer, or an
-// answer cut off before its body arrived: a host dying mid-response) it is retried once with
-// the same key, so the retry never applies twice. `withStatus`: answers { status, data }, for
-// a call whose success comes in two kinds (the avatar: 200 done, 202 handed to a worker).
+// One API call. A write carries its own Idempotency-Key. A call that got no answer (refused,
+// or cut off before its body arrived: a host dying mid-response) or a gateway's 502/503/504
+// (the server may have committed the write before the answer was lost, or was briefly
+// unavailable) is sent once more, half a second later, with the same key: the retry never
+// applies a write twice. `withStatus`: answers { status, data }, for a call whose success
+// comes in two kinds (the avatar: 200 done, 202 handed to a worker).
+const RETRIED_STATUSES = new Set([502, 503, 504]);
 async function api(method, path, body, { withStatus = false } = {}) {
   const headers = { "Accept": "application/json" };
   if (token) headers["Authorization"] = "Bearer " + token;
@@ -101,10 +104,17 @@ async function api(method, path, body, { withStatus = false } = {}) {
   const send = async () => { const r = await fetch(path, init); return [r, await r.text()]; };
   let res, text;
   try {
-    [res, text] = await send();
-  } catch (e) {
-    await sleep(500);
-    try { [res, text] = await send(); } catch (e2) { throw new GameError("network", 0); }
+    for (let attempt = 1; ; attempt++) {
+      try {
+        [res, text] = await send();
+      } catch (e) {
+        if (attempt > 1) throw new GameError("network", 0);
+        await sleep(500);
+        continue;
+      }
+      if (attempt > 1 || !RETRIED_STATUSES.has(res.status)) break;
+      await sleep(500);
+    }
   } finally {
     if (method !== "GET") writes++;
   }

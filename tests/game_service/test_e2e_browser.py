@@ -390,6 +390,41 @@ def test_the_page_keeps_the_session_the_server_renews(game_url, browser):
     tab.context.close()
 
 
+def test_a_write_whose_answer_a_gateway_lost_is_sent_again_and_applied_once(game_url, browser):
+    """The server commits an action, then the gateway in front answers 502 (an upstream reset,
+    a load balancer's timeout): the page sends the same write once more with the same
+    Idempotency-Key, the server replays its answer, and the player is paid once."""
+    from playwright.sync_api import expect
+
+    problems: list[str] = []
+    tab = Tab(browser, "desktop", problems)
+    sign_in(tab, game_url, "Gateway")
+    page = tab.page
+    expect(page.locator("#coins")).to_have_text("50")
+    keys: list[str] = []
+
+    def lost_answer(route):
+        keys.append(route.request.headers["idempotency-key"])
+        committed = route.fetch()  # the request reaches the server, which commits it
+        if len(keys) == 1:
+            assert committed.status == 200, committed.text()
+            route.fulfill(status=502, content_type="text/html", body="<html>502 Bad Gateway</html>")
+        else:
+            route.fulfill(response=committed)
+
+    page.route("**/api/actions", lambda route: lost_answer(route) if route.request.method == "POST" else route.fallback())
+    page.click("#act")
+    expect(page.locator("#act-note")).to_have_text("+5 coins, +10 XP.")
+    expect(page.locator("#coins")).to_have_text("55")  # once, not 60
+    assert len(keys) == 2 and keys[0] == keys[1], keys
+    page.unroute("**/api/actions")
+    token = page.evaluate("localStorage.getItem('token')")
+    me = httpx.get(game_url + "api/me", headers={"Authorization": f"Bearer {token}"}).json()
+    assert me["coins"] == 55, me
+    assert problems == []
+    tab.context.close()
+
+
 def test_the_page_waits_for_the_avatar_a_worker_makes(game_url, browser):
     """With a job queue, the confirm answers 202 with a job and a worker makes the avatar
     (test_avatar_jobs.py runs that with the API, moto's SQS and a worker). The game here has no
