@@ -54,14 +54,14 @@ ROLLOUT_MIN_HEALTHY_PERCENT = 100
 ROLLOUT_MAX_HEALTHY_PERCENT = 125
 
 
-def _root_volume() -> ec2.BlockDevice:
+def root_volume() -> ec2.BlockDevice:
     return ec2.BlockDevice(
         device_name="/dev/xvda",
         volume=ec2.BlockDeviceVolume.ebs(20, encrypted=True, volume_type=ec2.EbsDeviceVolumeType.GP3),
     )
 
 
-def _service_metadata(resource: ec2.CfnInstance | ec2.CfnLaunchTemplate, *, workers: int, pool: int, overflow: int,
+def service_metadata(resource: ec2.CfnInstance | ec2.CfnLaunchTemplate, *, workers: int, pool: int, overflow: int,
                       access_log_sample_rate: float) -> None:
     # Read by the topology report: the connection budget of one instance, and the share of
     # requests whose access line it ships to CloudWatch Logs (priced).
@@ -124,14 +124,14 @@ class SingleInstanceAppTier(Construct):
             user_data_causes_replacement=True,
             require_imdsv2=True,
             detailed_monitoring=True,
-            block_devices=[_root_volume()],
+            block_devices=[root_volume()],
             resource_signal_timeout=Duration.minutes(SIGNAL_TIMEOUT_MINUTES),
         )
         user_data.add_signal_on_exit_command(self.instance)
         # The subnet already fixes the zone; a literal AZ in the template is what
         # linters warn about (W3010) and adds nothing.
         self.instance.instance.add_property_deletion_override("AvailabilityZone")
-        _service_metadata(self.instance.instance, workers=workers, pool=db_pool_size, overflow=db_max_overflow,
+        service_metadata(self.instance.instance, workers=workers, pool=db_pool_size, overflow=db_max_overflow,
                           access_log_sample_rate=_sample_rate(service_environment))
 
         # Self-healing within the budget: EC2 auto recovery (patterns/recovery.py).
@@ -297,12 +297,12 @@ class ScalingAppTier(Construct):
             user_data=self.user_data,
             require_imdsv2=True,
             detailed_monitoring=True,
-            block_devices=[_root_volume()],
+            block_devices=[root_volume()],
             # In public subnets (no NAT): the host's own address, for egress only; its security
             # group admits nothing but the load balancer.
             associate_public_ip_address=True if public_ip else None,
         )
-        _service_metadata(
+        service_metadata(
             self.launch_template.node.default_child, workers=workers, pool=db_pool_size, overflow=db_max_overflow,
             access_log_sample_rate=_sample_rate(service_environment),
         )

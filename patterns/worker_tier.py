@@ -31,7 +31,7 @@ from patterns.app_tier import (
     ROLLOUT_MAX_HEALTHY_PERCENT,
     ROLLOUT_MIN_HEALTHY_PERCENT,
     SIGNAL_TIMEOUT_MINUTES,
-    _root_volume,
+    root_volume,
 )
 from patterns.game_service_host import GameServiceHostArtifacts
 from patterns.nag import acknowledge
@@ -119,7 +119,7 @@ class WorkerTier(Construct):
             user_data=self.user_data,
             require_imdsv2=True,
             detailed_monitoring=True,
-            block_devices=[_root_volume()],
+            block_devices=[root_volume()],
             associate_public_ip_address=True if public_ip else None,
         )
         self.group = autoscaling.AutoScalingGroup(
