@@ -126,9 +126,9 @@ with psycopg.connect(sys.argv[2], autocommit=True) as db:
     job = db.execute("INSERT INTO jobs (kind, player_id, subject) VALUES ('avatar', %s, 'incoming/0/not-theirs.png') "
                      "RETURNING id", (player,)).fetchone()[0]
     sqs.send_message(QueueUrl=sys.argv[1], MessageBody=json.dumps({"job": job}))
-    for _ in range(150):
+    for _ in range(300):  # until the worker has finished it (running is on the way, not an end)
         state, reason = db.execute("SELECT state, reason FROM jobs WHERE id = %s", (job,)).fetchone()
-        if state != "queued":
+        if state not in ("queued", "running"):
             break
         time.sleep(0.1)
     print(f"job {job}: {state}: {reason}")
