@@ -54,6 +54,29 @@ ROLLOUT_MIN_HEALTHY_PERCENT = 100
 ROLLOUT_MAX_HEALTHY_PERCENT = 125
 
 
+def host_launch_template(
+    scope: Construct, id_: str, *, instance_type: str, machine_image: ec2.IMachineImage, role: iam.IRole,
+    security_group: ec2.ISecurityGroup, user_data: ec2.UserData, public_ip: bool,
+) -> ec2.LaunchTemplate:
+    """The launch template of a group of service hosts (the app tier's and the worker tier's):
+    IMDSv2 only, detailed monitoring, an encrypted gp3 root volume. ``public_ip``: in public
+    subnets (no NAT), the host's own address, for egress only; its security group admits
+    nothing it does not serve."""
+    return ec2.LaunchTemplate(
+        scope,
+        id_,
+        instance_type=ec2.InstanceType(instance_type),
+        machine_image=machine_image,
+        role=role,
+        security_group=security_group,
+        user_data=user_data,
+        require_imdsv2=True,
+        detailed_monitoring=True,
+        block_devices=[root_volume()],
+        associate_public_ip_address=True if public_ip else None,
+    )
+
+
 def root_volume() -> ec2.BlockDevice:
     return ec2.BlockDevice(
         device_name="/dev/xvda",
@@ -287,20 +310,9 @@ class ScalingAppTier(Construct):
             worker_beside_server=job_worker_on_hosts,
         )
         self.rollout_alarms = self._rollout_alarms(stage, alarm_topic)
-        self.launch_template = ec2.LaunchTemplate(
-            self,
-            "LaunchTemplate",
-            instance_type=ec2.InstanceType(instance_type),
-            machine_image=machine_image,
-            role=role,
-            security_group=security_group,
-            user_data=self.user_data,
-            require_imdsv2=True,
-            detailed_monitoring=True,
-            block_devices=[root_volume()],
-            # In public subnets (no NAT): the host's own address, for egress only; its security
-            # group admits nothing but the load balancer.
-            associate_public_ip_address=True if public_ip else None,
+        self.launch_template = host_launch_template(
+            self, "LaunchTemplate", instance_type=instance_type, machine_image=machine_image, role=role,
+            security_group=security_group, user_data=self.user_data, public_ip=public_ip,
         )
         service_metadata(
             self.launch_template.node.default_child, workers=workers, pool=db_pool_size, overflow=db_max_overflow,

@@ -31,7 +31,7 @@ from patterns.app_tier import (
     ROLLOUT_MAX_HEALTHY_PERCENT,
     ROLLOUT_MIN_HEALTHY_PERCENT,
     SIGNAL_TIMEOUT_MINUTES,
-    root_volume,
+    host_launch_template,
 )
 from patterns.game_service_host import GameServiceHostArtifacts
 from patterns.nag import acknowledge
@@ -109,18 +109,9 @@ class WorkerTier(Construct):
             lifecycle_hook=WORKER_LAUNCH_HOOK_NAME,
             drain_hook=DRAIN_HOOK_NAME,
         )
-        self.launch_template = ec2.LaunchTemplate(
-            self,
-            "LaunchTemplate",
-            instance_type=ec2.InstanceType(instance_type),
-            machine_image=machine_image,
-            role=role,
-            security_group=security_group,
-            user_data=self.user_data,
-            require_imdsv2=True,
-            detailed_monitoring=True,
-            block_devices=[root_volume()],
-            associate_public_ip_address=True if public_ip else None,
+        self.launch_template = host_launch_template(
+            self, "LaunchTemplate", instance_type=instance_type, machine_image=machine_image, role=role,
+            security_group=security_group, user_data=self.user_data, public_ip=public_ip,
         )
         self.group = autoscaling.AutoScalingGroup(
             self,
