@@ -14,10 +14,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 from starlette.staticfiles import StaticFiles
 
-from game_service.api import auth, facebook_callbacks, game, health, invites, jobs, media, progress, recovery, social
+from game_service.api import auth, events, facebook_callbacks, game, health, invites, jobs, media, progress, recovery, social
 from game_service.api.deps import Services
 from game_service.core.config import Settings, get_settings
-from game_service.core.db import make_engine
+from game_service.core.db import listener_connect, make_engine
+from game_service.core.live import Hub
 from game_service.errors import GameError
 from game_service.jobs.queue import SqsQueue
 from game_service.core.logs import request_id_var
@@ -46,6 +47,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         engine = make_engine(settings)
         http = httpx.AsyncClient(timeout=httpx.Timeout(5.0, connect=3.0))
+        hub = Hub(settings, engine, None if settings.is_sqlite else listener_connect(settings))
+        await hub.start()
+        hub.end_streams_on_exit()
         app.state.services = Services(
             settings=settings,
             engine=engine,
@@ -53,10 +57,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             sessions=Sessions(settings.session_secret or "", settings.session_max_age_seconds),
             http=http,
             queue=SqsQueue(settings.job_queue_url, in_request=True) if settings.job_queue_url else None,
+            hub=hub,
         )
         try:
             yield
         finally:
+            await hub.stop()
             await http.aclose()
             await engine.dispose()
 
@@ -94,7 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             headers = {**(headers or {}), "Allow": allowed_methods(app, request.scope)}
         return _error(exc.status_code, code, exc.detail, headers)
 
-    for r in (health, auth, game, social, media, jobs, facebook_callbacks, invites, recovery, progress):
+    for r in (health, auth, game, social, events, media, jobs, facebook_callbacks, invites, recovery, progress):
         app.include_router(r.router)
 
     app.add_middleware(RenewalMiddleware)  # sliding sessions (session_renewal)

@@ -190,3 +190,22 @@ jobs = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()),
     sa.CheckConstraint("state IN ('queued', 'running', 'done', 'refused', 'failed')", name="state_known"),
 )
+
+# ---------------------------------------------------------------- 0008
+# what happened to a player that their open pages should show now (a friend request, a gift):
+# written in the same transaction as the write itself, with a NOTIFY on PostgreSQL, so that a
+# page's live stream (api/events.py) hears of it on any host and nothing that did not commit
+# is announced. A page that reconnects asks for the rows after the last id it saw. Kept for
+# ``events_keep_seconds`` (a day by default); gone with either player.
+player_events = sa.Table(
+    "player_events",
+    metadata,
+    sa.Column("id", BigInt, primary_key=True, autoincrement=True),
+    sa.Column("player_id", BigInt, sa.ForeignKey("players.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("from_id", BigInt, sa.ForeignKey("players.id", ondelete="CASCADE"), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()),
+)
+sa.Index("ix_player_events_player_id_id", player_events.c.player_id, player_events.c.id)
+sa.Index("ix_player_events_created_at", player_events.c.created_at)
+sa.Index("ix_player_events_from_id", player_events.c.from_id)  # the sender's deletion cascades

@@ -30,6 +30,7 @@ from local_topology.frontdoor import API_READ_TIMEOUT_S
 from local_topology.processes import run
 
 BACKEND = "hosts"
+SERVED_BY = "X-Served-By"
 CHECK_INTERVAL_S = 1.0
 FAST_INTERVAL_S = 0.5  # between checks once one failed
 FALL = 2
@@ -60,6 +61,8 @@ def config(*, listen: str, servers: dict[str, str], socket_path: str, pid_file: 
         f"  option httpchk GET {LIVENESS_PATH}",
         "  http-check expect status 200",
         "  http-request disable-l7-retry if !METH_GET !METH_HEAD !{ req.hdr(idempotency-key) -m found }",
+        # which host answered: for people (and tests) watching requests spread (an ALB does not say)
+        f"  http-response set-header {SERVED_BY} %[srv_name]",
         f"  default-server inter {int(CHECK_INTERVAL_S * 1000)}ms fastinter {int(FAST_INTERVAL_S * 1000)}ms "
         f"fall {FALL} rise {RISE} observe layer4 error-limit 1 on-error mark-down",
     ]

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from game_service.core import session_renewal
 from game_service.core.config import Settings
+from game_service.core.live import Hub
 from game_service.errors import GameError
 from game_service.jobs.queue import SqsQueue
 from game_service.repository import players
@@ -37,6 +38,8 @@ class Services:
     # the job queue (game_service.jobs) when GAME_JOB_QUEUE_URL is set: slow work (the avatar)
     # goes to the worker; None: the service does it inside the request, as on a local run
     queue: SqsQueue | None = None
+    # live updates (core/live.py): this process's listener and its open streams
+    hub: Hub | None = None
 
 
 def services_of(request: Request) -> Services:

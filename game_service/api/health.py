@@ -57,7 +57,9 @@ async def ready(request: Request):
 @router.get("/api/config", tags=["game"])
 async def public_config(request: Request):
     """Public settings the web page needs: the Facebook app id (when sign-in is enabled) and how
-    often the page refreshes what it shows."""
+    often the page re-reads what it shows: ``refresh_seconds`` without a live stream
+    (``/api/events``), ``refresh_live_seconds`` while one is open."""
     s = services_of(request).settings
     return {"facebook_app_id": s.facebook_app_id if s.facebook_enabled else None,
-            "refresh_seconds": s.page_refresh_seconds}
+            "refresh_seconds": s.page_refresh_seconds,
+            "refresh_live_seconds": s.page_refresh_live_seconds}

@@ -114,6 +114,17 @@ class Settings(BaseSettings):
     request_max_bytes: int = Field(64 * 1024, ge=1024)
     # How often the page re-reads friends, requests, gifts and state (GET /api/config tells it)
     page_refresh_seconds: float = Field(10, ge=0.5, le=600)
+    # Live updates (api/events.py): a page's stream of what happens to its player. A comment
+    # line every ``events_heartbeat_seconds`` keeps it open through the load balancer's idle
+    # timeout (60 s) and the CDN's origin read timeout (30 s); a stream ends after
+    # ``events_stream_seconds`` and the page opens the next one from the last event it saw.
+    # While a stream is open the page re-reads everything only every
+    # ``page_refresh_live_seconds`` (what no event announces: the leaderboard).
+    events_heartbeat_seconds: float = Field(15, gt=0, le=25)
+    events_stream_seconds: float = Field(300, ge=1, le=3600)
+    events_streams_per_player: int = Field(4, ge=1, le=100)  # per server process; more: 429
+    events_keep_seconds: int = Field(24 * 3600, ge=60)  # a reconnecting page catches up within this
+    page_refresh_live_seconds: float = Field(60, ge=0.5, le=3600)
     # Slow clients (core/http_timeouts.py): a request's head must arrive within this long of
     # the connection opening (408 and closed otherwise), a body may pause at most this long,
     # and a kept-alive connection idles at most this long between requests (longer than the

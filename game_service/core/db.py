@@ -70,6 +70,12 @@ def make_async_creator(creds, settings: Settings):
     return creator
 
 
+def listener_connect(settings: Settings) -> Callable[[], Awaitable[psycopg.AsyncConnection]]:
+    """How the live-updates listener (core/live.py) opens its connection: as the pool does
+    (the same credentials, refreshed the same way), outside the pool."""
+    return make_async_creator(credentials_for(settings), settings)
+
+
 def make_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
         engine = create_async_engine(settings.async_database_url, connect_args={"timeout": 30})

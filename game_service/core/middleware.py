@@ -24,6 +24,7 @@ from game_service.contract import LIVENESS_PATH
 from game_service.core.logs import request_id_var
 
 access_log = logging.getLogger("game_service.access")
+EVENT_STREAM = b"text/event-stream"
 _RID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 
 
@@ -99,7 +100,9 @@ class RequestId:
 
 class AccessLog:
     """One JSON line per request: method, path, the status sent (500 if none was) and the
-    service's own time. Not for the liveness probe."""
+    service's own time. Not for the liveness probe. A stream (``text/event-stream``, the live
+    updates) lasts as long as it is meant to: its line says ``"stream": true`` and is never
+    counted slow."""
 
     def __init__(self, app, sample_rate: float = 1.0, slow_ms: float = 1000.0):
         self.app = app
@@ -113,23 +116,27 @@ class AccessLog:
     async def __call__(self, scope, receive, send):
         start = time.perf_counter()
         status = 500
+        stream = False
 
         async def send_noting_status(message):
-            nonlocal status
+            nonlocal status, stream
             if message["type"] == "http.response.start":
                 status = message["status"]
+                stream = any(k == b"content-type" and v.startswith(EVENT_STREAM) for k, v in message.get("headers", ()))
             await send(message)
 
         try:
             await self.app(scope, receive, send_noting_status)
         finally:
             if scope["path"] != LIVENESS_PATH and access_log.isEnabledFor(logging.INFO):
-                self._line(scope, status, (time.perf_counter() - start) * 1000)
+                self._line(scope, status, (time.perf_counter() - start) * 1000, stream)
 
-    def _line(self, scope, status: int, duration_ms: float) -> None:
+    def _line(self, scope, status: int, duration_ms: float, stream: bool = False) -> None:
         fields = {"method": scope["method"], "path": scope["path"], "status": status,
                   "duration_ms": round(duration_ms, 2)}
-        keep = status >= 500 or duration_ms >= self.slow_ms
+        if stream:
+            fields["stream"] = True
+        keep = status >= 500 or (duration_ms >= self.slow_ms and not stream)
         if not keep:
             keep = self.sample_rate >= 1 or random.random() < self.sample_rate
             if self.sample_rate < 1:

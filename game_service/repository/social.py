@@ -13,6 +13,7 @@ from game_service.core.config import Settings
 from game_service.errors import GameError, conflict, not_found
 from game_service.models import friend_requests, friends, gifts, players
 from game_service.repository.economy import credit
+from game_service.repository.events import announce
 from game_service.repository.writes import PID, Chain, Write, insert_for, ledger_entry, reader
 
 p = players
@@ -29,6 +30,7 @@ async def _are_friends(conn: AsyncConnection, a: int, b: int) -> bool:
 
 
 async def _make_friends(conn: AsyncConnection, a: int, b: int) -> None:
+    """``a`` and ``b`` become friends (``a``'s doing: ``b``'s pages hear of it)."""
     # rows in a fixed order, so two transactions befriending the same pair never deadlock
     lo, hi = sorted((a, b))
     stmt = _insert(conn, friends).values([{"player_id": lo, "friend_id": hi}, {"player_id": hi, "friend_id": lo}])
@@ -41,6 +43,7 @@ async def _make_friends(conn: AsyncConnection, a: int, b: int) -> None:
             )
         )
     )
+    await announce(conn, b, "friend_added", a)
 
 
 async def _lock_pair(conn: AsyncConnection, a: int, b: int) -> int:
@@ -97,6 +100,7 @@ def friend_request(s: Settings, player_id: int, target: int) -> Write:
         ).scalar_one_or_none()
         if rid is None:
             raise conflict("already_requested", "a friend request to this player is already pending")
+        await announce(conn, target, "friend_request", player_id)
         return 201, {"status": "requested", "request_id": rid, "player_id": target}
 
     return Write("friend_request", steps)
@@ -122,15 +126,18 @@ def accept_request(player_id: int, request_id: int) -> Write:
 
 
 async def delete_request(engine: AsyncEngine, player_id: int, request_id: int) -> None:
+    """Decline (the recipient) or withdraw (the sender) a request; the other hears of it."""
     async with engine.begin() as conn:
-        r = await conn.execute(
+        gone = (await conn.execute(
             sa.delete(friend_requests).where(
                 friend_requests.c.id == request_id,
                 sa.or_(friend_requests.c.to_id == player_id, friend_requests.c.from_id == player_id),
-            )
-        )
-        if r.rowcount == 0:
+            ).returning(friend_requests.c.from_id, friend_requests.c.to_id)
+        )).first()
+        if gone is None:
             raise not_found("friend request")
+        other = gone.to_id if gone.from_id == player_id else gone.from_id
+        await announce(conn, other, "friend_request_closed", player_id)
 
 
 async def remove_friend(engine: AsyncEngine, player_id: int, friend_id: int) -> None:
@@ -145,6 +152,7 @@ async def remove_friend(engine: AsyncEngine, player_id: int, friend_id: int) -> 
         )
         if r.rowcount == 0:
             raise not_found("friend")
+        await announce(conn, friend_id, "friend_removed", player_id)
 
 
 async def list_friends(engine: AsyncEngine, s: Settings, player_id: int, limit: int, offset: int) -> dict:
@@ -232,6 +240,7 @@ def send_gift(s: Settings, player_id: int, to_id: int) -> Write:
         if gid is None:
             raise conflict("already_gifted", "you already sent this friend a gift today")
         await conn.execute(sa.update(p).where(p.c.id == to_id).values(gifts_waiting=p.c.gifts_waiting + 1))
+        await announce(conn, to_id, "gift", player_id)
         return 201, {"gift_id": gid, "to_player_id": to_id, "coins": s.gift_coins}
 
     return Write("gift_send", steps)

@@ -33,6 +33,7 @@ from game_service import rules
 from game_service.core import clock
 from game_service.core.config import Settings
 from game_service.core.db import execute_one, fetch_one
+from game_service.repository.events import announce
 from game_service.errors import GameError, not_found
 from game_service.models import idempotency_keys, ledger, players, rate_limits, signup_limits
 from game_service.core.security import Session
@@ -261,14 +262,18 @@ async def session_generation(engine: AsyncEngine, player_id: int) -> int | None:
 
 async def next_session_generation(engine: AsyncEngine, player_id: int) -> int | None:
     """Move the player's token generation on (revoking every token issued before); return
-    the new one, or None when the player does not exist."""
-    async with reader(engine).connect() as conn:
-        return (
+    the new one, or None when the player does not exist. The player's live streams hear of it
+    and end (``session_ended``)."""
+    async with engine.begin() as conn:
+        gen = (
             await conn.execute(
                 sa.update(p).where(p.c.id == player_id).values(session_gen=p.c.session_gen + 1)
                 .returning(p.c.session_gen)
             )
         ).scalar_one_or_none()
+        if gen is not None:
+            await announce(conn, player_id, "session_ended", None)
+        return gen
 
 
 # ---------------------------------------------------------------- guest sign-ups per address

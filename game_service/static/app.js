@@ -5,6 +5,8 @@
 const $ = (id) => document.getElementById(id);
 const TITLE = document.title;
 let refreshMs = 10000; // friends, requests, gifts and state refresh together this often (GET /api/config)
+let liveRefreshMs = 60000; // ...and this often while a live stream is open
+let refreshedAt = 0;  // Date.now() when the last refresh began
 const RENEW_HEADER = "X-Session-Token"; // sliding sessions: the server hands out a fresh token
 
 let token = localStorage.getItem("token");
@@ -455,6 +457,7 @@ function renderLeaderboard(lb) {
 async function refreshAll() {
   while (refreshing) await refreshing.catch(() => {});
   refreshing = (async () => {
+    refreshedAt = Date.now();
     try {
       // a write that ran while these were read may be newer than what they say: read again
       for (let attempt = 0; attempt < 3; attempt++) {
@@ -478,6 +481,112 @@ async function guardedRefresh() {
   try { await refreshAll(); } catch (e) { if (token) say(sentence(e), true); }
 }
 
+// ---------------------------------------------------------------- live updates
+// While signed in, the page holds a stream of what happens to its player (GET /api/events:
+// server-sent events, read with fetch so that it carries the session like every call). An
+// event (a friend request, a new friend, a gift) refreshes what the page shows at once. A
+// stream ends now and then (its server stops, or its time is up): the next one opens at once
+// from the last event id, and the server sends what came in between. While no stream is open
+// (it cannot open, or it broke) the page re-reads everything every refresh_seconds as it
+// always did, and tries the stream again, less often each time.
+let live = null;          // the open stream's AbortController
+let liveUp = false;       // a stream is open
+let lastEventId = null;   // the last event id seen (the stream's first event gives where it starts)
+let liveWanted = false;   // an event asked for a refresh that has not begun
+let liveRefreshing = false;
+
+function pollMs() { return liveUp ? liveRefreshMs : refreshMs; }
+
+async function liveRefresh() {
+  liveWanted = true;
+  if (liveRefreshing) return;
+  liveRefreshing = true;
+  try {
+    while (liveWanted && token) {
+      liveWanted = false;
+      try { await refreshAll(); } catch (e) { if (token) say(sentence(e), true); }
+    }
+  } finally {
+    liveRefreshing = false;
+  }
+}
+
+// Reads server-sent events from a response body: calls onEvent({id, event, data}) for each.
+async function readEvents(body, onEvent) {
+  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buf += value.replace(/\r\n?/g, "\n");
+    let end;
+    while ((end = buf.indexOf("\n\n")) >= 0) {
+      const block = buf.slice(0, end);
+      buf = buf.slice(end + 2);
+      const ev = {};
+      for (const line of block.split("\n")) {
+        if (!line || line.startsWith(":")) continue; // a comment: the stream's keep-alive
+        const i = line.indexOf(":");
+        const field = i < 0 ? line : line.slice(0, i);
+        let value = i < 0 ? "" : line.slice(i + 1);
+        if (value.startsWith(" ")) value = value.slice(1);
+        ev[field] = ev[field] === undefined ? value : ev[field] + "\n" + value;
+      }
+      if (ev.id !== undefined || ev.event !== undefined) onEvent(ev);
+    }
+  }
+}
+
+// One stream at a time: startLive() ends any other (a new sign-in), stopLive() ends it.
+let liveGen = 0;
+
+function startLive() {
+  stopLive();
+  runLive(++liveGen);
+}
+
+function stopLive() {
+  liveGen++;
+  if (live) live.abort();
+  live = null;
+  liveUp = false;
+  lastEventId = null;
+}
+
+async function runLive(gen) {
+  let failures = 0;
+  while (token && gen === liveGen) {
+    const ctl = new AbortController();
+    live = ctl;
+    let opened = false;
+    try {
+      const headers = { "Accept": "text/event-stream", "Authorization": "Bearer " + token };
+      if (lastEventId !== null) headers["Last-Event-ID"] = lastEventId;
+      const res = await fetch("/api/events", { headers, signal: ctl.signal, cache: "no-store" });
+      const renewed = res.headers.get(RENEW_HEADER);
+      if (renewed && token) { token = renewed; localStorage.setItem("token", token); }
+      if (res.status === 401) { if (token) sessionEnded(); return; }
+      if (res.ok && res.body) {
+        opened = true;
+        liveUp = true;
+        failures = 0;
+        await readEvents(res.body, (ev) => {
+          if (gen !== liveGen) return;
+          if (ev.id !== undefined) lastEventId = ev.id;
+          if (ev.event && ev.event !== "open") liveRefresh();
+        });
+      }
+    } catch (e) {
+      // the network, or the stream cut off: polling covers it until the next stream opens
+    } finally {
+      if (live === ctl) { live = null; liveUp = false; }
+    }
+    if (gen !== liveGen || !token) return;
+    if (!opened) failures++;
+    await sleep(opened ? 100 : Math.min(30000, 1000 * 2 ** Math.min(failures - 1, 5)));
+  }
+}
+
 // ---------------------------------------------------------------- signing in and out
 function showGame(on) {
   $("signin").hidden = on;
@@ -487,6 +596,7 @@ function showGame(on) {
 
 function forget() {
   token = null;
+  stopLive();
   me = null;
   prog = null;
   inviteCode = null;
@@ -520,6 +630,7 @@ async function signedIn(res) {
   showGame(true);
   say(`Welcome, ${res.player.name}!`);
   await refreshAll();
+  startLive();
   $("player-name").focus();
   await acceptPendingInvite();
   await loadInvite();
@@ -875,10 +986,12 @@ async function start() {
   const invite = inviteFromUrl();
   try { config = await api("GET", "/api/config"); } catch (e) { config = {}; }
   if (config.refresh_seconds > 0) refreshMs = config.refresh_seconds * 1000;
-  setInterval(() => { if (!document.hidden) guardedRefresh(); }, refreshMs);
+  if (config.refresh_live_seconds > 0) liveRefreshMs = config.refresh_live_seconds * 1000;
+  setInterval(() => { if (!document.hidden && Date.now() - refreshedAt >= pollMs()) guardedRefresh(); }, 250);
   if (config.facebook_app_id) loadFacebook();
   if (token) {
     showGame(true);
+    startLive();
     try {
       await refreshAll();
       await acceptPendingInvite();

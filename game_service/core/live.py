@@ -1,0 +1,205 @@
+"""Live updates: each server process listens for player events and wakes its open streams.
+
+A write that concerns a player records an event in its own transaction and, on PostgreSQL,
+sends ``NOTIFY player_events, '<player id>'`` (``repository/events.py``). Every server
+process, on every host, holds one connection that ``LISTEN``s on that channel (one more
+database connection per process than its pool). A notification wakes the streams this
+process holds for that player (``api/events.py``); each stream then reads the player's
+events after the last one it sent. A notification carries no data: the table is the truth,
+so a lost notification costs at most a wait for the next wake.
+
+The listener reconnects on its own (a failover, a restart, a rotated password: it connects
+as the pool does), and after each (re)connect wakes every stream, which then reads what it
+missed. A connection that died without a word is found by a ``SELECT 1`` every
+``PROBE_SECONDS`` of silence.
+
+Without PostgreSQL (SQLite, local play: one machine) the listener reads the table's new
+rows every half second instead.
+
+On SIGTERM (a rollout, a scale-in) the streams end at once, so that the graceful stop is
+not held up by them: each page opens its next stream on another host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import threading
+from collections.abc import Awaitable, Callable
+
+import psycopg
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from game_service.core.config import Settings
+from game_service.errors import GameError
+from game_service.repository import events
+
+log = logging.getLogger("game_service.live")
+
+PROBE_SECONDS = 30.0
+POLL_SECONDS = 0.5  # SQLite: how often the table is read
+PRUNE_SECONDS = 3600.0
+BACKOFF = (0.2, 0.5, 1.0, 2.0, 5.0)
+LISTENER_NAME = "game_service live listener"
+
+
+class Subscriber:
+    """One open stream: woken when its player has news; ``ended`` once the process stops."""
+
+    def __init__(self, player_id: int):
+        self.player_id = player_id
+        self.wake = asyncio.Event()
+        self.ended = False
+
+
+class Hub:
+    def __init__(self, settings: Settings, engine: AsyncEngine,
+                 connect: Callable[[], Awaitable[psycopg.AsyncConnection]] | None):
+        self.settings = settings
+        self.engine = engine
+        self._connect = connect  # None: no NOTIFY (SQLite), the table is read instead
+        self._subs: dict[int, set[Subscriber]] = {}
+        self._tasks: list[asyncio.Task] = []
+        self.listening = asyncio.Event()  # set while the listener is connected (tests, health)
+        self.reconnects = 0
+        self._ending = False
+
+    # ------------------------------------------------------------ streams
+    def subscribe(self, player_id: int) -> Subscriber:
+        mine = self._subs.setdefault(player_id, set())
+        cap = self.settings.events_streams_per_player
+        if len(mine) >= cap:
+            raise GameError(429, "too_many_streams", f"this player already has {cap} live streams open here",
+                            headers={"Retry-After": "30"})
+        if self._ending:
+            raise GameError(503, "shutting_down", "this server is stopping; try again", headers={"Retry-After": "1"})
+        sub = Subscriber(player_id)
+        mine.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        mine = self._subs.get(sub.player_id)
+        if mine is not None:
+            mine.discard(sub)
+            if not mine:
+                del self._subs[sub.player_id]
+
+    def streams(self) -> int:
+        return sum(len(s) for s in self._subs.values())
+
+    def wake(self, player_id: int) -> None:
+        for sub in self._subs.get(player_id, ()):
+            sub.wake.set()
+
+    def wake_all(self) -> None:
+        for mine in self._subs.values():
+            for sub in mine:
+                sub.wake.set()
+
+    def end_streams(self) -> None:
+        """Every stream ends (the process is stopping); no new one opens."""
+        self._ending = True
+        for mine in self._subs.values():
+            for sub in mine:
+                sub.ended = True
+                sub.wake.set()
+
+    # ------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        listen = self._listen_loop() if self._connect is not None else self._poll_loop()
+        self._tasks = [asyncio.create_task(listen, name="live-listener"),
+                       asyncio.create_task(self._prune_loop(), name="live-prune")]
+
+    async def stop(self) -> None:
+        self.end_streams()
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+    def end_streams_on_exit(self) -> None:
+        """Chain SIGTERM and SIGINT: end the streams, then whatever handled them before (the
+        server's graceful stop). Only the main thread can (a test client runs its app elsewhere)."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            before = signal.getsignal(sig)
+
+            def handler(signum, frame, before=before):
+                loop.call_soon_threadsafe(self.end_streams)
+                if callable(before):
+                    before(signum, frame)
+
+            signal.signal(sig, handler)
+
+    # ------------------------------------------------------------ listeners
+    async def _listen_loop(self) -> None:
+        failures = 0
+        while True:
+            conn = None
+            try:
+                conn = await self._connect()
+                await conn.set_autocommit(True)
+                # named, so that an operator sees it for what it is in pg_stat_activity
+                await conn.execute(f"SET application_name = '{LISTENER_NAME}'")
+                await conn.execute(f"LISTEN {events.CHANNEL}")
+                self.listening.set()
+                if failures or self.reconnects:
+                    log.info("listening for player events again")
+                self.reconnects += 1
+                failures = 0
+                self.wake_all()  # what was announced while nobody listened is read now
+                while True:
+                    async for note in conn.notifies(timeout=PROBE_SECONDS):
+                        self._on_note(note.payload)
+                    await asyncio.wait_for(conn.execute("SELECT 1"), 5)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any failure: reconnect after a pause
+                if self.listening.is_set() or failures == 0:
+                    log.warning("player events listener lost its connection; reconnecting",
+                                extra={"fields": {"error": f"{type(exc).__name__}: {exc}"[:300]}})
+                self.listening.clear()
+                failures += 1
+            finally:
+                if conn is not None:
+                    await conn.close()
+            await asyncio.sleep(BACKOFF[min(failures, len(BACKOFF)) - 1])
+
+    def _on_note(self, payload: str) -> None:
+        try:
+            player_id = int(payload)
+        except ValueError:
+            log.warning("a player events notification that is not a player id", extra={"fields": {"payload": payload[:100]}})
+            return
+        self.wake(player_id)
+
+    async def _poll_loop(self) -> None:
+        last = None
+        while True:
+            try:
+                if last is None:
+                    last = await events.highest_id(self.engine)
+                    self.listening.set()
+                last, players = await events.newer_than(self.engine, last)
+                for player_id in players:
+                    self.wake(player_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                log.warning("player events could not be read", extra={"fields": {"error": str(exc)[:300]}})
+            await asyncio.sleep(POLL_SECONDS)
+
+    async def _prune_loop(self) -> None:
+        while True:
+            try:
+                gone = await events.prune(self.engine, self.settings.events_keep_seconds)
+                if gone:
+                    log.info("old player events pruned", extra={"fields": {"rows": gone}})
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the next hour tries again
+                log.warning("player events could not be pruned", extra={"fields": {"error": str(exc)[:300]}})
+            await asyncio.sleep(PRUNE_SECONDS)
