@@ -12,8 +12,6 @@ import os
 import queue
 import signal
 import statistics
-import subprocess
-import sys
 import threading
 import time
 
@@ -21,8 +19,7 @@ import httpx
 import psycopg
 import pytest
 
-from local_topology.processes import free_port
-from tests.game_service.conftest import REPO, SESSION_SECRET, create_database, drop_database
+from tests.game_service.conftest import SESSION_SECRET, LiveServer, create_database, drop_database
 from game_service.core.config import Settings
 from game_service.core.live import LISTENER_NAME
 from game_service.migrate import upgrade_head
@@ -30,38 +27,11 @@ from game_service.migrate import upgrade_head
 pytestmark = pytest.mark.slow(seconds=25)  # the whole file, idle 2-core machine
 
 
-class Server:
-    def __init__(self, db_url: str, tmp, **env):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        full = {k: v for k, v in os.environ.items() if not k.startswith(("GAME_", "AWS_"))}
-        full.update(PYTHONPATH=str(REPO), GAME_ENV="test", GAME_DATABASE_URL=db_url, GAME_SESSION_SECRET=SESSION_SECRET,
-                    GAME_PORT=str(self.port), GAME_WORKERS="1", GAME_MEDIA_DIR=str(tmp / f"media-{self.port}"),
-                    GAME_RATE_LIMIT_WRITES="100000", GAME_SIGNUP_LIMIT_PER_ADDRESS="1000000",
-                    GAME_PUBLIC_BASE_URL="https://game.example.test", **env)
-        self.log = tmp / f"server-{self.port}.log"
-        self.proc = subprocess.Popen([sys.executable, "-m", "game_service", "serve"], env=full, cwd=tmp,
-                                     stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
-
-    def wait_ready(self) -> None:
-        for _ in range(300):
-            try:
-                if httpx.get(self.url + "/api/health/ready").status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise AssertionError(f"the server did not start:\n{self.log.read_text()[-3000:]}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(25)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+def server(db_url: str, tmp, **env) -> LiveServer:
+    """One "host": the production server with one worker process."""
+    return LiveServer({"GAME_DATABASE_URL": db_url, "GAME_SESSION_SECRET": SESSION_SECRET, "GAME_ENV": "test",
+                       "GAME_MEDIA_DIR": str(tmp / f"media-{len(env)}-{time.monotonic_ns()}"),
+                       "GAME_RATE_LIMIT_WRITES": "100000", **env}, workers=1)
 
 
 class Stream:
@@ -148,11 +118,9 @@ def live_db():
 def hosts(live_db, tmp_path_factory):
     """Two servers ("hosts") on one database."""
     tmp = tmp_path_factory.mktemp("live")
-    servers = [Server(live_db, tmp), Server(live_db, tmp, GAME_EVENTS_HEARTBEAT_SECONDS="0.5",
-                                                 GAME_EVENTS_STREAM_SECONDS="3")]
+    servers = [server(live_db, tmp)]
     try:
-        for s in servers:
-            s.wait_ready()
+        servers.append(server(live_db, tmp, GAME_EVENTS_HEARTBEAT_SECONDS="0.5", GAME_EVENTS_STREAM_SECONDS="3"))
         yield servers
     finally:
         for s in servers:
@@ -247,7 +215,7 @@ def test_the_stream_needs_a_session_and_a_sane_event_id(hosts):
     one, _ = hosts
     assert httpx.get(one.url + "/api/events").status_code == 401
     ann = guest(one.url, "Ann")
-    for bad in ("abc", "-1", "9" * 20, "1 2"):
+    for bad in ("abc", "-1", "9" * 20, "1 2", ""):
         r = httpx.get(one.url + "/api/events", headers={**ann[1], "Last-Event-ID": bad})
         assert r.status_code == 422, (bad, r.status_code)
     streams = [Stream(one.url, ann[1]) for _ in range(5)]  # four per player per process
@@ -291,18 +259,17 @@ def test_the_listener_comes_back_after_its_connection_is_killed(hosts, live_db):
 
 
 def test_sigterm_ends_the_streams_at_once(live_db, tmp_path):
-    server = Server(live_db, tmp_path)
+    host = server(live_db, tmp_path)
     try:
-        server.wait_ready()
-        ann = guest(server.url, "Ann")
-        stream = Stream(server.url, ann[1])
+        ann = guest(host.url, "Ann")
+        stream = Stream(host.url, ann[1])
         stream.next()
         t0 = time.monotonic()
-        server.proc.send_signal(signal.SIGTERM)
+        host.proc.send_signal(signal.SIGTERM)
         assert stream.ended.wait(5), "the stream held the server's stop"
-        server.proc.wait(10)
+        host.proc.wait(10)
         stopped = time.monotonic() - t0
         assert stopped < 5, f"the server took {stopped:.1f} s to stop (a stream held it up)"
         stream.close()
     finally:
-        server.stop()
+        host.stop()

@@ -55,6 +55,8 @@ def test_the_api_conforms_to_its_openapi_document(pg_url, tmp_path, fake_graph):
         "GAME_RATE_LIMIT_WRITES": "1000000", "GAME_FACEBOOK_GRAPH_URL": fake_graph.url,
         "GAME_FACEBOOK_APP_ID": FB_APP_ID, "GAME_FACEBOOK_APP_SECRET": FB_APP_SECRET,
         "GAME_DB_POOL_TIMEOUT_SECONDS": "30",
+        # the live stream (GET /api/events) answers for a second, then ends: a case, not a wait
+        "GAME_EVENTS_STREAM_SECONDS": "1",
     })
     try:
         token = _world(server.url)
