@@ -481,3 +481,47 @@ def test_the_page_waits_for_the_avatar_a_worker_makes(game_url, browser):
     assert polls == [7, 7, 8] and page.locator("#avatar").get_attribute("src") == avatar
     assert problems == []
     tab.context.close()
+
+
+def _ask_to_be_friends(url: str, pid: int, name: str) -> float:
+    """A new player ``name`` asks ``pid`` to be friends (as another browser would); when."""
+    fan = httpx.post(url + "api/auth/guest", json={"name": name}).json()
+    t0 = time.monotonic()
+    r = httpx.post(url + "api/friends/requests", json={"player_id": pid},
+                   headers={"Authorization": f"Bearer {fan['token']}", "Idempotency-Key": os.urandom(8).hex()})
+    assert r.status_code == 201, r.text
+    return t0
+
+
+def test_a_friend_request_shows_at_once_by_the_live_stream_and_by_polling_without_it(game_url, browser):
+    """With its live stream, the page shows a friend request at once, though it re-reads
+    everything only every minute while the stream is open; where the stream cannot open (a
+    proxy that refuses it, here the browser), it shows it by polling every REFRESH_S."""
+    from playwright.sync_api import expect
+
+    problems: list[str] = []
+    live, blocked = Tab(browser, "desktop", problems), Tab(browser, "desktop", problems)
+    refused = []
+
+    def refuse(route):
+        refused.append(time.monotonic())
+        route.abort()
+
+    blocked.context.route(re.compile(r"/api/events$"), refuse)
+    for tab, name in ((live, "Streamer"), (blocked, "Poller")):
+        with tab.page.expect_response(lambda r: "/api/config" in r.url):
+            sign_in(tab, game_url, name)
+    assert httpx.get(game_url + "api/config").json()["refresh_live_seconds"] >= 60  # no poll will do it
+    live.page.wait_for_function("() => liveUp")
+    for i, tab in enumerate((live, blocked)):
+        pid = int(tab.page.locator("#player-id").inner_text())
+        t0 = _ask_to_be_friends(game_url, pid, f"Fan{i}")
+        expect(tab.page.locator("#requests")).to_contain_text(f"Fan{i} (#", timeout=5000)
+        shown = time.monotonic() - t0
+        print(f"\n{'streamed' if tab is live else 'polled'}: shown {shown * 1000:.0f} ms after the request")
+        assert shown < (1.5 if tab is live else REFRESH_S + 1.5)
+    assert live.page.evaluate("liveUp"), "the stream closed meanwhile: the test proved nothing"
+    assert refused, "the page without a stream did not even try to open one"
+    live.context.close()
+    blocked.context.close()
+    assert problems == []
