@@ -276,7 +276,7 @@ class ScalingAppTier(Construct):
             vpc_subnets=load_balancer_subnets,
             security_group=load_balancer_security_group,
             drop_invalid_header_fields=True,
-            idle_timeout=Duration.seconds(60),
+            idle_timeout=Duration.seconds(60),  # the live stream's keep-alive line comes every 15 s
         )
         self.load_balancer.log_access_logs(access_logs_bucket, prefix="alb")
         listener = self.load_balancer.add_listener("Http", port=80, open=False)

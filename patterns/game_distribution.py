@@ -84,6 +84,8 @@ class GameDistribution(Construct):
                 reason="The buckets' own stack grants this account's distributions read access (SecureBucket).",
             )
         )
+        # read_timeout: a silent response is given up after 30 s; the live stream (GET
+        # /api/events) writes a keep-alive line every 15 s (the service's events_heartbeat_seconds)
         api = origins.VpcOrigin.with_vpc_origin(
             api_origin, read_timeout=Duration.seconds(30), keepalive_timeout=Duration.seconds(5)
         )
@@ -107,6 +109,9 @@ class GameDistribution(Construct):
                     viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
                     allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
                     cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
+                    # never compressed at the edge: a compressed live stream would be held back
+                    # until a block filled (CachingDisabled compresses nothing either; said here)
+                    compress=False,
                     # Cookies, query strings and every header but Host reach the API.
                     origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
                     response_headers_policy=headers,

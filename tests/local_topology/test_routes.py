@@ -96,3 +96,31 @@ def test_the_nginx_config_sends_each_path_where_the_distribution_does():
 def test_a_path_pattern_the_front_door_cannot_express_is_refused(pattern):
     with pytest.raises(ValueError, match="is not of the form /prefix/"):
         frontdoor.nginx_prefix(pattern)
+
+
+def _alb_idle_timeout(app_template: dict) -> int:
+    (alb,) = [r for r in app_template["Resources"].values() if r["Type"] == "AWS::ElasticLoadBalancingV2::LoadBalancer"]
+    attrs = {a["Key"]: a["Value"] for a in alb["Properties"]["LoadBalancerAttributes"]}
+    return int(attrs["idle_timeout.timeout_seconds"])
+
+
+@pytest.mark.parametrize("stage", ["small", "scale-out"])
+def test_the_live_streams_keep_alive_beats_every_idle_timeout_on_its_way(templates, stage):
+    """A page's live stream (GET /api/events) is quiet for minutes; the service writes a
+    comment line every ``events_heartbeat_seconds``, which must come before any hop on the
+    way gives up on a silent response: CloudFront's origin read timeout, the ALB's idle
+    timeout, and locally nginx's and HAProxy's. And the API behaviour neither caches nor
+    compresses, which would hold the events back."""
+    from game_service.core.config import Settings
+    from local_topology import haproxy
+
+    heartbeat = Settings().events_heartbeat_seconds
+    app = templates[stage]["app"]
+    assert heartbeat < distribution_routes(app)["api_read_timeout"]
+    assert heartbeat < _alb_idle_timeout(app)
+    assert heartbeat < frontdoor.API_READ_TIMEOUT_S  # nginx's proxy_read_timeout and HAProxy's timeout server
+    assert f"timeout server {frontdoor.API_READ_TIMEOUT_S}s" in haproxy.config(
+        listen="127.0.0.1:1", servers={"h1": "127.0.0.1:2"}, socket_path="/s", pid_file="/p")
+    (api,) = [b for b in _distribution(app)["CacheBehaviors"] if b["PathPattern"] == "/api/*"]
+    assert api["CachePolicyId"] == "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # AWS's managed CachingDisabled
+    assert not api.get("Compress", False)
