@@ -19,10 +19,8 @@ conftest), through the front door only, as players reach the CDN:
 
 from __future__ import annotations
 
-import os
 import threading
 import time
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -34,9 +32,6 @@ from tests.local_topology.conftest import PNG_1x1, guest
 
 pytestmark = pytest.mark.slow(seconds=210)  # the whole file, idle 2-core machine
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]
 # the page reports every message it shows as an error (class "error") to the test
 WATCH_ERRORS = """
 document.addEventListener("DOMContentLoaded", () => {
@@ -89,18 +84,6 @@ class LbWatch:
         self._stop.set()
         self._thread.join(5)
         return self.samples
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (scripts/system-packages.txt)")
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 def test_a_host_killed_while_people_play_goes_unnoticed_and_rejoins(topology, browser, tmp_path):
