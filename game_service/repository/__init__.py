@@ -11,6 +11,8 @@
 * ``deletion``  Facebook data-deletion requests
 * ``jobs``      the rows behind the job queue's messages: one avatar job per upload, its
                 state from queued to done, refused or failed, read by its player
+* ``events``    what happened to a player that their open pages should show now (a row
+                and a NOTIFY in the write's own transaction; read by the live streams)
 
 The rules themselves (energy refill, levels, the rate-limit window) are in
 :mod:`game_service.rules`, without I/O.
