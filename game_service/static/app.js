@@ -139,10 +139,24 @@ function note(id, text, kind = "") {
   el.className = "note" + (kind ? " " + kind : "");
 }
 
-function say(text, isError = false) {
+function say(text, isError = false, { fade = false } = {}) {
   const m = $("message");
   m.textContent = text;
   m.className = isError ? "error" : "";
+  clearTimeout(m._t);
+  if (fade) m._t = setTimeout(() => { if (m.textContent === text) say(""); }, 6000);
+}
+
+// An error note is about what was just tried: the next success anywhere on the page clears it.
+function clearErrors() {
+  for (const el of document.querySelectorAll(".note.error")) note(el.id, "");
+  if ($("message").className === "error") say("");
+}
+
+// Every note emptied (signing out: nothing of the last player stays on the screen).
+function clearNotes() {
+  for (const el of document.querySelectorAll(".note")) { note(el.id, ""); delete el.dataset.fresh; delete el.dataset.zero; }
+  say("");
 }
 
 // Run a click's request with its button busy (disabled, aria-busy) until it answers, then
@@ -267,6 +281,7 @@ function renderState(s) {
     note("act-note", `Level up! You reached level ${s.level}.`, "ok");
   }
   updateTitle();
+  maybeAskToSave();
   tick();
 }
 
@@ -288,7 +303,37 @@ function renderProgress(p) {
   $("castle-upgrade").textContent = c.next_price === null ? "Castle complete" : `Build level ${c.level + 1} (${c.next_price} coins)`;
   $("buy-energy").textContent = `Buy ${p.energy_pack.amount} energy (${p.energy_pack.price} coins)`;
   $("daily").textContent = `Claim daily reward (+${p.daily.coins} coins)`;
+  renderRecoveryButtons();
+  maybeAskToSave();
   tick();
+}
+
+// "Get a recovery code", or "a new one" once there is one (which the new one replaces).
+function renderRecoveryButtons() {
+  $("make-recovery").textContent = prog && prog.recovery_code ? "Get a new recovery code" : "Get a recovery code";
+}
+
+// A guest without a recovery code is asked to save one once there is something to lose (the
+// first level up, the first castle level): a guest whose browser forgets them, or who does not
+// play for 7 days, can come back only with one. "Not now" waits a day.
+const LATER_KEY = "savePromptLater";
+function maybeAskToSave() {
+  const later = Number(localStorage.getItem(LATER_KEY) || 0);
+  const show = !!(me && prog && !me.facebook_linked && !prog.recovery_code && Date.now() - later > 86400000
+    && (me.level >= 2 || prog.castle.level >= 1));
+  $("save-prompt").hidden = !show;
+}
+
+// Why the server refuses a name (game_service/names.py), in the player's words.
+function nameProblem(name) {
+  if ([...name].length > 40) return "Names can be up to 40 characters.";
+  if (/[<>]/.test(name)) return "Names cannot contain < or >.";
+  if (/[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Zl}\p{Zp}]/u.test(name)) {
+    return "Names cannot contain invisible or control characters (such as a zero-width space).";
+  }
+  if (/^\p{M}/u.test(name)) return "A name cannot begin with an accent or a mark on its own.";
+  if (/\p{M}{3,}/u.test(name)) return "A letter in a name can carry at most 2 accents or marks.";
+  return "A name needs at least one visible letter, number or symbol.";
 }
 
 // Enable or disable each action from the state, unless its request is running.
@@ -319,7 +364,8 @@ function tick() {
   }
   const actNote = $("act-note");
   if (energy < prog.action_energy_cost) {
-    note("act-note", `Out of energy: the next point comes in ${clock(next)}.`);
+    // said once (a live region read out at each change); the timer above counts the seconds
+    if (!actNote.dataset.zero) note("act-note", `Out of energy: the next point comes in ${wait(next)}.`);
     actNote.dataset.zero = "1";
   } else if (actNote.dataset.zero) {
     delete actNote.dataset.zero;
@@ -357,7 +403,9 @@ function tick() {
 // A result note stays a few seconds before the countdown notes take the place back.
 function fresh(id, text, kind = "ok") {
   const el = $(id);
+  if (kind !== "error") clearErrors();
   note(id, text, kind);
+  delete el.dataset.zero; // the out-of-energy note (tick) was replaced: it is said again
   el.dataset.fresh = "1";
   clearTimeout(el._t);
   el._t = setTimeout(() => { delete el.dataset.fresh; tick(); }, kind === "error" ? 8000 : 5000);
@@ -597,6 +645,8 @@ function showGame(on) {
 function forget() {
   token = null;
   stopLive();
+  clearNotes();
+  $("save-prompt").hidden = true;
   me = null;
   prog = null;
   inviteCode = null;
@@ -620,15 +670,18 @@ function linked(r) {
 }
 
 function sessionEnded() {
+  const facebook = me && me.facebook_linked;
   forget();
-  say(MESSAGES.invalid_session, true);
+  say(facebook ? "Your session has ended. Sign in with Facebook to come back."
+    : "Your session has ended. If you saved a recovery code, enter it below to get your account back; "
+      + "without one, this account cannot be reached again: you can start a new game as a guest.", true);
 }
 
 async function signedIn(res) {
   token = res.token;
   localStorage.setItem("token", token);
   showGame(true);
-  say(`Welcome, ${res.player.name}!`);
+  say(`Welcome, ${res.player.name}!`, false, { fade: true });
   await refreshAll();
   startLive();
   $("player-name").focus();
@@ -636,31 +689,37 @@ async function signedIn(res) {
   await loadInvite();
 }
 
+const EVERY_DEVICE = "Signing out signs this account out on every device where it is signed in.";
+
 async function signOutClicked() {
-  if (me && me.facebook_linked) {
-    await signOutEverywhere();
-    say("Signed out. Sign in with Facebook to come back.");
-    $("guest-name").focus();
-    return;
-  }
+  const facebook = me && me.facebook_linked;
   const hasCode = prog && prog.recovery_code;
-  $("signout-text").textContent = hasCode
-    ? "You play as a guest. To come back, you will need your recovery code. If you lost it, get a new one before signing out."
-    : "You play as a guest: this browser holds the only key to your account. If you sign out without saving it, your coins, castle and friends are lost. Save your progress first:";
+  $("signout-text").textContent = facebook
+    ? `${EVERY_DEVICE} Sign in with Facebook to come back.`
+    : hasCode
+      ? `${EVERY_DEVICE} You play as a guest: to come back, you will need your recovery code. If you lost it, get a new one before signing out.`
+      : `${EVERY_DEVICE} You play as a guest: this browser holds the only key to your account. If you sign out without saving it, your coins, castle and friends are lost. Save your progress first:`;
   $("signout-code-box").hidden = true;
   note("signout-note", "");
-  $("signout-fb").hidden = !fbReady;
-  $("signout-confirm").textContent = "Sign out anyway";
+  $("signout-save").hidden = facebook;
+  $("signout-save").textContent = hasCode ? "Get a new recovery code" : "Get a recovery code";
+  $("signout-fb").hidden = facebook || !fbReady;
+  $("signout-confirm").textContent = facebook ? "Sign out" : "Sign out anyway";
   $("signout-dialog").showModal();
-  $("signout-save").focus();
+  $(facebook ? "signout-cancel" : "signout-save").focus();
 }
 
 async function makeRecoveryCode(btn, noteId, input, box) {
+  if (prog && prog.recovery_code && $(box).hidden && !(await confirmDialog(
+    "You already have a recovery code. A new one replaces it: the old code stops working. Get a new code?",
+    "Get a new code"))) { btn.focus(); return; }
   const r = await busy(btn, noteId, () => api("POST", "/api/me/recovery-code"));
   if (!r) return;
   $(input).value = r.code;
   $(box).hidden = false;
   if (prog) prog.recovery_code = true;
+  $("save-prompt").hidden = true;
+  renderRecoveryButtons();
   fresh(noteId, "Here is your recovery code. Copy it and keep it somewhere safe: it brings this account back on any device.");
   $(input).select();
 }
@@ -821,7 +880,7 @@ function wire() {
     e.preventDefault();
     const name = $("guest-name").value.trim();
     busy($("guest-signin"), "signin-note", async () => signedIn(await api("POST", "/api/auth/guest", name ? { name } : undefined)),
-      { invalid_request: "Names can be up to 40 characters, without < or >." });
+      { invalid_request: nameProblem(name) });
   });
   $("recover-form").addEventListener("submit", (e) => {
     e.preventDefault();
@@ -831,7 +890,7 @@ function wire() {
       const r = await api("POST", "/api/auth/recover", { code });
       $("recover-code").value = "";
       await signedIn(r);
-      say(`Welcome back, ${r.player.name}!`);
+      say(`Welcome back, ${r.player.name}!`, false, { fade: true });
     }, { invalid_request: MESSAGES.unknown_recovery_code });
   });
   $("sign-out").addEventListener("click", signOutClicked);
@@ -896,7 +955,7 @@ function wire() {
       renderState({ ...me, ...(await api("PATCH", "/api/me", { name })) });
       closeRename();
       fresh("account-note", `You are now called ${name}.`);
-    }, { invalid_request: "Names can be up to 40 characters, without < or >." });
+    }, { invalid_request: nameProblem(name) });
   });
 
   $("copy-invite").addEventListener("click", () => copy("invite-link", "friends-note", "invite link"));
@@ -948,6 +1007,15 @@ function wire() {
       .finally(() => { label.removeAttribute("aria-busy"); e.target.value = ""; });
   });
   $("make-recovery").addEventListener("click", () => makeRecoveryCode($("make-recovery"), "account-note", "recovery-code", "recovery-box"));
+  $("save-prompt-code").addEventListener("click", async () => {
+    await makeRecoveryCode($("save-prompt-code"), "account-note", "recovery-code", "recovery-box");
+    if (!$("recovery-box").hidden) $("recovery-code").focus();
+  });
+  $("save-prompt-later").addEventListener("click", () => {
+    localStorage.setItem(LATER_KEY, String(Date.now()));
+    $("save-prompt").hidden = true;
+    $("act").focus();
+  });
   $("copy-recovery").addEventListener("click", () => copy("recovery-code", "account-note", "recovery code"));
   $("fb-link").addEventListener("click", () => busy($("fb-link"), "account-note", async () => {
     const auth = await facebookAuth();

@@ -233,7 +233,12 @@ def test_players_play_meet_live_and_keep_their_account(game_url, browser, viewpo
     act(a, 20)
     expect(a.locator("#energy")).to_have_text("0")
     expect(a.locator("#act")).to_be_disabled()
-    expect(a.locator("#act-note")).to_have_text(re.compile(r"^Out of energy: the next point comes in [0-2]:[0-5]\d\.$"))
+    out = re.compile(r"^Out of energy: the next point comes in (\d+ s|[1-3] min)\.$")
+    expect(a.locator("#act-note")).to_have_text(out)
+    said = a.locator("#act-note").inner_text()  # a polite live region: said once, not every second
+    a.wait_for_function("t => document.getElementById('refill').textContent !== t",
+                        arg=a.locator("#refill").inner_text(), timeout=3000)
+    assert a.locator("#act-note").inner_text() == said
     ann.check("out-of-energy")
 
     # Bob signs in; Ann finds him by name; the request reaches Bob's open page without a reload
@@ -302,7 +307,7 @@ def test_players_play_meet_live_and_keep_their_account(game_url, browser, viewpo
     a.click("#rename")
     a.fill("#rename-name", "<Ann>")
     a.click("#rename-save")
-    expect(a.locator("#account-note")).to_have_text("Names can be up to 40 characters, without < or >.")
+    expect(a.locator("#account-note")).to_have_text("Names cannot contain < or >.")
     a.fill("#rename-name", f"Ann B {tag}")
     a.click("#rename-save")
     expect(a.locator("#player-name")).to_have_text(f"Ann B {tag}")
@@ -326,6 +331,7 @@ def test_players_play_meet_live_and_keep_their_account(game_url, browser, viewpo
     a.click("#sign-out")
     expect(a.locator("#signout-dialog")).to_be_visible()
     expect(a.locator("#signout-text")).to_contain_text("If you sign out without saving it")
+    expect(a.locator("#signout-text")).to_contain_text("on every device")
     ann.check("signout-warning")
     a.click("#signout-save")
     code = a.locator("#signout-code")
@@ -525,3 +531,76 @@ def test_a_friend_request_shows_at_once_by_the_live_stream_and_by_polling_withou
     live.context.close()
     blocked.context.close()
     assert problems == []
+
+
+def test_a_guest_is_asked_to_save_their_account_and_told_plainly_what_went_wrong(game_url, browser):
+    """What a guest can lose is guarded where it matters, and every message is about what
+    just happened: the prompt to save a recovery code after the first level; a code shown
+    whole on a phone; a new code replaces the saved one only when asked; a success clears an
+    earlier error; "Welcome" goes away; a name's refusal gives its own reason; the screen
+    after a session ended elsewhere (the live stream hears it) says what a guest can do."""
+    from playwright.sync_api import expect
+
+    problems: list[str] = []
+    tab = Tab(browser, "phone", problems)
+    page = tab.page
+    sign_in(tab, game_url, "Saver")
+    expect(page.locator("#message")).to_have_text("Welcome, Saver!")
+    expect(page.locator("#save-prompt")).to_be_hidden()
+    act(page, 10)  # level 2: something to lose
+    expect(page.locator("#save-prompt")).to_be_visible()
+    expect(page.locator("#save-prompt")).to_contain_text("only a recovery code brings this account back")
+    tab.check("save-prompt")
+    expect(page.locator("#message")).to_have_text("", timeout=8000)  # the welcome went away
+    page.click("#save-prompt-later")
+    expect(page.locator("#save-prompt")).to_be_hidden()
+    page.reload()
+    expect(page.locator("#player-name")).to_have_text("Saver")
+    expect(page.locator("#save-prompt")).to_be_hidden()  # "not now" holds for a day
+
+    page.click("#make-recovery")
+    code = page.locator("#recovery-code")
+    expect(code).to_have_value(re.compile(r"^[A-Z2-9]{5}(-[A-Z2-9]{5}){3}$"))
+    first = code.input_value()
+    assert code.evaluate("e => e.scrollWidth <= e.clientWidth"), "the recovery code is cut off on a phone"
+    expect(page.locator("#make-recovery")).to_have_text("Get a new recovery code")
+    page.reload()  # the code is no longer on screen: a new one would silently replace it
+    expect(page.locator("#make-recovery")).to_have_text("Get a new recovery code")
+    page.click("#make-recovery")
+    expect(page.locator("#confirm-text")).to_contain_text("the old code stops working")
+    page.click("#confirm-no")
+    expect(page.locator("#recovery-box")).to_be_hidden()
+    page.click("#make-recovery")
+    page.click("#confirm-yes")
+    expect(code).not_to_have_value(first)
+    expect(code).to_have_value(re.compile(r"^[A-Z2-9]{5}(-[A-Z2-9]{5}){3}$"))
+
+    # an error note goes once something else succeeds
+    page.route("**/api/shop/energy", lambda route: route.abort())
+    page.click("#buy-energy")
+    expect(page.locator("#buy-note")).to_have_class("note error")
+    page.unroute("**/api/shop/energy")
+    page.click("#act")
+    expect(page.locator("#act-note")).to_contain_text("+5 coins")
+    expect(page.locator("#buy-note")).not_to_have_class("note error")
+
+    # a refused name says why it was refused
+    for name, why in (("Zero\u200bWidth", "Names cannot contain invisible or control characters (such as a zero-width space)."),
+                      ("Acce\u0301\u0301\u0301nt", "A letter in a name can carry at most 2 accents or marks.")):
+        page.click("#rename")
+        page.fill("#rename-name", name)
+        page.click("#rename-save")
+        expect(page.locator("#account-note")).to_have_text(why)
+        page.click("#rename-cancel")
+
+    # signed out on another device: the open page hears it and says what a guest can do
+    token = page.evaluate("localStorage.getItem('token')")
+    r = httpx.post(game_url + "api/auth/sign-out", headers={"Authorization": f"Bearer {token}",
+                                                            "Idempotency-Key": os.urandom(8).hex()})
+    assert r.status_code == 204
+    expect(page.locator("#message")).to_contain_text("enter it below to get your account back", timeout=5000)
+    expect(page.locator("#guest-signin")).to_be_visible()
+    assert [page.locator(f"#{n}").inner_text() for n in ("account-note", "buy-note", "act-note")] == ["", "", ""]
+    tab.check("session-ended")
+    tab.context.close()
+    assert problems == [], problems
