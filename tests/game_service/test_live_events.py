@@ -43,6 +43,7 @@ class Stream:
         self.keepalives = 0
         self.status: int | None = None
         self.ended = threading.Event()
+        self._stop = threading.Event()
         self.error: BaseException | None = None
         h = dict(headers)
         if last_event_id is not None:
@@ -61,6 +62,8 @@ class Stream:
                     return
                 ev: dict = {}
                 for line in r.iter_lines():
+                    if self._stop.is_set():  # closed by the test: at the next line (a keep-alive at most)
+                        return
                     if line == "":
                         if ev:
                             self.events.put((time.monotonic(), ev.get("event"), ev.get("id"), ev.get("data")))
@@ -86,8 +89,9 @@ class Stream:
                 return got
 
     def close(self):
-        self._client.close()
+        self._stop.set()
         self._thread.join(5)
+        self._client.close()
 
 
 def guest(url: str, name: str) -> tuple[int, dict]:
@@ -118,7 +122,7 @@ def live_db():
 def hosts(live_db, tmp_path_factory):
     """Two servers ("hosts") on one database."""
     tmp = tmp_path_factory.mktemp("live")
-    servers = [server(live_db, tmp)]
+    servers = [server(live_db, tmp, GAME_EVENTS_HEARTBEAT_SECONDS="1")]  # a closed test stream goes within 1 s
     try:
         servers.append(server(live_db, tmp, GAME_EVENTS_HEARTBEAT_SECONDS="0.5", GAME_EVENTS_STREAM_SECONDS="3"))
         yield servers
