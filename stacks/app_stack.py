@@ -212,6 +212,7 @@ class AppStack(Stack):
                                               trend_alarms=config.trend_alarms, **common)
         self.tier.node.add_dependency(self.migration)  # a release's hosts start on its migrated schema
         self.workers: WorkerTier | None = None
+        self.worker_role: iam.Role | None = None
         if config.has_worker_tier:
             assert worker_security_group is not None and isinstance(self.tier, ScalingAppTier)
             self.workers = self._worker_tier(
@@ -276,7 +277,8 @@ class AppStack(Stack):
         iam.Policy(
             self,
             "InvalidateDeletedMedia",
-            roles=[role],
+            # the worker tier's role too: a data deletion's job is theirs where they exist
+            roles=[role] + ([self.worker_role] if self.worker_role else []),
             statements=[iam.PolicyStatement(
                 actions=["cloudfront:CreateInvalidation"],
                 resources=[f"arn:{self.partition}:cloudfront::{self.account}:distribution/"
@@ -294,6 +296,7 @@ class AppStack(Stack):
         Env.ENV, Env.DB_AUTH, Env.DB_USER, Env.DB_HOST, Env.DB_PORT, Env.DB_NAME, Env.APP_SECRET_ID,
         Env.MEDIA_BUCKET, "AWS_REGION", Env.DB_POOL_SIZE, Env.DB_MAX_OVERFLOW,
         Env.JOB_QUEUE_URL, Env.JOB_VISIBILITY_SECONDS, Env.JOB_MAX_RECEIVES,
+        Env.CDN_DISTRIBUTION_PARAMETER,  # a data deletion's job invalidates the player's media paths
     )
 
     def _worker_tier(
@@ -304,9 +307,10 @@ class AppStack(Stack):
         rollout_alarms: list,
     ) -> WorkerTier:
         """The job worker's own hosts (scale-out) and their role: consume the queue (granted by
-        the tier), read uploads and write avatars, connect to the database as the app's user,
-        ship their logs and metrics, Session Manager. No send, no load balancer, no CDN."""
-        role = iam.Role(
+        the tier), read uploads and write avatars, remove a deleted player's media (every
+        version) and invalidate their CDN paths, connect to the database as the app's user,
+        ship their logs and metrics, Session Manager. No send, no load balancer."""
+        role = self.worker_role = iam.Role(
             self,
             "WorkerRole",
             assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
@@ -321,15 +325,15 @@ class AppStack(Stack):
         host.grant_read(role)
         role.add_to_policy(
             iam.PolicyStatement(
-                sid="ReadAndRemoveUploads",
-                actions=["s3:GetObject", "s3:DeleteObject"],
+                sid="ReadAndRemoveUploads",  # DeleteObjectVersion: a data deletion removes every version
+                actions=["s3:GetObject", "s3:DeleteObject", "s3:DeleteObjectVersion"],
                 resources=[f"{media_bucket_arn}/{UPLOAD_PREFIX}*"],
             )
         )
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="WriteAndRemoveAvatars",  # a new avatar's images, the replaced one's removed
-                actions=["s3:PutObject", "s3:DeleteObject"],
+                actions=["s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"],
                 resources=[f"{media_bucket_arn}/{MEDIA_PREFIX}*"],
             )
         )
@@ -337,9 +341,19 @@ class AppStack(Stack):
             iam.PolicyStatement(
                 # without it, S3 answers a missing upload with 403 instead of 404, and the job
                 # would retry an upload that is gone instead of telling the player
-                sid="MissingUploadIsNotFound",
-                actions=["s3:ListBucket"],
+                sid="MissingUploadIsNotFound",  # ListBucketVersions: a data deletion lists every version
+                actions=["s3:ListBucket", "s3:ListBucketVersions"],
                 resources=[media_bucket_arn],
+            )
+        )
+        # a data deletion's job: the distribution's id from the parameter this stack writes,
+        # then an invalidation of the player's media paths there
+        cdn_parameter = environment[Env.CDN_DISTRIBUTION_PARAMETER]
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadTheDistributionsId",
+                actions=["ssm:GetParameter"],
+                resources=[f"arn:{self.partition}:ssm:{self.region}:{self.account}:parameter{cdn_parameter}"],
             )
         )
         export = f"{config.name}-media-bucket-arn"

@@ -5,3 +5,4 @@ queue: the request records a job and sends its id; ``python -m game_service work
 # the kinds of job (a row's ``kind``; handlers.HANDLERS maps each to its handler). Here, not in
 # handlers.py, so that the server names a kind without importing what the worker runs (Pillow)
 AVATAR = "avatar"
+DATA_DELETION = "data_deletion"  # a Facebook data-deletion request: the uploads and CDN paths

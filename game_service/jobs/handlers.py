@@ -9,8 +9,9 @@ import asyncio
 
 from game_service.contract import MEDIA_PREFIX
 from game_service.core.storage import incoming_prefix
-from game_service.jobs import AVATAR
+from game_service.jobs import AVATAR, DATA_DELETION
 from game_service.jobs.avatar import Processed, process_avatar
+from game_service.jobs.deletion import remove_media_and_finish
 from game_service.repository import jobs as job_rows
 
 
@@ -58,4 +59,11 @@ async def avatar(ctx, job) -> str:
     return "done"
 
 
-HANDLERS = {AVATAR: avatar}
+async def data_deletion(ctx, job) -> str:
+    """A Facebook data deletion's uploads, avatars and CDN paths (the subject is the request's
+    confirmation code; the player's rows went in the request)."""
+    await remove_media_and_finish(ctx.storage, ctx.settings, ctx.engine, job.subject, job.player_id)
+    return "done"
+
+
+HANDLERS = {AVATAR: avatar, DATA_DELETION: data_deletion}

@@ -12,17 +12,22 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from game_service.core import clock
 from game_service.models import deletion_requests, gifts, players
+from game_service.repository import jobs as job_rows
+from game_service.repository.jobs import Job
 from game_service.repository.writes import insert_for, reader
 
 p = players
 
 
-async def start_deletion(engine: AsyncEngine, fb_user_id: str, request_sha256: str) -> tuple[str, int | None]:
+async def start_deletion(engine: AsyncEngine, fb_user_id: str, request_sha256: str,
+                         job_kind: str | None = None) -> tuple[str, int | None, Job | None]:
     """Delete the player's rows and record a pending request; storage is cleaned next.
+    With ``job_kind``, the job that cleans it is recorded in the same transaction (when there
+    was a player): (code, the player's id or None, that job or None).
 
     The same callback again (same ``signed_request``, by its SHA-256) deletes nothing and
-    answers the first one's code: the request row is claimed before anything is deleted,
-    and a concurrent twin waits for it, then finds it."""
+    answers the first one's code and job: the request row is claimed before anything is
+    deleted, and a concurrent twin waits for it, then finds it."""
     code = secrets.token_hex(12)
     async with engine.begin() as conn:
         claimed = (
@@ -41,14 +46,20 @@ async def start_deletion(engine: AsyncEngine, fb_user_id: str, request_sha256: s
                     .where(deletion_requests.c.request_sha256 == request_sha256)
                 )
             ).one()
-            return first.code, first.player_id
+            job = None
+            if job_kind is not None and first.player_id is not None:
+                job = await job_rows.of_subject(conn, job_kind, first.player_id, first.code)
+            return first.code, first.player_id, job
         pid = (await conn.execute(sa.select(p.c.id).where(p.c.fb_user_id == fb_user_id))).scalar_one_or_none()
         if pid is not None and not await _delete_player(conn, pid):
             pid = None  # a concurrent deletion took it first
         await conn.execute(
             sa.update(deletion_requests).where(deletion_requests.c.code == code).values(player_id=pid)
         )
-    return code, pid
+        job = None
+        if job_kind is not None and pid is not None:
+            job = await job_rows.insert(conn, job_kind, pid, code)
+    return code, pid, job
 
 
 async def _delete_player(conn: AsyncConnection, player_id: int) -> bool:

@@ -37,10 +37,29 @@ def _job(row) -> Job:
 
 async def create(engine: AsyncEngine, kind: str, player_id: int, subject: str) -> int:
     async with engine.begin() as conn:
-        return (await conn.execute(
-            sa.insert(jobs).values(kind=kind, player_id=player_id, subject=subject, state="queued",
-                                   created_at=clock.utcnow(), updated_at=clock.utcnow())
-            .returning(jobs.c.id))).scalar_one()
+        return (await insert(conn, kind, player_id, subject)).id
+
+
+async def insert(conn: AsyncConnection, kind: str, player_id: int, subject: str) -> Job:
+    """A new queued job, in the caller's transaction (with what it is the job of)."""
+    row = (await conn.execute(
+        sa.insert(jobs).values(kind=kind, player_id=player_id, subject=subject, state="queued",
+                               created_at=clock.utcnow(), updated_at=clock.utcnow())
+        .returning(*jobs.c))).one()
+    return _job(row)
+
+
+async def of_subject(conn: AsyncConnection, kind: str, player_id: int, subject: str) -> Job | None:
+    """The first job of ``kind`` on ``subject`` for ``player_id`` (who may be gone: no check)."""
+    row = (await conn.execute(
+        sa.select(*jobs.c).where(jobs.c.player_id == player_id, jobs.c.kind == kind, jobs.c.subject == subject)
+        .order_by(jobs.c.id).limit(1))).one_or_none()
+    return None if row is None else _job(row)
+
+
+async def find(engine: AsyncEngine, kind: str, player_id: int, subject: str) -> Job | None:
+    async with engine.connect() as conn:
+        return await of_subject(conn, kind, player_id, subject)
 
 
 async def create_once(engine: AsyncEngine, kind: str, player_id: int, subject: str) -> tuple[Job, bool] | None:

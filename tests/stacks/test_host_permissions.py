@@ -118,8 +118,9 @@ def test_a_host_puts_jobs_on_its_stages_queue_and_works_them_but_never_touches_t
 
 def test_only_scale_out_has_worker_hosts_and_they_consume_jobs_and_nothing_more(templates):
     """The worker tier's role: consume the queue (no send, nothing on the dead letters),
-    uploads in and avatars out, the database as the app's user, its logs and metrics; no
-    load balancer, no CDN, no parameters."""
+    uploads in and avatars out, a deleted player's media (every version) and their CDN paths,
+    the database as the app's user, its logs and metrics; no load balancer, no other
+    distribution, parameter or prefix."""
     for stage in ("starter", "small"):
         assert not [lid for lid in resources(templates[stage]["app"], "AWS::IAM::Role") if lid.startswith("WorkerRole")]
     stage = "scale-out"
@@ -134,8 +135,17 @@ def test_only_scale_out_has_worker_hosts_and_they_consume_jobs_and_nothing_more(
     assert role.may("s3:GetObject", f"{media}/incoming/7/a.png") and role.may("s3:DeleteObject", f"{media}/incoming/7/a.png")
     assert role.may("s3:PutObject", f"{media}/media/avatars/7/1.webp")
     assert not role.may("s3:PutObject", f"{media}/incoming/7/a.png"), "uploads come from players only"
-    assert not role.may("s3:DeleteObjectVersion", f"{media}/media/x"), "erasing history is the data deletion's"
     assert not role.may("s3:GetObject", f"{media}/elsewhere/x")
+    # a data deletion is the worker's job: every version of the player's media, then the CDN
+    for key in ("media/avatars/7/1.webp", "incoming/7/a.png"):
+        assert role.may("s3:DeleteObjectVersion", f"{media}/{key}"), key
+    assert role.may("s3:ListBucketVersions", media)
+    assert not role.may("s3:DeleteObjectVersion", f"{media}/elsewhere/x")
+    parameter = f"arn:aws:ssm:us-east-1:{ACCOUNT}:parameter"
+    assert role.may("ssm:GetParameter", f"{parameter}/game/{stage}/cdn-distribution-id")
+    assert not role.may("ssm:GetParameter", f"{parameter}/game/{stage}/public-base-url")
+    (dist,) = resources(templates[stage]["app"], "AWS::CloudFront::Distribution")
+    assert role.may("cloudfront:CreateInvalidation", f"arn:aws:cloudfront::{ACCOUNT}:distribution/{{ref:{dist}}}")
     # the database as the app hosts reach it: IAM auth as the app's own user, the same grant
     connect = [s for s in role.statements if s["Action"] == "rds-db:connect"]
     assert connect and connect == [s for s in Role(templates[stage]["app"]).statements if s["Action"] == "rds-db:connect"]
