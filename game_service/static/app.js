@@ -609,7 +609,9 @@ async function runLive(gen) {
     let opened = false;
     try {
       const headers = { "Accept": "text/event-stream", "Authorization": "Bearer " + token };
-      if (lastEventId !== null) headers["Last-Event-ID"] = lastEventId;
+      const resuming = lastEventId !== null;
+      if (resuming) headers["Last-Event-ID"] = lastEventId;
+      const asked = Date.now();
       const res = await fetch("/api/events", { headers, signal: ctl.signal, cache: "no-store" });
       const renewed = res.headers.get(RENEW_HEADER);
       if (renewed && token) { token = renewed; localStorage.setItem("token", token); }
@@ -621,7 +623,9 @@ async function runLive(gen) {
         await readEvents(res.body, (ev) => {
           if (gen !== liveGen) return;
           if (ev.id !== undefined) lastEventId = ev.id;
-          if (ev.event && ev.event !== "open") liveRefresh();
+          // a stream that starts from now (no last event id) announces nothing older: what
+          // came before it is read once, unless a refresh began since the stream was asked for
+          if (ev.event === "open" ? !resuming && refreshedAt < asked : ev.event) liveRefresh();
         });
       }
     } catch (e) {
@@ -682,8 +686,8 @@ async function signedIn(res) {
   localStorage.setItem("token", token);
   showGame(true);
   say(`Welcome, ${res.player.name}!`, false, { fade: true });
-  await refreshAll();
   startLive();
+  await refreshAll();
   $("player-name").focus();
   await acceptPendingInvite();
   await loadInvite();
