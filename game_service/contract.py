@@ -25,6 +25,9 @@ MEDIA_PREFIX = "media/"
 
 APP_DB_USER = "game_app"
 """The service's own database role (created by ``migrate``), reached with IAM auth."""
+DB_LISTENERS_PER_WORKER = 1
+"""Database connections each server process holds beside its pool: the live-updates listener
+(``core/live.py``). The topology report counts them in a host's connection budget."""
 
 JOB_MAX_RECEIVES = 5
 """The job queue's redrive ``maxReceiveCount`` and the worker's ``GAME_JOB_MAX_RECEIVES``: the

@@ -27,7 +27,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from game_service.contract import LIVENESS_PATH, Env
+from game_service.contract import DB_LISTENERS_PER_WORKER, LIVENESS_PATH, Env
 from patterns.game_service_host import (
     BOOT_FAILED_METRIC,
     DISK_ALARM_PERCENT,
@@ -86,12 +86,13 @@ def root_volume() -> ec2.BlockDevice:
 
 def service_metadata(resource: ec2.CfnInstance | ec2.CfnLaunchTemplate, *, workers: int, pool: int, overflow: int,
                       access_log_sample_rate: float) -> None:
-    # Read by the topology report: the connection budget of one instance, and the share of
-    # requests whose access line it ships to CloudWatch Logs (priced).
+    # Read by the topology report: the connection budget of one instance (each worker's pool,
+    # overflow and live-updates listener), and the share of requests whose access line it
+    # ships to CloudWatch Logs (priced).
     resource.add_metadata(
         "GameService",
         {"WorkersPerInstance": workers, "DbPoolSizePerWorker": pool, "DbMaxOverflowPerWorker": overflow,
-         "AccessLogSampleRate": access_log_sample_rate},
+         "DbListenersPerWorker": DB_LISTENERS_PER_WORKER, "AccessLogSampleRate": access_log_sample_rate},
     )
 
 

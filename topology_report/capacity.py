@@ -118,6 +118,9 @@ def capacity(a: Analysis, prices: dict, p: Params) -> dict:
             workers = _meta_int(meta, "WorkersPerInstance", p.workers_per_instance, where, 1)
             pool = _meta_int(meta, "DbPoolSizePerWorker", p.db_pool_size, where)
             overflow = _meta_int(meta, "DbMaxOverflowPerWorker", p.db_max_overflow, where)
+            # connections a worker holds beside its pool (ours: the live-updates listener);
+            # a template that does not say has none
+            listeners = _meta_int(meta, "DbListenersPerWorker", 0, where)
         except BadMetadata as exc:
             return {"applicable": False, "reason": f"{exc}: no connection budget or growth "
                                                    f"figures until it is fixed"}
@@ -128,12 +131,14 @@ def capacity(a: Analysis, prices: dict, p: Params) -> dict:
                       "max": u.max, "instance_type": u.instance_type, "vcpu": vcpu,
                       "workers": workers, "pool_per_worker": pool,
                       "overflow_per_worker": overflow,
-                      "connections_per_instance": workers * (pool + overflow),
+                      **({"listeners_per_worker": listeners} if listeners else {}),
+                      "connections_per_instance": workers * (pool + overflow + listeners),
                       "rps_per_instance": rps, "sizes_from": source,
                       **({"worker": True} if u.worker else {})})
         assumptions.append(
-            f"{u.resource.logical_id}: {workers} workers x (pool {pool} + overflow {overflow})"
-            f" = {workers * (pool + overflow)} DB connections per instance, from {source}"
+            f"{u.resource.logical_id}: {workers} workers x (pool {pool} + overflow {overflow}"
+            + (f" + listener {listeners}" if listeners == 1 else f" + listeners {listeners}" if listeners else "")
+            + f") = {workers * (pool + overflow + listeners)} DB connections per instance, from {source}"
             + ("; a worker tier (works a queue): its instances at max hold connections but "
                "serve no requests, and it does not grow with the players" if u.worker else ""))
         if not vcpu:

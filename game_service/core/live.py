@@ -3,7 +3,7 @@
 A write that concerns a player records an event in its own transaction and, on PostgreSQL,
 sends ``NOTIFY player_events, '<player id>'`` (``repository/events.py``). Every server
 process, on every host, holds one connection that ``LISTEN``s on that channel (one more
-database connection per process than its pool). A notification wakes the streams this
+database connection per process than its pool: ``contract.DB_LISTENERS_PER_WORKER``). A notification wakes the streams this
 process holds for that player (``api/events.py``); each stream then reads the player's
 events after the last one it sent. A notification carries no data: the table is the truth,
 so a lost notification costs at most a wait for the next wake.

@@ -217,3 +217,14 @@ def test_an_instance_that_terminates_itself_is_a_one_shot_job_not_a_month_of_ec2
     assert r["cost"]["total"] == before
     assert any("Migration: an instance that terminates itself" in note for note in r["cost"]["not_priced"])
     assert r["verdict"]["kind"] == "distributed" and r["single_points_of_failure"] == []
+
+
+def test_connections_a_worker_holds_beside_its_pool_count_when_the_metadata_says_so(prices):
+    """DbListenersPerWorker (our service: its live-updates listener) adds to every worker's
+    pool; a template that does not say has none, and the assumption names them."""
+    (stage,) = load(str(ASSEMBLY / "assembly-scale-out"))
+    asg = stage.stacks[2].template["Resources"]["LaunchTemplate"]
+    asg["Metadata"]["GameService"]["DbListenersPerWorker"] = 1
+    c = report_of(stage, prices)["capacity"]
+    assert c["peak_connections"] == 6 * 2 * (5 + 5 + 1)
+    assert any("+ listener 1) = 22 DB connections per instance" in a for a in c["assumptions"]), c["assumptions"]

@@ -181,9 +181,10 @@ def test_the_capacity_model_reads_the_game_service_tag(prices):
     r = report(PLANS / "scale-out.plan.json", prices)
     (asg,) = [c for c in r["tiers"]["compute"]["components"]
               if c["type"] == "auto-scaling-group"]
-    assert asg["game_service"] == {"WorkersPerInstance": 2, "DbPoolSizePerWorker": 10,
-                                   "DbMaxOverflowPerWorker": 0, "AccessLogSampleRate": 0.01}
-    assert r["capacity"]["applicable"] and r["capacity"]["peak_connections"] == 240
+    assert asg["game_service"] == {"WorkersPerInstance": 2, "DbPoolSizePerWorker": 10, "DbMaxOverflowPerWorker": 0,
+                                   "DbListenersPerWorker": 1, "AccessLogSampleRate": 0.01}
+    # 12 instances at max x 2 workers x (a pool of 10 + the live-updates listener)
+    assert r["capacity"]["applicable"] and r["capacity"]["peak_connections"] == 264
 
 
 # --- the diff gate on plans ----------------------------------------------------------------

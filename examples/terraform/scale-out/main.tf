@@ -131,7 +131,7 @@ resource "aws_launch_template" "app" {
   }
   tags = {
     # What the report's capacity model needs (CloudFormation: Metadata.GameService).
-    "TopologyReport:GameService" = "WorkersPerInstance=2 DbPoolSizePerWorker=10 DbMaxOverflowPerWorker=0 AccessLogSampleRate=0.01"
+    "TopologyReport:GameService" = "WorkersPerInstance=2 DbPoolSizePerWorker=10 DbMaxOverflowPerWorker=0 DbListenersPerWorker=1 AccessLogSampleRate=0.01"
   }
 }
 
