@@ -201,6 +201,27 @@ def aws(moto_server, monkeypatch):
     return boto3.session.Session(region_name="us-east-1")
 
 
+def versioned_media_behind_a_distribution(aws, prefix: str) -> tuple[str, str, str]:
+    """A versioned media bucket (as the storage stack makes it), a CloudFront distribution in
+    front of it, and an SSM parameter holding the distribution's id (as the app stack writes
+    it), on moto: (bucket, distribution id, parameter name)."""
+    s3, cloudfront = aws.client("s3"), aws.client("cloudfront")
+    bucket = f"{prefix}-{time.time_ns()}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    distribution = cloudfront.create_distribution(DistributionConfig={
+        "CallerReference": bucket, "Comment": "media", "Enabled": True,
+        "Origins": {"Quantity": 1, "Items": [{"Id": "media", "DomainName": f"{bucket}.s3.us-east-1.amazonaws.com",
+                                              "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
+        "DefaultCacheBehavior": {"TargetOriginId": "media", "ViewerProtocolPolicy": "redirect-to-https",
+                                 "ForwardedValues": {"QueryString": False, "Cookies": {"Forward": "none"}},
+                                 "MinTTL": 0},
+    })["Distribution"]["Id"]
+    parameter = f"/game/{bucket}/cdn"
+    aws.client("ssm").put_parameter(Name=parameter, Value=distribution, Type="String")
+    return bucket, distribution, parameter
+
+
 @pytest.fixture
 def queues(aws):
     """A job queue of the test's own on moto's SQS, with its dead-letter queue and a redrive

@@ -17,7 +17,7 @@ import time
 import pytest
 
 from game_service.jobs.queue import QueueUnavailable, SqsQueue
-from tests.game_service.conftest import FB_APP_SECRET, Player, make_signed_request
+from tests.game_service.conftest import FB_APP_SECRET, Player, make_signed_request, versioned_media_behind_a_distribution
 from tests.game_service.test_jobs import _drain, _visible
 
 pytestmark = pytest.mark.slow(seconds=6)  # the emulated AWS services
@@ -29,19 +29,8 @@ def world(aws, queues, make_client):
     stack writes it), a job queue, and the app configured with all three."""
     sqs, url, _ = queues
     s3, cloudfront = aws.client("s3"), aws.client("cloudfront")
-    bucket = f"media-deletion-{time.time_ns()}"
-    s3.create_bucket(Bucket=bucket)
-    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    distribution = cloudfront.create_distribution(DistributionConfig={
-        "CallerReference": bucket, "Comment": "media", "Enabled": True,
-        "Origins": {"Quantity": 1, "Items": [{"Id": "media", "DomainName": f"{bucket}.s3.us-east-1.amazonaws.com",
-                                              "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
-        "DefaultCacheBehavior": {"TargetOriginId": "media", "ViewerProtocolPolicy": "redirect-to-https",
-                                 "ForwardedValues": {"QueryString": False, "Cookies": {"Forward": "none"}},
-                                 "MinTTL": 0},
-    })["Distribution"]["Id"]
-    aws.client("ssm").put_parameter(Name=f"/game/{bucket}/cdn", Value=distribution, Type="String")
-    client = make_client(media_bucket=bucket, cdn_distribution_parameter=f"/game/{bucket}/cdn", job_queue_url=url,
+    bucket, distribution, parameter = versioned_media_behind_a_distribution(aws, "media-deletion")
+    client = make_client(media_bucket=bucket, cdn_distribution_parameter=parameter, job_queue_url=url,
                          job_visibility_seconds=5, job_max_receives=3, job_backoff_base_seconds=0, job_wait_seconds=0)
     return client, s3, bucket, cloudfront, distribution, sqs, url
 

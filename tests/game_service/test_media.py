@@ -213,22 +213,11 @@ def test_data_deletion_deletes_every_version_and_drops_the_cdns_copies(aws, make
     its cached copies of the player's media paths."""
     import time
 
-    from tests.game_service.conftest import FB_APP_SECRET, Player
+    from tests.game_service.conftest import FB_APP_SECRET, Player, versioned_media_behind_a_distribution
 
     s3, cloudfront = aws.client("s3"), aws.client("cloudfront")
-    bucket = f"media-versioned-{time.time_ns()}"
-    s3.create_bucket(Bucket=bucket)
-    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-    distribution = cloudfront.create_distribution(DistributionConfig={
-        "CallerReference": bucket, "Comment": "media", "Enabled": True,
-        "Origins": {"Quantity": 1, "Items": [{"Id": "media", "DomainName": f"{bucket}.s3.us-east-1.amazonaws.com",
-                                              "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
-        "DefaultCacheBehavior": {"TargetOriginId": "media", "ViewerProtocolPolicy": "redirect-to-https",
-                                 "ForwardedValues": {"QueryString": False, "Cookies": {"Forward": "none"}},
-                                 "MinTTL": 0},
-    })["Distribution"]["Id"]
-    aws.client("ssm").put_parameter(Name=f"/game/{bucket}/cdn", Value=distribution, Type="String")
-    client = make_client(media_bucket=bucket, cdn_distribution_parameter=f"/game/{bucket}/cdn")
+    bucket, distribution, parameter = versioned_media_behind_a_distribution(aws, "media-versioned")
+    client = make_client(media_bucket=bucket, cdn_distribution_parameter=parameter)
 
     fb_user = f"fb-versions-{time.time_ns()}"
     sr = make_signed_request({"algorithm": "HMAC-SHA256", "issued_at": int(time.time()), "user_id": fb_user}, FB_APP_SECRET)
