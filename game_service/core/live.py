@@ -40,6 +40,8 @@ log = logging.getLogger("game_service.live")
 PROBE_SECONDS = 30.0
 POLL_SECONDS = 0.5  # SQLite: how often the table is read
 PRUNE_SECONDS = 3600.0
+FIRST_PRUNE_SECONDS = 60.0  # not at start-up: a process that lives for seconds (a test, a crash loop) prunes nothing
+STOP_SECONDS = 5.0  # how long stop() waits for the listener's tasks
 BACKOFF = (0.2, 0.5, 1.0, 2.0, 5.0)
 LISTENER_NAME = "game_service live listener"
 
@@ -64,6 +66,7 @@ class Hub:
         self.listening = asyncio.Event()  # set while the listener is connected (tests, health)
         self.reconnects = 0
         self._ending = False
+        self._stopping = asyncio.Event()
 
     # ------------------------------------------------------------ streams
     def subscribe(self, player_id: int) -> Subscriber:
@@ -112,11 +115,25 @@ class Hub:
                        asyncio.create_task(self._prune_loop(), name="live-prune")]
 
     async def stop(self) -> None:
+        """End the streams and the listener's tasks; never waits more than STOP_SECONDS (a
+        cancellation that a library swallowed must not hold the server's shutdown: the loops
+        also end at their next turn once ``_stopping`` is set)."""
         self.end_streams()
+        self._stopping.set()
         for t in self._tasks:
             t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=STOP_SECONDS)
+            if pending:
+                log.warning("live updates: %d task(s) did not stop in %.0f s; left behind", len(pending), STOP_SECONDS)
         self._tasks = []
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, or return at once when the hub stops."""
+        try:
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        except asyncio.TimeoutError:
+            pass
 
     def end_streams_on_exit(self) -> None:
         """Chain SIGTERM and SIGINT: end the streams, then whatever handled them before (the
@@ -137,7 +154,7 @@ class Hub:
     # ------------------------------------------------------------ listeners
     async def _listen_loop(self) -> None:
         failures = 0
-        while True:
+        while not self._stopping.is_set():
             conn = None
             try:
                 conn = await self._connect()
@@ -151,7 +168,7 @@ class Hub:
                 self.reconnects += 1
                 failures = 0
                 self.wake_all()  # what was announced while nobody listened is read now
-                while True:
+                while not self._stopping.is_set():
                     async for note in conn.notifies(timeout=PROBE_SECONDS):
                         self._on_note(note.payload)
                     await asyncio.wait_for(conn.execute("SELECT 1"), 5)
@@ -166,7 +183,7 @@ class Hub:
             finally:
                 if conn is not None:
                     await conn.close()
-            await asyncio.sleep(BACKOFF[min(failures, len(BACKOFF)) - 1])
+            await self._pause(BACKOFF[min(failures, len(BACKOFF)) - 1])
 
     def _on_note(self, payload: str) -> None:
         try:
@@ -178,7 +195,7 @@ class Hub:
 
     async def _poll_loop(self) -> None:
         last = None
-        while True:
+        while not self._stopping.is_set():
             try:
                 if last is None:
                     last = await events.highest_id(self.engine)
@@ -190,10 +207,11 @@ class Hub:
                 raise
             except Exception as exc:  # noqa: BLE001
                 log.warning("player events could not be read", extra={"fields": {"error": str(exc)[:300]}})
-            await asyncio.sleep(POLL_SECONDS)
+            await self._pause(POLL_SECONDS)
 
     async def _prune_loop(self) -> None:
-        while True:
+        await self._pause(FIRST_PRUNE_SECONDS)
+        while not self._stopping.is_set():
             try:
                 gone = await events.prune(self.engine, self.settings.events_keep_seconds)
                 if gone:
@@ -202,4 +220,4 @@ class Hub:
                 raise
             except Exception as exc:  # noqa: BLE001 - the next hour tries again
                 log.warning("player events could not be pruned", extra={"fields": {"error": str(exc)[:300]}})
-            await asyncio.sleep(PRUNE_SECONDS)
+            await self._pause(PRUNE_SECONDS)

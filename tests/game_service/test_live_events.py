@@ -277,3 +277,38 @@ def test_sigterm_ends_the_streams_at_once(live_db, tmp_path):
         stream.close()
     finally:
         host.stop()
+
+
+@pytest.mark.timeout(30)  # without the fix it hangs: fail instead
+def test_the_listener_stops_even_when_a_library_swallows_its_cancellation(make_settings):
+    """A server's shutdown waits for the listener's tasks; a cancellation that a driver turns
+    into an ordinary error (seen in CI: a test client's shutdown hung on it) must not hold it."""
+    import asyncio
+
+    from game_service.core.db import make_engine
+    from game_service.core.live import STOP_SECONDS, Hub
+
+    connects = []
+
+    async def connect_that_swallows_cancellation():
+        connects.append(time.monotonic())
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            raise OSError("connection attempt interrupted") from None  # the cancel is gone
+
+    async def run() -> float:
+        settings = make_settings()
+        engine = make_engine(settings)
+        hub = Hub(settings, engine, connect_that_swallows_cancellation)
+        await hub.start()
+        await asyncio.sleep(0.1)
+        t0 = time.monotonic()
+        await hub.stop()
+        took = time.monotonic() - t0
+        await engine.dispose()
+        return took
+
+    took = asyncio.run(run())
+    assert took < STOP_SECONDS / 2, f"stop() took {took:.1f} s"
+    assert len(connects) == 1, "the listener tried to connect again after it was stopped"
