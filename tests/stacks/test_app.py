@@ -149,6 +149,7 @@ def test_connection_budget_metadata_for_the_topology_report(templates, stage):
         "WorkersPerInstance": config.workers_per_instance,
         "DbPoolSizePerWorker": config.db_pool_size,
         "DbMaxOverflowPerWorker": config.db_max_overflow,
+        "DbListenersPerWorker": 1,  # each server process's live-updates listener (game_service.contract)
         "AccessLogSampleRate": 0.01,  # and the hosts are told the same
     }
     assert "GAME_ACCESS_LOG_SAMPLE_RATE=0.01" in _user_data(templates, stage)
