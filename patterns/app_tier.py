@@ -58,13 +58,24 @@ def host_launch_template(
     scope: Construct, id_: str, *, instance_type: str, machine_image: ec2.IMachineImage, role: iam.IRole,
     security_group: ec2.ISecurityGroup, user_data: ec2.UserData, public_ip: bool,
 ) -> ec2.LaunchTemplate:
-    """The launch template of a group of service hosts (the app tier's and the worker tier's):
-    IMDSv2 only, detailed monitoring, an encrypted gp3 root volume. ``public_ip``: in public
-    subnets (no NAT), the host's own address, for egress only; its security group admits
-    nothing it does not serve."""
+    """The launch template of a group of service hosts (the app tier's and the worker tier's).
+    ``public_ip``: in public subnets (no NAT), the host's own address, for egress only; its
+    security group admits nothing it does not serve."""
     return ec2.LaunchTemplate(
         scope,
         id_,
+        **service_host(instance_type=instance_type, machine_image=machine_image, role=role,
+                       security_group=security_group, user_data=user_data),
+        associate_public_ip_address=True if public_ip else None,
+    )
+
+
+def service_host(*, instance_type: str, machine_image: ec2.IMachineImage, role: iam.IRole,
+                 security_group: ec2.ISecurityGroup, user_data: ec2.UserData) -> dict:
+    """What every service host is, whether an instance (the starter's) or a launch template's
+    (a group's): IMDSv2 only, detailed monitoring, an encrypted 20 GiB gp3 root volume. The
+    properties both constructs take under the same names."""
+    return dict(
         instance_type=ec2.InstanceType(instance_type),
         machine_image=machine_image,
         role=role,
@@ -72,15 +83,10 @@ def host_launch_template(
         user_data=user_data,
         require_imdsv2=True,
         detailed_monitoring=True,
-        block_devices=[root_volume()],
-        associate_public_ip_address=True if public_ip else None,
-    )
-
-
-def root_volume() -> ec2.BlockDevice:
-    return ec2.BlockDevice(
-        device_name="/dev/xvda",
-        volume=ec2.BlockDeviceVolume.ebs(20, encrypted=True, volume_type=ec2.EbsDeviceVolumeType.GP3),
+        block_devices=[ec2.BlockDevice(
+            device_name="/dev/xvda",
+            volume=ec2.BlockDeviceVolume.ebs(20, encrypted=True, volume_type=ec2.EbsDeviceVolumeType.GP3),
+        )],
     )
 
 
@@ -140,15 +146,9 @@ class SingleInstanceAppTier(Construct):
             "Instance",
             vpc=vpc,
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
-            instance_type=ec2.InstanceType(instance_type),
-            machine_image=machine_image,
-            role=role,
-            security_group=security_group,
-            user_data=user_data,
+            **service_host(instance_type=instance_type, machine_image=machine_image, role=role,
+                           security_group=security_group, user_data=user_data),
             user_data_causes_replacement=True,
-            require_imdsv2=True,
-            detailed_monitoring=True,
-            block_devices=[root_volume()],
             resource_signal_timeout=Duration.minutes(SIGNAL_TIMEOUT_MINUTES),
         )
         user_data.add_signal_on_exit_command(self.instance)
