@@ -42,6 +42,11 @@ def incoming_prefix(player_id: int) -> str:
     return f"{UPLOAD_PREFIX}{player_id}/"
 
 
+def avatars_prefix(player_id: int) -> str:
+    """Where every avatar of the player lives (served at ``/media/avatars/<id>/...``)."""
+    return f"{MEDIA_PREFIX}avatars/{player_id}/"
+
+
 def new_incoming_key(player_id: int, content_type: str) -> str:
     return f"{incoming_prefix(player_id)}{uuid.uuid4().hex}.{ALLOWED_TYPES[content_type]}"
 
@@ -50,7 +55,7 @@ def avatar_prefix_for(player_id: int, upload_key: str | None = None) -> str:
     """Where the avatar made of upload ``upload_key`` goes, without its extension: named
     after the upload, so two confirms of one upload (a double click) make the same avatar."""
     stem = uuid.uuid4().hex if upload_key is None else upload_key.rsplit("/", 1)[-1].split(".", 1)[0]
-    return f"{MEDIA_PREFIX}avatars/{player_id}/{stem}."
+    return f"{avatars_prefix(player_id)}{stem}."
 
 
 def avatar_key_for(player_id: int, content_type: str, upload_key: str | None = None) -> str:

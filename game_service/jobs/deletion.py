@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import asyncio
 
-from game_service.contract import MEDIA_PREFIX
 from game_service.core import cdn
-from game_service.core.storage import incoming_prefix
+from game_service.core.storage import avatars_prefix, incoming_prefix
 from game_service.repository import deletion
 
 
 async def remove_media_and_finish(storage, settings, engine, code: str, player_id: int | None) -> None:
     if player_id is not None:
-        media = f"{MEDIA_PREFIX}avatars/{player_id}/"
+        media = avatars_prefix(player_id)
         await asyncio.to_thread(storage.delete_prefix, media)
         await asyncio.to_thread(storage.delete_prefix, incoming_prefix(player_id))
         await asyncio.to_thread(cdn.invalidate, settings, [f"/{media}*"])

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
-from game_service.contract import MEDIA_PREFIX
-from game_service.core.storage import incoming_prefix
+from game_service.core.storage import avatars_prefix, incoming_prefix
 from game_service.jobs import AVATAR, DATA_DELETION
 from game_service.jobs.avatar import Processed, process_avatar
 from game_service.jobs.deletion import remove_media_and_finish
@@ -17,7 +16,7 @@ from game_service.repository import jobs as job_rows
 
 def avatar_keys(player_id: int, job_id: int) -> tuple[str, str]:
     """The full-size image and the thumbnail an avatar job writes (the same on every attempt)."""
-    base = f"{MEDIA_PREFIX}avatars/{player_id}/{job_id}"
+    base = f"{avatars_prefix(player_id)}{job_id}"
     return f"{base}.webp", f"{base}-thumb.webp"
 
 

@@ -72,16 +72,10 @@ async def create_once(engine: AsyncEngine, kind: str, player_id: int, subject: s
         me = (await conn.execute(sa.select(players.c.id).where(players.c.id == player_id).with_for_update())).one_or_none()
         if me is None:
             return None
-        row = (await conn.execute(
-            sa.select(*jobs.c).where(jobs.c.player_id == player_id, jobs.c.kind == kind, jobs.c.subject == subject)
-            .order_by(jobs.c.id).limit(1))).one_or_none()
-        if row is not None:
-            return _job(row), False
-        row = (await conn.execute(
-            sa.insert(jobs).values(kind=kind, player_id=player_id, subject=subject, state="queued",
-                                   created_at=clock.utcnow(), updated_at=clock.utcnow())
-            .returning(*jobs.c))).one()
-    return _job(row), True
+        found = await of_subject(conn, kind, player_id, subject)
+        if found is not None:
+            return found, False
+        return await insert(conn, kind, player_id, subject), True
 
 
 def unsent(job: Job) -> bool:
