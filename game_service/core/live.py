@@ -63,8 +63,6 @@ class Hub:
         self._connect = connect  # None: no NOTIFY (SQLite), the table is read instead
         self._subs: dict[int, set[Subscriber]] = {}
         self._tasks: list[asyncio.Task] = []
-        self.listening = asyncio.Event()  # set while the listener is connected (tests, health)
-        self.reconnects = 0
         self._ending = False
         self._stopping = asyncio.Event()
 
@@ -88,9 +86,6 @@ class Hub:
             if not mine:
                 del self._subs[sub.player_id]
 
-    def streams(self) -> int:
-        return sum(len(s) for s in self._subs.values())
-
     def wake(self, player_id: int) -> None:
         for sub in self._subs.get(player_id, ()):
             sub.wake.set()
@@ -106,7 +101,7 @@ class Hub:
         for mine in self._subs.values():
             for sub in mine:
                 sub.ended = True
-                sub.wake.set()
+        self.wake_all()
 
     # ------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -153,7 +148,8 @@ class Hub:
 
     # ------------------------------------------------------------ listeners
     async def _listen_loop(self) -> None:
-        failures = 0
+        failures = 0  # attempts failed in a row
+        connected_before = False
         while not self._stopping.is_set():
             conn = None
             try:
@@ -162,10 +158,9 @@ class Hub:
                 # named, so that an operator sees it for what it is in pg_stat_activity
                 await conn.execute(f"SET application_name = '{LISTENER_NAME}'")
                 await conn.execute(f"LISTEN {events.CHANNEL}")
-                self.listening.set()
-                if failures or self.reconnects:
+                if connected_before:
                     log.info("listening for player events again")
-                self.reconnects += 1
+                connected_before = True
                 failures = 0
                 self.wake_all()  # what was announced while nobody listened is read now
                 while not self._stopping.is_set():
@@ -175,10 +170,9 @@ class Hub:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure: reconnect after a pause
-                if self.listening.is_set() or failures == 0:
+                if failures == 0:  # said once per outage, not at every attempt
                     log.warning("player events listener lost its connection; reconnecting",
                                 extra={"fields": {"error": f"{type(exc).__name__}: {exc}"[:300]}})
-                self.listening.clear()
                 failures += 1
             finally:
                 if conn is not None:
@@ -198,8 +192,7 @@ class Hub:
         while not self._stopping.is_set():
             try:
                 if last is None:
-                    last = await events.highest_id(self.engine)
-                    self.listening.set()
+                    last = await events.last_id(self.engine)
                 last, players = await events.newer_than(self.engine, last)
                 for player_id in players:
                     self.wake(player_id)

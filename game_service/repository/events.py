@@ -50,9 +50,12 @@ async def since(engine: AsyncEngine, player_id: int, after_id: int, limit: int =
         return [dict(r._mapping) for r in await conn.execute(q)]
 
 
-async def last_id(engine: AsyncEngine, player_id: int) -> int:
-    """The id of the player's latest event (0: none): where a new stream starts."""
-    q = sa.select(sa.func.coalesce(sa.func.max(e.c.id), 0)).where(e.c.player_id == player_id)
+async def last_id(engine: AsyncEngine, player_id: int | None = None) -> int:
+    """The id of the player's latest event, or of anyone's (0: none): where a new stream, or a
+    listener without NOTIFY, starts."""
+    q = sa.select(sa.func.coalesce(sa.func.max(e.c.id), 0))
+    if player_id is not None:
+        q = q.where(e.c.player_id == player_id)
     async with engine.connect() as conn:
         return int((await conn.execute(q)).scalar_one())
 
@@ -64,11 +67,6 @@ async def newer_than(engine: AsyncEngine, after_id: int) -> tuple[int, set[int]]
     async with engine.connect() as conn:
         rows = (await conn.execute(q)).all()
     return (rows[-1].id if rows else after_id), {r.player_id for r in rows}
-
-
-async def highest_id(engine: AsyncEngine) -> int:
-    async with engine.connect() as conn:
-        return int((await conn.execute(sa.select(sa.func.coalesce(sa.func.max(e.c.id), 0)))).scalar_one())
 
 
 async def prune(engine: AsyncEngine, keep_seconds: int) -> int:
