@@ -25,6 +25,11 @@ from game_service.core.logs import request_id_var
 
 access_log = logging.getLogger("game_service.access")
 EVENT_STREAM = b"text/event-stream"
+
+
+def _is_stream(headers) -> bool:
+    """A response that streams events (the live updates): its content type says so."""
+    return any(k == b"content-type" and v.startswith(EVENT_STREAM) for k, v in headers)
 _RID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 
 
@@ -116,32 +121,33 @@ class AccessLog:
     async def __call__(self, scope, receive, send):
         start = time.perf_counter()
         status = 500
-        stream = False
+        headers = ()
 
         async def send_noting_status(message):
-            nonlocal status, stream
+            nonlocal status, headers
             if message["type"] == "http.response.start":
                 status = message["status"]
-                stream = any(k == b"content-type" and v.startswith(EVENT_STREAM) for k, v in message.get("headers", ()))
+                headers = message.get("headers", ())
             await send(message)
 
         try:
             await self.app(scope, receive, send_noting_status)
         finally:
             if scope["path"] != LIVENESS_PATH and access_log.isEnabledFor(logging.INFO):
-                self._line(scope, status, (time.perf_counter() - start) * 1000, stream)
+                self._line(scope, status, (time.perf_counter() - start) * 1000, headers)
 
-    def _line(self, scope, status: int, duration_ms: float, stream: bool = False) -> None:
+    def _line(self, scope, status: int, duration_ms: float, headers=()) -> None:
         fields = {"method": scope["method"], "path": scope["path"], "status": status,
                   "duration_ms": round(duration_ms, 2)}
-        if stream:
-            fields["stream"] = True
-        keep = status >= 500 or (duration_ms >= self.slow_ms and not stream)
+        # a stream's time is its life, not slowness; looked at only for a line that may be kept
+        keep = status >= 500 or (duration_ms >= self.slow_ms and not _is_stream(headers))
         if not keep:
             keep = self.sample_rate >= 1 or random.random() < self.sample_rate
             if self.sample_rate < 1:
                 fields["sampled"] = self.sample_rate
         if keep:
+            if _is_stream(headers):
+                fields["stream"] = True
             # the record made directly: Logger.info would also walk the stack to find
             # its caller, which an access line does not report
             access_log.handle(access_log.makeRecord(

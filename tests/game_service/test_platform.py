@@ -314,3 +314,37 @@ def test_access_lines_keep_every_failure_and_slow_request_and_a_share_of_the_res
     every = make_client()  # the default keeps every line (local play, tests)
     every.get("/api/health/ready")
     assert len(lines()) == 1
+
+
+def test_a_streams_access_line_says_so_and_its_length_is_not_slowness(make_client, caplog):
+    """A live stream lasts as long as it is meant to: however long it ran, it is not a slow
+    request (no line of its own when ordinary lines are sampled away), and its line, when
+    kept, says ``"stream": true``."""
+    import logging
+
+    from fastapi.responses import StreamingResponse
+
+    caplog.set_level(logging.INFO, logger="game_service.access")
+
+    def lines() -> list[dict]:
+        found = [r.fields for r in caplog.records if r.name == "game_service.access"]
+        caplog.clear()
+        return found
+
+    def with_stream(client):
+        @client.app.get("/api/test-stream")
+        def stream():
+            return StreamingResponse(iter([": keep-alive\n\n"]), media_type="text/event-stream")
+        return client
+
+    every_one_slow = with_stream(make_client(access_log_sample_rate=0.0, access_log_slow_ms=0.001))
+    assert every_one_slow.get("/api/test-stream").status_code == 200
+    assert lines() == []
+    assert every_one_slow.get("/api/health/ready").status_code == 200  # an ordinary slow request is kept
+    assert [line["path"] for line in lines()] == ["/api/health/ready"]
+    every = with_stream(make_client())
+    assert every.get("/api/test-stream").status_code == 200
+    (line,) = lines()
+    assert line["path"] == "/api/test-stream" and line["stream"] is True
+    every.get("/api/health/ready")
+    assert "stream" not in lines()[0]
