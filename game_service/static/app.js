@@ -97,6 +97,12 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // applies a write twice. `withStatus`: answers { status, data }, for a call whose success
 // comes in two kinds (the avatar: 200 done, 202 handed to a worker).
 const RETRIED_STATUSES = new Set([502, 503, 504]);
+
+// The server renews a session by answering a fresh token in a header: the page keeps it.
+function keepRenewedToken(res) {
+  const renewed = res.headers.get(RENEW_HEADER);
+  if (renewed && token) { token = renewed; localStorage.setItem("token", token); }
+}
 async function api(method, path, body, { withStatus = false } = {}) {
   const headers = { "Accept": "application/json" };
   if (token) headers["Authorization"] = "Bearer " + token;
@@ -120,8 +126,7 @@ async function api(method, path, body, { withStatus = false } = {}) {
   } finally {
     if (method !== "GET") writes++;
   }
-  const renewed = res.headers.get(RENEW_HEADER);
-  if (renewed && token) { token = renewed; localStorage.setItem("token", token); }
+  keepRenewedToken(res);
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
   if (!res.ok) {
@@ -613,8 +618,7 @@ async function runLive(gen) {
       if (resuming) headers["Last-Event-ID"] = lastEventId;
       const asked = Date.now();
       const res = await fetch("/api/events", { headers, signal: ctl.signal, cache: "no-store" });
-      const renewed = res.headers.get(RENEW_HEADER);
-      if (renewed && token) { token = renewed; localStorage.setItem("token", token); }
+      keepRenewedToken(res);
       if (res.status === 401) { if (token) sessionEnded(); return; }
       if (res.ok && res.body) {
         opened = true;
