@@ -83,8 +83,10 @@ def test_a_burst_of_500_uploads_drains_once_each_as_the_backlog_scales_the_worke
     assert _visible(sqs, url) == UPLOADS
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("GAME_")}
+    # the workers' visibility timeout is the queue's (5 s, the fixture's), as the stacks set both
+    # from one value: a heartbeat every third of it keeps a job in hand from a second worker
     env.update(PYTHONPATH=str(REPO), GAME_DATABASE_URL=pg_url, GAME_SESSION_SECRET="s", GAME_JOB_QUEUE_URL=url,
-               GAME_MEDIA_DIR=str(tmp_path / "media"), GAME_JOB_VISIBILITY_SECONDS="30", GAME_JOB_WAIT_SECONDS="1",
+               GAME_MEDIA_DIR=str(tmp_path / "media"), GAME_JOB_VISIBILITY_SECONDS="5", GAME_JOB_WAIT_SECONDS="1",
                GAME_DB_POOL_SIZE="2", GAME_LOG_LEVEL="WARNING")
     workers: list[subprocess.Popen] = []
     cpu: dict[int, float] = {}
