@@ -6,7 +6,6 @@ import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -16,6 +15,7 @@ from starlette.staticfiles import StaticFiles
 
 from game_service.api import auth, events, facebook_callbacks, game, health, invites, jobs, media, progress, recovery, social
 from game_service.api.deps import Services
+from game_service.core import facebook
 from game_service.core.config import Settings, get_settings
 from game_service.core.db import listener_connect, make_engine
 from game_service.core.live import Hub
@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         engine = make_engine(settings)
-        http = httpx.AsyncClient(timeout=httpx.Timeout(5.0, connect=3.0))
+        http = facebook.make_http()
         hub = Hub(settings, engine, None if settings.is_sqlite else listener_connect(settings))
         await hub.start()
         hub.end_streams_on_exit()

@@ -186,6 +186,9 @@ jobs = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("reason", sa.String(500), nullable=True),  # why refused or failed, in plain words
     sa.Column("result", sa.String(300), nullable=True),  # what it made (e.g. the avatar's key)
+    # a secret the job needs, sealed (core/sealing.py; the friends import's Facebook token),
+    # dropped when the job ends (0009)
+    sa.Column("sealed", sa.Text, nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.current_timestamp()),
     sa.CheckConstraint("state IN ('queued', 'running', 'done', 'refused', 'failed')", name="state_known"),

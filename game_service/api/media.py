@@ -1,17 +1,13 @@
 from __future__ import annotations
 
-import logging
-
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from game_service.repository import jobs as job_rows, players
+from game_service.repository import players
 from game_service.api import jobs
 from game_service.api.deps import Me, services_of
 from game_service.api.schemas import ERRORS, AvatarConfirmIn, JobOut, PlayerState, UploadOut, UploadUrlIn, link, linked
 from game_service.jobs import AVATAR
-from game_service.jobs.queue import QueueUnavailable
 from game_service.errors import GameError, not_found
 from game_service.core.storage import (
     LocalStorage,
@@ -22,7 +18,6 @@ from game_service.core.storage import (
 )
 
 router = APIRouter(tags=["media"], responses=ERRORS)
-log = logging.getLogger("game_service.jobs")
 
 
 @router.post("/api/me/avatar/upload-url", response_model=UploadOut, responses=linked(
@@ -57,7 +52,7 @@ async def avatar_confirm(body: AvatarConfirmIn, caller: Me):
     if not key.startswith(incoming_prefix(me)) or ".." in key or "//" in key:
         raise not_found("upload")
     if svc.queue is not None:
-        return await _avatar_job(svc, me, key)
+        return await jobs.record_and_send(svc, AVATAR, me, key)
     head = await run_in_threadpool(svc.storage.head, key)
     if head is None:
         # a concurrent confirm of the same upload (a double click) may have made it the avatar
@@ -72,41 +67,10 @@ async def avatar_confirm(body: AvatarConfirmIn, caller: Me):
         # the player was deleted after the session check (a data-deletion callback racing
         # this request): nothing of theirs may stay behind
         await run_in_threadpool(svc.storage.delete, dst)
-        raise _player_gone() from None
+        raise jobs.player_gone() from None
     if old and old != dst:
         await run_in_threadpool(svc.storage.delete, old)
     return await players.get_state(svc.engine, svc.settings, me)
-
-
-async def _avatar_job(svc, me: int, key: str) -> JSONResponse:
-    """The job that makes upload ``key`` the avatar, recorded and sent; 202 with it.
-
-    The row is committed before its message goes out (a worker receiving the message must
-    find it). A send that fails removes the row again and answers 503, so that no job says
-    "processing" with nothing on the queue behind it; the player's retry makes a new one.
-    A job found queued and never started (the same upload confirmed again) is sent again:
-    if its first send was lost (a server that died between the row and the send), this one
-    carries it; if not, the second delivery finds the job finished and changes nothing."""
-    made = await job_rows.create_once(svc.engine, AVATAR, me, key)
-    if made is None:
-        raise _player_gone()
-    job, new = made
-    if job_rows.unsent(job):
-        try:
-            await run_in_threadpool(svc.queue.send, job.id)
-        except QueueUnavailable as exc:
-            log.error("job not sent: the queue is unavailable", extra={"job": job.id, "error": str(exc)[:500]})
-            if not new or await job_rows.discard_unsent(svc.engine, job.id):
-                raise GameError(503, "queue_unavailable", "the picture cannot be processed right now; try again shortly",
-                                headers={"Retry-After": str(svc.settings.db_retry_after_seconds)}) from None
-            # a worker started it: the message went out, only its answer was lost
-            job = await job_rows.of_player(svc.engine, job.id, me) or job
-    return JSONResponse(jobs.view(job), status_code=202, headers={"Location": jobs.job_path(job.id)})
-
-
-def _player_gone() -> GameError:
-    return GameError(401, "invalid_session", "this player no longer exists; sign in again",
-                     headers={"WWW-Authenticate": "Bearer"})
 
 
 async def _verified_avatar(svc, me: int, key: str, head) -> str:

@@ -116,6 +116,10 @@ class FacebookImportIn(Strict):
     access_token: text(1, 4096)  # type: ignore[valid-type]
 
 
+class FacebookImportOut(BaseModel):
+    added: list[int] = Field(description="the players who became your friends (a run without a job queue)")
+
+
 class GiftIn(Strict):
     to_player_id: PlayerId
 
@@ -250,13 +254,15 @@ class JobOut(BaseModel):
     """A job done outside the request (game_service.jobs), as its player sees it."""
 
     id: int
-    kind: str = Field(description="what the job does: avatar")
+    kind: str = Field(description="what the job does: avatar, friends_import")
     state: Literal["processing", "done", "refused", "failed"] = Field(
         description="processing: waiting for a worker or being worked on (read it again in a second); done; "
-                    "refused: the upload is not a usable picture (`reason` says why); "
+                    "refused: it cannot be done as asked, e.g. the upload is not a usable picture or Facebook's "
+                    "permission expired (`reason` says why); "
                     "failed: it could not be done after several attempts (`reason`)")
     href: str = Field(description="where to read the job again: GET")
     avatar_url: str | None = Field(None, description="an avatar job that is done: the new avatar")
+    added: int | None = Field(None, description="a friends import that is done: how many friends it added")
     reason: str | None = Field(None, description="refused or failed: why, in plain words for the player")
 
 

@@ -2,18 +2,22 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Response
 
-from game_service.core import facebook
+from game_service.api import jobs
 from game_service.api.deps import Me, Writer
+from game_service.core import facebook, sealing
+from game_service.jobs import FRIENDS_IMPORT
 from game_service.api.schemas import (
     ERRORS,
     FACEBOOK_ERRORS,
     FacebookImportIn,
+    FacebookImportOut,
     FriendRequestIn,
     FriendsOut,
     GiftClaimOut,
     GiftIn,
     GiftSentOut,
     IdPath,
+    JobOut,
     errors_for,
     link,
     linked,
@@ -71,15 +75,30 @@ async def remove_friend(friend_id: IdPath, me: Me):
     return Response(status_code=204)
 
 
-@router.post("/api/friends/facebook-import", responses={**FACEBOOK_ERRORS, **errors_for(403)})
+@router.post("/api/friends/facebook-import", response_model=FacebookImportOut, responses={
+    **FACEBOOK_ERRORS, **errors_for(403),
+    202: {"model": JobOut, "description": "with a job queue: the import is handed to the worker; read the job "
+                                          "(its `href`, also in `Location`) until it is done",
+          "headers": {"Location": {"description": "the job's `href`", "schema": {"type": "string"}}},
+          "links": {"ReadTheJob": link("GET", "/api/jobs/{job_id}", parameters={"job_id": "$response.body#/id"})}},
+})
 async def import_facebook_friends(body: FacebookImportIn, caller: Me):
-    """Befriend the Facebook friends who also play (needs a linked Facebook account)."""
+    """Befriend the Facebook friends who also play (needs a linked Facebook account).
+
+    The token is checked here (it must be of the Facebook account linked to you). With a job
+    queue (as in AWS) the friend list, which Facebook hands out page by page, is read by the
+    worker: 202 with the job, whose ``added`` says how many friends it made; the token rides in
+    the job's row sealed (``core.sealing``), dropped when the job ends. An import asked for
+    while one is under way answers that one. Without a queue (a local run): done here, 200."""
     svc, me = caller.svc, caller.id
     fb_id = await facebook.user_from_access_token(svc.settings, svc.http, body.access_token)
     state = await players.get_state(svc.engine, svc.settings, me)
     linked = await players.find_by_facebook(svc.engine, fb_id)
     if not state["facebook_linked"] or linked != me:
         raise GameError(403, "facebook_mismatch", "this access token belongs to a Facebook account not linked to you")
+    if svc.queue is not None:
+        return await jobs.record_and_send(svc, FRIENDS_IMPORT, me, f"facebook:{fb_id}", again_when_finished=True,
+                                          sealed=sealing.seal(svc.settings.session_secret or "", body.access_token))
     ids = await facebook.friends_who_play(svc.settings, svc.http, body.access_token)
     added = await social.import_facebook_friends(svc.engine, me, ids)
     return {"added": added}

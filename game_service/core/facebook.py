@@ -9,6 +9,17 @@ from game_service.errors import GameError
 from game_service.core.security import InvalidSignedRequest, parse_signed_request
 
 
+def make_http() -> httpx.AsyncClient:
+    """The client for the Graph API (the server's and the worker's): a slow Facebook costs a
+    request seconds, not minutes."""
+    return httpx.AsyncClient(timeout=httpx.Timeout(5.0, connect=3.0))
+
+
+class TokenRejected(GameError):
+    """Facebook refused the player's access token: asking again will not help (the player must
+    sign in with Facebook again), unlike Facebook being unreachable or failing."""
+
+
 def _require_enabled(s: Settings) -> None:
     if not s.facebook_enabled:
         raise GameError(503, "facebook_disabled", "Facebook sign-in is not configured on this server")
@@ -64,6 +75,9 @@ async def friends_who_play(s: Settings, http: httpx.AsyncClient, token: str) -> 
             r = await http.get(url, params=params)
         except httpx.HTTPError as exc:
             raise GameError(502, "facebook_unreachable", f"cannot reach the Facebook Graph API: {exc}") from None
+        if r.status_code in (400, 401, 403):  # the token expired or was revoked, or the permission withdrawn
+            raise TokenRejected(502, "facebook_token_rejected",
+                                f"Facebook no longer accepts this access token ({r.status_code} for friends)")
         if r.status_code != 200:
             raise GameError(502, "facebook_error", f"Facebook Graph API answered {r.status_code} for friends")
         body = r.json()

@@ -6,3 +6,4 @@ queue: the request records a job and sends its id; ``python -m game_service work
 # handlers.py, so that the server names a kind without importing what the worker runs (Pillow)
 AVATAR = "avatar"
 DATA_DELETION = "data_deletion"  # a Facebook data-deletion request: the uploads and CDN paths
+FRIENDS_IMPORT = "friends_import"  # befriend the player's Facebook friends who play

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import asyncio
 
+from game_service.core import facebook, sealing
 from game_service.core.storage import avatars_prefix, incoming_prefix
-from game_service.jobs import AVATAR, DATA_DELETION
+from game_service.jobs import AVATAR, DATA_DELETION, FRIENDS_IMPORT
 from game_service.jobs.avatar import Processed, process_avatar
 from game_service.jobs.deletion import remove_media_and_finish
-from game_service.repository import jobs as job_rows
+from game_service.repository import jobs as job_rows, social
 
 
 def avatar_keys(player_id: int, job_id: int) -> tuple[str, str]:
@@ -65,4 +66,30 @@ async def data_deletion(ctx, job) -> str:
     return "done"
 
 
-HANDLERS = {AVATAR: avatar, DATA_DELETION: data_deletion}
+# the friends import's refusals, in the player's words (the page shows them)
+IMPORT_EXPIRED = "Facebook's permission to read your friends has expired; import them again."
+IMPORT_REJECTED = "Facebook no longer accepts this sign-in; sign in with Facebook again, then import your friends."
+
+
+async def friends_import(ctx, job) -> str:
+    """Befriend the player's Facebook friends who play: the Graph API's friend list, paged
+    (the slow part), with the player's access token sealed in the job's row; the friendships
+    and the job's ``done`` commit together. Facebook unreachable or failing is a retry; a
+    token that does not open (expired) or that Facebook refuses is a refusal, said plainly."""
+    try:
+        token = sealing.unseal(ctx.settings.session_secret or "", job.sealed)
+    except sealing.Unsealable:
+        async with ctx.engine.begin() as conn:
+            await job_rows.finish(conn, job.id, "refused", reason=IMPORT_EXPIRED)
+        return "refused"
+    try:
+        fb_ids = await facebook.friends_who_play(ctx.settings, ctx.http, token)
+    except facebook.TokenRejected:
+        async with ctx.engine.begin() as conn:
+            await job_rows.finish(conn, job.id, "refused", reason=IMPORT_REJECTED)
+        return "refused"
+    await social.finish_friends_import(ctx.engine, job, fb_ids)
+    return "done"
+
+
+HANDLERS = {AVATAR: avatar, DATA_DELETION: data_deletion, FRIENDS_IMPORT: friends_import}

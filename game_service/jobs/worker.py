@@ -26,6 +26,7 @@ import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from game_service.core.config import Settings
@@ -42,6 +43,7 @@ class Context:
     engine: AsyncEngine
     storage: object
     queue: SqsQueue
+    http: httpx.AsyncClient  # Facebook's Graph API (the friends import)
 
 
 Handler = Callable[[Context, Job], Awaitable[str]]
@@ -164,12 +166,13 @@ class Worker:
 def serve(settings: Settings) -> None:
     """``python -m game_service worker``: until SIGTERM or SIGINT."""
     from game_service.core.db import make_engine
+    from game_service.core.facebook import make_http
     from game_service.core.storage import make_storage
     from game_service.jobs.handlers import HANDLERS
 
     async def main() -> None:
         ctx = Context(settings=settings, engine=make_engine(settings), storage=make_storage(settings),
-                      queue=SqsQueue(settings.job_queue_url))
+                      queue=SqsQueue(settings.job_queue_url), http=make_http())
         worker = Worker(ctx, HANDLERS)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -177,6 +180,7 @@ def serve(settings: Settings) -> None:
         try:
             await worker.run()
         finally:
+            await ctx.http.aclose()
             await ctx.engine.dispose()
 
     asyncio.run(main())

@@ -29,10 +29,12 @@ class Job:
     attempts: int
     reason: str | None
     result: str | None
+    sealed: str | None = None  # a secret the handler needs, sealed (core/sealing.py); gone once finished
 
 
 def _job(row) -> Job:
-    return Job(row.id, row.kind, row.player_id, row.subject, row.state, row.attempts, row.reason, row.result)
+    return Job(row.id, row.kind, row.player_id, row.subject, row.state, row.attempts, row.reason, row.result,
+               row.sealed)
 
 
 async def create(engine: AsyncEngine, kind: str, player_id: int, subject: str) -> int:
@@ -40,20 +42,23 @@ async def create(engine: AsyncEngine, kind: str, player_id: int, subject: str) -
         return (await insert(conn, kind, player_id, subject)).id
 
 
-async def insert(conn: AsyncConnection, kind: str, player_id: int, subject: str) -> Job:
+async def insert(conn: AsyncConnection, kind: str, player_id: int, subject: str, *, sealed: str | None = None) -> Job:
     """A new queued job, in the caller's transaction (with what it is the job of)."""
     row = (await conn.execute(
-        sa.insert(jobs).values(kind=kind, player_id=player_id, subject=subject, state="queued",
+        sa.insert(jobs).values(kind=kind, player_id=player_id, subject=subject, state="queued", sealed=sealed,
                                created_at=clock.utcnow(), updated_at=clock.utcnow())
         .returning(*jobs.c))).one()
     return _job(row)
 
 
-async def of_subject(conn: AsyncConnection, kind: str, player_id: int, subject: str) -> Job | None:
-    """The first job of ``kind`` on ``subject`` for ``player_id`` (who may be gone: no check)."""
-    row = (await conn.execute(
-        sa.select(*jobs.c).where(jobs.c.player_id == player_id, jobs.c.kind == kind, jobs.c.subject == subject)
-        .order_by(jobs.c.id).limit(1))).one_or_none()
+async def of_subject(conn: AsyncConnection, kind: str, player_id: int, subject: str, *,
+                     unfinished: bool = False) -> Job | None:
+    """The first job of ``kind`` on ``subject`` for ``player_id`` (who may be gone: no check);
+    ``unfinished``: only one that has not ended."""
+    where = [jobs.c.player_id == player_id, jobs.c.kind == kind, jobs.c.subject == subject]
+    if unfinished:
+        where.append(jobs.c.state.not_in(FINISHED))
+    row = (await conn.execute(sa.select(*jobs.c).where(*where).order_by(jobs.c.id).limit(1))).one_or_none()
     return None if row is None else _job(row)
 
 
@@ -62,20 +67,22 @@ async def find(engine: AsyncEngine, kind: str, player_id: int, subject: str) -> 
         return await of_subject(conn, kind, player_id, subject)
 
 
-async def create_once(engine: AsyncEngine, kind: str, player_id: int, subject: str) -> tuple[Job, bool] | None:
+async def create_once(engine: AsyncEngine, kind: str, player_id: int, subject: str, *,
+                      sealed: str | None = None, again_when_finished: bool = False) -> tuple[Job, bool] | None:
     """The player's job of ``kind`` on ``subject``, made when there is none yet, and whether it
     is new: confirming one upload twice (a double click, a retry with another Idempotency-Key)
-    finds the first job instead of making a second. The player's row is locked for the look
-    and the insert, so two confirms at once make one job between them (and a deleted player
-    makes none: None)."""
+    finds the first job instead of making a second. ``again_when_finished``: only a job still
+    under way is found (a friends import can be run again next week, not twice at once). The
+    player's row is locked for the look and the insert, so two requests at once make one job
+    between them (and a deleted player makes none: None)."""
     async with engine.begin() as conn:
         me = (await conn.execute(sa.select(players.c.id).where(players.c.id == player_id).with_for_update())).one_or_none()
         if me is None:
             return None
-        found = await of_subject(conn, kind, player_id, subject)
+        found = await of_subject(conn, kind, player_id, subject, unfinished=again_when_finished)
         if found is not None:
             return found, False
-        return await insert(conn, kind, player_id, subject), True
+        return await insert(conn, kind, player_id, subject, sealed=sealed), True
 
 
 def unsent(job: Job) -> bool:
@@ -120,13 +127,19 @@ async def start(engine: AsyncEngine, job_id: int) -> Job | None:
 async def finish(conn: AsyncConnection, job_id: int, state: str, *, reason: str | None = None,
                  result: str | None = None) -> bool:
     """Finish a job inside the caller's transaction (with the job's own effect); False when
-    another delivery finished it first, and then the caller's effect must not apply."""
+    another delivery finished it first, and then the caller's effect must not apply. A
+    finished job keeps no secret: its sealed value goes."""
     assert state in FINISHED
     row = (await conn.execute(
         sa.update(jobs).where(jobs.c.id == job_id, jobs.c.state.not_in(FINISHED))
-        .values(state=state, reason=reason, result=result, updated_at=clock.utcnow())
+        .values(state=state, reason=reason, result=result, sealed=None, updated_at=clock.utcnow())
         .returning(jobs.c.id))).one_or_none()
     return row is not None
+
+
+async def set_result(conn: AsyncConnection, job_id: int, result: str) -> None:
+    """What a job made, when it is known only after its ``done`` (in the same transaction)."""
+    await conn.execute(sa.update(jobs).where(jobs.c.id == job_id).values(result=result))
 
 
 async def complete(engine: AsyncEngine, job_id: int) -> None:

@@ -13,7 +13,9 @@ from game_service.core.config import Settings
 from game_service.errors import GameError, conflict, not_found
 from game_service.models import friend_requests, friends, gifts, players
 from game_service.repository.economy import credit
+from game_service.repository import jobs
 from game_service.repository.events import announce
+from game_service.repository.jobs import Job
 from game_service.repository.writes import PID, Chain, Write, insert_for, ledger_entry, reader
 
 p = players
@@ -193,15 +195,35 @@ async def list_friends(engine: AsyncEngine, s: Settings, player_id: int, limit: 
 
 
 async def import_facebook_friends(engine: AsyncEngine, player_id: int, fb_ids: list[str]) -> list[int]:
+    """Befriend the players behind ``fb_ids`` (a local run's import, in the request)."""
+    async with engine.begin() as conn:
+        return await _befriend_facebook(conn, player_id, fb_ids)
+
+
+async def finish_friends_import(engine: AsyncEngine, job: Job, fb_ids: list[str]) -> tuple[str, list[int]]:
+    """The friends import job's effect and its ``done``, in one transaction (the number
+    added is its result): ("applied", the players added), ("duplicate", []) when another
+    delivery finished the job first, or ("player-gone", []) when the player no longer exists."""
+    async with engine.begin() as conn:
+        me = (await conn.execute(sa.select(p.c.id).where(p.c.id == job.player_id).with_for_update())).one_or_none()
+        if not await jobs.finish(conn, job.id, "done"):
+            return "duplicate", []
+        if me is None:
+            return "player-gone", []
+        added = await _befriend_facebook(conn, job.player_id, fb_ids)
+        await jobs.set_result(conn, job.id, str(len(added)))
+    return "applied", added
+
+
+async def _befriend_facebook(conn: AsyncConnection, player_id: int, fb_ids: list[str]) -> list[int]:
     if not fb_ids:
         return []
     added: list[int] = []
-    async with engine.begin() as conn:
-        rows = await conn.execute(sa.select(p.c.id).where(p.c.fb_user_id.in_(fb_ids), p.c.id != player_id))
-        for (fid,) in rows.all():
-            if not await _are_friends(conn, player_id, fid):
-                await _make_friends(conn, player_id, fid)
-                added.append(fid)
+    rows = await conn.execute(sa.select(p.c.id).where(p.c.fb_user_id.in_(fb_ids), p.c.id != player_id).order_by(p.c.id))
+    for (fid,) in rows.all():
+        if not await _are_friends(conn, player_id, fid):
+            await _make_friends(conn, player_id, fid)
+            added.append(fid)
     return added
 
 

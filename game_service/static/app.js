@@ -55,6 +55,7 @@ const MESSAGES = {
   invalid_upload: "That file is not a picture we can use. Choose a PNG, JPEG, GIF or WebP image under 2 MB.",
   queue_unavailable: "Pictures cannot be processed right now. Please try again in a minute.",
   avatar_slow: "Your picture is taking longer than usual. It will show up here once it is ready.",
+  import_slow: "Looking for your Facebook friends is taking longer than usual. They will show up in your list.",
   entity_too_large: "That picture is too big. Choose one under 2 MB.",
   upload_denied: "The upload was refused. Please choose the picture again.",
   facebook_in_use: "This Facebook account already belongs to another player.",
@@ -103,6 +104,7 @@ function keepRenewedToken(res) {
   const renewed = res.headers.get(RENEW_HEADER);
   if (renewed && token) { token = renewed; localStorage.setItem("token", token); }
 }
+const FACEBOOK_REFUSALS = new Set(["invalid_access_token", "invalid_signed_request"]);
 async function api(method, path, body, { withStatus = false } = {}) {
   const headers = { "Accept": "application/json" };
   if (token) headers["Authorization"] = "Bearer " + token;
@@ -131,7 +133,9 @@ async function api(method, path, body, { withStatus = false } = {}) {
   try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
   if (!res.ok) {
     const code = (data && data.error) || (res.status >= 500 ? "database_unavailable" : "unknown");
-    if (res.status === 401 && token) sessionEnded();
+    // a 401 about our session ends it; one about Facebook's credentials (linking, the import)
+    // is Facebook saying no, and the player stays signed in
+    if (res.status === 401 && token && !FACEBOOK_REFUSALS.has(code)) sessionEnded();
     throw new GameError(code, res.status);
   }
   return withStatus ? { status: res.status, data } : data;
@@ -811,18 +815,19 @@ async function uploadAvatar(file) {
   fresh("avatar-note", "New avatar saved.");
 }
 
-// With a job queue the server answers 202 at once and a worker makes the avatar: the page reads
-// the job about once a second, for at most a minute, until it is done or refused. A poll that
-// fails on the way (the network, a busy server) is tried again at the next second.
+// With a job queue the server answers 202 at once and a worker does the work (the avatar, the
+// friends import): the page reads the job about once a second, for at most a minute, until it
+// is done or refused. A poll that fails on the way (the network, a busy server) is tried again
+// at the next second. The finished job, or null when it is still coming after the minute.
 const JOB_POLL_MS = 1000;
 const JOB_WAIT_MS = 60000;
-async function avatarJob(job) {
-  note("avatar-note", "Processing your picture…");
+async function followJob(job, noteId, working, slow) {
+  note(noteId, working);
   const until = Date.now() + JOB_WAIT_MS;
   while (job.state === "processing") {
     if (Date.now() >= until) {  // still coming: the page's refresh shows it once it is done
-      note("avatar-note", MESSAGES.avatar_slow);
-      return;
+      note(noteId, slow);
+      return null;
     }
     await sleep(JOB_POLL_MS);
     try {
@@ -832,10 +837,15 @@ async function avatarJob(job) {
     }
   }
   if (job.state !== "done") {
-    // refused (not a usable picture: the reason says why, for the player) or failed
-    note("avatar-note", job.reason || FALLBACK, "error");
-    return;
+    // refused (the reason says why, for the player) or failed
+    note(noteId, job.reason || FALLBACK, "error");
+    return null;
   }
+  return job;
+}
+
+async function avatarJob(job) {
+  if (!await followJob(job, "avatar-note", "Processing your picture…", MESSAGES.avatar_slow)) return;
   await refreshState();
   fresh("avatar-note", "New avatar saved.");
 }
@@ -1000,8 +1010,13 @@ function wire() {
   });
   $("fb-import").addEventListener("click", () => busy($("fb-import"), "friends-note", async () => {
     const auth = await facebookAuth();
-    const r = await api("POST", "/api/friends/facebook-import", { access_token: auth.accessToken });
-    fresh("friends-note", r.added.length ? `Added ${r.added.length} Facebook friend${r.added.length > 1 ? "s" : ""}.` : "None of your Facebook friends plays yet.");
+    const r = await api("POST", "/api/friends/facebook-import", { access_token: auth.accessToken }, { withStatus: true });
+    // 202: a worker reads the friend list (with a job queue); 200: done in the request
+    const done = r.status === 202
+      ? await followJob(r.data, "friends-note", "Looking for your Facebook friends…", MESSAGES.import_slow)
+      : { added: r.data.added.length };
+    if (!done) return;
+    fresh("friends-note", done.added ? `Added ${done.added} Facebook friend${done.added > 1 ? "s" : ""}.` : "None of your Facebook friends plays yet.");
     await refreshAll();
   }));
 

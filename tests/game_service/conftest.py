@@ -24,7 +24,7 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 import warnings
 
@@ -128,6 +128,8 @@ class FakeGraph:
     def __init__(self):
         self.tokens: dict[str, dict] = {}
         self.friends: dict[str, list[str]] = {}
+        self.friends_failures = 0  # the next N friend-list reads answer 500
+        self.max_page = 500  # friends a page at most, whatever the ``limit`` asked
         graph = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -144,11 +146,20 @@ class FakeGraph:
                     data = {"is_valid": False} if info is None else {"is_valid": True, "type": "USER", **info}
                     return self._send(200, {"data": data})
                 if u.path == "/me/friends":
+                    if graph.friends_failures > 0:  # Facebook failing for a while
+                        graph.friends_failures -= 1
+                        return self._send(500, {"error": {"message": "an unexpected error has occurred"}})
                     info = graph.tokens.get(q.get("access_token", ""))
                     if info is None:
-                        return self._send(400, {"error": {"message": "invalid token"}})
+                        return self._send(400, {"error": {"message": "invalid token", "code": 190}})
                     ids = graph.friends.get(info["user_id"], [])
-                    return self._send(200, {"data": [{"id": i, "name": f"fb {i}"} for i in ids]})
+                    # paged as Facebook pages it: ``limit`` a page, ``paging.next`` to the rest
+                    limit, after = min(int(q.get("limit", 25)), graph.max_page), int(q.get("after", 0))
+                    page = {"data": [{"id": i, "name": f"fb {i}"} for i in ids[after:after + limit]]}
+                    if after + limit < len(ids):
+                        rest = urlencode({"access_token": q["access_token"], "limit": limit, "after": after + limit})
+                        page["paging"] = {"next": f"{graph.url}/me/friends?{rest}"}
+                    return self._send(200, page)
                 self._send(404, {"error": {"message": "unknown path"}})
 
             def _send(self, code, body):

@@ -604,3 +604,39 @@ def test_a_guest_is_asked_to_save_their_account_and_told_plainly_what_went_wrong
     tab.check("session-ended")
     tab.context.close()
     assert problems == [], problems
+
+
+# Facebook's SDK as the page uses it: init, and a login that answers with credentials the
+# server will refuse (a signed_request that is not signed with the app's secret)
+FB_SDK_STUB = """
+window.FB = {
+  init() {},
+  login(callback) { callback({ authResponse: { accessToken: "refused-token", signedRequest: "bad.signature" } }); },
+};
+window.fbAsyncInit();
+"""
+
+
+def test_facebook_refusing_a_link_leaves_the_player_signed_in(game_url, browser):
+    """A 401 about Facebook's credentials (linking, the friends import) is Facebook saying no:
+    the page says so and the player plays on. It ended the player's session, as a 401 about
+    our own session does, and a guest without a recovery code lost the account."""
+    from playwright.sync_api import expect
+
+    problems: list[str] = []
+    tab = Tab(browser, "desktop", problems)
+    tab.context.unroute(FB_SDK)
+    tab.context.route(FB_SDK, lambda route: route.fulfill(body=FB_SDK_STUB, content_type="text/javascript"))
+    sign_in(tab, game_url, "Linker")
+    page = tab.page
+    act(page)
+    expect(page.locator("#fb-link")).to_be_visible()
+    page.click("#fb-link")
+    expect(page.locator("#account-note")).to_have_text("Facebook sign-in did not go through. Please try again.")
+    expect(page.locator("#player-name")).to_have_text("Linker")
+    assert page.evaluate("localStorage.getItem('token')"), "still signed in"
+    page.reload()
+    expect(page.locator("#player-name")).to_have_text("Linker")
+    expect(page.locator("#coins")).to_have_text("55")
+    assert problems == []
+    tab.context.close()

@@ -22,6 +22,7 @@ import pytest
 from PIL import Image
 
 from game_service.core.db import make_engine
+from game_service.core.facebook import make_http
 from game_service.core.storage import LocalStorage
 from game_service.jobs import avatar as avatar_mod
 from game_service.jobs.avatar import Processed, Refused, process_avatar
@@ -93,12 +94,13 @@ async def _drain(settings, storage, handlers=HANDLERS, rounds=1) -> list[str]:
     """Receive and handle what is on the queue, ``rounds`` times; what happened to each."""
     engine = make_engine(settings)
     try:
-        worker = Worker(Context(settings, engine, storage, SqsQueue(settings.job_queue_url)), handlers)
-        outcomes = []
-        for _ in range(rounds):
-            for delivery in worker.ctx.queue.receive(10, 0):
-                outcomes.append(await worker.handle(delivery))
-        return outcomes
+        async with make_http() as http:
+            worker = Worker(Context(settings, engine, storage, SqsQueue(settings.job_queue_url), http), handlers)
+            outcomes = []
+            for _ in range(rounds):
+                for delivery in worker.ctx.queue.receive(10, 0):
+                    outcomes.append(await worker.handle(delivery))
+            return outcomes
     finally:
         await engine.dispose()
 
@@ -183,12 +185,13 @@ def test_a_worker_told_to_stop_mid_job_releases_its_message_at_once(setup, clien
 
     async def stop_soon():
         engine = make_engine(settings)
-        worker = Worker(Context(settings, engine, storage, SqsQueue(url)), {"slow": slow})
+        worker = Worker(Context(settings, engine, storage, SqsQueue(url), make_http()), {"slow": slow})
         (delivery,) = worker.ctx.queue.receive(1, 0)
         asyncio.get_running_loop().call_later(0.2, worker.stop.set)
         try:
             return await worker.handle(delivery)
         finally:
+            await worker.ctx.http.aclose()
             await engine.dispose()
 
     started = time.monotonic()
