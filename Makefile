@@ -35,8 +35,8 @@ play: setup     ## run the game locally on embedded defaults (SQLite, local file
 bench-service: setup setup-system ## load benchmark of the game service against PostgreSQL
 	.venv/bin/python bench/service_bench.py
 
-local: setup setup-system ## a stage's shape on this machine, STAGE=starter|small|scale-out (default scale-out): its min_instances app hosts round-robin over its AZs (HOSTS= overrides the count; namespaces, bootstrap), HAProxy, PostgreSQL, moto, front door; prints the URL
-	scripts/local.sh up $(if $(STAGE),--stage $(STAGE)) $(if $(HOSTS),--hosts $(HOSTS)) $(ARGS)
+local: setup setup-system ## a stage's shape on this machine, STAGE=starter|small|scale-out (default scale-out): its min_instances app hosts round-robin over its AZs (HOSTS= overrides the count; namespaces, bootstrap), scale-out's worker hosts (WORKERS=), HAProxy, PostgreSQL, moto (S3, Secrets Manager, SQS), front door; prints the URL
+	scripts/local.sh up $(if $(STAGE),--stage $(STAGE)) $(if $(HOSTS),--hosts $(HOSTS)) $(if $(WORKERS),--workers $(WORKERS)) $(ARGS)
 
 local-down:     ## stop the local topology: no process, namespace or mount left
 	scripts/local.sh down

@@ -16,6 +16,8 @@ def main(argv: list[str] | None = None) -> int:
     up = sub.add_parser("up", help="start the topology and print its URL")
     up.add_argument("--stage", help=f"the stage whose shape to bring up: {', '.join(STAGES)} (default {DEFAULT_STAGE})")
     up.add_argument("--hosts", type=int, help="app hosts, round-robin over the stage's AZs (default: its min_instances)")
+    up.add_argument("--workers", type=int,
+                    help="worker hosts, for a stage with a worker tier (default: its worker_min_instances)")
     up.add_argument("--port", type=int, default=8080, help="front door port on 127.0.0.1 (default 8080)")
     up.add_argument("--no-netns", action="store_true", help="hosts as processes on separate ports, no namespaces")
     sub.add_parser("down", help="stop everything; no process, namespace or mount left")
@@ -25,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     topology = Topology(args.state)
     try:
         if args.command == "up":
-            topology.up(args.hosts, stage=args.stage, front_port=args.port, use_netns=not args.no_netns)
+            topology.up(args.hosts, stage=args.stage, workers=args.workers, front_port=args.port, use_netns=not args.no_netns)
         elif args.command == "down":
             topology.down()
         else:

@@ -1,7 +1,7 @@
-"""moto's server standing in for S3 and Secrets Manager: the media and static buckets
+"""moto's server standing in for S3, Secrets Manager and SQS: the media and static buckets
 (readable by the front door as CloudFront's origin access control reads them, the web page
-published to the static bucket) and the secrets (the database's shaped like RDS's, the
-app's session secret)."""
+published to the static bucket), the secrets (the database's shaped like RDS's, the app's
+session secret) and the job queue with its dead-letter queue (the storage stack's)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from game_service.contract import MEDIA_PREFIX
+from game_service.contract import JOB_MAX_RECEIVES, JOB_VISIBILITY_SECONDS, MEDIA_PREFIX
 from host.bundle import SERVICE_DIR
 from local_topology.processes import wait_http
 
@@ -23,6 +23,8 @@ STATIC_BUCKET = "local-static"
 SECRET_DB_MASTER = "local/db-master"
 SECRET_DB_APP = "local/db-app"
 SECRET_APP = "local/app"
+JOB_QUEUE = "local-jobs"
+JOB_DEAD_LETTER_QUEUE = "local-jobs-dead"
 
 
 def start(address: str, port: int, log_path: Path) -> int:
@@ -75,3 +77,16 @@ def seed_secrets(url: str, *, database: dict, master: tuple[str, str], app: tupl
     for name, (username, password) in ((SECRET_DB_MASTER, master), (SECRET_DB_APP, app)):
         sm.create_secret(Name=name, SecretString=json.dumps({"username": username, "password": password, **database}))
     sm.create_secret(Name=SECRET_APP, SecretString=json.dumps({"session_secret": secrets.token_urlsafe(32)}))
+
+
+def seed_queue(url: str) -> str:
+    """The job queue and its dead-letter queue, as the storage stack makes them (the
+    visibility timeout and the redrive's receive count from the service contract); the job
+    queue's URL."""
+    sqs = client(url, "sqs")
+    dead = sqs.create_queue(QueueName=JOB_DEAD_LETTER_QUEUE)["QueueUrl"]
+    dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return sqs.create_queue(QueueName=JOB_QUEUE, Attributes={
+        "VisibilityTimeout": str(JOB_VISIBILITY_SECONDS),
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dead_arn, "maxReceiveCount": str(JOB_MAX_RECEIVES)}),
+    })["QueueUrl"]

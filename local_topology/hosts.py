@@ -1,7 +1,9 @@
-"""The app hosts: each one's environment file (what the app stack's user data writes on
-EC2, pointed at the local stand-ins) and ``host/bootstrap.sh`` in local mode, which installs
-the bundle from the wheelhouse and starts the service (in the host's network namespace when
-there is one); the release's migration is the bootstrap in its migrate role."""
+"""The hosts: each one's environment file (what the app stack's user data writes on EC2,
+pointed at the local stand-ins) and ``host/bootstrap.sh`` in local mode, which installs the
+bundle from the wheelhouse and starts the service (in the host's network namespace when there
+is one): an app host serves (and runs the job worker beside the server, unless the stage has a
+worker tier), a worker host runs only the job worker; the release's migration is the
+bootstrap in its migrate role."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from game_service.contract import APP_DB_USER, Env
+from game_service.contract import APP_DB_USER, JOB_MAX_RECEIVES, JOB_VISIBILITY_SECONDS, Env
 from host.bundle import BOOTSTRAP_SCRIPT
 from local_topology.emulator import MEDIA_BUCKET, REGION, SECRET_APP, SECRET_DB_APP, SECRET_DB_MASTER
 from local_topology.frontdoor import VIEWER_ADDRESS_HEADER
@@ -28,7 +30,12 @@ def host_name(i: int) -> str:
     return f"host{i}"
 
 
-def environment(*, public_url: str, moto_url: str, trusted_proxies: str, bind: str, port: int,
+def worker_name(j: int) -> str:
+    """The ``j``-th host of the worker tier (from 1)."""
+    return f"worker{j}"
+
+
+def environment(*, public_url: str, moto_url: str, trusted_proxies: str, bind: str, port: int, job_queue_url: str,
                 migrate: bool = False, extra: dict[str, str] | None = None) -> dict[str, str]:
     """A host's environment; with ``migrate``, the migration step's (the only one that names
     the master secret, as in AWS)."""
@@ -52,6 +59,9 @@ def environment(*, public_url: str, moto_url: str, trusted_proxies: str, bind: s
         Env.PORT: str(port),
         Env.WORKERS: str(HOST_WORKERS),
         Env.DB_POOL_SIZE: str(HOST_DB_POOL),
+        Env.JOB_QUEUE_URL: job_queue_url,
+        Env.JOB_VISIBILITY_SECONDS: str(JOB_VISIBILITY_SECONDS),
+        Env.JOB_MAX_RECEIVES: str(JOB_MAX_RECEIVES),
         **(extra or {}),
     }
 
@@ -64,12 +74,15 @@ def write_env_file(path: Path, values: dict[str, str]) -> Path:
 
 
 def bootstrap_args(role: str, artifacts: dict[str, Path], env_file: Path, prefix: Path,
-                   netns: str | None) -> list[str]:
-    """The bootstrap's command line in local mode (``role``: migrate or serve)."""
+                   netns: str | None, *, without_worker: bool = False) -> list[str]:
+    """The bootstrap's command line in local mode (``role``: migrate, serve or worker;
+    ``without_worker``: a server whose stage has a worker tier)."""
     args = ["bash", str(BOOTSTRAP_SCRIPT), "--mode", "local", "--role", role, "--bundle", str(artifacts["bundle"]),
             "--wheels", str(artifacts["wheels"]), "--env-file", str(env_file), "--prefix", str(prefix)]
     if role == "serve":
         args += ["--ready-timeout", "60"]
+    if without_worker:
+        args += ["--without-worker"]
     if netns:
         args += ["--netns", netns]
     return args
@@ -118,8 +131,14 @@ def boot(runs: dict[int, tuple[list[str], Path]], on_ready: Callable[[int, float
 
 
 def service_pid(prefix: Path) -> int | None:
-    """The pid of the service a bootstrap started under ``prefix``."""
+    """The pid of the server a bootstrap started under ``prefix``."""
     pid_file = prefix / "service.pid"
+    return int(pid_file.read_text()) if pid_file.exists() else None
+
+
+def worker_pid(prefix: Path) -> int | None:
+    """The pid of the job worker a bootstrap started under ``prefix`` (a process group of its own)."""
+    pid_file = prefix / "worker.pid"
     return int(pid_file.read_text()) if pid_file.exists() else None
 
 

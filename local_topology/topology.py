@@ -4,7 +4,10 @@ parts come up in and go down in, and what each is told about the others.
 A stage gives the shape (``stage_shape``): as many hosts as its Auto Scaling group starts
 with (``min_instances``), spread round-robin over its availability zones as the group
 spreads them. Here an AZ is a label of each host (the hosts share one bridge): losing an AZ
-is losing every host it holds at once.
+is losing every host it holds at once. Jobs go through the job queue (moto's SQS) as in AWS:
+a stage with a worker tier (scale-out) gets its worker hosts (``worker_min_instances``,
+round-robin over the AZs too), booted by the same bootstrap in its worker role; on the other
+stages the worker runs beside the server on each app host.
 
 Everything lives under the state folder; ``state.json`` there records what runs (ports,
 process ids, the network), so ``down`` and ``status`` work from a new process and ``down``
@@ -13,7 +16,8 @@ folder: moto keeps its objects in memory, so the database would otherwise name a
 that no longer exist.
 
 The parts: ``namespaces`` (the hosts' network), ``postgres``, ``emulator`` (moto),
-``artifacts`` (bundle, wheelhouse), ``hosts`` (environment files, the bootstrap),
+``artifacts`` (bundle, wheelhouse), ``hosts`` (environment files, the bootstrap; app and
+worker hosts),
 ``haproxy`` (the load balancer), ``frontdoor`` (nginx).
 """
 
@@ -33,7 +37,7 @@ from game_service.contract import APP_DB_USER, LIVENESS_PATH
 from game_service.contract import PORT as HOST_PORT  # every host listens on the app port, each on its own address
 from local_topology import artifacts, emulator, frontdoor, haproxy, namespaces
 from local_topology import hosts as app_hosts
-from local_topology.hosts import host_name
+from local_topology.hosts import host_name, worker_name
 from local_topology.postgres import SUPERUSER, PgCluster
 from local_topology.processes import TopologyError, alive, free_port, port_is_free, stop_pid, wait_http
 from stacks.config import STAGES
@@ -94,7 +98,16 @@ class Topology:
 
     @property
     def hosts(self) -> list[int]:
+        """The app hosts (behind the load balancer)."""
         return list(self.state.get("hosts", []))
+
+    @property
+    def workers(self) -> list[int]:
+        """The worker tier's hosts (numbered after the app hosts; none on a stage without a tier)."""
+        return list(self.state.get("workers", []))
+
+    def name(self, i: int) -> str:
+        return worker_name(self.workers.index(i) + 1) if i in self.workers else host_name(i)
 
     @property
     def stage(self) -> str | None:
@@ -140,16 +153,25 @@ class Topology:
         return f"http://{self.gateway}:{self.state['ports']['moto']}"
 
     # ------------------------------------------------------------------ up
-    def up(self, hosts: int | None = None, *, stage: str | None = None, front_port: int = 8080,
-           use_netns: bool = True, extra_env: dict[str, str] | None = None) -> str:
-        """Bring up ``stage``'s shape (default scale-out: 3 hosts over 3 AZs); ``hosts``
-        overrides its host count (the AZs stay the stage's, round-robin)."""
+    def up(self, hosts: int | None = None, *, stage: str | None = None, workers: int | None = None,
+           front_port: int = 8080, use_netns: bool = True, extra_env: dict[str, str] | None = None) -> str:
+        """Bring up ``stage``'s shape (default scale-out: 3 hosts over 3 AZs, and its worker
+        tier's 2 hosts); ``hosts`` overrides its app host count, ``workers`` its worker host
+        count (the AZs stay the stage's, round-robin)."""
         shape = stage_shape(stage, hosts)
         stage = stage or DEFAULT_STAGE
         cfg = STAGES[stage]
         count = (f"its min_instances; max_instances {cfg.max_instances}" if hosts is None else
                  f"--hosts; its min_instances {cfg.min_instances}, max_instances {cfg.max_instances}")
         hosts = len(shape)
+        if not cfg.has_worker_tier and workers is not None:
+            raise TopologyError(f"--workers is for a stage with a worker tier; {stage}'s job worker runs beside "
+                                "the server on each app host")
+        worker_count = (cfg.worker_min_instances if workers is None else workers) if cfg.has_worker_tier else 0
+        if cfg.has_worker_tier and not 1 <= worker_count <= MAX_HOSTS:
+            raise TopologyError(f"--workers must be between 1 and {MAX_HOSTS}, got {worker_count}")
+        zones = cfg.availability_zones
+        worker_shape = {hosts + j: zones[(j - 1) % len(zones)] for j in range(1, worker_count + 1)}
         if self.running:
             raise TopologyError(f"a local topology already runs from {self.state_dir} (make local-down first)")
         if not port_is_free("127.0.0.1", front_port):
@@ -167,29 +189,36 @@ class Topology:
             shutil.rmtree(self.state_dir)
             raise TopologyError(f"the postgres user cannot reach {self.state_dir}: pick a state folder (--state) "
                                 "whose parents every user may enter")
-        self.state = {"stage": stage, "zones": {str(i): az for i, az in shape.items()}, "hosts": [], "pids": {},
-                      "ports": {"front": front_port, "hosts": {}}, "extra_env": extra_env or {}}
+        self.state = {"stage": stage, "zones": {str(i): az for i, az in {**shape, **worker_shape}.items()},
+                      "hosts": [], "workers": [], "pids": {}, "ports": {"front": front_port, "hosts": {}},
+                      "extra_env": extra_env or {}}
         self._save()
         self.say(f"stage {stage}: {hosts} host{'s' * (hosts > 1)} ({count}), round-robin over its AZs: "
                  + ", ".join(f"{host_name(i)} {az}" for i, az in shape.items()))
+        if worker_shape:
+            why = "its worker_min_instances" if workers is None else "--workers"
+            self.say(f"worker tier: {worker_count} host{'s' * (worker_count > 1)} ({why}; max "
+                     f"{cfg.worker_max_instances}), the job worker alone: "
+                     + ", ".join(f"{worker_name(i - hosts)} {az}" for i, az in worker_shape.items()))
         try:
             why_not = namespaces.available() if use_netns else "turned off (--no-netns)"
             self.state["network"] = "netns" if why_not is None else "ports"
             self._save()
             if why_not is None:
-                self._network_up(hosts)
+                self._network_up(hosts + worker_count)
             else:
                 self.say(f"network namespaces unavailable ({why_not}): hosts run as processes on separate ports of 127.0.0.1")
             self._postgres_up()
             self._moto_up()
             built = self._artifacts()
             self.state["hosts"] = list(range(1, hosts + 1))
-            for i in self.state["hosts"]:
+            self.state["workers"] = list(worker_shape)
+            for i in self.hosts + self.workers:
                 if not self.netns:
                     self.state["ports"]["hosts"][str(i)] = free_port()
             self._save()
             self.migrate(built)
-            self.boot_hosts(self.state["hosts"], built)
+            self.boot_hosts(self.hosts + self.workers, built)
             self._haproxy_up()
             self._front_door_up()
         except BaseException:
@@ -267,9 +296,12 @@ class Topology:
             self.moto_url,
             database={"engine": "postgres", "host": self.gateway, "port": self.state["ports"]["pg"], "dbname": DB_NAME},
             master=(SUPERUSER, pg["password"]), app=(APP_DB_USER, pg["app_password"]))
-        self.say(f"s3 + secrets manager (moto): {self.moto_url}; buckets {emulator.MEDIA_BUCKET}, "
+        self.state["job_queue_url"] = emulator.seed_queue(self.moto_url)
+        self._save()
+        self.say(f"s3 + secrets manager + sqs (moto): {self.moto_url}; buckets {emulator.MEDIA_BUCKET}, "
                  f"{emulator.STATIC_BUCKET} (the web page); secrets {emulator.SECRET_DB_MASTER}, "
-                 f"{emulator.SECRET_DB_APP}, {emulator.SECRET_APP}")
+                 f"{emulator.SECRET_DB_APP}, {emulator.SECRET_APP}; job queue {emulator.JOB_QUEUE} "
+                 f"(dead letters: {emulator.JOB_DEAD_LETTER_QUEUE})")
 
     def aws(self, service: str):
         return emulator.client(self.moto_url, service)
@@ -290,7 +322,7 @@ class Topology:
             trusted_proxies=f"{self.subnet}.1/32" if self.netns else "127.0.0.1/32",
             bind="0.0.0.0" if self.netns else "127.0.0.1",
             port=HOST_PORT if self.netns else self.state["ports"]["hosts"][str(i)],
-            migrate=migrate, extra=self.state.get("extra_env", {}))
+            job_queue_url=self.state["job_queue_url"], migrate=migrate, extra=self.state.get("extra_env", {}))
         return app_hosts.write_env_file(self.host_dir(i) / ("migrate.env" if migrate else "game.env"), values)
 
     def _built(self, built: dict | None) -> dict[str, Path]:
@@ -306,22 +338,32 @@ class Topology:
         self.say(f"migration: done in {seconds:.1f} s (the master secret read there only)")
 
     def boot_hosts(self, hosts: list[int], artifacts: dict | None = None) -> dict[int, float]:
-        """Run the bootstrap of each host (in parallel), which serves the migrated database;
-        return each one's "READY in N s"."""
+        """Run the bootstrap of each host (in parallel): an app host serves the migrated
+        database (its job worker beside it, unless the stage has a worker tier), a worker
+        host runs the job worker; return each one's "READY in N s"."""
         built = self._built(artifacts)
-        runs = {i: (app_hosts.bootstrap_args("serve", built, self._env_file(i), self.host_dir(i) / "host",
-                                         self.host_ns(i) if self.netns else None),
+        tier = bool(self.workers)
+        runs = {i: (app_hosts.bootstrap_args("worker" if i in self.workers else "serve", built, self._env_file(i),
+                                             self.host_dir(i) / "host", self.host_ns(i) if self.netns else None,
+                                             without_worker=tier and i not in self.workers),
                     self.host_dir(i) / "bootstrap.log")
                 for i in hosts}
         return app_hosts.boot(runs, lambda i, seconds: self.say(
-            f"{host_name(i)} ({self.host_address(i)}, {self.host_az(i)}): bootstrap READY in {seconds:.1f} s"))
+            f"{self.name(i)} ({self.host_address(i)}, {self.host_az(i)}): bootstrap READY in {seconds:.1f} s"))
 
     def host_pid(self, i: int) -> int | None:
+        """An app host's server."""
         return app_hosts.service_pid(self.host_dir(i) / "host")
 
+    def worker_pid(self, i: int) -> int | None:
+        """The job worker of a host (a worker host's, or the one beside an app host's server)."""
+        return app_hosts.worker_pid(self.host_dir(i) / "host")
+
     def kill_host(self, i: int, sig: int = signal.SIGKILL, wait: float = 35) -> None:
-        """Signal the host's service (its process group: the server and its workers)."""
+        """Signal what the host runs: its server (a process group: the server and its
+        workers) and its job worker."""
         app_hosts.kill(self.host_pid(i), sig, wait)
+        app_hosts.kill(self.worker_pid(i), sig, wait)
 
     def stop_host(self, i: int) -> None:
         """A graceful stop (SIGTERM: the server finishes what is in flight)."""
@@ -388,6 +430,11 @@ class Topology:
                 continue
             lines.append(f"{s.name:8} {self.host_az(i):12} {self.host_address(i):20} {s.status:14} {s.check:24} "
                          f"{s.sessions_now:>5} {s.sessions_total:>7}  {proc}")
+        for i in self.workers:
+            pid = self.worker_pid(i)
+            proc = f"job worker pid {pid}" if alive(pid) else "job worker not running"
+            lines.append(f"{self.name(i):8} {self.host_az(i):12} {self.host_address(i):20} {'(no traffic)':14} "
+                         f"{'':24} {'':>5} {'':>7}  {proc}")
         return lines
 
     # ------------------------------------------------------------------ down
@@ -400,7 +447,7 @@ class Topology:
         pids = self.state.get("pids", {})
         for name in ("nginx", "haproxy"):
             stop_pid(pids.get(name), signal.SIGTERM, 10)
-        for i in self.hosts:
+        for i in self.hosts + self.workers:
             self.kill_host(i, signal.SIGTERM, wait=25)
         stop_pid(pids.get("moto"), signal.SIGTERM, 10, group=True)
         if self.state.get("pg") and self.pg.running:

@@ -4,6 +4,7 @@ booted by host/bootstrap.sh from the wheelhouse)."""
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import tempfile
@@ -18,10 +19,17 @@ from local_topology.topology import Topology
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run", "--disable-quic"]
-PNG_1x1 = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c63f8cfc0f01f0005000201a5f7a0b50000000049454e44ae426082"
-)
+
+
+def picture_png(side: int = 64) -> bytes:
+    """A picture the avatar job takes (at least 16 pixels a side): a PNG of ``side`` x ``side``."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (side, side), (40, 120, 200)).save(out, "PNG")
+    return out.getvalue()
+
+
 # load tests measure the platform, not the game's pacing rules
 LOAD_ENV = {"GAME_RATE_LIMIT_WRITES": "1000000", "GAME_ENERGY_CAP": "1000000",
             "GAME_SIGNUP_LIMIT_PER_ADDRESS": "1000000"}

@@ -39,7 +39,7 @@ from local_topology import haproxy
 from local_topology.haproxy import SERVED_BY
 from local_topology.hosts import host_name
 from tests.game_service.load import Load, ok
-from tests.local_topology.conftest import PNG_1x1, guest
+from tests.local_topology.conftest import guest, picture_png
 
 pytestmark = pytest.mark.slow(seconds=230)  # the whole file, idle 2-core machine
 
@@ -198,10 +198,11 @@ def test_a_host_killed_while_people_play_goes_unnoticed_and_rejoins(topology, br
     ann.locator("#inbox button", has_text="Claim").click()
     expect(ann.locator("#coins")).to_have_text("80")
     png = tmp_path / "me.png"
-    png.write_bytes(PNG_1x1)
+    png.write_bytes(picture_png(64))
     ann.set_input_files("#avatar-file", str(png))
-    expect(ann.locator("#avatar-note")).to_have_text("New avatar saved.")
-    ann.wait_for_function("document.getElementById('avatar').complete && document.getElementById('avatar').naturalWidth === 1")
+    # a job on the queue, which a surviving host's job worker does
+    expect(ann.locator("#avatar-note")).to_have_text("New avatar saved.", timeout=30_000)
+    ann.wait_for_function("document.getElementById('avatar').complete && document.getElementById('avatar').naturalWidth > 1")
     time.sleep(max(0.0, killed_at + 5 - time.monotonic()))
     samples = watch.stop()
 

@@ -1,8 +1,9 @@
 """`make local STAGE=small` and `make local-down` for real: a topology of its own (the small
 stage's shape: two hosts, one in each of its AZs) comes up,
-a player plays one round through the front door, and down leaves no process, namespace,
-link or mount behind. Also: the command line's progress lines and status table, and the
-fallback to ports where no namespace can be made."""
+a player plays one round through the front door (the avatar a job that a host's job worker
+does, through the queue), and down leaves no process, namespace, link or mount behind. Also:
+the command line's progress lines and status table; scale-out's worker tier, hosts booted by
+the same bootstrap in its worker role; and the fallback to ports where no namespace can be made."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 
 import httpx
 import psycopg
@@ -17,7 +19,7 @@ import pytest
 
 from local_topology.processes import free_port
 from local_topology.topology import REPO, Topology
-from tests.local_topology.conftest import PNG_1x1, guest, leftovers
+from tests.local_topology.conftest import guest, leftovers, picture_png
 
 pytestmark = pytest.mark.slow(seconds=50)  # the whole file, idle 2-core machine
 
@@ -37,21 +39,31 @@ def play_one_round(url: str) -> dict:
     with httpx.Client(base_url=url, headers=auth, timeout=15) as c:
         r = c.post("api/actions", headers={"Idempotency-Key": "one-action"})
         assert r.status_code == 200, r.text
-        # an avatar: presigned POST straight to the bucket, verified by a host, served by the front door
-        form = c.post("api/me/avatar/upload-url", json={"content_type": "image/png"}).json()
-        up = httpx.post(form["url"], data=form["fields"], files={"file": ("a.png", PNG_1x1, "image/png")}, timeout=15)
-        assert up.status_code in (200, 204), up.text
-        me = c.post("api/me/avatar", json={"key": form["key"]})
-        assert me.status_code == 200, me.text
-        avatar = me.json()["avatar_url"]
-        assert avatar.startswith("/media/avatars/")
-        assert httpx.get(url + avatar.lstrip("/"), timeout=10).content == PNG_1x1
+        avatar, form = upload_avatar(c, url)
+        assert httpx.get(url + avatar.lstrip("/"), timeout=10).content[8:12] == b"WEBP", "redrawn by the job"
         # an upload's own key is no route to the media bucket: /incoming/... is the default
         # behaviour's (static bucket), as on the CDN
         assert httpx.get(url + form["key"], timeout=10).status_code == 404
         # bucket routes are read-only, like the distribution's S3 behaviours
         assert httpx.put(url + avatar.lstrip("/"), content=b"x", timeout=10).status_code == 403
         return {"player": pid, "coins": c.get("api/me").json()["coins"]}
+
+
+def upload_avatar(c: httpx.Client, url: str) -> tuple[str, dict]:
+    """An avatar as the page makes one: presigned POST straight to the bucket, then a job on
+    the queue that a job worker does (read until it is done); the avatar's URL, the form."""
+    form = c.post("api/me/avatar/upload-url", json={"content_type": "image/png"}).json()
+    up = httpx.post(form["url"], data=form["fields"], files={"file": ("a.png", picture_png(), "image/png")}, timeout=15)
+    assert up.status_code in (200, 204), up.text
+    r = c.post("api/me/avatar", json={"key": form["key"]})
+    assert r.status_code == 202, r.text
+    job, deadline = r.json(), time.monotonic() + 60
+    while job["state"] == "processing" and time.monotonic() < deadline:
+        time.sleep(0.5)
+        job = c.get(job["href"]).json()
+    assert job["state"] == "done", job
+    assert job["avatar_url"].startswith("/media/avatars/") and c.get("api/me").json()["avatar_url"] == job["avatar_url"]
+    return job["avatar_url"], form
 
 
 def test_up_play_status_down_leaves_nothing(state_dir):
@@ -65,7 +77,7 @@ def test_up_play_status_down_leaves_nothing(state_dir):
         expected = ["stage small: 2 hosts (its min_instances; max_instances 4), round-robin over its AZs: "
                     "host1 us-east-1a, host2 us-east-1b",
                     "network: " if os.geteuid() == 0 else "network namespaces unavailable", "postgresql: ",
-                    "s3 + secrets manager (moto): ", "host1 ", "host2 ",
+                    "s3 + secrets manager + sqs (moto): ", "host1 ", "host2 ",
                     "load balancer (haproxy): ", "front door (nginx): ", f"ready: http://127.0.0.1:{port}/"]
         assert [any(line.startswith("local: " + e) for line in lines) for e in expected] == [True] * len(expected), lines
         assert lines[-1] == f"local: ready: http://127.0.0.1:{port}/"
@@ -108,20 +120,43 @@ def test_up_play_status_down_leaves_nothing(state_dir):
         httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
 
 
-def test_without_namespaces_hosts_run_on_ports_and_say_so(state_dir):
+def test_scale_out_s_worker_hosts_do_the_jobs_and_without_namespaces_hosts_run_on_ports(state_dir):
+    """scale-out's shape with one app host and one worker host (`make local HOSTS=1 WORKERS=1`),
+    as processes on ports: the app host serves without a job worker (the stage has a worker
+    tier), the worker host runs the job worker alone (the bootstrap's worker role), and it is
+    the one that makes the avatar."""
     state = state_dir
     lines: list[str] = []
     topo = Topology(state, say=lines.append)
     try:
-        url = topo.up(1, front_port=free_port(), use_netns=False)
+        url = topo.up(1, workers=1, front_port=free_port(), use_netns=False)
         assert any(line.startswith("network namespaces unavailable (turned off (--no-netns)): hosts run as processes")
                    for line in lines), lines
-        assert topo.host_address(1).startswith("127.0.0.1:")
+        assert "worker tier: 1 host (--workers; max 6), the job worker alone: worker1 us-east-1a" in lines, lines
+        assert any(re.match(r"worker1 \(\S+, us-east-1a\): bootstrap READY in [0-9.]+ s", line) for line in lines), lines
+        assert topo.host_address(1).startswith("127.0.0.1:") and (topo.hosts, topo.workers) == ([1], [2])
+        assert topo.worker_pid(1) is None, "no job worker beside the server: the stage has a worker tier"
+        bootstrap = (topo.host_dir(2) / "bootstrap.log").read_text()
+        assert "role worker" in bootstrap and "job worker running" in bootstrap, bootstrap
         pid, auth = guest(url)
-        assert httpx.post(url + "api/actions", headers={**auth, "Idempotency-Key": "k"}, timeout=15).status_code == 200
+        with httpx.Client(base_url=url, headers=auth, timeout=15) as c:
+            assert c.post("api/actions", headers={"Idempotency-Key": "k"}).status_code == 200
+            upload_avatar(c, url)
+        assert '"job finished"' in (topo.host_dir(2) / "host" / "log" / "service.log").read_text()
+        status = "\n".join(topo.status())
+        assert re.search(r"^worker1 +us-east-1a .*job worker pid \d+$", status, re.M), status
     finally:
         topo.down(quiet=True)
     assert leftovers(state, None) == []
+
+
+def test_workers_are_for_a_stage_with_a_worker_tier(tmp_path):
+    r = cli(tmp_path / "s", "up", "--stage", "small", "--workers", "2")
+    assert r.returncode == 1 and r.stderr.strip() == (
+        "local: --workers is for a stage with a worker tier; small's job worker runs beside the server on each app host")
+    r = cli(tmp_path / "s", "up", "--workers", "0")
+    assert r.returncode == 1 and r.stderr.strip() == "local: --workers must be between 1 and 200, got 0"
+    assert not (tmp_path / "s").exists()
 
 
 def test_bad_input_is_one_line(tmp_path):
