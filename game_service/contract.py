@@ -29,6 +29,11 @@ DB_LISTENERS_PER_WORKER = 1
 """Database connections each server process holds beside its pool: the live-updates listener
 (``core/live.py``). The topology report counts them in a host's connection budget."""
 
+JOB_WORKER_DB_CONNECTIONS = 2
+"""The job worker's database pool, whatever the server's (it does one job at a time: one
+connection in use, one to spare). The topology report counts it in a host's connection budget:
+beside the server on an app host, or alone on a worker tier's host."""
+
 JOB_MAX_RECEIVES = 5
 """The job queue's redrive ``maxReceiveCount`` and the worker's ``GAME_JOB_MAX_RECEIVES``: the
 attempt that reaches it records why the job failed, then SQS moves the message aside."""

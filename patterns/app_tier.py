@@ -27,7 +27,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from game_service.contract import DB_LISTENERS_PER_WORKER, LIVENESS_PATH, Env
+from game_service.contract import DB_LISTENERS_PER_WORKER, JOB_WORKER_DB_CONNECTIONS, LIVENESS_PATH, Env
 from patterns.game_service_host import (
     BOOT_FAILED_METRIC,
     DISK_ALARM_PERCENT,
@@ -91,14 +91,25 @@ def service_host(*, instance_type: str, machine_image: ec2.IMachineImage, role: 
 
 
 def service_metadata(resource: ec2.CfnInstance | ec2.CfnLaunchTemplate, *, workers: int, pool: int, overflow: int,
-                      access_log_sample_rate: float) -> None:
-    # Read by the topology report: the connection budget of one instance (each worker's pool,
-    # overflow and live-updates listener), and the share of requests whose access line it
-    # ships to CloudWatch Logs (priced).
+                      access_log_sample_rate: float, job_worker: bool) -> None:
+    # Read by the topology report: the connection budget of one instance (each server
+    # process's pool, overflow and live-updates listener, and the job worker's pool when it
+    # runs beside the server), and the share of requests whose access line it ships to
+    # CloudWatch Logs (priced).
     resource.add_metadata(
         "GameService",
         {"WorkersPerInstance": workers, "DbPoolSizePerWorker": pool, "DbMaxOverflowPerWorker": overflow,
-         "DbListenersPerWorker": DB_LISTENERS_PER_WORKER, "AccessLogSampleRate": access_log_sample_rate},
+         "DbListenersPerWorker": DB_LISTENERS_PER_WORKER, "AccessLogSampleRate": access_log_sample_rate,
+         **({"JobWorkerDbConnections": JOB_WORKER_DB_CONNECTIONS} if job_worker else {})},
+    )
+
+
+def job_worker_metadata(resource: ec2.CfnLaunchTemplate) -> None:
+    """A worker tier's hosts, for the topology report's connection budget: one job worker
+    process and its pool, no server (no requests, no access lines)."""
+    resource.add_metadata(
+        "GameService",
+        {"WorkersPerInstance": 1, "DbPoolSizePerWorker": JOB_WORKER_DB_CONNECTIONS, "DbMaxOverflowPerWorker": 0},
     )
 
 
@@ -156,7 +167,8 @@ class SingleInstanceAppTier(Construct):
         # linters warn about (W3010) and adds nothing.
         self.instance.instance.add_property_deletion_override("AvailabilityZone")
         service_metadata(self.instance.instance, workers=workers, pool=db_pool_size, overflow=db_max_overflow,
-                          access_log_sample_rate=_sample_rate(service_environment))
+                          access_log_sample_rate=_sample_rate(service_environment),
+                          job_worker=Env.JOB_QUEUE_URL in service_environment)
 
         # Self-healing within the budget: EC2 auto recovery (patterns/recovery.py).
         auto_recovery(self, instance_id=self.instance.instance_id, what="Game instance")
@@ -318,6 +330,7 @@ class ScalingAppTier(Construct):
         service_metadata(
             self.launch_template.node.default_child, workers=workers, pool=db_pool_size, overflow=db_max_overflow,
             access_log_sample_rate=_sample_rate(service_environment),
+            job_worker=job_worker_on_hosts and Env.JOB_QUEUE_URL in service_environment,
         )
 
         self.group = autoscaling.AutoScalingGroup(

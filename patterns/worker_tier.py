@@ -32,6 +32,7 @@ from patterns.app_tier import (
     ROLLOUT_MIN_HEALTHY_PERCENT,
     SIGNAL_TIMEOUT_MINUTES,
     host_launch_template,
+    job_worker_metadata,
 )
 from patterns.game_service_host import GameServiceHostArtifacts
 from patterns.nag import acknowledge
@@ -113,6 +114,7 @@ class WorkerTier(Construct):
             self, "LaunchTemplate", instance_type=instance_type, machine_image=machine_image, role=role,
             security_group=security_group, user_data=self.user_data, public_ip=public_ip,
         )
+        job_worker_metadata(self.launch_template.node.default_child)
         self.group = autoscaling.AutoScalingGroup(
             self,
             "Group",

@@ -121,6 +121,8 @@ def capacity(a: Analysis, prices: dict, p: Params) -> dict:
             # connections a worker holds beside its pool (ours: the live-updates listener);
             # a template that does not say has none
             listeners = _meta_int(meta, "DbListenersPerWorker", 0, where)
+            # a job worker beside the server (its own pool); a template that does not say has none
+            job_worker = _meta_int(meta, "JobWorkerDbConnections", 0, where)
         except BadMetadata as exc:
             return {"applicable": False, "reason": f"{exc}: no connection budget or growth "
                                                    f"figures until it is fixed"}
@@ -132,13 +134,15 @@ def capacity(a: Analysis, prices: dict, p: Params) -> dict:
                       "workers": workers, "pool_per_worker": pool,
                       "overflow_per_worker": overflow,
                       **({"listeners_per_worker": listeners} if listeners else {}),
-                      "connections_per_instance": workers * (pool + overflow + listeners),
+                      **({"job_worker_connections": job_worker} if job_worker else {}),
+                      "connections_per_instance": workers * (pool + overflow + listeners) + job_worker,
                       "rps_per_instance": rps, "sizes_from": source,
                       **({"worker": True} if u.worker else {})})
         assumptions.append(
-            f"{u.resource.logical_id}: {workers} workers x (pool {pool} + overflow {overflow}"
+            f"{u.resource.logical_id}: {workers} worker{'s' * (workers != 1)} x (pool {pool} + overflow {overflow}"
             + (f" + listener {listeners}" if listeners == 1 else f" + listeners {listeners}" if listeners else "")
-            + f") = {workers * (pool + overflow + listeners)} DB connections per instance, from {source}"
+            + ")" + (f" + job worker {job_worker}" if job_worker else "")
+            + f" = {workers * (pool + overflow + listeners) + job_worker} DB connections per instance, from {source}"
             + ("; a worker tier (works a queue): its instances at max hold connections but "
                "serve no requests, and it does not grow with the players" if u.worker else ""))
         if not vcpu:

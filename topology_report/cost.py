@@ -541,7 +541,8 @@ def _cloudfront(a: Analysis, bill: _Bill) -> None:
 
 def _access_gb(a: Analysis, bill: _Bill) -> tuple[float, float] | None:
     """GB a month of the game service's access lines, and the share its hosts keep."""
-    services = [u.game_service for u in a.app_units if u.game_service]
+    # a worker tier serves no requests: it writes no access lines
+    services = [u.game_service for u in a.app_units if u.game_service and not u.worker]
     if not services:
         return None
     rate = max(float(s.get("AccessLogSampleRate", 1.0)) for s in services)

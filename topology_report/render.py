@@ -185,8 +185,9 @@ def render_side_by_side(reports: list[dict]) -> str:
                   for s in r["single_points_of_failure"] if not s["accepted"])
         or "none" for r in reports])
     row("app instances (min..max)", [
-        ", ".join(f"{u['min']}..{u['max']}" for u in r["capacity"].get("units", [])) or "-"
+        ", ".join(f"{u['min']}..{u['max']}" for u in r["capacity"].get("units", []) if not u.get("worker")) or "-"
         for r in reports])
+    row("job workers", [_job_workers(r["capacity"].get("units", [])) for r in reports])
     row("max players (est.): fleet at max size / first limit", [
         f"{_n(r['capacity']['max_players'])} / {_n(r['capacity']['limits'][0]['players'])}"
         if r["capacity"].get("applicable") else "-" for r in reports])
@@ -209,6 +210,15 @@ def render_side_by_side(reports: list[dict]) -> str:
     out.append("")
     out.extend(f"- {a['figure']}: {a['source']}" for a in used)
     return "\n".join(out)
+
+
+def _job_workers(units: list[dict]) -> str:
+    """Where a stage's job workers run: a worker tier's instances (min..max), or beside the
+    app's server on its hosts (as the GameService metadata says), or nowhere we know of."""
+    tier = [f"{u['min']}..{u['max']} instances (a worker tier)" for u in units if u.get("worker")]
+    if tier:
+        return ", ".join(tier)
+    return "beside the server on the app hosts" if any(u.get("job_worker_connections") for u in units) else "-"
 
 
 def _recovery_cell(row: dict) -> str:

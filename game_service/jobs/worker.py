@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from game_service.contract import JOB_WORKER_DB_CONNECTIONS
 from game_service.core.config import Settings
 from game_service.jobs.queue import Delivery, SqsQueue
 from game_service.repository import jobs as job_rows
@@ -171,7 +172,9 @@ def serve(settings: Settings) -> None:
     from game_service.jobs.handlers import HANDLERS
 
     async def main() -> None:
-        ctx = Context(settings=settings, engine=make_engine(settings), storage=make_storage(settings),
+        # one job at a time: a pool of its own size, not the server's (contract.JOB_WORKER_DB_CONNECTIONS)
+        pool = settings.model_copy(update={"db_pool_size": JOB_WORKER_DB_CONNECTIONS, "db_max_overflow": 0})
+        ctx = Context(settings=settings, engine=make_engine(pool), storage=make_storage(settings),
                       queue=SqsQueue(settings.job_queue_url), http=make_http())
         worker = Worker(ctx, HANDLERS)
         loop = asyncio.get_running_loop()

@@ -143,16 +143,25 @@ def test_service_logs_shipped_to_a_log_group_with_retention(templates, stage):
 def test_connection_budget_metadata_for_the_topology_report(templates, stage):
     app = templates[stage]["app"]
     type_ = "AWS::EC2::Instance" if not STAGES[stage].is_distributed else "AWS::EC2::LaunchTemplate"
-    (resource,) = [r for r in resources(app, type_).values() if "GameService" in r.get("Metadata", {})]
+    meta = {lid: r["Metadata"]["GameService"] for lid, r in resources(app, type_).items()
+            if "GameService" in r.get("Metadata", {})}
     config = STAGES[stage]
-    assert resource["Metadata"]["GameService"] == {
+    servers = {lid: m for lid, m in meta.items() if not lid.startswith("Workers")}
+    (server,) = servers.values()
+    assert server == {
         "WorkersPerInstance": config.workers_per_instance,
         "DbPoolSizePerWorker": config.db_pool_size,
         "DbMaxOverflowPerWorker": config.db_max_overflow,
         "DbListenersPerWorker": 1,  # each server process's live-updates listener (game_service.contract)
         "AccessLogSampleRate": 0.01,  # and the hosts are told the same
+        # the job worker beside the server, with its own pool, where the stage has no worker tier
+        **({} if config.has_worker_tier else {"JobWorkerDbConnections": 2}),
     }
     assert "GAME_ACCESS_LOG_SAMPLE_RATE=0.01" in _user_data(templates, stage)
+    # a worker tier's hosts: one job worker and its pool, no server
+    workers = [m for lid, m in meta.items() if lid.startswith("Workers")]
+    assert workers == ([{"WorkersPerInstance": 1, "DbPoolSizePerWorker": 2, "DbMaxOverflowPerWorker": 0}]
+                       if config.has_worker_tier else [])
 
 
 def test_starter_single_instance_recovers_itself(templates):

@@ -163,7 +163,9 @@ def _by_hand(stage: _Stage, prices: dict) -> dict[str, tuple[float, float]]:
     add(f"CloudFront ({len(stage.of('AWS::CloudFront::Distribution'))} distribution(s))", 0)
 
     # CloudWatch Logs: access lines, flow logs, and the storage of all at their retention
-    (game,) = [h["game"] for h in hosts if h["game"]]
+    # the hosts that serve the requests write the access lines (a worker tier's metadata
+    # carries no sample rate: it serves none)
+    (game,) = [h["game"] for h in hosts if h["game"] and "AccessLogSampleRate" in h["game"]]
     access_gb = use["app_requests_month"] * game["AccessLogSampleRate"] * use["access_line_bytes"] / 1e9
     add("CloudWatch Logs: the hosts' access lines", access_gb * usd("cloudwatch_logs_ingest_gb"))
     service_group = next(r for name, r in log_groups.items() if isinstance(name, str) and name.endswith("/service"))

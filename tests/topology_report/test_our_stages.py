@@ -87,9 +87,12 @@ def test_scale_out_has_no_unaccepted_single_point_of_failure(scale_out):
 def test_scale_out_spans_its_azs_and_stays_within_its_connection_budget(scale_out):
     groups = [c for c in scale_out["tiers"]["compute"]["components"]
               if c["type"] == "auto-scaling-group"]
-    # the app tier (its hosts carry the GameService metadata) and the job worker tier
-    (asg,) = [c for c in groups if c.get("game_service")]
-    (workers,) = [c for c in groups if c is not asg]
+    # the app tier and the job worker tier (both carry GameService metadata: the worker's
+    # counts one job worker, no requests)
+    (workers,) = [c for c in groups if c["logical_id"].startswith("WorkersGroup")]
+    (asg,) = [c for c in groups if c is not workers]
+    assert asg["game_service"]["WorkersPerInstance"] == 2 and workers["game_service"] == {
+        "WorkersPerInstance": 1, "DbPoolSizePerWorker": 2, "DbMaxOverflowPerWorker": 0}
     assert asg["min"] >= 2 and len(asg["azs"]) >= 2 and asg["scaling"]
     assert workers["logical_id"].startswith("WorkersGroup")
     assert workers["min"] >= 2 and len(workers["azs"]) >= 2 and workers["scaling"], \
@@ -97,6 +100,7 @@ def test_scale_out_spans_its_azs_and_stays_within_its_connection_budget(scale_ou
     (db,) = [c for c in scale_out["tiers"]["data"]["components"] if c["type"] == "db-instance"]
     assert db["multi_az"] is True
     assert scale_out["capacity"]["budget_ok"] is True
+    assert scale_out["capacity"]["worker_connections"] == 6 * 2  # its 6 hosts at max, a pool of 2 each
 
 
 def test_snapshots_diff_against_themselves_cleanly(capsys):

@@ -12,6 +12,7 @@ import shutil
 
 import pytest
 
+from game_service.contract import JOB_WORKER_DB_CONNECTIONS
 from topology_report.cli import main
 from topology_report.diagram import stage_diagram
 from topology_report.loader import load
@@ -215,25 +216,27 @@ def test_a_sam_function_with_an_sqs_event_is_a_worker_tier(template):
 
 def test_a_worker_tier_holds_db_connections_but_serves_no_requests_and_recovers_by_its_queue(
         tmp_path, prices):
-    # the real worker launch template carries no GameService metadata (workers, DB pools):
-    # given the app hosts', the worker tier's connections count in the budget
-    def with_game_service(resources):
-        meta = resources["TierLaunchTemplate59DB14E4"]["Metadata"]["GameService"]
-        resources[WORKER_LAUNCH_TEMPLATE].setdefault("Metadata", {})["GameService"] = dict(meta)
+    # the worker launch template's GameService metadata (one job worker and its pool): its
+    # connections count in the budget, and without it they would not
+    def without_game_service(resources):
+        resources[WORKER_LAUNCH_TEMPLATE]["Metadata"].pop("GameService")
 
     (plain,) = load(str(SNAPSHOTS / "scale-out"))
-    (stage,) = load(str(_scale_out_edited(tmp_path, with_game_service)))
-    r = report_of(stage, prices)
-    before, after = report_of(plain, prices)["capacity"], r["capacity"]
+    (bare,) = load(str(_scale_out_edited(tmp_path, without_game_service)))
+    r = report_of(plain, prices)
+    before, after = report_of(bare, prices)["capacity"], r["capacity"]
     assert "worker_connections" not in before
     assert after["max_players"] == before["max_players"]  # the app tier's 12 hosts, as before
     worker = next(u for u in after["units"] if u["logical_id"] == WORKER_GROUP)
     assert worker["worker"] and worker["max"] == 6
-    assert after["worker_connections"] == 6 * worker["connections_per_instance"] > 0
+    assert worker["connections_per_instance"] == JOB_WORKER_DB_CONNECTIONS
+    assert after["worker_connections"] == 6 * JOB_WORKER_DB_CONNECTIONS
     assert after["peak_connections"] == before["peak_connections"] + after["worker_connections"]
     (growth,) = [g for g in after["growth"] if g["factor"] == 10]
     assert growth["connections"] == [g for g in before["growth"] if g["factor"] == 10][0][
         "connections"] + after["worker_connections"]
+    # its hosts write no access lines: the bill is the same with or without its metadata
+    assert r["cost"]["total"] == report_of(bare, prices)["cost"]["total"]
     # a lost worker: the others keep receiving; its jobs come back after the visibility timeout
     (lost,) = [row for row in report_of(plain, prices)["recovery"]["disruptions"]
                if row["disruption"] == "instance"]

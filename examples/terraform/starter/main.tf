@@ -68,7 +68,7 @@ resource "aws_instance" "app" {
   tags = {
     Name = "starter-app"
     # What the report's capacity model needs (CloudFormation: Metadata.GameService).
-    "TopologyReport:GameService" = "WorkersPerInstance=2 DbPoolSizePerWorker=10 DbMaxOverflowPerWorker=0 DbListenersPerWorker=1 AccessLogSampleRate=0.01"
+    "TopologyReport:GameService" = "WorkersPerInstance=2 DbPoolSizePerWorker=10 DbMaxOverflowPerWorker=0 DbListenersPerWorker=1 AccessLogSampleRate=0.01 JobWorkerDbConnections=2"
   }
 }
 
