@@ -270,19 +270,16 @@ WantedBy=multi-user.target
 EOF
 }
 
-os_drain_on_termination() {  # ec2, a worker tier's host: the job in hand finishes before the host goes
-  # The group holds a host it terminates (scale-in, a rollout) in Terminating:Wait for the
-  # drain hook's heartbeat timeout. Nothing on the host would notice (the worker would go on
-  # taking jobs), so this watcher reads the host's target lifecycle state from the instance
-  # metadata; at "Terminated" it stops the worker (SIGTERM: it finishes its job or releases
-  # the message) and completes the hook. If it cannot, the hook's default result (CONTINUE)
-  # ends the wait at its timeout, and the shutdown stops the worker the same way.
-  cat > /usr/local/bin/game-drain <<EOF
+drain_script() {  # the drain watcher (below) for this host's region and drain hook; tests/host runs it
+  # The instance metadata's address is the AWS SDKs' setting, AWS_EC2_METADATA_SERVICE_ENDPOINT
+  # (169.254.169.254 unless the environment says otherwise); DRAIN_POLL_SECONDS its polling.
+  cat <<EOF
 #!/bin/bash
 set -uo pipefail
-imds() { local t; t=\$(curl -fsS -m 5 -X PUT http://169.254.169.254/latest/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 60') \
-  && curl -fsS -m 5 -H "X-aws-ec2-metadata-token: \$t" "http://169.254.169.254/latest/meta-data/\$1"; }
-until [[ "\$(imds autoscaling/target-lifecycle-state)" == Terminated ]]; do sleep 5; done
+IMDS=\${AWS_EC2_METADATA_SERVICE_ENDPOINT:-http://169.254.169.254}
+imds() { local t; t=\$(curl -fsS -m 5 -X PUT "\${IMDS%/}/latest/api/token" -H 'X-aws-ec2-metadata-token-ttl-seconds: 60') \
+  && curl -fsS -m 5 -H "X-aws-ec2-metadata-token: \$t" "\${IMDS%/}/latest/meta-data/\$1"; }
+until [[ "\$(imds autoscaling/target-lifecycle-state)" == Terminated ]]; do sleep "\${DRAIN_POLL_SECONDS:-5}"; done
 echo "game-drain: the group is terminating this host: stopping the job worker"
 systemctl stop game-worker.service
 instance=\$(imds instance-id)
@@ -291,6 +288,16 @@ group=\$(timeout 20 aws autoscaling describe-auto-scaling-instances --region $RE
 timeout 20 aws autoscaling complete-lifecycle-action --region $REGION --auto-scaling-group-name "\$group" \
   --lifecycle-hook-name $DRAIN_HOOK --instance-id "\$instance" --lifecycle-action-result CONTINUE
 EOF
+}
+
+os_drain_on_termination() {  # ec2, a worker tier's host: the job in hand finishes before the host goes
+  # The group holds a host it terminates (scale-in, a rollout) in Terminating:Wait for the
+  # drain hook's heartbeat timeout. Nothing on the host would notice (the worker would go on
+  # taking jobs), so this watcher reads the host's target lifecycle state from the instance
+  # metadata; at "Terminated" it stops the worker (SIGTERM: it finishes its job or releases
+  # the message) and completes the hook. If it cannot, the hook's default result (CONTINUE)
+  # ends the wait at its timeout, and the shutdown stops the worker the same way.
+  drain_script > /usr/local/bin/game-drain
   chmod 0755 /usr/local/bin/game-drain
   cat > /etc/systemd/system/game-drain.service <<EOF
 [Unit]
