@@ -241,37 +241,55 @@ class Rehearsal:
         return f"{len(notify)} alarms notify the topic, which ops@example.com subscribes to{recovering}"
 
     def check_app_tier(self, stage: str) -> str:
-        groups = self.stack_resources(f"{stage}-app", "AWS::AutoScaling::AutoScalingGroup")
+        groups = self.stack_resources(f"{stage}-app", "AWS::AutoScaling::AutoScalingGroup", prefix="Tier")
         if not groups:
             instances = self.stack_resources(f"{stage}-app", "AWS::EC2::Instance", prefix="Tier")
             return f"{len(instances)} app instance"
-        group = self.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=groups)["AutoScalingGroups"][0]
+        said = "Auto Scaling group " + self._check_group(stage, "Tier", hooks={"launch": "ABANDON"})
+        # a worker tier (scale-out): its own group, hooks and scaling policy
+        if self.stack_resources(f"{stage}-app", "AWS::AutoScaling::AutoScalingGroup", prefix="Workers"):
+            said += "; worker tier " + self._check_group(stage, "Workers", hooks={"launch": "ABANDON",
+                                                                                 "drain": "CONTINUE"})
+        return said
+
+    def _check_group(self, stage: str, prefix: str, *, hooks: dict[str, str]) -> str:
+        """The group whose logical ID starts with ``prefix``: its instances launched, its subnets
+        in >= 2 AZs, a scaling policy, and the hooks its hosts complete, as their user data
+        names them (``launch``: --lifecycle-hook, ``drain``: --drain-hook), with the default
+        results given."""
+        autoscaling = self.client("autoscaling")
+        (name,) = self.stack_resources(f"{stage}-app", "AWS::AutoScaling::AutoScalingGroup", prefix=prefix)
+        group = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"][0]
         # Where the group may launch (AWS balances its instances over these; moto puts them all in the first)
         subnets = self.client("ec2").describe_subnets(SubnetIds=group["VPCZoneIdentifier"].split(","))["Subnets"]
         zones = {subnet["AvailabilityZone"] for subnet in subnets}
-        policies = self.client("autoscaling").describe_policies(AutoScalingGroupName=group["AutoScalingGroupName"])["ScalingPolicies"]
+        policies = autoscaling.describe_policies(AutoScalingGroupName=name)["ScalingPolicies"]
         if len(group["Instances"]) < group["MinSize"] or len(zones) < 2 or not policies:
-            raise RehearsalFailed(f"{stage}: the group has {len(group['Instances'])} instances (min {group['MinSize']}), "
-                                  f"subnets in {sorted(zones)}, {len(policies)} scaling policies")
-        # the hook the hosts' bootstrap completes (--lifecycle-hook in their user data)
-        hooks = self.client("autoscaling").describe_lifecycle_hooks(
-            AutoScalingGroupName=group["AutoScalingGroupName"])["LifecycleHooks"]
-        launch = [h for h in hooks if h["LifecycleTransition"] == "autoscaling:EC2_INSTANCE_LAUNCHING"]
-        named = re.search(r"--lifecycle-hook (\S+)", self.user_data(stage))
-        if len(launch) != 1 or not named or launch[0]["LifecycleHookName"] != named.group(1) \
-                or launch[0]["DefaultResult"] != "ABANDON":
-            raise RehearsalFailed(f"{stage}: the group's launch hooks {launch}, the hosts complete "
-                                  f"{named.group(1) if named else 'none'}")
-        return (f"Auto Scaling group {group['MinSize']}..{group['MaxSize']} over {len(zones)} AZs: "
-                f"{len(group['Instances'])} instances launched, {len(policies)} scaling policy, launch hook "
-                f"{launch[0]['LifecycleHookName']} (the hosts complete it; ABANDON after {launch[0]['HeartbeatTimeout']} s)")
+            raise RehearsalFailed(f"{stage}: the {prefix} group has {len(group['Instances'])} instances (min "
+                                  f"{group['MinSize']}), subnets in {sorted(zones)}, {len(policies)} scaling policies")
+        found = autoscaling.describe_lifecycle_hooks(AutoScalingGroupName=name)["LifecycleHooks"]
+        user_data = self.user_data(stage, prefix)
+        said = []
+        for kind, result in hooks.items():
+            transition = "LAUNCHING" if kind == "launch" else "TERMINATING"
+            flag = "--lifecycle-hook" if kind == "launch" else "--drain-hook"
+            named = re.search(rf"{flag} (\S+)", user_data)
+            hook = [h for h in found if h["LifecycleTransition"] == f"autoscaling:EC2_INSTANCE_{transition}"]
+            if len(hook) != 1 or not named or hook[0]["LifecycleHookName"] != named.group(1) \
+                    or hook[0]["DefaultResult"] != result:
+                raise RehearsalFailed(f"{stage}: the {prefix} group's {kind} hooks {hook}, the hosts complete "
+                                      f"{named.group(1) if named else 'none'} ({flag})")
+            said.append(f"{kind} hook {hook[0]['LifecycleHookName']} ({result} after {hook[0]['HeartbeatTimeout']} s)")
+        return (f"{group['MinSize']}..{group['MaxSize']} over {len(zones)} AZs: {len(group['Instances'])} instances "
+                f"launched, {len(policies)} scaling policy, " + ", ".join(said) + " (the hosts complete them)")
 
-    def user_data(self, stage: str) -> str:
-        """The hosts' user data as deployed: the instance's (starter) or the group's launch template's."""
+    def user_data(self, stage: str, prefix: str = "Tier") -> str:
+        """The hosts' user data as deployed: the instance's (starter) or the group's launch
+        template's; ``prefix``: the logical IDs of the tier (Tier: the app's, the release's
+        migration has its own; Workers: the worker tier's)."""
         ec2 = self.client("ec2")
         resources = self.client("cloudformation").list_stack_resources(StackName=f"{stage}-app")["StackResourceSummaries"]
-        # the app tier's (its logical IDs start with Tier; the release's migration has its own)
-        by_type = {r["ResourceType"]: r["PhysicalResourceId"] for r in resources if r["LogicalResourceId"].startswith("Tier")}
+        by_type = {r["ResourceType"]: r["PhysicalResourceId"] for r in resources if r["LogicalResourceId"].startswith(prefix)}
         if "AWS::AutoScaling::AutoScalingGroup" in by_type:
             group = self.client("autoscaling").describe_auto_scaling_groups(
                 AutoScalingGroupNames=[by_type["AWS::AutoScaling::AutoScalingGroup"]])["AutoScalingGroups"][0]
