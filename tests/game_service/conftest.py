@@ -248,6 +248,19 @@ def queues(aws):
     return sqs, url, dlq
 
 
+# the workers' settings against that queue: its 5 s visibility, 3 receives, no backoff, no long poll
+JOB_SETTINGS = dict(job_visibility_seconds=5, job_max_receives=3, job_backoff_base_seconds=0, job_wait_seconds=0)
+
+
+@pytest.fixture
+def queued(make_client, queues):
+    """The app with a job queue (``queues``): (client, its settings, its storage, sqs, queue URL)."""
+    sqs, url, _ = queues
+    client = make_client(job_queue_url=url, **JOB_SETTINGS)
+    svc = client.app.state.services
+    return client, svc.settings, svc.storage, sqs, url
+
+
 # ---------------------------------------------------------------- the app in-process
 @pytest.fixture(autouse=True)
 def _reset_clock():

@@ -15,27 +15,14 @@ import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 
 from game_service.core.db import make_engine
 from game_service.jobs.handlers import avatar_keys
 from game_service.jobs.queue import QueueUnavailable, SqsQueue
 from game_service.repository import jobs as job_rows
 from local_topology.processes import free_port
-from tests.game_service.conftest import sign_in_guest
+from tests.game_service.conftest import JOB_SETTINGS, sign_in_guest
 from tests.game_service.test_jobs import _drain, _visible, picture
-
-JOB_SETTINGS = dict(job_visibility_seconds=5, job_max_receives=3, job_backoff_base_seconds=0, job_wait_seconds=0)
-
-
-@pytest.fixture
-def queued(make_client, queues):
-    """The app with a job queue: (client, its settings, its storage, sqs, queue URL)."""
-    sqs, url, _ = queues
-    client = make_client(job_queue_url=url, **JOB_SETTINGS)
-    svc = client.app.state.services
-    return client, svc.settings, svc.storage, sqs, url
-
 
 def upload(client, player, data: bytes, ctype: str = "image/jpeg") -> str:
     """Upload through the page's form (the local stand-in for S3's presigned POST); the key."""

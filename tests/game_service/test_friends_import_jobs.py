@@ -14,21 +14,11 @@ import asyncio
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
-
 from game_service.core import clock, sealing
 from game_service.jobs.handlers import IMPORT_EXPIRED, IMPORT_REJECTED
-from tests.game_service.test_avatar_jobs import JOB_SETTINGS, jobs_of
+from tests.game_service.test_avatar_jobs import jobs_of
 from tests.game_service.test_facebook import fb_sign_in, signed
 from tests.game_service.test_jobs import _drain, _visible
-
-
-@pytest.fixture
-def queued(make_client, queues):
-    sqs, url, _ = queues
-    client = make_client(job_queue_url=url, **JOB_SETTINGS)
-    svc = client.app.state.services
-    return client, svc.settings, svc.storage, sqs, url
 
 
 def ask(player, token: str):
