@@ -15,7 +15,6 @@ import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-
 from game_service.core.db import make_engine
 from game_service.jobs.handlers import avatar_keys
 from game_service.jobs.queue import QueueUnavailable, SqsQueue
