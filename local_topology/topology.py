@@ -170,6 +170,9 @@ class Topology:
         worker_count = (cfg.worker_min_instances if workers is None else workers) if cfg.has_worker_tier else 0
         if cfg.has_worker_tier and not 1 <= worker_count <= MAX_HOSTS:
             raise TopologyError(f"--workers must be between 1 and {MAX_HOSTS}, got {worker_count}")
+        if hosts + worker_count > MAX_HOSTS:  # one subnet holds them all
+            raise TopologyError(f"--hosts and --workers together must be at most {MAX_HOSTS}, got "
+                                f"{hosts} + {worker_count}")
         zones = cfg.availability_zones
         worker_shape = {hosts + j: zones[(j - 1) % len(zones)] for j in range(1, worker_count + 1)}
         if self.running:

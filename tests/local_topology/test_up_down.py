@@ -159,6 +159,8 @@ def test_workers_are_for_a_stage_with_a_worker_tier(tmp_path):
         "local: --workers is for a stage with a worker tier; small's job worker runs beside the server on each app host")
     r = cli(tmp_path / "s", "up", "--workers", "0")
     assert r.returncode == 1 and r.stderr.strip() == "local: --workers must be between 1 and 200, got 0"
+    r = cli(tmp_path / "s", "up", "--hosts", "150", "--workers", "60")
+    assert r.returncode == 1 and r.stderr.strip() == "local: --hosts and --workers together must be at most 200, got 150 + 60"
     assert not (tmp_path / "s").exists()
 
 
