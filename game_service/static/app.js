@@ -1018,7 +1018,7 @@ function wire() {
     if (!done) return;
     fresh("friends-note", done.added ? `Added ${done.added} Facebook friend${done.added > 1 ? "s" : ""}.` : "None of your Facebook friends plays yet.");
     await refreshAll();
-  }));
+  }, { queue_unavailable: "Your Facebook friends cannot be looked up right now. Please try again in a minute." }));
 
   $("avatar-file").addEventListener("change", (e) => {
     const f = e.target.files[0];
