@@ -129,20 +129,21 @@ def capacity(a: Analysis, prices: dict, p: Params) -> dict:
         source = "template metadata (GameService, missing keys from the options)"
         vcpu = _instance_vcpu(prices, u.instance_type)
         rps = p.rps_per_instance * (vcpu / 2 if vcpu else 1)
+        per_instance = workers * (pool + overflow + listeners) + job_worker
         units.append({"logical_id": u.resource.logical_id, "kind": u.kind, "min": u.min,
                       "max": u.max, "instance_type": u.instance_type, "vcpu": vcpu,
                       "workers": workers, "pool_per_worker": pool,
                       "overflow_per_worker": overflow,
                       **({"listeners_per_worker": listeners} if listeners else {}),
                       **({"job_worker_connections": job_worker} if job_worker else {}),
-                      "connections_per_instance": workers * (pool + overflow + listeners) + job_worker,
+                      "connections_per_instance": per_instance,
                       "rps_per_instance": rps, "sizes_from": source,
                       **({"worker": True} if u.worker else {})})
         assumptions.append(
             f"{u.resource.logical_id}: {workers} worker{'s' * (workers != 1)} x (pool {pool} + overflow {overflow}"
             + (f" + listener {listeners}" if listeners == 1 else f" + listeners {listeners}" if listeners else "")
             + ")" + (f" + job worker {job_worker}" if job_worker else "")
-            + f" = {workers * (pool + overflow + listeners) + job_worker} DB connections per instance, from {source}"
+            + f" = {per_instance} DB connections per instance, from {source}"
             + ("; a worker tier (works a queue): its instances at max hold connections but "
                "serve no requests, and it does not grow with the players" if u.worker else ""))
         if not vcpu:
