@@ -33,7 +33,7 @@ def job_path(job_id: int) -> str:
 def view(job: Job) -> dict:
     """queued and running are one state to the player: processing (a retry waiting for its
     backoff is queued again, and still coming)."""
-    state = job.state if job.state in ("done", "refused", "failed") else "processing"
+    state = job.state if job.state in job_rows.FINISHED else "processing"
     out = {"id": job.id, "kind": job.kind, "state": state, "href": job_path(job.id), "avatar_url": None, "added": None,
            "reason": None}
     if state == "done" and job.kind == AVATAR and job.result:

@@ -30,21 +30,16 @@ async def avatar(ctx, job) -> str:
     """Verify the upload, make the two images, point the player at them, remove the upload."""
     storage, settings = ctx.storage, ctx.settings
     if not job.subject.startswith(incoming_prefix(job.player_id)):
-        async with ctx.engine.begin() as conn:
-            await job_rows.finish(conn, job.id, "refused", reason="That upload is not yours.")
-        return "refused"
+        return await job_rows.refuse(ctx.engine, job.id, "That upload is not yours.")
     data = await asyncio.to_thread(storage.read, job.subject, settings.avatar_max_bytes + 1)
     if data is None:
-        async with ctx.engine.begin() as conn:
-            await job_rows.finish(conn, job.id, "refused",
-                                  reason="The upload is gone (uploads are kept for a day); upload the picture again.")
-        return "refused"
+        return await job_rows.refuse(
+            ctx.engine, job.id, "The upload is gone (uploads are kept for a day); upload the picture again.")
     made = await asyncio.to_thread(process_avatar, data, settings.avatar_max_bytes)
     if not isinstance(made, Processed):
-        async with ctx.engine.begin() as conn:
-            await job_rows.finish(conn, job.id, "refused", reason=made.reason)
+        outcome = await job_rows.refuse(ctx.engine, job.id, made.reason)
         await asyncio.to_thread(storage.delete, job.subject)
-        return "refused"
+        return outcome
     full_key, thumb_key = avatar_keys(job.player_id, job.id)
     await asyncio.to_thread(storage.put, thumb_key, made.thumb, made.content_type)
     await asyncio.to_thread(storage.put, full_key, made.full, made.content_type)
@@ -79,15 +74,11 @@ async def friends_import(ctx, job) -> str:
     try:
         token = sealing.unseal(ctx.settings.session_secret or "", job.sealed)
     except sealing.Unsealable:
-        async with ctx.engine.begin() as conn:
-            await job_rows.finish(conn, job.id, "refused", reason=IMPORT_EXPIRED)
-        return "refused"
+        return await job_rows.refuse(ctx.engine, job.id, IMPORT_EXPIRED)
     try:
         fb_ids = await facebook.friends_who_play(ctx.settings, ctx.http, token)
     except facebook.TokenRejected:
-        async with ctx.engine.begin() as conn:
-            await job_rows.finish(conn, job.id, "refused", reason=IMPORT_REJECTED)
-        return "refused"
+        return await job_rows.refuse(ctx.engine, job.id, IMPORT_REJECTED)
     await social.finish_friends_import(ctx.engine, job, fb_ids)
     return "done"
 

@@ -149,6 +149,14 @@ async def complete(engine: AsyncEngine, job_id: int) -> None:
         await finish(conn, job_id, "done")
 
 
+async def refuse(engine: AsyncEngine, job_id: int, reason: str) -> str:
+    """The job cannot be done as asked (not a picture, Facebook's permission gone): an answer
+    for the player in ``reason``, not a failure to retry. Returns the outcome, "refused"."""
+    async with engine.begin() as conn:
+        await finish(conn, job_id, "refused", reason=reason)
+    return "refused"
+
+
 async def give_up(engine: AsyncEngine, job_id: int, reason: str) -> None:
     """The last attempt failed: the message goes to the dead-letter queue; the row says why."""
     async with engine.begin() as conn:

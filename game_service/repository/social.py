@@ -200,19 +200,16 @@ async def import_facebook_friends(engine: AsyncEngine, player_id: int, fb_ids: l
         return await _befriend_facebook(conn, player_id, fb_ids)
 
 
-async def finish_friends_import(engine: AsyncEngine, job: Job, fb_ids: list[str]) -> tuple[str, list[int]]:
-    """The friends import job's effect and its ``done``, in one transaction (the number
-    added is its result): ("applied", the players added), ("duplicate", []) when another
-    delivery finished the job first, or ("player-gone", []) when the player no longer exists."""
+async def finish_friends_import(engine: AsyncEngine, job: Job, fb_ids: list[str]) -> None:
+    """The friends import job's effect and its ``done``, in one transaction (the number added
+    is its result). Nothing is made when another delivery finished the job first, or when the
+    player no longer exists (the job is done, with nobody to befriend)."""
     async with engine.begin() as conn:
         me = (await conn.execute(sa.select(p.c.id).where(p.c.id == job.player_id).with_for_update())).one_or_none()
-        if not await jobs.finish(conn, job.id, "done"):
-            return "duplicate", []
-        if me is None:
-            return "player-gone", []
+        if not await jobs.finish(conn, job.id, "done") or me is None:
+            return
         added = await _befriend_facebook(conn, job.player_id, fb_ids)
         await jobs.set_result(conn, job.id, str(len(added)))
-    return "applied", added
 
 
 async def _befriend_facebook(conn: AsyncConnection, player_id: int, fb_ids: list[str]) -> list[int]:

@@ -96,7 +96,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // (the server may have committed the write before the answer was lost, or was briefly
 // unavailable) is sent once more, half a second later, with the same key: the retry never
 // applies a write twice. `withStatus`: answers { status, data }, for a call whose success
-// comes in two kinds (the avatar: 200 done, 202 handed to a worker).
+// comes in two kinds (the avatar, the friends import: 200 done, 202 handed to a worker).
 const RETRIED_STATUSES = new Set([502, 503, 504]);
 
 // The server renews a session by answering a fresh token in a header: the page keeps it.
