@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from game_service.jobs import AVATAR
+from game_service.jobs.handlers import avatar_keys
 from game_service.jobs.queue import SqsQueue
 from game_service.core.db import make_engine
 from game_service.repository import jobs as job_rows
@@ -132,10 +133,22 @@ def test_a_burst_of_500_uploads_drains_once_each_as_the_backlog_scales_the_worke
         while workers:
             stop_one()
 
-    # every job done exactly once: one attempt each, no message left, none dead-lettered
-    states = db.execute("SELECT state, attempts, count(*) FROM jobs WHERE id = ANY(%s) GROUP BY 1, 2",
-                        (job_ids,)).fetchall()
-    assert states == [("done", 1, UPLOADS)], states
+    # every job done, and made once: each player shows the avatar of their own job, the media
+    # hold those two images per player and nothing else, no upload is left, no message is left
+    # and none was dead-lettered. SQS delivers at least once: a job can be attempted a second
+    # time (on this busy machine about one in 500 is, handed to a second worker while the first
+    # still has it), which the handler's design makes harmless; more than 1% would be a defect.
+    states = dict(db.execute("SELECT state, count(*) FROM jobs WHERE id = ANY(%s) GROUP BY 1", (job_ids,)).fetchall())
+    assert states == {"done": UPLOADS}, states
+    again = db.execute("SELECT count(*), max(attempts) FROM jobs WHERE id = ANY(%s) AND attempts > 1",
+                       (job_ids,)).fetchone()
+    assert again[0] <= UPLOADS // 100 and (again[1] or 2) <= 2, again
+    shown = dict(db.execute("SELECT id, avatar_key FROM players WHERE id = ANY(%s)", (ids,)).fetchall())
+    made = {pid: avatar_keys(pid, job_id)[0] for (pid, _), job_id in zip(uploads, job_ids)}
+    assert shown == made
+    files = sorted(str(p.relative_to(storage.root)) for p in storage.root.rglob("*") if p.is_file())
+    assert files == sorted(k for (pid, _), job_id in zip(uploads, job_ids)
+                           for k in avatar_keys(pid, job_id)), files[:10]
     assert _visible(sqs, url) == 0 and _visible(sqs, dlq) == 0
     assert max(d[3] for d in decisions) == high and max(d[2] for d in decisions) == high, decisions
     latency = sorted(r[0] for r in db.execute(
