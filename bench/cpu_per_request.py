@@ -12,7 +12,9 @@ warm-up) and reports ``time.process_time()`` per request (median). The bare app
   BENCH_REPO=/path/to/other/checkout .venv/bin/python bench/cpu_per_request.py   # another one's service
 
 It measures the Python side only: the database's work and the HTTP server's are the same
-for both apps and left out.
+for both apps and left out. The service writes access lines as a host does (1% of ordinary
+requests, ``game_service.contract.ACCESS_LOG_SAMPLE_RATE``; BENCH_ACCESS_LOG_SAMPLE_RATE=1 for
+every line, as local play does; the lines go to /dev/null).
 Env: BENCH_REQUESTS (default 3000), BENCH_ROUNDS (default 2), BENCH_DATABASE_URL.
 """
 
@@ -77,7 +79,8 @@ async def _worker(which: str, url: str, repo: str) -> None:
         secret = "cpu-" + uuid.uuid4().hex
         os.environ.update(GAME_ENV="production", GAME_DATABASE_URL=url, GAME_SESSION_SECRET=secret,
                           GAME_SERVE_STATIC="false", GAME_DB_POOL_SIZE="10", GAME_DB_MAX_OVERFLOW="0",
-                          GAME_RATE_LIMIT_WRITES="1000000000", GAME_MEDIA_DIR=f"/tmp/{secret}")
+                          GAME_RATE_LIMIT_WRITES="1000000000", GAME_MEDIA_DIR=f"/tmp/{secret}",
+                          GAME_ACCESS_LOG_SAMPLE_RATE=os.environ["BENCH_ACCESS_LOG_SAMPLE_RATE"])
         import logging
 
         from game_service.core import logs
@@ -110,6 +113,9 @@ def main() -> int:
     sys.path.insert(0, str(HERE))
     os.environ.setdefault("BENCH_GIFTS", "1000")
     import service_bench as sb
+    from game_service.contract import ACCESS_LOG_SAMPLE_RATE
+
+    os.environ.setdefault("BENCH_ACCESS_LOG_SAMPLE_RATE", str(ACCESS_LOG_SAMPLE_RATE))  # the workers' (as deployed)
 
     repo = os.environ.get("BENCH_REPO", str(HERE.parent))
     base = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -132,7 +138,8 @@ def main() -> int:
                 runs[which].append(float(out.stdout.split()[-1]))
         bare = statistics.median(runs["bare"])
         print(f"CPU time per request, in-process (no HTTP server), {REQUESTS} requests x 3, {ROUNDS} rounds; "
-              f"service from {repo}; load average {sb.loadavg()}")
+              f"service from {repo}, access lines for {float(os.environ['BENCH_ACCESS_LOG_SAMPLE_RATE']):.0%} of requests; "
+              f"load average {sb.loadavg()}")
         for which, values in runs.items():
             m = statistics.median(values)
             print(f"{which:<6} {m:7.0f} us  ({'/'.join(f'{v:.0f}' for v in values)})  bare/this {bare / m:.2f}")

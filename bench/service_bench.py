@@ -41,6 +41,10 @@ an endpoint's ratio is the median of its per-round ratios to the reference of th
 round (the machine may be shared: compare ratios measured in one run, not absolute times).
 The load average (/proc/loadavg) is printed before and after.
 
+The service runs as a host runs it: access lines for every failure and slow request and for
+a share of the rest (``game_service.contract.ACCESS_LOG_SAMPLE_RATE``, 1%, as the stacks set
+it; BENCH_ACCESS_LOG_SAMPLE_RATE=1 writes every line, as local play does).
+
 Env: BENCH_DURATION (s per endpoint and round, default 4), BENCH_ROUNDS (default 5),
 BENCH_CONNECTIONS (default 64), BENCH_THREADS (wrk threads, default 2), BENCH_WORKERS
 (default 2), BENCH_PLAYERS (default 2000), BENCH_GIFTS (default 300000).
@@ -69,6 +73,7 @@ sys.path.insert(0, str(REPO))
 import httpx  # noqa: E402
 import psycopg  # noqa: E402
 
+from game_service.contract import ACCESS_LOG_SAMPLE_RATE  # noqa: E402
 from game_service.core.security import Sessions  # noqa: E402
 
 DURATION = int(os.environ.get("BENCH_DURATION", "4"))
@@ -78,6 +83,7 @@ THREADS = int(os.environ.get("BENCH_THREADS", "2"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 PLAYERS = int(os.environ.get("BENCH_PLAYERS", "2000"))
 GIFTS = int(os.environ.get("BENCH_GIFTS", "300000"))
+ACCESS_SAMPLE = float(os.environ.get("BENCH_ACCESS_LOG_SAMPLE_RATE", ACCESS_LOG_SAMPLE_RATE))
 SECRET = "bench-" + uuid.uuid4().hex
 
 LUA = r"""
@@ -277,6 +283,7 @@ def main() -> int:
         "GAME_BIND": "127.0.0.1",
         "GAME_MEDIA_DIR": str(workdir / "media"),
         "GAME_SERVE_STATIC": "false",
+        "GAME_ACCESS_LOG_SAMPLE_RATE": str(ACCESS_SAMPLE),
         # the same pool as the bare app: 10 connections per worker, all kept open (with the
         # default of 5 + 5 overflow, the overflow connections are opened and closed per request
         # under this load, and connecting costs more than the queries)
@@ -307,7 +314,8 @@ def main() -> int:
         cpu = os.cpu_count()
         print(f"game service benchmark: gunicorn {WORKERS} uvicorn workers each for the service and the bare app, "
               f"PostgreSQL 127.0.0.1, wrk -t{THREADS} -c{CONNECTIONS} {DURATION}s per endpoint, all on this machine "
-              f"({cpu} CPUs); {PLAYERS} players; load average before: {loadavg()}")
+              f"({cpu} CPUs); {PLAYERS} players; access lines for {ACCESS_SAMPLE:.0%} of ordinary requests "
+              f"(and every failure and slow one); load average before: {loadavg()}")
         # warm-up (pools, prepared statements); claims of the warm-up use the gifts at the top of the range
         for name in ("bare", "bare_pk", "bare_wr"):
             run_wrk(bare_target, name, tokens, 2, 0, workdir)

@@ -41,6 +41,11 @@ JOB_VISIBILITY_SECONDS = 120
 """The job queue's visibility timeout and the worker's ``GAME_JOB_VISIBILITY_SECONDS`` (a
 running job's heartbeat renews it; a dead worker's job comes back after at most this)."""
 
+ACCESS_LOG_SAMPLE_RATE = 0.01
+"""The share of ordinary requests (not failed, not slow) whose access line a host writes
+(``GAME_ACCESS_LOG_SAMPLE_RATE`` on every EC2 host; docs/decisions.md, "Logs"). The service
+benchmarks run the service with it, as deployed."""
+
 ENV_PREFIX = "GAME_"
 """Every setting of ``game_service.core.config.Settings`` is read from ``GAME_<FIELD>``."""
 

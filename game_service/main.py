@@ -74,6 +74,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/api/docs",
         redoc_url=None,
         lifespan=lifespan,
+        # no OpenTelemetry: the service exports none (its logs and CloudWatch's metrics are what
+        # it has), so FastAPI need not look for a configured provider on every request
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
 
     @app.exception_handler(GameError)

@@ -26,7 +26,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from game_service.contract import (
-    APP_DB_USER, JOB_MAX_RECEIVES, JOB_VISIBILITY_SECONDS, MEDIA_PREFIX, UPLOAD_PREFIX, Env,
+    ACCESS_LOG_SAMPLE_RATE, APP_DB_USER, JOB_MAX_RECEIVES, JOB_VISIBILITY_SECONDS, MEDIA_PREFIX, UPLOAD_PREFIX, Env,
 )
 from patterns.app_tier import ScalingAppTier, SingleInstanceAppTier
 from patterns.game_distribution import GameDistribution
@@ -41,9 +41,6 @@ from stacks.network_stack import APP_PORT
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "game_service" / "static"
 
-
-ACCESS_LOG_SAMPLE_RATE = 0.01
-"""The share of ordinary requests (not failed, not slow) whose access line a host ships."""
 
 
 class AppStack(Stack):
