@@ -12,7 +12,10 @@ The hot writes (an action, an energy pack, a gift claim) are defined once, as a
 statement of data-modifying CTEs, on SQLite part by part). On PostgreSQL, without an
 Idempotency-Key, run_write sends that one statement in autocommit instead, with the session
 check and the rate-limit counter as one more CTE that gates the write: counter, balance
-update and ledger row commit together or not at all, in a single round trip.
+update and ledger row commit together or not at all, in a single round trip. With an
+Idempotency-Key (every write of the page carries one), the same statement also claims the key
+(and prunes the player's expired keys), and the answer is stored under the key before the
+commit: BEGIN, two statements, COMMIT, instead of a statement per step.
 """
 
 from __future__ import annotations
@@ -357,6 +360,77 @@ def _gated(chain: Chain) -> sa.Select:
     ).add_cte(rl)
 
 
+# ---------------------------------------------------------------- Idempotency-Keys
+_k = idempotency_keys
+KEY = sa.bindparam("idem_key", type_=sa.String)
+FINGERPRINT = sa.bindparam("fingerprint", type_=sa.String)
+KEY_AT = sa.bindparam("key_at", type_=sa.DateTime(timezone=True))
+KEYS_EXPIRED = sa.bindparam("keys_expired", type_=sa.DateTime(timezone=True))
+
+
+def _claim(only_if: sa.ColumnElement[bool]) -> sa.Insert:
+    """Claim key ``:idem_key`` of player ``:pid`` where ``only_if`` holds (PostgreSQL): a new row,
+    or a row whose day has passed taken over afresh; RETURNING the key when claimed, nothing
+    when a live row holds it (a request holding it uncommitted is waited for first)."""
+    stmt = postgresql.insert(_k).from_select(
+        ["player_id", "key", "fingerprint", "created_at"], sa.select(PID, KEY, FINGERPRINT, KEY_AT).where(only_if))
+    return stmt.on_conflict_do_update(
+        index_elements=[_k.c.player_id, _k.c.key],
+        set_={"fingerprint": stmt.excluded.fingerprint, "created_at": stmt.excluded.created_at,
+              "status_code": sa.null(), "response": sa.null()},
+        where=_k.c.created_at < KEYS_EXPIRED,
+    ).returning(_k.c.key)
+
+
+@functools.lru_cache(maxsize=None)
+def _gated_keyed(chain: Chain) -> sa.Select:
+    """:func:`_gated` with an Idempotency-Key (PostgreSQL), built once: the key is claimed
+    only within the budget, and the write happens only if the key was claimed. The row also
+    says ``claimed`` (NULL when a live row held the key: a replay). The player's other
+    expired keys are pruned (for a valid session only)."""
+    rl = _SESSION_RATE_LIMIT.cte("rl")
+    count = sa.select(rl.c.count).scalar_subquery()
+    within = count <= sa.bindparam("limit", type_=sa.Integer)
+    claim = _claim(within).cte("claim")
+    claimed = sa.select(claim.c.key).scalar_subquery()
+    pruned = sa.delete(_k).where(_k.c.player_id == PID, _k.c.key != KEY, _k.c.created_at < KEYS_EXPIRED,
+                                 _SESSION_OK).returning(_k.c.key).cte("pruned")
+    inner = _one_statement(chain, sa.and_(within, claimed.is_not(None))).subquery("w")
+    return sa.select(
+        _SESSION_GEN.scalar_subquery().label("gen"), count.label("rl_count"), claimed.label("claimed"), inner,
+    ).select_from(
+        sa.select(sa.literal(1).label("one")).subquery("one").outerjoin(inner, sa.true())
+    ).add_cte(rl, claim, pruned)
+
+
+def _key_times() -> dict:
+    """A key's creation time, and the time before which keys are expired (a day)."""
+    now = clock.utcnow()
+    return {"key_at": now, "keys_expired": now - dt.timedelta(hours=rules.IDEMPOTENCY_TTL_HOURS)}
+
+
+async def _run_keyed(conn: AsyncConnection, s: Settings, session: Session, write: Write, params: dict,
+                     idem_key: str, fingerprint: str) -> tuple[int, dict]:
+    """A chain write with an Idempotency-Key on PostgreSQL, inside the caller's transaction:
+    the one statement of :func:`_gated_keyed`, then the answer stored under the key. A
+    refusal (the budget, the write's own, a replay of a refusal or of another request's
+    key) is raised after the key is let go, so that the counter still commits."""
+    row = await execute_one(conn, _gated_keyed(write.chain), {
+        **params, "idem_key": idem_key, "fingerprint": fingerprint, **_key_times()})
+    session.check(row.gen)
+    if row.rl_count > s.rate_limit_writes:
+        raise rate_limited(s)
+    if row.claimed is None:
+        return await _stored_answer(conn, session.player_id, idem_key, fingerprint)
+    try:
+        status, body = await write.finish(conn, row if row[3] is not None else None)
+    except GameError:
+        await conn.execute(sa.delete(_k).where(_k.c.player_id == session.player_id, _k.c.key == idem_key))
+        raise
+    await _store_answer(conn, session.player_id, idem_key, write, status, body)
+    return status, body
+
+
 @gone_player_is_404
 async def run_write(
     engine: AsyncEngine, s: Settings, session: Session, write: Write, idem_key: str | None, fingerprint: str
@@ -372,10 +446,17 @@ async def run_write(
     player_id = session.player_id
     now = clock.now_ms()
     op_key = rules.op_key(write.op, idem_key, now)
-    if write.chain is not None and idem_key is None and engine.dialect.name == "postgresql":
+    if write.chain is not None and engine.dialect.name == "postgresql":
+        params = {"op_key": op_key, **write.params, **rate_limit_params(s, player_id, now), "gen": session.generation}
+        if idem_key is not None:
+            async with engine.begin() as conn:
+                try:
+                    return await _run_keyed(conn, s, session, write, params, idem_key, fingerprint)
+                except GameError as exc:
+                    refusal = exc  # raised once the counter has committed
+            raise refusal
         async with reader(engine).connect() as conn:
-            row = await execute_one(conn, _gated(write.chain), {
-                "op_key": op_key, **write.params, **rate_limit_params(s, player_id, now), "gen": session.generation})
+            row = await execute_one(conn, _gated(write.chain), params)
             session.check(row.gen)
             if row.rl_count > s.rate_limit_writes:
                 raise rate_limited(s)
@@ -406,16 +487,27 @@ async def _steps(
             return stored
     status, body = await write.steps(conn, op_key)
     if idem_key:
-        stored_status, stored = status, body
-        if write.secret_replay is not None:
-            refusal = write.secret_replay
-            stored_status, stored = refusal.status, {"error": refusal.code, "detail": refusal.message}
-        await conn.execute(
-            sa.update(idempotency_keys)
-            .where(idempotency_keys.c.player_id == player_id, idempotency_keys.c.key == idem_key)
-            .values(status_code=stored_status, response=json.dumps(stored, default=str))
-        )
+        await _store_answer(conn, player_id, idem_key, write, status, body)
     return status, body
+
+
+_STORE_ANSWER = (
+    sa.update(idempotency_keys)
+    .where(idempotency_keys.c.player_id == PID, idempotency_keys.c.key == KEY)
+    .values(status_code=sa.bindparam("status", type_=sa.Integer), response=sa.bindparam("response", type_=sa.Text))
+    .returning(idempotency_keys.c.key)
+)
+
+
+async def _store_answer(conn: AsyncConnection, player_id: int, idem_key: str, write: Write, status: int,
+                        body: dict) -> None:
+    """The answer a replay of the key gets (a write whose answer carries a secret stores its
+    ``secret_replay`` refusal instead)."""
+    if write.secret_replay is not None:
+        refusal = write.secret_replay
+        status, body = refusal.status, {"error": refusal.code, "detail": refusal.message}
+    await execute_one(conn, _STORE_ANSWER, {"pid": player_id, "idem_key": idem_key, "status": status,
+                                            "response": json.dumps(body, default=str)})
 
 
 async def _claim_key(conn: AsyncConnection, player_id: int, key: str, fingerprint: str) -> tuple[int, dict] | None:
@@ -438,6 +530,12 @@ async def _claim_key(conn: AsyncConnection, player_id: int, key: str, fingerprin
     ).first()
     if got is not None:
         return None
+    return await _stored_answer(conn, player_id, key, fingerprint)
+
+
+async def _stored_answer(conn: AsyncConnection, player_id: int, key: str, fingerprint: str) -> tuple[int, dict]:
+    """The answer stored under a key another request claimed (and committed): its replay, a
+    409 if that request was a different one, or the refusal stored in place of a secret."""
     stored = (
         await conn.execute(
             sa.select(idempotency_keys).where(idempotency_keys.c.player_id == player_id, idempotency_keys.c.key == key)

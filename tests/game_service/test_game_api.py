@@ -185,3 +185,8 @@ def test_idempotency_keys_are_remembered_for_a_day(client, db):
     # an expired key is a new request again
     r = p.post("/api/actions", headers={"Idempotency-Key": "old-key"})
     assert r.status_code == 200 and r.json()["player"]["coins"] == 65
+    # reused after its day with no other write in between (its row is still there): new again
+    clock.advance(24 * 3600 + 60)
+    again = p.post("/api/actions", headers={"Idempotency-Key": "old-key"})
+    assert again.status_code == 200 and again.json()["player"]["coins"] == 65 + r.json()["coins_earned"]
+    assert p.post("/api/actions", headers={"Idempotency-Key": "old-key"}).json() == again.json()  # and kept

@@ -1,6 +1,7 @@
 """The game rules on their own (game_service.rules): exact values at the edges.
 
-The energy rule is SQL; it is evaluated here by PostgreSQL itself, as the service does."""
+The energy rule is SQL; it is evaluated here by PostgreSQL itself, as the service does, and by
+SQLite, which local play uses."""
 
 from __future__ import annotations
 
@@ -21,7 +22,10 @@ def energy_in_sql(db, energy: int, energy_at: int, now: int, cap: int = 20, refi
         sa.literal(cap, sa.Integer), sa.literal(refill_ms, sa.BigInteger),
     )
     sql = sa.select(cur, at).compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
-    return tuple(db.execute(str(sql)).fetchone())
+    found = tuple(db.execute(str(sql)).fetchone())
+    with sa.create_engine("sqlite://").connect() as lite:
+        assert tuple(lite.execute(sa.select(cur, at)).one()) == found, "SQLite and PostgreSQL disagree"
+    return found
 
 
 @pytest.mark.parametrize(
