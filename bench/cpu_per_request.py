@@ -34,16 +34,21 @@ HERE = Path(__file__).resolve().parent
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "3000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
 CONCURRENCY = 16
-ENDPOINTS = {"floor": ("GET", "/api/health/db"), "state": ("GET", "/api/me"), "action": ("POST", "/api/actions")}
+ENDPOINTS = {"floor": ("GET", "/api/health/db"), "state": ("GET", "/api/me"), "action": ("POST", "/api/actions"),
+             "keyed": ("POST", "/api/actions")}
+# "keyed": the action as the page sends it, with an Idempotency-Key of its own (every write of
+# the page carries one; "action" is the unkeyed one-statement path)
 
 
-async def _drive(app, method: str, path: str, headers: list) -> float:
-    """CPU microseconds per request of REQUESTS requests from CONCURRENCY tasks."""
+async def _drive(app, method: str, path: str, headers: list, keyed: bool = False) -> float:
+    """CPU microseconds per request of REQUESTS requests from CONCURRENCY tasks (``keyed``: each
+    with an Idempotency-Key of its own)."""
 
     async def one() -> None:
+        sent = headers + [(b"idempotency-key", uuid.uuid4().hex.encode())] if keyed else headers
         scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
                  "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-                 "headers": headers, "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "state": {}}
+                 "headers": sent, "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "state": {}}
         status: list[int] = []
 
         async def receive():
@@ -101,8 +106,9 @@ async def _worker(which: str, url: str, repo: str) -> None:
     lifespan = asyncio.create_task(app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}},
                                        queue_in.get, queue_out.put))
     assert (await queue_out.get())["type"] == "lifespan.startup.complete"
-    await _drive(app, method, path, headers)  # warm-up
-    print(statistics.median([await _drive(app, method, path, headers) for _ in range(3)]))
+    keyed = which == "keyed"
+    await _drive(app, method, path, headers, keyed)  # warm-up
+    print(statistics.median([await _drive(app, method, path, headers, keyed) for _ in range(3)]))
     await queue_in.put({"type": "lifespan.shutdown"})
     await lifespan
 
