@@ -346,8 +346,8 @@ def test_a_burstable_database_pays_surplus_credits_for_its_primary_only(template
         * prices["rds_cpu_credit_vcpu_hour"]["usd"], 2)
     # a database busy with requests from elsewhere: all its requests' CPU is the primary's
     busy = _cost(template(DB.format(klass="db.t4g.small", gb=20, days=1, extra="MultiAZ: true"), name="b.yaml"),
-                 _busy(prices, app_requests_month=400 * 730 * 3600))
-    cpu = use["burstable_idle_cpu_percent"]["db"] + 400 * use["db_cpu_ms_per_request"] / 1000 / entry["vcpu"] * 100
+                 _busy(prices, app_requests_month=800 * 730 * 3600))
+    cpu = use["burstable_idle_cpu_percent"]["db"] + 800 * use["db_cpu_ms_per_request"] / 1000 / entry["vcpu"] * 100
     assert cpu > entry["baseline_cpu_percent"]
     assert _lines({"cost": busy})["CPU credits of Db (db.t4g.small)"][0] == round(
         (cpu - entry["baseline_cpu_percent"]) / 100 * entry["vcpu"] * 730 * prices["rds_cpu_credit_vcpu_hour"]["usd"], 2)
