@@ -368,11 +368,13 @@ KEY_AT = sa.bindparam("key_at", type_=sa.DateTime(timezone=True))
 KEYS_EXPIRED = sa.bindparam("keys_expired", type_=sa.DateTime(timezone=True))
 
 
-def _claim(only_if: sa.ColumnElement[bool]) -> sa.Insert:
-    """Claim key ``:idem_key`` of player ``:pid`` where ``only_if`` holds (PostgreSQL): a new row,
-    or a row whose day has passed taken over afresh; RETURNING the key when claimed, nothing
-    when a live row holds it (a request holding it uncommitted is waited for first)."""
-    stmt = postgresql.insert(_k).from_select(
+# Keys are remembered for a day (like most payment APIs). Claiming one and pruning the player's
+# expired others are each defined once, for both paths of run_write.
+def _claim(dialect: str, only_if: sa.ColumnElement[bool]) -> sa.Insert:
+    """Claim key ``:idem_key`` of player ``:pid`` where ``only_if`` holds: a new row, or a row
+    whose day has passed taken over afresh; RETURNING the key when claimed, nothing when a
+    live row holds it (PostgreSQL waits for a request holding it uncommitted first)."""
+    stmt = insert_for(dialect, _k).from_select(
         ["player_id", "key", "fingerprint", "created_at"], sa.select(PID, KEY, FINGERPRINT, KEY_AT).where(only_if))
     return stmt.on_conflict_do_update(
         index_elements=[_k.c.player_id, _k.c.key],
@@ -380,6 +382,16 @@ def _claim(only_if: sa.ColumnElement[bool]) -> sa.Insert:
               "status_code": sa.null(), "response": sa.null()},
         where=_k.c.created_at < KEYS_EXPIRED,
     ).returning(_k.c.key)
+
+
+def _prune(only_if: sa.ColumnElement[bool]) -> sa.Delete:
+    """Delete player ``:pid``'s expired keys but ``:idem_key`` (which a claim takes over), where
+    ``only_if`` holds."""
+    return sa.delete(_k).where(_k.c.player_id == PID, _k.c.key != KEY, _k.c.created_at < KEYS_EXPIRED, only_if)
+
+
+_CLAIM = {d: _claim(d, sa.true()) for d in ("postgresql", "sqlite")}
+_PRUNE = _prune(sa.true())
 
 
 @functools.lru_cache(maxsize=None)
@@ -391,10 +403,9 @@ def _gated_keyed(chain: Chain) -> sa.Select:
     rl = _SESSION_RATE_LIMIT.cte("rl")
     count = sa.select(rl.c.count).scalar_subquery()
     within = count <= sa.bindparam("limit", type_=sa.Integer)
-    claim = _claim(within).cte("claim")
+    claim = _claim("postgresql", within).cte("claim")
     claimed = sa.select(claim.c.key).scalar_subquery()
-    pruned = sa.delete(_k).where(_k.c.player_id == PID, _k.c.key != KEY, _k.c.created_at < KEYS_EXPIRED,
-                                 _SESSION_OK).returning(_k.c.key).cte("pruned")
+    pruned = _prune(_SESSION_OK).returning(_k.c.key).cte("pruned")
     inner = _one_statement(chain, sa.and_(within, claimed.is_not(None))).subquery("w")
     return sa.select(
         _SESSION_GEN.scalar_subquery().label("gen"), count.label("rl_count"), claimed.label("claimed"), inner,
@@ -511,24 +522,11 @@ async def _store_answer(conn: AsyncConnection, player_id: int, idem_key: str, wr
 
 
 async def _claim_key(conn: AsyncConnection, player_id: int, key: str, fingerprint: str) -> tuple[int, dict] | None:
-    """Insert the Idempotency-Key row; if another request with this key committed first
-    (PostgreSQL waited for it), return its stored result instead."""
-    # keys are remembered for a day (like most payment APIs); older ones are pruned
-    await conn.execute(
-        sa.delete(idempotency_keys).where(
-            idempotency_keys.c.player_id == player_id,
-            idempotency_keys.c.created_at < clock.utcnow() - dt.timedelta(hours=rules.IDEMPOTENCY_TTL_HOURS),
-        )
-    )
-    got = (
-        await conn.execute(
-            insert_for(conn.dialect.name, idempotency_keys)
-            .values(player_id=player_id, key=key, fingerprint=fingerprint, created_at=clock.utcnow())
-            .on_conflict_do_nothing()
-            .returning(idempotency_keys.c.key)
-        )
-    ).first()
-    if got is not None:
+    """Claim the Idempotency-Key (pruning the player's expired ones); if another request
+    with this key committed first (PostgreSQL waited for it), return its stored result instead."""
+    params = {"pid": player_id, "idem_key": key, "fingerprint": fingerprint, **_key_times()}
+    await conn.execute(_PRUNE, params)
+    if (await conn.execute(_CLAIM[conn.dialect.name], params)).first() is not None:
         return None
     return await _stored_answer(conn, player_id, key, fingerprint)
 

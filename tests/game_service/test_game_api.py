@@ -175,6 +175,18 @@ def test_writes_are_rate_limited_per_player_across_replicas(make_client):
     assert two.post("/api/actions", headers=p.h).status_code == 200
 
 
+def test_a_key_reused_after_its_day_is_a_new_request_on_the_transaction_path_too(client):
+    """The daily reward runs as a transaction's steps (not one statement): its key, kept for a
+    day, is a replay within the day and a new request after it, as the one-statement writes'."""
+    p = sign_in_guest(client)
+    key = {"Idempotency-Key": "daily"}
+    first = p.post("/api/daily-reward", headers=key)
+    assert first.status_code == 200 and p.post("/api/daily-reward", headers=key).json() == first.json()
+    clock.advance(24 * 3600 + 60)
+    later = p.post("/api/daily-reward", headers=key)
+    assert later.status_code == 200 and later.json()["coins"] > first.json()["coins"]
+
+
 def test_idempotency_keys_are_remembered_for_a_day(client, db):
     p = sign_in_guest(client)
     assert p.post("/api/actions", headers={"Idempotency-Key": "old-key"}).status_code == 200
