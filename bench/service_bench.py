@@ -33,7 +33,7 @@ The tail is compared at an equal offered load, not at saturation: with 64 connec
 send again as soon as they are answered, a request's latency is about connections /
 throughput, so an endpoint with 0.4x the bare app's throughput shows about 2.5x its latency
 at every percentile, whatever its tail. After the rounds, the bare app and each endpoint get
-the same requests per second (half of what the slowest endpoint sustained) from 64 paced
+the same requests per second (half of what the slowest targeted endpoint sustained) from 64 paced
 connections (wrk's delay(): each waits a random time, exponential with a mean of 64 / rate,
 between an answer and its next request), in BENCH_PACED_ROUNDS interleaved rounds (default 3); the p99
 ratio is the median of the per-round ratios.
@@ -220,6 +220,16 @@ def pids_of(master: subprocess.Popen | None = None, name: str | None = None) -> 
     return [int(x) for x in subprocess.run(cmd, capture_output=True, text=True).stdout.split()]
 
 
+def next_claim_start(start: int, run: dict, connections: int) -> int:
+    """The first gift the next claim run may take, after ``run`` claimed from ``start``: wrk
+    threads advance at different speeds, so a wide gap, that no gift is claimed twice across
+    runs (a second claim would be a 409)."""
+    start += 3 * run["requests"] + 4 * connections
+    if start >= GIFTS:
+        raise RuntimeError("not enough seeded gifts; raise BENCH_GIFTS")
+    return start
+
+
 def run_wrk(url: str, name: str, tokens: list[str], duration: int, start: int, workdir: Path,
             app: list[int] | None = None, *, connections: int = CONNECTIONS, pace_ms: float = 0) -> dict:
     """One wrk run; with ``app`` (the server's worker pids) also the CPU time per request of
@@ -324,7 +334,7 @@ def main() -> int:
         # warm-up (pools, prepared statements); claims of the warm-up use the gifts at the top of the range
         for name in ("bare", "bare_pk", "bare_wr"):
             run_wrk(bare_target, name, tokens, 2, 0, workdir)
-        for name in ("floor", "state", "action"):
+        for name in ("floor", "state", "action", "keyed"):
             run_wrk(target, name, tokens, 2, 0, workdir)
         # interleaved rounds: the machine is shared, so each figure is the median over rounds
         names = BARE + ("floor", "state", "action", "keyed", "claim")
@@ -337,11 +347,7 @@ def main() -> int:
                             app=workers[name in BARE])
                 runs[name].append(r)
                 if name == "claim":
-                    # wrk threads advance at different speeds: leave a wide gap so that no
-                    # gift is claimed twice across rounds (a second claim would be a 409)
-                    claim_start += 3 * r["requests"] + 4 * CONNECTIONS
-                    if claim_start >= GIFTS:
-                        raise RuntimeError("not enough seeded gifts; raise BENCH_GIFTS")
+                    claim_start = next_claim_start(claim_start, r, CONNECTIONS)
         load_after = loadavg()
         results = {n: {k: statistics.median(r[k] for r in rs)
                        for k in ("rps", "p50", "p99", "cpu_app", "cpu_db", "cpu_wrk")}
@@ -373,7 +379,7 @@ def main() -> int:
         # behind the others, its latency is about connections / throughput, and an endpoint
         # with 0.4x the bare app's throughput has about 2.5x its latency at every percentile
         # whatever its tail is like. Here both apps get the same requests per second, half of
-        # what the slowest endpoint sustains, from paced connections: the latencies are the
+        # what the slowest targeted endpoint sustains, from paced connections: the latencies are the
         # work and its jitter, not the queue, and their p99s compare like for like.
         rate = 0.5 * min(results[n]["rps"] for n in TARGETS)
         # as many connections as above, each waiting long enough that its answer's latency is a
@@ -387,15 +393,13 @@ def main() -> int:
                             workdir, connections=paced_conns, pace_ms=pace_ms)
                 paced[name].append(r)
                 if name == "claim":
-                    claim_start += 3 * r["requests"] + 4 * paced_conns
-                    if claim_start >= GIFTS:
-                        raise RuntimeError("not enough seeded gifts; raise BENCH_GIFTS")
+                    claim_start = next_claim_start(claim_start, r, paced_conns)
         def tail_ratio(n: str, ref: str) -> float:
             return statistics.median(r["p99"] / b["p99"] for r, b in zip(paced[n], paced[ref]))
 
         tail_vs_select1 = {n: tail_ratio(n, "bare") for n in paced}
         tail = {n: tail_ratio(n, TAIL_REFERENCE.get(n, n)) for n in paced}
-        print(f"tail at an equal offered load: {rate:.0f} req/s to each (half the slowest endpoint's), "
+        print(f"tail at an equal offered load: {rate:.0f} req/s to each (half the slowest targeted endpoint's), "
               f"{paced_conns} connections each waiting {pace_ms:.0f} ms on average (exponential) between answer and request, "
               f"{PACED_ROUNDS} interleaved rounds of {2 * DURATION}s; medians over rounds")
         print("p99 vs bare: to the bare app's SELECT 1; p99 vs its kind: to the bare app's request of the same "

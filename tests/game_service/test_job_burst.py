@@ -140,9 +140,9 @@ def test_a_burst_of_500_uploads_drains_once_each_as_the_backlog_scales_the_worke
     # still has it), which the handler's design makes harmless; more than 1% would be a defect.
     states = dict(db.execute("SELECT state, count(*) FROM jobs WHERE id = ANY(%s) GROUP BY 1", (job_ids,)).fetchall())
     assert states == {"done": UPLOADS}, states
-    again = db.execute("SELECT count(*), max(attempts) FROM jobs WHERE id = ANY(%s) AND attempts > 1",
-                       (job_ids,)).fetchone()
-    assert again[0] <= UPLOADS // 100 and (again[1] or 2) <= 2, again
+    again, most = db.execute("SELECT count(*), max(attempts) FROM jobs WHERE id = ANY(%s) AND attempts > 1",
+                             (job_ids,)).fetchone()
+    assert again <= UPLOADS // 100 and most in (None, 2), (again, most)  # None: no job attempted twice
     shown = dict(db.execute("SELECT id, avatar_key FROM players WHERE id = ANY(%s)", (ids,)).fetchall())
     made = {pid: avatar_keys(pid, job_id)[0] for (pid, _), job_id in zip(uploads, job_ids)}
     assert shown == made
