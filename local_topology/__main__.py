@@ -5,8 +5,24 @@ from __future__ import annotations
 import argparse
 import sys
 
+from game_service.contract import ENV_PREFIX
+from game_service.core.config import Settings
 from local_topology.topology import DEFAULT_STAGE, DEFAULT_STATE, Topology, TopologyError
 from stacks.config import STAGES
+
+
+def game_settings(pairs: list[str]) -> dict[str, str]:
+    """``--env GAME_NAME=VALUE`` pairs: settings of the game service (a field of its Settings),
+    nothing else, and no name it would ignore."""
+    known = {ENV_PREFIX + field.upper() for field in Settings.model_fields}
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or name not in known:
+            raise TopologyError(f"--env takes GAME_NAME=VALUE, a setting of the game service "
+                                f"(game_service/core/config.py), got {pair!r}")
+        out[name] = value
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="worker hosts, for a stage with a worker tier (default: its worker_min_instances)")
     up.add_argument("--port", type=int, default=8080, help="front door port on 127.0.0.1 (default 8080)")
     up.add_argument("--no-netns", action="store_true", help="hosts as processes on separate ports, no namespaces")
+    up.add_argument("--env", action="append", default=[], metavar="GAME_NAME=VALUE",
+                    help="a setting of the game service for every host, e.g. GAME_RATE_LIMIT_WRITES=1000000 for a "
+                         "load test (repeatable)")
     sub.add_parser("down", help="stop everything; no process, namespace or mount left")
     sub.add_parser("status", help="each host's AZ and health as the load balancer sees it")
     args = parser.parse_args(argv)
@@ -27,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     topology = Topology(args.state)
     try:
         if args.command == "up":
-            topology.up(args.hosts, stage=args.stage, workers=args.workers, front_port=args.port, use_netns=not args.no_netns)
+            topology.up(args.hosts, stage=args.stage, workers=args.workers, front_port=args.port,
+                        use_netns=not args.no_netns, extra_env=game_settings(args.env))
         elif args.command == "down":
             topology.down()
         else:

@@ -12,7 +12,8 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from game_service.contract import APP_DB_USER, JOB_MAX_RECEIVES, JOB_VISIBILITY_SECONDS, Env
@@ -142,14 +143,24 @@ def worker_pid(prefix: Path) -> int | None:
     return int(pid_file.read_text()) if pid_file.exists() else None
 
 
-def kill(pid: int | None, sig: int = signal.SIGKILL, wait: float = 35) -> None:
-    """Signal a host's service (its process group: the server and its workers); one that
-    outlives a gentler signal by ``wait`` s is killed."""
-    if pid and alive(pid):
-        try:
-            os.killpg(pid, sig)
-        except ProcessLookupError:
-            return
-        if not wait_gone(pid, wait) and sig != signal.SIGKILL:
-            os.killpg(pid, signal.SIGKILL)
+def kill(pids: Iterable[int | None], sig: int = signal.SIGKILL, wait: float = 35) -> None:
+    """Signal services of hosts (each a process group: a server and its workers, or a job
+    worker) all at once, then wait for them together: one that outlives a gentler signal by
+    ``wait`` s is killed. (A job worker stopped mid long-poll finishes the poll first, up to
+    its wait: stopped one after another, a topology's hosts would take that long each.)"""
+    signalled = []
+    for pid in pids:
+        if pid and alive(pid):
+            try:
+                os.killpg(pid, sig)
+            except ProcessLookupError:
+                continue
+            signalled.append(pid)
+    deadline = time.monotonic() + wait
+    for pid in signalled:
+        if not wait_gone(pid, max(0.0, deadline - time.monotonic())) and sig != signal.SIGKILL:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                continue
             wait_gone(pid, 5)

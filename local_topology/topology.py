@@ -365,8 +365,7 @@ class Topology:
     def kill_host(self, i: int, sig: int = signal.SIGKILL, wait: float = 35) -> None:
         """Signal what the host runs: its server (a process group: the server and its
         workers) and its job worker."""
-        app_hosts.kill(self.host_pid(i), sig, wait)
-        app_hosts.kill(self.worker_pid(i), sig, wait)
+        app_hosts.kill([self.host_pid(i), self.worker_pid(i)], sig, wait)
 
     def stop_host(self, i: int) -> None:
         """A graceful stop (SIGTERM: the server finishes what is in flight)."""
@@ -450,8 +449,8 @@ class Topology:
         pids = self.state.get("pids", {})
         for name in ("nginx", "haproxy"):
             stop_pid(pids.get(name), signal.SIGTERM, 10)
-        for i in self.hosts + self.workers:
-            self.kill_host(i, signal.SIGTERM, wait=25)
+        app_hosts.kill([pid for i in self.hosts + self.workers for pid in (self.host_pid(i), self.worker_pid(i))],
+                       signal.SIGTERM, wait=25)
         stop_pid(pids.get("moto"), signal.SIGTERM, 10, group=True)
         if self.state.get("pg") and self.pg.running:
             try:

@@ -7,14 +7,18 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
 from local_topology.processes import free_port
-from local_topology.topology import Topology
+from local_topology.topology import REPO, Topology
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -83,27 +87,73 @@ def state_dir():
     shutil.rmtree(state.parent, ignore_errors=True)
 
 
-# The chaos tests' shape: the small stage's group scaled out to three hosts (`make local
-# STAGE=small HOSTS=3`), round-robin over its two AZs: us-east-1a holds host1 and host3,
-# us-east-1b host2, so an AZ lost is two hosts of three at once, not one.
+def cli(state: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """``python -m local_topology --state STATE ARGS``, as `make local` / `local-down` / `local-status` run it."""
+    return subprocess.run([sys.executable, "-m", "local_topology", "--state", str(state), *args],
+                          capture_output=True, text=True, timeout=timeout, cwd=REPO)
+
+
+def upload_avatar(c: httpx.Client, url: str) -> tuple[str, dict]:
+    """An avatar as the page makes one: presigned POST straight to the bucket, then a job on
+    the queue that a job worker does (read until it is done); the avatar's URL, the form."""
+    form = c.post("api/me/avatar/upload-url", json={"content_type": "image/png"}).json()
+    up = httpx.post(form["url"], data=form["fields"], files={"file": ("a.png", picture_png(), "image/png")}, timeout=15)
+    assert up.status_code in (200, 204), up.text
+    r = c.post("api/me/avatar", json={"key": form["key"]})
+    assert r.status_code == 202, r.text
+    job, deadline = r.json(), time.monotonic() + 60
+    while job["state"] == "processing" and time.monotonic() < deadline:
+        time.sleep(0.5)
+        job = c.get(job["href"]).json()
+    assert job["state"] == "done", job
+    assert job["avatar_url"].startswith("/media/avatars/") and c.get("api/me").json()["avatar_url"] == job["avatar_url"]
+    return job["avatar_url"], form
+
+
+# The chaos tests' shape: the small stage's group scaled out to three hosts, round-robin over
+# its two AZs: us-east-1a holds host1 and host3, us-east-1b host2, so an AZ lost is two hosts
+# of three at once, not one.
 CHAOS_STAGE, CHAOS_HOSTS = "small", 3
 
 
+@dataclass
+class Local:
+    """A topology `make local` brought up: its command's output, its front door's port."""
+
+    topology: Topology
+    up: subprocess.CompletedProcess
+    port: int
+
+
 @pytest.fixture(scope="package")
-def topology():
-    """``CHAOS_HOSTS`` hosts of ``CHAOS_STAGE``, as `make local` starts them (with the load
-    tests' game rules)."""
-    state = state_folder()
-    topo = Topology(state)
+def local():
+    """`make local STAGE=small HOSTS=3 ARGS="--env ..."` (the load tests' game rules), through
+    the command line as a user runs it; at the end `make local-down`'s command, which must
+    leave no process, namespace, link or mount behind. One topology for every test of the one
+    file that uses it (test_chaos.py): a second file could run on the other test worker and
+    boot a second one."""
+    state, port = state_folder(), free_port()
+    load_rules = [arg for name, value in LOAD_ENV.items() for arg in ("--env", f"{name}={value}")]
     try:
-        topo.up(CHAOS_HOSTS, stage=CHAOS_STAGE, front_port=free_port(), extra_env=LOAD_ENV)
-        yield topo
+        up = cli(state, "up", "--stage", CHAOS_STAGE, "--hosts", str(CHAOS_HOSTS), "--port", str(port), *load_rules)
+        assert up.returncode == 0, up.stdout + up.stderr
+        yield Local(Topology(state), up, port)
     finally:
-        slot = topo.state.get("slot")
-        topo.down(quiet=True)
+        slot = Topology(state).state.get("slot")
+        down = cli(state, "down", timeout=120)
         left = leftovers(state, slot)
+        status = cli(state, "status")
         shutil.rmtree(state.parent, ignore_errors=True)
-        assert left == []
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert left == []
+    assert "not running" in status.stdout, status.stdout
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+
+
+@pytest.fixture(scope="package")
+def topology(local):
+    return local.topology
 
 
 @pytest.fixture(scope="module")

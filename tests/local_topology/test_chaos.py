@@ -1,7 +1,11 @@
-"""Chaos on the local topology (three hosts in network namespaces behind HAProxy, PostgreSQL,
-moto, the nginx front door; the small stage scaled out to three hosts over its two AZs, see
-conftest), through the front door only, as players reach the CDN:
+"""`make local STAGE=small HOSTS=3`, then chaos on it, then `make local-down` (three hosts in
+network namespaces behind HAProxy, PostgreSQL, moto, the nginx front door; the small stage
+scaled out to three hosts over its two AZs; see conftest's `local`), through the front door
+only, as players reach the CDN:
 
+0. up through the command line: its progress lines, one round played (the avatar a job that a
+   host's job worker does, through the queue), the status table; at the end, down leaves no
+   process, namespace, link or mount behind (the fixture checks it);
 1. a headless-Chromium player pair (guest sign-in, actions, friends, a gift sent and
    claimed, an avatar upload) and a load generator play while one host gets SIGKILL: the
    page never shows an error, no acknowledged write is lost, the load balancer takes the host
@@ -15,19 +19,23 @@ conftest), through the front door only, as players reach the CDN:
    write lost, and the load balancer keeps every host in service (its check is shallow);
 4. a rolling replacement of every host, one at a time (drain in the load balancer, graceful
    stop, a fresh boot by the bootstrap, back in service): not one failed request;
-5. (first, while every host is up) live updates across hosts: a player's page holds its
+5. (right after 0, while every host is up) live updates across hosts: a player's page holds its
    live stream on one host while other players' friend requests are written through
    whichever host the load balancer picks; the time from a write to its line on the page is
    measured in the page (a MutationObserver's clock, the same machine's as the test's), and
    the writes that landed on another host than the stream's reach the screen within a
-   second at the 95th percentile. (Here, not in a file of its own: a second file could run
-   on the other test worker and boot a second topology.)
+   second at the 95th percentile.
+
+All in one file, on one topology: a second file could run on the other test worker and boot a
+second one.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import statistics
+import subprocess
 import threading
 import time
 
@@ -40,11 +48,11 @@ from local_topology import haproxy
 from local_topology.haproxy import SERVED_BY
 from local_topology.hosts import host_name
 from tests.game_service.load import Load, ok
-from tests.local_topology.conftest import guest, picture_png
+from tests.local_topology.conftest import cli, guest, picture_png, upload_avatar
 
 JOB_WAIT_SECONDS = Settings.model_fields["job_wait_seconds"].default  # the hosts' worker long-polls this long
 
-pytestmark = pytest.mark.slow(seconds=230)  # the whole file, idle 2-core machine
+pytestmark = pytest.mark.slow(seconds=260)  # the whole file, idle 2-core machine
 
 # the page reports every message it shows as an error (class "error") to the test
 WATCH_ERRORS = """
@@ -111,6 +119,67 @@ new MutationObserver(() => {
   }
 }).observe(document.getElementById("requests"), { childList: true, subtree: true });
 """
+
+
+def play_one_round(url: str) -> dict:
+    page = httpx.get(url, timeout=10)
+    assert page.status_code == 200 and "<title>" in page.text  # the page, from the static bucket
+    assert httpx.get(url + "app.js", timeout=10).text.startswith("// Coin Quest")
+    head = httpx.head(url, timeout=10)  # CloudFront answers HEAD on a bucket behaviour too
+    assert head.status_code == 200 and head.headers["content-type"].startswith("text/html"), head
+    pid, auth = guest(url, "Local")
+    with httpx.Client(base_url=url, headers=auth, timeout=15) as c:
+        r = c.post("api/actions", headers={"Idempotency-Key": "one-action"})
+        assert r.status_code == 200, r.text
+        avatar, form = upload_avatar(c, url)
+        assert httpx.get(url + avatar.lstrip("/"), timeout=10).content[8:12] == b"WEBP", "redrawn by the job"
+        # an upload's own key is no route to the media bucket: /incoming/... is the default
+        # behaviour's (static bucket), as on the CDN
+        assert httpx.get(url + form["key"], timeout=10).status_code == 404
+        # bucket routes are read-only, like the distribution's S3 behaviours
+        assert httpx.put(url + avatar.lstrip("/"), content=b"x", timeout=10).status_code == 403
+        return {"player": pid, "coins": c.get("api/me").json()["coins"]}
+
+
+def test_make_local_brings_up_the_stage_a_player_plays_a_round_and_status_shows_each_host(local):
+    """(The fixture's `up` is this test's; its `down` is checked when the file is done.)"""
+    topo, port = local.topology, local.port
+    lines = local.up.stdout.splitlines()
+    # one line per component while starting, then the URL
+    expected = ["stage small: 3 hosts (--hosts; its min_instances 2, max_instances 4), round-robin over its AZs: "
+                "host1 us-east-1a, host2 us-east-1b, host3 us-east-1a",
+                "network: " if os.geteuid() == 0 else "network namespaces unavailable", "postgresql: ",
+                "s3 + secrets manager + sqs (moto): ", "migration: done in ", "host1 ", "host2 ", "host3 ",
+                "load balancer (haproxy): ", "front door (nginx): ", f"ready: http://127.0.0.1:{port}/"]
+    assert [any(line.startswith("local: " + e) for line in lines) for e in expected] == [True] * len(expected), lines
+    assert lines[-1] == f"local: ready: http://127.0.0.1:{port}/"
+    ready = dict(re.findall(r"(host\d) \(\S+, (us-east-1\w)\): bootstrap READY in [0-9.]+ s", local.up.stdout))
+    assert ready == {"host1": "us-east-1a", "host2": "us-east-1b", "host3": "us-east-1a"}, local.up.stdout
+    assert ", 3 UP (us-east-1a: 2, us-east-1b: 1); " in local.up.stdout, local.up.stdout
+    print(f"hosts ready in {re.findall(r'bootstrap READY in ([0-9.]+) s', local.up.stdout)} s (booted together)")
+
+    assert (topo.stage, topo.zones) == ("small", ["us-east-1a", "us-east-1b"])
+    assert [topo.hosts_in_az(az) for az in topo.zones] == [[1, 3], [2]]
+    if os.geteuid() == 0:
+        assert topo.netns
+        # each host is its own machine on the network: its own namespace and address
+        for i in (1, 2, 3):
+            addr = subprocess.run(["ip", "-n", topo.host_ns(i), "-4", "-o", "addr", "show", "eth0"],
+                                  capture_output=True, text=True).stdout
+            assert f"{topo.subnet}.{10 + i}/24" in addr
+    played = play_one_round(topo.url)
+    assert played["coins"] == 55  # 50 to start, +5 for the action
+    with psycopg.connect(topo.admin_dsn()) as conn:
+        assert conn.execute("SELECT count(*) FROM ledger WHERE player_id = %s", (played["player"],)).fetchone()[0] == 2
+
+    status = cli(topo.state_dir, "status", timeout=30)
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.startswith("stage small "), status.stdout
+    rows = [line.split() for line in status.stdout.splitlines() if line.startswith("host")][1:]
+    assert [(r[0], r[1], r[3]) for r in rows] == [
+        ("host1", "us-east-1a", "UP"), ("host2", "us-east-1b", "UP"), ("host3", "us-east-1a", "UP")], status.stdout
+    again = cli(topo.state_dir, "up", "--hosts", "1")  # one topology per state folder
+    assert again.returncode == 1 and "already runs" in again.stderr, again.stderr
 
 
 def test_a_friend_request_written_on_another_host_is_on_the_page_within_a_second(topology, browser):
