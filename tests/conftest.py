@@ -10,6 +10,7 @@ in one line, and deletes it at the end."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from dataclasses import replace
@@ -99,8 +100,21 @@ def _load(outdir: Path) -> dict[str, dict[str, dict]]:
 
 @pytest.fixture(scope="session")
 def assembly_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A cloud assembly of every stage on embedded defaults (no account, no network)."""
-    return synth(tmp_path_factory.mktemp("synth") / "cdk.out")
+    """A cloud assembly of every stage on embedded defaults (no account, no network),
+    synthesized once per test run: the first pytest-xdist worker to ask synthesizes it into
+    the run's shared temporary folder while holding a lock, the others wait and read it (the
+    pattern pytest-xdist documents for a session fixture that must run once). Tests only
+    read it."""
+    shared = tmp_path_factory.getbasetemp().parent  # the run's folder: every worker's basetemp is in it
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        shared = tmp_path_factory.getbasetemp()
+    outdir = shared / "synth" / "cdk.out"
+    outdir.parent.mkdir(exist_ok=True)
+    with open(shared / "synth.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (outdir / "manifest.json").is_file():
+            synth(outdir)
+    return outdir
 
 
 @pytest.fixture(scope="session")

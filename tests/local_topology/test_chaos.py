@@ -64,6 +64,18 @@ document.addEventListener("DOMContentLoaded", () => {
 """
 
 
+# The load while hosts are killed, lost or replaced, and booted again: each thread waits
+# this long between requests (tests/game_service/load.py). The windows these tests watch (a
+# dead host until the load balancer notices, a drain, a stop) each see dozens of requests,
+# and the hosts' boots keep the CPU they need (unpaced, the load took about a core of two).
+PAUSE = 0.05
+
+
+def rate(results) -> str:
+    span = results[-1].start - results[0].start if len(results) > 1 else 0
+    return f"{len(results)} requests in {span:.0f} s ({len(results) / max(span, 1e-9):.0f}/s)"
+
+
 def players(topology, n: int) -> list[tuple[int, dict]]:
     return [guest(topology.url) for _ in range(n)]
 
@@ -238,7 +250,7 @@ def test_a_host_killed_while_people_play_goes_unnoticed_and_rejoins(topology, br
     ann, bob = pages
 
     load_players = players(topology, 6)
-    load = Load(front(topology), load_players, threads=4, max_seconds=600, client_timeout=15).start()
+    load = Load(front(topology), load_players, threads=4, max_seconds=600, client_timeout=15, pause=PAUSE).start()
     for page, name in ((ann, "Ann"), (bob, "Bob")):
         page.goto(topology.url)
         page.fill("#guest-name", name)
@@ -303,6 +315,7 @@ def test_a_host_killed_while_people_play_goes_unnoticed_and_rejoins(topology, br
     ann.click("#act")
     expect(ann.locator("#coins")).to_have_text("85")
 
+    print(f"load: {rate(results)}")
     assert shown_errors == []
     assert len(results) > 100, len(results)
     failed = [r for r in results if not ok(r)]
@@ -320,7 +333,7 @@ def test_an_az_lost_under_load_fails_no_request_and_its_hosts_rejoin(topology):
     survivors = [i for i in topology.hosts if i not in victims]
     assert (lost, victims, survivors) == ("us-east-1a", [1, 3], [2])
     load_players = players(topology, 6)
-    load = Load(front(topology), load_players, threads=4, max_seconds=600, client_timeout=15).start()
+    load = Load(front(topology), load_players, threads=4, max_seconds=600, client_timeout=15, pause=PAUSE).start()
     watches = {i: LbWatch(topology, i) for i in victims}
     time.sleep(1)
     killed_at = time.monotonic()
@@ -355,6 +368,7 @@ def test_an_az_lost_under_load_fails_no_request_and_its_hosts_rejoin(topology):
     after = {x.name: x.sessions_total for x in topology.lb_servers()}
     assert all(after[name] > before[name] for name in before), (before, after)
 
+    print(f"load: {rate(results)}")
     assert len(results) > 100, len(results)
     failed = [r for r in results if not ok(r)]
     assert not failed, failed[:5]
@@ -404,7 +418,7 @@ def test_a_rolling_replacement_of_every_host_fails_no_request(topology):
     load_players = players(topology, 6)
     # graceful: nothing is cut, so no request is sent twice
     load = Load(front(topology), load_players, threads=4, max_seconds=600, client_timeout=15,
-                retry_network_errors=False).start()
+                retry_network_errors=False, pause=PAUSE).start()
     time.sleep(2)
     boots = {}
     for i in topology.hosts:
@@ -419,6 +433,7 @@ def test_a_rolling_replacement_of_every_host_fails_no_request(topology):
         print(f"host {i} replaced in {time.monotonic() - t0:.1f} s (boot {boots[i]:.1f} s)")
     time.sleep(2)
     results = load.stop()
+    print(f"load: {rate(results)}")
     assert len(results) > 100, len(results)
     failed = [r for r in results if not ok(r)]
     assert not failed, failed[:5]
