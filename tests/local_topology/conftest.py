@@ -110,6 +110,12 @@ def upload_avatar(c: httpx.Client, url: str) -> tuple[str, dict]:
     return job["avatar_url"], form
 
 
+# The job workers' long poll of an empty queue, shortened for the chaos tests' topology: a
+# worker stopped mid-poll ends the poll first, so a host's graceful stop (each host of the
+# rolling replacement, the teardown) takes up to this long (10 s by default). What the tests
+# watch does not depend on the poll's length.
+CHAOS_JOB_WAIT_SECONDS = 2
+
 # The chaos tests' shape: the small stage's group scaled out to three hosts, round-robin over
 # its two AZs: us-east-1a holds host1 and host3, us-east-1b host2, so an AZ lost is two hosts
 # of three at once, not one.
@@ -127,13 +133,15 @@ class Local:
 
 @pytest.fixture(scope="package")
 def local():
-    """`make local STAGE=small HOSTS=3 ARGS="--env ..."` (the load tests' game rules), through
+    """`make local STAGE=small HOSTS=3 ARGS="--env ..."` (the load tests' game rules, the short
+    long poll), through
     the command line as a user runs it; at the end `make local-down`'s command, which must
     leave no process, namespace, link or mount behind. One topology for every test of the one
     file that uses it (test_chaos.py): a second file could run on the other test worker and
     boot a second one."""
     state, port = state_folder(), free_port()
-    load_rules = [arg for name, value in LOAD_ENV.items() for arg in ("--env", f"{name}={value}")]
+    settings = {**LOAD_ENV, "GAME_JOB_WAIT_SECONDS": str(CHAOS_JOB_WAIT_SECONDS)}
+    load_rules = [arg for name, value in settings.items() for arg in ("--env", f"{name}={value}")]
     try:
         up = cli(state, "up", "--stage", CHAOS_STAGE, "--hosts", str(CHAOS_HOSTS), "--port", str(port), *load_rules)
         assert up.returncode == 0, up.stdout + up.stderr

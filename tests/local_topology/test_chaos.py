@@ -43,16 +43,14 @@ import httpx
 import psycopg
 import pytest
 
-from game_service.core.config import Settings
 from local_topology import haproxy
 from local_topology.haproxy import SERVED_BY
 from local_topology.hosts import host_name
 from tests.game_service.load import Load, ok
-from tests.local_topology.conftest import cli, guest, picture_png, upload_avatar
+from tests.local_topology.conftest import CHAOS_JOB_WAIT_SECONDS, cli, guest, picture_png, upload_avatar
 
-JOB_WAIT_SECONDS = Settings.model_fields["job_wait_seconds"].default  # the hosts' worker long-polls this long
 
-pytestmark = pytest.mark.slow(seconds=260)  # the whole file, idle 2-core machine
+pytestmark = pytest.mark.slow(seconds=150)  # the whole file, idle 2-core machine
 
 # the page reports every message it shows as an error (class "error") to the test
 WATCH_ERRORS = """
@@ -284,12 +282,12 @@ def test_a_host_killed_while_people_play_goes_unnoticed_and_rejoins(topology, br
     png = tmp_path / "me.png"
     png.write_bytes(picture_png(64))
     # The avatar is a job on the queue, which a surviving host's job worker does. A worker
-    # killed during a long poll (10 s) can still be handed a message by SQS (moto does the
-    # same): that job then waits out the visibility timeout (120 s) before another worker
-    # receives it, and the page says the picture is taking longer (docs/decisions.md). That
-    # is the queue's at-least-once delivery, not the players' path this test is about: the
-    # upload comes once the dead worker's last poll has ended.
-    time.sleep(max(0.0, killed_at + JOB_WAIT_SECONDS + 1 - time.monotonic()))
+    # killed during a long poll (CHAOS_JOB_WAIT_SECONDS) can still be handed a message by SQS
+    # (moto does the same): that job then waits out the visibility timeout (120 s) before
+    # another worker receives it, and the page says the picture is taking longer
+    # (docs/decisions.md). That is the queue's at-least-once delivery, not the players' path
+    # this test is about: the upload comes once the dead worker's last poll has ended.
+    time.sleep(max(0.0, killed_at + CHAOS_JOB_WAIT_SECONDS + 1 - time.monotonic()))
     ann.set_input_files("#avatar-file", str(png))
     expect(ann.locator("#avatar-note")).to_have_text("New avatar saved.", timeout=30_000)
     ann.wait_for_function("document.getElementById('avatar').complete && document.getElementById('avatar').naturalWidth > 1")
