@@ -42,7 +42,7 @@ class Load:
     # Idempotency-Key. A client timeout is not retried.
     retry_network_errors: bool = True
     # what each thread waits between requests: the rate a test needs (at 0.05 s, four threads
-    # send about 70 requests a second through the local topology's front door) without taking
+    # send about 65 requests a second through the local topology's front door) without taking
     # the CPU that what the test watches (a host's boot, a failover) runs on
     pause: float = 0.005
     results: list[Result] = field(default_factory=list)

@@ -133,12 +133,11 @@ class Local:
 
 @pytest.fixture(scope="package")
 def local():
-    """`make local STAGE=small HOSTS=3 ARGS="--env ..."` (the load tests' game rules, the short
-    long poll), through
-    the command line as a user runs it; at the end `make local-down`'s command, which must
-    leave no process, namespace, link or mount behind. One topology for every test of the one
-    file that uses it (test_chaos.py): a second file could run on the other test worker and
-    boot a second one."""
+    """`make local STAGE=small HOSTS=3 ARGS="--env ..."` (the load tests' game rules, the
+    short long poll), through the command line as a user runs it; at the end `make
+    local-down`'s command, which must leave no process, namespace, link or mount behind. One
+    topology for every test of the one file that uses it (test_chaos.py): a second file could
+    run on the other test worker and boot a second one."""
     state, port = state_folder(), free_port()
     settings = {**LOAD_ENV, "GAME_JOB_WAIT_SECONDS": str(CHAOS_JOB_WAIT_SECONDS)}
     load_rules = [arg for name, value in settings.items() for arg in ("--env", f"{name}={value}")]
