@@ -62,14 +62,6 @@ document.addEventListener("DOMContentLoaded", () => {
 """
 
 
-# The load while hosts are killed, lost or replaced, and booted again: each thread waits
-# this long between requests (tests/game_service/load.py), about 65 requests a second in all.
-# The windows these tests watch (a dead host until the load balancer notices, a drain, a
-# stop) each still see dozens of requests; unpaced (about 250 a second) the load took the CPU
-# the hosts boot on: a replaced host booted in 13-17 s instead of 9-10.
-PAUSE = 0.05
-
-
 def rate(results) -> str:
     span = results[-1].start - results[0].start if len(results) > 1 else 0
     return f"{len(results)} requests in {span:.0f} s ({len(results) / max(span, 1e-9):.0f}/s)"
@@ -249,7 +241,7 @@ def test_a_host_killed_while_people_play_goes_unnoticed_and_rejoins(topology, br
     ann, bob = pages
 
     load_players = players(topology, 6)
-    load = Load(front(topology), load_players, threads=4, max_seconds=600, client_timeout=15, pause=PAUSE).start()
+    load = Load(front(topology), load_players, threads=4, max_seconds=600, client_timeout=15).start()
     for page, name in ((ann, "Ann"), (bob, "Bob")):
         page.goto(topology.url)
         page.fill("#guest-name", name)
@@ -332,7 +324,7 @@ def test_an_az_lost_under_load_fails_no_request_and_its_hosts_rejoin(topology):
     survivors = [i for i in topology.hosts if i not in victims]
     assert (lost, victims, survivors) == ("us-east-1a", [1, 3], [2])
     load_players = players(topology, 6)
-    load = Load(front(topology), load_players, threads=4, max_seconds=600, client_timeout=15, pause=PAUSE).start()
+    load = Load(front(topology), load_players, threads=4, max_seconds=600, client_timeout=15).start()
     watches = {i: LbWatch(topology, i) for i in victims}
     time.sleep(1)
     killed_at = time.monotonic()
@@ -417,7 +409,7 @@ def test_a_rolling_replacement_of_every_host_fails_no_request(topology):
     load_players = players(topology, 6)
     # graceful: nothing is cut, so no request is sent twice
     load = Load(front(topology), load_players, threads=4, max_seconds=600, client_timeout=15,
-                retry_network_errors=False, pause=PAUSE).start()
+                retry_network_errors=False).start()
     time.sleep(2)
     boots = {}
     for i in topology.hosts:
