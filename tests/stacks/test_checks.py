@@ -63,17 +63,23 @@ def test_snapshots_match_a_fresh_synth(assembly_dir: Path):
 
 
 @pytest.mark.skipif(shutil.which("node") is None and not (ROOT / "node_modules/.bin/node").exists(), reason="no Node")
-def test_feature_flags_are_the_recommended_ones():
+def test_feature_flags_are_the_recommended_ones(assembly_dir: Path):
     cdk = ROOT / "node_modules" / ".bin" / "cdk"
     if not cdk.exists():
         pytest.fail("the pinned CDK CLI is not installed: run scripts/setup.sh")
     env = {**os.environ, "PATH": f"{ROOT / 'node_modules/.bin'}:{ROOT / '.venv/bin'}:{os.environ['PATH']}",
            "CDK_DISABLE_VERSION_CHECK": "1"}
-    # feature flags are the app's (cdk.json), the same for every stage: one stage is enough
-    result = subprocess.run([str(cdk), "flags", "--unstable=flags", "--no-notices", "-c", "stage=starter"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=300)
+    # The flags are the app's (cdk.json's context), as the cloud assembly reports them: the CLI
+    # reads the run's assembly (--app takes an assembly directory) instead of synthesizing again.
+    # Every flag, not only the unconfigured ones: a flag set against its recommendation counts.
+    result = subprocess.run([str(cdk), "flags", "--all", "--unstable=flags", "--no-notices", "--app", str(assembly_dir)],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     output = result.stdout + result.stderr
-    assert "All feature flags are already set to their recommended values" in output, output[-2000:]
+    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in output.splitlines() if line.startswith("│")]
+    flags = {name: (recommended, user, effective) for name, recommended, user, effective in rows if name.startswith("@")}
+    assert result.returncode == 0 and len(flags) > 50, output[-2000:]
+    off = {name: values for name, values in flags.items() if values[2] != values[0]}
+    assert not off, "(recommended, set in cdk.json, effective): " + repr(off)
 
 
 def test_readme_lists_every_acknowledged_finding_with_its_reason(assembly_dir: Path):
