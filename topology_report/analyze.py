@@ -160,6 +160,9 @@ def _data_words(data: Tier) -> str:
     return f"; its data services ({names}) are managed, distributed by nature"
 
 
+_MANAGED = {"lambda": "Lambda", "app-runner": "App Runner"}  # app units without servers of our own
+
+
 def _verdict(a: Analysis) -> dict:
     tiers = a.tiers
     units = a.app_units
@@ -181,6 +184,8 @@ def _verdict(a: Analysis) -> dict:
     unreplicated = [u for u in units if u.replicated is False]
     if replicated is False and unreplicated and all(u.kind == "lambda" for u in unreplicated):
         lacks.append("Lambda functions attached to subnets in >= 2 AZs (or to no VPC)")
+    elif replicated is False and unreplicated and all(u.kind == "app-runner" for u in unreplicated):
+        lacks.append("App Runner services that keep >= 2 instances provisioned (MinSize)")
     elif replicated is False:
         lacks.append("an app tier replicated across >= 2 AZs with >= 2 instances or tasks "
                      "(an Auto Scaling group or an ECS service)")
@@ -255,7 +260,8 @@ def _verdict(a: Analysis) -> dict:
         kind = "distributed"
         managed = all(not u.server for u in units)
         headline = ("DISTRIBUTED: the app tier "
-                    + ("is managed (Lambda), runs across AZs and scales out by nature"
+                    + (f"is managed ({', '.join(sorted({_MANAGED[u.kind] for u in units}))}), "
+                       "runs across AZs and scales out by nature"
                        if managed else "is replicated across AZs, heals itself and scales out")
                     + _data_words(tiers["data"])
                     + "; no unaccepted single point of failure")

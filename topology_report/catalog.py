@@ -17,6 +17,7 @@ ANALYSED: dict[str, str] = {
     "AWS::ECS::Service": "compute",
     "AWS::Lambda::Function": "compute",
     "AWS::Serverless::Function": "compute",  # SAM: expanded as a Lambda function
+    "AWS::AppRunner::Service": "compute",
     "AWS::ElasticLoadBalancingV2::LoadBalancer": "load balancing",
     "AWS::ElasticLoadBalancing::LoadBalancer": "load balancing",
     "AWS::ElasticLoadBalancingV2::TargetGroup": "load balancing",

@@ -16,6 +16,10 @@ TG = "AWS::ElasticLoadBalancingV2::TargetGroup"
 ALB_V2 = "AWS::ElasticLoadBalancingV2::LoadBalancer"
 CLASSIC = "AWS::ElasticLoadBalancing::LoadBalancer"
 LAMBDA_TYPES = ("AWS::Lambda::Function", "AWS::Serverless::Function")
+APP_RUNNER = "AWS::AppRunner::Service"
+# An App Runner service without an auto scaling configuration of its own gets the default
+# one (App Runner API reference, AutoScalingConfiguration: MinSize 1, MaxSize 25).
+APP_RUNNER_DEFAULT_MIN, APP_RUNNER_DEFAULT_MAX = 1, 25
 
 
 def _game_service_metadata(*resources: Resource | None) -> dict:
@@ -111,9 +115,12 @@ def analyze_compute(ctx: Ctx) -> None:
     for fn in model.of_type(*LAMBDA_TYPES):
         t.present = True
         _lambda(ctx, fn)
+    for svc in model.of_type(APP_RUNNER):
+        t.present = True
+        _app_runner(ctx, svc)
     if not t.present:
-        t.lines.append("none: no Auto Scaling group, EC2 instance, ECS service or Lambda "
-                       "function in these templates")
+        t.lines.append("none: no Auto Scaling group, EC2 instance, ECS service, Lambda "
+                       "function or App Runner service in these templates")
 
 
 def _asg(ctx: Ctx, asg: Resource, capacity_asgs: set[Resource]) -> None:
@@ -528,3 +535,48 @@ def _lambda(ctx: Ctx, fn: Resource) -> None:
     ctx.confined("compute", fn, sp, "lambda-one-az",
                  f"the function is attached to subnets in one AZ ({sp.text()}): if it fails, "
                  f"the function cannot run", what="AZs of its VPC subnets")
+
+
+def _app_runner(ctx: Ctx, svc: Resource) -> None:
+    """An App Runner service: AWS runs its instances, balances its traffic and scales them on
+    concurrency; the service always keeps its auto scaling configuration's MinSize
+    instances provisioned, spread over as many AZs as that number allows (the App Runner
+    API reference and the AWS CLI's example of a "high availability" configuration,
+    MinSize 5). With one provisioned instance (the default) one instance in one AZ serves
+    until App Runner replaces it."""
+    model, t = ctx.model, ctx.tiers["compute"]
+    arn = svc.props.get("AutoScalingConfigurationArn")
+    configs = [r for r in model.refs(svc.stack, arn)
+               if r.type == "AWS::AppRunner::AutoScalingConfiguration"]
+    literal = model.literal(svc.stack, arn)
+    why = ""  # why the minimum is not known
+    if arn is None or (isinstance(literal, str) and "/DefaultConfiguration/" in literal):
+        mn, mx = APP_RUNNER_DEFAULT_MIN, APP_RUNNER_DEFAULT_MAX
+        source = "App Runner's default configuration"
+    elif configs:
+        config = configs[0]
+        raw_min = config.props.get("MinSize", APP_RUNNER_DEFAULT_MIN)
+        mn = model.number(config.stack, raw_min)
+        mx = model.number(config.stack, config.props.get("MaxSize", APP_RUNNER_DEFAULT_MAX))
+        source = f"its auto scaling configuration {model.display(config)}"
+        why = "" if mn is not None else model.why_unknown(config.stack, raw_min)
+    else:
+        mn = mx = None
+        source = "an auto scaling configuration these templates do not hold"
+        why = model.why_unknown(svc.stack, arn)
+    t.components.append({"type": "app-runner-service", "logical_id": svc.logical_id,
+                         "min": mn, "max": mx, "configuration": source})
+    ctx.app_units.append(AppUnit("app-runner", svc, mn, mx, mn, None, [], {},
+                                 replicated=None if mn is None else mn >= 2, heals=True,
+                                 scales=mn is not None and mx is not None and mx > mn,
+                                 server=False))
+    counts = (f"{mn}..{mx} instances" if mn is not None and mx is not None
+              else "instances of an unknown number")
+    t.lines.append(f"App Runner service {model.display(svc)} (managed: AWS runs, load-balances "
+                   f"and replaces its instances; {counts}, from {source})")
+    if mn is None:
+        ctx.unknown("compute", svc, "provisioned instances (MinSize)", why)
+    elif mn < 2:
+        ctx.spof("compute", svc, "app-runner-min-one",
+                 f"the App Runner service keeps {mn} provisioned instance ({source}): one "
+                 f"instance in one AZ serves until App Runner replaces it")

@@ -69,7 +69,7 @@ class Tier:
 class AppUnit:
     """What runs the app's own work: an Auto Scaling group, an instance that serves
     traffic, an ECS service, or a Lambda function."""
-    kind: str  # "asg", "instance", "ecs-service" or "lambda"
+    kind: str  # "asg", "instance", "ecs-service", "lambda" or "app-runner"
     resource: Resource
     min: int | None
     max: int | None

@@ -100,6 +100,16 @@ ASSUMPTIONS: dict[str, dict] = {
         "figure": "up to 60 s to deploy a function's previous version",
         "low": 0, "high": 60,
         "source": "an assumption: a function update is live in seconds"},
+    "app-runner-replace": {
+        "figure": "30-120 s for App Runner to start an instance in place of a lost one",
+        "low": 30, "high": 120,
+        "source": "an assumption: App Runner publishes no figure; the image size and the "
+                  "app's start-up decide, as for a container task"},
+    "app-runner-deploy": {
+        "figure": "3-10 min for App Runner to deploy the previous image",
+        "low": 180, "high": 600,
+        "source": "an assumption: App Runner publishes no figure; a deployment starts new "
+                  "instances and moves traffic once they pass their health checks"},
 }
 
 
@@ -353,6 +363,21 @@ def _worker_item(a: Analysis, unit: AppUnit, name: str, others: str) -> Item:
                 ["stateless-app"])
 
 
+def _app_runner_item(unit: AppUnit, name: str, where: str) -> Item:
+    """An App Runner service's instance lost (alone or with its AZ): the others it keeps
+    provisioned serve (App Runner spreads them over AZs) while it starts a new one."""
+    if unit.min is None:
+        return Item(name, Span(unknown="its provisioned instances (MinSize) are not fixed by "
+                                       "the templates"), ZERO, "provisioned instances unknown")
+    if unit.min >= 2:
+        return Item(name, ZERO, ZERO, f"App Runner keeps {unit.min} instances provisioned over "
+                    f"AZs: the others serve while it replaces the one {where}",
+                    ["stateless-app"])
+    return Item(name, _assumed("app-runner-replace"), ZERO,
+                f"the only provisioned instance ({where}): App Runner starts another",
+                ["app-runner-replace", "stateless-app"])
+
+
 def _instance_lost(f: _Facts) -> list[Item]:
     a, model = f.a, f.model
     items = []
@@ -361,6 +386,9 @@ def _instance_lost(f: _Facts) -> list[Item]:
         if unit.kind == "lambda":
             items.append(Item(name, ZERO, ZERO, "a Lambda function runs on AWS's managed "
                               "fleet: a lost host is replaced by AWS per request"))
+            continue
+        if unit.kind == "app-runner":
+            items.append(_app_runner_item(unit, name, "lost"))
             continue
         if unit.kind == "instance":
             peers = _peers(a, unit)
@@ -421,6 +449,9 @@ def _az_lost(f: _Facts) -> list[Item]:
         if unit.kind == "lambda":
             items.append(Item(name, ZERO, ZERO, "runs in the other AZs" if sp and sp.multi
                               else "a managed function", []))
+            continue
+        if unit.kind == "app-runner":
+            items.append(_app_runner_item(unit, name, "in the lost AZ"))
             continue
         if unit.kind == "instance":
             peers = _peers(a, unit)
@@ -491,7 +522,7 @@ def _az_lost(f: _Facts) -> list[Item]:
                "db-cluster-one-instance", "db-subnet-group-one-az", "nat-gateway-shared",
                "nat-instance",
                "targets-one-az", "ecs-desired-one", "ecs-one-az", "lambda-one-az",
-               "worker-lone"}  # a worker's recovery is its unit's, as for the rule it renames
+               "app-runner-min-one", "worker-lone"}  # a worker's recovery is its unit's, as for the rule it renames
     for s in a.open_spofs:
         if s.rule not in handled:
             items.append(Item(s.resource, Span(unknown=f"single point of failure ({s.rule}) "
@@ -582,6 +613,11 @@ def _release(f: _Facts) -> list[Item]:
             items.append(Item(name, detect + _assumed("lambda-redeploy"), rpo,
                               "a deploy of the previous version",
                               ["release-detect", "lambda-redeploy"]))
+            continue
+        if unit.kind == "app-runner":
+            items.append(Item(name, detect + _assumed("app-runner-deploy"), rpo,
+                              "a deployment of the previous image",
+                              ["release-detect", "app-runner-deploy"]))
             continue
         if unit.kind == "instance":
             boot, text, used = f.boot(unit)

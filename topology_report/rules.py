@@ -76,6 +76,11 @@ RULES: tuple[Rule, ...] = (
          "a Lambda function invoked at run time is attached to VPC subnets in one AZ",
          "attach the function to subnets in >= 2 AZs (VpcConfig.SubnetIds)",
          "Lambda in one AZ's subnets"),
+    Rule("app-runner-min-one", "compute",
+         "an App Runner service keeps fewer than 2 provisioned instances (its auto scaling "
+         "configuration's MinSize; the default configuration's is 1)",
+         "an auto scaling configuration with MinSize >= 2 (App Runner spreads the "
+         "provisioned instances over AZs)", "App Runner service of one instance"),
     Rule("worker-lone", "compute",
          "a worker tier (compute that consumes a queue and is not behind a load balancer: "
          "an Auto Scaling group, instance or ECS service whose role may receive from the "

@@ -386,6 +386,24 @@ def _lambda(v: View) -> Props:
     return p
 
 
+def _app_runner(v: View) -> Props:
+    """Without auto_scaling_configuration_arn in the configuration the provider fills in the
+    ARN of App Runner's default configuration at apply time: the property is left out, as a
+    template that sets none."""
+    p: Props = {}
+    if v.expression(("auto_scaling_configuration_arn",)) is not None or \
+            v.known("auto_scaling_configuration_arn") is not None:
+        _put(p, "AutoScalingConfigurationArn", v.ref("auto_scaling_configuration_arn"))
+    return p
+
+
+def _app_runner_scaling(v: View) -> Props:
+    p: Props = {}
+    _put(p, "MinSize", v.value("min_size", default=None))
+    _put(p, "MaxSize", v.value("max_size", default=None))
+    return p
+
+
 def _function_ref(name: str, cfn: str) -> Callable[[View], Props]:
     return lambda v: {cfn: v.ref(name)}
 
@@ -706,6 +724,9 @@ TYPES: dict[str, tuple[str, Callable[[View], Props]]] = {
     "aws_lambda_event_source_mapping": ("AWS::Lambda::EventSourceMapping",
                                         lambda v: {"FunctionName": v.ref("function_name"),
                                                    "EventSourceArn": v.ref("event_source_arn")}),
+    "aws_apprunner_service": ("AWS::AppRunner::Service", _app_runner),
+    "aws_apprunner_auto_scaling_configuration_version": (
+        "AWS::AppRunner::AutoScalingConfiguration", _app_runner_scaling),
     "aws_sqs_queue": ("AWS::SQS::Queue", _sqs_queue),
     "aws_lambda_permission": ("AWS::Lambda::Permission",
                               _function_ref("function_name", "FunctionName")),

@@ -93,10 +93,8 @@ def test_a_type_its_schema_cannot_place_is_managed_and_support_types_are_not_lis
     r = _report(tmp_path, capsys, """\
         Resources:
           Service:
-            Type: AWS::AppRunner::Service
-            Properties:
-              SourceConfiguration:
-                ImageRepository: {ImageIdentifier: public.ecr.aws/nginx/nginx, ImageRepositoryType: ECR_PUBLIC}
+            Type: AWS::StepFunctions::StateMachine
+            Properties: {DefinitionString: '{"StartAt": "A", "States": {"A": {"Type": "Succeed"}}}', RoleArn: arn:aws:iam::123456789012:role/sfn}
           Plan:
             Type: AWS::Backup::BackupPlan
             Properties: {BackupPlan: {BackupPlanName: daily, BackupPlanRule: []}}

@@ -1,5 +1,7 @@
 """Every single-point-of-failure rule, present and absent, on hand-written YAML templates."""
 
+import textwrap
+
 import pytest
 
 from .conftest import analysis_of, spof_ids
@@ -205,8 +207,8 @@ Resources:
     assert "distributed by nature" in a.tiers["storage"].lines[0]
     assert "S3 origin -> Media" in a.tiers["edge"].lines[0]
     assert a.tiers["compute"].lines == [
-        "none: no Auto Scaling group, EC2 instance, ECS service or Lambda function in these "
-        "templates"]
+        "none: no Auto Scaling group, EC2 instance, ECS service, Lambda function or App "
+        "Runner service in these templates"]
     assert not a.tiers["data"].present and not a.tiers["load balancing"].present
     assert a.verdict["kind"] == "no app tier"
 
@@ -260,3 +262,47 @@ Service:
     assert spof_ids(a) == set()
     (u,) = a.unknowns
     assert (u.logical_id, u.what) == ("Service", "AZs") and "binpack" in u.reason
+
+
+APP_RUNNER = """
+Service:
+  Type: AWS::AppRunner::Service
+  Properties:
+    AutoScalingConfigurationArn: {arn}
+    SourceConfiguration:
+      ImageRepository:
+        ImageRepositoryType: ECR_PUBLIC
+        ImageIdentifier: public.ecr.aws/aws-containers/hello-app-runner:latest
+"""
+
+
+@pytest.mark.parametrize("min_size, spofs", [(None, {("Service", "app-runner-min-one")}),
+                                             (1, {("Service", "app-runner-min-one")}), (2, set())])
+def test_an_app_runner_service_is_one_instance_below_a_provisioned_minimum_of_two(template, min_size, spofs):
+    """App Runner keeps its auto scaling configuration's MinSize instances provisioned (its
+    default configuration's is 1, also when MinSize is left out) and spreads them over AZs."""
+    config = "" if min_size is None else f", MinSize: {min_size}"
+    a = analysis_of(template(APP_RUNNER.format(arn="!GetAtt Scaling.AutoScalingConfigurationArn") + f"""
+Scaling: {{Type: AWS::AppRunner::AutoScalingConfiguration, Properties: {{MaxSize: 10{config}}}}}
+"""))
+    assert spof_ids(a) == spofs and not a.unknowns
+    (unit,) = a.app_units
+    assert (unit.kind, unit.min, unit.max, unit.replicated) == ("app-runner", min_size or 1, 10, bool(not spofs))
+
+
+def test_an_app_runner_service_on_a_configuration_from_elsewhere_is_unknown_not_a_spof(template):
+    a = analysis_of(template("Parameters:\n  ScalingArn: {Type: String}\nResources:"
+                             + textwrap.indent(APP_RUNNER.format(arn="!Ref ScalingArn"), "  "), standalone=True))
+    assert spof_ids(a) == set()
+    (u,) = a.unknowns
+    assert (u.logical_id, u.what) == ("Service", "provisioned instances (MinSize)") and "ScalingArn" in u.reason
+
+
+def test_an_app_runner_minimum_from_a_parameter_is_unknown_with_its_reason(template):
+    a = analysis_of(template("Parameters:\n  Floor: {Type: Number}\nResources:" + textwrap.indent(
+        APP_RUNNER.format(arn="!GetAtt Scaling.AutoScalingConfigurationArn")
+        + "Scaling: {Type: AWS::AppRunner::AutoScalingConfiguration, Properties: {MinSize: !Ref Floor}}\n",
+        "  "), standalone=True))
+    assert spof_ids(a) == set()
+    (u,) = a.unknowns
+    assert (u.logical_id, u.what) == ("Service", "provisioned instances (MinSize)") and "Floor" in u.reason

@@ -581,3 +581,26 @@ def test_an_instance_by_index_beside_one_by_count_index_is_either(prices, tmp_pa
            "aws_nat_gateway.n[0], aws_nat_gateway.n[1]: which one depends on an expression " \
            "the plan's JSON does not show" in r["notes"]
     assert not any(n.startswith("aws_route.r[0]") for n in r["notes"])  # [0] either way
+
+
+@pytest.mark.parametrize("scaling, spof", [
+    (None, True),  # the provider fills in App Runner's default configuration (MinSize 1)
+    ({"min_size": 1, "max_size": 5}, True),
+    ({"min_size": 3, "max_size": 10}, False),
+])
+def test_an_app_runner_service_is_judged_by_its_provisioned_minimum(prices, tmp_path, scaling, spof):
+    service = ("aws_apprunner_service.game", "aws_apprunner_service", {"service_name": "game"},
+               {"auto_scaling_configuration_arn": True, "arn": True},
+               {"auto_scaling_configuration_arn": {"references": [
+                   "aws_apprunner_auto_scaling_configuration_version.ha.arn",
+                   "aws_apprunner_auto_scaling_configuration_version.ha"]}} if scaling else {})
+    resources = [service]
+    if scaling:
+        resources.append(("aws_apprunner_auto_scaling_configuration_version.ha",
+                          "aws_apprunner_auto_scaling_configuration_version",
+                          {"auto_scaling_configuration_name": "ha", **scaling}, {"arn": True},
+                          {k: {"constant_value": v} for k, v in scaling.items()}))
+    r = report(_write(tmp_path, _plan(resources)), prices)
+    assert (("aws_apprunner_service.game", "app-runner-min-one") in spofs(r)) is spof
+    assert r["unknowns"] == []
+    assert r["verdict"]["kind"] == ("not distributed" if spof else "distributed")
