@@ -305,6 +305,34 @@ def _search(ctx: Ctx, dom: Resource) -> None:
             dom.stack, config.get("ZoneAwarenessEnabled")))
 
 
+# Who publishes operators' notifications (alarms, Auto Scaling and RDS events), and the
+# protocols that reach a person rather than a program.
+_OPS_PUBLISHERS = ("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm",
+                   "AWS::AutoScaling::AutoScalingGroup", "AWS::RDS::EventSubscription")
+_TO_PEOPLE = ("email", "email-json", "sms")
+
+
+def operator_notifications(model: Model, topic: Resource) -> str | None:
+    """Why an SNS topic only notifies operators (its subscriptions reach people: email or
+    SMS; or it has none and only alarms, Auto Scaling or RDS events publish to it), or None:
+    such a topic carries no data of the app and is no data tier."""
+    inline = [d(x).get("Protocol") for x in (topic.props.get("Subscription") or [])
+              if isinstance(topic.props.get("Subscription"), list)]
+    linked = model.referrers(topic, "AWS::SNS::Subscription")
+    protocols = inline + [s.props.get("Protocol") for s in linked]
+    others = [r for r in model.referrers(topic)
+              if r.type not in ("AWS::SNS::Subscription", "AWS::SNS::TopicPolicy")]
+    if any(r.type not in _OPS_PUBLISHERS for r in others):
+        return None  # something else uses it (an app's role or environment, a rule, ...)
+    literal = [model.literal(topic.stack, p) for p in protocols]
+    if protocols and all(isinstance(p, str) and p.lower() in _TO_PEOPLE for p in literal):
+        return f"its subscriptions reach people: {', '.join(sorted(set(literal)))}"
+    if not protocols and others:
+        return ("only " + ", ".join(sorted({r.type.split("::")[-1] for r in others}))
+                + " publish to it")
+    return None
+
+
 def analyze_managed(ctx: Ctx, tier: str) -> None:
     """Managed services of a tier: listed, distributed by nature."""
     model, t = ctx.model, ctx.tiers[tier]
@@ -312,6 +340,11 @@ def analyze_managed(ctx: Ctx, tier: str) -> None:
         if where != tier:
             continue
         for res in model.of_type(rtype):
+            ops = operator_notifications(model, res) if rtype == "AWS::SNS::Topic" else None
+            if ops:
+                t.lines.append(f"{label} {model.display(res)} notifies the operators ({ops}): "
+                               f"no data of the app, not part of the data tier")
+                continue
             t.present = True
             t.lines.append(f"{label} {model.display(res)} (managed, distributed by nature)")
             t.components.append({"type": "managed", "resource_type": rtype,

@@ -306,3 +306,26 @@ def test_an_app_runner_minimum_from_a_parameter_is_unknown_with_its_reason(templ
     assert spof_ids(a) == set()
     (u,) = a.unknowns
     assert (u.logical_id, u.what) == ("Service", "provisioned instances (MinSize)") and "Floor" in u.reason
+
+
+@pytest.mark.parametrize("topic, data_tier", [
+    # the operators' inbox: alarms and Auto Scaling publish, people read
+    ("Topic: {Type: AWS::SNS::Topic, Properties: {Subscription: [{Protocol: email, Endpoint: ops@example.com}]}}",
+     False),
+    ("Topic: {Type: AWS::SNS::Topic}\n"
+     "Alarm: {Type: AWS::CloudWatch::Alarm, Properties: {AlarmActions: [!Ref Topic], MetricName: CPUUtilization,"
+     " Namespace: AWS/EC2, Statistic: Average, Period: 60, EvaluationPeriods: 1, Threshold: 90,"
+     " ComparisonOperator: GreaterThanThreshold}}", False),
+    # a program subscribes, or the app's role publishes: the app's own messaging
+    ("Topic: {Type: AWS::SNS::Topic, Properties: {Subscription: [{Protocol: sqs, Endpoint: arn:aws:sqs:us-east-1:1:q}]}}",
+     True),
+    ("Topic: {Type: AWS::SNS::Topic, Properties: {Subscription: [{Protocol: email, Endpoint: ops@example.com}]}}\n"
+     "Publish: {Type: AWS::IAM::Policy, Properties: {PolicyName: p, Roles: [app], PolicyDocument: {Statement: ["
+     "{Effect: Allow, Action: 'sns:Publish', Resource: !Ref Topic}]}}}", True),
+])
+def test_a_topic_that_only_notifies_the_operators_is_no_data_tier(template, topic, data_tier):
+    a = analysis_of(template(asg(2, ["PrivA", "PrivB"]) + topic + "\n"))
+    assert a.tiers["data"].present is data_tier
+    if not data_tier:
+        assert "notifies the operators" in a.tiers["data"].lines[0]
+        assert "delegat" not in a.verdict["headline"].lower()
