@@ -138,7 +138,12 @@ def _cluster(ctx: Ctx, c: Resource, mem: list[Resource], unmatched: list[Resourc
         names = ", ".join(u.logical_id for u in unmatched)
         ctx.unknown("data", c, "instances", f"DB instances {names} name a cluster the report "
                     f"cannot match to this one (its identifier is not fixed)")
-    elif n < 2 and not serverless_v1:
+    elif serverless_v1:
+        ctx.spof("data", c, "db-cluster-one-instance",
+                 "an Aurora Serverless v1 cluster: its capacity runs in one AZ, and when it or "
+                 "its AZ fails Aurora recreates it in another AZ (minutes) instead of failing "
+                 "over to a replica")
+    elif n < 2:
         ctx.spof("data", c, "db-cluster-one-instance",
                  "a database cluster with a single instance: a failure means creating a new "
                  "instance (minutes) instead of failing over to a replica")

@@ -98,8 +98,10 @@ RULES: tuple[Rule, ...] = (
          "deploy would fail; a Multi-AZ standby would have no other AZ)",
          "give the DB subnet group subnets in >= 2 AZs", "DB subnet group in one AZ"),
     Rule("db-cluster-one-instance", "data",
-         "an Aurora, DocumentDB or Neptune cluster with one instance",
-         "add a second instance (a replica in another AZ) to the cluster",
+         "an Aurora, DocumentDB or Neptune cluster with one instance, or an Aurora Serverless "
+         "v1 cluster (EngineMode serverless: its capacity is in one AZ)",
+         "add a second instance (a replica in another AZ) to the cluster (Aurora Serverless "
+         "v1 takes none: move to Serverless v2 or provisioned instances)",
          "DB cluster of one instance"),
     Rule("cache-single-node", "data",
          "a Redis/Valkey cache cluster, or memcached in one node or one AZ",

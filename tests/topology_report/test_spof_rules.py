@@ -329,3 +329,27 @@ def test_a_topic_that_only_notifies_the_operators_is_no_data_tier(template, topi
     if not data_tier:
         assert "notifies the operators" in a.tiers["data"].lines[0]
         assert "delegat" not in a.verdict["headline"].lower()
+
+
+@pytest.mark.parametrize("cluster, expected", [
+    # v1: no instances of its own; its capacity sits in one AZ and is recreated elsewhere
+    ("{Engine: aurora-mysql, EngineMode: serverless, ScalingConfiguration: {MinCapacity: 1, MaxCapacity: 4}}",
+     {("Cluster", "db-cluster-one-instance")}),
+    ("{Engine: aurora-mysql, EngineMode: provisioned, ServerlessV2ScalingConfiguration: {MinCapacity: 0.5, MaxCapacity: 4}}",
+     set()),
+])
+def test_aurora_serverless_v1_is_a_cluster_of_one_and_v2_is_judged_by_its_instances(template, cluster, expected):
+    members = "" if "EngineMode: serverless" in cluster else "".join(f"""
+Member{i}:
+  Type: AWS::RDS::DBInstance
+  Properties: {{Engine: aurora-mysql, DBInstanceClass: db.serverless, DBClusterIdentifier: !Ref Cluster}}
+""" for i in range(2))
+    a = analysis_of(template(NAT_PER_AZ + f"""
+Cluster:
+  Type: AWS::RDS::DBCluster
+  Properties: {cluster}
+""" + members))
+    assert spof_ids(a) == expected
+    if expected:
+        (s,) = a.spofs
+        assert "Serverless v1" in s.reason and "one AZ" in s.reason
