@@ -321,8 +321,8 @@ def operator_notifications(model: Model, topic: Resource) -> str | None:
     """Why an SNS topic only notifies operators (its subscriptions reach people: email or
     SMS; or it has none and only alarms, Auto Scaling or RDS events publish to it), or None:
     such a topic carries no data of the app and is no data tier."""
-    inline = [d(x).get("Protocol") for x in (topic.props.get("Subscription") or [])
-              if isinstance(topic.props.get("Subscription"), list)]
+    subscriptions = topic.props.get("Subscription")
+    inline = [d(x).get("Protocol") for x in subscriptions] if isinstance(subscriptions, list) else []
     linked = model.referrers(topic, "AWS::SNS::Subscription")
     protocols = inline + [s.props.get("Protocol") for s in linked]
     others = [r for r in model.referrers(topic)

@@ -68,7 +68,7 @@ class Tier:
 @dataclass
 class AppUnit:
     """What runs the app's own work: an Auto Scaling group, an instance that serves
-    traffic, an ECS service, or a Lambda function."""
+    traffic, an ECS service, a Lambda function, or an App Runner service."""
     kind: str  # "asg", "instance", "ecs-service", "lambda" or "app-runner"
     resource: Resource
     min: int | None

@@ -522,7 +522,8 @@ def _az_lost(f: _Facts) -> list[Item]:
                "db-cluster-one-instance", "db-subnet-group-one-az", "nat-gateway-shared",
                "nat-instance",
                "targets-one-az", "ecs-desired-one", "ecs-one-az", "lambda-one-az",
-               "app-runner-min-one", "worker-lone"}  # a worker's recovery is its unit's, as for the rule it renames
+               "app-runner-min-one",
+               "worker-lone"}  # a worker's recovery is its unit's, as for the rule it renames
     for s in a.open_spofs:
         if s.rule not in handled:
             items.append(Item(s.resource, Span(unknown=f"single point of failure ({s.rule}) "
