@@ -30,7 +30,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from game_service.contract import APP_DB_USER, LIVENESS_PATH
@@ -362,10 +362,13 @@ class Topology:
         """The job worker of a host (a worker host's, or the one beside an app host's server)."""
         return app_hosts.worker_pid(self.host_dir(i) / "host")
 
+    def kill_hosts(self, hosts: Iterable[int], sig: int = signal.SIGKILL, wait: float = 35) -> None:
+        """Signal what the hosts run, all at once: each one's server (a process group: the
+        server and its workers) and its job worker."""
+        app_hosts.kill([pid for i in hosts for pid in (self.host_pid(i), self.worker_pid(i))], sig, wait)
+
     def kill_host(self, i: int, sig: int = signal.SIGKILL, wait: float = 35) -> None:
-        """Signal what the host runs: its server (a process group: the server and its
-        workers) and its job worker."""
-        app_hosts.kill([self.host_pid(i), self.worker_pid(i)], sig, wait)
+        self.kill_hosts([i], sig, wait)
 
     def stop_host(self, i: int) -> None:
         """A graceful stop (SIGTERM: the server finishes what is in flight)."""
@@ -449,8 +452,7 @@ class Topology:
         pids = self.state.get("pids", {})
         for name in ("nginx", "haproxy"):
             stop_pid(pids.get(name), signal.SIGTERM, 10)
-        app_hosts.kill([pid for i in self.hosts + self.workers for pid in (self.host_pid(i), self.worker_pid(i))],
-                       signal.SIGTERM, wait=25)
+        self.kill_hosts(self.hosts + self.workers, signal.SIGTERM, wait=25)
         stop_pid(pids.get("moto"), signal.SIGTERM, 10, group=True)
         if self.state.get("pg") and self.pg.running:
             try:
