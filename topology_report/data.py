@@ -323,10 +323,9 @@ def operator_notifications(model: Model, topic: Resource) -> str | None:
     such a topic carries no data of the app and is no data tier."""
     subscriptions = topic.props.get("Subscription")
     inline = [d(x).get("Protocol") for x in subscriptions] if isinstance(subscriptions, list) else []
-    linked = model.referrers(topic, "AWS::SNS::Subscription")
-    protocols = inline + [s.props.get("Protocol") for s in linked]
-    others = [r for r in model.referrers(topic)
-              if r.type not in ("AWS::SNS::Subscription", "AWS::SNS::TopicPolicy")]
+    referrers = model.referrers(topic)
+    protocols = inline + [r.props.get("Protocol") for r in referrers if r.type == "AWS::SNS::Subscription"]
+    others = [r for r in referrers if r.type not in ("AWS::SNS::Subscription", "AWS::SNS::TopicPolicy")]
     if any(r.type not in _OPS_PUBLISHERS for r in others):
         return None  # something else uses it (an app's role or environment, a rule, ...)
     literal = [model.literal(topic.stack, p) for p in protocols]
