@@ -456,6 +456,12 @@ fetch "$WHEELS" "$PREFIX/wheels"
 log "bundle and wheelhouse fetched"
 
 rm -rf "$PREFIX/venv"
+# pip runs --no-compile: a module is byte-compiled when it is first imported (by migrate, or by
+# the first worker) and every later process reads the bytecode. A PYTHONDONTWRITEBYTECODE
+# inherited from the caller's environment (`--mode local`: a shell or CI; systemd gives EC2
+# hosts a clean one) would make each of the host's processes compile all it imports again,
+# twice the CPU of an import (1.1 s -> 2.4 s on a 2-core machine, measured).
+unset PYTHONDONTWRITEBYTECODE
 # No pip of the OS's: venv's own pip install (ensurepip) takes longer than installing the whole
 # service. pip runs from its wheel (`python pip-*.whl/pip`, which pip's entry point supports),
 # the locked one, and installs itself into the venv with the rest.
