@@ -1,4 +1,4 @@
-"""A burst of 500 avatar uploads through the queue, drained by worker processes (`python -m
+"""A burst of 300 avatar uploads through the queue, drained by worker processes (`python -m
 game_service worker`, each a stand-in for a worker host) that a simulated scaling policy adds
 and removes: the scale-out stage's own, target tracking on backlog per instance (visible
 messages / in-service workers; its target is `worker_backlog_per_instance`), between its
@@ -37,7 +37,9 @@ from tests.game_service.test_jobs import _visible, picture, setup  # noqa: F401 
 
 pytestmark = pytest.mark.slow(seconds=40)
 
-UPLOADS = 500  # one per player: local media keep at most a few unconfirmed uploads per player
+# twice the backlog that asks for the stage's max at the target below (12 workers' worth, 6 at
+# most); one upload per player: local media keep at most a few unconfirmed uploads per player
+UPLOADS = 300
 TICK_S = 1.0  # how often the simulated policy looks at the backlog (CloudWatch: every minute)
 
 
@@ -52,11 +54,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
-def test_a_burst_of_500_uploads_drains_once_each_as_the_backlog_scales_the_workers(setup, pg_url, db, tmp_path):
+def test_a_burst_of_300_uploads_drains_once_each_as_the_backlog_scales_the_workers(setup, pg_url, db, tmp_path):
     settings, storage, sqs, url, dlq = setup
     cfg = STAGES["scale-out"]
     # the policy's target, scaled to this test's size: the stage's 30 jobs per host would keep
-    # one worker for 500 jobs at most 17 hosts deep; the bounds are the stage's
+    # one worker for 300 jobs at most 10 hosts deep; the bounds are the stage's
     target, low, high = 25, cfg.worker_min_instances, cfg.worker_max_instances
     assert desired(UPLOADS, low, target=target, low=low, high=high) == high  # a burst this deep asks for all
 
