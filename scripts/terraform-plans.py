@@ -42,6 +42,13 @@ SOURCES = (EXAMPLES, CORPUS)  # copied into a work folder with their modules
 DEFAULT_MIRROR = "/opt/tf-plugins"
 
 
+# A plan made against a state: the starter's twin as it is now, against the state of one
+# apply of an earlier version to moto (tests/topology_report/terraform/README.md): a
+# plan with its `prior_state`, what `diff PLAN` reads as its before.
+AGAINST_STATE = Path("examples/terraform/plans/changes/starter-against-its-state.plan.json")
+STATES = {AGAINST_STATE: Path("tests/topology_report/terraform/state/starter-moto.tfstate")}
+
+
 def _plans() -> list[tuple[Path, Path, dict[str, str]]]:
     """(root module, the plan's file, -var settings), paths relative to the repository:
     our stages' twins and their changes, and the corpus cases' twins (gzipped: the test
@@ -55,7 +62,9 @@ def _plans() -> list[tuple[Path, Path, dict[str, str]]]:
               {"nat": "single-gateway"}),
              (Path("examples/terraform/scale-out"),
               Path("examples/terraform/plans/changes/scale-out-single-az-db.plan.json"),
-              {"db_multi_az": "false"})]
+              {"db_multi_az": "false"}),
+             (Path("examples/terraform/starter"), AGAINST_STATE,
+              {"app_ami": "ami-0e9271c829888680e"})]  # the image of that state's instance
     for case in sorted(p.parent.name for p in CORPUS.glob("*/main.tf")):
         if case != "modules" and not (CORPUS / "modules" / case).exists():
             plans.append((CORPUS.relative_to(REPO) / case,
@@ -177,6 +186,8 @@ def generate(out: Path, log=print, only: str | None = None) -> list[Path]:
             root, name, variables = item
             binary = Path(tmp) / (str(name).replace("/", "_") + ".bin")
             args = [f"-var={k}={v}" for k, v in variables.items()]
+            if name in STATES:  # read only: plan does not write the state it is given
+                args.append(f"-state={REPO / STATES[name]}")
             run([terraform, "plan", "-refresh=false", "-input=false", "-lock=false",
                  "-no-color", f"-out={binary}", *args], work / root, env)
             shown = json.loads(run([terraform, "show", "-json", str(binary)], work / root, env))

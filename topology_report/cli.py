@@ -30,6 +30,7 @@ EPILOG = """\
 commands:
   report INPUT...            the report of every stage found (default command)
   diff BEFORE AFTER          what changed in distribution terms; exit 1 on a gating regression
+  diff PLAN                  the same for one Terraform plan: its prior_state against its planned values
   diagram INPUT...           a Mermaid diagram of each stage's topology
   rules                      the single-point-of-failure rules: id, tier, check, fix
 
@@ -99,7 +100,9 @@ def _parser() -> argparse.ArgumentParser:
     _add_common(p)
     p = sub.add_parser("diff", help="before/after in distribution terms")
     p.add_argument("before", metavar="BEFORE")
-    p.add_argument("after", metavar="AFTER")
+    p.add_argument("after", metavar="AFTER", nargs="?",
+                   help="left out: BEFORE is a Terraform plan, compared with the state it was "
+                        "planned against (its prior_state)")
     p.add_argument("--stage-kind", choices=("auto", "scale-out", "starter"), default="auto",
                    help="scale-out: exit 1 on a new unaccepted single point of failure or an "
                         "exceeded connection budget; starter: report only; auto (default): "

@@ -7,10 +7,12 @@ failure or its connection budget is exceeded after the change; 0 otherwise.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from .loader import ReportError, load, select_stages
 from .report import build, public
 from .resilience import parse_policy
+from .terraform_input import prior_and_planned
 
 
 def facts(r: dict) -> dict[str, tuple[str | None, object]]:
@@ -248,8 +250,12 @@ def _stage_kind(requested: str, name: str) -> str:
 def run_diff(args, prices: dict, params, accept: dict[str, str],
              parameters: dict[str, str] | None = None) -> int:
     policy = parse_policy(getattr(args, "policy", []) or [], getattr(args, "policy_file", []) or [])
-    before = select_stages(load(args.before), args.stage)
-    after = select_stages(load(args.after), args.stage)
+    if args.after is None:  # one Terraform plan: the state it was planned against, then it
+        before, after = (select_stages([s], args.stage)
+                         for s in prior_and_planned(Path(args.before)))
+    else:
+        before = select_stages(load(args.before), args.stage)
+        after = select_stages(load(args.after), args.stage)
     if len(before) == 1 and len(after) == 1:
         pairs = [(after[0].name, before[0], after[0])]
     else:

@@ -47,37 +47,66 @@ def stage_name(path: Path) -> str:
     return path.stem
 
 
-def read_file(path: Path) -> Stage | None:
-    """The stage of a Terraform JSON file, or None when the file is not one (a
-    CloudFormation template, say)."""
+def _read_json(path: Path) -> tuple[dict | None, bool]:
+    """The Terraform JSON of a file (None when the file is not Terraform JSON), and whether
+    it came wrapped in hashicorp/setup-terraform's wrapper output."""
     if path.suffix not in (".json", ".tfstate", ".txt"):
-        return None
+        return None, False
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError):
-        return None  # the template reader says what is wrong with it
+        return None, False  # the template reader says what is wrong with it
     wrapped = text.lstrip().startswith("[command]")
     if wrapped:
         # hashicorp/setup-terraform's wrapper (terraform_wrapper: true, its default) writes
         # the command line before the JSON and ::set-output lines after it
         text = next((line for line in text.splitlines() if line.startswith("{")), "")
     if not text.lstrip().startswith("{") or not _sniff(text):
-        return None
+        return None, False
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ReportError(f"{path}: invalid JSON at line {exc.lineno}, column {exc.colno}: "
                           f"{exc.msg}") from None
-    kind = kind_of(data)
-    if kind is None:
-        return None
-    stage = build_stage(data, kind, stage_name(path), str(path))
+    return (data, wrapped) if kind_of(data) is not None else (None, False)
+
+
+def read_file(path: Path) -> Stage | None:
+    """The stage of a Terraform JSON file, or None when the file is not one (a
+    CloudFormation template, say)."""
+    data, wrapped = _read_json(path)
+    return None if data is None else _file_stage(path, data, wrapped)
+
+
+def _file_stage(path: Path, data: dict, wrapped: bool) -> Stage:
+    stage = build_stage(data, kind_of(data), stage_name(path), str(path))
     if wrapped:
         stage.notes.insert(1, "the file is the output of hashicorp/setup-terraform's wrapper "
                               "(its command line and ::set-output lines around the JSON): "
                               "the JSON was taken from it (terraform_wrapper: false writes "
                               "the JSON alone)")
     return stage
+
+
+def prior_and_planned(path: Path) -> tuple[Stage, Stage]:
+    """A Terraform plan's two sides: the state it was planned against (its ``prior_state``)
+    and its planned values, as two stages of the same name: what `diff PLAN` compares."""
+    if not path.exists():
+        raise ReportError(f"{path}: no such file or folder")
+    data, wrapped = _read_json(path) if path.is_file() else (None, False)
+    if data is None or kind_of(data) != "plan":
+        raise ReportError(f"diff with one input reads a Terraform plan's prior_state as BEFORE: "
+                          f"{path} is not the JSON of a Terraform plan (terraform show -json "
+                          f"PLANFILE); give BEFORE and AFTER")
+    stage = _file_stage(path, data, wrapped)
+    prior = data.get("prior_state")
+    if not isinstance(prior, dict) or kind_of(prior) != "state":
+        raise ReportError(f"{path}: the plan has no prior_state (it was planned without a "
+                          f"state, so everything in it is new): give BEFORE and AFTER")
+    before = build_stage(prior, "state", stage.name, f"{path} (its prior_state)",
+                         what="the state the plan was made against (its prior_state): the "
+                              "resources before the change")
+    return before, stage
 
 
 def folder_stages(directory: Path) -> list[Stage]:
@@ -111,12 +140,14 @@ def _format_version(data: dict, kind: str, source: str) -> str:
     return f"format_version {version}"
 
 
-def build_stage(data: dict, kind: str, name: str, source: str) -> Stage:
+def build_stage(data: dict, kind: str, name: str, source: str, what: str | None = None) -> Stage:
+    """The stage of Terraform JSON of ``kind``; ``what`` says what was read (by default,
+    from the kind)."""
     described = _format_version(data, kind, source)
     plan = Plan(data, kind, source)
     template, notes = translate(plan)
     tf_version = data.get("terraform_version")
-    what = {"plan": "a Terraform plan (`terraform show -json` of a plan file): the planned "
+    what = what or {"plan": "a Terraform plan (`terraform show -json` of a plan file): the planned "
                     "values, after the change",
             "state": "a Terraform state (`terraform show -json`): the resources as deployed",
             "raw-state": "a Terraform state file: the resources as deployed"}[kind]

@@ -55,8 +55,10 @@ def test_bad_options_exit_2(capsys):
     assert main(["report", "x.json", "--rps-per-instance", "0"]) == 2
     assert "--rps-per-instance must be positive" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exc:
-        main(["diff", "only-one"])
+        main(["diff"])
     assert exc.value.code == 2
+    assert main(["diff", "only-one"]) == 2  # one input: a Terraform plan, read with its prior_state
+    assert "only-one: no such file or folder" in capsys.readouterr().err
 
 
 def test_no_traceback_from_the_command_line(tmp_path):

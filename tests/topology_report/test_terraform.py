@@ -226,6 +226,43 @@ def test_the_diff_gate_passes_a_plan_against_itself_and_an_accepted_one(capsys):
                  "--accept", "aws_db_instance.game=a staging copy"]) == 0
 
 
+def test_one_plan_is_diffed_against_the_state_it_was_planned_against(capsys):
+    """`diff PLAN`: the starter's twin of today planned against the state of one apply of an
+    earlier version (moto; that apply stopped before the CloudFront parts, terraform/README.md):
+    BEFORE is the plan's prior_state, AFTER its planned values; the same answer as the diff of
+    that state's own `terraform show -json` and the plan."""
+    plan = CHANGES / "starter-against-its-state.plan.json"
+    acted = {rc["address"]: rc["change"]["actions"] for rc in json.loads(plan.read_text())["resource_changes"]
+             if rc["change"]["actions"] != ["no-op"]}
+    assert acted == {"aws_cloudfront_distribution.edge": ["create"], "aws_cloudfront_vpc_origin.app": ["create"],
+                     "aws_instance.app": ["update"]}  # + the edge; the instance's capacity tag
+    assert main(["diff", str(plan), "--json"]) == 0
+    (one,) = json.loads(capsys.readouterr().out)
+    assert "edge" not in one["before"] and "edge, data, storage are delegated" in one["after"]
+    assert one["changes"] == ["connection budget: 20 of 109 usable -> 24 of 109 usable",
+                              "CloudFront aws_cloudfront_distribution.edge origins: added (3)"]
+    notes = one["after_report"]["notes"]
+    assert notes[0].startswith("read as a Terraform plan"), notes
+    assert main(["diff", str(STATE), str(plan), "--json"]) == 0
+    (two,) = json.loads(capsys.readouterr().out)
+    assert {k: v for k, v in two.items() if k != "after_report"} == \
+        {k: v for k, v in one.items() if k != "after_report"}
+
+
+@pytest.mark.parametrize("given, says", [
+    (PLANS / "starter.plan.json", "the plan has no prior_state (it was planned without a state, so "
+                                  "everything in it is new): give BEFORE and AFTER"),
+    (SNAPSHOTS / "small", "is not the JSON of a Terraform plan (terraform show -json PLANFILE); "
+                          "give BEFORE and AFTER"),
+    (STATE, "is not the JSON of a Terraform plan"),
+    (PLANS / "nothing.plan.json", "no such file or folder"),
+])
+def test_one_input_to_diff_must_be_a_plan_with_its_prior_state(capsys, given, says):
+    assert main(["diff", str(given)]) == 2
+    err = capsys.readouterr().err
+    assert says in err and str(given) in err and "Traceback" not in err, err
+
+
 # --- a real state ---------------------------------------------------------------------------
 
 
