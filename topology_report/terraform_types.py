@@ -9,18 +9,28 @@ template: Terraform gets no rules of its own).
 - SIMPLE: types whose CloudFormation twin needs no property the report reads.
 - FAMILIES: prefixes of support types (IAM, logs, DNS, ...), named after the CloudFormation
   namespace so that catalog.py classifies them as it does in a template.
+- the generic layer: an AWS type none of the above names is read as its CloudFormation
+  counterpart by name (`aws_redshift_cluster`: AWS::Redshift::Cluster; the words after
+  `aws_`, joined, against the service and type of every CloudFormation type the resource
+  schemas list, resource_kinds.txt) when that type has no specific rule. Its attributes go
+  in under their CloudFormation names (`cluster_type`: ClusterType, `subnet_ids`:
+  SubnetIds), so the generic layer (generic.py) judges it by its placement and count as it
+  judges the template's.
 - anything else keeps its Terraform type: catalog.py lists it as not analysed, by type and
-  address (the generic layer: the provider's schema could say more, future work).
+  address.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import re
 from collections.abc import Callable
 
+from .catalog import classify
+from .resource_kinds import PLACEMENT_PROPS, table
 from .terraform import (HELPER_PROVIDERS, UNKNOWN, Plan, TfResource, View, getatt,
                         is_unknown, unknown)
 
@@ -886,6 +896,74 @@ def _camel(text: str) -> str:
     return "".join(part.capitalize() for part in text.split("_") if part)
 
 
+@functools.lru_cache(maxsize=1)
+def _by_name() -> dict[tuple[str, str], str]:
+    """CloudFormation types with no specific rule, by (service, type) in lower case without
+    separators: ("redshift", "cluster") for AWS::Redshift::Cluster."""
+    out = {}
+    for rtype in table():
+        _, service, name = rtype.split("::")
+        if classify(rtype) == "unanalysed":
+            out[(service.lower(), name.lower())] = rtype
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def counterpart(tf_type: str) -> str | None:
+    """The CloudFormation type an AWS provider type is named after, when that type has no
+    specific rule: the words after `aws_` split in two, service then type (`aws_msk_cluster`:
+    AWS::MSK::Cluster; `aws_elastic_beanstalk_environment`: AWS::ElasticBeanstalk::Environment;
+    `aws_backup_vault`: AWS::Backup::BackupVault)."""
+    if not tf_type.startswith("aws_"):
+        return None
+    words = tf_type[4:].split("_")
+    for cut in range(1, len(words)):
+        service, name = "".join(words[:cut]), "".join(words[cut:])
+        # the type's name may repeat its service's (`aws_backup_vault`: AWS::Backup::BackupVault)
+        found = _by_name().get((service, name)) or _by_name().get((service, service + name))
+        if found:
+            return found
+    return None
+
+
+# Attributes read as references to subnets (the rest are read as values).
+_SUBNETS = {p for p in PLACEMENT_PROPS if "Subnet" in p}
+_SKIPPED = {"tags", "tags_all", "timeouts"}
+
+
+def _generic(v: View) -> Props:
+    """The attributes of a type read by its counterpart's name (generic.py judges it), under
+    their CloudFormation names, at any depth: known values as they are, unknown ones as the
+    configuration gives them (or unknown, with the reason), subnets as references."""
+
+    def walk(values: object, unknowns: object, path: tuple, depth: int) -> object:
+        if depth > 6:
+            return None
+        if isinstance(values, list):
+            marks = unknowns if isinstance(unknowns, list) else []
+            return [walk(x, marks[i] if i < len(marks) else None, path + (i,), depth + 1)
+                    for i, x in enumerate(values)]
+        if not isinstance(values, dict):
+            return values
+        marks = unknowns if isinstance(unknowns, dict) else {}
+        out = {}
+        for key in list(values) + [k for k in marks if k not in values]:
+            if key in _SKIPPED:
+                continue
+            name = _camel(key)
+            if name in _SUBNETS:
+                value = v.ref(*path, key, many=name.endswith("s"))
+            elif marks.get(key) is True:
+                value = v.value(*path, key)
+            else:
+                value = walk(values.get(key), marks.get(key), path + (key,), depth + 1)
+            if value not in (None, [], {}):
+                out[name] = value
+        return out
+
+    return walk(v.res.values, v.res.after_unknown, (), 0)
+
+
 def cfn_type(res: TfResource) -> str | None:
     """The CloudFormation type a Terraform resource is read as; None: not part of the
     topology (a helper provider's resource, or folded into another resource)."""
@@ -902,7 +980,7 @@ def cfn_type(res: TfResource) -> str | None:
     for prefix, namespace in FAMILIES.items():
         if res.type.startswith(prefix):
             return namespace + _camel(res.type[len(prefix):])
-    return res.type  # not analysed: listed by its Terraform type
+    return counterpart(res.type) or res.type  # else not analysed: listed by its Terraform type
 
 
 # --- metadata from tags ----------------------------------------------------------------------
@@ -971,6 +1049,8 @@ def translate(plan: Plan) -> tuple[dict, list[str]]:
             props = TYPES[res.type][1](v)
             if res.type == "aws_autoscaling_group":
                 extra = _asg_extra(v)
+        elif rtype == counterpart(res.type):
+            props = _generic(v)
         refs = v.references()
         if refs:
             props["TerraformReferences"] = refs  # what a whole-resource walk finds

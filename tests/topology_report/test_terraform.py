@@ -17,6 +17,7 @@ import pytest
 
 from topology_report.cli import main
 from topology_report.loader import load
+from topology_report.terraform_types import counterpart
 
 from .conftest import REPO, SNAPSHOTS, report_of
 
@@ -325,12 +326,32 @@ def test_checkovs_plan(prices, checkov_plan):
         # a Neptune cluster of one instance (aws_neptune_cluster_instance.default[0]): no replica to fail over to
         ("aws_neptune_cluster.default", "db-cluster-one-instance")}
     assert r["unanalysed"] == []  # EKS's cluster too is judged (the generic layer: by its placement)
+    # read as AWS::EKS::Cluster with its attributes under their CloudFormation names: its
+    # vpc_config's subnets are followed to their AZs, as a template's VpcConfig.SubnetIds
+    (eks,) = [c for c in r["tiers"]["compute"]["components"] if c["logical_id"] == "aws_eks_cluster.eks_cluster"]
+    assert (eks["type"], eks["one"], eks["many"], eks["unknown"]) == (
+        "generic", [], ["VpcConfig[0].SubnetIds: 2 AZs (us-west-2a, us-west-2b)"], [])
+    assert r["unknowns"] == []
     assert "not part of the topology (helper providers: no infrastructure): 1 null" in \
         r["notes"]
     # an instance nothing routes to is not the app (a bastion, as in a template)
     (db_app,) = [c for c in r["tiers"]["compute"]["components"]
                  if c["logical_id"] == "aws_instance.db_app"]
     assert db_app["serves_traffic"] is False
+
+
+@pytest.mark.parametrize("tf_type, cfn", [
+    ("aws_redshift_cluster", "AWS::Redshift::Cluster"),
+    ("aws_msk_cluster", "AWS::MSK::Cluster"),
+    ("aws_elastic_beanstalk_environment", "AWS::ElasticBeanstalk::Environment"),
+    ("aws_docdbelastic_cluster", "AWS::DocDBElastic::Cluster"),
+    ("aws_backup_vault", "AWS::Backup::BackupVault"),  # the type's name repeats the service's
+    ("aws_ecs_service", None),  # AWS::ECS::Service has a specific rule: read by its own mapping only
+    ("aws_fsx_lustre_file_system", None),  # no CloudFormation type of that name
+    ("google_compute_instance", None),
+])
+def test_a_type_with_no_mapping_is_read_as_its_cloudformation_counterpart_by_name(tf_type, cfn):
+    assert counterpart(tf_type) == cfn
 
 
 # --- one rule each, on hand-made plans -----------------------------------------------------
