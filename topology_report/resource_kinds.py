@@ -31,6 +31,7 @@ from pathlib import Path
 from .catalog import ANALYSED, MANAGED, SUPPORT_PREFIXES, SUPPORT_TYPES
 
 TABLE = Path(__file__).with_name("resource_kinds.txt")
+TF_TABLE = Path(__file__).with_name("terraform_kinds.txt")  # the AWS provider's types (terraform_kinds.py)
 KINDS = ("compute", "data", "network", "support")
 
 # Where the schema misleads: type -> (kind, why).
@@ -193,11 +194,9 @@ def classify_schema(rtype: str, props: set[str]) -> tuple[str, str] | None:
 
 # --- the committed table ---------------------------------------------------------------------
 
-@functools.lru_cache(maxsize=1)
-def table() -> dict[str, tuple[str, bool]]:
-    """type -> (kind, placed) from resource_kinds.txt."""
+def _read(path: Path) -> dict[str, tuple[str, bool]]:
     out = {}
-    for line in TABLE.read_text().splitlines():
+    for line in path.read_text().splitlines():
         if not line or line.startswith("#"):
             continue
         rtype, kind, placed = line.split()
@@ -205,14 +204,31 @@ def table() -> dict[str, tuple[str, bool]]:
     return out
 
 
+@functools.lru_cache(maxsize=1)
+def table() -> dict[str, tuple[str, bool]]:
+    """type -> (kind, placed) from resource_kinds.txt."""
+    return _read(TABLE)
+
+
+@functools.lru_cache(maxsize=1)
+def tf_table() -> dict[str, tuple[str, bool]]:
+    """Terraform type -> (kind, placed) from terraform_kinds.txt (the AWS provider's types)."""
+    return _read(TF_TABLE)
+
+
+def _entry(rtype: str) -> tuple[str, bool] | None:
+    return tf_table().get(rtype) if rtype.startswith("aws_") else table().get(rtype)
+
+
 def kind_of(rtype: str) -> str | None:
-    """compute, data, network or support; None for a type the schemas do not know."""
-    entry = table().get(rtype)
+    """compute, data, network or support; None for a type the schemas do not know. A
+    Terraform type (aws_...) is one the translation keeps as it is (terraform_types.py)."""
+    entry = _entry(rtype)
     return entry[0] if entry else None
 
 
 def placeable(rtype: str) -> bool:
-    entry = table().get(rtype)
+    entry = _entry(rtype)
     return bool(entry and entry[1])
 
 

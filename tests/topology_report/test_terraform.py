@@ -9,6 +9,7 @@ plans below test one rule each.
 """
 
 import gzip
+import importlib.util
 import json
 from collections import Counter
 from pathlib import Path
@@ -17,6 +18,8 @@ import pytest
 
 from topology_report.cli import main
 from topology_report.loader import load
+from topology_report import terraform_kinds
+from topology_report.resource_kinds import TF_TABLE
 from topology_report.terraform_types import counterpart
 
 from .conftest import REPO, SNAPSHOTS, report_of
@@ -405,6 +408,14 @@ def _asg(expressions, values=None, unknown=None):
             {"min_size": {"constant_value": 2}, **expressions})
 
 
+def _terraform_plans_script():
+    """scripts/terraform-plans.py as a module: where it finds Terraform and the provider."""
+    spec = importlib.util.spec_from_file_location("terraform_plans", REPO / "scripts" / "terraform-plans.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _write(tmp_path, plan, name="t.plan.json"):
     path = tmp_path / name
     path.write_text(json.dumps(plan))
@@ -415,6 +426,54 @@ def _asg_component(r):
     (asg,) = [c for c in r["tiers"]["compute"]["components"]
               if c["type"] == "auto-scaling-group"]
     return asg
+
+
+@pytest.mark.parametrize("subnets, expected", [
+    (["aws_subnet.a[0]"], ("aws_fsx_lustre_file_system.scratch", "generic-data-one")),
+    (["aws_subnet.a"], None),  # two subnets in two AZs: judged, no single point of failure
+])
+def test_a_type_nothing_maps_is_judged_by_the_providers_schema(prices, tmp_path, subnets, expected):
+    """aws_fsx_lustre_file_system has no mapping and no CloudFormation type of its name (FSx
+    has one AWS::FSx::FileSystem): the AWS provider's schema classifies it (terraform_kinds.txt:
+    holds state) and the generic layer judges it by its subnets, followed to their AZs."""
+    fsx = ("aws_fsx_lustre_file_system.scratch", "aws_fsx_lustre_file_system",
+           {"deployment_type": "SCRATCH_2", "storage_capacity": 1200}, {"subnet_ids": True},
+           {"subnet_ids": {"references": subnets}})
+    r = report(_write(tmp_path, _plan([*SUBNETS, fsx])), prices)
+    (c,) = [c for c in r["tiers"]["data"]["components"] if c["logical_id"] == fsx[0]]
+    assert (c["type"], c["resource_type"]) == ("generic", "aws_fsx_lustre_file_system")
+    assert r["unanalysed"] == []
+    if expected:
+        assert spofs(r) == {expected}
+        assert c["one"] == ["SubnetIds: 1 subnet in 1 AZ (eu-west-1a)"], c
+    else:
+        assert spofs(r) == set() and c["many"] == ["SubnetIds: 2 AZs (eu-west-1a, eu-west-1b)"], c
+
+
+def test_every_provider_type_is_classified_and_the_committed_table_is_current(tmp_path):
+    """terraform_kinds.txt against the schema of the AWS provider in the local mirror
+    (`terraform providers schema -json`; skipped where Terraform or the mirror is missing)."""
+    tool = _terraform_plans_script()
+    try:
+        terraform, mirror = tool.find_terraform(), tool.find_mirror()
+    except tool.Missing as exc:
+        pytest.skip(str(exc))
+    (tmp_path / "main.tf").write_text('terraform {\n  required_providers {\n    aws = { source = "hashicorp/aws" }\n  }\n}\n')
+    cache = tmp_path.parent / "plugin-cache"
+    cache.mkdir(exist_ok=True)
+    env = tool.environment(tool.cli_config(tmp_path, mirror, cache))
+    tool.run([terraform, "init", "-input=false", "-no-color", "-backend=false"], tmp_path, env)
+    schema = json.loads(tool.run([terraform, "providers", "schema", "-json"], tmp_path, env))
+    text, unclassified = terraform_kinds.generate(schema)
+    assert unclassified == []
+    assert TF_TABLE.read_text() == text, "run python -m topology_report.terraform_kinds SCHEMA.json"
+    kinds = {t: k for t, k, _ in (line.split() for line in text.splitlines() if not line.startswith("#"))}
+    assert len(kinds) > 1400 and set(kinds.values()) == {"compute", "data", "network", "support"}
+    # what a reader would expect of a few well-known types
+    assert kinds["aws_instance"] == kinds["aws_emr_cluster"] == kinds["aws_mwaa_environment"] == "compute"
+    assert kinds["aws_db_instance"] == kinds["aws_fsx_lustre_file_system"] == kinds["aws_msk_cluster"] == "data"
+    assert kinds["aws_lb"] == kinds["aws_vpc_endpoint_service"] == "network"
+    assert kinds["aws_iam_role"] == kinds["aws_backup_plan"] == kinds["aws_cloudwatch_metric_alarm"] == "support"
 
 
 def test_a_splat_reference_names_every_instance(prices, tmp_path):
