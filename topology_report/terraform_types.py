@@ -914,7 +914,7 @@ def _by_name() -> dict[tuple[str, str], str]:
 # The AWS provider's service words that are not CloudFormation's service names.
 SERVICE_ALIASES = {"vpc": "ec2", "vpn": "ec2", "default": "ec2", "ebs": "ec2", "ami": "ec2",
                    "verifiedaccess": "ec2", "prometheus": "aps", "opensearch": "opensearchservice",
-                   "codestarconnections": "codeconnections", "networkfirewall": "networkfirewall"}
+                   "codestarconnections": "codeconnections"}
 
 
 @functools.lru_cache(maxsize=None)
