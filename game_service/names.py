@@ -23,36 +23,40 @@ _BLANK_LOOKING = {0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800, 0x17B4, 0x17B5}
 _SCAN = (range(0x0, 0x40000), range(0xE0000, 0xE1000))
 
 
-def _class(pred) -> str:
-    """A regex character class of the code points that satisfy ``pred``, as ranges."""
-    parts: list[str] = []
-    start = prev = None
+def _classes() -> dict[str, str]:
+    """The regex character classes of visible characters (``V``), combining marks (``M``) and
+    spaces (``Z``), as ranges, from one pass over the code points (every process that imports
+    the service builds them at import)."""
+    runs: dict[str, list[list[int]]] = {"V": [], "M": [], "Z": []}
+    category, refused = unicodedata.category, _BLANK_LOOKING | {ord("<"), ord(">")}
     for block in _SCAN:
         for cp in block:
-            if pred(cp):
-                if start is None:
-                    start = cp
-                elif prev != cp - 1:
-                    parts.append((start, prev))
-                    start = cp
-                prev = cp
-    if start is not None:
-        parts.append((start, prev))
+            cat = category(chr(cp))
+            if cat[0] in "LNPS":  # letters, numbers, punctuation, symbols
+                if cp in refused:
+                    continue
+                mine = runs["V"]
+            elif cat[0] == "M":  # combining marks
+                mine = runs["M"]
+            elif cat == "Zs":  # spaces
+                mine = runs["Z"]
+            else:
+                continue
+            if mine and mine[-1][1] == cp - 1:
+                mine[-1][1] = cp
+            else:
+                mine.append([cp, cp])
 
     def lit(cp: int) -> str:
         ch = chr(cp)
         return "\\" + ch if ch in "\\]^-[" else ch
 
-    return "[" + "".join(lit(a) if a == b else f"{lit(a)}-{lit(b)}" for a, b in parts) + "]"
+    return {kind: "[" + "".join(lit(a) if a == b else f"{lit(a)}-{lit(b)}" for a, b in mine) + "]"
+            for kind, mine in runs.items()}
 
 
-def _visible(cp: int) -> bool:
-    return unicodedata.category(chr(cp))[0] in "LNPS" and chr(cp) not in "<>" and cp not in _BLANK_LOOKING
-
-
-_V = _class(_visible)
-_M = _class(lambda cp: unicodedata.category(chr(cp))[0] == "M")
-_Z = _class(lambda cp: unicodedata.category(chr(cp)) == "Zs")
+_CLASSES = _classes()
+_V, _M, _Z = _CLASSES["V"], _CLASSES["M"], _CLASSES["Z"]
 _UNIT = f"{_V}{_M}{{0,{MAX_MARKS}}}"
 PATTERN = f"^{_Z}*{_UNIT}(?:{_Z}*{_UNIT})*{_Z}*$"
 _RE = re.compile(PATTERN)
