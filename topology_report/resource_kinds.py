@@ -297,12 +297,17 @@ def main() -> int:
         print("error: the generator reads cfn-lint's resource schemas: install cfn-lint "
               "(requirements-dev.txt)", file=sys.stderr)
         return 2
+    return write_table(TABLE, text, unclassified)
+
+
+def write_table(path: Path, text: str, unclassified: list[str]) -> int:
+    """A generator's end: the table written, or exit 2 naming the types nothing classified."""
     if unclassified:
         print(f"error: {len(unclassified)} types no rule classifies: "
               f"{', '.join(unclassified[:20])}", file=sys.stderr)
         return 2
-    TABLE.write_text(text)
-    print(f"wrote {TABLE} ({text.count(chr(10)) - 3} types)")
+    path.write_text(text)
+    print(f"wrote {path} ({text.count(chr(10)) - 3} types)")
     return 0
 
 

@@ -23,7 +23,8 @@ import json
 import sys
 from pathlib import Path
 
-from .resource_kinds import PLACEMENT_PROPS, SERVICE_KINDS, TF_TABLE, classify_schema, table
+from .resource_kinds import (PLACEMENT_PROPS, SERVICE_KINDS, TF_TABLE, classify_schema, table,
+                             write_table)
 from .terraform_types import SERVICE_ALIASES, cfn_case, read_as
 
 PROVIDER = "registry.terraform.io/hashicorp/aws"
@@ -109,13 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         print(f"error: {args[0]}: {exc}", file=sys.stderr)
         return 2
-    if unclassified:
-        print(f"error: {len(unclassified)} types no rule classifies: "
-              f"{', '.join(unclassified[:20])}", file=sys.stderr)
-        return 2
-    TF_TABLE.write_text(text)
-    print(f"wrote {TF_TABLE} ({text.count(chr(10)) - 3} types)")
-    return 0
+    return write_table(TF_TABLE, text, unclassified)
 
 
 if __name__ == "__main__":
