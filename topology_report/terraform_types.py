@@ -942,9 +942,10 @@ _SKIPPED = {"tags", "tags_all", "timeouts"}
 
 
 def _generic(v: View) -> Props:
-    """The attributes of a type read by its counterpart's name (generic.py judges it), under
-    their CloudFormation names, at any depth: known values as they are, unknown ones as the
-    configuration gives them (or unknown, with the reason), subnets as references."""
+    """The attributes of a type the generic layer (generic.py) judges: one read as its
+    CloudFormation counterpart by name, or kept as its own type. Under their CloudFormation
+    names, at any depth: known values as they are, unknown ones as the configuration gives
+    them (or unknown, with the reason), subnets as references."""
 
     def walk(values: object, unknowns: object, path: tuple, depth: int) -> object:
         if depth > 6:
