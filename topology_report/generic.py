@@ -12,7 +12,7 @@ from .catalog import classify
 from .findings import Ctx
 from .model import Resource
 from .placement import spread
-from .resource_kinds import kind_of, placeable
+from .resource_kinds import JUDGED_KINDS, kind_of, placeable
 
 WHAT = {"compute": "runs work", "data": "holds state"}
 
@@ -77,7 +77,7 @@ def judged_types(ctx: Ctx) -> list[Resource]:
     """The resources the generic layer judges: no specific rule, and a kind that runs work or
     holds state."""
     return [r for r in ctx.model.resources
-            if classify(r.type) == "unanalysed" and kind_of(r.type) in WHAT]
+            if classify(r.type) == "unanalysed" and kind_of(r.type) in JUDGED_KINDS]
 
 
 def analyze_generic(ctx: Ctx) -> set[str]:

@@ -33,6 +33,8 @@ from .catalog import ANALYSED, MANAGED, SUPPORT_PREFIXES, SUPPORT_TYPES
 TABLE = Path(__file__).with_name("resource_kinds.txt")
 TF_TABLE = Path(__file__).with_name("terraform_kinds.txt")  # the AWS provider's types (terraform_kinds.py)
 KINDS = ("compute", "data", "network", "support")
+# The kinds the generic layer (generic.py) judges by placement and count.
+JUDGED_KINDS = frozenset({"compute", "data"})
 
 # Where the schema misleads: type -> (kind, why).
 OVERRIDES: dict[str, tuple[str, str]] = {

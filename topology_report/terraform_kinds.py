@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .resource_kinds import (PLACEMENT_PROPS, SERVICE_KINDS, TF_TABLE, classify_schema, table,
                              write_table)
-from .terraform_types import SERVICE_ALIASES, cfn_case, read_as
+from .terraform_types import cfn_case, read_as, service_splits
 
 PROVIDER = "registry.terraform.io/hashicorp/aws"
 
@@ -47,12 +47,11 @@ def _services() -> dict[str, str]:
 def cfn_name(tf_type: str, services: dict[str, str]) -> str:
     """The type's name in CloudFormation's words: aws_fsx_lustre_file_system ->
     AWS::FSx::LustreFileSystem."""
+    splits = service_splits(tf_type)
+    for service, rest in reversed(splits):  # the longest service that CloudFormation names
+        if service in services:
+            return f"AWS::{services[service]}::{cfn_case('_'.join(rest))}"
     words = tf_type.removeprefix("aws_").split("_")
-    for cut in range(len(words) - 1, 0, -1):
-        joined = "".join(words[:cut])
-        service = services.get(SERVICE_ALIASES.get(joined, joined))
-        if service:
-            return f"AWS::{service}::{cfn_case('_'.join(words[cut:]))}"
     return f"AWS::{cfn_case(words[0])}::{cfn_case('_'.join(words[1:]))}"
 
 

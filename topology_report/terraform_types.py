@@ -32,7 +32,7 @@ import re
 from collections.abc import Callable
 
 from .catalog import classify
-from .resource_kinds import PLACEMENT_PROPS, table
+from .resource_kinds import JUDGED_KINDS, PLACEMENT_PROPS, kind_of, table
 from .terraform import (HELPER_PROVIDERS, UNKNOWN, Plan, TfResource, View, getatt,
                         is_unknown, unknown)
 
@@ -917,6 +917,16 @@ SERVICE_ALIASES = {"vpc": "ec2", "vpn": "ec2", "default": "ec2", "ebs": "ec2", "
                    "codestarconnections": "codeconnections"}
 
 
+def service_splits(tf_type: str) -> list[tuple[str, list[str]]]:
+    """Each way to read an AWS provider type's words as a service, then the type's own words,
+    the shortest service first: `aws_elastic_beanstalk_environment` gives ("elastic",
+    [beanstalk, environment]), ("elasticbeanstalk", [environment]). The service is in lower
+    case without separators, after SERVICE_ALIASES."""
+    words = tf_type.removeprefix("aws_").split("_")
+    return [(SERVICE_ALIASES.get("".join(words[:cut]), "".join(words[:cut])), words[cut:])
+            for cut in range(1, len(words))]
+
+
 @functools.lru_cache(maxsize=None)
 def counterpart(tf_type: str) -> str | None:
     """The CloudFormation type an AWS provider type is named after, when that type has no
@@ -925,10 +935,8 @@ def counterpart(tf_type: str) -> str | None:
     `aws_backup_vault`: AWS::Backup::BackupVault)."""
     if not tf_type.startswith("aws_"):
         return None
-    words = tf_type[4:].split("_")
-    for cut in range(1, len(words)):
-        service, name = "".join(words[:cut]), "".join(words[cut:])
-        service = SERVICE_ALIASES.get(service, service)
+    for service, rest in service_splits(tf_type):
+        name = "".join(rest)
         # the type's name may repeat its service's (`aws_backup_vault`: AWS::Backup::BackupVault)
         found = _by_name().get((service, name)) or _by_name().get((service, service + name))
         if found:
@@ -1065,8 +1073,8 @@ def translate(plan: Plan) -> tuple[dict, list[str]]:
             props = TYPES[res.type][1](v)
             if res.type == "aws_autoscaling_group":
                 extra = _asg_extra(v)
-        elif rtype in (counterpart(res.type), res.type):  # the generic layer judges it
-            props = _generic(v)
+        elif rtype in (counterpart(res.type), res.type) and kind_of(rtype) in JUDGED_KINDS:
+            props = _generic(v)  # the generic layer judges it by these
         refs = v.references()
         if refs:
             props["TerraformReferences"] = refs  # what a whole-resource walk finds
